@@ -1,0 +1,165 @@
+//! The claims of the source document, each a checked experiment (SPEC §6).
+//!
+//! A claim runs fixed experiments through the same library calls a user makes (most build a
+//! [`crate::spec::Spec`] and call [`crate::spec::run`]), then compares measured quantities with
+//! the theorem's prediction in [`Check`]s that can fail. [`reproduce`] runs a selection and
+//! writes `summary.json`, one folder of CSV files per claim, and `index.html`.
+
+mod check;
+mod deep_linear;
+mod matrix_completion;
+mod optimizers;
+mod report;
+
+pub use check::{Check, ClaimOutcome, Relation};
+
+use crate::error::{Error, Result};
+use crate::rng::Seed;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What a claim's run knows.
+#[derive(Clone, Copy, Debug)]
+pub struct Context {
+    /// The quick setting (the README's main job) instead of the full one.
+    pub quick: bool,
+    /// The claim's seed.
+    pub seed: Seed,
+}
+
+/// One result of the document, reproduced.
+pub trait Claim: Sync {
+    /// The stable id (`gradflow reproduce --only ID`).
+    fn id(&self) -> &'static str;
+    /// One line.
+    fn title(&self) -> &'static str;
+    /// The statement from the document and the formula it tests.
+    fn statement(&self) -> &'static str;
+    /// The setup, in words (quick and full settings).
+    fn setup(&self) -> &'static str;
+    /// Runs the experiments and the checks.
+    fn run(&self, ctx: &Context) -> Result<ClaimOutcome>;
+}
+
+/// Every claim, in the order of SPEC §6.
+pub fn registry() -> Vec<Box<dyn Claim>> {
+    vec![
+        Box::new(optimizers::Optimizers),
+        Box::new(deep_linear::DeepLinearMinima),
+        Box::new(matrix_completion::MatrixCompletion),
+    ]
+}
+
+/// Options of `gradflow reproduce`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Quick setting.
+    pub quick: bool,
+    /// Only these ids (all when empty).
+    pub only: Vec<String>,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Root seed.
+    pub seed: u64,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// The result of a claim run, for the summary.
+#[derive(Clone, Debug)]
+pub struct ClaimResult {
+    /// Id.
+    pub id: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Statement.
+    pub statement: &'static str,
+    /// Setup.
+    pub setup: &'static str,
+    /// The outcome (an error message when the run itself failed).
+    pub outcome: std::result::Result<ClaimOutcome, String>,
+    /// Wall-clock seconds (reported on the terminal only, never in summary.json).
+    pub seconds: f64,
+}
+
+impl ClaimResult {
+    /// True when the run succeeded and every check passed.
+    pub fn passed(&self) -> bool {
+        match &self.outcome {
+            Ok(o) => o.checks.iter().all(|c| c.passed),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Everything `reproduce` did.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Per claim.
+    pub claims: Vec<ClaimResult>,
+}
+
+impl Report {
+    /// True when every check of every claim passed.
+    pub fn all_passed(&self) -> bool {
+        self.claims.iter().all(ClaimResult::passed)
+    }
+}
+
+/// Runs the selected claims and writes their outputs (see the module doc).
+pub fn reproduce(options: &Options) -> Result<Report> {
+    let all = registry();
+    for id in &options.only {
+        if !all.iter().any(|c| c.id() == id) {
+            let ids: Vec<_> = all.iter().map(|c| c.id()).collect();
+            return Err(Error::invalid(
+                "--only",
+                format!("unknown claim '{id}'; known claims: {}", ids.join(", ")),
+            ));
+        }
+    }
+    std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
+    let selected: Vec<&Box<dyn Claim>> = all
+        .iter()
+        .filter(|c| options.only.is_empty() || options.only.iter().any(|o| o == c.id()))
+        .collect();
+    let root = Seed(options.seed);
+    let mut results = Vec::new();
+    for (k, claim) in selected.iter().enumerate() {
+        if !options.quiet {
+            eprintln!("[{}/{}] {} …", k + 1, selected.len(), claim.id());
+        }
+        let ctx = Context {
+            quick: options.quick,
+            seed: root.child(claim.id(), 0),
+        };
+        let started = Instant::now();
+        let outcome = claim.run(&ctx).map_err(|e| e.to_string());
+        let result = ClaimResult {
+            id: claim.id(),
+            title: claim.title(),
+            statement: claim.statement(),
+            setup: claim.setup(),
+            outcome,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        if let Ok(o) = &result.outcome {
+            report::write_claim_folder(&options.out, claim.id(), o)?;
+        }
+        if !options.quiet {
+            eprintln!(
+                "      {} in {:.1} s",
+                if result.passed() { "PASS" } else { "FAIL" },
+                result.seconds
+            );
+        }
+        results.push(result);
+    }
+    let report = Report { claims: results };
+    report::write_summary(&options.out, &report, options)?;
+    report::write_html(&options.out, &report, options)?;
+    if !options.quiet {
+        eprint!("{}", report::terminal_table(&report));
+    }
+    Ok(report)
+}

@@ -1,0 +1,95 @@
+//! Claim `optimizers`: SGD, momentum, Nesterov, AdaGrad, RMSprop and Adam all train a deep net.
+
+use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use crate::data::io::Table;
+use crate::error::Result;
+use crate::spec::{run, Spec};
+use std::path::Path;
+
+/// Each optimizer of the document trains the same deep network.
+pub struct Optimizers;
+
+/// (name, `[[optimizer]]` table) of every optimizer the claim compares.
+const OPTIMIZERS: [(&str, &str); 6] = [
+    ("sgd", r#"kind = "sgd"
+lr = 0.2"#),
+    ("momentum", r#"kind = "momentum"
+lr = 0.2
+theta = 0.9"#),
+    ("nesterov", r#"kind = "nesterov"
+lr = 0.2
+theta = 0.9"#),
+    ("adagrad", r#"kind = "adagrad"
+lr = 0.05"#),
+    ("rmsprop", r#"kind = "rmsprop"
+lr = 0.001"#),
+    ("adam", r#"kind = "adam"
+lr = 0.002"#),
+];
+
+impl Claim for Optimizers {
+    fn id(&self) -> &'static str {
+        "optimizers"
+    }
+    fn title(&self) -> &'static str {
+        "SGD, momentum, Nesterov, AdaGrad, RMSprop and Adam all train a deep net"
+    }
+    fn statement(&self) -> &'static str {
+        "Every first-order method of the document decreases the training loss of a deep network: \
+         SGD w ← w − ηg; momentum Δw_t = θΔw_{t−1} − (1−θ)η g_t; Nesterov with the look-ahead \
+         gradient g_t = ∇L(w_t + θΔw_{t−1}); AdaGrad, RMSprop and Adam with their adaptive scalings."
+    }
+    fn setup(&self) -> &'static str {
+        "n = 128 points on S⁴, target a degree-2 spherical harmonic; a tanh MLP 5 → 64 → 64 → 1 \
+         (NTK parameterization); full-batch training from the same initialisation; \
+         quick: 600 steps, full: 3000 steps. Check: final loss ≤ 5% of the initial loss."
+    }
+    fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
+        let steps = if ctx.quick { 600 } else { 3000 };
+        let mut checks = Vec::new();
+        let mut curves = Table::new(&["optimizer", "step", "train_loss"]);
+        for (k, (name, table)) in OPTIMIZERS.iter().enumerate() {
+            let text = format!(
+                r#"
+seed = {seed}
+[data]
+kind = "sphere"
+n = 128
+dim = 5
+target = {{ kind = "harmonic", degree = 2 }}
+[model]
+kind = "mlp"
+widths = [64, 64]
+activation = "tanh"
+[[optimizer]]
+{table}
+[train]
+steps = {steps}
+record_every = 10
+"#,
+                seed = ctx.seed.0
+            );
+            let spec = Spec::from_toml(&text, Path::new("<optimizers>"))?;
+            let outcome = run(&spec, Path::new("."), None, false)?;
+            let t = &outcome.trials[0].table;
+            let steps_col = t.column("step").unwrap_or_default();
+            let losses = t.column("train_loss").unwrap_or_default();
+            for (s, l) in steps_col.iter().zip(&losses) {
+                curves.push(vec![k as f64, *s, *l]);
+            }
+            let first = losses.first().copied().unwrap_or(f64::NAN);
+            let last = losses.last().copied().unwrap_or(f64::NAN);
+            checks.push(Check::new(
+                format!("{name}: final / initial training loss"),
+                last / first,
+                Relation::AtMost,
+                0.05,
+                0.0,
+            ));
+        }
+        Ok(ClaimOutcome {
+            checks,
+            tables: vec![("loss_curves".into(), curves)],
+        })
+    }
+}

@@ -1,0 +1,343 @@
+//! File input and output: NPY arrays (read: header versions 1.0–3.0, f64/f32, either byte
+//! order, C or Fortran order; write: f64 little-endian, C order), CSV tables, and atomic writes
+//! (temporary file + rename, so a crash never leaves a half-written result).
+
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+use std::io::Write;
+use std::path::Path;
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// An array read from an NPY file: its shape and its values in C (row-major) order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NpyArray {
+    /// The shape, as in the file (`()` for a scalar).
+    pub shape: Vec<usize>,
+    /// The values in C order, converted to f64.
+    pub data: Vec<f64>,
+}
+
+impl NpyArray {
+    /// The array as a matrix: 1-D arrays become columns (n × 1), 2-D arrays keep their shape.
+    pub fn into_matrix(self, path: &Path) -> Result<Matrix> {
+        match self.shape.as_slice() {
+            [n] => Matrix::from_vec(*n, 1, self.data),
+            [r, c] => Matrix::from_vec(*r, *c, self.data),
+            other => Err(Error::format(
+                path,
+                format!("expected a 1-D or 2-D array, got shape {other:?}"),
+            )),
+        }
+    }
+}
+
+/// Reads an NPY file as a matrix (1-D arrays become one column).
+pub fn read_npy_matrix(path: &Path) -> Result<Matrix> {
+    read_npy(path)?.into_matrix(path)
+}
+
+/// Reads an NPY file (see the module doc for what is accepted).
+pub fn read_npy(path: &Path) -> Result<NpyArray> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_npy(&bytes).map_err(|m| Error::format(path, m))
+}
+
+/// Parses the bytes of an NPY file; the error is a message without the path.
+pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err("not an NPY file (missing the \\x93NUMPY magic string)".into());
+    }
+    let (major, minor) = (bytes[6], bytes[7]);
+    let (header_len, start) = match major {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err("truncated NPY header".into());
+            }
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
+        }
+        _ => return Err(format!("unsupported NPY format version {major}.{minor}")),
+    };
+    let end = start + header_len;
+    if bytes.len() < end {
+        return Err("truncated NPY header".into());
+    }
+    let header = std::str::from_utf8(&bytes[start..end])
+        .map_err(|_| "NPY header is not valid text".to_string())?;
+    let descr = dict_value(header, "descr").ok_or("NPY header has no 'descr'")?;
+    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
+    let fortran = match dict_value(header, "fortran_order").map(str::trim) {
+        Some("True") => true,
+        Some("False") => false,
+        _ => return Err("NPY header has no valid 'fortran_order'".into()),
+    };
+    let shape_text = dict_value(header, "shape").ok_or("NPY header has no 'shape'")?;
+    let shape = parse_shape(shape_text)?;
+    let count: usize = shape.iter().product();
+    let (size, little, is_f32) = match descr {
+        "<f8" | "=f8" | "f8" | "<d" => (8, true, false),
+        ">f8" | ">d" => (8, false, false),
+        "<f4" | "=f4" | "f4" | "<f" => (4, true, true),
+        ">f4" | ">f" => (4, false, true),
+        other => {
+            return Err(format!(
+                "unsupported dtype '{other}': expected float64 ('<f8') or float32 ('<f4')"
+            ))
+        }
+    };
+    let body = &bytes[end..];
+    if body.len() < count * size {
+        return Err(format!(
+            "truncated NPY data: shape {shape:?} needs {} bytes, file has {}",
+            count * size,
+            body.len()
+        ));
+    }
+    let mut data: Vec<f64> = body[..count * size]
+        .chunks_exact(size)
+        .map(|c| match (is_f32, little) {
+            (false, true) => f64::from_le_bytes(c.try_into().unwrap_or([0; 8])),
+            (false, false) => f64::from_be_bytes(c.try_into().unwrap_or([0; 8])),
+            (true, true) => f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))),
+            (true, false) => f64::from(f32::from_be_bytes(c.try_into().unwrap_or([0; 4]))),
+        })
+        .collect();
+    if fortran && shape.len() > 1 {
+        data = fortran_to_c(&data, &shape);
+    }
+    Ok(NpyArray { shape, data })
+}
+
+/// The raw text of `'key': value` in a Python dict literal (value up to the next top-level comma).
+fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let pat_single = format!("'{key}'");
+    let pat_double = format!("\"{key}\"");
+    let pos = header
+        .find(&pat_single)
+        .map(|p| p + pat_single.len())
+        .or_else(|| header.find(&pat_double).map(|p| p + pat_double.len()))?;
+    let rest = header[pos..].trim_start().strip_prefix(':')?.trim_start();
+    let mut depth = 0i32;
+    for (i, ch) in rest.char_indices() {
+        match ch {
+            '(' | '[' => depth += 1,
+            ')' | ']' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Some(&rest[..i]);
+                }
+            }
+            ',' | '}' if depth == 0 => return Some(&rest[..i]),
+            _ => {}
+        }
+    }
+    Some(rest)
+}
+
+fn parse_shape(text: &str) -> std::result::Result<Vec<usize>, String> {
+    let inner = text
+        .trim()
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .ok_or_else(|| format!("malformed NPY shape '{text}'"))?;
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.trim_end_matches('L')
+                .parse::<usize>()
+                .map_err(|_| format!("malformed NPY shape '{text}'"))
+        })
+        .collect()
+}
+
+/// Reorders Fortran-order (column-major) data of any rank into C order.
+fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {
+    let rank = shape.len();
+    let mut f_strides = vec![1usize; rank];
+    for k in 1..rank {
+        f_strides[k] = f_strides[k - 1] * shape[k - 1];
+    }
+    let mut out = Vec::with_capacity(data.len());
+    let mut idx = vec![0usize; rank];
+    for _ in 0..data.len() {
+        let off: usize = idx.iter().zip(&f_strides).map(|(i, s)| i * s).sum();
+        out.push(data[off]);
+        for k in (0..rank).rev() {
+            idx[k] += 1;
+            if idx[k] < shape[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+    out
+}
+
+/// The bytes of an NPY file holding `data` (C order, f64 little-endian) with the given shape.
+pub fn npy_bytes(shape: &[usize], data: &[f64]) -> Vec<u8> {
+    let shape_text = match shape {
+        [n] => format!("({n},)"),
+        dims => format!(
+            "({})",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header =
+        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
+    // Pad with spaces so that the data starts at a multiple of 64 bytes, ending with '\n'.
+    let (version, prefix) = if header.len() + 11 < 65536 { (1u8, 10) } else { (2u8, 12) };
+    let total = (prefix + header.len() + 1).div_ceil(64) * 64;
+    while prefix + header.len() + 1 < total {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = Vec::with_capacity(total + data.len() * 8);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[version, 0]);
+    if version == 1 {
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    } else {
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    }
+    out.extend_from_slice(header.as_bytes());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Writes a matrix to an NPY file (shape (rows, cols)), atomically.
+pub fn write_npy_matrix(path: &Path, m: &Matrix) -> Result<()> {
+    write_atomic(path, &npy_bytes(&[m.rows, m.cols], &m.data))
+}
+
+/// Writes a vector to an NPY file (shape (n,)), atomically.
+pub fn write_npy_vector(path: &Path, v: &[f64]) -> Result<()> {
+    write_atomic(path, &npy_bytes(&[v.len()], v))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// A CSV table: a header and rows of numbers, written with full f64 precision.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Table {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows, each as long as `columns`.
+    pub rows: Vec<Vec<f64>>,
+}
+
+impl Table {
+    /// An empty table with these columns.
+    pub fn new(columns: &[&str]) -> Table {
+        Table {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row (its length must match the header).
+    pub fn push(&mut self, row: Vec<f64>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let k = self.columns.iter().position(|c| c == name)?;
+        Some(self.rows.iter().map(|r| r[k]).collect())
+    }
+
+    /// The CSV text (shortest round-trip representation of each number).
+    pub fn to_csv(&self) -> Result<String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let csv_err = |e: csv::Error| Error::format("<csv>", e.to_string());
+        w.write_record(&self.columns).map_err(csv_err)?;
+        for row in &self.rows {
+            w.write_record(row.iter().map(|v| format!("{v:?}")))
+                .map_err(csv_err)?;
+        }
+        let bytes = w
+            .into_inner()
+            .map_err(|e| Error::format("<csv>", e.to_string()))?;
+        String::from_utf8(bytes).map_err(|e| Error::format("<csv>", e.to_string()))
+    }
+
+    /// Writes the table to `path` atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        write_atomic(path, self.to_csv()?.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_through_bytes() {
+        let data: Vec<f64> = (0..12).map(|i| i as f64 * 0.1 - 0.3).collect();
+        let bytes = npy_bytes(&[3, 4], &data);
+        assert_eq!((bytes.len() - 96) % 64, 0, "header padded to a multiple of 64 bytes");
+        let back = parse_npy(&bytes).unwrap();
+        assert_eq!(back.shape, vec![3, 4]);
+        assert_eq!(back.data, data);
+    }
+
+    #[test]
+    fn fortran_order_is_transposed_back() {
+        // A 2 × 3 array [[0,1,2],[3,4,5]] stored column-major is 0,3,1,4,2,5.
+        let f = fortran_to_c(&[0.0, 3.0, 1.0, 4.0, 2.0, 5.0], &[2, 3]);
+        assert_eq!(f, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        let good = npy_bytes(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
+        for cut in [0, 5, 9, 20, good.len() - 1] {
+            assert!(parse_npy(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut bad_dtype = good.clone();
+        let pos = bad_dtype.windows(3).position(|w| w == b"<f8").unwrap();
+        bad_dtype[pos + 1] = b'i';
+        let msg = parse_npy(&bad_dtype).unwrap_err();
+        assert!(msg.contains("unsupported dtype"), "{msg}");
+    }
+
+    #[test]
+    fn csv_has_header_and_exact_numbers() {
+        let mut t = Table::new(&["step", "loss"]);
+        t.push(vec![0.0, 0.1 + 0.2]);
+        let text = t.to_csv().unwrap();
+        assert_eq!(text, "step,loss\n0.0,0.30000000000000004\n");
+    }
+}

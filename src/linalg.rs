@@ -1,0 +1,440 @@
+//! Thin glue over faer: a row-major [`Matrix`], deterministic parallel GEMM, symmetric
+//! eigendecomposition, Cholesky solves and log-sum-exp.
+//!
+//! All faer calls of the crate live here (faer breaks its API at most 0.x minors).
+//!
+//! **Determinism.** [`gemm`] splits the output into blocks whose size depends only on the
+//! problem's shape, never on the thread count, and computes each block with a sequential faer
+//! kernel; rayon then runs the blocks in any order. Every output entry is therefore the same
+//! sequence of floating-point operations whatever the number of threads.
+
+use crate::error::{Error, Result};
+use faer::linalg::matmul::matmul;
+use faer::linalg::solvers::Solve;
+use faer::{Accum, MatRef, Par};
+use rayon::prelude::*;
+
+/// A dense row-major matrix of f64: entry (i, j) is `data[i * cols + j]`.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Matrix {
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+    /// Row-major entries, `rows * cols` of them.
+    pub data: Vec<f64>,
+}
+
+impl Matrix {
+    /// The `rows × cols` zero matrix.
+    pub fn zeros(rows: usize, cols: usize) -> Matrix {
+        Matrix {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
+    }
+
+    /// Wraps row-major data, checking its length.
+    pub fn from_vec(rows: usize, cols: usize, data: Vec<f64>) -> Result<Matrix> {
+        if data.len() != rows * cols {
+            return Err(Error::shape(
+                "Matrix::from_vec",
+                format!("{} values for a {rows}×{cols} matrix", data.len()),
+            ));
+        }
+        Ok(Matrix { rows, cols, data })
+    }
+
+    /// A matrix from a function of (row, column).
+    pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> f64) -> Matrix {
+        let mut data = Vec::with_capacity(rows * cols);
+        for i in 0..rows {
+            for j in 0..cols {
+                data.push(f(i, j));
+            }
+        }
+        Matrix { rows, cols, data }
+    }
+
+    /// The n × n identity.
+    pub fn identity(n: usize) -> Matrix {
+        Matrix::from_fn(n, n, |i, j| if i == j { 1.0 } else { 0.0 })
+    }
+
+    /// A column vector (n × 1).
+    pub fn column(values: Vec<f64>) -> Matrix {
+        Matrix {
+            rows: values.len(),
+            cols: 1,
+            data: values,
+        }
+    }
+
+    /// Entry (i, j).
+    #[inline]
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        self.data[i * self.cols + j]
+    }
+
+    /// Sets entry (i, j).
+    #[inline]
+    pub fn set(&mut self, i: usize, j: usize, v: f64) {
+        self.data[i * self.cols + j] = v;
+    }
+
+    /// Row i as a slice.
+    #[inline]
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Row i as a mutable slice.
+    #[inline]
+    pub fn row_mut(&mut self, i: usize) -> &mut [f64] {
+        &mut self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Resizes to `rows × cols`, reusing the allocation (contents unspecified afterwards).
+    pub fn resize(&mut self, rows: usize, cols: usize) {
+        self.rows = rows;
+        self.cols = cols;
+        self.data.resize(rows * cols, 0.0);
+    }
+
+    /// The transpose, as a new matrix.
+    pub fn transpose(&self) -> Matrix {
+        Matrix::from_fn(self.cols, self.rows, |i, j| self.get(j, i))
+    }
+
+    /// The rows listed in `index`, in that order.
+    pub fn select_rows(&self, index: &[usize]) -> Matrix {
+        let mut data = Vec::with_capacity(index.len() * self.cols);
+        for &i in index {
+            data.extend_from_slice(self.row(i));
+        }
+        Matrix {
+            rows: index.len(),
+            cols: self.cols,
+            data,
+        }
+    }
+
+    /// A faer view of this matrix.
+    pub fn view(&self) -> MatRef<'_, f64> {
+        MatRef::from_row_major_slice(&self.data, self.rows, self.cols)
+    }
+
+    /// Frobenius norm ‖A‖_F.
+    pub fn frobenius_norm(&self) -> f64 {
+        norm(&self.data)
+    }
+
+    /// Matrix product A·B (deterministic, parallel over output blocks).
+    pub fn matmul(&self, other: &Matrix) -> Result<Matrix> {
+        if self.cols != other.rows {
+            return Err(Error::shape(
+                "matmul",
+                format!(
+                    "{}×{} times {}×{}",
+                    self.rows, self.cols, other.rows, other.cols
+                ),
+            ));
+        }
+        let mut out = Matrix::zeros(self.rows, other.cols);
+        gemm(&mut out, 0.0, self.view(), other.view(), 1.0);
+        Ok(out)
+    }
+}
+
+/// A row-major `rows × cols` view of a slice, as faer sees it.
+pub fn view(data: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
+    MatRef::from_row_major_slice(data, rows, cols)
+}
+
+/// Below this many multiply-adds per block, blocks are merged.
+const GEMM_BLOCK_WORK: usize = 1 << 20;
+/// At most this many blocks (enough to load-balance on any machine).
+const GEMM_MAX_BLOCKS: usize = 64;
+
+/// C ← β C + α A B for a row-major matrix C (see [`gemm_slice`]).
+pub fn gemm(c: &mut Matrix, beta: f64, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
+    gemm_slice(&mut c.data, c.rows, c.cols, beta, a, b, alpha);
+}
+
+/// C ← β C + α A B, with C a row-major `rows × cols` slice and A, B any faer views (use
+/// `.transpose()` for Aᵀ).
+///
+/// The rows of C (or its columns, when C has few rows) are split into blocks whose count depends
+/// only on the shape; each block is a sequential faer GEMM, run in parallel by rayon. `beta`
+/// must be 0 or 1 (Replace / Add).
+pub fn gemm_slice(
+    c: &mut [f64],
+    rows: usize,
+    cols: usize,
+    beta: f64,
+    av: MatRef<'_, f64>,
+    bv: MatRef<'_, f64>,
+    alpha: f64,
+) {
+    let (m, k, n) = (av.nrows(), av.ncols(), bv.ncols());
+    assert_eq!(bv.nrows(), k, "gemm: inner dimensions differ");
+    assert_eq!((rows, cols), (m, n), "gemm: output shape");
+    assert_eq!(c.len(), m * n, "gemm: output length");
+    assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
+    let accum = if beta == 0.0 { Accum::Replace } else { Accum::Add };
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if beta == 0.0 {
+            c.fill(0.0);
+        }
+        return;
+    }
+    let work = m * n * k;
+    let blocks = (work / GEMM_BLOCK_WORK).clamp(1, GEMM_MAX_BLOCKS);
+    if blocks == 1 {
+        let dst = faer::MatMut::from_row_major_slice_mut(c, m, n);
+        matmul(dst, accum, av, bv, alpha, Par::Seq);
+        return;
+    }
+    if m >= n || m >= 8 * blocks {
+        // Split rows of C: rows [r0, r1) of C need rows [r0, r1) of op(A).
+        let rows_per = m.div_ceil(blocks);
+        c.par_chunks_mut(rows_per * n)
+            .enumerate()
+            .for_each(|(bi, chunk)| {
+                let r0 = bi * rows_per;
+                let rows = chunk.len() / n;
+                let dst = faer::MatMut::from_row_major_slice_mut(chunk, rows, n);
+                matmul(
+                    dst,
+                    accum,
+                    av.subrows(r0, rows),
+                    bv,
+                    alpha,
+                    Par::Seq,
+                );
+            });
+    } else {
+        // Few rows, many columns: split columns of C (each block writes a strided column range).
+        let cols_per = n.div_ceil(blocks);
+        let nblocks = n.div_ceil(cols_per);
+        let ptr = SendPtr(c.as_mut_ptr());
+        (0..nblocks).into_par_iter().for_each(|bi| {
+            let c0 = bi * cols_per;
+            let cols = cols_per.min(n - c0);
+            let p = ptr;
+            // SAFETY: blocks cover disjoint column ranges of C, so no two tasks alias an entry;
+            // the view stays within the m × n allocation (row stride n).
+            let dst = unsafe {
+                faer::MatMut::from_raw_parts_mut(p.0.add(c0), m, cols, n as isize, 1)
+            };
+            matmul(dst, accum, av, bv.subcols(c0, cols), alpha, Par::Seq);
+        });
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f64);
+// SAFETY: used only to hand disjoint column blocks of one matrix to rayon tasks.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// Euclidean norm ‖v‖₂.
+pub fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// Inner product ⟨u, v⟩.
+pub fn dot(u: &[f64], v: &[f64]) -> f64 {
+    u.iter().zip(v).map(|(a, b)| a * b).sum()
+}
+
+/// Euclidean distance ‖u − v‖₂.
+pub fn distance(u: &[f64], v: &[f64]) -> f64 {
+    u.iter()
+        .zip(v)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// log Σ_i exp(v_i), computed stably as m + log Σ exp(v_i − m), m = max v.
+pub fn log_sum_exp(v: &[f64]) -> f64 {
+    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !m.is_finite() {
+        return m;
+    }
+    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// Eigendecomposition of a symmetric matrix: eigenvalues ascending, eigenvectors as the
+/// columns of the returned matrix (row-major n × n).
+pub fn symmetric_eigen(a: &Matrix) -> Result<(Vec<f64>, Matrix)> {
+    square("symmetric_eigen", a)?;
+    let evd = a
+        .view()
+        .self_adjoint_eigen(faer::Side::Lower)
+        .map_err(|e| Error::Numerical {
+            routine: "symmetric_eigen".into(),
+            message: format!("{e:?}"),
+        })?;
+    let s = evd.S();
+    let u = evd.U();
+    let n = a.rows;
+    let values = (0..n).map(|i| s[i]).collect();
+    let vectors = Matrix::from_fn(n, n, |i, j| u[(i, j)]);
+    Ok((values, vectors))
+}
+
+/// Eigenvalues (ascending) of a symmetric matrix.
+pub fn symmetric_eigenvalues(a: &Matrix) -> Result<Vec<f64>> {
+    square("symmetric_eigenvalues", a)?;
+    a.view()
+        .self_adjoint_eigenvalues(faer::Side::Lower)
+        .map_err(|e| Error::Numerical {
+            routine: "symmetric_eigenvalues".into(),
+            message: format!("{e:?}"),
+        })
+}
+
+/// Solves A X = B for symmetric positive definite A by Cholesky (A = L Lᵀ).
+pub fn cholesky_solve(a: &Matrix, b: &Matrix) -> Result<Matrix> {
+    square("cholesky_solve", a)?;
+    if b.rows != a.rows {
+        return Err(Error::shape(
+            "cholesky_solve",
+            format!("A is {}×{}, B has {} rows", a.rows, a.cols, b.rows),
+        ));
+    }
+    let llt = a
+        .view()
+        .llt(faer::Side::Lower)
+        .map_err(|e| Error::Numerical {
+            routine: "cholesky_solve".into(),
+            message: format!("matrix is not positive definite ({e:?})"),
+        })?;
+    let x = llt.solve(b.view());
+    Ok(Matrix::from_fn(b.rows, b.cols, |i, j| x[(i, j)]))
+}
+
+/// Least-squares solution of min_X ‖A X − B‖_F (A of full column rank), by the normal
+/// equations AᵀA X = AᵀB with a Cholesky factorization.
+pub fn least_squares(a: &Matrix, b: &Matrix) -> Result<Matrix> {
+    let mut ata = Matrix::zeros(a.cols, a.cols);
+    gemm(&mut ata, 0.0, a.view().transpose(), a.view(), 1.0);
+    let mut atb = Matrix::zeros(a.cols, b.cols);
+    gemm(&mut atb, 0.0, a.view().transpose(), b.view(), 1.0);
+    cholesky_solve(&ata, &atb)
+}
+
+fn square(routine: &str, a: &Matrix) -> Result<()> {
+    if a.rows != a.cols {
+        return Err(Error::shape(
+            routine,
+            format!("expected a square matrix, got {}×{}", a.rows, a.cols),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Seed;
+
+    fn random(rows: usize, cols: usize, index: u64) -> Matrix {
+        let mut r = Seed(1).stream("linalg-test", index);
+        Matrix::from_fn(rows, cols, |_, _| r.normal())
+    }
+
+    fn naive(a: &Matrix, b: &Matrix) -> Matrix {
+        Matrix::from_fn(a.rows, b.cols, |i, j| {
+            (0..a.cols).map(|k| a.get(i, k) * b.get(k, j)).sum()
+        })
+    }
+
+    #[test]
+    fn gemm_matches_naive_product_in_every_split() {
+        // Shapes exercising the single-block, row-split and column-split paths.
+        for (idx, &(m, k, n)) in [(3, 4, 5), (300, 60, 200), (4, 300, 3000), (1000, 3, 2)]
+            .iter()
+            .enumerate()
+        {
+            let a = random(m, k, 2 * idx as u64);
+            let b = random(k, n, 2 * idx as u64 + 1);
+            let want = naive(&a, &b);
+            let got = a.matmul(&b).unwrap();
+            let err = distance(&got.data, &want.data) / want.frobenius_norm();
+            assert!(err < 1e-13, "{m}×{k}×{n}: {err}");
+            // Transposed views and accumulation: C = AB + (Aᵀ)ᵀ(Bᵀ)ᵀ = 2AB.
+            let (at, bt) = (a.transpose(), b.transpose());
+            let mut c = got.clone();
+            gemm(&mut c, 1.0, at.view().transpose(), bt.view().transpose(), 1.0);
+            let err2 = c
+                .data
+                .iter()
+                .zip(&want.data)
+                .map(|(x, y)| (x - 2.0 * y).abs())
+                .fold(0.0, f64::max);
+            assert!(err2 < 1e-10 * want.frobenius_norm(), "{err2}");
+        }
+    }
+
+    #[test]
+    fn gemm_is_bit_identical_across_thread_counts() {
+        let a = random(700, 90, 10);
+        let b = random(90, 1500, 11);
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| a.matmul(&b).unwrap())
+        };
+        assert_eq!(run(1).data, run(2).data);
+        assert_eq!(run(1).data, run(3).data);
+    }
+
+    #[test]
+    fn eigen_reconstructs_the_matrix() {
+        let g = random(6, 6, 20);
+        let s = naive(&g, &g.transpose());
+        let (vals, vecs) = symmetric_eigen(&s).unwrap();
+        assert!(vals.windows(2).all(|w| w[0] <= w[1]));
+        let rebuilt = Matrix::from_fn(6, 6, |i, j| {
+            (0..6)
+                .map(|k| vecs.get(i, k) * vals[k] * vecs.get(j, k))
+                .sum()
+        });
+        assert!(distance(&rebuilt.data, &s.data) < 1e-10 * s.frobenius_norm());
+        let only = symmetric_eigenvalues(&s).unwrap();
+        assert!(distance(&only, &vals) < 1e-10);
+    }
+
+    #[test]
+    fn cholesky_solve_and_least_squares() {
+        let g = random(8, 5, 30);
+        let spd = naive(&g.transpose(), &g);
+        let x_true = random(5, 2, 31);
+        let b = naive(&spd, &x_true);
+        let x = cholesky_solve(&spd, &b).unwrap();
+        assert!(distance(&x.data, &x_true.data) < 1e-9);
+        // Consistent system: least squares recovers the exact solution.
+        let rhs = naive(&g, &x_true);
+        let ls = least_squares(&g, &rhs).unwrap();
+        assert!(distance(&ls.data, &x_true.data) < 1e-9);
+        // A non-PD matrix is a clean error.
+        let bad = Matrix::from_vec(2, 2, vec![1.0, 2.0, 2.0, 1.0]).unwrap();
+        assert!(cholesky_solve(&bad, &Matrix::zeros(2, 1)).is_err());
+    }
+
+    #[test]
+    fn log_sum_exp_is_stable() {
+        let v = [1000.0, 1000.0];
+        assert!((log_sum_exp(&v) - (1000.0 + 2f64.ln())).abs() < 1e-12);
+        assert_eq!(log_sum_exp(&[]), f64::NEG_INFINITY);
+    }
+}

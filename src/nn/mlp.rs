@@ -1,0 +1,238 @@
+//! Deep fully connected networks φ_{ℓ+1}(x) = η(W^(ℓ) φ_ℓ(x) + b^(ℓ)), in the standard and the
+//! NTK parameterization.
+
+use crate::error::{Error, Result};
+use crate::linalg::{gemm, gemm_slice, view, Matrix};
+use crate::nn::model::{fill_block, map_into, zero_frozen, Cache, Model, ParamBlock};
+use crate::nn::Activation;
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
+
+/// How a dense layer scales its weights (neural-tangents' two conventions).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parameterization {
+    /// h = (σ_w/√m) W φ + σ_b b with W_ij, b_i ~ N(0, 1) (m = fan-in).
+    Ntk,
+    /// h = W φ + b with W_ij ~ N(0, σ_w²/m), b_i ~ N(0, σ_b²).
+    Standard,
+}
+
+/// A fully connected network R^d → R^k: hidden Dense + activation layers, then a final Dense.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mlp {
+    /// Layer widths [d, m_1, …, m_L, k].
+    pub widths: Vec<usize>,
+    /// Activation after every hidden layer (the last layer is linear).
+    pub activation: Activation,
+    /// Weight convention.
+    pub parameterization: Parameterization,
+    /// σ_w.
+    pub w_std: f64,
+    /// σ_b (ignored without biases).
+    pub b_std: f64,
+    /// Whether the layers have biases.
+    pub bias: bool,
+}
+
+impl Mlp {
+    /// A network with the given widths [d, m_1, …, m_L, k] (all ≥ 1).
+    pub fn new(
+        widths: Vec<usize>,
+        activation: Activation,
+        parameterization: Parameterization,
+        w_std: f64,
+        b_std: f64,
+        bias: bool,
+    ) -> Result<Mlp> {
+        if widths.len() < 2 {
+            return Err(Error::invalid(
+                "widths",
+                "need at least the input and output dimensions",
+            ));
+        }
+        if let Some(k) = widths.iter().position(|&w| w == 0) {
+            return Err(Error::invalid(
+                "widths",
+                format!("layer {k} has width 0; every width must be ≥ 1"),
+            ));
+        }
+        crate::error::check_positive("w_std", w_std)?;
+        if !(b_std.is_finite() && b_std >= 0.0) {
+            return Err(Error::invalid("b_std", "expected a finite number ≥ 0"));
+        }
+        Ok(Mlp {
+            widths,
+            activation,
+            parameterization,
+            w_std,
+            b_std,
+            bias,
+        })
+    }
+
+    /// Number of Dense layers (hidden layers + 1).
+    pub fn num_layers(&self) -> usize {
+        self.widths.len() - 1
+    }
+
+    /// (weight scale, bias scale) of layer ℓ as applied in the forward pass.
+    fn scales(&self, layer: usize) -> (f64, f64) {
+        match self.parameterization {
+            Parameterization::Ntk => (self.w_std / (self.widths[layer] as f64).sqrt(), self.b_std),
+            Parameterization::Standard => (1.0, 1.0),
+        }
+    }
+
+    /// (weight block, bias block) offsets of layer ℓ.
+    fn offsets(&self, layer: usize) -> (usize, usize) {
+        let mut off = 0;
+        for l in 0..layer {
+            off += self.widths[l + 1] * self.widths[l] + if self.bias { self.widths[l + 1] } else { 0 };
+        }
+        (off, off + self.widths[layer + 1] * self.widths[layer])
+    }
+}
+
+impl Model for Mlp {
+    fn describe(&self) -> String {
+        format!(
+            "mlp(widths={:?}, {}, {:?})",
+            self.widths,
+            self.activation.name(),
+            self.parameterization
+        )
+    }
+
+    fn input_dim(&self) -> usize {
+        self.widths[0]
+    }
+
+    fn output_dim(&self) -> usize {
+        *self.widths.last().unwrap_or(&1)
+    }
+
+    fn layout(&self) -> Vec<ParamBlock> {
+        let mut blocks = Vec::new();
+        for l in 0..self.num_layers() {
+            let (w, b) = self.offsets(l);
+            blocks.push(ParamBlock {
+                name: format!("W{}", l + 1),
+                offset: w,
+                shape: vec![self.widths[l + 1], self.widths[l]],
+                trainable: true,
+            });
+            if self.bias {
+                blocks.push(ParamBlock {
+                    name: format!("b{}", l + 1),
+                    offset: b,
+                    shape: vec![self.widths[l + 1]],
+                    trainable: true,
+                });
+            }
+        }
+        blocks
+    }
+
+    fn init(&self, rng: &mut Rng) -> Vec<f64> {
+        let mut params = vec![0.0; self.num_params()];
+        for block in self.layout() {
+            let fan_in = block.shape.get(1).copied();
+            let std = match (self.parameterization, fan_in) {
+                (Parameterization::Ntk, _) => 1.0,
+                (Parameterization::Standard, Some(m)) => self.w_std / (m as f64).sqrt(),
+                (Parameterization::Standard, None) => self.b_std,
+            };
+            fill_block(&mut params, &block, std, rng);
+        }
+        params
+    }
+
+    /// h_{ℓ+1} = s_w φ_ℓ W_ℓᵀ + s_b b_ℓ (rows are samples), φ_{ℓ+1} = η(h_{ℓ+1}).
+    /// Cache: [h_1, φ_1, h_2, φ_2, …, h_L, φ_L, δ-scratch ×2].
+    fn forward(&self, params: &[f64], x: &Matrix, cache: &mut Cache, out: &mut Matrix) {
+        let layers = self.num_layers();
+        let n = x.rows;
+        cache.ensure(2 * layers + 2);
+        out.resize(n, self.output_dim());
+        for l in 0..layers {
+            let (m_in, m_out) = (self.widths[l], self.widths[l + 1]);
+            let (w_off, b_off) = self.offsets(l);
+            let (sw, sb) = self.scales(l);
+            let w = view(&params[w_off..w_off + m_out * m_in], m_out, m_in);
+            let last = l + 1 == layers;
+            let (before, after) = cache.mats.split_at_mut(2 * l);
+            let input: &Matrix = if l == 0 { x } else { &before[2 * l - 1] };
+            let h: &mut Matrix = if last { out } else { &mut after[0] };
+            h.resize(n, m_out);
+            gemm(h, 0.0, input.view(), w.transpose(), sw);
+            if self.bias {
+                let b = &params[b_off..b_off + m_out];
+                for i in 0..n {
+                    h.row_mut(i).iter_mut().zip(b).for_each(|(v, &bj)| *v += sb * bj);
+                }
+            }
+            if !last {
+                let (h_part, phi_part) = after.split_at_mut(1);
+                let phi = &mut phi_part[0];
+                phi.resize(n, m_out);
+                let act = self.activation;
+                map_into(&h_part[0].data, &mut phi.data, |u| act.value(u));
+            }
+        }
+    }
+
+    /// δ_L = d_out; ∂W_ℓ = s_w δ_{ℓ+1}ᵀ φ_ℓ; ∂b_ℓ = s_b Σ_i δ_{ℓ+1,i};
+    /// δ_ℓ = (s_w δ_{ℓ+1} W_ℓ) ⊙ η'(h_ℓ).
+    fn backward(
+        &self,
+        params: &[f64],
+        x: &Matrix,
+        cache: &mut Cache,
+        d_out: &Matrix,
+        grad: &mut [f64],
+    ) {
+        let layers = self.num_layers();
+        let n = x.rows;
+        let (acts, scratch) = cache.mats.split_at_mut(2 * layers);
+        let (delta, next) = scratch.split_at_mut(1);
+        let (mut delta, mut next) = (&mut delta[0], &mut next[0]);
+        delta.resize(d_out.rows, d_out.cols);
+        delta.data.copy_from_slice(&d_out.data);
+        for l in (0..layers).rev() {
+            let (m_in, m_out) = (self.widths[l], self.widths[l + 1]);
+            let (w_off, b_off) = self.offsets(l);
+            let (sw, sb) = self.scales(l);
+            let input: &Matrix = if l == 0 { x } else { &acts[2 * l - 1] };
+            gemm_slice(
+                &mut grad[w_off..w_off + m_out * m_in],
+                m_out,
+                m_in,
+                0.0,
+                delta.view().transpose(),
+                input.view(),
+                sw,
+            );
+            if self.bias {
+                let gb = &mut grad[b_off..b_off + m_out];
+                gb.fill(0.0);
+                for i in 0..n {
+                    gb.iter_mut().zip(delta.row(i)).for_each(|(g, &d)| *g += sb * d);
+                }
+            }
+            if l > 0 {
+                let w = view(&params[w_off..w_off + m_out * m_in], m_out, m_in);
+                next.resize(n, m_in);
+                gemm(next, 0.0, delta.view(), w, sw);
+                let h = &acts[2 * (l - 1)];
+                let act = self.activation;
+                next.data
+                    .iter_mut()
+                    .zip(&h.data)
+                    .for_each(|(d, &u)| *d *= act.derivative(u));
+                std::mem::swap(&mut delta, &mut next);
+            }
+        }
+        zero_frozen(&self.layout(), grad);
+    }
+}

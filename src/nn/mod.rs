@@ -1,0 +1,22 @@
+//! Networks, losses and gradients (SPEC §1).
+//!
+//! Every model keeps its parameters in one flat `&[f64]` and describes how its layers sit
+//! inside it ([`ParamBlock`]); forward and backward passes work on whole batches with GEMMs.
+
+pub mod activation;
+pub mod deep_linear;
+pub mod factorization;
+pub mod infinite_width;
+pub mod loss;
+pub mod mlp;
+pub mod model;
+pub mod two_layer;
+
+pub use activation::Activation;
+pub use deep_linear::DeepLinear;
+pub use factorization::Factorization;
+pub use infinite_width::InfiniteWidth;
+pub use loss::Loss;
+pub use mlp::{Mlp, Parameterization};
+pub use model::{Cache, Model, ParamBlock};
+pub use two_layer::{OutputInit, TwoLayer};

@@ -1,0 +1,173 @@
+//! The [`Model`] trait: a function f_W: R^d → R^k of a flat parameter vector W.
+
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+use crate::rng::Rng;
+
+/// A named block of the flat parameter vector (a weight matrix, a bias, …).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamBlock {
+    /// Name, e.g. `"W1"`, `"b1"`, `"a"`.
+    pub name: String,
+    /// Offset of the first entry in the flat vector.
+    pub offset: usize,
+    /// Shape (row-major inside the block).
+    pub shape: Vec<usize>,
+    /// False for a frozen block: the training loop never moves it.
+    pub trainable: bool,
+}
+
+impl ParamBlock {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True for an empty block.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The index range of the block inside the flat vector.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.len()
+    }
+}
+
+/// Scratch memory a model keeps between its forward and backward passes (pre-activations,
+/// activations, back-propagated signals). Reused across steps: no allocation once sized.
+#[derive(Clone, Debug, Default)]
+pub struct Cache {
+    /// The buffers, in an order each model defines.
+    pub mats: Vec<Matrix>,
+}
+
+impl Cache {
+    /// Makes sure there are at least `count` buffers.
+    pub fn ensure(&mut self, count: usize) {
+        if self.mats.len() < count {
+            self.mats.resize_with(count, Matrix::default);
+        }
+    }
+}
+
+/// A differentiable model f_W(x) on a flat parameter vector W.
+pub trait Model: Send + Sync {
+    /// A short description, e.g. `"two_layer(M=512, relu, gamma=0.5)"`.
+    fn describe(&self) -> String;
+    /// Input dimension d (columns of x).
+    fn input_dim(&self) -> usize;
+    /// Output dimension k.
+    fn output_dim(&self) -> usize;
+    /// The blocks of the flat parameter vector, in order and without gaps.
+    fn layout(&self) -> Vec<ParamBlock>;
+    /// Draws initial parameters.
+    fn init(&self, rng: &mut Rng) -> Vec<f64>;
+    /// Forward pass on a batch: writes f_W(x_i) into row i of `out` (n × k) and keeps in
+    /// `cache` what [`Model::backward`] needs.
+    fn forward(&self, params: &[f64], x: &Matrix, cache: &mut Cache, out: &mut Matrix);
+    /// Vector–Jacobian product after [`Model::forward`] on the same `x`:
+    /// `grad` ← Σ_i J_i(x_i)ᵀ d_out_i, i.e. ∂/∂W of Σ_{i,c} d_out[i,c] f_W(x_i)_c.
+    /// Frozen blocks receive 0.
+    fn backward(
+        &self,
+        params: &[f64],
+        x: &Matrix,
+        cache: &mut Cache,
+        d_out: &Matrix,
+        grad: &mut [f64],
+    );
+
+    /// Number of parameters P.
+    fn num_params(&self) -> usize {
+        self.layout().iter().map(ParamBlock::len).sum()
+    }
+
+    /// Checks that `x` is a valid input batch (column count and anything model-specific).
+    fn check_input(&self, what: &str, x: &Matrix) -> Result<()> {
+        if x.cols != self.input_dim() {
+            return Err(Error::shape(
+                what,
+                format!(
+                    "the model takes inputs of dimension {}, the data has {} columns",
+                    self.input_dim(),
+                    x.cols
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Per-parameter prior variances μ for the semi-implicit Langevin scheme
+    /// (A = diag(μ⁻¹)); `None` when the model has no such structure.
+    fn prior_variances(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// f_W(x) on a batch, with shape checks.
+    fn predict(&self, params: &[f64], x: &Matrix) -> Result<Matrix> {
+        self.check_input("predict", x)?;
+        if params.len() != self.num_params() {
+            return Err(Error::shape(
+                "predict",
+                format!(
+                    "the model has {} parameters, got {}",
+                    self.num_params(),
+                    params.len()
+                ),
+            ));
+        }
+        let mut cache = Cache::default();
+        let mut out = Matrix::zeros(x.rows, self.output_dim());
+        self.forward(params, x, &mut cache, &mut out);
+        Ok(out)
+    }
+
+    /// The Jacobian ∂f/∂W: row (i·k + c) is ∇_W f_W(x_i)_c (n·k × P), built from
+    /// [`Model::backward`] one sample and one output at a time.
+    fn jacobian(&self, params: &[f64], x: &Matrix) -> Matrix {
+        let k = self.output_dim();
+        let p = self.num_params();
+        let mut jac = Matrix::zeros(x.rows * k, p);
+        let mut cache = Cache::default();
+        let mut out = Matrix::zeros(1, k);
+        let mut d_out = Matrix::zeros(1, k);
+        for i in 0..x.rows {
+            let xi = x.select_rows(&[i]);
+            self.forward(params, &xi, &mut cache, &mut out);
+            for c in 0..k {
+                d_out.data.fill(0.0);
+                d_out.data[c] = 1.0;
+                self.backward(params, &xi, &mut cache, &d_out, jac.row_mut(i * k + c));
+            }
+        }
+        jac
+    }
+
+    /// True when some block is frozen.
+    fn has_frozen(&self) -> bool {
+        self.layout().iter().any(|b| !b.trainable)
+    }
+}
+
+/// Applies `f` to every element of `src`, writing into `dst` (parallel over fixed chunks; the
+/// result does not depend on the thread count).
+pub(crate) fn map_into(src: &[f64], dst: &mut [f64], f: impl Fn(f64) -> f64 + Sync) {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 14;
+    dst.par_chunks_mut(CHUNK)
+        .zip(src.par_chunks(CHUNK))
+        .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(d, &s)| *d = f(s)));
+}
+
+/// Initializes a block with N(0, std²) entries.
+pub(crate) fn fill_block(params: &mut [f64], block: &ParamBlock, std: f64, rng: &mut Rng) {
+    rng.fill_normal(&mut params[block.range()], std);
+}
+
+/// Zeroes the gradient of frozen blocks.
+pub(crate) fn zero_frozen(layout: &[ParamBlock], grad: &mut [f64]) {
+    for b in layout.iter().filter(|b| !b.trainable) {
+        grad[b.range()].fill(0.0);
+    }
+}

@@ -1,0 +1,335 @@
+//! The two-layer scaling family f(x) = α M^{−γ} Σ_{j=1}^M a_j η(w_jᵀx + b_j).
+//!
+//! γ = 1/2 is the NTK (lazy) regime, γ = 1 the mean-field regime; α is an output scale (large α
+//! = lazy training). Either layer may be frozen: with the second layer frozen this is the
+//! document's y = Σ_j v_j η(w_jᵀx + b_j). The hidden-layer passes are shared with
+//! [`crate::nn::InfiniteWidth`] through [`HiddenLayer`].
+
+use crate::error::{check_positive, Error, Result};
+use crate::linalg::{gemm, gemm_slice, view, Matrix};
+use crate::nn::model::{zero_frozen, Cache, Model, ParamBlock};
+use crate::nn::Activation;
+use crate::rng::Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// How the output weights a_j are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+pub enum OutputInit {
+    /// a_j = ±scale with probability 1/2 each.
+    Sign {
+        /// |a_j|.
+        scale: f64,
+    },
+    /// a_j ~ N(0, std²).
+    Gaussian {
+        /// Standard deviation.
+        std: f64,
+    },
+}
+
+/// A hidden layer u = W x + b (W ∈ R^{M×d}) followed by η and a weighted sum c Σ_j a_j η(u_j):
+/// the forward and backward passes shared by the two-layer models.
+pub(crate) struct HiddenLayer<'a> {
+    pub w: &'a [f64],
+    pub b: Option<&'a [f64]>,
+    pub a: &'a [f64],
+    pub width: usize,
+    pub input_dim: usize,
+    pub activation: Activation,
+    /// c in f = c Σ_j a_j η(u_j).
+    pub scale: f64,
+}
+
+impl HiddenLayer<'_> {
+    /// Cache: [H = XWᵀ + b, Φ = η(H), Δ-scratch]; out_i = c Σ_j a_j Φ_ij.
+    pub fn forward(&self, x: &Matrix, cache: &mut Cache, out: &mut Matrix) {
+        let n = x.rows;
+        cache.ensure(3);
+        let (h, rest) = cache.mats.split_at_mut(1);
+        let (h, phi) = (&mut h[0], &mut rest[0]);
+        h.resize(n, self.width);
+        gemm(
+            h,
+            0.0,
+            x.view(),
+            view(self.w, self.width, self.input_dim).transpose(),
+            1.0,
+        );
+        if let Some(b) = self.b {
+            h.data.par_chunks_mut(self.width).for_each(|row| {
+                row.iter_mut().zip(b).for_each(|(v, &bj)| *v += bj);
+            });
+        }
+        phi.resize(n, self.width);
+        self.activation.apply(&h.data, &mut phi.data);
+        out.resize(n, 1);
+        gemm(out, 0.0, phi.view(), view(self.a, self.width, 1), self.scale);
+    }
+
+    /// Given r = d_out (n × 1): ∂a_j = c Σ_i r_i Φ_ij, Δ_ij = c r_i a_j η'(H_ij),
+    /// ∂W = Δᵀ X, ∂b_j = Σ_i Δ_ij. Gradients of blocks passed as `None` are skipped.
+    pub fn backward(
+        &self,
+        x: &Matrix,
+        cache: &mut Cache,
+        d_out: &Matrix,
+        grad_w: Option<&mut [f64]>,
+        grad_b: Option<&mut [f64]>,
+        grad_a: Option<&mut [f64]>,
+    ) {
+        let n = x.rows;
+        let m = self.width;
+        let (h, rest) = cache.mats.split_at_mut(1);
+        let (phi, delta) = rest.split_at_mut(1);
+        let (h, phi, delta) = (&h[0], &phi[0], &mut delta[0]);
+        let r = &d_out.data;
+        if let Some(ga) = grad_a {
+            gemm_slice(ga, 1, m, 0.0, view(r, 1, n), phi.view(), self.scale);
+        }
+        if grad_w.is_none() && grad_b.is_none() {
+            return;
+        }
+        delta.resize(n, m);
+        let (a, c, act) = (self.a, self.scale, self.activation);
+        delta
+            .data
+            .par_chunks_mut(m)
+            .zip(h.data.par_chunks(m))
+            .zip(r.par_iter())
+            .for_each(|((d_row, h_row), &ri)| {
+                let cr = c * ri;
+                if act == Activation::Relu {
+                    for ((d, &u), &aj) in d_row.iter_mut().zip(h_row).zip(a) {
+                        *d = if u > 0.0 { cr * aj } else { 0.0 };
+                    }
+                } else {
+                    for ((d, &u), &aj) in d_row.iter_mut().zip(h_row).zip(a) {
+                        *d = cr * aj * act.derivative(u);
+                    }
+                }
+            });
+        if let Some(gw) = grad_w {
+            gemm_slice(
+                gw,
+                m,
+                self.input_dim,
+                0.0,
+                delta.view().transpose(),
+                x.view(),
+                1.0,
+            );
+        }
+        if let Some(gb) = grad_b {
+            let ones = vec![1.0; n];
+            gemm_slice(gb, 1, m, 0.0, view(&ones, 1, n), delta.view(), 1.0);
+        }
+    }
+}
+
+/// f(x) = α M^{−γ} Σ_{j=1}^M a_j η(w_jᵀx + b_j) with w_j ~ N(0, σ_w² I), b_j ~ N(0, σ_b²).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TwoLayer {
+    /// Input dimension d.
+    pub input_dim: usize,
+    /// Width M.
+    pub width: usize,
+    /// η.
+    pub activation: Activation,
+    /// Output scale α.
+    pub alpha: f64,
+    /// Scaling exponent γ ∈ [1/2, 1].
+    pub gamma: f64,
+    /// Biases b_j present.
+    pub bias: bool,
+    /// σ_w: w_j ~ N(0, σ_w² I).
+    pub w_std: f64,
+    /// σ_b: b_j ~ N(0, σ_b²).
+    pub b_std: f64,
+    /// Distribution of a_j.
+    pub output_init: OutputInit,
+    /// Symmetric initialisation: neurons j and j + M/2 share (w, b) with opposite a, so f₀ = 0.
+    pub symmetric: bool,
+    /// Train (w_j, b_j).
+    pub train_first: bool,
+    /// Train a_j.
+    pub train_second: bool,
+}
+
+impl TwoLayer {
+    /// A two-layer network with ±1 output weights, w ~ N(0, I), both layers trained.
+    pub fn new(input_dim: usize, width: usize, activation: Activation, gamma: f64) -> Result<TwoLayer> {
+        TwoLayer {
+            input_dim,
+            width,
+            activation,
+            alpha: 1.0,
+            gamma,
+            bias: false,
+            w_std: 1.0,
+            b_std: 1.0,
+            output_init: OutputInit::Sign { scale: 1.0 },
+            symmetric: false,
+            train_first: true,
+            train_second: true,
+        }
+        .validated()
+    }
+
+    /// Checks every field, returning the model.
+    pub fn validated(self) -> Result<TwoLayer> {
+        if self.width == 0 {
+            return Err(Error::invalid("width", "expected a width ≥ 1, got 0"));
+        }
+        if self.input_dim == 0 {
+            return Err(Error::invalid("input_dim", "expected ≥ 1, got 0"));
+        }
+        if self.symmetric && self.width % 2 != 0 {
+            return Err(Error::invalid(
+                "width",
+                format!("symmetric initialisation needs an even width, got {}", self.width),
+            ));
+        }
+        if !(0.5..=1.0).contains(&self.gamma) {
+            return Err(Error::invalid(
+                "gamma",
+                format!("expected γ in [0.5, 1], got {}", self.gamma),
+            ));
+        }
+        check_positive("alpha", self.alpha)?;
+        check_positive("w_std", self.w_std)?;
+        if !(self.b_std.is_finite() && self.b_std >= 0.0) {
+            return Err(Error::invalid("b_std", "expected a finite number ≥ 0"));
+        }
+        match self.output_init {
+            OutputInit::Sign { scale: s } | OutputInit::Gaussian { std: s } => {
+                check_positive("output_init", s)?
+            }
+        }
+        Ok(self)
+    }
+
+    /// c = α M^{−γ}.
+    pub fn output_scale(&self) -> f64 {
+        self.alpha * (self.width as f64).powf(-self.gamma)
+    }
+
+    fn offsets(&self) -> (usize, usize, usize) {
+        let w = self.width * self.input_dim;
+        let b = if self.bias { self.width } else { 0 };
+        (0, w, w + b)
+    }
+
+    fn hidden<'a>(&self, params: &'a [f64]) -> HiddenLayer<'a> {
+        let (w, b, a) = self.offsets();
+        HiddenLayer {
+            w: &params[w..b],
+            b: self.bias.then(|| &params[b..a]),
+            a: &params[a..a + self.width],
+            width: self.width,
+            input_dim: self.input_dim,
+            activation: self.activation,
+            scale: self.output_scale(),
+        }
+    }
+}
+
+impl Model for TwoLayer {
+    fn describe(&self) -> String {
+        format!(
+            "two_layer(M={}, {}, alpha={}, gamma={})",
+            self.width,
+            self.activation.name(),
+            self.alpha,
+            self.gamma
+        )
+    }
+
+    fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+
+    fn output_dim(&self) -> usize {
+        1
+    }
+
+    fn layout(&self) -> Vec<ParamBlock> {
+        let (w, b, a) = self.offsets();
+        let mut blocks = vec![ParamBlock {
+            name: "W".into(),
+            offset: w,
+            shape: vec![self.width, self.input_dim],
+            trainable: self.train_first,
+        }];
+        if self.bias {
+            blocks.push(ParamBlock {
+                name: "b".into(),
+                offset: b,
+                shape: vec![self.width],
+                trainable: self.train_first,
+            });
+        }
+        blocks.push(ParamBlock {
+            name: "a".into(),
+            offset: a,
+            shape: vec![self.width],
+            trainable: self.train_second,
+        });
+        blocks
+    }
+
+    fn init(&self, rng: &mut Rng) -> Vec<f64> {
+        let (w_off, b_off, a_off) = self.offsets();
+        let mut p = vec![0.0; self.num_params()];
+        let (d, m) = (self.input_dim, self.width);
+        let drawn = if self.symmetric { m / 2 } else { m };
+        for j in 0..drawn {
+            rng.fill_normal(&mut p[w_off + j * d..w_off + (j + 1) * d], self.w_std);
+            if self.bias {
+                p[b_off + j] = self.b_std * rng.normal();
+            }
+            p[a_off + j] = match self.output_init {
+                OutputInit::Sign { scale } => scale * rng.sign(),
+                OutputInit::Gaussian { std } => std * rng.normal(),
+            };
+        }
+        if self.symmetric {
+            for j in drawn..m {
+                let src = j - drawn;
+                p.copy_within(w_off + src * d..w_off + (src + 1) * d, w_off + j * d);
+                if self.bias {
+                    p[b_off + j] = p[b_off + src];
+                }
+                p[a_off + j] = -p[a_off + src];
+            }
+        }
+        p
+    }
+
+    fn forward(&self, params: &[f64], x: &Matrix, cache: &mut Cache, out: &mut Matrix) {
+        self.hidden(params).forward(x, cache, out);
+    }
+
+    fn backward(
+        &self,
+        params: &[f64],
+        x: &Matrix,
+        cache: &mut Cache,
+        d_out: &Matrix,
+        grad: &mut [f64],
+    ) {
+        let (_, b_off, a_off) = self.offsets();
+        let (gw, rest) = grad.split_at_mut(b_off);
+        let (gb, ga) = rest.split_at_mut(a_off - b_off);
+        self.hidden(params).backward(
+            x,
+            cache,
+            d_out,
+            self.train_first.then_some(gw),
+            (self.train_first && self.bias).then_some(gb),
+            self.train_second.then_some(ga),
+        );
+        zero_frozen(&self.layout(), grad);
+    }
+}

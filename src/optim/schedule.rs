@@ -1,0 +1,131 @@
+//! Learning-rate schedules η_t (t = 0, 1, … is the step index).
+
+use crate::error::{check_positive, Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// A learning-rate schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+pub enum Schedule {
+    /// η_t = value.
+    Constant {
+        /// η.
+        value: f64,
+    },
+    /// η_t = initial · factor^{⌊t / every⌋}.
+    Step {
+        /// η₀.
+        initial: f64,
+        /// Multiplier applied every `every` steps.
+        factor: f64,
+        /// Period in steps.
+        every: u64,
+    },
+    /// η_t = a (b + t)^{−c} (Robbins–Monro; c = 1/2 or 1 in the averaged-SGD analyses).
+    InversePower {
+        /// a.
+        a: f64,
+        /// b.
+        b: f64,
+        /// c.
+        c: f64,
+    },
+    /// η_t = final + (initial − final)(1 + cos(π min(t, total)/total))/2.
+    Cosine {
+        /// η₀.
+        initial: f64,
+        /// η at and after step `total`.
+        #[serde(rename = "final")]
+        final_value: f64,
+        /// Length of the cosine period in steps.
+        total: u64,
+    },
+}
+
+impl From<f64> for Schedule {
+    fn from(value: f64) -> Schedule {
+        Schedule::Constant { value }
+    }
+}
+
+impl Schedule {
+    /// η_t.
+    pub fn at(&self, t: u64) -> f64 {
+        match *self {
+            Schedule::Constant { value } => value,
+            Schedule::Step {
+                initial,
+                factor,
+                every,
+            } => initial * factor.powi((t / every.max(1)) as i32),
+            Schedule::InversePower { a, b, c } => a * (b + t as f64).powf(-c),
+            Schedule::Cosine {
+                initial,
+                final_value,
+                total,
+            } => {
+                let frac = (t.min(total) as f64) / (total.max(1) as f64);
+                final_value + (initial - final_value) * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())
+            }
+        }
+    }
+
+    /// Checks that every η_t is positive and finite (`field` names the setting in errors).
+    pub fn validate(&self, field: &str) -> Result<()> {
+        match *self {
+            Schedule::Constant { value } => check_positive(field, value),
+            Schedule::Step {
+                initial,
+                factor,
+                every,
+            } => {
+                check_positive(field, initial)?;
+                check_positive(&format!("{field}.factor"), factor)?;
+                if every == 0 {
+                    return Err(Error::invalid(format!("{field}.every"), "expected ≥ 1"));
+                }
+                Ok(())
+            }
+            Schedule::InversePower { a, b, c } => {
+                check_positive(field, a)?;
+                check_positive(&format!("{field}.b"), b)?;
+                if !(c.is_finite() && c >= 0.0) {
+                    return Err(Error::invalid(format!("{field}.c"), "expected c ≥ 0"));
+                }
+                Ok(())
+            }
+            Schedule::Cosine {
+                initial,
+                final_value,
+                total,
+            } => {
+                check_positive(field, initial)?;
+                check_positive(&format!("{field}.final"), final_value)?;
+                if total == 0 {
+                    return Err(Error::invalid(format!("{field}.total"), "expected ≥ 1"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_follow_their_formulas() {
+        assert_eq!(Schedule::from(0.3).at(99), 0.3);
+        let s = Schedule::Step { initial: 1.0, factor: 0.5, every: 10 };
+        assert_eq!((s.at(0), s.at(9), s.at(10), s.at(25)), (1.0, 1.0, 0.5, 0.25));
+        let p = Schedule::InversePower { a: 2.0, b: 1.0, c: 0.5 };
+        assert!((p.at(3) - 2.0 / 2.0).abs() < 1e-15);
+        let c = Schedule::Cosine { initial: 1.0, final_value: 0.0, total: 100 };
+        assert!((c.at(0) - 1.0).abs() < 1e-15);
+        assert!((c.at(50) - 0.5).abs() < 1e-15);
+        assert!(c.at(100).abs() < 1e-15 && c.at(200).abs() < 1e-15);
+        assert!(Schedule::from(-1.0).validate("lr").is_err());
+        assert!(Schedule::from(0.0).validate("lr").is_err());
+    }
+}

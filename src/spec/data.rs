@@ -1,0 +1,424 @@
+//! `[data]`: a synthetic generator or NPY files, with train and test splits.
+
+use super::model::ModelSpec;
+use crate::data::{io, synthetic, Dataset};
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+use crate::rng::Seed;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+fn one() -> f64 {
+    1.0
+}
+fn half() -> f64 {
+    0.5
+}
+
+/// Where the inputs come from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+pub enum DataSpec {
+    /// Inputs uniform on the unit sphere S^{dim−1}.
+    Sphere {
+        /// Training samples.
+        n: i64,
+        /// Test samples (default 0).
+        #[serde(default)]
+        n_test: i64,
+        /// d.
+        dim: i64,
+        /// The target function.
+        target: TargetSpec,
+        /// Label treatment (`labels = { classify = true, label_noise = 0.1 }`).
+        #[serde(default)]
+        labels: LabelSpec,
+    },
+    /// Inputs with i.i.d. N(0, std²) coordinates.
+    Gaussian {
+        /// Training samples.
+        n: i64,
+        /// Test samples (default 0).
+        #[serde(default)]
+        n_test: i64,
+        /// d.
+        dim: i64,
+        /// Coordinate standard deviation (default 1).
+        #[serde(default = "one")]
+        std: f64,
+        /// The target function.
+        target: TargetSpec,
+        /// Label treatment (`labels = { classify = true, label_noise = 0.1 }`).
+        #[serde(default)]
+        labels: LabelSpec,
+    },
+    /// The equispaced circle x_i = (cos θ_i, sin θ_i); test points are the midpoints.
+    Circle {
+        /// Training samples.
+        n: i64,
+        /// The target function.
+        target: TargetSpec,
+        /// Label treatment (`labels = { classify = true, label_noise = 0.1 }`).
+        #[serde(default)]
+        labels: LabelSpec,
+    },
+    /// Separable clusters with ±1 labels.
+    Clusters {
+        /// Training samples.
+        n: i64,
+        /// Test samples (default 0).
+        #[serde(default)]
+        n_test: i64,
+        /// d.
+        dim: i64,
+        /// Number of clusters (default 4).
+        #[serde(default = "four")]
+        clusters: i64,
+        /// Within-cluster standard deviation (default 0.1).
+        #[serde(default = "tenth")]
+        spread: f64,
+        /// Probability of flipping a label (default 0).
+        #[serde(default)]
+        label_noise: f64,
+    },
+    /// Symmetric matrix completion: Y = UUᵀ/r of rank r, entries i ≤ j observed with
+    /// probability `observe`; the test set is every unobserved entry i ≤ j.
+    Completion {
+        /// Matrix size n.
+        size: i64,
+        /// Rank of Y.
+        rank: i64,
+        /// Observation probability (default 0.5).
+        #[serde(default = "half")]
+        observe: f64,
+    },
+    /// Arrays from NPY files (x: n × d, y: n or n × k); paths relative to the spec file.
+    Npy {
+        /// Training inputs.
+        x: PathBuf,
+        /// Training targets.
+        y: PathBuf,
+        /// Test inputs (optional).
+        x_test: Option<PathBuf>,
+        /// Test targets (required with `x_test`).
+        y_test: Option<PathBuf>,
+    },
+}
+
+fn four() -> i64 {
+    4
+}
+fn tenth() -> f64 {
+    0.1
+}
+
+/// What is done to the targets after the target function.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSpec {
+    /// Replace y by sign(y) (±1 labels for the classification losses).
+    #[serde(default)]
+    pub classify: bool,
+    /// Additive N(0, noise²) on the training targets (regression).
+    #[serde(default)]
+    pub noise: f64,
+    /// Probability of flipping a training label (with `classify`).
+    #[serde(default)]
+    pub label_noise: f64,
+}
+
+/// The target function y = g(x).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+pub enum TargetSpec {
+    /// A teacher network of any model kind, drawn from its initialisation.
+    Teacher {
+        /// The teacher model.
+        model: Box<ModelSpec>,
+    },
+    /// A zonal spherical harmonic P_{k,d}(⟨u, x⟩) with a random unit direction u.
+    Harmonic {
+        /// Degree k.
+        degree: i64,
+    },
+    /// Σ_k c_k cos(k θ) of the angle θ = atan2(x₂, x₁) (inputs in 2-D).
+    Fourier {
+        /// (frequency, amplitude) pairs.
+        terms: Vec<(i64, f64)>,
+    },
+    /// A random linear function ⟨u, x⟩ with u uniform on the sphere.
+    Linear,
+}
+
+fn positive(field: &str, v: i64) -> Result<usize> {
+    if v <= 0 {
+        return Err(Error::invalid(
+            format!("data.{field}"),
+            format!("expected a positive integer, got {v}"),
+        ));
+    }
+    Ok(v as usize)
+}
+
+fn non_negative(field: &str, v: i64) -> Result<usize> {
+    if v < 0 {
+        return Err(Error::invalid(
+            format!("data.{field}"),
+            format!("expected an integer ≥ 0, got {v}"),
+        ));
+    }
+    Ok(v as usize)
+}
+
+fn probability(field: &str, p: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            format!("data.{field}"),
+            format!("expected a probability in [0, 1], got {p}"),
+        ))
+    }
+}
+
+/// Train and test sets (and the matrix size of a completion problem).
+pub struct Data {
+    /// Training set.
+    pub train: Dataset,
+    /// Test set, if any.
+    pub test: Option<Dataset>,
+    /// n of a completion problem.
+    pub matrix_size: Option<usize>,
+}
+
+impl TargetSpec {
+    fn evaluate(&self, x_train: &Matrix, x_test: &Matrix, seed: Seed) -> Result<(Matrix, Matrix)> {
+        let d = x_train.cols;
+        let mut rng = seed.stream("target", 0);
+        match self {
+            TargetSpec::Teacher { model } => {
+                let teacher = model.build(d, 1, None)?;
+                let params = teacher.init(&mut rng);
+                Ok((
+                    synthetic::teacher(teacher.as_ref(), &params, x_train)?,
+                    synthetic::teacher(teacher.as_ref(), &params, x_test)?,
+                ))
+            }
+            TargetSpec::Harmonic { degree } => {
+                let k = non_negative("target.degree", *degree)?;
+                let mut u = vec![0.0; d];
+                rng.unit_vector(&mut u);
+                Ok((
+                    synthetic::spherical_harmonic_target(x_train, &u, k),
+                    synthetic::spherical_harmonic_target(x_test, &u, k),
+                ))
+            }
+            TargetSpec::Fourier { terms } => {
+                if d != 2 {
+                    return Err(Error::invalid(
+                        "data.target",
+                        format!("a fourier target needs 2-D inputs, got dim = {d}"),
+                    ));
+                }
+                let terms = terms
+                    .iter()
+                    .map(|&(k, c)| Ok((non_negative("target.terms", k)?, c)))
+                    .collect::<Result<Vec<_>>>()?;
+                let angles = |x: &Matrix| -> Vec<f64> {
+                    (0..x.rows).map(|i| x.get(i, 1).atan2(x.get(i, 0))).collect()
+                };
+                Ok((
+                    synthetic::fourier_target(&angles(x_train), &terms),
+                    synthetic::fourier_target(&angles(x_test), &terms),
+                ))
+            }
+            TargetSpec::Linear => {
+                let mut u = vec![0.0; d];
+                rng.unit_vector(&mut u);
+                let apply = |x: &Matrix| {
+                    Matrix::column((0..x.rows).map(|i| crate::linalg::dot(x.row(i), &u)).collect())
+                };
+                Ok((apply(x_train), apply(x_test)))
+            }
+        }
+    }
+}
+
+fn finish(
+    x: Matrix,
+    x_test: Matrix,
+    target: &TargetSpec,
+    labels: &LabelSpec,
+    seed: Seed,
+) -> Result<Data> {
+    probability("label_noise", labels.label_noise)?;
+    if !(labels.noise.is_finite() && labels.noise >= 0.0) {
+        return Err(Error::invalid("data.noise", "expected a standard deviation ≥ 0"));
+    }
+    let (mut y, mut y_test) = target.evaluate(&x, &x_test, seed)?;
+    if labels.classify {
+        for v in y.data.iter_mut().chain(y_test.data.iter_mut()) {
+            *v = if *v >= 0.0 { 1.0 } else { -1.0 };
+        }
+        synthetic::flip_labels(&mut y, labels.label_noise, &mut seed.stream("label-noise", 0));
+    } else if labels.label_noise > 0.0 {
+        return Err(Error::invalid(
+            "data.label_noise",
+            "label flips need ±1 labels: set classify = true (or use noise for regression)",
+        ));
+    }
+    if labels.noise > 0.0 {
+        synthetic::add_noise(&mut y, labels.noise, &mut seed.stream("noise", 0));
+    }
+    let test = (x_test.rows > 0)
+        .then(|| Dataset::new("test data", x_test, y_test))
+        .transpose()?;
+    Ok(Data {
+        train: Dataset::new("training data", x, y)?,
+        test,
+        matrix_size: None,
+    })
+}
+
+impl DataSpec {
+    /// Generates or loads the data (`base` is the folder relative paths start from).
+    pub fn load(&self, seed: Seed, base: &Path) -> Result<Data> {
+        let mut rng = seed.stream("inputs", 0);
+        match self {
+            DataSpec::Sphere {
+                n,
+                n_test,
+                dim,
+                target,
+                labels,
+            } => {
+                let (n, nt, d) = (positive("n", *n)?, non_negative("n_test", *n_test)?, positive("dim", *dim)?);
+                let x = synthetic::sphere(n, d, &mut rng);
+                let xt = synthetic::sphere(nt, d, &mut rng);
+                finish(x, xt, target, labels, seed)
+            }
+            DataSpec::Gaussian {
+                n,
+                n_test,
+                dim,
+                std,
+                target,
+                labels,
+            } => {
+                let (n, nt, d) = (positive("n", *n)?, non_negative("n_test", *n_test)?, positive("dim", *dim)?);
+                crate::error::check_positive("data.std", *std)?;
+                let x = synthetic::gaussian(n, d, *std, &mut rng);
+                let xt = synthetic::gaussian(nt, d, *std, &mut rng);
+                finish(x, xt, target, labels, seed)
+            }
+            DataSpec::Circle { n, target, labels } => {
+                let n = positive("n", *n)?;
+                let (x, _) = synthetic::circle_grid(n);
+                let half_step = std::f64::consts::PI / n as f64;
+                let xt = Matrix::from_fn(n, 2, |i, j| {
+                    let t = 2.0 * std::f64::consts::PI * i as f64 / n as f64 + half_step;
+                    if j == 0 {
+                        t.cos()
+                    } else {
+                        t.sin()
+                    }
+                });
+                finish(x, xt, target, labels, seed)
+            }
+            DataSpec::Clusters {
+                n,
+                n_test,
+                dim,
+                clusters,
+                spread,
+                label_noise,
+            } => {
+                let (n, nt, d) = (positive("n", *n)?, non_negative("n_test", *n_test)?, positive("dim", *dim)?);
+                let k = positive("clusters", *clusters)?;
+                probability("label_noise", *label_noise)?;
+                if !(spread.is_finite() && *spread >= 0.0) {
+                    return Err(Error::invalid("data.spread", "expected ≥ 0"));
+                }
+                // One draw of n + n_test samples so that both sets share the cluster centres.
+                let all = synthetic::clusters(n + nt, d, k, *spread, &mut rng)?;
+                let order = rng.permutation(n + nt);
+                let mut train = all.select(&order[..n]);
+                synthetic::flip_labels(&mut train.y, *label_noise, &mut seed.stream("label-noise", 0));
+                let test = (nt > 0).then(|| all.select(&order[n..]));
+                Ok(Data {
+                    train,
+                    test,
+                    matrix_size: None,
+                })
+            }
+            DataSpec::Completion {
+                size,
+                rank,
+                observe,
+            } => {
+                let (size, rank) = (positive("size", *size)?, positive("rank", *rank)?);
+                probability("observe", *observe)?;
+                let (y, _) = synthetic::low_rank_psd(size, rank, &mut rng);
+                let observed = synthetic::observation_mask(size, *observe, &mut rng);
+                if observed.is_empty() {
+                    return Err(Error::invalid("data.observe", "no entry was observed"));
+                }
+                let mut hidden = Vec::new();
+                for i in 0..size {
+                    for j in i..size {
+                        if observed.binary_search(&(i, j)).is_err() {
+                            hidden.push((i, j));
+                        }
+                    }
+                }
+                Ok(Data {
+                    train: synthetic::completion_dataset(&y, &observed)?,
+                    test: (!hidden.is_empty())
+                        .then(|| synthetic::completion_dataset(&y, &hidden))
+                        .transpose()?,
+                    matrix_size: Some(size),
+                })
+            }
+            DataSpec::Npy {
+                x,
+                y,
+                x_test,
+                y_test,
+            } => {
+                let read = |p: &PathBuf| io::read_npy_matrix(&base.join(p));
+                let train = Dataset::new(
+                    &format!("data {} / {}", x.display(), y.display()),
+                    read(x)?,
+                    read(y)?,
+                )?;
+                let test = match (x_test, y_test) {
+                    (Some(xt), Some(yt)) => Some(Dataset::new(
+                        &format!("data {} / {}", xt.display(), yt.display()),
+                        read(xt)?,
+                        read(yt)?,
+                    )?),
+                    (None, None) => None,
+                    _ => {
+                        return Err(Error::invalid(
+                            "data.x_test",
+                            "x_test and y_test must be given together",
+                        ))
+                    }
+                };
+                if let Some(t) = &test {
+                    if t.input_dim() != train.input_dim() || t.output_dim() != train.output_dim() {
+                        return Err(Error::shape(
+                            "data",
+                            "test arrays have other column counts than the training arrays",
+                        ));
+                    }
+                }
+                Ok(Data {
+                    train,
+                    test,
+                    matrix_size: None,
+                })
+            }
+        }
+    }
+}

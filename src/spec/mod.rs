@@ -1,0 +1,405 @@
+//! The TOML experiment specification behind `gradflow run`, and the function that runs it.
+//!
+//! ```toml
+//! name = "two-layer NTK regression"
+//! seed = 0
+//! trials = 2                      # independent initialisations, run in parallel
+//!
+//! [data]
+//! kind = "sphere"                 # sphere | gaussian | circle | clusters | completion | npy
+//! n = 200
+//! n_test = 200
+//! dim = 5
+//! target = { kind = "harmonic", degree = 2 }
+//!
+//! [model]
+//! kind = "two_layer"              # two_layer | mlp | deep_linear | factorization | infinite_width
+//! width = 1024
+//!
+//! [loss]
+//! kind = "squared"                # squared | logistic | exponential
+//!
+//! [[optimizer]]                   # the chain, in order
+//! kind = "sgd"
+//! lr = 1.0                        # or { kind = "inverse_power", a = 1.0, b = 10.0, c = 0.5 }
+//!
+//! [train]
+//! steps = 1000
+//! batch_size = 0                  # 0 = full batch
+//! record_every = 10
+//! ```
+//!
+//! Every table rejects unknown keys, naming them.
+
+pub mod data;
+pub mod model;
+pub mod optimizer;
+
+use crate::data::io::{write_atomic, write_npy_matrix, Table};
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+use crate::nn::Loss;
+use crate::rng::Seed;
+use crate::train::{Batching, Checkpoint, Objective, Observer, TestLoss, Trainer};
+use data::DataSpec;
+use model::ModelSpec;
+use optimizer::TransformSpec;
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+fn one() -> i64 {
+    1
+}
+
+/// A whole experiment.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// A title for the summary.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The root seed (default 0).
+    #[serde(default)]
+    pub seed: u64,
+    /// Independent trials (initialisations, batch orders, noise), default 1.
+    #[serde(default = "one")]
+    pub trials: i64,
+    /// The data.
+    pub data: DataSpec,
+    /// The model.
+    pub model: ModelSpec,
+    /// The loss (default squared, no L2).
+    #[serde(default)]
+    pub loss: LossSpec,
+    /// The optimizer chain.
+    pub optimizer: Vec<TransformSpec>,
+    /// The loop.
+    pub train: TrainSpec,
+}
+
+/// `[loss]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossSpec {
+    /// ℓ.
+    #[serde(default = "squared")]
+    pub kind: Loss,
+    /// λ₀ of λ₀/2 ‖θ‖² (default 0).
+    #[serde(default)]
+    pub l2: f64,
+}
+
+fn squared() -> Loss {
+    Loss::Squared
+}
+
+impl Default for LossSpec {
+    fn default() -> Self {
+        LossSpec {
+            kind: Loss::Squared,
+            l2: 0.0,
+        }
+    }
+}
+
+/// `[train]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// Number of steps T.
+    pub steps: i64,
+    /// Samples per step; 0 (default) = full batch, 1 = one sample per step.
+    #[serde(default)]
+    pub batch_size: i64,
+    /// Record metrics every this many steps (default: T/100, at least 1).
+    #[serde(default)]
+    pub record_every: Option<i64>,
+    /// Keep the running average of the iterates and write it (default false).
+    #[serde(default)]
+    pub average: bool,
+    /// Write a checkpoint every this many steps (default 0 = never).
+    #[serde(default)]
+    pub checkpoint_every: i64,
+}
+
+impl Spec {
+    /// Parses a spec from TOML text (`path` names the file in errors).
+    pub fn from_toml(text: &str, path: &Path) -> Result<Spec> {
+        toml::from_str(text).map_err(|e| Error::format(path, e.to_string()))
+    }
+
+    /// The data of this spec (the same draw [`run`] trains on).
+    pub fn load_data(&self, base: &Path) -> Result<data::Data> {
+        self.data.load(Seed(self.seed).child("data", 0), base)
+    }
+
+    /// Reads and parses a spec file.
+    pub fn load(path: &Path) -> Result<Spec> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Spec::from_toml(&text, path)
+    }
+}
+
+/// What one trial produced.
+#[derive(Clone, Debug)]
+pub struct TrialOutcome {
+    /// Metrics rows.
+    pub table: Table,
+    /// Final parameters θ_T (or the last finite ones before a divergence).
+    pub params: Vec<f64>,
+    /// The average of the iterates, when requested.
+    pub average: Option<Vec<f64>>,
+    /// (step, loss) of a divergence.
+    pub diverged: Option<(u64, f64)>,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// One per trial.
+    pub trials: Vec<TrialOutcome>,
+    /// The summary written to `summary.json`.
+    pub summary: serde_json::Value,
+}
+
+fn step_count(field: &str, v: i64, allow_zero: bool) -> Result<u64> {
+    if v < 0 || (v == 0 && !allow_zero) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "expected an integer {} 0, got {v}",
+                if allow_zero { "≥" } else { ">" }
+            ),
+        ));
+    }
+    Ok(v as u64)
+}
+
+/// Runs a spec. With `out`, writes `metrics.csv`, `params.npy` (trials × P), `summary.json`
+/// (and `params_average.npy`, checkpoints) there, atomically. With `resume`, each trial
+/// continues from its checkpoint in `out` when there is one. A divergence is reported as
+/// [`Error::Diverged`] after the files have been written.
+pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result<RunOutcome> {
+    let seed = Seed(spec.seed);
+    let trials = step_count("trials", spec.trials, false)? as usize;
+    let steps = step_count("train.steps", spec.train.steps, false)?;
+    let batch = step_count("train.batch_size", spec.train.batch_size, true)? as usize;
+    let record_every = match spec.train.record_every {
+        Some(v) => step_count("train.record_every", v, false)?,
+        None => (steps / 100).max(1),
+    };
+    let checkpoint_every = step_count("train.checkpoint_every", spec.train.checkpoint_every, true)?;
+    if !(spec.loss.l2.is_finite() && spec.loss.l2 >= 0.0) {
+        return Err(Error::invalid("loss.l2", "expected a finite value ≥ 0"));
+    }
+    let data = spec.load_data(base)?;
+    let model = spec.model.build(
+        data.train.input_dim(),
+        data.train.output_dim(),
+        data.matrix_size,
+    )?;
+    model.check_input("training data", &data.train.x)?;
+    if let Some(t) = &data.test {
+        model.check_input("test data", &t.x)?;
+    }
+    if spec.loss.kind.is_classification() {
+        if let Some(k) = data.train.y.data.iter().position(|&v| v != 1.0 && v != -1.0) {
+            return Err(Error::invalid(
+                "loss.kind",
+                format!(
+                    "the {:?} loss needs ±1 labels; training target {k} is {}",
+                    spec.loss.kind, data.train.y.data[k]
+                ),
+            ));
+        }
+    }
+    let optimizer = optimizer::build_chain(&spec.optimizer, model.as_ref())?;
+    let batching = if batch == 0 {
+        Batching::Full
+    } else {
+        Batching::Minibatch(batch)
+    };
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let objective = Objective {
+        model: model.as_ref(),
+        loss: spec.loss.kind,
+        l2: spec.loss.l2,
+    };
+    let outcomes: Vec<Result<TrialOutcome>> = (0..trials)
+        .into_par_iter()
+        .map(|k| {
+            let trial_seed = seed.child("trial", k as u64);
+            let trainer = Trainer {
+                objective,
+                optimizer: &optimizer,
+                batching,
+                seed: trial_seed,
+                steps,
+                record_every,
+            };
+            let mut test_observer = data.test.clone().map(TestLoss::new);
+            let mut observers: Vec<&mut dyn Observer> = Vec::new();
+            if let Some(o) = test_observer.as_mut() {
+                observers.push(o);
+            }
+            let ckpt_path = out.map(|d| d.join(format!("checkpoint_trial{k}.bin")));
+            let resumed = match (&ckpt_path, resume) {
+                (Some(p), true) if p.exists() => Some(Checkpoint::load(p)?),
+                _ => None,
+            };
+            let (mut state, mut table) = match resumed {
+                Some(c) => (c.state, c.table),
+                None => {
+                    let params = model.init(&mut trial_seed.stream("init", 0));
+                    (trainer.start(params), trainer.table(&observers))
+                }
+            };
+            let mut diverged = None;
+            while state.step < steps {
+                let until = if checkpoint_every > 0 && ckpt_path.is_some() {
+                    ((state.step / checkpoint_every) + 1) * checkpoint_every
+                } else {
+                    steps
+                };
+                match trainer.run(&mut state, &data.train, until, &mut observers, &mut table) {
+                    Ok(()) => {}
+                    Err(Error::Diverged { step, loss }) => {
+                        diverged = Some((step, loss));
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+                if let (Some(p), true) = (&ckpt_path, checkpoint_every > 0) {
+                    Checkpoint {
+                        state: state.clone(),
+                        table: table.clone(),
+                    }
+                    .save(p)?;
+                }
+            }
+            Ok(TrialOutcome {
+                table,
+                average: spec.train.average.then(|| state.average.mean()),
+                params: state.params,
+                diverged,
+            })
+        })
+        .collect();
+    let trials_out = outcomes.into_iter().collect::<Result<Vec<_>>>()?;
+    let summary = summarize(spec, model.describe(), model.num_params(), &data, &trials_out, steps);
+    if let Some(dir) = out {
+        write_outputs(dir, &trials_out, &summary)?;
+    }
+    if let Some((step, loss)) = trials_out.iter().find_map(|t| t.diverged) {
+        return Err(Error::Diverged { step, loss });
+    }
+    Ok(RunOutcome {
+        trials: trials_out,
+        summary,
+    })
+}
+
+fn summarize(
+    spec: &Spec,
+    model: String,
+    num_params: usize,
+    data: &data::Data,
+    trials: &[TrialOutcome],
+    steps: u64,
+) -> serde_json::Value {
+    let per_trial: Vec<serde_json::Value> = trials
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let last = t.table.rows.last();
+            let final_metrics: serde_json::Map<String, serde_json::Value> = match last {
+                Some(row) => t
+                    .table
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| (c.clone(), json!(v)))
+                    .collect(),
+                None => serde_json::Map::new(),
+            };
+            json!({
+                "trial": k,
+                "final": final_metrics,
+                "diverged": t.diverged.map(|(step, loss)| json!({"step": step, "loss": loss})),
+            })
+        })
+        .collect();
+    json!({
+        "name": spec.name,
+        "seed": spec.seed,
+        "model": model,
+        "num_params": num_params,
+        "loss": spec.loss.kind,
+        "steps": steps,
+        "data": {
+            "n_train": data.train.len(),
+            "n_test": data.test.as_ref().map(|t| t.len()),
+            "input_dim": data.train.input_dim(),
+            "outputs": data.train.output_dim(),
+        },
+        "trials": per_trial,
+        "environment": {
+            "threads": rayon::current_num_threads(),
+            "gradflow": env!("CARGO_PKG_VERSION"),
+        },
+    })
+}
+
+fn write_outputs(dir: &Path, trials: &[TrialOutcome], summary: &serde_json::Value) -> Result<()> {
+    let mut metrics = Table::default();
+    if let Some(first) = trials.first() {
+        metrics.columns = std::iter::once("trial".to_string())
+            .chain(first.table.columns.iter().cloned())
+            .collect();
+    }
+    for (k, t) in trials.iter().enumerate() {
+        for row in &t.table.rows {
+            metrics
+                .rows
+                .push(std::iter::once(k as f64).chain(row.iter().copied()).collect());
+        }
+    }
+    metrics.write(&dir.join("metrics.csv"))?;
+    let stack = |rows: Vec<&Vec<f64>>| -> Matrix {
+        let p = rows.first().map(|r| r.len()).unwrap_or(0);
+        Matrix {
+            rows: rows.len(),
+            cols: p,
+            data: rows.into_iter().flatten().copied().collect(),
+        }
+    };
+    write_npy_matrix(
+        &dir.join("params.npy"),
+        &stack(trials.iter().map(|t| &t.params).collect()),
+    )?;
+    let averages: Vec<&Vec<f64>> = trials.iter().filter_map(|t| t.average.as_ref()).collect();
+    if !averages.is_empty() {
+        write_npy_matrix(&dir.join("params_average.npy"), &stack(averages))?;
+    }
+    write_json(&dir.join("summary.json"), summary)
+}
+
+/// Writes pretty-printed JSON atomically.
+pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let mut text =
+        serde_json::to_vec_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
+    text.push(b'\n');
+    write_atomic(path, &text)
+}
+
+/// The folder a spec's relative paths are resolved against.
+pub fn base_dir(spec_path: &Path) -> PathBuf {
+    spec_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

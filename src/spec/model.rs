@@ -1,0 +1,250 @@
+//! `[model]`: which network, built for the data's dimensions.
+
+use crate::error::{Error, Result};
+use crate::nn::{
+    Activation, DeepLinear, Factorization, InfiniteWidth, Mlp, Model, OutputInit, Parameterization,
+    TwoLayer,
+};
+use serde::Deserialize;
+
+fn one() -> f64 {
+    1.0
+}
+fn half() -> f64 {
+    0.5
+}
+fn two() -> f64 {
+    2.0
+}
+fn yes() -> bool {
+    true
+}
+fn relu() -> Activation {
+    Activation::Relu
+}
+fn ntk() -> Parameterization {
+    Parameterization::Ntk
+}
+fn sign_init() -> OutputInit {
+    OutputInit::Sign { scale: 1.0 }
+}
+
+/// A model, as written in a spec.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+pub enum ModelSpec {
+    /// [`TwoLayer`]: f(x) = α M^{−γ} Σ a_j η(w_jᵀx + b_j).
+    TwoLayer {
+        /// M.
+        width: i64,
+        /// η (default relu).
+        #[serde(default = "relu")]
+        activation: Activation,
+        /// α (default 1).
+        #[serde(default = "one")]
+        alpha: f64,
+        /// γ (default 0.5, the NTK scaling).
+        #[serde(default = "half")]
+        gamma: f64,
+        /// Biases (default false).
+        #[serde(default)]
+        bias: bool,
+        /// σ_w (default 1).
+        #[serde(default = "one")]
+        w_std: f64,
+        /// σ_b (default 1).
+        #[serde(default = "one")]
+        b_std: f64,
+        /// Output weights' law (default `{ kind = "sign", scale = 1 }`).
+        #[serde(default = "sign_init")]
+        output_init: OutputInit,
+        /// Symmetric initialisation f₀ = 0 (default false).
+        #[serde(default)]
+        symmetric: bool,
+        /// Train the first layer (default true).
+        #[serde(default = "yes")]
+        train_first: bool,
+        /// Train the second layer (default true).
+        #[serde(default = "yes")]
+        train_second: bool,
+    },
+    /// [`Mlp`]: hidden Dense + activation layers, then Dense(k).
+    Mlp {
+        /// Hidden widths [m_1, …, m_L].
+        widths: Vec<i64>,
+        /// η (default relu).
+        #[serde(default = "relu")]
+        activation: Activation,
+        /// `ntk` (default) or `standard`.
+        #[serde(default = "ntk")]
+        parameterization: Parameterization,
+        /// σ_w (default 1).
+        #[serde(default = "one")]
+        w_std: f64,
+        /// σ_b (default 0).
+        #[serde(default)]
+        b_std: f64,
+        /// Biases (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// [`DeepLinear`]: f(x) = W_L ⋯ W_1 x.
+    DeepLinear {
+        /// Hidden widths [m_1, …, m_{L−1}].
+        widths: Vec<i64>,
+        /// σ of W_ℓ ~ N(0, σ²/m_ℓ) (default 1).
+        #[serde(default = "one")]
+        init_std: f64,
+    },
+    /// [`Factorization`]: (UUᵀ)_ij on the observed entries (size from the data).
+    Factorization {
+        /// Rank of U.
+        rank: i64,
+        /// σ of U_ik ~ N(0, σ²) (default 1).
+        #[serde(default = "one")]
+        init_std: f64,
+    },
+    /// [`InfiniteWidth`]: Σ_{j≤K} j^{−γ} η(w_jᵀx).
+    InfiniteWidth {
+        /// Truncation K.
+        terms: i64,
+        /// η (default tanh).
+        #[serde(default = "tanh")]
+        activation: Activation,
+        /// γ > 1/2 (default 1).
+        #[serde(default = "one")]
+        gamma: f64,
+        /// p in μ_j = j^{−p} (default 2).
+        #[serde(default = "two")]
+        prior_decay: f64,
+        /// σ (default 1).
+        #[serde(default = "one")]
+        init_std: f64,
+    },
+}
+
+fn tanh() -> Activation {
+    Activation::Tanh
+}
+
+fn count(field: &str, v: i64) -> Result<usize> {
+    if v <= 0 {
+        return Err(Error::invalid(
+            format!("model.{field}"),
+            format!("expected a positive integer, got {v}"),
+        ));
+    }
+    Ok(v as usize)
+}
+
+fn counts(field: &str, v: &[i64]) -> Result<Vec<usize>> {
+    v.iter().map(|&w| count(field, w)).collect()
+}
+
+impl ModelSpec {
+    /// Builds the model for inputs of dimension `input_dim` and `outputs` targets;
+    /// `matrix_size` is the n of a completion data set.
+    pub fn build(
+        &self,
+        input_dim: usize,
+        outputs: usize,
+        matrix_size: Option<usize>,
+    ) -> Result<Box<dyn Model>> {
+        let single_output = |kind: &str| -> Result<()> {
+            if outputs != 1 {
+                return Err(Error::shape(
+                    format!("model.kind = \"{kind}\""),
+                    format!("this model has one output, the targets have {outputs} columns"),
+                ));
+            }
+            Ok(())
+        };
+        Ok(match self {
+            ModelSpec::TwoLayer {
+                width,
+                activation,
+                alpha,
+                gamma,
+                bias,
+                w_std,
+                b_std,
+                output_init,
+                symmetric,
+                train_first,
+                train_second,
+            } => {
+                single_output("two_layer")?;
+                Box::new(
+                    TwoLayer {
+                        input_dim,
+                        width: count("width", *width)?,
+                        activation: *activation,
+                        alpha: *alpha,
+                        gamma: *gamma,
+                        bias: *bias,
+                        w_std: *w_std,
+                        b_std: *b_std,
+                        output_init: *output_init,
+                        symmetric: *symmetric,
+                        train_first: *train_first,
+                        train_second: *train_second,
+                    }
+                    .validated()?,
+                )
+            }
+            ModelSpec::Mlp {
+                widths,
+                activation,
+                parameterization,
+                w_std,
+                b_std,
+                bias,
+            } => {
+                let mut all = vec![input_dim];
+                all.extend(counts("widths", widths)?);
+                all.push(outputs);
+                Box::new(Mlp::new(
+                    all,
+                    *activation,
+                    *parameterization,
+                    *w_std,
+                    *b_std,
+                    *bias,
+                )?)
+            }
+            ModelSpec::DeepLinear { widths, init_std } => {
+                let mut all = vec![input_dim];
+                all.extend(counts("widths", widths)?);
+                all.push(outputs);
+                Box::new(DeepLinear::new(all, *init_std)?)
+            }
+            ModelSpec::Factorization { rank, init_std } => {
+                single_output("factorization")?;
+                let size = matrix_size.ok_or_else(|| {
+                    Error::invalid(
+                        "model.kind",
+                        "a factorization model needs completion data ([data] kind = \"completion\")",
+                    )
+                })?;
+                Box::new(Factorization::new(size, count("rank", *rank)?, *init_std)?)
+            }
+            ModelSpec::InfiniteWidth {
+                terms,
+                activation,
+                gamma,
+                prior_decay,
+                init_std,
+            } => {
+                single_output("infinite_width")?;
+                Box::new(InfiniteWidth::new(
+                    input_dim,
+                    count("terms", *terms)?,
+                    *activation,
+                    *gamma,
+                    *prior_decay,
+                    *init_std,
+                )?)
+            }
+        })
+    }
+}
