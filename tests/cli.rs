@@ -1,0 +1,289 @@
+//! End to end through the `gradflow` binary: outputs, bad input (exit 2 with a message naming
+//! what and where), divergence (exit 1, metrics kept), determinism across `--threads`.
+
+use gradflow::data::io::{npy_bytes, read_npy_matrix};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gradflow(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradflow"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gradflow-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const SMALL: &str = r#"
+seed = 1
+trials = 2
+[data]
+kind = "sphere"
+n = 40
+n_test = 20
+dim = 3
+target = { kind = "harmonic", degree = 1 }
+[model]
+kind = "two_layer"
+width = 64
+[[optimizer]]
+kind = "sgd"
+lr = 0.5
+[train]
+steps = 50
+record_every = 10
+"#;
+
+/// Writes `spec` as `spec.toml` in a fresh folder and runs it; returns (folder, output).
+fn run_spec(name: &str, spec: &str, extra: &[&str]) -> (PathBuf, Output) {
+    let dir = scratch(name);
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let mut args = vec!["run", "spec.toml", "--out", "out"];
+    args.extend_from_slice(extra);
+    let out = gradflow(&args, &dir);
+    (dir, out)
+}
+
+#[test]
+fn run_writes_metrics_summary_and_params() {
+    let (dir, out) = run_spec("ok", SMALL, &["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["trials"].as_array().unwrap().len(), 2);
+    assert_eq!(summary["num_params"], 64 * 3 + 64);
+    let stdout: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stdout, summary);
+    let csv = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "trial,step,train_loss,grad_norm,param_distance,param_distance_relative,test_loss"
+    );
+    // Steps 0, 10, …, 50 for each of 2 trials.
+    assert_eq!(csv.lines().count(), 1 + 2 * 6);
+    let params = read_npy_matrix(&dir.join("out/params.npy")).unwrap();
+    assert_eq!((params.rows, params.cols), (2, 256));
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let (d1, o1) = run_spec("t1", SMALL, &["--threads", "1"]);
+    let (d2, o2) = run_spec("t2", SMALL, &["--threads", "2"]);
+    assert!(o1.status.success() && o2.status.success());
+    for f in ["out/metrics.csv", "out/params.npy"] {
+        assert_eq!(
+            std::fs::read(d1.join(f)).unwrap(),
+            std::fs::read(d2.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn checkpointed_and_resumed_runs_match_uninterrupted_ones() {
+    let with_ckpt = SMALL.replace("record_every = 10", "record_every = 10\ncheckpoint_every = 20");
+    let (plain, o) = run_spec("plain", SMALL, &[]);
+    assert!(o.status.success());
+    let (ck, o) = run_spec("ckpt", &with_ckpt, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(ck.join("out/checkpoint_trial0.bin").exists());
+    // Resuming a finished run changes nothing.
+    let again = gradflow(&["run", "spec.toml", "--out", "out", "--resume"], &ck);
+    assert!(again.status.success(), "{}", stderr(&again));
+    for f in ["out/metrics.csv", "out/params.npy"] {
+        assert_eq!(std::fs::read(plain.join(f)).unwrap(), std::fs::read(ck.join(f)).unwrap());
+    }
+}
+
+fn expect_bad_input(name: &str, spec: &str, needles: &[&str]) {
+    let (_, out) = run_spec(name, spec, &[]);
+    assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+    let msg = stderr(&out);
+    for n in needles {
+        assert!(msg.contains(n), "{name}: '{n}' not in: {msg}");
+    }
+    assert!(!msg.contains("panicked"), "{name}: {msg}");
+}
+
+#[test]
+fn bad_specs_are_clear_errors_with_exit_code_2() {
+    expect_bad_input(
+        "unknown-key",
+        &SMALL.replace("lr = 0.5", "lr = 0.5\nlrr = 0.1"),
+        &["spec.toml", "unknown field `lrr`"],
+    );
+    expect_bad_input(
+        "misspelled-model-key",
+        &SMALL.replace("width = 64", "widht = 64"),
+        &["widht"],
+    );
+    expect_bad_input(
+        "negative-width",
+        &SMALL.replace("width = 64", "width = -3"),
+        &["model.width", "-3"],
+    );
+    expect_bad_input(
+        "zero-width",
+        &SMALL.replace("width = 64", "width = 0"),
+        &["model.width"],
+    );
+    expect_bad_input(
+        "negative-lr",
+        &SMALL.replace("lr = 0.5", "lr = -0.5"),
+        &["optimizer[0].lr", "> 0"],
+    );
+    expect_bad_input(
+        "zero-lr",
+        &SMALL.replace("lr = 0.5", "lr = 0"),
+        &["optimizer[0].lr"],
+    );
+    expect_bad_input(
+        "unknown-optimizer",
+        &SMALL.replace("kind = \"sgd\"", "kind = \"sgdd\""),
+        &["sgdd"],
+    );
+    expect_bad_input("not-toml", "this is [not toml", &["spec.toml"]);
+    expect_bad_input(
+        "logistic-needs-labels",
+        &SMALL.replace("[train]", "[loss]\nkind = \"logistic\"\n[train]"),
+        &["±1 labels"],
+    );
+}
+
+fn write_npy(dir: &Path, name: &str, shape: &[usize], data: &[f64]) {
+    std::fs::write(dir.join(name), npy_bytes(shape, data)).unwrap();
+}
+
+const NPY_SPEC: &str = r#"
+[data]
+kind = "npy"
+x = "x.npy"
+y = "y.npy"
+[model]
+kind = "mlp"
+widths = [8]
+[[optimizer]]
+kind = "sgd"
+lr = 0.1
+[train]
+steps = 5
+"#;
+
+fn npy_case(name: &str, x: &[f64], xshape: &[usize], y: &[f64], yshape: &[usize]) -> Output {
+    let dir = scratch(name);
+    std::fs::write(dir.join("spec.toml"), NPY_SPEC).unwrap();
+    write_npy(&dir, "x.npy", xshape, x);
+    write_npy(&dir, "y.npy", yshape, y);
+    gradflow(&["run", "spec.toml", "--out", "out"], &dir)
+}
+
+#[test]
+fn bad_data_files_are_clear_errors_with_exit_code_2() {
+    let x: Vec<f64> = (0..12).map(|v| v as f64 * 0.1).collect();
+    // Works when well formed.
+    let ok = npy_case("npy-ok", &x, &[6, 2], &[1.0; 6], &[6]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    // Row mismatch.
+    let o = npy_case("npy-rows", &x, &[6, 2], &[1.0; 5], &[5]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("6 rows") && stderr(&o).contains("5 rows"), "{}", stderr(&o));
+    // NaN in the inputs.
+    let mut bad = x.clone();
+    bad[7] = f64::NAN;
+    let o = npy_case("npy-nan", &bad, &[6, 2], &[1.0; 6], &[6]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("non-finite") && stderr(&o).contains("row 3, column 1"), "{}", stderr(&o));
+    // Truncated file, wrong dtype, missing file.
+    let dir = scratch("npy-broken");
+    std::fs::write(dir.join("spec.toml"), NPY_SPEC).unwrap();
+    let good = npy_bytes(&[6, 2], &x);
+    std::fs::write(dir.join("x.npy"), &good[..good.len() - 3]).unwrap();
+    write_npy(&dir, "y.npy", &[6], &[1.0; 6]);
+    let o = gradflow(&["run", "spec.toml"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("x.npy") && stderr(&o).contains("truncated"), "{}", stderr(&o));
+    let mut wrong = good.clone();
+    let pos = wrong.windows(3).position(|w| w == b"<f8").unwrap();
+    wrong[pos + 1] = b'i';
+    std::fs::write(dir.join("x.npy"), &wrong).unwrap();
+    let o = gradflow(&["run", "spec.toml"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("dtype"), "{}", stderr(&o));
+    std::fs::remove_file(dir.join("x.npy")).unwrap();
+    let o = gradflow(&["run", "spec.toml"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("x.npy"), "{}", stderr(&o));
+    // Missing spec file.
+    let o = gradflow(&["run", "nowhere.toml"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nowhere.toml"));
+}
+
+#[test]
+fn divergence_names_the_step_keeps_the_metrics_and_exits_1() {
+    let spec = SMALL.replace("lr = 0.5", "lr = 1e6").replace("trials = 2", "trials = 1");
+    let (dir, out) = run_spec("diverge", &spec, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("diverged at step"), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    assert!(csv.lines().count() >= 2, "{csv}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap();
+    assert!(summary["trials"][0]["diverged"]["step"].is_u64());
+}
+
+#[test]
+fn list_and_reproduce() {
+    let dir = scratch("reproduce");
+    let list = gradflow(&["list"], &dir);
+    assert!(list.status.success());
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("deep-linear") && text.contains("matrix-completion"));
+    let bad = gradflow(&["reproduce", "--only", "no-such-claim"], &dir);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("no-such-claim"));
+    let out = gradflow(
+        &["reproduce", "--quick", "--only", "deep-linear,matrix-completion", "--out", "r"],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r/summary.json")).unwrap()).unwrap();
+    let claims = summary["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 2);
+    for c in claims {
+        assert_eq!(c["passed"], true);
+        for check in c["checks"].as_array().unwrap() {
+            for field in ["name", "measured", "predicted", "tolerance", "relation", "passed"] {
+                assert!(!check[field].is_null(), "{field} missing in {check}");
+            }
+        }
+        for f in c["files"].as_array().unwrap() {
+            let csv = std::fs::read_to_string(dir.join("r").join(f.as_str().unwrap())).unwrap();
+            assert!(csv.lines().next().unwrap().contains("trial"));
+        }
+    }
+    let html = std::fs::read_to_string(dir.join("r/index.html")).unwrap();
+    assert!(html.contains("deep-linear") && !html.contains("http"));
+    // Same seed, same numbers.
+    let again = gradflow(
+        &["reproduce", "--quick", "--only", "deep-linear,matrix-completion", "--out", "r2", "--threads", "1"],
+        &dir,
+    );
+    assert!(again.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("r/summary.json")).unwrap(),
+        std::fs::read(dir.join("r2/summary.json")).unwrap()
+    );
+}
