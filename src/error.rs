@@ -133,6 +133,9 @@ pub fn check_positive(field: &str, value: f64) -> Result<()> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid(field, format!("expected a finite number > 0, got {value}")))
+        Err(Error::invalid(
+            field,
+            format!("expected a finite number > 0, got {value}"),
+        ))
     }
 }

@@ -182,7 +182,11 @@ pub fn gemm_slice(
     assert_eq!((rows, cols), (m, n), "gemm: output shape");
     assert_eq!(c.len(), m * n, "gemm: output length");
     assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
-    let accum = if beta == 0.0 { Accum::Replace } else { Accum::Add };
+    let accum = if beta == 0.0 {
+        Accum::Replace
+    } else {
+        Accum::Add
+    };
     if m == 0 || n == 0 {
         return;
     }
@@ -221,9 +225,8 @@ pub fn gemm_slice(
             let p = ptr;
             // SAFETY: blocks cover disjoint column ranges of C, so no two tasks alias an entry;
             // the view stays within the m × n allocation (row stride n).
-            let dst = unsafe {
-                faer::MatMut::from_raw_parts_mut(p.0.add(c0), m, cols, n as isize, 1)
-            };
+            let dst =
+                unsafe { faer::MatMut::from_raw_parts_mut(p.0.add(c0), m, cols, n as isize, 1) };
             seq_matmul(dst, accum, av, bv.subcols(c0, cols), alpha);
         });
     }
@@ -397,7 +400,13 @@ mod tests {
             // Transposed views and accumulation: C = AB + (Aᵀ)ᵀ(Bᵀ)ᵀ = 2AB.
             let (at, bt) = (a.transpose(), b.transpose());
             let mut c = got.clone();
-            gemm(&mut c, 1.0, at.view().transpose(), bt.view().transpose(), 1.0);
+            gemm(
+                &mut c,
+                1.0,
+                at.view().transpose(),
+                bt.view().transpose(),
+                1.0,
+            );
             let err2 = c
                 .data
                 .iter()

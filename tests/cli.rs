@@ -92,7 +92,10 @@ fn results_do_not_depend_on_the_thread_count() {
 
 #[test]
 fn checkpointed_and_resumed_runs_match_uninterrupted_ones() {
-    let with_ckpt = SMALL.replace("record_every = 10", "record_every = 10\ncheckpoint_every = 20");
+    let with_ckpt = SMALL.replace(
+        "record_every = 10",
+        "record_every = 10\ncheckpoint_every = 20",
+    );
     let (plain, o) = run_spec("plain", SMALL, &[]);
     assert!(o.status.success());
     let (ck, o) = run_spec("ckpt", &with_ckpt, &[]);
@@ -102,7 +105,10 @@ fn checkpointed_and_resumed_runs_match_uninterrupted_ones() {
     let again = gradflow(&["run", "spec.toml", "--out", "out", "--resume"], &ck);
     assert!(again.status.success(), "{}", stderr(&again));
     for f in ["out/metrics.csv", "out/params.npy"] {
-        assert_eq!(std::fs::read(plain.join(f)).unwrap(), std::fs::read(ck.join(f)).unwrap());
+        assert_eq!(
+            std::fs::read(plain.join(f)).unwrap(),
+            std::fs::read(ck.join(f)).unwrap()
+        );
     }
 }
 
@@ -197,13 +203,21 @@ fn bad_data_files_are_clear_errors_with_exit_code_2() {
     // Row mismatch.
     let o = npy_case("npy-rows", &x, &[6, 2], &[1.0; 5], &[5]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("6 rows") && stderr(&o).contains("5 rows"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("6 rows") && stderr(&o).contains("5 rows"),
+        "{}",
+        stderr(&o)
+    );
     // NaN in the inputs.
     let mut bad = x.clone();
     bad[7] = f64::NAN;
     let o = npy_case("npy-nan", &bad, &[6, 2], &[1.0; 6], &[6]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("non-finite") && stderr(&o).contains("row 3, column 1"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("non-finite") && stderr(&o).contains("row 3, column 1"),
+        "{}",
+        stderr(&o)
+    );
     // Truncated file, wrong dtype, missing file.
     let dir = scratch("npy-broken");
     std::fs::write(dir.join("spec.toml"), NPY_SPEC).unwrap();
@@ -212,7 +226,11 @@ fn bad_data_files_are_clear_errors_with_exit_code_2() {
     write_npy(&dir, "y.npy", &[6], &[1.0; 6]);
     let o = gradflow(&["run", "spec.toml"], &dir);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("x.npy") && stderr(&o).contains("truncated"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("x.npy") && stderr(&o).contains("truncated"),
+        "{}",
+        stderr(&o)
+    );
     let mut wrong = good.clone();
     let pos = wrong.windows(3).position(|w| w == b"<f8").unwrap();
     wrong[pos + 1] = b'i';
@@ -232,10 +250,16 @@ fn bad_data_files_are_clear_errors_with_exit_code_2() {
 
 #[test]
 fn divergence_names_the_step_keeps_the_metrics_and_exits_1() {
-    let spec = SMALL.replace("lr = 0.5", "lr = 1e6").replace("trials = 2", "trials = 1");
+    let spec = SMALL
+        .replace("lr = 0.5", "lr = 1e6")
+        .replace("trials = 2", "trials = 1");
     let (dir, out) = run_spec("diverge", &spec, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("diverged at step"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("diverged at step"),
+        "{}",
+        stderr(&out)
+    );
     let csv = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
     assert!(csv.lines().count() >= 2, "{csv}");
     let summary: serde_json::Value =
@@ -254,7 +278,14 @@ fn list_and_reproduce() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("no-such-claim"));
     let out = gradflow(
-        &["reproduce", "--quick", "--only", "deep-linear,matrix-completion", "--out", "r"],
+        &[
+            "reproduce",
+            "--quick",
+            "--only",
+            "deep-linear,matrix-completion",
+            "--out",
+            "r",
+        ],
         &dir,
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -265,7 +296,14 @@ fn list_and_reproduce() {
     for c in claims {
         assert_eq!(c["passed"], true);
         for check in c["checks"].as_array().unwrap() {
-            for field in ["name", "measured", "predicted", "tolerance", "relation", "passed"] {
+            for field in [
+                "name",
+                "measured",
+                "predicted",
+                "tolerance",
+                "relation",
+                "passed",
+            ] {
                 assert!(!check[field].is_null(), "{field} missing in {check}");
             }
         }
@@ -278,7 +316,16 @@ fn list_and_reproduce() {
     assert!(html.contains("deep-linear") && !html.contains("http"));
     // Same seed, same numbers.
     let again = gradflow(
-        &["reproduce", "--quick", "--only", "deep-linear,matrix-completion", "--out", "r2", "--threads", "1"],
+        &[
+            "reproduce",
+            "--quick",
+            "--only",
+            "deep-linear,matrix-completion",
+            "--out",
+            "r2",
+            "--threads",
+            "1",
+        ],
         &dir,
     );
     assert!(again.status.success());

@@ -54,13 +54,17 @@ fn gradient_error(model: &dyn Model, loss: Loss, l2: f64, data: &Dataset, params
 fn data(n: usize, d: usize, outputs: usize, classify: bool, index: u64) -> Dataset {
     let mut r = Seed(99).stream("grad-data", index);
     let x = Matrix::from_fn(n, d, |_, _| r.normal());
-    let y = Matrix::from_fn(n, outputs, |_, _| {
-        if classify {
-            r.sign()
-        } else {
-            r.normal()
-        }
-    });
+    let y = Matrix::from_fn(
+        n,
+        outputs,
+        |_, _| {
+            if classify {
+                r.sign()
+            } else {
+                r.normal()
+            }
+        },
+    );
     Dataset::new("test", x, y).unwrap()
 }
 
@@ -70,7 +74,10 @@ fn data(n: usize, d: usize, outputs: usize, classify: bool, index: u64) -> Datas
 fn check(model: &dyn Model, loss: Loss, l2: f64, data: &Dataset, label: &str) {
     let params = model.init(&mut Seed(5).stream("grad-init", 0));
     let err = gradient_error(model, loss, l2, data, &params);
-    assert!(err < 1e-6, "{label} {loss:?}: relative gradient error {err:e}");
+    assert!(
+        err < 1e-6,
+        "{label} {loss:?}: relative gradient error {err:e}"
+    );
 }
 
 #[test]
@@ -81,7 +88,13 @@ fn mlp_gradients_all_activations_losses_parameterizations() {
                 for bias in [true, false] {
                     let model = Mlp::new(vec![3, 5, 4, 2], act, param, 0.9, 0.4, bias).unwrap();
                     let d = data(7, 3, 2, loss.is_classification(), 1);
-                    check(&model, loss, 0.0, &d, &format!("mlp {act:?} {param:?} bias={bias}"));
+                    check(
+                        &model,
+                        loss,
+                        0.0,
+                        &d,
+                        &format!("mlp {act:?} {param:?} bias={bias}"),
+                    );
                 }
             }
         }
@@ -120,7 +133,9 @@ fn two_layer_gradients_scaling_family_and_frozen_layers() {
                     loss,
                     0.01,
                     &d,
-                    &format!("two_layer {act:?} γ={gamma} bias={bias} first={first} second={second}"),
+                    &format!(
+                        "two_layer {act:?} γ={gamma} bias={bias} first={first} second={second}"
+                    ),
                 );
             }
         }
@@ -131,24 +146,62 @@ fn two_layer_gradients_scaling_family_and_frozen_layers() {
 fn deep_linear_factorization_infinite_width_gradients() {
     for loss in Loss::ALL {
         let dl = DeepLinear::new(vec![3, 4, 4, 2], 1.0).unwrap();
-        check(&dl, loss, 0.0, &data(6, 3, 2, loss.is_classification(), 3), "deep_linear");
+        check(
+            &dl,
+            loss,
+            0.0,
+            &data(6, 3, 2, loss.is_classification(), 3),
+            "deep_linear",
+        );
         for act in Activation::ALL {
             let iw = InfiniteWidth::new(3, 10, act, 1.0, 2.0, 1.0).unwrap();
-            check(&iw, loss, 0.0, &data(6, 3, 1, loss.is_classification(), 4), "infinite_width");
+            check(
+                &iw,
+                loss,
+                0.0,
+                &data(6, 3, 1, loss.is_classification(), 4),
+                "infinite_width",
+            );
         }
         let fact = Factorization::new(5, 2, 1.0).unwrap();
         let pairs: Vec<(usize, usize)> = vec![(0, 0), (0, 3), (1, 2), (2, 4), (4, 4), (3, 1)];
-        let x = Matrix::from_fn(pairs.len(), 2, |r, c| if c == 0 { pairs[r].0 as f64 } else { pairs[r].1 as f64 });
+        let x = Matrix::from_fn(pairs.len(), 2, |r, c| {
+            if c == 0 {
+                pairs[r].0 as f64
+            } else {
+                pairs[r].1 as f64
+            }
+        });
         let mut r = Seed(1).stream("f", 0);
-        let y = Matrix::from_fn(pairs.len(), 1, |_, _| if loss.is_classification() { r.sign() } else { r.normal() });
-        check(&fact, loss, 0.0, &Dataset::new("f", x, y).unwrap(), "factorization");
+        let y = Matrix::from_fn(pairs.len(), 1, |_, _| {
+            if loss.is_classification() {
+                r.sign()
+            } else {
+                r.normal()
+            }
+        });
+        check(
+            &fact,
+            loss,
+            0.0,
+            &Dataset::new("f", x, y).unwrap(),
+            "factorization",
+        );
     }
 }
 
 #[test]
 fn jacobian_rows_are_gradients_of_each_output() {
     // The default Jacobian (backward per sample and output) against finite differences of f.
-    let model = Mlp::new(vec![3, 4, 2], Activation::Tanh, Parameterization::Ntk, 1.0, 0.5, true).unwrap();
+    let model = Mlp::new(
+        vec![3, 4, 2],
+        Activation::Tanh,
+        Parameterization::Ntk,
+        1.0,
+        0.5,
+        true,
+    )
+    .unwrap();
     let params = model.init(&mut Seed(2).stream("j", 0));
     let x = data(3, 3, 1, false, 5).x;
     let jac = model.jacobian(&params, &x);
@@ -163,7 +216,10 @@ fn jacobian_rows_are_gradients_of_each_output() {
         let down = model.predict(&p, &x).unwrap();
         for row in 0..6 {
             let fd = (up.data[row] - down.data[row]) / (2.0 * h);
-            assert!((fd - jac.get(row, k)).abs() < 1e-7 * (1.0 + fd.abs()), "row {row} param {k}");
+            assert!(
+                (fd - jac.get(row, k)).abs() < 1e-7 * (1.0 + fd.abs()),
+                "row {row} param {k}"
+            );
         }
         let _ = &f0;
     }

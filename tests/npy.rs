@@ -35,7 +35,10 @@ fn reads_every_layout_numpy_writes() {
 #[test]
 fn rejects_what_it_cannot_read_with_the_file_named() {
     let err = read_npy(&fixture("int64_v1.npy")).unwrap_err().to_string();
-    assert!(err.contains("int64_v1.npy") && err.contains("unsupported dtype"), "{err}");
+    assert!(
+        err.contains("int64_v1.npy") && err.contains("unsupported dtype"),
+        "{err}"
+    );
     let err = read_npy(&fixture("truncated.npy")).unwrap_err().to_string();
     assert!(err.contains("truncated"), "{err}");
     let err = read_npy(&fixture("missing.npy")).unwrap_err().to_string();

@@ -113,7 +113,9 @@ fn resume_from_checkpoint_is_bit_identical() {
     // Interrupted at 37, through the checkpoint bytes, then continued.
     let mut part = trainer.start(init);
     let mut part_table = trainer.table(&[]);
-    trainer.run(&mut part, &data, 37, &mut [], &mut part_table).unwrap();
+    trainer
+        .run(&mut part, &data, 37, &mut [], &mut part_table)
+        .unwrap();
     let bytes = Checkpoint {
         state: part,
         table: part_table,
@@ -123,7 +125,9 @@ fn resume_from_checkpoint_is_bit_identical() {
     let restored = Checkpoint::from_bytes(&bytes, Path::new("ckpt")).unwrap();
     let (mut state, mut table) = (restored.state, restored.table);
     assert_eq!(state.step, 37);
-    trainer.run(&mut state, &data, 100, &mut [], &mut table).unwrap();
+    trainer
+        .run(&mut state, &data, 100, &mut [], &mut table)
+        .unwrap();
     assert_eq!(state.params, whole.params);
     assert_eq!(state.average, whole.average);
     assert_eq!(table, whole_table);
@@ -189,7 +193,9 @@ fn frozen_layers_do_not_move_even_under_noise_and_decay() {
     let init = model.init(&mut Seed(2).stream("init", 0));
     let mut state = trainer.start(init.clone());
     let mut table = trainer.table(&[]);
-    trainer.run(&mut state, &data, 50, &mut [], &mut table).unwrap();
+    trainer
+        .run(&mut state, &data, 50, &mut [], &mut table)
+        .unwrap();
     let a = model.layout().into_iter().find(|b| b.name == "a").unwrap();
     assert_eq!(state.params[a.range()], init[a.range()]);
     let w = model.layout().into_iter().find(|b| b.name == "W").unwrap();

@@ -85,7 +85,11 @@ impl Claim for DeepLinearMinima {
             }
             let last = losses.last().copied().unwrap_or(f64::NAN);
             let gap = (last - optimum) / optimum;
-            worst = if gap.is_nan() { f64::NAN } else { worst.max(gap) };
+            worst = if gap.is_nan() {
+                f64::NAN
+            } else {
+                worst.max(gap)
+            };
             finals.push(vec![k as f64, last, optimum, gap]);
         }
         Ok(ClaimOutcome {

@@ -54,7 +54,8 @@ record_every = 100
         let base = Path::new(".");
         let data = spec.load_data(base)?;
         let test = data.test.as_ref().map(|t| t.y.clone()).unwrap_or_default();
-        let scale = (test.data.iter().map(|v| v * v).sum::<f64>() / test.data.len().max(1) as f64).sqrt();
+        let scale =
+            (test.data.iter().map(|v| v * v).sum::<f64>() / test.data.len().max(1) as f64).sqrt();
         let outcome = run(&spec, base, None, false)?;
         let mut finals = Table::new(&["trial", "train_loss", "test_rmse", "relative_test_error"]);
         let mut worst: f64 = 0.0;
@@ -63,7 +64,11 @@ record_every = 100
             let test_loss = t.table.column("test_loss").and_then(|c| c.last().copied());
             let rmse = (2.0 * test_loss.unwrap_or(f64::NAN)).sqrt();
             let rel = rmse / scale;
-            worst = if rel.is_nan() { f64::NAN } else { worst.max(rel) };
+            worst = if rel.is_nan() {
+                f64::NAN
+            } else {
+                worst.max(rel)
+            };
             finals.push(vec![k as f64, train.unwrap_or(f64::NAN), rmse, rel]);
         }
         Ok(ClaimOutcome {

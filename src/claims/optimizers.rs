@@ -11,20 +11,38 @@ pub struct Optimizers;
 
 /// (name, `[[optimizer]]` table) of every optimizer the claim compares.
 const OPTIMIZERS: [(&str, &str); 6] = [
-    ("sgd", r#"kind = "sgd"
-lr = 1.0"#),
-    ("momentum", r#"kind = "momentum"
+    (
+        "sgd",
+        r#"kind = "sgd"
+lr = 1.0"#,
+    ),
+    (
+        "momentum",
+        r#"kind = "momentum"
 lr = 1.0
-theta = 0.9"#),
-    ("nesterov", r#"kind = "nesterov"
+theta = 0.9"#,
+    ),
+    (
+        "nesterov",
+        r#"kind = "nesterov"
 lr = 1.0
-theta = 0.9"#),
-    ("adagrad", r#"kind = "adagrad"
-lr = 0.05"#),
-    ("rmsprop", r#"kind = "rmsprop"
-lr = 0.002"#),
-    ("adam", r#"kind = "adam"
-lr = 0.005"#),
+theta = 0.9"#,
+    ),
+    (
+        "adagrad",
+        r#"kind = "adagrad"
+lr = 0.05"#,
+    ),
+    (
+        "rmsprop",
+        r#"kind = "rmsprop"
+lr = 0.002"#,
+    ),
+    (
+        "adam",
+        r#"kind = "adam"
+lr = 0.005"#,
+    ),
 ];
 
 impl Claim for Optimizers {

@@ -191,10 +191,13 @@ pub fn npy_bytes(shape: &[usize], data: &[f64]) -> Vec<u8> {
                 .join(", ")
         ),
     };
-    let mut header =
-        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
     // Pad with spaces so that the data starts at a multiple of 64 bytes, ending with '\n'.
-    let (version, prefix) = if header.len() + 11 < 65536 { (1u8, 10) } else { (2u8, 12) };
+    let (version, prefix) = if header.len() + 11 < 65536 {
+        (1u8, 10)
+    } else {
+        (2u8, 12)
+    };
     let total = (prefix + header.len() + 1).div_ceil(64) * 64;
     while prefix + header.len() + 1 < total {
         header.push(' ');
@@ -307,7 +310,11 @@ mod tests {
     fn round_trip_through_bytes() {
         let data: Vec<f64> = (0..12).map(|i| i as f64 * 0.1 - 0.3).collect();
         let bytes = npy_bytes(&[3, 4], &data);
-        assert_eq!((bytes.len() - 96) % 64, 0, "header padded to a multiple of 64 bytes");
+        assert_eq!(
+            (bytes.len() - 96) % 64,
+            0,
+            "header padded to a multiple of 64 bytes"
+        );
         let back = parse_npy(&bytes).unwrap();
         assert_eq!(back.shape, vec![3, 4]);
         assert_eq!(back.data, data);

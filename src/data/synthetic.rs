@@ -104,7 +104,13 @@ pub fn spherical_harmonic_target(x: &Matrix, direction: &[f64], degree: usize) -
 /// Linearly separable clusters with ±1 labels: `clusters` centres on the unit sphere (alternating
 /// labels +1, −1, +1, …), each sample a centre plus N(0, spread² I) noise, n samples assigned
 /// round-robin to the clusters.
-pub fn clusters(n: usize, d: usize, clusters: usize, spread: f64, rng: &mut Rng) -> Result<Dataset> {
+pub fn clusters(
+    n: usize,
+    d: usize,
+    clusters: usize,
+    spread: f64,
+    rng: &mut Rng,
+) -> Result<Dataset> {
     if clusters < 2 {
         return Err(Error::invalid("clusters", "need at least 2 clusters"));
     }
@@ -210,7 +216,13 @@ mod tests {
         let u = [0.0, 0.0, 1.0];
         let p1 = spherical_harmonic_target(&x, &u, 1);
         let p2 = spherical_harmonic_target(&x, &u, 2);
-        let inner: f64 = p1.data.iter().zip(&p2.data).map(|(a, b)| a * b).sum::<f64>() / 20000.0;
+        let inner: f64 = p1
+            .data
+            .iter()
+            .zip(&p2.data)
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+            / 20000.0;
         assert!(inner.abs() < 0.02, "{inner}");
     }
 

@@ -119,7 +119,10 @@ impl std::str::FromStr for Activation {
             .find(|a| a.name() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = Activation::ALL.iter().map(|a| a.name()).collect();
-                format!("unknown activation '{s}', expected one of {}", names.join(", "))
+                format!(
+                    "unknown activation '{s}', expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -168,7 +171,10 @@ mod tests {
                 let h = 1e-6;
                 let fd = (act.value(u + h) - act.value(u - h)) / (2.0 * h);
                 let d = act.derivative(u);
-                assert!((fd - d).abs() < 1e-8 * (1.0 + d.abs()), "{act:?} at {u}: {fd} vs {d}");
+                assert!(
+                    (fd - d).abs() < 1e-8 * (1.0 + d.abs()),
+                    "{act:?} at {u}: {fd} vs {d}"
+                );
             }
         }
     }

@@ -81,7 +81,10 @@ impl Model for Factorization {
         if x.cols != 2 {
             return Err(Error::shape(
                 what,
-                format!("factorization inputs are (i, j) pairs: 2 columns, got {}", x.cols),
+                format!(
+                    "factorization inputs are (i, j) pairs: 2 columns, got {}",
+                    x.cols
+                ),
             ));
         }
         if let Some(k) = x

@@ -46,7 +46,10 @@ impl InfiniteWidth {
             ));
         }
         if !(gamma > 0.5 && gamma.is_finite()) {
-            return Err(Error::invalid("gamma", format!("expected γ > 1/2, got {gamma}")));
+            return Err(Error::invalid(
+                "gamma",
+                format!("expected γ > 1/2, got {gamma}"),
+            ));
         }
         check_positive("prior_decay", prior_decay)?;
         check_positive("init_std", init_std)?;

@@ -46,7 +46,11 @@ impl Loss {
 
     /// Mean loss (1/n) Σ ℓ(y_i, f_i) over a batch; with k outputs the k losses of a sample add.
     pub fn mean(self, y: &[f64], f: &[f64], n: usize) -> f64 {
-        y.iter().zip(f).map(|(&y, &f)| self.value(y, f)).sum::<f64>() / n as f64
+        y.iter()
+            .zip(f)
+            .map(|(&y, &f)| self.value(y, f))
+            .sum::<f64>()
+            / n as f64
     }
 
     /// Writes ∂/∂f_i of the mean loss (1/n) Σ ℓ into `out` and returns the mean loss.
@@ -71,7 +75,10 @@ mod tests {
             for &(y, f) in &[(1.0, 0.3), (-1.0, 0.8), (1.0, -2.0), (0.5, 0.1)] {
                 let h = 1e-6;
                 let fd = (loss.value(y, f + h) - loss.value(y, f - h)) / (2.0 * h);
-                assert!((fd - loss.derivative(y, f)).abs() < 1e-8, "{loss:?} {y} {f}");
+                assert!(
+                    (fd - loss.derivative(y, f)).abs() < 1e-8,
+                    "{loss:?} {y} {f}"
+                );
             }
         }
     }

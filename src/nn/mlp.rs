@@ -88,7 +88,8 @@ impl Mlp {
     fn offsets(&self, layer: usize) -> (usize, usize) {
         let mut off = 0;
         for l in 0..layer {
-            off += self.widths[l + 1] * self.widths[l] + if self.bias { self.widths[l + 1] } else { 0 };
+            off += self.widths[l + 1] * self.widths[l]
+                + if self.bias { self.widths[l + 1] } else { 0 };
         }
         (off, off + self.widths[layer + 1] * self.widths[layer])
     }
@@ -169,7 +170,10 @@ impl Model for Mlp {
             if self.bias {
                 let b = &params[b_off..b_off + m_out];
                 for i in 0..n {
-                    h.row_mut(i).iter_mut().zip(b).for_each(|(v, &bj)| *v += sb * bj);
+                    h.row_mut(i)
+                        .iter_mut()
+                        .zip(b)
+                        .for_each(|(v, &bj)| *v += sb * bj);
                 }
             }
             if !last {
@@ -217,7 +221,9 @@ impl Model for Mlp {
                 let gb = &mut grad[b_off..b_off + m_out];
                 gb.fill(0.0);
                 for i in 0..n {
-                    gb.iter_mut().zip(delta.row(i)).for_each(|(g, &d)| *g += sb * d);
+                    gb.iter_mut()
+                        .zip(delta.row(i))
+                        .for_each(|(g, &d)| *g += sb * d);
                 }
             }
             if l > 0 {

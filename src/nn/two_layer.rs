@@ -65,7 +65,13 @@ impl HiddenLayer<'_> {
         phi.resize(n, self.width);
         self.activation.apply(&h.data, &mut phi.data);
         out.resize(n, 1);
-        gemm(out, 0.0, phi.view(), view(self.a, self.width, 1), self.scale);
+        gemm(
+            out,
+            0.0,
+            phi.view(),
+            view(self.a, self.width, 1),
+            self.scale,
+        );
     }
 
     /// Given r = d_out (n × 1): ∂a_j = c Σ_i r_i Φ_ij, Δ_ij = c r_i a_j η'(H_ij),
@@ -159,7 +165,12 @@ pub struct TwoLayer {
 
 impl TwoLayer {
     /// A two-layer network with ±1 output weights, w ~ N(0, I), both layers trained.
-    pub fn new(input_dim: usize, width: usize, activation: Activation, gamma: f64) -> Result<TwoLayer> {
+    pub fn new(
+        input_dim: usize,
+        width: usize,
+        activation: Activation,
+        gamma: f64,
+    ) -> Result<TwoLayer> {
         TwoLayer {
             input_dim,
             width,
@@ -188,7 +199,10 @@ impl TwoLayer {
         if self.symmetric && self.width % 2 != 0 {
             return Err(Error::invalid(
                 "width",
-                format!("symmetric initialisation needs an even width, got {}", self.width),
+                format!(
+                    "symmetric initialisation needs an even width, got {}",
+                    self.width
+                ),
             ));
         }
         if !(0.5..=1.0).contains(&self.gamma) {

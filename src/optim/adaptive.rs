@@ -255,7 +255,12 @@ mod tests {
             }
         }
         for k in 0..2 {
-            assert!((traj[4][k] - th[k]).abs() < 1e-12, "{} vs {}", traj[4][k], th[k]);
+            assert!(
+                (traj[4][k] - th[k]).abs() < 1e-12,
+                "{} vs {}",
+                traj[4][k],
+                th[k]
+            );
         }
     }
 

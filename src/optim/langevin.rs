@@ -75,14 +75,20 @@ mod tests {
         let (k, eta, beta) = (2.0, 0.2, 3.0);
         let opt = Optimizer::chain(vec![
             Box::new(Sgd { lr: eta.into() }),
-            Box::new(LangevinNoise { lr: eta.into(), inverse_temperature: beta }),
+            Box::new(LangevinNoise {
+                lr: eta.into(),
+                inverse_temperature: beta,
+            }),
         ]);
         let chains = 20_000;
         let mut x = vec![0.0; chains];
         let mut states = opt.init(&x);
         for t in 0..200 {
             let mut g: Vec<f64> = x.iter().map(|v| k * v).collect();
-            let ctx = StepContext { step: t, seed: Seed(11) };
+            let ctx = StepContext {
+                step: t,
+                seed: Seed(11),
+            };
             opt.update(&mut g, &mut states, &x, &ctx);
             x.iter_mut().zip(&g).for_each(|(p, d)| *p += d);
         }
@@ -92,29 +98,57 @@ mod tests {
         // Standard error of a variance estimate: var·√(2/N) ≈ 0.0026 here.
         let se = exact * (2.0 / chains as f64).sqrt();
         assert!((var - exact).abs() < 5.0 * se, "{var} vs {exact}");
-        assert!((var - continuous).abs() > 5.0 * se, "the discrete correction is visible");
+        assert!(
+            (var - continuous).abs() > 5.0 * se,
+            "the discrete correction is visible"
+        );
     }
 
     #[test]
     fn noise_is_a_function_of_seed_and_step_only() {
-        let ctx = StepContext { step: 5, seed: Seed(1) };
+        let ctx = StepContext {
+            step: 5,
+            seed: Seed(1),
+        };
         let mut a = vec![0.0; 40_000];
         let mut b = vec![0.0; 40_000];
         LangevinNoise::add_noise(&mut a, 1.0, &ctx);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         pool.install(|| LangevinNoise::add_noise(&mut b, 1.0, &ctx));
         assert_eq!(a, b);
         let mut c = vec![0.0; 40_000];
-        LangevinNoise::add_noise(&mut c, 1.0, &StepContext { step: 6, seed: Seed(1) });
+        LangevinNoise::add_noise(
+            &mut c,
+            1.0,
+            &StepContext {
+                step: 6,
+                seed: Seed(1),
+            },
+        );
         assert_ne!(a, c);
     }
 
     #[test]
     fn semi_implicit_step_divides_by_one_plus_eta_lambda_over_mu() {
-        let t = SemiImplicit { lr: 0.1.into(), lambda: 2.0, mu: vec![1.0, 0.25] };
+        let t = SemiImplicit {
+            lr: 0.1.into(),
+            lambda: 2.0,
+            mu: vec![1.0, 0.25],
+        };
         let mut d = vec![0.5, 0.5];
         let params = [1.0, 1.0];
-        t.update(&mut d, &mut State::default(), &params, &StepContext { step: 0, seed: Seed(0) });
+        t.update(
+            &mut d,
+            &mut State::default(),
+            &params,
+            &StepContext {
+                step: 0,
+                seed: Seed(0),
+            },
+        );
         // X + Δ = 1.5; divided by 1 + 0.2/1 = 1.2 and 1 + 0.2/0.25 = 1.8.
         assert!((params[0] + d[0] - 1.25).abs() < 1e-15);
         assert!((params[1] + d[1] - 1.5 / 1.8).abs() < 1e-15);

@@ -94,7 +94,13 @@ impl Optimizer {
     }
 
     /// Turns the gradient `grad` into the increment Δθ (in place), advancing every state.
-    pub fn update(&self, grad: &mut [f64], states: &mut [State], params: &[f64], ctx: &StepContext) {
+    pub fn update(
+        &self,
+        grad: &mut [f64],
+        states: &mut [State],
+        params: &[f64],
+        ctx: &StepContext,
+    ) {
         for (t, s) in self.transforms.iter().zip(states.iter_mut()) {
             t.update(grad, s, params, ctx);
             s.count += 1;

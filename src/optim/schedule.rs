@@ -65,7 +65,8 @@ impl Schedule {
                 total,
             } => {
                 let frac = (t.min(total) as f64) / (total.max(1) as f64);
-                final_value + (initial - final_value) * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())
+                final_value
+                    + (initial - final_value) * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())
             }
         }
     }
@@ -117,11 +118,26 @@ mod tests {
     #[test]
     fn schedules_follow_their_formulas() {
         assert_eq!(Schedule::from(0.3).at(99), 0.3);
-        let s = Schedule::Step { initial: 1.0, factor: 0.5, every: 10 };
-        assert_eq!((s.at(0), s.at(9), s.at(10), s.at(25)), (1.0, 1.0, 0.5, 0.25));
-        let p = Schedule::InversePower { a: 2.0, b: 1.0, c: 0.5 };
+        let s = Schedule::Step {
+            initial: 1.0,
+            factor: 0.5,
+            every: 10,
+        };
+        assert_eq!(
+            (s.at(0), s.at(9), s.at(10), s.at(25)),
+            (1.0, 1.0, 0.5, 0.25)
+        );
+        let p = Schedule::InversePower {
+            a: 2.0,
+            b: 1.0,
+            c: 0.5,
+        };
         assert!((p.at(3) - 2.0 / 2.0).abs() < 1e-15);
-        let c = Schedule::Cosine { initial: 1.0, final_value: 0.0, total: 100 };
+        let c = Schedule::Cosine {
+            initial: 1.0,
+            final_value: 0.0,
+            total: 100,
+        };
         assert!((c.at(0) - 1.0).abs() < 1e-15);
         assert!((c.at(50) - 0.5).abs() < 1e-15);
         assert!(c.at(100).abs() < 1e-15 && c.at(200).abs() < 1e-15);

@@ -121,7 +121,10 @@ mod tests {
     fn sgd_and_document_momentum_by_hand() {
         // L = ½ θ² (gradient θ), θ₀ = 1, η = 0.1, θ = 0.5:
         // Δ₁ = −0.5·0.1·1 = −0.05 → θ₁ = 0.95; Δ₂ = 0.5(−0.05) − 0.05·0.95 = −0.0725 → 0.8775.
-        let m = Optimizer::chain(vec![Box::new(Momentum { theta: 0.5, lr: 0.1.into() })]);
+        let m = Optimizer::chain(vec![Box::new(Momentum {
+            theta: 0.5,
+            lr: 0.1.into(),
+        })]);
         let traj = trajectory(&m, &[1.0], 2, |x| x.to_vec());
         assert!((traj[1][0] - 0.95).abs() < 1e-15);
         assert!((traj[2][0] - 0.8775).abs() < 1e-15);
@@ -134,12 +137,18 @@ mod tests {
     fn nesterov_takes_the_gradient_at_the_look_ahead_point() {
         // Gradient ∇L(w) = w²: step 1 at w₀ = 1 (Δ₀ = 0): Δ₁ = −0.5·0.1·1 = −0.05, w₁ = 0.95.
         // Step 2 at w₁ + 0.5Δ₁ = 0.925: Δ₂ = 0.5(−0.05) − 0.05·0.925² = −0.067781…
-        let n = Optimizer::chain(vec![Box::new(Nesterov { theta: 0.5, lr: 0.1.into() })]);
+        let n = Optimizer::chain(vec![Box::new(Nesterov {
+            theta: 0.5,
+            lr: 0.1.into(),
+        })]);
         let traj = trajectory(&n, &[1.0], 2, |x| vec![x[0] * x[0]]);
         let d2 = 0.5 * -0.05 - 0.05 * 0.925f64.powi(2);
         assert!((traj[2][0] - (0.95 + d2)).abs() < 1e-15);
         // And it differs from momentum on the same problem.
-        let m = Optimizer::chain(vec![Box::new(Momentum { theta: 0.5, lr: 0.1.into() })]);
+        let m = Optimizer::chain(vec![Box::new(Momentum {
+            theta: 0.5,
+            lr: 0.1.into(),
+        })]);
         let tm = trajectory(&m, &[1.0], 2, |x| vec![x[0] * x[0]]);
         assert!((tm[2][0] - traj[2][0]).abs() > 1e-4);
     }
@@ -179,7 +188,11 @@ mod tests {
             let g0 = test_gradient(&th);
             for k in 0..3 {
                 let g = g0[k] + wd * th[k];
-                buf[k] = if step == 0 { g } else { mu * buf[k] + (1.0 - tau) * g };
+                buf[k] = if step == 0 {
+                    g
+                } else {
+                    mu * buf[k] + (1.0 - tau) * g
+                };
                 th[k] -= lr * (g + mu * buf[k]);
             }
         }

@@ -225,7 +225,9 @@ impl TargetSpec {
                     .map(|&(k, c)| Ok((non_negative("target.terms", k)?, c)))
                     .collect::<Result<Vec<_>>>()?;
                 let angles = |x: &Matrix| -> Vec<f64> {
-                    (0..x.rows).map(|i| x.get(i, 1).atan2(x.get(i, 0))).collect()
+                    (0..x.rows)
+                        .map(|i| x.get(i, 1).atan2(x.get(i, 0)))
+                        .collect()
                 };
                 Ok((
                     synthetic::fourier_target(&angles(x_train), &terms),
@@ -236,7 +238,11 @@ impl TargetSpec {
                 let mut u = vec![0.0; d];
                 rng.unit_vector(&mut u);
                 let apply = |x: &Matrix| {
-                    Matrix::column((0..x.rows).map(|i| crate::linalg::dot(x.row(i), &u)).collect())
+                    Matrix::column(
+                        (0..x.rows)
+                            .map(|i| crate::linalg::dot(x.row(i), &u))
+                            .collect(),
+                    )
                 };
                 Ok((apply(x_train), apply(x_test)))
             }
@@ -253,14 +259,21 @@ fn finish(
 ) -> Result<Data> {
     probability("label_noise", labels.label_noise)?;
     if !(labels.noise.is_finite() && labels.noise >= 0.0) {
-        return Err(Error::invalid("data.noise", "expected a standard deviation ≥ 0"));
+        return Err(Error::invalid(
+            "data.noise",
+            "expected a standard deviation ≥ 0",
+        ));
     }
     let (mut y, mut y_test) = target.evaluate(&x, &x_test, seed)?;
     if labels.classify {
         for v in y.data.iter_mut().chain(y_test.data.iter_mut()) {
             *v = if *v >= 0.0 { 1.0 } else { -1.0 };
         }
-        synthetic::flip_labels(&mut y, labels.label_noise, &mut seed.stream("label-noise", 0));
+        synthetic::flip_labels(
+            &mut y,
+            labels.label_noise,
+            &mut seed.stream("label-noise", 0),
+        );
     } else if labels.label_noise > 0.0 {
         return Err(Error::invalid(
             "data.label_noise",
@@ -292,7 +305,11 @@ impl DataSpec {
                 target,
                 labels,
             } => {
-                let (n, nt, d) = (positive("n", *n)?, non_negative("n_test", *n_test)?, positive("dim", *dim)?);
+                let (n, nt, d) = (
+                    positive("n", *n)?,
+                    non_negative("n_test", *n_test)?,
+                    positive("dim", *dim)?,
+                );
                 let x = synthetic::sphere(n, d, &mut rng);
                 let xt = synthetic::sphere(nt, d, &mut rng);
                 finish(x, xt, target, labels, seed)
@@ -305,7 +322,11 @@ impl DataSpec {
                 target,
                 labels,
             } => {
-                let (n, nt, d) = (positive("n", *n)?, non_negative("n_test", *n_test)?, positive("dim", *dim)?);
+                let (n, nt, d) = (
+                    positive("n", *n)?,
+                    non_negative("n_test", *n_test)?,
+                    positive("dim", *dim)?,
+                );
                 crate::error::check_positive("data.std", *std)?;
                 let x = synthetic::gaussian(n, d, *std, &mut rng);
                 let xt = synthetic::gaussian(nt, d, *std, &mut rng);
@@ -333,7 +354,11 @@ impl DataSpec {
                 spread,
                 label_noise,
             } => {
-                let (n, nt, d) = (positive("n", *n)?, non_negative("n_test", *n_test)?, positive("dim", *dim)?);
+                let (n, nt, d) = (
+                    positive("n", *n)?,
+                    non_negative("n_test", *n_test)?,
+                    positive("dim", *dim)?,
+                );
                 let k = positive("clusters", *clusters)?;
                 probability("label_noise", *label_noise)?;
                 if !(spread.is_finite() && *spread >= 0.0) {
@@ -343,7 +368,11 @@ impl DataSpec {
                 let all = synthetic::clusters(n + nt, d, k, *spread, &mut rng)?;
                 let order = rng.permutation(n + nt);
                 let mut train = all.select(&order[..n]);
-                synthetic::flip_labels(&mut train.y, *label_noise, &mut seed.stream("label-noise", 0));
+                synthetic::flip_labels(
+                    &mut train.y,
+                    *label_noise,
+                    &mut seed.stream("label-noise", 0),
+                );
                 let test = (nt > 0).then(|| all.select(&order[n..]));
                 Ok(Data {
                     train,

@@ -205,7 +205,13 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
         model.check_input("test data", &t.x)?;
     }
     if spec.loss.kind.is_classification() {
-        if let Some(k) = data.train.y.data.iter().position(|&v| v != 1.0 && v != -1.0) {
+        if let Some(k) = data
+            .train
+            .y
+            .data
+            .iter()
+            .position(|&v| v != 1.0 && v != -1.0)
+        {
             return Err(Error::invalid(
                 "loss.kind",
                 format!(
@@ -290,7 +296,14 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
         })
         .collect();
     let trials_out = outcomes.into_iter().collect::<Result<Vec<_>>>()?;
-    let summary = summarize(spec, model.describe(), model.num_params(), &data, &trials_out, steps);
+    let summary = summarize(
+        spec,
+        model.describe(),
+        model.num_params(),
+        &data,
+        &trials_out,
+        steps,
+    );
     if let Some(dir) = out {
         write_outputs(dir, &trials_out, &summary)?;
     }
@@ -363,9 +376,11 @@ fn write_outputs(dir: &Path, trials: &[TrialOutcome], summary: &serde_json::Valu
     }
     for (k, t) in trials.iter().enumerate() {
         for row in &t.table.rows {
-            metrics
-                .rows
-                .push(std::iter::once(k as f64).chain(row.iter().copied()).collect());
+            metrics.rows.push(
+                std::iter::once(k as f64)
+                    .chain(row.iter().copied())
+                    .collect(),
+            );
         }
     }
     metrics.write(&dir.join("metrics.csv"))?;

@@ -206,7 +206,10 @@ fn unit_interval(field: &str, v: f64) -> Result<()> {
     if (0.0..1.0).contains(&v) {
         Ok(())
     } else {
-        Err(Error::invalid(field, format!("expected a value in [0, 1), got {v}")))
+        Err(Error::invalid(
+            field,
+            format!("expected a value in [0, 1), got {v}"),
+        ))
     }
 }
 
@@ -214,7 +217,10 @@ fn non_negative(field: &str, v: f64) -> Result<()> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid(field, format!("expected a finite value ≥ 0, got {v}")))
+        Err(Error::invalid(
+            field,
+            format!("expected a finite value ≥ 0, got {v}"),
+        ))
     }
 }
 

@@ -73,15 +73,21 @@ impl Checkpoint {
     /// Parses checkpoint bytes (`path` is used in error messages).
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         let bad = |m: &str| Error::format(path, format!("not a valid checkpoint: {m}"));
-        let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| bad("wrong magic line"))?;
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| bad("wrong magic line"))?;
         let mut pos = 0usize;
         let take_u64 = |pos: &mut usize| -> Result<u64> {
             let b = rest.get(*pos..*pos + 8).ok_or_else(|| bad("truncated"))?;
             *pos += 8;
-            Ok(u64::from_le_bytes(b.try_into().map_err(|_| bad("truncated"))?))
+            Ok(u64::from_le_bytes(
+                b.try_into().map_err(|_| bad("truncated"))?,
+            ))
         };
         let len = take_u64(&mut pos)? as usize;
-        let json = rest.get(pos..pos + len).ok_or_else(|| bad("truncated header"))?;
+        let json = rest
+            .get(pos..pos + len)
+            .ok_or_else(|| bad("truncated header"))?;
         pos += len;
         let header: Header =
             serde_json::from_slice(json).map_err(|e| bad(&format!("header: {e}")))?;

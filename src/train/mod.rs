@@ -58,7 +58,8 @@ pub struct Workspace {
 impl Objective<'_> {
     /// L(θ) on `data`.
     pub fn value(&self, params: &[f64], data: &Dataset, ws: &mut Workspace) -> f64 {
-        self.model.forward(params, &data.x, &mut ws.cache, &mut ws.out);
+        self.model
+            .forward(params, &data.x, &mut ws.cache, &mut ws.out);
         let n = data.len();
         self.loss.mean(&data.y.data, &ws.out.data, n) + self.penalty(params)
     }
@@ -71,14 +72,12 @@ impl Objective<'_> {
         ws: &mut Workspace,
         grad: &mut [f64],
     ) -> f64 {
-        self.model.forward(params, &data.x, &mut ws.cache, &mut ws.out);
+        self.model
+            .forward(params, &data.x, &mut ws.cache, &mut ws.out);
         ws.d_out.resize(ws.out.rows, ws.out.cols);
-        let value = self.loss.mean_and_gradient(
-            &data.y.data,
-            &ws.out.data,
-            data.len(),
-            &mut ws.d_out.data,
-        );
+        let value =
+            self.loss
+                .mean_and_gradient(&data.y.data, &ws.out.data, data.len(), &mut ws.d_out.data);
         self.model
             .backward(params, &data.x, &mut ws.cache, &ws.d_out, grad);
         if self.l2 != 0.0 {
@@ -258,7 +257,9 @@ impl Trainer<'_> {
         }
         if state.step == self.steps && started < self.steps {
             // The final row, at θ_T (step T is never a loop step).
-            let loss = self.objective.value_and_gradient(&state.params, data, &mut ws, &mut grad);
+            let loss = self
+                .objective
+                .value_and_gradient(&state.params, data, &mut ws, &mut grad);
             if !loss.is_finite() {
                 return Err(Error::Diverged {
                     step: state.step,
