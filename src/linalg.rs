@@ -3,16 +3,14 @@
 //!
 //! All faer calls of the crate live here (faer breaks its API at most 0.x minors).
 //!
-//! **Determinism.** [`gemm`] splits the output into blocks whose size depends only on the
-//! problem's shape, never on the thread count, and computes each block with a sequential faer
-//! kernel; rayon then runs the blocks in any order. Every output entry is therefore the same
-//! sequence of floating-point operations whatever the number of threads.
+//! **Determinism.** faer's parallel GEMM splits the output among threads, never the inner
+//! dimension, so each entry of a product is the same sequence of floating-point operations
+//! whatever the number of threads; the tests below hold it to that.
 
 use crate::error::{Error, Result};
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::Solve;
 use faer::{Accum, MatRef, Par};
-use rayon::prelude::*;
 
 /// A dense row-major matrix of f64: entry (i, j) is `data[i * cols + j]`.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -152,10 +150,8 @@ pub fn view(data: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
     MatRef::from_row_major_slice(data, rows, cols)
 }
 
-/// Below this many multiply-adds per block, blocks are merged.
-const GEMM_BLOCK_WORK: usize = 1 << 20;
-/// At most this many blocks (enough to load-balance on any machine).
-const GEMM_MAX_BLOCKS: usize = 64;
+/// Products with at least this many multiply-adds run on the rayon pool.
+const PARALLEL_WORK: usize = 1 << 21;
 
 /// C ← β C + α A B for a row-major matrix C (see [`gemm_slice`]).
 pub fn gemm(c: &mut Matrix, beta: f64, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
@@ -163,11 +159,11 @@ pub fn gemm(c: &mut Matrix, beta: f64, a: MatRef<'_, f64>, b: MatRef<'_, f64>, a
 }
 
 /// C ← β C + α A B, with C a row-major `rows × cols` slice and A, B any faer views (use
-/// `.transpose()` for Aᵀ).
+/// `.transpose()` for Aᵀ). `beta` must be 0 or 1 (Replace / Add).
 ///
-/// The rows of C (or its columns, when C has few rows) are split into blocks whose count depends
-/// only on the shape; each block is a sequential faer GEMM, run in parallel by rayon. `beta`
-/// must be 0 or 1 (Replace / Add).
+/// Large products run on faer's rayon-parallel kernel, which partitions the output and never
+/// the inner dimension, so every entry is the same sequence of operations whatever the thread
+/// count (`tests::gemm_is_bit_identical_across_thread_counts` holds us to it).
 pub fn gemm_slice(
     c: &mut [f64],
     rows: usize,
@@ -196,51 +192,13 @@ pub fn gemm_slice(
         }
         return;
     }
-    let work = m * n * k;
-    let blocks = (work / GEMM_BLOCK_WORK).clamp(1, GEMM_MAX_BLOCKS);
-    if blocks == 1 {
-        let dst = faer::MatMut::from_row_major_slice_mut(c, m, n);
-        seq_matmul(dst, accum, av, bv, alpha);
-        return;
-    }
-    if m >= n || m >= 8 * blocks {
-        // Split rows of C: rows [r0, r1) of C need rows [r0, r1) of op(A).
-        let rows_per = m.div_ceil(blocks);
-        c.par_chunks_mut(rows_per * n)
-            .enumerate()
-            .for_each(|(bi, chunk)| {
-                let r0 = bi * rows_per;
-                let rows = chunk.len() / n;
-                let dst = faer::MatMut::from_row_major_slice_mut(chunk, rows, n);
-                seq_matmul(dst, accum, av.subrows(r0, rows), bv, alpha);
-            });
+    let dst = faer::MatMut::from_row_major_slice_mut(c, m, n);
+    if m * n * k >= PARALLEL_WORK && rayon::current_num_threads() > 1 {
+        matmul(dst, accum, av, bv, alpha, Par::rayon(0));
+        rayon::broadcast(|_| clear_upper_vector_state());
     } else {
-        // Few rows, many columns: split columns of C (each block writes a strided column range).
-        let cols_per = n.div_ceil(blocks);
-        let nblocks = n.div_ceil(cols_per);
-        let ptr = SendPtr(c.as_mut_ptr());
-        (0..nblocks).into_par_iter().for_each(|bi| {
-            let c0 = bi * cols_per;
-            let cols = cols_per.min(n - c0);
-            let p = ptr;
-            // SAFETY: blocks cover disjoint column ranges of C, so no two tasks alias an entry;
-            // the view stays within the m × n allocation (row stride n).
-            let dst =
-                unsafe { faer::MatMut::from_raw_parts_mut(p.0.add(c0), m, cols, n as isize, 1) };
-            seq_matmul(dst, accum, av, bv.subcols(c0, cols), alpha);
-        });
+        matmul(dst, accum, av, bv, alpha, Par::Seq);
     }
-}
-
-/// One sequential faer GEMM on the calling thread, leaving a clean vector state.
-fn seq_matmul(
-    dst: faer::MatMut<'_, f64>,
-    accum: Accum,
-    a: MatRef<'_, f64>,
-    b: MatRef<'_, f64>,
-    alpha: f64,
-) {
-    matmul(dst, accum, a, b, alpha, Par::Seq);
     clear_upper_vector_state();
 }
 
@@ -258,12 +216,6 @@ fn clear_upper_vector_state() {
         }
     }
 }
-
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f64);
-// SAFETY: used only to hand disjoint column blocks of one matrix to rayon tasks.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
 
 /// Euclidean norm ‖v‖₂.
 pub fn norm(v: &[f64]) -> f64 {

@@ -90,6 +90,34 @@ impl Activation {
         }
     }
 
+    /// True when η'(u) is a function of η(u) alone ([`Activation::derivative_from_value`]):
+    /// the passes then keep only the activations, not the pre-activations.
+    pub fn derivative_from_value_exists(self) -> bool {
+        matches!(
+            self,
+            Activation::Relu | Activation::Sigmoid | Activation::Tanh | Activation::Identity
+        )
+    }
+
+    /// η'(u) computed from v = η(u), for the activations where that is possible:
+    /// ReLU 1[v > 0], sigmoid v(1 − v), tanh 1 − v², identity 1. Others: NaN.
+    #[inline]
+    pub fn derivative_from_value(self, v: f64) -> f64 {
+        match self {
+            Activation::Relu => {
+                if v > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::Sigmoid => v * (1.0 - v),
+            Activation::Tanh => 1.0 - v * v,
+            Activation::Identity => 1.0,
+            _ => f64::NAN,
+        }
+    }
+
     /// True when the activation has a kink (finite-difference checks avoid it).
     pub fn has_kink(self) -> bool {
         matches!(self, Activation::Relu)
@@ -175,6 +203,19 @@ mod tests {
                     (fd - d).abs() < 1e-8 * (1.0 + d.abs()),
                     "{act:?} at {u}: {fd} vs {d}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn derivative_from_value_agrees_with_derivative() {
+        for act in Activation::ALL
+            .into_iter()
+            .filter(|a| a.derivative_from_value_exists())
+        {
+            for &u in &[-2.0, -0.3, 0.7, 3.0] {
+                let d = act.derivative_from_value(act.value(u));
+                assert!((d - act.derivative(u)).abs() < 1e-15, "{act:?} at {u}");
             }
         }
     }
