@@ -14,6 +14,36 @@
 //! * [`train`] — the training loop, its observers, divergence detection and checkpoints.
 //! * [`spec`] — the TOML experiment specification behind `gradflow run`.
 //! * [`claims`] — the claims of the source document, each a checked experiment.
+//!
+//! Gradient Langevin dynamics on a wide two-layer net (the README's example):
+//!
+//! ```
+//! use gradflow::nn::{Activation, Loss, Model, TwoLayer};
+//! use gradflow::optim::{LangevinNoise, Optimizer, Sgd};
+//! use gradflow::train::{Batching, Objective, Trainer};
+//! use gradflow::{data::synthetic, data::Dataset, Seed};
+//! # fn main() -> gradflow::Result<()> {
+//! let mut rng = Seed(0).stream("data", 0);
+//! let x = synthetic::sphere(200, 5, &mut rng);
+//! let y = synthetic::spherical_harmonic_target(&x, &[1.0, 0.0, 0.0, 0.0, 0.0], 2);
+//! let data = Dataset::new("train", x, y)?;
+//! let model = TwoLayer::new(5, 1024, Activation::Relu, 0.5)?;
+//! let gld = Optimizer::chain(vec![
+//!     Box::new(Sgd { lr: 0.5.into() }),
+//!     Box::new(LangevinNoise { lr: 0.5.into(), inverse_temperature: 1e4 }),
+//! ]);
+//! let trainer = Trainer {
+//!     objective: Objective { model: &model, loss: Loss::Squared, l2: 0.0 },
+//!     optimizer: &gld, batching: Batching::Full, seed: Seed(0), steps: 500, record_every: 10,
+//! };
+//! let mut state = trainer.start(model.init(&mut Seed(0).stream("init", 0)));
+//! let mut metrics = trainer.table(&[]);
+//! trainer.run(&mut state, &data, 500, &mut [], &mut metrics)?;
+//! let loss = metrics.column("train_loss").unwrap();
+//! assert!(loss.last().unwrap() < &(0.5 * loss[0]));
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod claims;
 pub mod data;

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, gemm_slice, view, Matrix};
-use crate::nn::model::{fill_block, map_into, zero_frozen, Cache, Model, ParamBlock};
+use crate::nn::model::{fill_block, zero_frozen, Cache, Model, ParamBlock};
 use crate::nn::Activation;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -180,8 +180,7 @@ impl Model for Mlp {
                 let (h_part, phi_part) = after.split_at_mut(1);
                 let phi = &mut phi_part[0];
                 phi.resize(n, m_out);
-                let act = self.activation;
-                map_into(&h_part[0].data, &mut phi.data, |u| act.value(u));
+                self.activation.apply(&h_part[0].data, &mut phi.data);
             }
         }
     }
@@ -230,12 +229,20 @@ impl Model for Mlp {
                 let w = view(&params[w_off..w_off + m_out * m_in], m_out, m_in);
                 next.resize(n, m_in);
                 gemm(next, 0.0, delta.view(), w, sw);
-                let h = &acts[2 * (l - 1)];
                 let act = self.activation;
-                next.data
-                    .iter_mut()
-                    .zip(&h.data)
-                    .for_each(|(d, &u)| *d *= act.derivative(u));
+                if act.derivative_from_value_exists() {
+                    let phi = &acts[2 * (l - 1) + 1];
+                    next.data
+                        .iter_mut()
+                        .zip(&phi.data)
+                        .for_each(|(d, &v)| *d *= act.derivative_from_value(v));
+                } else {
+                    let h = &acts[2 * (l - 1)];
+                    next.data
+                        .iter_mut()
+                        .zip(&h.data)
+                        .for_each(|(d, &u)| *d *= act.derivative(u));
+                }
                 std::mem::swap(&mut delta, &mut next);
             }
         }
