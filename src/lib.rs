@@ -12,6 +12,7 @@
 //! * [`nn`] — activations, losses and the models, all on one flat parameter vector.
 //! * [`optim`] — optimizers as composable transforms over `&[f64]`, and schedules.
 //! * [`train`] — the training loop, its observers, divergence detection and checkpoints.
+//! * [`kernel`] — analytic and empirical NTK / NNGP, kernel gradient flow.
 //! * [`spec`] — the TOML experiment specification behind `gradflow run`.
 //! * [`claims`] — the claims of the source document, each a checked experiment.
 //!
@@ -48,6 +49,7 @@
 pub mod claims;
 pub mod data;
 pub mod error;
+pub mod kernel;
 pub mod linalg;
 pub mod nn;
 pub mod optim;

@@ -118,6 +118,9 @@ impl Model for InfiniteWidth {
     fn forward(&self, params: &[f64], x: &Matrix, cache: &mut Cache, out: &mut Matrix) {
         self.hidden(params).forward(x, cache, out);
     }
+    fn empirical_ntk(&self, params: &[f64], x1: &Matrix, x2: Option<&Matrix>) -> Option<Matrix> {
+        Some(self.hidden(params).ntk(x1, x2, true, false))
+    }
     fn backward(
         &self,
         params: &[f64],

@@ -144,6 +144,12 @@ pub trait Model: Send + Sync {
         jac
     }
 
+    /// A structured empirical NTK (1/k) Σ_c ⟨∇f_c(x1_i), ∇f_c(x2_j)⟩ over trainable parameters
+    /// that avoids forming the Jacobian, when the model has one (`None`: use the Jacobian).
+    fn empirical_ntk(&self, _params: &[f64], _x1: &Matrix, _x2: Option<&Matrix>) -> Option<Matrix> {
+        None
+    }
+
     /// True when some block is frozen.
     fn has_frozen(&self) -> bool {
         self.layout().iter().any(|b| !b.trainable)

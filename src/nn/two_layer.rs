@@ -61,6 +61,62 @@ fn dot8(u: &[f64], v: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+impl HiddenLayer<'_> {
+    /// (Φ = η(H), D = η'(H) ⊙ a) for a batch, H = X Wᵀ + b.
+    fn features(&self, x: &Matrix) -> (Matrix, Matrix) {
+        let m = self.width;
+        let mut h = Matrix::zeros(x.rows, m);
+        gemm(
+            &mut h,
+            0.0,
+            x.view(),
+            view(self.w, m, self.input_dim).transpose(),
+            1.0,
+        );
+        if let Some(b) = self.b {
+            h.data.par_chunks_mut(m).for_each(|row| {
+                row.iter_mut().zip(b).for_each(|(u, &bj)| *u += bj);
+            });
+        }
+        let act = self.activation;
+        let mut phi = Matrix::zeros(x.rows, m);
+        act.apply(&h.data, &mut phi.data);
+        let mut dd = h;
+        dd.data.par_chunks_mut(m).for_each(|row| {
+            row.iter_mut()
+                .zip(self.a)
+                .for_each(|(u, &aj)| *u = aj * act.derivative(*u));
+        });
+        (phi, dd)
+    }
+
+    /// The empirical NTK c² [1[first] (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]) + 1[second] Φ₁Φ₂ᵀ]: the sum
+    /// over neurons of ⟨∂f/∂(w_j, b_j)⟩ and ⟨∂f/∂a_j⟩ products, as three GEMMs.
+    pub fn ntk(&self, x1: &Matrix, x2: Option<&Matrix>, first: bool, second: bool) -> Matrix {
+        let (phi1, d1) = self.features(x1);
+        let second_set = x2.map(|x| (x, self.features(x)));
+        let (x2r, phi2, d2) = match &second_set {
+            Some((x, (p, d))) => (*x, p, d),
+            None => (x1, &phi1, &d1),
+        };
+        let c2 = self.scale * self.scale;
+        let mut k = Matrix::zeros(x1.rows, x2r.rows);
+        if first {
+            let mut gram = Matrix::zeros(x1.rows, x2r.rows);
+            gemm(&mut gram, 0.0, x1.view(), x2r.view().transpose(), 1.0);
+            if self.b.is_some() {
+                gram.data.iter_mut().for_each(|v| *v += 1.0);
+            }
+            gemm(&mut k, 0.0, d1.view(), d2.view().transpose(), c2);
+            k.data.iter_mut().zip(&gram.data).for_each(|(v, g)| *v *= g);
+        }
+        if second {
+            gemm(&mut k, 1.0, phi1.view(), phi2.view().transpose(), c2);
+        }
+        k
+    }
+}
+
 /// For every row i: h_i += b; φ_i = f(h_i) (into `phi`, or in place); out_i = c ⟨φ_i, a⟩.
 fn rows_pass(
     h: &mut Matrix,
@@ -475,6 +531,13 @@ impl Model for TwoLayer {
 
     fn forward(&self, params: &[f64], x: &Matrix, cache: &mut Cache, out: &mut Matrix) {
         self.hidden(params).forward(x, cache, out);
+    }
+
+    fn empirical_ntk(&self, params: &[f64], x1: &Matrix, x2: Option<&Matrix>) -> Option<Matrix> {
+        Some(
+            self.hidden(params)
+                .ntk(x1, x2, self.train_first, self.train_second),
+        )
     }
 
     fn backward(

@@ -1,0 +1,195 @@
+//! Kernel dynamics: the infinitely wide network trained by gradient descent on the squared loss,
+//! in neural-tangents' `predict.gradient_descent_mse` convention, and kernel ridge regression.
+//!
+//! Loss (1/2N) ‖f − y‖², N = the number of targets (n · k). Gradient flow with learning rate η:
+//! * train: f_t = y + e^{−ηtΘ/N} (f₀ − y);
+//! * test: f_t = f₀ + Θ_{te,tr} Θ^{−1} (I − e^{−ηtΘ/N}) (y − f₀(train));
+//! * t = ∞: f_∞ = f₀ + Θ_{te,tr} Θ^{−1} (y − f₀(train)) by Cholesky.
+//!
+//! The matrix exponential goes through Θ = V Λ Vᵀ, with (1 − e^{−aλ})/λ evaluated as
+//! −expm1(−aλ)/λ (→ a as λ → 0). `diag_reg` adds r·tr(Θ)/n (relative, the default) or r
+//! (absolute) to the diagonal of Θ.
+
+use crate::error::{Error, Result};
+use crate::linalg::{cholesky_solve, gemm, symmetric_eigen, Matrix};
+
+/// Settings of [`gradient_descent_mse`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlowSettings {
+    /// η.
+    pub learning_rate: f64,
+    /// r.
+    pub diag_reg: f64,
+    /// r is absolute instead of relative to tr(Θ)/n.
+    pub diag_reg_absolute: bool,
+}
+
+impl Default for FlowSettings {
+    fn default() -> Self {
+        FlowSettings {
+            learning_rate: 1.0,
+            diag_reg: 0.0,
+            diag_reg_absolute: false,
+        }
+    }
+}
+
+/// Predictions at each requested time: `train[t]` (n × k) and `test[t]` (m × k).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Predictions {
+    /// On the training inputs.
+    pub train: Vec<Matrix>,
+    /// On the test inputs.
+    pub test: Vec<Matrix>,
+}
+
+fn regularized(theta: &Matrix, s: &FlowSettings) -> Matrix {
+    let n = theta.rows;
+    let trace: f64 = (0..n).map(|i| theta.get(i, i)).sum();
+    let add = if s.diag_reg_absolute {
+        s.diag_reg
+    } else {
+        s.diag_reg * trace / n as f64
+    };
+    let mut t = theta.clone();
+    for i in 0..n {
+        t.data[i * n + i] += add;
+    }
+    t
+}
+
+fn sub(a: &Matrix, b: &Matrix) -> Matrix {
+    Matrix {
+        rows: a.rows,
+        cols: a.cols,
+        data: a.data.iter().zip(&b.data).map(|(x, y)| x - y).collect(),
+    }
+}
+
+/// Gradient-flow predictions of an infinitely wide network (see the module doc). `times` may
+/// hold `f64::INFINITY`. `f0_train`/`f0_test` default to 0.
+#[allow(clippy::too_many_arguments)]
+pub fn gradient_descent_mse(
+    theta_train: &Matrix,
+    theta_test_train: &Matrix,
+    y_train: &Matrix,
+    f0_train: Option<&Matrix>,
+    f0_test: Option<&Matrix>,
+    times: &[f64],
+    settings: &FlowSettings,
+) -> Result<Predictions> {
+    let (n, k) = (y_train.rows, y_train.cols);
+    if theta_train.rows != n || theta_train.cols != n {
+        return Err(Error::shape(
+            "gradient_descent_mse",
+            format!(
+                "Θ_train is {}×{}, y has {n} rows",
+                theta_train.rows, theta_train.cols
+            ),
+        ));
+    }
+    if theta_test_train.cols != n {
+        return Err(Error::shape(
+            "gradient_descent_mse",
+            format!(
+                "Θ_test,train has {} columns, expected {n}",
+                theta_test_train.cols
+            ),
+        ));
+    }
+    let m = theta_test_train.rows;
+    let zeros_tr = Matrix::zeros(n, k);
+    let zeros_te = Matrix::zeros(m, k);
+    let f0_tr = f0_train.unwrap_or(&zeros_tr);
+    let f0_te = f0_test.unwrap_or(&zeros_te);
+    if (f0_tr.rows, f0_tr.cols) != (n, k) || (f0_te.rows, f0_te.cols) != (m, k) {
+        return Err(Error::shape(
+            "gradient_descent_mse",
+            "f0 shapes do not match the targets",
+        ));
+    }
+    let theta = regularized(theta_train, settings);
+    let normalization = (n * k) as f64;
+    let residual0 = sub(y_train, f0_tr); // y − f₀
+    let need_eigen = times.iter().any(|t| t.is_finite());
+    let eigen = if need_eigen {
+        Some(symmetric_eigen(&theta)?)
+    } else {
+        None
+    };
+    let mut out = Predictions {
+        train: Vec::new(),
+        test: Vec::new(),
+    };
+    for &t in times {
+        if t < 0.0 || t.is_nan() {
+            return Err(Error::invalid(
+                "time",
+                format!("expected t ≥ 0 or inf, got {t}"),
+            ));
+        }
+        // c = g(Θ)(y − f₀) with g = Θ^{-1}(I − e^{−aΘ}) (test) and e^{−aΘ} (train).
+        let (train_res, coef) = if t.is_infinite() {
+            (Matrix::zeros(n, k), cholesky_solve(&theta, &residual0)?)
+        } else {
+            let (values, vectors) = eigen.as_ref().expect("eigen computed for finite times");
+            let a = settings.learning_rate * t / normalization;
+            let mut proj = Matrix::zeros(n, k);
+            gemm(
+                &mut proj,
+                0.0,
+                vectors.view().transpose(),
+                residual0.view(),
+                1.0,
+            );
+            let mut decay = proj.clone();
+            let mut inv = proj;
+            for (i, &lam) in values.iter().enumerate() {
+                let e = (-a * lam).exp();
+                let g = if lam.abs() > 0.0 {
+                    -(-a * lam).exp_m1() / lam
+                } else {
+                    a
+                };
+                for c in 0..k {
+                    decay.data[i * k + c] *= e;
+                    inv.data[i * k + c] *= g;
+                }
+            }
+            let mut res = Matrix::zeros(n, k);
+            gemm(&mut res, 0.0, vectors.view(), decay.view(), 1.0);
+            let mut coef = Matrix::zeros(n, k);
+            gemm(&mut coef, 0.0, vectors.view(), inv.view(), 1.0);
+            (res, coef)
+        };
+        // train: f_t = y − e^{−aΘ}(y − f₀).
+        out.train.push(sub(y_train, &train_res));
+        let mut test = f0_te.clone();
+        gemm(&mut test, 1.0, theta_test_train.view(), coef.view(), 1.0);
+        out.test.push(test);
+    }
+    Ok(out)
+}
+
+/// Kernel ridge regression / GP posterior mean: f(x*) = K_{*,tr} (K + λ I)^{−1} y.
+pub fn kernel_ridge(
+    k_train: &Matrix,
+    k_test_train: &Matrix,
+    y: &Matrix,
+    ridge: f64,
+) -> Result<Matrix> {
+    let mut k = k_train.clone();
+    let n = k.rows;
+    for i in 0..n {
+        k.data[i * n + i] += ridge;
+    }
+    let alpha = cholesky_solve(&k, y)?;
+    k_test_train.matmul(&alpha)
+}
+
+/// The generalization quantity √(yᵀ K^{−1} y / n) of Arora et al. (2019).
+pub fn complexity(k_train: &Matrix, y: &Matrix) -> Result<f64> {
+    let alpha = cholesky_solve(k_train, y)?;
+    let q: f64 = alpha.data.iter().zip(&y.data).map(|(a, b)| a * b).sum();
+    Ok((q / y.rows as f64).sqrt())
+}

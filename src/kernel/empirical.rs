@@ -1,0 +1,74 @@
+//! Empirical (finite-width) kernels: the NTK K_W(x, x') = ⟨∇_W f_W(x), ∇_W f_W(x')⟩ of any
+//! model, averaged over outputs like neural-tangents' `trace_axes=(-1,)`, with structured fast
+//! paths that never form the n × P Jacobian ([`crate::nn::Model::empirical_ntk`]).
+
+use crate::error::{Error, Result};
+use crate::linalg::{gemm, Matrix};
+use crate::nn::Model;
+
+/// Θ_W(x1_i, x2_j) = (1/k) Σ_c ⟨∇_W f_c(x1_i), ∇_W f_c(x2_j)⟩ over trainable parameters.
+/// Uses the model's structured path when it has one, else J₁ J₂ᵀ from [`Model::jacobian`].
+pub fn empirical_ntk(
+    model: &dyn Model,
+    params: &[f64],
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+) -> Result<Matrix> {
+    model.check_input("empirical_ntk x", x1)?;
+    if let Some(x2) = x2 {
+        model.check_input("empirical_ntk x2", x2)?;
+    }
+    if params.len() != model.num_params() {
+        return Err(Error::shape(
+            "empirical_ntk",
+            format!(
+                "{} parameters for a model with {}",
+                params.len(),
+                model.num_params()
+            ),
+        ));
+    }
+    if let Some(k) = model.empirical_ntk(params, x1, x2) {
+        return Ok(k);
+    }
+    jacobian_ntk(model, params, x1, x2)
+}
+
+/// The generic path: J₁ J₂ᵀ with frozen columns removed, averaged over the k outputs.
+pub fn jacobian_ntk(
+    model: &dyn Model,
+    params: &[f64],
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+) -> Result<Matrix> {
+    let k = model.output_dim();
+    let mut j1 = model.jacobian(params, x1);
+    let frozen: Vec<_> = model
+        .layout()
+        .into_iter()
+        .filter(|b| !b.trainable)
+        .collect();
+    let zero = |j: &mut Matrix| {
+        for r in 0..j.rows {
+            for b in &frozen {
+                j.row_mut(r)[b.range()].fill(0.0);
+            }
+        }
+    };
+    zero(&mut j1);
+    let j2 = match x2 {
+        Some(x2) => {
+            let mut j = model.jacobian(params, x2);
+            zero(&mut j);
+            Some(j)
+        }
+        None => None,
+    };
+    let j2r = j2.as_ref().unwrap_or(&j1);
+    let mut full = Matrix::zeros(j1.rows, j2r.rows);
+    gemm(&mut full, 0.0, j1.view(), j2r.view().transpose(), 1.0);
+    let (n1, n2) = (j1.rows / k, j2r.rows / k);
+    Ok(Matrix::from_fn(n1, n2, |i, j| {
+        (0..k).map(|c| full.get(i * k + c, j * k + c)).sum::<f64>() / k as f64
+    }))
+}

@@ -1,0 +1,15 @@
+//! Neural tangent kernels and kernel dynamics (SPEC §3).
+//!
+//! * [`analytic`] — infinite-width NNGP / NTK of deep fully connected nets (layer maps) and the
+//!   document's two-layer kernels K_∞ and k_∞;
+//! * [`empirical`] — finite-width NTK of any model;
+//! * [`dynamics`] — kernel gradient flow (neural-tangents' `gradient_descent_mse`), ridge
+//!   regression, √(yᵀK⁻¹y/n);
+//! * [`gauss_hermite`] — the quadrature behind activations without closed forms.
+
+pub mod analytic;
+pub mod dynamics;
+pub mod empirical;
+pub mod gauss_hermite;
+
+pub use analytic::{Kernels, Network};

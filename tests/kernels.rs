@@ -1,0 +1,271 @@
+//! Kernels against independent truths: Monte Carlo over initialisations, quadrature, the
+//! document's named two-layer formulas, the Jacobian, and explicit Euler integration.
+
+use gradflow::kernel::analytic::{two_layer_ntk, Network};
+use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings};
+use gradflow::kernel::empirical::{empirical_ntk, jacobian_ntk};
+use gradflow::linalg::{symmetric_eigenvalues, Matrix};
+use gradflow::nn::{Activation, Mlp, Model, OutputInit, Parameterization, TwoLayer};
+use gradflow::rng::Seed;
+
+fn inputs(n: usize, d: usize, index: u64) -> Matrix {
+    let mut r = Seed(21).stream("kernel-inputs", index);
+    Matrix::from_fn(n, d, |_, _| r.normal())
+}
+
+fn rel_frobenius(a: &Matrix, b: &Matrix) -> f64 {
+    gradflow::linalg::distance(&a.data, &b.data) / b.frobenius_norm()
+}
+
+/// Mean empirical NTK of a depth-1 MLP over `draws` initialisations.
+fn monte_carlo_ntk(net: &Network, x: &Matrix, width: usize, draws: u64) -> Matrix {
+    let mlp = Mlp::new(
+        vec![x.cols, width, 1],
+        net.activation,
+        net.parameterization,
+        net.w_std,
+        net.b_std.unwrap_or(0.0),
+        net.b_std.is_some(),
+    )
+    .unwrap();
+    let mut mean = Matrix::zeros(x.rows, x.rows);
+    for k in 0..draws {
+        let p = mlp.init(&mut Seed(3).stream("mc", k));
+        let kmat = jacobian_ntk(&mlp, &p, x, None).unwrap();
+        mean.data
+            .iter_mut()
+            .zip(&kmat.data)
+            .for_each(|(m, v)| *m += v / draws as f64);
+    }
+    mean
+}
+
+#[test]
+fn analytic_ntk_matches_monte_carlo_for_every_activation_and_convention() {
+    let x = inputs(5, 3, 0);
+    for act in Activation::ALL {
+        for param in [Parameterization::Ntk, Parameterization::Standard] {
+            for b_std in [None, Some(0.5)] {
+                let net = Network {
+                    w_std: 1.2,
+                    b_std,
+                    parameterization: param,
+                    width: 2048,
+                    ..Network::new(1, act)
+                };
+                let exact = net.kernels(&x, None).unwrap().ntk;
+                let mc = monte_carlo_ntk(&net, &x, 2048, 64);
+                let err = rel_frobenius(&mc, &exact);
+                assert!(err <= 0.03, "{act:?} {param:?} b={b_std:?}: {err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn deeper_networks_match_monte_carlo() {
+    let x = inputs(4, 3, 1);
+    for act in [Activation::Relu, Activation::Erf, Activation::Tanh] {
+        let net = Network {
+            w_std: 1.3,
+            b_std: Some(0.3),
+            ..Network::new(2, act)
+        };
+        let exact = net.kernels(&x, None).unwrap().ntk;
+        let mlp = Mlp::new(
+            vec![3, 512, 512, 1],
+            act,
+            Parameterization::Ntk,
+            1.3,
+            0.3,
+            true,
+        )
+        .unwrap();
+        let draws = 24;
+        let mut mean = Matrix::zeros(4, 4);
+        for k in 0..draws {
+            let p = mlp.init(&mut Seed(8).stream("deep-mc", k));
+            let kmat = jacobian_ntk(&mlp, &p, &x, None).unwrap();
+            mean.data
+                .iter_mut()
+                .zip(&kmat.data)
+                .for_each(|(m, v)| *m += v / draws as f64);
+        }
+        let err = rel_frobenius(&mean, &exact);
+        assert!(err <= 0.05, "{act:?}: {err}");
+    }
+}
+
+#[test]
+fn hyperparameters_change_the_kernels() {
+    let x = inputs(5, 3, 2);
+    let base = Network {
+        b_std: Some(0.1),
+        ..Network::new(2, Activation::Relu)
+    };
+    let k0 = base.kernels(&x, None).unwrap();
+    for other in [
+        Network {
+            b_std: Some(0.8),
+            ..base.clone()
+        },
+        Network {
+            w_std: 1.5,
+            ..base.clone()
+        },
+    ] {
+        let k1 = other.kernels(&x, None).unwrap();
+        assert!(rel_frobenius(&k1.nngp, &k0.nngp) > 0.05);
+        assert!(rel_frobenius(&k1.ntk, &k0.ntk) > 0.05);
+    }
+}
+
+#[test]
+fn depth_one_recursion_equals_the_documents_two_layer_kernel() {
+    // Network(depth 1, σ_w = 1, no bias) on x√d equals k_∞(x) = E[ηη] + E[η'η'] xᵀx'.
+    let x = inputs(6, 4, 3);
+    let scaled = Matrix {
+        data: x.data.iter().map(|v| v * 2.0).collect(),
+        ..x.clone()
+    };
+    for act in Activation::ALL {
+        let net = Network::new(1, act);
+        let recursion = net.kernels(&scaled, None).unwrap().ntk;
+        let named = two_layer_ntk(&x, &x, act).unwrap();
+        let err = rel_frobenius(&recursion, &named);
+        assert!(err < 1e-12, "{act:?}: {err}");
+    }
+}
+
+#[test]
+fn kernels_are_symmetric_psd_and_x2_equal_x_agrees() {
+    let x = inputs(30, 5, 4);
+    for act in [
+        Activation::Relu,
+        Activation::Erf,
+        Activation::Gelu,
+        Activation::Identity,
+    ] {
+        let net = Network {
+            b_std: Some(0.2),
+            ..Network::new(3, act)
+        };
+        let k = net.kernels(&x, None).unwrap();
+        let k2 = net.kernels(&x, Some(&x)).unwrap();
+        for m in [&k.nngp, &k.ntk] {
+            for i in 0..30 {
+                for j in 0..30 {
+                    assert_eq!(m.get(i, j), m.get(j, i));
+                }
+            }
+            let eig = symmetric_eigenvalues(m).unwrap();
+            let max = eig.last().copied().unwrap();
+            assert!(eig[0] >= -1e-10 * max, "{act:?}: λ_min {}", eig[0]);
+        }
+        assert!(rel_frobenius(&k2.ntk, &k.ntk) < 1e-7, "{act:?}");
+        assert!(rel_frobenius(&k2.nngp, &k.nngp) < 1e-7, "{act:?}");
+    }
+}
+
+#[test]
+fn structured_two_layer_ntk_equals_the_jacobian_and_approaches_k_infinity() {
+    let x = inputs(7, 3, 5);
+    let x2 = inputs(4, 3, 6);
+    for (first, second, bias) in [
+        (true, true, false),
+        (true, false, true),
+        (false, true, true),
+    ] {
+        let model = TwoLayer {
+            bias,
+            train_first: first,
+            train_second: second,
+            output_init: OutputInit::Gaussian { std: 1.0 },
+            ..TwoLayer::new(3, 50, Activation::Tanh, 0.5).unwrap()
+        };
+        let p = model.init(&mut Seed(1).stream("ntk", 0));
+        let fast = empirical_ntk(&model, &p, &x, Some(&x2)).unwrap();
+        let slow = jacobian_ntk(&model, &p, &x, Some(&x2)).unwrap();
+        assert!(rel_frobenius(&fast, &slow) < 1e-12);
+    }
+    // At γ = 1/2, |a_j| = 1, σ_w = 1: Θ_W → k_∞ as M → ∞ (Monte Carlo error O(M^{-1/2})).
+    let model = TwoLayer::new(3, 40_000, Activation::Relu, 0.5).unwrap();
+    let p = model.init(&mut Seed(2).stream("ntk", 0));
+    let emp = empirical_ntk(&model, &p, &x, None).unwrap();
+    let exact = two_layer_ntk(&x, &x, Activation::Relu).unwrap();
+    assert!(rel_frobenius(&emp, &exact) < 0.03);
+}
+
+#[test]
+fn gradient_flow_matches_explicit_euler() {
+    let x = inputs(8, 3, 7);
+    let xt = inputs(3, 3, 8);
+    let net = Network {
+        b_std: Some(0.1),
+        ..Network::new(2, Activation::Erf)
+    };
+    let theta = net.kernels(&x, None).unwrap().ntk;
+    let theta_te = net.kernels(&xt, Some(&x)).unwrap().ntk;
+    let y = Matrix::from_fn(8, 2, |i, c| ((i + 3 * c) as f64).sin());
+    let f0 = Matrix::from_fn(8, 2, |i, c| 0.1 * ((i * c) as f64).cos());
+    let f0_te = Matrix::from_fn(3, 2, |i, c| 0.05 * (i + c) as f64);
+    let settings = FlowSettings {
+        learning_rate: 2.0,
+        ..FlowSettings::default()
+    };
+    let t_end = 30.0;
+    let pred = gradient_descent_mse(
+        &theta,
+        &theta_te,
+        &y,
+        Some(&f0),
+        Some(&f0_te),
+        &[t_end],
+        &settings,
+    )
+    .unwrap();
+    // Euler on df/dt = −(η/N) Θ (f − y), df_te/dt = −(η/N) Θ_te (f − y), N = 16.
+    let steps = 200_000;
+    let dt = t_end / steps as f64;
+    let c = settings.learning_rate / 16.0;
+    let (mut f, mut ft) = (f0.clone(), f0_te.clone());
+    for _ in 0..steps {
+        let r = Matrix::from_fn(8, 2, |i, k| f.get(i, k) - y.get(i, k));
+        let df = theta.matmul(&r).unwrap();
+        let dft = theta_te.matmul(&r).unwrap();
+        f.data
+            .iter_mut()
+            .zip(&df.data)
+            .for_each(|(v, d)| *v -= dt * c * d);
+        ft.data
+            .iter_mut()
+            .zip(&dft.data)
+            .for_each(|(v, d)| *v -= dt * c * d);
+    }
+    assert!(rel_frobenius(&pred.train[0], &f) < 1e-4);
+    assert!(rel_frobenius(&pred.test[0], &ft) < 1e-4);
+    // t = ∞ interpolates the training targets.
+    let inf = gradient_descent_mse(
+        &theta,
+        &theta_te,
+        &y,
+        Some(&f0),
+        Some(&f0_te),
+        &[f64::INFINITY],
+        &settings,
+    )
+    .unwrap();
+    assert!(rel_frobenius(&inf.train[0], &y) < 1e-12);
+    // and equals the long-time limit of the finite-time formula.
+    let long = gradient_descent_mse(
+        &theta,
+        &theta_te,
+        &y,
+        Some(&f0),
+        Some(&f0_te),
+        &[1e9],
+        &settings,
+    )
+    .unwrap();
+    assert!(rel_frobenius(&long.test[0], &inf.test[0]) < 1e-6);
+}
