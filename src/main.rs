@@ -23,6 +23,83 @@ struct Cli {
     command: Command,
 }
 
+/// The architecture flags shared by `kernel` and `predict`.
+#[derive(clap::Args, Clone)]
+struct KernelArgs {
+    /// Hidden (Dense + activation) layers before the final Dense(1); 1 = two-layer net.
+    #[arg(long)]
+    depth: usize,
+    /// Activation: relu, erf, tanh, sigmoid, softplus, gelu, quadratic, identity.
+    #[arg(long, default_value = "relu")]
+    activation: String,
+    /// σ_w.
+    #[arg(long, default_value_t = 1.0)]
+    w_std: f64,
+    /// σ_b (no bias when absent).
+    #[arg(long)]
+    b_std: Option<f64>,
+    /// ntk or standard.
+    #[arg(long, default_value = "ntk")]
+    parameterization: String,
+    /// Hidden width (used by the standard parameterization's NTK only).
+    #[arg(long, default_value_t = 512)]
+    width: usize,
+    /// ntk or nngp.
+    #[arg(long, default_value = "ntk")]
+    kind: String,
+    /// Gauss–Hermite points per axis for activations without a closed form.
+    #[arg(long, default_value_t = 48)]
+    quadrature_degree: usize,
+}
+
+impl KernelArgs {
+    fn network(&self) -> Result<(gradflow::kernel::Network, gradflow::kernel::Kind), Error> {
+        use gradflow::kernel::Kind;
+        use gradflow::nn::Parameterization;
+        let activation = self
+            .activation
+            .parse()
+            .map_err(|m: String| Error::invalid("--activation", m))?;
+        let parameterization = match self.parameterization.as_str() {
+            "ntk" => Parameterization::Ntk,
+            "standard" => Parameterization::Standard,
+            other => {
+                return Err(Error::invalid(
+                    "--parameterization",
+                    format!("expected ntk or standard, got '{other}'"),
+                ))
+            }
+        };
+        let kind = match self.kind.as_str() {
+            "ntk" => Kind::Ntk,
+            "nngp" => Kind::Nngp,
+            other => {
+                return Err(Error::invalid(
+                    "--kind",
+                    format!("expected ntk or nngp, got '{other}'"),
+                ))
+            }
+        };
+        let network = gradflow::kernel::Network {
+            depth: self.depth,
+            activation,
+            w_std: self.w_std,
+            b_std: self.b_std,
+            parameterization,
+            width: self.width,
+            quadrature_degree: self.quadrature_degree,
+        };
+        network.validate()?;
+        Ok((network, kind))
+    }
+}
+
+fn read_finite(path: &std::path::Path, what: &str) -> Result<gradflow::Matrix, Error> {
+    let m = gradflow::data::io::read_npy_matrix(path)?;
+    gradflow::error::check_finite(&format!("{what} ({})", path.display()), &m.data, m.cols)?;
+    Ok(m)
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the claims of the source document and check them against their predictions.
@@ -42,6 +119,67 @@ enum Command {
     },
     /// List the claims, one line each.
     List,
+    /// The infinite-width NTK or NNGP kernel of a fully connected net between input sets.
+    Kernel {
+        /// Inputs (n × d NPY).
+        #[arg(long)]
+        x: PathBuf,
+        /// Second inputs (m × d); default: x itself.
+        #[arg(long)]
+        x2: Option<PathBuf>,
+        #[command(flatten)]
+        net: KernelArgs,
+        /// Output NPY (n × m).
+        #[arg(long)]
+        out: PathBuf,
+        /// Rows computed per block (memory bound for streaming large kernels).
+        #[arg(long, default_value_t = 1024)]
+        block_rows: usize,
+        /// Print a JSON summary on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Predictions of the infinitely wide net trained by gradient flow (or at t = ∞).
+    Predict {
+        /// Training inputs.
+        #[arg(long)]
+        x_train: PathBuf,
+        /// Training targets (n or n × k).
+        #[arg(long)]
+        y_train: PathBuf,
+        /// Test inputs.
+        #[arg(long)]
+        x_test: PathBuf,
+        /// Times, comma-separated; `inf` for t = ∞.
+        #[arg(long, value_delimiter = ',', default_value = "inf")]
+        time: Vec<String>,
+        #[command(flatten)]
+        net: KernelArgs,
+        /// η.
+        #[arg(long, default_value_t = 1.0)]
+        learning_rate: f64,
+        /// Diagonal regularisation r (relative to tr(Θ)/n unless --diag-reg-absolute).
+        #[arg(long, default_value_t = 0.0)]
+        diag_reg: f64,
+        /// Make --diag-reg absolute.
+        #[arg(long)]
+        diag_reg_absolute: bool,
+        /// Initial outputs on the training inputs (default 0).
+        #[arg(long)]
+        f0_train: Option<PathBuf>,
+        /// Initial outputs on the test inputs (default 0).
+        #[arg(long)]
+        f0_test: Option<PathBuf>,
+        /// Also write the training predictions (times × n × k).
+        #[arg(long)]
+        out_train: Option<PathBuf>,
+        /// Test predictions (times × n_test × k).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print a JSON summary on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run one experiment spec (TOML); writes metrics.csv, summary.json and params.npy.
     Run {
         /// The spec file.
@@ -149,6 +287,123 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                 }
                 Err(e) => Err(e),
             }
+        }
+        Command::Kernel {
+            x,
+            x2,
+            net,
+            out,
+            block_rows,
+            json,
+        } => {
+            let (network, kind) = net.network()?;
+            let x1 = read_finite(&x, "--x")?;
+            let x2m = x2.as_ref().map(|p| read_finite(p, "--x2")).transpose()?;
+            let (rows, cols) = gradflow::kernel::analytic::stream_to_npy(
+                &network,
+                kind,
+                &x1,
+                x2m.as_ref(),
+                block_rows,
+                &out,
+            )?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"out": out, "shape": [rows, cols], "kind": kind,
+                        "depth": network.depth, "activation": network.activation})
+                );
+            }
+            if !quiet {
+                eprintln!("wrote {} ({rows} × {cols})", out.display());
+            }
+            Ok(0)
+        }
+        Command::Predict {
+            x_train,
+            y_train,
+            x_test,
+            time,
+            net,
+            learning_rate,
+            diag_reg,
+            diag_reg_absolute,
+            f0_train,
+            f0_test,
+            out_train,
+            out,
+            json,
+        } => {
+            let (network, kind) = net.network()?;
+            let times = time
+                .iter()
+                .map(|t| match t.trim() {
+                    "inf" | "infinity" => Ok(f64::INFINITY),
+                    v => v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|x| *x >= 0.0 && x.is_finite())
+                        .ok_or_else(|| {
+                            Error::invalid("--time", format!("expected t ≥ 0 or inf, got '{v}'"))
+                        }),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            gradflow::error::check_positive("--learning-rate", learning_rate)?;
+            let xtr = read_finite(&x_train, "--x-train")?;
+            let ytr = read_finite(&y_train, "--y-train")?;
+            let xte = read_finite(&x_test, "--x-test")?;
+            let f0 = match (f0_train, f0_test) {
+                (Some(a), Some(b)) => Some((
+                    read_finite(&a, "--f0-train")?,
+                    read_finite(&b, "--f0-test")?,
+                )),
+                (None, None) => None,
+                _ => {
+                    return Err(Error::invalid(
+                        "--f0-train/--f0-test",
+                        "give both or neither",
+                    ))
+                }
+            };
+            let settings = gradflow::kernel::dynamics::FlowSettings {
+                learning_rate,
+                diag_reg,
+                diag_reg_absolute,
+            };
+            let pred = gradflow::kernel::dynamics::predict(
+                &network,
+                kind,
+                &xtr,
+                &ytr,
+                &xte,
+                f0.as_ref().map(|(a, b)| (a, b)),
+                &times,
+                &settings,
+            )?;
+            let stack = |ms: &[gradflow::Matrix]| -> (Vec<usize>, Vec<f64>) {
+                let (r, c) = ms.first().map_or((0, 0), |m| (m.rows, m.cols));
+                (
+                    vec![ms.len(), r, c],
+                    ms.iter().flat_map(|m| m.data.iter().copied()).collect(),
+                )
+            };
+            let (shape, data) = stack(&pred.test);
+            gradflow::data::io::write_atomic(&out, &gradflow::data::io::npy_bytes(&shape, &data))?;
+            if let Some(p) = &out_train {
+                let (s, d) = stack(&pred.train);
+                gradflow::data::io::write_atomic(p, &gradflow::data::io::npy_bytes(&s, &d))?;
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"out": out, "shape": shape, "kind": kind,
+                        "times": time, "n_train": xtr.rows})
+                );
+            }
+            if !quiet {
+                eprintln!("wrote {} {:?}", out.display(), shape);
+            }
+            Ok(0)
         }
         Command::Reproduce {
             quick,

@@ -334,3 +334,128 @@ fn list_and_reproduce() {
         std::fs::read(dir.join("r2/summary.json")).unwrap()
     );
 }
+
+#[test]
+fn kernel_and_predict_commands() {
+    use gradflow::kernel::Network;
+    use gradflow::linalg::Matrix;
+    use gradflow::nn::Activation;
+    let dir = scratch("kernel");
+    let mut r = gradflow::rng::Seed(4).stream("cli-kernel", 0);
+    let x = Matrix::from_fn(50, 3, |_, _| r.normal());
+    let xt = Matrix::from_fn(7, 3, |_, _| r.normal());
+    let y = Matrix::from_fn(50, 1, |i, _| (i as f64 * 0.3).sin());
+    write_npy(&dir, "x.npy", &[50, 3], &x.data);
+    write_npy(&dir, "xt.npy", &[7, 3], &xt.data);
+    write_npy(&dir, "y.npy", &[50], &y.data);
+    let base = [
+        "--depth",
+        "2",
+        "--activation",
+        "erf",
+        "--w-std",
+        "1.5",
+        "--b-std",
+        "0.1",
+    ];
+    let mut args = vec!["kernel", "--x", "x.npy", "--out", "k.npy", "--json"];
+    args.extend_from_slice(&base);
+    let o = gradflow(&args, &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["shape"], serde_json::json!([50, 50]));
+    let net = Network {
+        w_std: 1.5,
+        b_std: Some(0.1),
+        ..Network::new(2, Activation::Erf)
+    };
+    let want = net.kernels(&x, None).unwrap().ntk;
+    let got = read_npy_matrix(&dir.join("k.npy")).unwrap();
+    assert_eq!(got, want);
+    // Streaming in blocks of 7 rows gives the same kernel (up to GEMM round-off in ⟨x, x'⟩).
+    let mut args = vec![
+        "kernel",
+        "--x",
+        "x.npy",
+        "--out",
+        "k7.npy",
+        "--block-rows",
+        "7",
+    ];
+    args.extend_from_slice(&base);
+    assert!(gradflow(&args, &dir).status.success());
+    let streamed = read_npy_matrix(&dir.join("k7.npy")).unwrap();
+    let err = gradflow::linalg::distance(&streamed.data, &want.data) / want.frobenius_norm();
+    assert!(err < 1e-13, "{err}");
+    // Predict at t = 1, 10, ∞: shape (3, 7, 1); t = ∞ on the training set interpolates y.
+    let mut args = vec![
+        "predict",
+        "--x-train",
+        "x.npy",
+        "--y-train",
+        "y.npy",
+        "--x-test",
+        "xt.npy",
+        "--time",
+        "1,10,inf",
+        "--out",
+        "p.npy",
+        "--out-train",
+        "pt.npy",
+    ];
+    args.extend_from_slice(&base);
+    let o = gradflow(&args, &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = gradflow::data::io::read_npy(&dir.join("p.npy")).unwrap();
+    assert_eq!(p.shape, vec![3, 7, 1]);
+    let pt = gradflow::data::io::read_npy(&dir.join("pt.npy")).unwrap();
+    let last = &pt.data[100..150];
+    assert!(gradflow::linalg::distance(last, &y.data) < 1e-8);
+    // Bad input: unknown activation, mismatched columns, negative time.
+    let mut bad = vec![
+        "kernel",
+        "--x",
+        "x.npy",
+        "--out",
+        "b.npy",
+        "--depth",
+        "1",
+        "--activation",
+        "rleu",
+    ];
+    let o = gradflow(&bad, &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("rleu"));
+    write_npy(&dir, "x4.npy", &[2, 4], &[1.0; 8]);
+    bad = vec![
+        "kernel", "--x", "x.npy", "--x2", "x4.npy", "--out", "b.npy", "--depth", "1",
+    ];
+    let o = gradflow(&bad, &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("columns"), "{}", stderr(&o));
+    let o = gradflow(
+        &[
+            "predict",
+            "--x-train",
+            "x.npy",
+            "--y-train",
+            "y.npy",
+            "--x-test",
+            "xt.npy",
+            "--time=-1",
+            "--out",
+            "b.npy",
+            "--depth",
+            "1",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--time"));
+    let o = gradflow(
+        &["kernel", "--x", "x.npy", "--out", "b.npy", "--depth", "0"],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!dir.join("b.npy").exists());
+}

@@ -179,8 +179,8 @@ fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {
     out
 }
 
-/// The bytes of an NPY file holding `data` (C order, f64 little-endian) with the given shape.
-pub fn npy_bytes(shape: &[usize], data: &[f64]) -> Vec<u8> {
+/// The NPY header (magic, version, length, dict, padding) for a C-order f64 array of `shape`.
+fn npy_header(shape: &[usize]) -> Vec<u8> {
     let shape_text = match shape {
         [n] => format!("({n},)"),
         dims => format!(
@@ -203,7 +203,7 @@ pub fn npy_bytes(shape: &[usize], data: &[f64]) -> Vec<u8> {
         header.push(' ');
     }
     header.push('\n');
-    let mut out = Vec::with_capacity(total + data.len() * 8);
+    let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[version, 0]);
     if version == 1 {
@@ -212,10 +212,81 @@ pub fn npy_bytes(shape: &[usize], data: &[f64]) -> Vec<u8> {
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
     }
     out.extend_from_slice(header.as_bytes());
+    out
+}
+
+/// The bytes of an NPY file holding `data` (C order, f64 little-endian) with the given shape.
+pub fn npy_bytes(shape: &[usize], data: &[f64]) -> Vec<u8> {
+    let mut out = npy_header(shape);
+    out.reserve(data.len() * 8);
     for v in data {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out
+}
+
+/// Writes an NPY file row block by row block (for arrays larger than memory), atomically: the
+/// data goes to a temporary file that [`NpyWriter::finish`] renames once every value is in.
+pub struct NpyWriter {
+    path: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    remaining: usize,
+}
+
+impl NpyWriter {
+    /// Starts a C-order f64 array of `shape` at `path`.
+    pub fn create(path: &Path, shape: &[usize]) -> Result<NpyWriter> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+        let f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        let mut file = std::io::BufWriter::new(f);
+        file.write_all(&npy_header(shape))
+            .map_err(|e| Error::io(path, e))?;
+        Ok(NpyWriter {
+            path: path.to_path_buf(),
+            tmp,
+            file,
+            remaining: shape.iter().product(),
+        })
+    }
+
+    /// Appends values (in C order).
+    pub fn write(&mut self, values: &[f64]) -> Result<()> {
+        if values.len() > self.remaining {
+            return Err(Error::shape(
+                "NpyWriter",
+                "more values than the declared shape holds",
+            ));
+        }
+        self.remaining -= values.len();
+        for v in values {
+            self.file
+                .write_all(&v.to_le_bytes())
+                .map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and moves the file into place; fails if values are missing.
+    pub fn finish(mut self) -> Result<()> {
+        if self.remaining != 0 {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(Error::shape(
+                "NpyWriter",
+                format!("{} values missing", self.remaining),
+            ));
+        }
+        self.file.flush().map_err(|e| Error::io(&self.path, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
+    }
 }
 
 /// Writes a matrix to an NPY file (shape (rows, cols)), atomically.

@@ -50,6 +50,16 @@ pub struct Network {
     pub quadrature_degree: usize,
 }
 
+/// Which kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The neural tangent kernel Θ.
+    Ntk,
+    /// The NNGP kernel K.
+    Nngp,
+}
+
 /// NNGP and NTK matrices between two input sets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernels {
@@ -229,6 +239,27 @@ impl Network {
     /// NNGP and NTK between the rows of `x1` and of `x2` (`None`: x2 = x1, the kernels are
     /// exactly symmetric and the diagonal angle is exactly 0). Parallel over rows; each entry is independent of the thread count.
     pub fn kernels(&self, x1: &Matrix, x2: Option<&Matrix>) -> Result<Kernels> {
+        self.compute(x1, x2, None)
+    }
+
+    /// The kernels between rows `offset..offset + x_block.rows` of an input set `x` (given as
+    /// `x_block`) and all of `x`: one row block of K(x, x), with the diagonal angle exactly 0
+    /// where the block meets the diagonal. Used to stream kernels larger than memory.
+    pub fn kernels_row_block(
+        &self,
+        x_block: &Matrix,
+        x: &Matrix,
+        offset: usize,
+    ) -> Result<Kernels> {
+        self.compute(x_block, Some(x), Some(offset))
+    }
+
+    fn compute(
+        &self,
+        x1: &Matrix,
+        x2: Option<&Matrix>,
+        diagonal_offset: Option<usize>,
+    ) -> Result<Kernels> {
         self.validate()?;
         let d = x1.cols;
         if let Some(x2) = x2 {
@@ -275,7 +306,8 @@ impl Network {
                 // kernels are exactly symmetric.
                 let start = if same { i } else { 0 };
                 for j in start..n2 {
-                    let (k, t) = self.entry(&map, &var1[i], &var2[j], c_row[j], same && i == j, d);
+                    let diagonal = (same && i == j) || diagonal_offset == Some(j.wrapping_sub(i));
+                    let (k, t) = self.entry(&map, &var1[i], &var2[j], c_row[j], diagonal, d);
                     k_row[j] = k;
                     t_row[j] = t;
                 }
@@ -291,6 +323,47 @@ impl Network {
         }
         Ok(Kernels { nngp, ntk })
     }
+}
+
+impl Kernels {
+    /// The requested kernel.
+    pub fn take(self, kind: Kind) -> Matrix {
+        match kind {
+            Kind::Ntk => self.ntk,
+            Kind::Nngp => self.nngp,
+        }
+    }
+}
+
+/// Writes K(x1, x2) (or K(x1, x1) when `x2` is `None`) to an NPY file, computing `block_rows`
+/// rows at a time so that memory stays bounded whatever the size; the file appears atomically
+/// when complete. Returns the shape.
+pub fn stream_to_npy(
+    network: &Network,
+    kind: Kind,
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+    block_rows: usize,
+    path: &std::path::Path,
+) -> Result<(usize, usize)> {
+    network.validate()?;
+    let cols = x2.map_or(x1.rows, |x| x.rows);
+    let mut writer = crate::data::io::NpyWriter::create(path, &[x1.rows, cols])?;
+    let block = block_rows.max(1);
+    let mut start = 0;
+    while start < x1.rows {
+        let end = (start + block).min(x1.rows);
+        let rows: Vec<usize> = (start..end).collect();
+        let xb = x1.select_rows(&rows);
+        let k = match x2 {
+            Some(x2) => network.kernels(&xb, Some(x2))?,
+            None => network.kernels_row_block(&xb, x1, start)?,
+        };
+        writer.write(&k.take(kind).data)?;
+        start = end;
+    }
+    writer.finish()?;
+    Ok((x1.rows, cols))
 }
 
 /// The document's K_∞,ij = E_{w~N(0,I)}[x_iᵀx_j η'(wᵀx_i) η'(wᵀx_j)]: the NTK of a two-layer

@@ -130,7 +130,14 @@ pub fn gradient_descent_mse(
         }
         // c = g(Θ)(y − f₀) with g = Θ^{-1}(I − e^{−aΘ}) (test) and e^{−aΘ} (train).
         let (train_res, coef) = if t.is_infinite() {
-            (Matrix::zeros(n, k), cholesky_solve(&theta, &residual0)?)
+            let coef = cholesky_solve(&theta, &residual0).map_err(|_| Error::Numerical {
+                routine: "gradient flow at t = ∞".into(),
+                message: "the training kernel is singular to working precision (e.g. the \
+                          bias-free ReLU NTK on a circle has zero eigenvalues); add a diagonal \
+                          regularisation (diag_reg, --diag-reg)"
+                    .into(),
+            })?;
+            (Matrix::zeros(n, k), coef)
         } else {
             let (values, vectors) = eigen.as_ref().expect("eigen computed for finite times");
             let a = settings.learning_rate * t / normalization;
@@ -192,4 +199,49 @@ pub fn complexity(k_train: &Matrix, y: &Matrix) -> Result<f64> {
     let alpha = cholesky_solve(k_train, y)?;
     let q: f64 = alpha.data.iter().zip(&y.data).map(|(a, b)| a * b).sum();
     Ok((q / y.rows as f64).sqrt())
+}
+
+/// Gradient-flow predictions of the infinitely wide `network` trained on (x_train, y_train):
+/// computes Θ(train, train) and Θ(test, train) (or the NNGP kernel, `kind`) and calls
+/// [`gradient_descent_mse`].
+#[allow(clippy::too_many_arguments)]
+pub fn predict(
+    network: &super::Network,
+    kind: super::Kind,
+    x_train: &Matrix,
+    y_train: &Matrix,
+    x_test: &Matrix,
+    f0: Option<(&Matrix, &Matrix)>,
+    times: &[f64],
+    settings: &FlowSettings,
+) -> Result<Predictions> {
+    if x_train.rows != y_train.rows {
+        return Err(Error::shape(
+            "predict",
+            format!(
+                "x_train has {} rows, y_train {}",
+                x_train.rows, y_train.rows
+            ),
+        ));
+    }
+    if x_test.cols != x_train.cols {
+        return Err(Error::shape(
+            "predict",
+            format!(
+                "x_test has {} columns, x_train {}",
+                x_test.cols, x_train.cols
+            ),
+        ));
+    }
+    let theta = network.kernels(x_train, None)?.take(kind);
+    let theta_te = network.kernels(x_test, Some(x_train))?.take(kind);
+    gradient_descent_mse(
+        &theta,
+        &theta_te,
+        y_train,
+        f0.map(|f| f.0),
+        f0.map(|f| f.1),
+        times,
+        settings,
+    )
 }

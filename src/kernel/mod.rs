@@ -5,11 +5,13 @@
 //! * [`empirical`] — finite-width NTK of any model;
 //! * [`dynamics`] — kernel gradient flow (neural-tangents' `gradient_descent_mse`), ridge
 //!   regression, √(yᵀK⁻¹y/n);
+//! * [`spectrum`] — eigenvalues, λ_min, power-law decay fits, residual projections;
 //! * [`gauss_hermite`] — the quadrature behind activations without closed forms.
 
 pub mod analytic;
 pub mod dynamics;
 pub mod empirical;
 pub mod gauss_hermite;
+pub mod spectrum;
 
-pub use analytic::{Kernels, Network};
+pub use analytic::{Kernels, Kind, Network};

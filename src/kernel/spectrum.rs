@@ -1,0 +1,179 @@
+//! Gram spectra: eigenvalues (descending) and eigenvectors, λ_min, condition number, the
+//! polynomial decay exponent of μ_j ≈ C j^{−β}, and projections of residuals on eigenvectors
+//! (the spectral-bias view: under kernel gradient flow the component along eigenvector k
+//! decays as e^{−η μ_k t / N}).
+
+use crate::error::{Error, Result};
+use crate::linalg::{symmetric_eigen, Matrix};
+
+/// The eigendecomposition of a kernel matrix, largest eigenvalue first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spectrum {
+    /// μ_1 ≥ μ_2 ≥ … ≥ μ_n.
+    pub values: Vec<f64>,
+    /// Eigenvector k is column k (n × n).
+    pub vectors: Matrix,
+}
+
+/// A least-squares fit of log μ_j = log C − β log j.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PowerLaw {
+    /// β.
+    pub exponent: f64,
+    /// C.
+    pub constant: f64,
+    /// Standard error of β from the regression residuals.
+    pub exponent_std_error: f64,
+}
+
+impl Spectrum {
+    /// The spectrum of a symmetric matrix.
+    pub fn of(k: &Matrix) -> Result<Spectrum> {
+        let (values, vectors) = symmetric_eigen(k)?;
+        let n = values.len();
+        let order: Vec<usize> = (0..n).rev().collect();
+        Ok(Spectrum {
+            values: order.iter().map(|&i| values[i]).collect(),
+            vectors: Matrix::from_fn(n, n, |r, c| vectors.get(r, order[c])),
+        })
+    }
+
+    /// λ_min.
+    pub fn lambda_min(&self) -> f64 {
+        self.values.last().copied().unwrap_or(f64::NAN)
+    }
+
+    /// λ_max.
+    pub fn lambda_max(&self) -> f64 {
+        self.values.first().copied().unwrap_or(f64::NAN)
+    }
+
+    /// λ_max / λ_min.
+    pub fn condition_number(&self) -> f64 {
+        self.lambda_max() / self.lambda_min()
+    }
+
+    /// Fits μ_j ≈ C j^{−β} over the 1-based indices `first..=last`.
+    pub fn power_law(&self, first: usize, last: usize) -> Result<PowerLaw> {
+        fit_power_law(&self.values, first, last)
+    }
+
+    /// ⟨v_k, r⟩ for every eigenvector k (r of length n).
+    pub fn project(&self, r: &[f64]) -> Vec<f64> {
+        let n = self.values.len();
+        (0..n)
+            .map(|k| (0..n).map(|i| self.vectors.get(i, k) * r[i]).sum())
+            .collect()
+    }
+}
+
+/// Least-squares fit of log μ_j = log C − β log j over 1-based j in `first..=last` (all μ_j > 0).
+pub fn fit_power_law(values: &[f64], first: usize, last: usize) -> Result<PowerLaw> {
+    if first < 1 || last > values.len() || last < first + 2 {
+        return Err(Error::invalid(
+            "index range",
+            format!(
+                "need 1 ≤ first, first + 2 ≤ last ≤ {}, got {first}..={last}",
+                values.len()
+            ),
+        ));
+    }
+    let pts: Vec<(f64, f64)> = (first..=last)
+        .map(|j| ((j as f64).ln(), values[j - 1]))
+        .map(|(x, v)| (x, if v > 0.0 { v.ln() } else { f64::NAN }))
+        .collect();
+    if pts.iter().any(|p| p.1.is_nan()) {
+        return Err(Error::invalid(
+            "eigenvalues",
+            "the fitted range holds eigenvalues ≤ 0",
+        ));
+    }
+    let m = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / m,
+        pts.iter().map(|p| p.1).sum::<f64>() / m,
+    );
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    let rss: f64 = pts
+        .iter()
+        .map(|p| (p.1 - intercept - slope * p.0).powi(2))
+        .sum();
+    Ok(PowerLaw {
+        exponent: -slope,
+        constant: intercept.exp(),
+        exponent_std_error: (rss / (m - 2.0) / sxx).sqrt(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::dynamics::{gradient_descent_mse, FlowSettings};
+    use crate::kernel::Network;
+    use crate::nn::Activation;
+
+    #[test]
+    fn power_law_recovers_the_exponent() {
+        let values: Vec<f64> = (1..=50).map(|j| 3.0 * (j as f64).powf(-2.5)).collect();
+        let fit = fit_power_law(&values, 2, 40).unwrap();
+        assert!((fit.exponent - 2.5).abs() < 1e-12);
+        assert!((fit.constant - 3.0).abs() < 1e-10);
+        assert!(fit.exponent_std_error < 1e-10);
+        assert!(fit_power_law(&values, 0, 10).is_err());
+        assert!(fit_power_law(&[1.0, -1.0, 0.5, 0.2], 1, 4).is_err());
+    }
+
+    #[test]
+    fn residual_components_decay_at_their_own_rates() {
+        // Spectral bias: along eigenvector k the training residual of kernel gradient flow is
+        // e^{−η μ_k t/N} times its initial value.
+        let x = Matrix::from_fn(12, 2, |i, j| {
+            let t = i as f64 * std::f64::consts::FRAC_PI_6;
+            if j == 0 {
+                t.cos()
+            } else {
+                t.sin()
+            }
+        });
+        let theta = Network::new(1, Activation::Relu)
+            .kernels(&x, None)
+            .unwrap()
+            .ntk;
+        let spec = Spectrum::of(&theta).unwrap();
+        assert!(spec.values.windows(2).all(|w| w[0] >= w[1]));
+        assert!(spec.lambda_min() > 0.0 && spec.condition_number() > 1.0);
+        let y = Matrix::column(
+            (0..12)
+                .map(|i| (3.0 * i as f64 * std::f64::consts::FRAC_PI_6).cos())
+                .collect(),
+        );
+        let t = 5.0;
+        let pred = gradient_descent_mse(
+            &theta,
+            &theta,
+            &y,
+            None,
+            None,
+            &[t],
+            &FlowSettings::default(),
+        )
+        .unwrap();
+        let r0: Vec<f64> = y.data.iter().map(|v| -v).collect();
+        let rt: Vec<f64> = pred.train[0]
+            .data
+            .iter()
+            .zip(&y.data)
+            .map(|(f, y)| f - y)
+            .collect();
+        let (c0, ct) = (spec.project(&r0), spec.project(&rt));
+        for k in 0..12 {
+            if c0[k].abs() > 1e-8 {
+                let want = c0[k] * (-spec.values[k] * t / 12.0).exp();
+                assert!((ct[k] - want).abs() < 1e-10, "component {k}");
+            }
+        }
+    }
+}
