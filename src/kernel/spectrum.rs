@@ -138,10 +138,11 @@ mod tests {
                 t.sin()
             }
         });
-        let theta = Network::new(1, Activation::Relu)
-            .kernels(&x, None)
-            .unwrap()
-            .ntk;
+        let net = Network {
+            b_std: Some(0.5),
+            ..Network::new(1, Activation::Relu)
+        };
+        let theta = net.kernels(&x, None).unwrap().ntk;
         let spec = Spectrum::of(&theta).unwrap();
         assert!(spec.values.windows(2).all(|w| w[0] >= w[1]));
         assert!(spec.lambda_min() > 0.0 && spec.condition_number() > 1.0);
