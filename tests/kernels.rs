@@ -269,3 +269,58 @@ fn gradient_flow_matches_explicit_euler() {
     .unwrap();
     assert!(rel_frobenius(&long.test[0], &inf.test[0]) < 1e-6);
 }
+
+/// Final kernel movement of a two-layer tanh net trained by full-batch GD (spec::run with the
+/// kernel diagnostics observer).
+fn final_movement(width: usize, gamma: f64, lr: f64) -> (f64, f64) {
+    let text = format!(
+        r#"
+seed = 3
+[data]
+kind = "sphere"
+n = 40
+dim = 3
+target = {{ kind = "harmonic", degree = 1 }}
+[model]
+kind = "two_layer"
+width = {width}
+activation = "tanh"
+gamma = {gamma}
+[[optimizer]]
+kind = "sgd"
+lr = {lr}
+[train]
+steps = 300
+record_every = 300
+kernel_diagnostics = 40
+"#
+    );
+    let spec = gradflow::spec::Spec::from_toml(&text, std::path::Path::new("spec")).unwrap();
+    let out = gradflow::spec::run(&spec, std::path::Path::new("."), None, false).unwrap();
+    let t = &out.trials[0].table;
+    let movement = *t.column("kernel_movement").unwrap().last().unwrap();
+    let loss = t.column("train_loss").unwrap();
+    (movement, loss.last().unwrap() / loss[0])
+}
+
+#[test]
+fn kernel_movement_separates_lazy_and_rich_training() {
+    // NTK scaling (γ = 1/2): the kernel barely moves, less as the width grows (∝ M^{-1/2}).
+    let (narrow, fit_narrow) = final_movement(100, 0.5, 1.0);
+    let (wide, fit_wide) = final_movement(3200, 0.5, 1.0);
+    assert!(
+        fit_narrow < 0.2 && fit_wide < 0.2,
+        "both fit: {fit_narrow} {fit_wide}"
+    );
+    assert!(wide < 0.4 * narrow, "NTK movement {narrow} → {wide}");
+    // Mean-field scaling (γ = 1, learning rate ∝ M): at the same width the features move O(1).
+    let (rich, fit_rich) = final_movement(3200, 1.0, 3200.0);
+    assert!(fit_rich < 0.2, "{fit_rich}");
+    eprintln!(
+        "kernel movement: NTK M=100 {narrow:.4}, NTK M=3200 {wide:.4}, mean-field M=3200 {rich:.4}"
+    );
+    assert!(
+        rich > 5.0 * wide,
+        "mean-field movement {rich} vs NTK {wide}"
+    );
+}

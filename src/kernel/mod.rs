@@ -5,6 +5,7 @@
 //! * [`empirical`] — finite-width NTK of any model;
 //! * [`dynamics`] — kernel gradient flow (neural-tangents' `gradient_descent_mse`), ridge
 //!   regression, √(yᵀK⁻¹y/n);
+//! * [`observer`] — kernel movement and kernel–target alignment along training;
 //! * [`spectrum`] — eigenvalues, λ_min, power-law decay fits, residual projections;
 //! * [`gauss_hermite`] — the quadrature behind activations without closed forms.
 
@@ -12,6 +13,7 @@ pub mod analytic;
 pub mod dynamics;
 pub mod empirical;
 pub mod gauss_hermite;
+pub mod observer;
 pub mod spectrum;
 
 pub use analytic::{Kernels, Kind, Network};

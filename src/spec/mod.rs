@@ -37,6 +37,7 @@ pub mod optimizer;
 
 use crate::data::io::{write_atomic, write_npy_matrix, Table};
 use crate::error::{Error, Result};
+use crate::kernel::observer::KernelDiagnostics;
 use crate::linalg::Matrix;
 use crate::nn::Loss;
 use crate::rng::Seed;
@@ -122,6 +123,10 @@ pub struct TrainSpec {
     /// Write a checkpoint every this many steps (default 0 = never).
     #[serde(default)]
     pub checkpoint_every: i64,
+    /// Record the empirical NTK's movement and target alignment on this many training points
+    /// (default 0 = off; columns `kernel_movement`, `kernel_alignment`).
+    #[serde(default)]
+    pub kernel_diagnostics: i64,
 }
 
 impl Spec {
@@ -191,6 +196,11 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
         None => (steps / 100).max(1),
     };
     let checkpoint_every = step_count("train.checkpoint_every", spec.train.checkpoint_every, true)?;
+    let probe = step_count(
+        "train.kernel_diagnostics",
+        spec.train.kernel_diagnostics,
+        true,
+    )? as usize;
     if !(spec.loss.l2.is_finite() && spec.loss.l2 >= 0.0) {
         return Err(Error::invalid("loss.l2", "expected a finite value ≥ 0"));
     }
@@ -248,8 +258,16 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                 record_every,
             };
             let mut test_observer = data.test.clone().map(TestLoss::new);
+            let mut kernel_observer = (probe > 0).then(|| {
+                let index: Vec<usize> = (0..probe.min(data.train.len())).collect();
+                let subset = data.train.select(&index);
+                KernelDiagnostics::new(subset.x, &subset.y)
+            });
             let mut observers: Vec<&mut dyn Observer> = Vec::new();
             if let Some(o) = test_observer.as_mut() {
+                observers.push(o);
+            }
+            if let Some(o) = kernel_observer.as_mut() {
                 observers.push(o);
             }
             let ckpt_path = out.map(|d| d.join(format!("checkpoint_trial{k}.bin")));
