@@ -324,3 +324,71 @@ fn kernel_movement_separates_lazy_and_rich_training() {
         "mean-field movement {rich} vs NTK {wide}"
     );
 }
+
+#[test]
+fn wide_two_layer_nets_follow_the_kernel_dynamics() {
+    // A TwoLayer net (γ = 1/2, σ_w = 1, |a_j| = 1, f₀ = 0 by symmetric initialisation) trained by
+    // full-batch GD on L = (1/2n)‖f − y‖² against the same GD in function space with the limit
+    // kernel k_∞: f ← f − (η/n) Θ (f − y) on train, f_te ← f_te − (η/n) Θ_te (f − y).
+    use gradflow::data::{synthetic, Dataset};
+    use gradflow::kernel::analytic::two_layer_ntk;
+    use gradflow::nn::Loss;
+    use gradflow::optim::{Optimizer, Sgd};
+    use gradflow::train::{Batching, Objective, Trainer};
+    let (n, steps, lr) = (20, 300, 1.0);
+    let mut r = Seed(12).stream("follow", 0);
+    let x = synthetic::sphere(n, 3, &mut r);
+    let xt = synthetic::sphere(10, 3, &mut r);
+    let y = synthetic::spherical_harmonic_target(&x, &[0.0, 0.6, 0.8], 2);
+    let data = Dataset::new("train", x.clone(), y.clone()).unwrap();
+    let theta = two_layer_ntk(&x, &x, Activation::Relu).unwrap();
+    let theta_te = two_layer_ntk(&xt, &x, Activation::Relu).unwrap();
+    let (mut f, mut ft) = (Matrix::zeros(n, 1), Matrix::zeros(10, 1));
+    for _ in 0..steps {
+        let res = Matrix::from_fn(n, 1, |i, _| f.data[i] - y.data[i]);
+        let df = theta.matmul(&res).unwrap();
+        let dft = theta_te.matmul(&res).unwrap();
+        f.data
+            .iter_mut()
+            .zip(&df.data)
+            .for_each(|(v, d)| *v -= lr / n as f64 * d);
+        ft.data
+            .iter_mut()
+            .zip(&dft.data)
+            .for_each(|(v, d)| *v -= lr / n as f64 * d);
+    }
+    let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: lr.into() })]);
+    let gap = |width: usize| -> f64 {
+        let model = TwoLayer {
+            symmetric: true,
+            ..TwoLayer::new(3, width, Activation::Relu, 0.5).unwrap()
+        };
+        let mut total = 0.0;
+        for seed in 0..3 {
+            let trainer = Trainer {
+                objective: Objective {
+                    model: &model,
+                    loss: Loss::Squared,
+                    l2: 0.0,
+                },
+                optimizer: &optimizer,
+                batching: Batching::Full,
+                seed: Seed(seed),
+                steps,
+                record_every: steps,
+            };
+            let mut state = trainer.start(model.init(&mut Seed(seed).stream("init", 0)));
+            let mut table = trainer.table(&[]);
+            trainer
+                .run(&mut state, &data, steps, &mut [], &mut table)
+                .unwrap();
+            let pred = model.predict(&state.params, &xt).unwrap();
+            total += rel_frobenius(&pred, &ft) / 3.0;
+        }
+        total
+    };
+    let gaps: Vec<f64> = [256, 1024, 4096].iter().map(|&m| gap(m)).collect();
+    eprintln!("network-vs-kernel test gap at M = 256, 1024, 4096: {gaps:?}");
+    assert!(gaps[0] > gaps[1] && gaps[1] > gaps[2], "{gaps:?}");
+    assert!(gaps[2] < 0.1, "{gaps:?}");
+}

@@ -1,0 +1,98 @@
+//! Kernel benchmarks, the workloads of `bench/anchors/kernels_nt.py`: analytic NNGP + NTK of FC
+//! ReLU nets (1 and 3 hidden layers, b_std ∈ {none, 0.1}, n = 4000, d = 100), the empirical NTK
+//! of a two-layer ReLU net (width 4096, n = 1000, d = 100), and gradient-flow predictions at
+//! t ∈ {1, 10, 100, ∞} (n_train = n_test = 2000). One JSON line per measurement (median of 3).
+//!
+//! `cargo bench --bench kernels [-- --quick]` (threads: GRADFLOW_BENCH_THREADS, default 2).
+
+use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings};
+use gradflow::kernel::empirical::empirical_ntk;
+use gradflow::kernel::{Kind, Network};
+use gradflow::linalg::Matrix;
+use gradflow::nn::{Activation, Model, TwoLayer};
+use gradflow::rng::Seed;
+use std::time::Instant;
+
+fn timed(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[1]
+}
+
+fn main() {
+    let threads: usize = std::env::var("GRADFLOW_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .expect("thread pool");
+    let quick = std::env::args().any(|a| a == "--quick");
+    let mut rng = Seed(0).stream("bench-kernels", 0);
+    let mut random = |n: usize, d: usize| Matrix::from_fn(n, d, |_, _| rng.normal());
+
+    let n = if quick { 1000 } else { 4000 };
+    let x = random(n, 100);
+    for depth in [1, 3] {
+        for b_std in [None, Some(0.1)] {
+            let net = Network {
+                w_std: 1.4,
+                b_std,
+                ..Network::new(depth, Activation::Relu)
+            };
+            let t = timed(|| {
+                net.kernels(&x, None).expect("kernels");
+            });
+            println!(
+                "{{\"bench\": \"analytic\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {}}}",
+                b_std.map_or("null".to_string(), |b| b.to_string())
+            );
+        }
+    }
+
+    let xe = random(1000, 100);
+    let model = TwoLayer {
+        w_std: 0.1,
+        ..TwoLayer::new(100, 4096, Activation::Relu, 0.5).expect("model")
+    };
+    let params = model.init(&mut Seed(1).stream("init", 0));
+    let t = timed(|| {
+        empirical_ntk(&model, &params, &xe, None).expect("ntk");
+    });
+    println!("{{\"bench\": \"empirical_two_layer\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": 1000, \"width\": 4096}}");
+
+    let m = if quick { 500 } else { 2000 };
+    let (xtr, xte, ytr) = (random(m, 100), random(m, 100), random(m, 1));
+    let net = Network {
+        w_std: 1.4,
+        b_std: Some(0.1),
+        ..Network::new(1, Activation::Relu)
+    };
+    let k_tr = net.kernels(&xtr, None).expect("k").take(Kind::Ntk);
+    let k_te = net.kernels(&xte, Some(&xtr)).expect("k").take(Kind::Ntk);
+    let settings = FlowSettings {
+        diag_reg: 1e-6,
+        ..FlowSettings::default()
+    };
+    let t = timed(|| {
+        gradient_descent_mse(
+            &k_tr,
+            &k_te,
+            &ytr,
+            None,
+            None,
+            &[1.0, 10.0, 100.0, f64::INFINITY],
+            &settings,
+        )
+        .expect("predict");
+    });
+    println!("{{\"bench\": \"predict\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n_train\": {m}, \"n_test\": {m}}}");
+}
