@@ -75,7 +75,129 @@ struct ActivationMap {
     quadrature: Option<GaussHermite>,
 }
 
+/// arccos on [−1, 1] without branches, so that loops over it vectorise: fdlibm's rational
+/// approximation R(z) of (asin(√z) − √z)/√z, with acos x = π/2 − (x + x R(x²)) for |x| ≤ 1/2,
+/// 2(s + s R(z)) with z = (1 − x)/2, s = √z for x > 1/2, and π − 2(s + s R(z)), z = (1 + x)/2
+/// for x < −1/2 (a few ulp from the correctly rounded value).
+#[inline(always)]
+fn acos_fast(x: f64) -> f64 {
+    const P: [f64; 6] = [
+        0.16666666666666666,
+        -0.3255658186224009,
+        0.20121253213486293,
+        -0.04005553450067941,
+        0.0007915349942898145,
+        3.479331075960212e-05,
+    ];
+    const Q: [f64; 4] = [
+        -2.403394911734414,
+        2.0209457602335057,
+        -0.6882839716054533,
+        0.07703815055590194,
+    ];
+    let r = |z: f64| {
+        let p = z * (P[0] + z * (P[1] + z * (P[2] + z * (P[3] + z * (P[4] + z * P[5])))));
+        let q = 1.0 + z * (Q[0] + z * (Q[1] + z * (Q[2] + z * Q[3])));
+        p / q
+    };
+    let a = x.abs();
+    let small = std::f64::consts::FRAC_PI_2 - (x + x * r(x * x));
+    let z = 0.5 * (1.0 - a);
+    let s = z.sqrt();
+    let tail = 2.0 * (s + s * r(z));
+    let large = if x > 0.0 { tail } else { PI - tail };
+    if a <= 0.5 {
+        small
+    } else {
+        large
+    }
+}
+
+/// The ReLU layer map over a row (arc-cosine kernel), branch-free.
+#[inline(always)]
+fn relu_row_generic(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
+    let inv_2pi = 0.5 / PI;
+    for ((k, t), &q2) in nngp.iter_mut().zip(ntk.iter_mut()).zip(v2) {
+        let s = (v1 * q2).sqrt();
+        let cos = if s > 0.0 {
+            (*k / s).clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
+        let theta = acos_fast(cos);
+        let sin = (1.0 - cos * cos).max(0.0).sqrt();
+        *k = s * inv_2pi * (sin + (PI - theta) * cos);
+        *t *= (PI - theta) * inv_2pi;
+    }
+}
+
+/// [`relu_row_generic`] compiled for AVX-512 (8 lanes).
+///
+/// # Safety
+/// The CPU must support AVX-512F (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn relu_row_avx512(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
+    relu_row_generic(v1, v2, nngp, ntk)
+}
+
+/// [`relu_row_generic`] compiled for AVX2 (4 lanes).
+///
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn relu_row_avx2(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
+    relu_row_generic(v1, v2, nngp, ntk)
+}
+
+/// The ReLU row map with runtime dispatch to the widest vector unit. No fused multiply-adds are
+/// formed (Rust never contracts a·b + c), so every path rounds identically.
+fn relu_row(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was detected at run time.
+            return unsafe { relu_row_avx512(v1, v2, nngp, ntk) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature was detected at run time.
+            return unsafe { relu_row_avx2(v1, v2, nngp, ntk) };
+        }
+    }
+    relu_row_generic(v1, v2, nngp, ntk)
+}
+
 impl ActivationMap {
+    /// The map on one row: for every j, (K, Θ) ← (E[η(u)η(v)], Θ · E[η'(u)η'(v)]) with
+    /// q₁ = `v1`, q₂ = `v2[j]`, q₁₂ = `nngp[j]`; entry `diagonal` (if any) has cos θ = 1.
+    /// ReLU runs as a branch-free loop; the other activations entry by entry.
+    fn apply_row(
+        &self,
+        v1: f64,
+        v2: &[f64],
+        nngp: &mut [f64],
+        ntk: &mut [f64],
+        diagonal: Option<usize>,
+    ) {
+        if self.activation == Activation::Relu {
+            let saved = diagonal.map(|j| ntk[j]);
+            relu_row(v1, v2, nngp, ntk);
+            // θ = 0 exactly on the diagonal: K = √(q₁q₂)/2, E[η'η'] = 1/2.
+            if let (Some(j), Some(t)) = (diagonal, saved) {
+                let s = (v1 * v2[j]).sqrt();
+                nngp[j] = if s > 0.0 { 0.5 * s } else { 0.0 };
+                ntk[j] = t * if s > 0.0 { 0.5 } else { 0.25 };
+            }
+        } else {
+            for (j, ((k, t), &q2)) in nngp.iter_mut().zip(ntk.iter_mut()).zip(v2).enumerate() {
+                let (kk, tdot) = self.pair(v1, q2, *k, diagonal == Some(j));
+                *k = kk;
+                *t *= tdot;
+            }
+        }
+    }
+
     fn new(activation: Activation, degree: usize) -> Result<ActivationMap> {
         let closed = matches!(
             activation,
@@ -205,35 +327,45 @@ impl Network {
         out
     }
 
-    /// One entry: (K, Θ) of the whole network from K⁰ = q12 and the per-layer variances.
-    fn entry(
+    /// One row of the kernels, in place: on entry `nngp` holds K⁰ = ⟨x_i, x'_j⟩/d for
+    /// j ≥ `start`, on exit K and Θ of the whole network (the layer maps run over the row).
+    #[allow(clippy::too_many_arguments)]
+    fn row(
         &self,
         map: &ActivationMap,
         v1: &[f64],
-        v2: &[f64],
-        q12: f64,
-        diagonal: bool,
+        v2_layers: &[Vec<f64>],
+        start: usize,
+        nngp: &mut [f64],
+        ntk: &mut [f64],
+        diagonal: Option<usize>,
         input_dim: usize,
-    ) -> (f64, f64) {
+    ) {
         let w2 = self.w_std * self.w_std;
         let b2 = self.bias_var();
         let bias_one = if self.b_std.is_some() { 1.0 } else { 0.0 };
-        let (mut nngp, mut ntk) = (q12, 0.0);
+        ntk.fill(0.0);
         for l in 0..=self.depth {
             let fan_in = if l == 0 { input_dim } else { self.width } as f64;
-            let next = w2 * nngp + b2;
-            ntk = match self.parameterization {
-                Parameterization::Ntk => next + w2 * ntk,
-                Parameterization::Standard => fan_in * nngp + bias_one + w2 * ntk,
-            };
-            nngp = next;
+            match self.parameterization {
+                Parameterization::Ntk => {
+                    for (k, t) in nngp.iter_mut().zip(ntk.iter_mut()) {
+                        let next = w2 * *k + b2;
+                        *t = next + w2 * *t;
+                        *k = next;
+                    }
+                }
+                Parameterization::Standard => {
+                    for (k, t) in nngp.iter_mut().zip(ntk.iter_mut()) {
+                        *t = fan_in * *k + bias_one + w2 * *t;
+                        *k = w2 * *k + b2;
+                    }
+                }
+            }
             if l < self.depth {
-                let (k, tdot) = map.pair(v1[l], v2[l], nngp, diagonal);
-                nngp = k;
-                ntk *= tdot;
+                map.apply_row(v1[l], &v2_layers[l][start..], nngp, ntk, diagonal);
             }
         }
-        (nngp, ntk)
     }
 
     /// NNGP and NTK between the rows of `x1` and of `x2` (`None`: x2 = x1, the kernels are
@@ -294,32 +426,42 @@ impl Network {
         let mut cross = Matrix::zeros(x1.rows, x2.rows);
         gemm(&mut cross, 0.0, x1.view(), x2.view().transpose(), scale);
         let n2 = x2.rows;
-        let mut nngp = Matrix::zeros(x1.rows, n2);
+        // Per layer, the variances of the second set as one array (rows run over j).
+        let var2_layers: Vec<Vec<f64>> = (0..self.depth)
+            .map(|l| var2.iter().map(|v| v[l]).collect())
+            .collect();
+        let mut nngp = cross;
         let mut ntk = Matrix::zeros(x1.rows, n2);
         nngp.data
             .par_chunks_mut(n2)
             .zip(ntk.data.par_chunks_mut(n2))
-            .zip(cross.data.par_chunks(n2))
             .enumerate()
-            .for_each(|(i, ((k_row, t_row), c_row))| {
+            .for_each(|(i, (k_row, t_row))| {
                 // For one input set only the upper triangle is computed, then mirrored: the
                 // kernels are exactly symmetric.
                 let start = if same { i } else { 0 };
-                for j in start..n2 {
-                    let diagonal = (same && i == j) || diagonal_offset == Some(j.wrapping_sub(i));
-                    let (k, t) = self.entry(&map, &var1[i], &var2[j], c_row[j], diagonal, d);
-                    k_row[j] = k;
-                    t_row[j] = t;
-                }
+                let diagonal = if same {
+                    Some(0)
+                } else {
+                    diagonal_offset
+                        .map(|off| i + off)
+                        .filter(|&j| j < n2)
+                        .map(|j| j - start)
+                };
+                self.row(
+                    &map,
+                    &var1[i],
+                    &var2_layers,
+                    start,
+                    &mut k_row[start..],
+                    &mut t_row[start..],
+                    diagonal,
+                    d,
+                );
             });
         if same {
-            for m in [&mut nngp, &mut ntk] {
-                for i in 0..n2 {
-                    for j in 0..i {
-                        m.data[i * n2 + j] = m.data[j * n2 + i];
-                    }
-                }
-            }
+            mirror_upper(&mut nngp);
+            mirror_upper(&mut ntk);
         }
         Ok(Kernels { nngp, ntk })
     }
@@ -365,6 +507,35 @@ pub fn stream_to_npy(
     writer.finish()?;
     Ok((x1.rows, cols))
 }
+
+/// Copies the upper triangle of a square matrix onto the lower one, in parallel over row
+/// blocks and in cache-sized tiles, in place.
+fn mirror_upper(m: &mut Matrix) {
+    const TILE: usize = 64;
+    let n = m.rows;
+    let ptr = SharedMut(m.data.as_mut_ptr());
+    (0..n.div_ceil(TILE)).into_par_iter().for_each(|bi| {
+        let p = ptr;
+        let i0 = bi * TILE;
+        let i1 = (i0 + TILE).min(n);
+        for j0 in (0..i1).step_by(TILE) {
+            for i in i0..i1 {
+                for j in j0..(j0 + TILE).min(i) {
+                    // SAFETY: tasks write only entries (i, j) with j < i of their own rows and
+                    // read only entries (j, i) with j < i, which lie in the upper triangle that
+                    // no task writes; all indices are below n².
+                    unsafe { *p.0.add(i * n + j) = *p.0.add(j * n + i) };
+                }
+            }
+        }
+    });
+}
+
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f64);
+// SAFETY: used only by `mirror_upper`, whose tasks touch disjoint entries.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
 
 /// The document's K_∞,ij = E_{w~N(0,I)}[x_iᵀx_j η'(wᵀx_i) η'(wᵀx_j)]: the NTK of a two-layer
 /// net with only the first layer trained (unit output weights, 1/√M scaling).
@@ -487,6 +658,19 @@ mod tests {
             let (v, vq) = (closed.variance(q1), gh.expect(q1, |u| act.value(u).powi(2)));
             assert!((v - vq).abs() < 1e-6 * v, "{v} vs {vq}");
         }
+    }
+
+    #[test]
+    fn fast_acos_is_accurate() {
+        let mut worst: f64 = 0.0;
+        for i in 0..=200_000 {
+            let x = -1.0 + i as f64 * 1e-5;
+            let x = x.clamp(-1.0, 1.0);
+            worst = worst.max((acos_fast(x) - x.acos()).abs());
+        }
+        assert!(worst < 2e-15, "{worst:e}");
+        assert_eq!(acos_fast(1.0), 0.0);
+        assert!((acos_fast(-1.0) - PI).abs() < 1e-15);
     }
 
     #[test]
