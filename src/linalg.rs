@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::Solve;
 use faer::{Accum, MatRef, Par};
+use rayon::prelude::*;
 
 /// A dense row-major matrix of f64: entry (i, j) is `data[i * cols + j]`.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -202,6 +203,68 @@ pub fn gemm_slice(
     clear_upper_vector_state();
 }
 
+/// Copies the upper triangle of a square matrix onto its lower triangle, in place, in parallel
+/// over row blocks of cache-sized tiles (each entry is a copy: thread-count independent).
+pub fn fill_lower_from_upper(m: &mut Matrix) {
+    const TILE: usize = 64;
+    let n = m.rows;
+    let ptr = SharedMut(m.data.as_mut_ptr());
+    (0..n.div_ceil(TILE)).into_par_iter().for_each(|bi| {
+        let p = ptr;
+        let i0 = bi * TILE;
+        let i1 = (i0 + TILE).min(n);
+        for j0 in (0..i1).step_by(TILE) {
+            for i in i0..i1 {
+                for j in j0..(j0 + TILE).min(i) {
+                    // SAFETY: tasks write only entries (i, j) with j < i of their own rows and
+                    // read only entries (j, i) with j < i, which lie in the upper triangle that
+                    // no task writes; all indices are below n².
+                    unsafe { *p.0.add(i * n + j) = *p.0.add(j * n + i) };
+                }
+            }
+        }
+    });
+}
+
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f64);
+// SAFETY: used only by `fill_lower_from_upper`, whose tasks touch disjoint entries.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+/// C ← α A Aᵀ (n × n, exactly symmetric): only the upper triangle is multiplied (faer's
+/// triangular GEMM, half the flops of a full product), then mirrored.
+pub fn gram(c: &mut Matrix, a: MatRef<'_, f64>, alpha: f64) {
+    use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
+    let n = a.nrows();
+    c.resize(n, n);
+    let work = n * n * a.ncols() / 2;
+    let par = if work >= PARALLEL_WORK && rayon::current_num_threads() > 1 {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    };
+    {
+        let dst = faer::MatMut::from_row_major_slice_mut(&mut c.data, n, n);
+        tri_matmul(
+            dst,
+            BlockStructure::TriangularUpper,
+            Accum::Replace,
+            a,
+            BlockStructure::Rectangular,
+            a.transpose(),
+            BlockStructure::Rectangular,
+            alpha,
+            par,
+        );
+    }
+    if matches!(par, Par::Rayon(_)) {
+        rayon::broadcast(|_| clear_upper_vector_state());
+    }
+    clear_upper_vector_state();
+    fill_lower_from_upper(c);
+}
+
 /// Clears the upper halves of the vector registers after a wide-vector kernel: faer's AVX-512
 /// kernels can leave them dirty, and then every legacy-SSE instruction that follows (glibc's
 /// `tanh`, for one) pays a state-transition penalty (measured: 10× slower activations).
@@ -382,6 +445,32 @@ mod tests {
         };
         assert_eq!(run(1).data, run(2).data);
         assert_eq!(run(1).data, run(3).data);
+    }
+
+    #[test]
+    fn gram_is_a_a_transpose_symmetric_and_thread_independent() {
+        let a = random(300, 700, 40);
+        let want = naive(&a, &a.transpose());
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut c = Matrix::default();
+                gram(&mut c, a.view(), 2.0);
+                c
+            })
+        };
+        let c1 = run(1);
+        assert_eq!(c1.data, run(2).data);
+        assert_eq!(c1.data, run(3).data);
+        for i in 0..300 {
+            for j in 0..300 {
+                assert_eq!(c1.get(i, j), c1.get(j, i));
+                assert!((c1.get(i, j) - 2.0 * want.get(i, j)).abs() < 1e-10);
+            }
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@
 
 use super::gauss_hermite::GaussHermite;
 use crate::error::{check_positive, Error, Result};
-use crate::linalg::{gemm, Matrix};
+use crate::linalg::{fill_lower_from_upper, gemm, Matrix};
 use crate::nn::{Activation, Parameterization};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -460,8 +460,8 @@ impl Network {
                 );
             });
         if same {
-            mirror_upper(&mut nngp);
-            mirror_upper(&mut ntk);
+            fill_lower_from_upper(&mut nngp);
+            fill_lower_from_upper(&mut ntk);
         }
         Ok(Kernels { nngp, ntk })
     }
@@ -507,35 +507,6 @@ pub fn stream_to_npy(
     writer.finish()?;
     Ok((x1.rows, cols))
 }
-
-/// Copies the upper triangle of a square matrix onto the lower one, in parallel over row
-/// blocks and in cache-sized tiles, in place.
-fn mirror_upper(m: &mut Matrix) {
-    const TILE: usize = 64;
-    let n = m.rows;
-    let ptr = SharedMut(m.data.as_mut_ptr());
-    (0..n.div_ceil(TILE)).into_par_iter().for_each(|bi| {
-        let p = ptr;
-        let i0 = bi * TILE;
-        let i1 = (i0 + TILE).min(n);
-        for j0 in (0..i1).step_by(TILE) {
-            for i in i0..i1 {
-                for j in j0..(j0 + TILE).min(i) {
-                    // SAFETY: tasks write only entries (i, j) with j < i of their own rows and
-                    // read only entries (j, i) with j < i, which lie in the upper triangle that
-                    // no task writes; all indices are below n².
-                    unsafe { *p.0.add(i * n + j) = *p.0.add(j * n + i) };
-                }
-            }
-        }
-    });
-}
-
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f64);
-// SAFETY: used only by `mirror_upper`, whose tasks touch disjoint entries.
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
 
 /// The document's K_∞,ij = E_{w~N(0,I)}[x_iᵀx_j η'(wᵀx_i) η'(wᵀx_j)]: the NTK of a two-layer
 /// net with only the first layer trained (unit output weights, 1/√M scaling).

@@ -6,7 +6,7 @@
 //! [`crate::nn::InfiniteWidth`] through [`HiddenLayer`].
 
 use crate::error::{check_positive, Error, Result};
-use crate::linalg::{gemm, view, Matrix};
+use crate::linalg::{gemm, gram, view, Matrix};
 use crate::nn::model::{zero_frozen, Cache, Model, ParamBlock};
 use crate::nn::Activation;
 use crate::rng::Rng;
@@ -100,18 +100,33 @@ impl HiddenLayer<'_> {
             None => (x1, &phi1, &d1),
         };
         let c2 = self.scale * self.scale;
+        let same = x2.is_none();
+        // A B ᵀ, through the symmetric (half-flop) product when both sides are the same set.
+        let product = |a: &Matrix, b: &Matrix| -> Matrix {
+            let mut out = Matrix::zeros(a.rows, b.rows);
+            if same {
+                gram(&mut out, a.view(), 1.0);
+            } else {
+                gemm(&mut out, 0.0, a.view(), b.view().transpose(), 1.0);
+            }
+            out
+        };
         let mut k = Matrix::zeros(x1.rows, x2r.rows);
         if first {
-            let mut gram = Matrix::zeros(x1.rows, x2r.rows);
-            gemm(&mut gram, 0.0, x1.view(), x2r.view().transpose(), 1.0);
-            if self.b.is_some() {
-                gram.data.iter_mut().for_each(|v| *v += 1.0);
-            }
-            gemm(&mut k, 0.0, d1.view(), d2.view().transpose(), c2);
-            k.data.iter_mut().zip(&gram.data).for_each(|(v, g)| *v *= g);
+            let inputs = product(x1, x2r);
+            let bias = if self.b.is_some() { 1.0 } else { 0.0 };
+            k = product(&d1, d2);
+            k.data
+                .iter_mut()
+                .zip(&inputs.data)
+                .for_each(|(v, g)| *v *= c2 * (g + bias));
         }
         if second {
-            gemm(&mut k, 1.0, phi1.view(), phi2.view().transpose(), c2);
+            let features = product(&phi1, phi2);
+            k.data
+                .iter_mut()
+                .zip(&features.data)
+                .for_each(|(v, f)| *v += c2 * f);
         }
         k
     }
