@@ -5,36 +5,17 @@
 //!
 //! `cargo bench --bench kernels [-- --quick]` (threads: GRADFLOW_BENCH_THREADS, default 2).
 
+mod common;
+
 use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings};
 use gradflow::kernel::empirical::empirical_ntk;
 use gradflow::kernel::{Kind, Network};
 use gradflow::linalg::Matrix;
 use gradflow::nn::{Activation, Model, TwoLayer};
 use gradflow::rng::Seed;
-use std::time::Instant;
-
-fn timed(mut f: impl FnMut()) -> f64 {
-    f();
-    let mut times: Vec<f64> = (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[1]
-}
 
 fn main() {
-    let threads: usize = std::env::var("GRADFLOW_BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global()
-        .expect("thread pool");
+    common::init_threads();
     let quick = std::env::args().any(|a| a == "--quick");
     let mut rng = Seed(0).stream("bench-kernels", 0);
     let mut random = |n: usize, d: usize| Matrix::from_fn(n, d, |_, _| rng.normal());
@@ -48,7 +29,7 @@ fn main() {
                 b_std,
                 ..Network::new(depth, Activation::Relu)
             };
-            let t = timed(|| {
+            let t = common::median_of_3(|| {
                 net.kernels(&x, None).expect("kernels");
             });
             println!(
@@ -64,7 +45,7 @@ fn main() {
         ..TwoLayer::new(100, 4096, Activation::Relu, 0.5).expect("model")
     };
     let params = model.init(&mut Seed(1).stream("init", 0));
-    let t = timed(|| {
+    let t = common::median_of_3(|| {
         empirical_ntk(&model, &params, &xe, None).expect("ntk");
     });
     println!("{{\"bench\": \"empirical_two_layer\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": 1000, \"width\": 4096}}");
@@ -82,7 +63,7 @@ fn main() {
         diag_reg: 1e-6,
         ..FlowSettings::default()
     };
-    let t = timed(|| {
+    let t = common::median_of_3(|| {
         gradient_descent_mse(
             &k_tr,
             &k_te,

@@ -6,6 +6,8 @@
 //!
 //! `cargo bench --bench train_step` (threads: GRADFLOW_BENCH_THREADS, default 2).
 
+mod common;
+
 use gradflow::data::Dataset;
 use gradflow::linalg::{gemm, Matrix};
 use gradflow::nn::{Activation, Loss, Model, TwoLayer};
@@ -20,14 +22,7 @@ const M: usize = 4096;
 const STEPS: u64 = 200;
 
 fn main() {
-    let threads: usize = std::env::var("GRADFLOW_BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global()
-        .expect("thread pool");
+    let threads = common::init_threads();
     let steps: u64 = std::env::var("GRADFLOW_BENCH_STEPS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -237,15 +237,7 @@ pub struct NpyWriter {
 impl NpyWriter {
     /// Starts a C-order f64 array of `shape` at `path`.
     pub fn create(path: &Path, shape: &[usize]) -> Result<NpyWriter> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".into());
-        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+        let tmp = temporary_path(path);
         let f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
         let mut file = std::io::BufWriter::new(f);
         file.write_all(&npy_header(shape))
@@ -299,8 +291,8 @@ pub fn write_npy_vector(path: &Path, v: &[f64]) -> Result<()> {
     write_atomic(path, &npy_bytes(&[v.len()], v))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// The temporary file beside `path` that an atomic write renames into place.
+fn temporary_path(path: &Path) -> std::path::PathBuf {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -309,7 +301,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    dir.join(format!(".{name}.tmp{}", std::process::id()))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temporary_path(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -241,43 +241,19 @@ impl HiddenLayer<'_> {
         partials.resize(blocks, 2 * m);
         delta.resize(n, m);
         let (a, c, act) = (self.a, self.scale, self.activation);
+        let pass = RowPass {
+            phi,
+            source,
+            r,
+            a,
+            c,
+            want_a,
+            want_delta,
+        };
         match (act, in_place) {
-            (Activation::Relu, _) => par_rows(
-                delta,
-                phi,
-                source,
-                r,
-                partials,
-                a,
-                c,
-                want_a,
-                want_delta,
-                |v| if v > 0.0 { 1.0 } else { 0.0 },
-            ),
-            (_, true) => par_rows(
-                delta,
-                phi,
-                source,
-                r,
-                partials,
-                a,
-                c,
-                want_a,
-                want_delta,
-                |v| act.derivative_from_value(v),
-            ),
-            (_, false) => par_rows(
-                delta,
-                phi,
-                source,
-                r,
-                partials,
-                a,
-                c,
-                want_a,
-                want_delta,
-                |u| act.derivative(u),
-            ),
+            (Activation::Relu, _) => pass.run(delta, partials, |v| if v > 0.0 { 1.0 } else { 0.0 }),
+            (_, true) => pass.run(delta, partials, |v| act.derivative_from_value(v)),
+            (_, false) => pass.run(delta, partials, |u| act.derivative(u)),
         }
         let reduce = |target: &mut [f64], offset: usize| {
             target.fill(0.0);
@@ -311,50 +287,57 @@ impl HiddenLayer<'_> {
     }
 }
 
-/// The backward pass over row blocks (see [`HiddenLayer::backward`]); `part` of each block is
-/// [Σ_i c r_i Φ_i | Σ_i Δ_i].
-#[allow(clippy::too_many_arguments)]
-fn par_rows(
-    delta: &mut Matrix,
-    phi: &Matrix,
-    source: &Matrix,
-    r: &[f64],
-    partials: &mut Matrix,
-    a: &[f64],
+/// The read-only inputs of the backward pass over row blocks (see [`HiddenLayer::backward`]).
+struct RowPass<'a> {
+    phi: &'a Matrix,
+    /// Φ (derivative from the value) or H (derivative from the pre-activation).
+    source: &'a Matrix,
+    r: &'a [f64],
+    a: &'a [f64],
     c: f64,
     want_a: bool,
     want_delta: bool,
-    derivative: impl Fn(f64) -> f64 + Sync,
-) {
-    let m = a.len();
-    delta
-        .data
-        .par_chunks_mut(BLOCK_ROWS * m)
-        .zip(phi.data.par_chunks(BLOCK_ROWS * m))
-        .zip(source.data.par_chunks(BLOCK_ROWS * m))
-        .zip(r.par_chunks(BLOCK_ROWS))
-        .zip(partials.data.par_chunks_mut(2 * m))
-        .for_each(|((((d_blk, p_blk), s_blk), r_blk), part)| {
-            let (pa, pb) = part.split_at_mut(m);
-            pa.fill(0.0);
-            pb.fill(0.0);
-            for (i, &ri) in r_blk.iter().enumerate() {
-                let cr = c * ri;
-                let rows = i * m..(i + 1) * m;
-                if want_a {
-                    pa.iter_mut()
-                        .zip(&p_blk[rows.clone()])
-                        .for_each(|(s, &v)| *s += cr * v);
-                }
-                if want_delta {
-                    let d_row = &mut d_blk[rows.clone()];
-                    for ((dv, &u), &aj) in d_row.iter_mut().zip(&s_blk[rows]).zip(a) {
-                        *dv = cr * aj * derivative(u);
+}
+
+impl RowPass<'_> {
+    /// Δ rows and, per block, `part` = [Σ_i c r_i Φ_i | Σ_i Δ_i].
+    fn run(
+        &self,
+        delta: &mut Matrix,
+        partials: &mut Matrix,
+        derivative: impl Fn(f64) -> f64 + Sync,
+    ) {
+        let (m, a, c) = (self.a.len(), self.a, self.c);
+        let (want_a, want_delta) = (self.want_a, self.want_delta);
+        delta
+            .data
+            .par_chunks_mut(BLOCK_ROWS * m)
+            .zip(self.phi.data.par_chunks(BLOCK_ROWS * m))
+            .zip(self.source.data.par_chunks(BLOCK_ROWS * m))
+            .zip(self.r.par_chunks(BLOCK_ROWS))
+            .zip(partials.data.par_chunks_mut(2 * m))
+            .for_each(|((((d_blk, p_blk), s_blk), r_blk), part)| {
+                let (pa, pb) = part.split_at_mut(m);
+                pa.fill(0.0);
+                pb.fill(0.0);
+                for (i, &ri) in r_blk.iter().enumerate() {
+                    let cr = c * ri;
+                    let rows = i * m..(i + 1) * m;
+                    if want_a {
+                        pa.iter_mut()
+                            .zip(&p_blk[rows.clone()])
+                            .for_each(|(s, &v)| *s += cr * v);
                     }
-                    pb.iter_mut().zip(d_row.iter()).for_each(|(s, &v)| *s += v);
+                    if want_delta {
+                        let d_row = &mut d_blk[rows.clone()];
+                        for ((dv, &u), &aj) in d_row.iter_mut().zip(&s_blk[rows]).zip(a) {
+                            *dv = cr * aj * derivative(u);
+                        }
+                        pb.iter_mut().zip(d_row.iter()).for_each(|(s, &v)| *s += v);
+                    }
                 }
-            }
-        });
+            });
+    }
 }
 
 /// f(x) = α M^{−γ} Σ_{j=1}^M a_j η(w_jᵀx + b_j) with w_j ~ N(0, σ_w² I), b_j ~ N(0, σ_b²).

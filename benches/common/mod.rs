@@ -1,0 +1,32 @@
+//! Shared by the benchmarks: the thread pool from GRADFLOW_BENCH_THREADS (default 2, the CI
+//! machine's size) and the median of repeated timings.
+
+use std::time::Instant;
+
+/// Builds the global rayon pool; returns the thread count.
+pub fn init_threads() -> usize {
+    let threads: usize = std::env::var("GRADFLOW_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .expect("thread pool");
+    threads
+}
+
+/// Median of three timed runs after one warm-up run, in seconds.
+#[allow(dead_code)]
+pub fn median_of_3(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[1]
+}
