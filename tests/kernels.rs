@@ -392,3 +392,62 @@ fn wide_two_layer_nets_follow_the_kernel_dynamics() {
     assert!(gaps[0] > gaps[1] && gaps[1] > gaps[2], "{gaps:?}");
     assert!(gaps[2] < 0.1, "{gaps:?}");
 }
+
+#[test]
+fn discrete_time_kernel_descent_and_gp_posterior() {
+    use gradflow::kernel::dynamics::{gp_posterior, gradient_descent_mse_discrete};
+    let x = inputs(9, 3, 20);
+    let xt = inputs(4, 3, 21);
+    let net = Network {
+        b_std: Some(0.2),
+        ..Network::new(1, Activation::Tanh)
+    };
+    let theta = net.kernels(&x, None).unwrap().ntk;
+    let theta_te = net.kernels(&xt, Some(&x)).unwrap().ntk;
+    let y = Matrix::from_fn(9, 1, |i, _| (i as f64).cos());
+    let settings = FlowSettings {
+        learning_rate: 3.0,
+        ..FlowSettings::default()
+    };
+    let pred =
+        gradient_descent_mse_discrete(&theta, &theta_te, &y, &[0, 1, 37], &settings).unwrap();
+    // Against the plain iteration f ← f − (η/N) Θ (f − y), f_te ← f_te − (η/N) Θ_te (f − y).
+    let (mut f, mut ft) = (Matrix::zeros(9, 1), Matrix::zeros(4, 1));
+    for step in 0..=37 {
+        if step == 37 {
+            assert!(rel_frobenius(&pred.train[2], &f) < 1e-10);
+            assert!(rel_frobenius(&pred.test[2], &ft) < 1e-10);
+        }
+        let res = Matrix::from_fn(9, 1, |i, _| f.data[i] - y.data[i]);
+        let df = theta.matmul(&res).unwrap();
+        let dft = theta_te.matmul(&res).unwrap();
+        f.data
+            .iter_mut()
+            .zip(&df.data)
+            .for_each(|(v, d)| *v -= 3.0 / 9.0 * d);
+        ft.data
+            .iter_mut()
+            .zip(&dft.data)
+            .for_each(|(v, d)| *v -= 3.0 / 9.0 * d);
+    }
+    assert!(pred.train[0].frobenius_norm() < 1e-12);
+    // GP posterior at a training point with tiny noise: mean ≈ y, variance ≈ 0; with huge noise
+    // the data says nothing and the variance is the prior variance.
+    let k = net.kernels(&x, None).unwrap().nngp;
+    let probe = Matrix::from_fn(2, 3, |i, j| {
+        if i == 0 {
+            x.get(0, j)
+        } else {
+            0.3 * j as f64 - 0.2
+        }
+    });
+    let k_pt = net.kernels(&probe, Some(&x)).unwrap().nngp;
+    let k_pp = net.kernels(&probe, None).unwrap().nngp;
+    let (mean, var) =
+        gp_posterior(&k, &k_pt, &[k_pp.get(0, 0), k_pp.get(1, 1)], &y, 1e-10).unwrap();
+    assert!((mean.data[0] - y.data[0]).abs() < 1e-4);
+    assert!(var[0].abs() < 1e-6 * k_pp.get(0, 0));
+    assert!(var[1] >= 0.0 && var[1] < k_pp.get(1, 1));
+    let (_, prior) = gp_posterior(&k, &k_pt, &[k_pp.get(0, 0), k_pp.get(1, 1)], &y, 1e12).unwrap();
+    assert!((prior[1] - k_pp.get(1, 1)).abs() < 1e-9 * k_pp.get(1, 1));
+}

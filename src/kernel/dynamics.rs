@@ -245,3 +245,90 @@ pub fn predict(
         settings,
     )
 }
+
+/// Gradient descent with a finite learning rate in function space (the discrete-time version of
+/// the flow): after t steps, train f_t = y + (I − ηΘ/N)^t (f₀ − y) and test
+/// f_t = f₀ + Θ_{te,tr} Σ_{s<t} (η/N)(I − ηΘ/N)^s (y − f₀) = f₀ + Θ_{te,tr} Θ^{−1}(I − (I − ηΘ/N)^t)(y − f₀),
+/// evaluated through Θ = V Λ Vᵀ with (1 − (1 − aλ)^t)/λ computed as a·Σ-free closed form
+/// (→ a t as λ → 0), a = η/N. `steps` are step counts.
+pub fn gradient_descent_mse_discrete(
+    theta_train: &Matrix,
+    theta_test_train: &Matrix,
+    y_train: &Matrix,
+    steps: &[u64],
+    settings: &FlowSettings,
+) -> Result<Predictions> {
+    let (n, k) = (y_train.rows, y_train.cols);
+    if theta_train.rows != n || theta_train.cols != n || theta_test_train.cols != n {
+        return Err(Error::shape(
+            "gradient_descent_mse_discrete",
+            "kernel shapes do not match the targets",
+        ));
+    }
+    let theta = regularized(theta_train, settings);
+    let a = settings.learning_rate / (n * k) as f64;
+    let (values, vectors) = symmetric_eigen(&theta)?;
+    let mut proj = Matrix::zeros(n, k);
+    gemm(
+        &mut proj,
+        0.0,
+        vectors.view().transpose(),
+        y_train.view(),
+        1.0,
+    );
+    let mut out = Predictions {
+        train: Vec::new(),
+        test: Vec::new(),
+    };
+    for &t in steps {
+        let mut decay = proj.clone();
+        let mut inv = proj.clone();
+        for (i, &lam) in values.iter().enumerate() {
+            let factor = (1.0 - a * lam).powf(t as f64);
+            let g = if lam.abs() > 0.0 {
+                (1.0 - factor) / lam
+            } else {
+                a * t as f64
+            };
+            for c in 0..k {
+                decay.data[i * k + c] *= factor;
+                inv.data[i * k + c] *= g;
+            }
+        }
+        let mut res = Matrix::zeros(n, k);
+        gemm(&mut res, 0.0, vectors.view(), decay.view(), 1.0);
+        let mut coef = Matrix::zeros(n, k);
+        gemm(&mut coef, 0.0, vectors.view(), inv.view(), 1.0);
+        out.train.push(sub(y_train, &res));
+        out.test.push(theta_test_train.matmul(&coef)?);
+    }
+    Ok(out)
+}
+
+/// The Gaussian-process posterior of the NNGP (or any kernel) with noise variance σ²:
+/// mean K_{*,tr}(K + σ²I)^{−1} y and the marginal variances
+/// diag(K_{**}) − diag(K_{*,tr}(K + σ²I)^{−1}K_{tr,*}).
+pub fn gp_posterior(
+    k_train: &Matrix,
+    k_test_train: &Matrix,
+    k_test_diagonal: &[f64],
+    y: &Matrix,
+    noise_variance: f64,
+) -> Result<(Matrix, Vec<f64>)> {
+    let mean = kernel_ridge(k_train, k_test_train, y, noise_variance)?;
+    let mut k = k_train.clone();
+    let n = k.rows;
+    for i in 0..n {
+        k.data[i * n + i] += noise_variance;
+    }
+    let solved = cholesky_solve(&k, &k_test_train.transpose())?;
+    let var = (0..k_test_train.rows)
+        .map(|j| {
+            let explained: f64 = (0..n)
+                .map(|i| k_test_train.get(j, i) * solved.get(i, j))
+                .sum();
+            k_test_diagonal[j] - explained
+        })
+        .collect();
+    Ok((mean, var))
+}
