@@ -451,3 +451,33 @@ fn discrete_time_kernel_descent_and_gp_posterior() {
     let (_, prior) = gp_posterior(&k, &k_pt, &[k_pp.get(0, 0), k_pp.get(1, 1)], &y, 1e12).unwrap();
     assert!((prior[1] - k_pp.get(1, 1)).abs() < 1e-9 * k_pp.get(1, 1));
 }
+
+#[test]
+fn first_layer_kernel_concentrates_like_m_to_the_minus_half_within_hoeffding() {
+    use gradflow::data::synthetic;
+    use gradflow::kernel::monte_carlo::{first_layer_concentration, mean_empirical_ntk};
+    let x = synthetic::sphere(12, 4, &mut Seed(30).stream("conc", 0));
+    let widths = [64, 256, 1024, 4096];
+    let rows = first_layer_concentration(&x, &widths, 8, 0.05, Seed(31)).unwrap();
+    for r in &rows {
+        assert_eq!(r.violations, 0.0, "{r:?}");
+        assert!(r.frobenius_error < r.bound);
+    }
+    // Least-squares slope of log error against log M.
+    let pts: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| ((r.width as f64).ln(), r.frobenius_error.ln()))
+        .collect();
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / 4.0;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / 4.0;
+    let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+    assert!((slope + 0.5).abs() < 0.1, "slope {slope}");
+    // The mean over draws of the empirical NTK also approaches k_∞ (error shrinks with draws).
+    let model = TwoLayer::new(4, 256, Activation::Relu, 0.5).unwrap();
+    let exact = two_layer_ntk(&x, &x, Activation::Relu).unwrap();
+    let one = mean_empirical_ntk(&model, &x, 1, Seed(5)).unwrap();
+    let many = mean_empirical_ntk(&model, &x, 64, Seed(5)).unwrap();
+    assert!(rel_frobenius(&many, &exact) < 0.5 * rel_frobenius(&one, &exact));
+    assert!(first_layer_concentration(&inputs(3, 3, 0), &[8], 1, 0.05, Seed(0)).is_err());
+}

@@ -5,6 +5,8 @@
 //! * [`empirical`] — finite-width NTK of any model;
 //! * [`dynamics`] — kernel gradient flow (neural-tangents' `gradient_descent_mse`), ridge
 //!   regression, √(yᵀK⁻¹y/n);
+//! * [`monte_carlo`] — mean empirical kernels over initialisations, the Hoeffding concentration
+//!   of K_{W₀} around K_∞;
 //! * [`observer`] — kernel movement and kernel–target alignment along training;
 //! * [`spectrum`] — eigenvalues, λ_min, power-law decay fits, residual projections;
 //! * [`gauss_hermite`] — the quadrature behind activations without closed forms.
@@ -13,6 +15,7 @@ pub mod analytic;
 pub mod dynamics;
 pub mod empirical;
 pub mod gauss_hermite;
+pub mod monte_carlo;
 pub mod observer;
 pub mod spectrum;
 
