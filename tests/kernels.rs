@@ -481,3 +481,46 @@ fn first_layer_kernel_concentrates_like_m_to_the_minus_half_within_hoeffding() {
     assert!(rel_frobenius(&many, &exact) < 0.5 * rel_frobenius(&one, &exact));
     assert!(first_layer_concentration(&inputs(3, 3, 0), &[8], 1, 0.05, Seed(0)).is_err());
 }
+
+#[test]
+fn structured_mlp_ntk_equals_the_jacobian() {
+    let x = inputs(6, 3, 40);
+    let x2 = inputs(5, 3, 41);
+    for (widths, param, bias, act) in [
+        (vec![3, 7, 1], Parameterization::Ntk, true, Activation::Relu),
+        (
+            vec![3, 6, 5, 2],
+            Parameterization::Standard,
+            true,
+            Activation::Tanh,
+        ),
+        (
+            vec![3, 4, 4, 4, 3],
+            Parameterization::Ntk,
+            false,
+            Activation::Gelu,
+        ),
+        (
+            vec![3, 5, 2],
+            Parameterization::Standard,
+            false,
+            Activation::Erf,
+        ),
+    ] {
+        let model = Mlp::new(widths.clone(), act, param, 1.3, 0.4, bias).unwrap();
+        let p = model.init(&mut Seed(6).stream("mlp-ntk", 0));
+        for second in [None, Some(&x2)] {
+            let fast = empirical_ntk(&model, &p, &x, second).unwrap();
+            let slow = jacobian_ntk(&model, &p, &x, second).unwrap();
+            let err = rel_frobenius(&fast, &slow);
+            assert!(err < 1e-12, "{widths:?} {param:?} bias={bias}: {err}");
+        }
+    }
+    let dl = gradflow::nn::DeepLinear::new(vec![3, 4, 2], 1.0).unwrap();
+    let p = dl.init(&mut Seed(7).stream("dl", 0));
+    let err = rel_frobenius(
+        &empirical_ntk(&dl, &p, &x, None).unwrap(),
+        &jacobian_ntk(&dl, &p, &x, None).unwrap(),
+    );
+    assert!(err < 1e-12, "{err}");
+}

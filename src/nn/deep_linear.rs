@@ -65,6 +65,9 @@ impl Model for DeepLinear {
     fn forward(&self, params: &[f64], x: &Matrix, cache: &mut Cache, out: &mut Matrix) {
         self.net.forward(params, x, cache, out)
     }
+    fn empirical_ntk(&self, params: &[f64], x1: &Matrix, x2: Option<&Matrix>) -> Option<Matrix> {
+        self.net.empirical_ntk(params, x1, x2)
+    }
     fn backward(
         &self,
         params: &[f64],

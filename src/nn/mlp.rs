@@ -2,7 +2,7 @@
 //! NTK parameterization.
 
 use crate::error::{Error, Result};
-use crate::linalg::{gemm, gemm_slice, view, Matrix};
+use crate::linalg::{gemm, gemm_slice, gram, view, Matrix};
 use crate::nn::model::{fill_block, zero_frozen, Cache, Model, ParamBlock};
 use crate::nn::Activation;
 use crate::rng::Rng;
@@ -95,6 +95,47 @@ impl Mlp {
     }
 }
 
+impl Mlp {
+    /// The back-propagated signals of output `c` at every Dense layer, after a forward pass on
+    /// `x`: entry ℓ is ∂f_c/∂h_{ℓ+1} (n × m_{ℓ+1}), one row per sample.
+    fn signals(&self, params: &[f64], cache: &Cache, n: usize, c: usize) -> Vec<Matrix> {
+        let layers = self.num_layers();
+        let mut out = vec![Matrix::default(); layers];
+        let mut delta = Matrix::zeros(n, self.output_dim());
+        for i in 0..n {
+            delta.set(i, c, 1.0);
+        }
+        for l in (0..layers).rev() {
+            let (m_in, m_out) = (self.widths[l], self.widths[l + 1]);
+            let (w_off, _) = self.offsets(l);
+            let (sw, _) = self.scales(l);
+            if l > 0 {
+                let w = view(&params[w_off..w_off + m_out * m_in], m_out, m_in);
+                let mut next = Matrix::zeros(n, m_in);
+                gemm(&mut next, 0.0, delta.view(), w, sw);
+                let act = self.activation;
+                if act.derivative_from_value_exists() {
+                    let phi = &cache.mats[2 * (l - 1) + 1];
+                    next.data
+                        .iter_mut()
+                        .zip(&phi.data)
+                        .for_each(|(d, &v)| *d *= act.derivative_from_value(v));
+                } else {
+                    let h = &cache.mats[2 * (l - 1)];
+                    next.data
+                        .iter_mut()
+                        .zip(&h.data)
+                        .for_each(|(d, &u)| *d *= act.derivative(u));
+                }
+                out[l] = std::mem::replace(&mut delta, next);
+            } else {
+                out[l] = std::mem::take(&mut delta);
+            }
+        }
+        out
+    }
+}
+
 impl Model for Mlp {
     fn describe(&self) -> String {
         format!(
@@ -183,6 +224,67 @@ impl Model for Mlp {
                 self.activation.apply(&h_part[0].data, &mut phi.data);
             }
         }
+    }
+
+    /// The structured empirical NTK: with A_ℓ the input of Dense layer ℓ (x, then φ_ℓ) and
+    /// Δ_ℓ = ∂f_c/∂h_{ℓ+1} per sample, Θ = (1/k) Σ_c Σ_ℓ (Δ_ℓΔ'_ℓᵀ) ⊙ (s_w² A_ℓA'_ℓᵀ + s_b² 1[bias]):
+    /// two n × n' GEMMs per layer and output, no Jacobian.
+    fn empirical_ntk(&self, params: &[f64], x1: &Matrix, x2: Option<&Matrix>) -> Option<Matrix> {
+        let layers = self.num_layers();
+        let k = self.output_dim();
+        let mut c1 = Cache::default();
+        let mut out = Matrix::default();
+        self.forward(params, x1, &mut c1, &mut out);
+        let c2 = x2.map(|x| {
+            let mut c = Cache::default();
+            self.forward(params, x, &mut c, &mut out);
+            c
+        });
+        let (x2r, c2r) = match (&c2, x2) {
+            (Some(c), Some(x)) => (x, c),
+            _ => (x1, &c1),
+        };
+        let same = x2.is_none();
+        let product = |a: &Matrix, b: &Matrix| {
+            let mut o = Matrix::zeros(a.rows, b.rows);
+            if same {
+                gram(&mut o, a.view(), 1.0);
+            } else {
+                gemm(&mut o, 0.0, a.view(), b.view().transpose(), 1.0);
+            }
+            o
+        };
+        let mut theta = Matrix::zeros(x1.rows, x2r.rows);
+        let inputs: Vec<Matrix> = (0..layers)
+            .map(|l| {
+                let (a1, a2) = if l == 0 {
+                    (x1, x2r)
+                } else {
+                    (&c1.mats[2 * l - 1], &c2r.mats[2 * l - 1])
+                };
+                product(a1, a2)
+            })
+            .collect();
+        for c in 0..k {
+            let d1 = self.signals(params, &c1, x1.rows, c);
+            let d2 = if same {
+                None
+            } else {
+                Some(self.signals(params, c2r, x2r.rows, c))
+            };
+            for l in 0..layers {
+                let (sw, sb) = self.scales(l);
+                let bias = if self.bias { sb * sb } else { 0.0 };
+                let dd = product(&d1[l], d2.as_ref().map_or(&d1[l], |d| &d[l]));
+                theta
+                    .data
+                    .iter_mut()
+                    .zip(&dd.data)
+                    .zip(&inputs[l].data)
+                    .for_each(|((t, &d), &g)| *t += d * (sw * sw * g + bias) / k as f64);
+            }
+        }
+        Some(theta)
     }
 
     /// δ_L = d_out; ∂W_ℓ = s_w δ_{ℓ+1}ᵀ φ_ℓ; ∂b_ℓ = s_b Σ_i δ_{ℓ+1,i};
