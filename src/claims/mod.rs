@@ -7,7 +7,9 @@
 
 mod check;
 mod deep_linear;
+mod kernel_vs_network;
 mod matrix_completion;
+mod ntk_concentration;
 mod optimizers;
 mod report;
 
@@ -47,6 +49,8 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(optimizers::Optimizers),
         Box::new(deep_linear::DeepLinearMinima),
         Box::new(matrix_completion::MatrixCompletion),
+        Box::new(ntk_concentration::NtkConcentration),
+        Box::new(kernel_vs_network::KernelVsNetwork),
     ]
 }
 
