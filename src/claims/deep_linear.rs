@@ -13,6 +13,8 @@ pub struct DeepLinearMinima;
 impl DeepLinearMinima {
     fn spec(ctx: &Context) -> Result<Spec> {
         let (trials, steps) = if ctx.quick { (6, 3000) } else { (24, 8000) };
+        // Negative control: 20 steps, far from any minimum.
+        let steps = if ctx.negative_control { 20 } else { steps };
         let text = format!(
             r#"
 seed = {seed}
@@ -56,7 +58,7 @@ impl Claim for DeepLinearMinima {
     fn setup(&self) -> &'static str {
         "n = 64 Gaussian inputs in d = 6, targets from a random tanh teacher plus N(0, 0.1²) noise \
          (not linear, so L* > 0); a 3-layer linear net 6 → 8 → 8 → 1 with W ~ N(0, 1/m); \
-         gradient descent with η = 0.05; quick: 6 seeds × 3000 steps, full: 24 seeds × 8000."
+         gradient descent with η = 0.05; quick: 6 seeds × 3000 steps, full: 24 seeds × 8000. Negative control: 20 steps."
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let spec = Self::spec(ctx)?;

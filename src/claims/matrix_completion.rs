@@ -24,10 +24,13 @@ impl Claim for MatrixCompletion {
     fn setup(&self) -> &'static str {
         "n = 40, rank 2, each entry i ≤ j observed with probability 0.5; U ∈ R^{40×2}, \
          U_ik ~ N(0, 0.5²); gradient descent η = 1.0 on the mean squared loss; the test set is every \
-         unobserved entry. quick: 4 seeds × 4000 steps, full: 16 seeds × 8000."
+         unobserved entry. quick: 4 seeds × 4000 steps, full: 16 seeds × 8000. Negative control: a \
+         rank-1 factor."
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let (trials, steps) = if ctx.quick { (4, 4000) } else { (16, 8000) };
+        // Negative control: a rank-1 factor for rank-2 data cannot recover it.
+        let model_rank = if ctx.negative_control { 1 } else { 2 };
         let text = format!(
             r#"
 seed = {seed}
@@ -39,7 +42,7 @@ rank = 2
 observe = 0.5
 [model]
 kind = "factorization"
-rank = 2
+rank = {model_rank}
 init_std = 0.5
 [[optimizer]]
 kind = "sgd"

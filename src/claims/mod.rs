@@ -27,6 +27,9 @@ pub struct Context {
     pub quick: bool,
     /// The claim's seed.
     pub seed: Seed,
+    /// Run the claim's documented negative control instead: a deliberately broken setting under
+    /// which its checks must fail (tests use it to show that every check can fail).
+    pub negative_control: bool,
 }
 
 /// One result of the document, reproduced.
@@ -136,6 +139,7 @@ pub fn reproduce(options: &Options) -> Result<Report> {
         let ctx = Context {
             quick: options.quick,
             seed: root.child(claim.id(), 0),
+            negative_control: false,
         };
         let started = Instant::now();
         let outcome = claim.run(&ctx).map_err(|e| e.to_string());
@@ -166,4 +170,52 @@ pub fn reproduce(options: &Options) -> Result<Report> {
         eprint!("{}", report::terminal_table(&report));
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every claim passes in its quick setting and fails under its negative control: each check
+    /// can fail.
+    #[test]
+    fn every_claim_passes_and_its_negative_control_fails() {
+        for claim in registry() {
+            let ctx = Context {
+                quick: true,
+                seed: Seed(0).child(claim.id(), 0),
+                negative_control: false,
+            };
+            let good = claim.run(&ctx).unwrap();
+            assert!(
+                good.checks.iter().all(|c| c.passed),
+                "{}: {:?}",
+                claim.id(),
+                good.checks
+            );
+            let broken = claim.run(&Context {
+                negative_control: true,
+                ..ctx
+            });
+            if let Ok(o) = &broken {
+                for c in o.checks.iter().filter(|c| !c.passed) {
+                    eprintln!(
+                        "{} negative control: {} = {:.3e} fails",
+                        claim.id(),
+                        c.name,
+                        c.measured
+                    );
+                }
+            }
+            match broken {
+                Ok(o) => assert!(
+                    o.checks.iter().any(|c| !c.passed),
+                    "{}: the negative control passed: {:?}",
+                    claim.id(),
+                    o.checks
+                ),
+                Err(e) => panic!("{}: the negative control did not run: {e}", claim.id()),
+            }
+        }
+    }
 }

@@ -5,7 +5,9 @@ use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::data::synthetic;
 use crate::error::Result;
-use crate::kernel::monte_carlo::first_layer_concentration;
+use crate::kernel::analytic::two_layer_first_layer_ntk;
+use crate::kernel::monte_carlo::concentration_against;
+use crate::nn::Activation;
 
 /// ‖K_{W₀} − K_∞‖_F shrinks like M^{−1/2} and stays below the Hoeffding bound.
 pub struct NtkConcentration;
@@ -26,7 +28,8 @@ impl Claim for NtkConcentration {
         "n = 20 points uniform on S⁴; first-layer kernel of a two-layer ReLU net at initialisation \
          (w_r ~ N(0, I)) against the arc-cosine K_∞; widths 64 … 16384 (quick: 64 … 4096), 16 draws \
          each (quick: 8); δ = 0.05. Checks: the log-log slope of the mean error against M is \
-         −0.5 ± 0.1, and no draw exceeds the Hoeffding bound."
+         −0.5 ± 0.1, and no draw exceeds the Hoeffding bound. Negative control: K_∞ of the wrong \
+         activation (erf)."
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let (widths, draws): (Vec<usize>, usize) = if ctx.quick {
@@ -35,7 +38,14 @@ impl Claim for NtkConcentration {
             (vec![64, 256, 1024, 4096, 16384], 16)
         };
         let x = synthetic::sphere(20, 5, &mut ctx.seed.stream("inputs", 0));
-        let rows = first_layer_concentration(&x, &widths, draws, 0.05, ctx.seed)?;
+        // Negative control: the prediction computed for the wrong activation (erf).
+        let limit = if ctx.negative_control {
+            Activation::Erf
+        } else {
+            Activation::Relu
+        };
+        let exact = two_layer_first_layer_ntk(&x, &x, limit)?;
+        let rows = concentration_against(&x, &exact, &widths, draws, 0.05, ctx.seed)?;
         let mut table = Table::new(&["width", "frobenius_error", "hoeffding_bound", "violations"]);
         for r in &rows {
             table.push(vec![

@@ -81,6 +81,19 @@ pub fn first_layer_concentration(
         ));
     }
     let exact = two_layer_first_layer_ntk(x, x, Activation::Relu)?;
+    concentration_against(x, &exact, widths, draws, delta, seed)
+}
+
+/// As [`first_layer_concentration`], against a given limit kernel (a wrong limit makes the
+/// error stop shrinking: the negative control of the claim `ntk-concentration`).
+pub fn concentration_against(
+    x: &Matrix,
+    exact: &Matrix,
+    widths: &[usize],
+    draws: usize,
+    delta: f64,
+    seed: Seed,
+) -> Result<Vec<Concentration>> {
     let n = x.rows as f64;
     widths
         .iter()
