@@ -10,10 +10,10 @@ mod common;
 
 use gradflow::data::Dataset;
 use gradflow::linalg::{gemm, Matrix};
-use gradflow::nn::{Activation, Loss, Model, TwoLayer};
+use gradflow::nn::{Activation, Model, TwoLayer};
 use gradflow::optim::{Optimizer, Sgd};
 use gradflow::rng::Seed;
-use gradflow::train::{Batching, Objective, Trainer};
+use gradflow::train::{Objective, Trainer};
 use std::time::Instant;
 
 const N: usize = 1000;
@@ -59,16 +59,8 @@ fn main() {
     let model = TwoLayer::new(D, M, Activation::Relu, 0.5).expect("model");
     let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: 0.1.into() })]);
     let trainer = Trainer {
-        objective: Objective {
-            model: &model,
-            loss: Loss::Squared,
-            l2: 0.0,
-        },
-        optimizer: &optimizer,
-        batching: Batching::Full,
-        seed: Seed(0),
-        steps: steps + 5,
         record_every: u64::MAX,
+        ..Trainer::full_batch(Objective::squared(&model), &optimizer, Seed(0), steps + 5)
     };
     let mut state = trainer.start(model.init(&mut Seed(0).stream("init", 0)));
     let mut table = trainer.table(&[]);

@@ -37,9 +37,8 @@
 //!     objective: Objective { model: &model, loss: Loss::Squared, l2: 0.0 },
 //!     optimizer: &gld, batching: Batching::Full, seed: Seed(0), steps: 500, record_every: 10,
 //! };
-//! let mut state = trainer.start(model.init(&mut Seed(0).stream("init", 0)));
-//! let mut metrics = trainer.table(&[]);
-//! trainer.run(&mut state, &data, 500, &mut [], &mut metrics)?;
+//! let (state, metrics) = trainer.fit(model.init(&mut Seed(0).stream("init", 0)), &data)?;
+//! assert_eq!(state.step, 500);
 //! let loss = metrics.column("train_loss").unwrap();
 //! assert!(loss.last().unwrap() < &(0.5 * loss[0]));
 //! # Ok(())

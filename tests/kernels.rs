@@ -332,9 +332,8 @@ fn wide_two_layer_nets_follow_the_kernel_dynamics() {
     // kernel k_∞: f ← f − (η/n) Θ (f − y) on train, f_te ← f_te − (η/n) Θ_te (f − y).
     use gradflow::data::{synthetic, Dataset};
     use gradflow::kernel::analytic::two_layer_ntk;
-    use gradflow::nn::Loss;
     use gradflow::optim::{Optimizer, Sgd};
-    use gradflow::train::{Batching, Objective, Trainer};
+    use gradflow::train::{Objective, Trainer};
     let (n, steps, lr) = (20, 300, 1.0);
     let mut r = Seed(12).stream("follow", 0);
     let x = synthetic::sphere(n, 3, &mut r);
@@ -365,23 +364,10 @@ fn wide_two_layer_nets_follow_the_kernel_dynamics() {
         };
         let mut total = 0.0;
         for seed in 0..3 {
-            let trainer = Trainer {
-                objective: Objective {
-                    model: &model,
-                    loss: Loss::Squared,
-                    l2: 0.0,
-                },
-                optimizer: &optimizer,
-                batching: Batching::Full,
-                seed: Seed(seed),
-                steps,
-                record_every: steps,
-            };
-            let mut state = trainer.start(model.init(&mut Seed(seed).stream("init", 0)));
-            let mut table = trainer.table(&[]);
-            trainer
-                .run(&mut state, &data, steps, &mut [], &mut table)
-                .unwrap();
+            let trainer =
+                Trainer::full_batch(Objective::squared(&model), &optimizer, Seed(seed), steps);
+            let init = model.init(&mut Seed(seed).stream("init", 0));
+            let (state, _) = trainer.fit(init, &data).unwrap();
             let pred = model.predict(&state.params, &xt).unwrap();
             total += rel_frobenius(&pred, &ft) / 3.0;
         }

@@ -141,16 +141,8 @@ fn divergence_stops_with_the_step_and_keeps_the_rows() {
     let (model, data) = problem();
     let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: 1e4.into() })]);
     let trainer = Trainer {
-        objective: Objective {
-            model: &model,
-            loss: Loss::Squared,
-            l2: 0.0,
-        },
-        optimizer: &optimizer,
-        batching: Batching::Full,
-        seed: Seed(1),
-        steps: 1000,
         record_every: 1,
+        ..Trainer::full_batch(Objective::squared(&model), &optimizer, Seed(1), 1000)
     };
     let mut state = trainer.start(model.init(&mut Seed(1).stream("init", 0)));
     let mut table = trainer.table(&[]);

@@ -8,9 +8,9 @@ use crate::error::Result;
 use crate::kernel::analytic::two_layer_ntk;
 use crate::kernel::dynamics::{gradient_descent_mse_discrete, FlowSettings};
 use crate::linalg::distance;
-use crate::nn::{Activation, Loss, Model, TwoLayer};
+use crate::nn::{Activation, Model, TwoLayer};
 use crate::optim::{Optimizer, Sgd};
-use crate::train::{Batching, Objective, Trainer};
+use crate::train::{Objective, Trainer};
 
 /// The gap between the trained network and the kernel prediction falls as M grows.
 pub struct KernelVsNetwork;
@@ -68,21 +68,9 @@ impl Claim for KernelVsNetwork {
             let mut total = 0.0;
             for s in 0..3u64 {
                 let seed = ctx.seed.child("net", m as u64 * 16 + s);
-                let trainer = Trainer {
-                    objective: Objective {
-                        model: &model,
-                        loss: Loss::Squared,
-                        l2: 0.0,
-                    },
-                    optimizer: &optimizer,
-                    batching: Batching::Full,
-                    seed,
-                    steps,
-                    record_every: steps,
-                };
-                let mut state = trainer.start(model.init(&mut seed.stream("init", 0)));
-                let mut metrics = trainer.table(&[]);
-                trainer.run(&mut state, &data, steps, &mut [], &mut metrics)?;
+                let trainer =
+                    Trainer::full_batch(Objective::squared(&model), &optimizer, seed, steps);
+                let (state, _) = trainer.fit(model.init(&mut seed.stream("init", 0)), &data)?;
                 let pred = model.predict(&state.params, &xt)?;
                 let gap = distance(&pred.data, &target.data) / target.frobenius_norm();
                 table.push(vec![m as f64, s as f64, gap]);

@@ -55,6 +55,17 @@ pub struct Workspace {
     d_out: Matrix,
 }
 
+impl<'a> Objective<'a> {
+    /// The plain squared loss (1/2n) Σ (y_i − f(x_i))² of a model, no L2 term.
+    pub fn squared(model: &'a dyn Model) -> Objective<'a> {
+        Objective {
+            model,
+            loss: Loss::Squared,
+            l2: 0.0,
+        }
+    }
+}
+
 impl Objective<'_> {
     /// L(θ) on `data`.
     pub fn value(&self, params: &[f64], data: &Dataset, ws: &mut Workspace) -> f64 {
@@ -145,7 +156,34 @@ pub const METRIC_COLUMNS: [&str; 5] = [
     "param_distance_relative",
 ];
 
+impl<'a> Trainer<'a> {
+    /// Full-batch training for `steps` steps, recording at the first and last step only.
+    pub fn full_batch(
+        objective: Objective<'a>,
+        optimizer: &'a Optimizer,
+        seed: Seed,
+        steps: u64,
+    ) -> Trainer<'a> {
+        Trainer {
+            objective,
+            optimizer,
+            batching: Batching::Full,
+            seed,
+            steps,
+            record_every: steps.max(1),
+        }
+    }
+}
+
 impl Trainer<'_> {
+    /// Runs all T steps from θ₀ without observers: the final state and the recorded metrics.
+    pub fn fit(&self, params: Vec<f64>, data: &Dataset) -> Result<(TrainState, Table)> {
+        let mut state = self.start(params);
+        let mut table = self.table(&[]);
+        self.run(&mut state, data, self.steps, &mut [], &mut table)?;
+        Ok((state, table))
+    }
+
     /// The state at step 0 for initial parameters θ₀.
     pub fn start(&self, params: Vec<f64>) -> TrainState {
         TrainState {
