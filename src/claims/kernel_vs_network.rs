@@ -7,6 +7,7 @@ use crate::data::{synthetic, Dataset};
 use crate::error::Result;
 use crate::kernel::analytic::two_layer_ntk;
 use crate::kernel::dynamics::{gradient_descent_mse_discrete, FlowSettings};
+use crate::kernel::spectrum::fit_log_log;
 use crate::linalg::distance;
 use crate::nn::{Activation, Model, TwoLayer};
 use crate::optim::{Optimizer, Sgd};
@@ -78,18 +79,11 @@ impl Claim for KernelVsNetwork {
             }
             means.push(total);
         }
-        let pts: Vec<(f64, f64)> = widths
-            .iter()
-            .zip(&means)
-            .map(|(&m, &g)| ((m as f64).ln(), g.ln()))
-            .collect();
-        let k = pts.len() as f64;
-        let (mx, my) = (
-            pts.iter().map(|p| p.0).sum::<f64>() / k,
-            pts.iter().map(|p| p.1).sum::<f64>() / k,
-        );
-        let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
-            / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+        let slope = -fit_log_log(
+            &widths.iter().map(|&m| m as f64).collect::<Vec<_>>(),
+            &means,
+        )?
+        .exponent;
         Ok(ClaimOutcome {
             checks: vec![
                 Check::new(

@@ -7,6 +7,7 @@ use crate::data::synthetic;
 use crate::error::Result;
 use crate::kernel::analytic::two_layer_first_layer_ntk;
 use crate::kernel::monte_carlo::concentration_against;
+use crate::kernel::spectrum::fit_log_log;
 use crate::nn::Activation;
 
 /// ‖K_{W₀} − K_∞‖_F shrinks like M^{−1/2} and stays below the Hoeffding bound.
@@ -55,17 +56,11 @@ impl Claim for NtkConcentration {
                 r.violations,
             ]);
         }
-        let pts: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|r| ((r.width as f64).ln(), r.frobenius_error.ln()))
-            .collect();
-        let m = pts.len() as f64;
-        let (mx, my) = (
-            pts.iter().map(|p| p.0).sum::<f64>() / m,
-            pts.iter().map(|p| p.1).sum::<f64>() / m,
-        );
-        let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
-            / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+        let slope = -fit_log_log(
+            &rows.iter().map(|r| r.width as f64).collect::<Vec<_>>(),
+            &rows.iter().map(|r| r.frobenius_error).collect::<Vec<_>>(),
+        )?
+        .exponent;
         let worst = rows.iter().map(|r| r.violations).fold(0.0, f64::max);
         Ok(ClaimOutcome {
             checks: vec![

@@ -149,25 +149,14 @@ pub fn gradient_descent_mse(
                 residual0.view(),
                 1.0,
             );
-            let mut decay = proj.clone();
-            let mut inv = proj;
-            for (i, &lam) in values.iter().enumerate() {
-                let e = (-a * lam).exp();
+            spectral_pair(values, vectors, &proj, |lam| {
                 let g = if lam.abs() > 0.0 {
                     -(-a * lam).exp_m1() / lam
                 } else {
                     a
                 };
-                for c in 0..k {
-                    decay.data[i * k + c] *= e;
-                    inv.data[i * k + c] *= g;
-                }
-            }
-            let mut res = Matrix::zeros(n, k);
-            gemm(&mut res, 0.0, vectors.view(), decay.view(), 1.0);
-            let mut coef = Matrix::zeros(n, k);
-            gemm(&mut coef, 0.0, vectors.view(), inv.view(), 1.0);
-            (res, coef)
+                ((-a * lam).exp(), g)
+            })
         };
         // train: f_t = y − e^{−aΘ}(y − f₀).
         out.train.push(sub(y_train, &train_res));
@@ -176,6 +165,31 @@ pub fn gradient_descent_mse(
         out.test.push(test);
     }
     Ok(out)
+}
+
+/// With Θ = V Λ Vᵀ and p = Vᵀ r: (V d(Λ) p, V g(Λ) p) for the pair (d, g) = `functions(λ)` —
+/// the decay of the training residual and the test coefficients of a kernel descent.
+fn spectral_pair(
+    values: &[f64],
+    vectors: &Matrix,
+    proj: &Matrix,
+    functions: impl Fn(f64) -> (f64, f64),
+) -> (Matrix, Matrix) {
+    let (n, k) = (proj.rows, proj.cols);
+    let mut decay = proj.clone();
+    let mut inv = proj.clone();
+    for (i, &lam) in values.iter().enumerate() {
+        let (d, g) = functions(lam);
+        for c in 0..k {
+            decay.data[i * k + c] *= d;
+            inv.data[i * k + c] *= g;
+        }
+    }
+    let mut res = Matrix::zeros(n, k);
+    gemm(&mut res, 0.0, vectors.view(), decay.view(), 1.0);
+    let mut coef = Matrix::zeros(n, k);
+    gemm(&mut coef, 0.0, vectors.view(), inv.view(), 1.0);
+    (res, coef)
 }
 
 /// Kernel ridge regression / GP posterior mean: f(x*) = K_{*,tr} (K + λ I)^{−1} y.
@@ -281,24 +295,15 @@ pub fn gradient_descent_mse_discrete(
         test: Vec::new(),
     };
     for &t in steps {
-        let mut decay = proj.clone();
-        let mut inv = proj.clone();
-        for (i, &lam) in values.iter().enumerate() {
+        let (res, coef) = spectral_pair(&values, &vectors, &proj, |lam| {
             let factor = (1.0 - a * lam).powf(t as f64);
             let g = if lam.abs() > 0.0 {
                 (1.0 - factor) / lam
             } else {
                 a * t as f64
             };
-            for c in 0..k {
-                decay.data[i * k + c] *= factor;
-                inv.data[i * k + c] *= g;
-            }
-        }
-        let mut res = Matrix::zeros(n, k);
-        gemm(&mut res, 0.0, vectors.view(), decay.view(), 1.0);
-        let mut coef = Matrix::zeros(n, k);
-        gemm(&mut coef, 0.0, vectors.view(), inv.view(), 1.0);
+            (factor, g)
+        });
         out.train.push(sub(y_train, &res));
         out.test.push(theta_test_train.matmul(&coef)?);
     }

@@ -78,16 +78,26 @@ pub fn fit_power_law(values: &[f64], first: usize, last: usize) -> Result<PowerL
             ),
         ));
     }
-    let pts: Vec<(f64, f64)> = (first..=last)
-        .map(|j| ((j as f64).ln(), values[j - 1]))
-        .map(|(x, v)| (x, if v > 0.0 { v.ln() } else { f64::NAN }))
-        .collect();
-    if pts.iter().any(|p| p.1.is_nan()) {
+    let x: Vec<f64> = (first..=last).map(|j| j as f64).collect();
+    fit_log_log(&x, &values[first - 1..last])
+}
+
+/// Least-squares fit of y ≈ C x^{−β} on a log-log scale (x, y > 0, at least 3 points): the
+/// exponent β (so the log-log slope is −β), C, and the standard error of β from the residuals.
+pub fn fit_log_log(x: &[f64], y: &[f64]) -> Result<PowerLaw> {
+    if x.len() != y.len() || x.len() < 3 {
         return Err(Error::invalid(
-            "eigenvalues",
-            "the fitted range holds eigenvalues ≤ 0",
+            "power-law fit",
+            format!("need ≥ 3 paired points, got {} and {}", x.len(), y.len()),
         ));
     }
+    if x.iter().chain(y).any(|v| v.is_nan() || *v <= 0.0) {
+        return Err(Error::invalid(
+            "power-law fit",
+            "every x and y must be > 0 (eigenvalues ≤ 0 in the fitted range?)",
+        ));
+    }
+    let pts: Vec<(f64, f64)> = x.iter().zip(y).map(|(a, b)| (a.ln(), b.ln())).collect();
     let m = pts.len() as f64;
     let (mx, my) = (
         pts.iter().map(|p| p.0).sum::<f64>() / m,
