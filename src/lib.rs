@@ -54,6 +54,7 @@ pub mod nn;
 pub mod optim;
 pub mod rng;
 pub mod spec;
+pub mod transport;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -16,3 +16,15 @@ def report(name, anchor, seconds_per_step, **extra):
     line = {"bench": name, "impl": anchor, "seconds_per_step": seconds_per_step, **extra}
     print(json.dumps(line))
     sys.stdout.flush()
+
+
+def median_of_3(f):
+    """Median of three timed runs after one warm-up run, in seconds."""
+    import time
+    f()
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[1]

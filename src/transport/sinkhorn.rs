@@ -1,0 +1,572 @@
+//! Entropic optimal transport by Sinkhorn's algorithm in the log domain.
+//!
+//! The problem: OT_ε(a, b) = min_{P ∈ Π(a, b)} ⟨C, P⟩ + ε KL(P ‖ a ⊗ b) (Cuturi 2013; the KL form
+//! of Feydy et al. 2019, whose minimiser is the same plan as POT's ε Σ P (log P − 1)). The plan
+//! is P_ij = exp((φ_i + ψ_j − C_ij)/ε) for dual potentials φ, ψ, and Sinkhorn alternates
+//! ψ_j = ε log b_j − ε log Σ_i exp((φ_i − C_ij)/ε),  φ_i = ε log a_i − ε log Σ_j exp((ψ_j − C_ij)/ε).
+//!
+//! **Dense mode** ([`solve`]) runs these updates in the stabilised form of Schmitzer (2019,
+//! Alg. 2): φ = F + ε log u, ψ = G + ε log v with the kernel K_ij = exp((F_i + G_j − C_ij)/ε)
+//! stored once, multiplicative updates v = b / Kᵀu, u = a / K v (POT's order), and the scalings
+//! absorbed into (F, G) — with K recomputed — whenever some |log u_i| or |log v_j| exceeds 100.
+//! The iterates are those of the log-domain recursion (no entry of the plan that matters can
+//! underflow: an entry of K below 1e-308 times scalings ≤ e^200 is below 1e-221), at the cost
+//! of a matrix–vector product instead of an exponential per entry and iteration. Each
+//! iteration is a single pass over K: the row update u_i = a_i / (K v)_i and the accumulation of
+//! Kᵀu share it.
+//!
+//! **Online mode** ([`solve_online`]) never stores C or K: each half-iteration recomputes the
+//! costs tile by tile from the points and applies the log-sum-exp update above literally.
+//!
+//! **Stopping rule** (both modes, checked after *every* iteration): after the row update the
+//! row marginal is exact; the iteration stops when the column marginal's Euclidean error
+//! ‖Pᵀ1 − b‖₂ is below `tol` (POT's `stopThr` measures the same quantity, checking every 10th
+//! iteration). **ε-scaling** (Kosowsky & Yuille 1994; Schmitzer 2019) solves a sequence
+//! ε_k = max(ε, ε_0 θ^k), ε_0 = max C, warm-starting each stage from the previous potentials;
+//! an intermediate stage stops at its own tolerance `stage_tol` or after `stage_iterations`
+//! iterations, whichever comes first; only the last stage (at ε) uses `tol`.
+
+use super::{check_same_dim, cost_rows, GroundCost, Measure};
+use crate::error::{check_finite, check_positive, Error, Result};
+use crate::linalg::Matrix;
+use rayon::prelude::*;
+
+/// Settings of the Sinkhorn solvers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// The regularisation ε > 0.
+    pub reg: f64,
+    /// Stop when ‖Pᵀ1 − b‖₂ < tol (default 1e-9, POT's `stopThr`).
+    pub tol: f64,
+    /// At most this many iterations in the final stage (default 100 000).
+    pub max_iter: usize,
+    /// ε-scaling: `Some(θ)` with θ ∈ (0, 1) solves ε_k = max(ε, ε_0 θ^k) in turn; `None` solves
+    /// at ε directly. [`Options::new`] turns it on (θ = 0.5) when max C / ε > 200, where the
+    /// unscaled kernel would underflow.
+    pub eps_scaling: Option<f64>,
+    /// Tolerance of the intermediate ε-scaling stages (default 1e-5).
+    pub stage_tol: f64,
+    /// Iteration budget of each intermediate stage (default 200).
+    pub stage_iterations: usize,
+}
+
+impl Options {
+    /// Defaults at regularisation `reg` (checked > 0); ε-scaling is decided from the costs
+    /// when the solver sees them (see [`Options::eps_scaling`]).
+    pub fn new(reg: f64) -> Result<Options> {
+        check_positive("reg (ε)", reg)?;
+        Ok(Options {
+            reg,
+            tol: 1e-9,
+            max_iter: 100_000,
+            eps_scaling: None,
+            stage_tol: 1e-5,
+            stage_iterations: 200,
+        })
+    }
+
+    /// The ε schedule for costs whose largest entry is `max_cost`.
+    fn schedule(&self, max_cost: f64) -> Vec<f64> {
+        let theta = match self.eps_scaling {
+            Some(t) => t,
+            None if max_cost / self.reg > 200.0 => 0.5,
+            None => return vec![self.reg],
+        };
+        let mut eps = vec![];
+        let mut e = max_cost.max(self.reg);
+        while e > self.reg {
+            eps.push(e);
+            e *= theta;
+        }
+        eps.push(self.reg);
+        eps
+    }
+
+    fn check(&self) -> Result<()> {
+        check_positive("reg (ε)", self.reg)?;
+        check_positive("tol", self.tol)?;
+        if let Some(t) = self.eps_scaling {
+            if !(t > 0.0 && t < 1.0) {
+                return Err(Error::invalid("eps_scaling", format!("expected a factor in (0, 1), got {t}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The result of a Sinkhorn solve.
+#[derive(Clone, Debug)]
+pub struct SinkhornSolution {
+    /// ⟨C, P_ε⟩ (what POT's `sinkhorn2` returns).
+    pub cost: f64,
+    /// OT_ε = ⟨C, P_ε⟩ + ε KL(P_ε ‖ a ⊗ b).
+    pub entropic: f64,
+    /// Potentials φ (sources) with P_ij = exp((φ_i + ψ_j − C_ij)/ε).
+    pub phi: Vec<f64>,
+    /// Potentials ψ (targets).
+    pub psi: Vec<f64>,
+    /// Iterations of the final stage (plus those of the ε-scaling stages).
+    pub iterations: usize,
+    /// ‖P_ε^T 1 − b‖₂ at the end.
+    pub marginal_error: f64,
+    /// Whether the final stage reached `tol`.
+    pub converged: bool,
+    /// The dense plan (empty for [`solve_online`]).
+    pub plan: Matrix,
+}
+
+/// log-stabilised scaling state over a dense cost matrix.
+struct Dense<'a> {
+    c: &'a Matrix,
+    a: &'a [f64],
+    b: &'a [f64],
+    eps: f64,
+    big_f: Vec<f64>,
+    big_g: Vec<f64>,
+    u: Vec<f64>,
+    v: Vec<f64>,
+    k: Matrix,
+    /// Kᵀu for the current u.
+    ktu: Vec<f64>,
+    block: usize,
+}
+
+const ABSORB_LOG: f64 = 100.0;
+
+impl<'a> Dense<'a> {
+    fn new(c: &'a Matrix, a: &'a [f64], b: &'a [f64], eps: f64) -> Dense<'a> {
+        let (n, m) = (c.rows, c.cols);
+        // Fixed row blocks (a function of n only) keep the sums thread-count independent.
+        let block = (n.div_ceil(64)).max(16);
+        let mut s = Dense {
+            c,
+            a,
+            b,
+            eps,
+            big_f: vec![0.0; n],
+            big_g: vec![0.0; m],
+            u: vec![1.0; n],
+            v: vec![1.0; m],
+            k: Matrix::zeros(n, m),
+            ktu: vec![0.0; m],
+            block,
+        };
+        s.rebuild_kernel();
+        s
+    }
+
+    /// K_ij = exp((F_i + G_j − C_ij)/ε) and Kᵀu for the current u.
+    fn rebuild_kernel(&mut self) {
+        let (m, eps) = (self.c.cols, self.eps);
+        let (f, g) = (&self.big_f, &self.big_g);
+        self.k
+            .data
+            .par_chunks_mut(m)
+            .zip(self.c.data.par_chunks(m))
+            .zip(f.par_iter())
+            .for_each(|((krow, crow), &fi)| {
+                for ((k, &c), &gj) in krow.iter_mut().zip(crow).zip(g) {
+                    *k = ((fi + gj - c) / eps).exp();
+                }
+            });
+        self.ktu = self.transpose_times_u();
+    }
+
+    fn transpose_times_u(&self) -> Vec<f64> {
+        let m = self.c.cols;
+        let partials: Vec<Vec<f64>> = self
+            .k
+            .data
+            .par_chunks(self.block * m)
+            .zip(self.u.par_chunks(self.block))
+            .map(|(kb, ub)| {
+                let mut acc = vec![0.0; m];
+                for (krow, &ui) in kb.chunks(m).zip(ub) {
+                    acc.iter_mut().zip(krow).for_each(|(s, k)| *s += ui * k);
+                }
+                acc
+            })
+            .collect();
+        sum_partials(partials, m)
+    }
+
+    /// One iteration: v = b / Kᵀu, then one pass over K computing u = a / K v and Kᵀu.
+    /// Returns ‖v ⊙ Kᵀu − b‖₂.
+    fn iterate(&mut self) -> Result<f64> {
+        let m = self.c.cols;
+        for ((v, &s), &bj) in self.v.iter_mut().zip(&self.ktu).zip(self.b) {
+            *v = bj / s;
+        }
+        let v = &self.v;
+        let a = self.a;
+        let partials: Vec<Vec<f64>> = self
+            .k
+            .data
+            .par_chunks(self.block * m)
+            .zip(self.u.par_chunks_mut(self.block))
+            .zip(a.par_chunks(self.block))
+            .map(|((kb, ub), ab)| {
+                let mut acc = vec![0.0; m];
+                for ((krow, ui), &ai) in kb.chunks(m).zip(ub.iter_mut()).zip(ab) {
+                    *ui = row_update(krow, v, ai, &mut acc);
+                }
+                acc
+            })
+            .collect();
+        self.ktu = sum_partials(partials, m);
+        if !self.u.iter().chain(&self.v).all(|x| x.is_finite() && *x > 0.0) {
+            return Err(Error::Numerical {
+                routine: "sinkhorn".into(),
+                message: format!(
+                    "the kernel exp(−C/ε) underflowed at ε = {}; use ε-scaling or a larger ε",
+                    self.eps
+                ),
+            });
+        }
+        let err = self
+            .v
+            .iter()
+            .zip(&self.ktu)
+            .zip(self.b)
+            .map(|((v, s), bj)| (v * s - bj).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let out_of_range = |x: &f64| x.ln().abs() > ABSORB_LOG;
+        if self.u.iter().any(out_of_range) || self.v.iter().any(out_of_range) {
+            self.absorb();
+        }
+        Ok(err)
+    }
+
+    /// F += ε log u, G += ε log v, u = v = 1, rebuild K.
+    fn absorb(&mut self) {
+        let eps = self.eps;
+        self.big_f.iter_mut().zip(&mut self.u).for_each(|(f, u)| {
+            *f += eps * u.ln();
+            *u = 1.0;
+        });
+        self.big_g.iter_mut().zip(&mut self.v).for_each(|(g, v)| {
+            *g += eps * v.ln();
+            *v = 1.0;
+        });
+        self.rebuild_kernel();
+    }
+
+    /// Runs iterations until the error is below `tol` or `max_iter` are done.
+    fn run(&mut self, tol: f64, max_iter: usize) -> Result<(usize, f64)> {
+        let mut err = f64::INFINITY;
+        for it in 1..=max_iter {
+            err = self.iterate()?;
+            if err < tol {
+                return Ok((it, err));
+            }
+        }
+        Ok((max_iter, err))
+    }
+}
+
+/// u_i = a_i / Σ_j K_ij v_j, then acc += u_i K_i. The dot product sums eight interleaved lanes
+/// and then the lanes in a fixed order, so every vector width gives the same bits.
+#[inline(always)]
+fn row_update_generic(krow: &[f64], v: &[f64], ai: f64, acc: &mut [f64]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let (mut kc, mut vc) = (krow.chunks_exact(8), v.chunks_exact(8));
+    for (k, w) in (&mut kc).zip(&mut vc) {
+        for l in 0..8 {
+            lanes[l] += k[l] * w[l];
+        }
+    }
+    let mut s = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (k, w) in kc.remainder().iter().zip(vc.remainder()) {
+        s += k * w;
+    }
+    let u = ai / s;
+    for (t, k) in acc.iter_mut().zip(krow) {
+        *t += u * k;
+    }
+    u
+}
+
+/// [`row_update_generic`] compiled for AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn row_update_avx512(krow: &[f64], v: &[f64], ai: f64, acc: &mut [f64]) -> f64 {
+    row_update_generic(krow, v, ai, acc)
+}
+
+/// [`row_update_generic`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_update_avx2(krow: &[f64], v: &[f64], ai: f64, acc: &mut [f64]) -> f64 {
+    row_update_generic(krow, v, ai, acc)
+}
+
+/// The fused row update on the widest vector unit (no fused multiply-adds are formed, so
+/// every path rounds identically).
+fn row_update(krow: &[f64], v: &[f64], ai: f64, acc: &mut [f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was detected at run time.
+            return unsafe { row_update_avx512(krow, v, ai, acc) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature was detected at run time.
+            return unsafe { row_update_avx2(krow, v, ai, acc) };
+        }
+    }
+    row_update_generic(krow, v, ai, acc)
+}
+
+/// Σ of per-block partial vectors, in block order.
+fn sum_partials(partials: Vec<Vec<f64>>, m: usize) -> Vec<f64> {
+    let mut total = vec![0.0; m];
+    for p in partials {
+        total.iter_mut().zip(&p).for_each(|(t, x)| *t += x);
+    }
+    total
+}
+
+fn check_problem(a: &[f64], b: &[f64], c: &Matrix) -> Result<()> {
+    if c.rows != a.len() || c.cols != b.len() {
+        return Err(Error::shape(
+            "sinkhorn",
+            format!("cost matrix is {} × {}, weights have lengths {} and {}", c.rows, c.cols, a.len(), b.len()),
+        ));
+    }
+    check_finite("cost matrix", &c.data, c.cols)?;
+    for (name, w) in [("a", a), ("b", b)] {
+        check_finite(name, w, 1)?;
+        if w.is_empty() || w.iter().any(|&x| x <= 0.0) {
+            return Err(Error::invalid(
+                name,
+                "Sinkhorn needs strictly positive weights (drop the points of zero weight)",
+            ));
+        }
+    }
+    let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
+    if (sa - sb).abs() > 1e-6 * sa.max(sb) {
+        return Err(Error::invalid("weights", format!("the two measures must have the same mass, got {sa} and {sb}")));
+    }
+    Ok(())
+}
+
+/// Solves the entropic problem on a dense cost matrix (see the module docs for the stopping
+/// rule and ε-scaling). Weights must be positive with equal total mass.
+pub fn solve(a: &[f64], b: &[f64], c: &Matrix, opts: &Options) -> Result<SinkhornSolution> {
+    opts.check()?;
+    check_problem(a, b, c)?;
+    let max_cost = c.data.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
+    let schedule = opts.schedule(max_cost);
+    let mut state = Dense::new(c, a, b, schedule[0]);
+    let mut iterations = 0;
+    for &eps in &schedule[..schedule.len() - 1] {
+        if eps != state.eps {
+            state.absorb_to(eps);
+        }
+        iterations += state.run(opts.stage_tol.max(opts.tol), opts.stage_iterations)?.0;
+    }
+    state.absorb_to(opts.reg);
+    let (it, err) = state.run(opts.tol, opts.max_iter)?;
+    iterations += it;
+    // The plan P = diag(u) K diag(v) and its values.
+    let (n, m, eps) = (c.rows, c.cols, opts.reg);
+    let mut plan = Matrix::zeros(n, m);
+    plan.data
+        .par_chunks_mut(m)
+        .zip(state.k.data.par_chunks(m))
+        .zip(state.u.par_iter())
+        .for_each(|((prow, krow), &ui)| {
+            for ((p, k), vj) in prow.iter_mut().zip(krow).zip(&state.v) {
+                *p = ui * k * vj;
+            }
+        });
+    let phi: Vec<f64> = state.big_f.iter().zip(&state.u).map(|(f, u)| f + eps * u.ln()).collect();
+    let psi: Vec<f64> = state.big_g.iter().zip(&state.v).map(|(g, v)| g + eps * v.ln()).collect();
+    let (cost, kl) = plan_values(&plan, c, a, b, &phi, &psi, eps);
+    Ok(SinkhornSolution {
+        cost,
+        entropic: cost + eps * kl,
+        phi,
+        psi,
+        iterations,
+        marginal_error: err,
+        converged: err < opts.tol,
+        plan,
+    })
+}
+
+impl Dense<'_> {
+    /// Moves to a new ε keeping the total potentials φ, ψ.
+    fn absorb_to(&mut self, eps: f64) {
+        let old = self.eps;
+        self.big_f.iter_mut().zip(&mut self.u).for_each(|(f, u)| {
+            *f += old * u.ln();
+            *u = 1.0;
+        });
+        self.big_g.iter_mut().zip(&mut self.v).for_each(|(g, v)| {
+            *g += old * v.ln();
+            *v = 1.0;
+        });
+        self.eps = eps;
+        self.rebuild_kernel();
+    }
+}
+
+/// ⟨C, P⟩ and KL(P ‖ a ⊗ b) = Σ P log(P / (a_i b_j)) − Σ P + 1, with log P_ij = (φ_i + ψ_j − C_ij)/ε.
+fn plan_values(plan: &Matrix, c: &Matrix, a: &[f64], b: &[f64], phi: &[f64], psi: &[f64], eps: f64) -> (f64, f64) {
+    let m = c.cols;
+    let log_b: Vec<f64> = b.iter().map(|x| x.ln()).collect();
+    let rows: Vec<(f64, f64, f64)> = (0..c.rows)
+        .into_par_iter()
+        .map(|i| {
+            let (mut cost, mut kl, mut mass) = (0.0, 0.0, 0.0);
+            let la = a[i].ln();
+            for j in 0..m {
+                let p = plan.data[i * m + j];
+                if p > 0.0 {
+                    let cij = c.data[i * m + j];
+                    cost += p * cij;
+                    kl += p * ((phi[i] + psi[j] - cij) / eps - la - log_b[j]);
+                    mass += p;
+                }
+            }
+            (cost, kl, mass)
+        })
+        .collect();
+    let (cost, kl, mass) = rows.iter().fold((0.0, 0.0, 0.0), |s, r| (s.0 + r.0, s.1 + r.1, s.2 + r.2));
+    (cost, kl - mass + 1.0)
+}
+
+/// The debiased Sinkhorn divergence S_ε(μ, ν) = OT_ε(μ, ν) − ½ OT_ε(μ, μ) − ½ OT_ε(ν, ν)
+/// (Feydy et al. 2019): ≥ 0, and 0 iff μ = ν.
+pub fn divergence(mu: &Measure, nu: &Measure, ground: GroundCost, opts: &Options) -> Result<f64> {
+    check_same_dim(mu, nu)?;
+    let value = |x: &Measure, y: &Measure| -> Result<f64> {
+        let c = super::cost_matrix(&x.points, &y.points, ground)?;
+        Ok(solve(&x.weights, &y.weights, &c, opts)?.entropic)
+    };
+    Ok(value(mu, nu)? - 0.5 * value(mu, mu)? - 0.5 * value(nu, nu)?)
+}
+
+/// One log-sum-exp half-step without storing costs: for every point x_i of `x`,
+/// out_i = ε log w_i − ε log Σ_j exp((pot_j − c(x_i, y_j))/ε). Rows in parallel, each row's sum
+/// in a fixed order (thread-count independent).
+fn lse_update(x: &Matrix, w: &[f64], y: &Matrix, pot: &[f64], ground: GroundCost, eps: f64) -> Vec<f64> {
+    let m = y.rows;
+    (0..x.rows)
+        .into_par_iter()
+        .map_init(
+            || vec![0.0; m],
+            |row, i| {
+                cost_rows(x, y, i..i + 1, ground, row);
+                let mut mx = f64::NEG_INFINITY;
+                for (r, p) in row.iter_mut().zip(pot) {
+                    *r = (p - *r) / eps;
+                    mx = mx.max(*r);
+                }
+                let s: f64 = row.iter().map(|r| (r - mx).exp()).sum();
+                eps * w[i].ln() - eps * (mx + s.ln())
+            },
+        )
+        .collect()
+}
+
+/// Log-domain Sinkhorn that never stores the n × m cost matrix (memory O(n + m)): each
+/// half-iteration recomputes c(x_i, y_j) row by row. Same stopping rule as [`solve`] (the
+/// column-marginal error ‖Pᵀ1 − b‖₂, here read off the next ψ-update); ε-scaling as in
+/// [`Options`] with ε_0 = the largest cost seen between the first rows. Returns the values
+/// and potentials; `plan` is empty.
+pub fn solve_online(mu: &Measure, nu: &Measure, ground: GroundCost, opts: &Options) -> Result<SinkhornSolution> {
+    opts.check()?;
+    check_same_dim(mu, nu)?;
+    for (name, w) in [("x", &mu.weights), ("y", &nu.weights)] {
+        if w.iter().any(|&v| v <= 0.0) {
+            return Err(Error::invalid(name, "Sinkhorn needs strictly positive weights"));
+        }
+    }
+    let (x, y) = (&mu.points, &nu.points);
+    // A cheap upper estimate of max C from the diameters of both clouds (triangle inequality).
+    let max_cost = {
+        let mut row = vec![0.0; y.rows];
+        cost_rows(x, y, 0..1, ground, &mut row);
+        let mut col = vec![0.0; x.rows];
+        cost_rows(y, x, 0..1, ground, &mut col);
+        let r = row.iter().chain(&col).fold(0.0f64, |acc, c| acc.max(*c));
+        // ‖x_i − y_j‖ ≤ ‖x_i − y_0‖ + ‖y_0 − x_0‖ + ‖x_0 − y_j‖ ≤ 3 r^{1/p}, so c ≤ 3^p r.
+        3f64.powf(ground.order()) * r
+    };
+    let schedule = opts.schedule(max_cost);
+    let mut phi = vec![0.0; x.rows];
+    let mut psi = vec![0.0; y.rows];
+    let mut iterations = 0;
+    let mut err = f64::INFINITY;
+    let mut converged = false;
+    for (stage, &eps) in schedule.iter().enumerate() {
+        let last = stage + 1 == schedule.len();
+        let (tol, budget) = if last {
+            (opts.tol, opts.max_iter)
+        } else {
+            (opts.stage_tol.max(opts.tol), opts.stage_iterations)
+        };
+        phi = lse_update(x, &mu.weights, y, &psi, ground, eps);
+        for _ in 0..budget {
+            let new_psi = lse_update(y, &nu.weights, x, &phi, ground, eps);
+            // Column marginal of the plan (φ, ψ): b_j exp((ψ_j − ψ_new_j)/ε).
+            err = nu
+                .weights
+                .iter()
+                .zip(&psi)
+                .zip(&new_psi)
+                .map(|((bj, old), new)| (bj * ((old - new) / eps).exp() - bj).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            iterations += 1;
+            if err < tol {
+                converged = last;
+                break;
+            }
+            psi = new_psi;
+            phi = lse_update(x, &mu.weights, y, &psi, ground, eps);
+        }
+    }
+    // Values: ⟨C, P⟩ and KL(P ‖ a ⊗ b) by one more pass, row by row.
+    let eps = opts.reg;
+    let (a, b) = (&mu.weights, &nu.weights);
+    let m = y.rows;
+    let rows: Vec<(f64, f64, f64)> = (0..x.rows)
+        .into_par_iter()
+        .map_init(
+            || vec![0.0; m],
+            |row, i| {
+                cost_rows(x, y, i..i + 1, ground, row);
+                let (mut cost, mut kl, mut mass) = (0.0, 0.0, 0.0);
+                for (j, &cij) in row.iter().enumerate() {
+                    let lp = (phi[i] + psi[j] - cij) / eps;
+                    let p = lp.exp();
+                    cost += p * cij;
+                    kl += p * (lp - a[i].ln() - b[j].ln());
+                    mass += p;
+                }
+                (cost, kl, mass)
+            },
+        )
+        .collect();
+    let (cost, kl, mass) = rows.iter().fold((0.0, 0.0, 0.0), |s, r| (s.0 + r.0, s.1 + r.1, s.2 + r.2));
+    Ok(SinkhornSolution {
+        cost,
+        entropic: cost + eps * (kl - mass + 1.0),
+        phi,
+        psi,
+        iterations,
+        marginal_error: err,
+        converged,
+        plan: Matrix::zeros(0, 0),
+    })
+}
