@@ -18,7 +18,10 @@ fn emit(bench: &str, seconds: f64, value: f64, extra: &str) {
 
 fn main() -> gradflow::Result<()> {
     let threads = common::init_threads();
-    let dir = PathBuf::from(std::env::var("GRADFLOW_TRANSPORT_DATA").unwrap_or_else(|_| "target/transport-bench".into()));
+    let dir = PathBuf::from(
+        std::env::var("GRADFLOW_TRANSPORT_DATA")
+            .unwrap_or_else(|_| "target/transport-bench".into()),
+    );
     let x = read_npy_matrix(&dir.join("x.npy"))?;
     let y = read_npy_matrix(&dir.join("y.npy"))?;
     let (n, m) = (x.rows, y.rows);
@@ -31,7 +34,12 @@ fn main() -> gradflow::Result<()> {
         value = s.cost;
         pivots = s.pivots;
     });
-    emit("exact_2000", t, value, &format!(", \"pivots\": {pivots}, \"threads\": {threads}"));
+    emit(
+        "exact_2000",
+        t,
+        value,
+        &format!(", \"pivots\": {pivots}, \"threads\": {threads}"),
+    );
 
     let reg = 0.05 * c.data.iter().sum::<f64>() / c.data.len() as f64;
     let opts = sinkhorn::Options::new(reg)?;
@@ -41,7 +49,12 @@ fn main() -> gradflow::Result<()> {
         value = s.cost;
         iters = s.iterations;
     });
-    emit("sinkhorn_2000", t, value, &format!(", \"iterations\": {iters}, \"threads\": {threads}"));
+    emit(
+        "sinkhorn_2000",
+        t,
+        value,
+        &format!(", \"iterations\": {iters}, \"threads\": {threads}"),
+    );
 
     let x1 = read_npy_matrix(&dir.join("x1d.npy"))?;
     let y1 = read_npy_matrix(&dir.join("y1d.npy"))?;
@@ -67,7 +80,12 @@ fn scale(threads: usize) -> gradflow::Result<()> {
     let c = cost_matrix(&x, &y, GroundCost::SqEuclidean)?;
     let w = vec![1.0 / n as f64; n];
     let s = exact::solve(&w, &w, &c)?;
-    emit("exact_10000", start.elapsed().as_secs_f64(), s.cost, &format!(", \"pivots\": {}, \"threads\": {threads}", s.pivots));
+    emit(
+        "exact_10000",
+        start.elapsed().as_secs_f64(),
+        s.cost,
+        &format!(", \"pivots\": {}, \"threads\": {threads}", s.pivots),
+    );
     drop(c);
     let n = 100_000;
     let (x, y) = (cloud(n, 0.0, &mut rng), cloud(n, 0.5, &mut rng));
@@ -76,6 +94,14 @@ fn scale(threads: usize) -> gradflow::Result<()> {
     opts.tol = 1e-6;
     let start = Instant::now();
     let s = sinkhorn::solve_online(&mu, &nu, GroundCost::SqEuclidean, &opts)?;
-    emit("online_sinkhorn_100000", start.elapsed().as_secs_f64(), s.cost, &format!(", \"iterations\": {}, \"marginal_error\": {:e}, \"threads\": {threads}", s.iterations, s.marginal_error));
+    emit(
+        "online_sinkhorn_100000",
+        start.elapsed().as_secs_f64(),
+        s.cost,
+        &format!(
+            ", \"iterations\": {}, \"marginal_error\": {:e}, \"threads\": {threads}",
+            s.iterations, s.marginal_error
+        ),
+    );
     Ok(())
 }

@@ -54,8 +54,8 @@ pub mod nn;
 pub mod optim;
 pub mod rng;
 pub mod spec;
-pub mod transport;
 pub mod train;
+pub mod transport;
 
 pub use error::{Error, Result};
 pub use linalg::Matrix;

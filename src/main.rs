@@ -100,6 +100,146 @@ fn read_finite(path: &std::path::Path, what: &str) -> Result<gradflow::Matrix, E
     Ok(m)
 }
 
+/// The solvers of `gradflow ot`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum OtMethod {
+    /// Network simplex (exact).
+    Exact,
+    /// Log-domain Sinkhorn at --reg.
+    Sinkhorn,
+    /// Sliced W_p over --projections directions.
+    Sliced,
+    /// Exact transport on the line (1-D points).
+    #[value(name = "1d")]
+    OneD,
+}
+
+/// A measure from a points file and an optional weights file.
+fn read_measure(
+    points: &std::path::Path,
+    weights: Option<&std::path::Path>,
+    flag: &str,
+    wflag: &str,
+) -> Result<gradflow::transport::Measure, Error> {
+    let pts = read_finite(points, flag)?;
+    let w = match weights {
+        Some(path) => {
+            let m = gradflow::data::io::read_npy_matrix(path)?;
+            if m.rows != 1 && m.cols != 1 {
+                return Err(Error::shape(
+                    format!("{wflag} ({})", path.display()),
+                    format!(
+                        "expected a vector of weights, got a {} × {} array",
+                        m.rows, m.cols
+                    ),
+                ));
+            }
+            Some(m.data)
+        }
+        None => None,
+    };
+    let name = match weights {
+        Some(path) => format!("{wflag} ({})", path.display()),
+        None => format!("{flag} ({})", points.display()),
+    };
+    gradflow::transport::Measure::new(&name, pts, w)
+}
+
+/// The settings of `gradflow ot`.
+struct OtSettings {
+    method: OtMethod,
+    p: f64,
+    reg: Option<f64>,
+    tol: f64,
+    eps_scaling: Option<f64>,
+    online: bool,
+    divergence: bool,
+    projections: usize,
+    seed: u64,
+}
+
+/// Solves the `ot` problem; returns the JSON report and, when asked, the dense plan.
+fn ot_command(
+    mu: &gradflow::transport::Measure,
+    nu: &gradflow::transport::Measure,
+    s: &OtSettings,
+    want_plan: bool,
+) -> Result<(serde_json::Value, Option<gradflow::Matrix>), Error> {
+    use gradflow::transport::{self as ot, GroundCost, Wasserstein};
+    ot::check_same_dim(mu, nu)?;
+    let ground = GroundCost::for_order(s.p)?;
+    let mut report = serde_json::json!({
+        "method": format!("{:?}", s.method).to_lowercase(), "p": s.p,
+        "n": mu.len(), "m": nu.len(), "dim": mu.dim(),
+    });
+    let mut set = |key: &str, value: serde_json::Value| report[key] = value;
+    let (cost, plan) = match s.method {
+        OtMethod::Exact => {
+            let c = ot::cost_matrix(&mu.points, &nu.points, ground)?;
+            let sol = ot::exact::solve(&mu.weights, &nu.weights, &c)?;
+            set("dual_value", sol.dual_value.into());
+            set("pivots", sol.pivots.into());
+            if let Some(sigma) = sol.assignment() {
+                set("assignment", sigma.into());
+            }
+            (sol.cost, want_plan.then(|| sol.plan.to_dense()))
+        }
+        OtMethod::OneD => {
+            let sol = ot::one_d::wasserstein_1d(mu, nu, s.p)?;
+            (sol.cost, want_plan.then(|| sol.plan.to_dense()))
+        }
+        OtMethod::Sliced => {
+            let sol =
+                ot::sliced::sliced_wasserstein(mu, nu, s.p, s.projections, gradflow::Seed(s.seed))?;
+            if want_plan {
+                return Err(Error::invalid(
+                    "--plan",
+                    "the sliced distance has no transport plan",
+                ));
+            }
+            set("projections", s.projections.into());
+            (sol.cost, None)
+        }
+        OtMethod::Sinkhorn => {
+            let reg = s
+                .reg
+                .ok_or_else(|| Error::invalid("--reg", "--method sinkhorn needs --reg ε > 0"))?;
+            let mut opts = ot::sinkhorn::Options::new(reg)?;
+            opts.tol = s.tol;
+            opts.eps_scaling = s.eps_scaling;
+            let sol = if s.online {
+                if want_plan {
+                    return Err(Error::invalid(
+                        "--plan",
+                        "--online never forms the n × m plan",
+                    ));
+                }
+                ot::sinkhorn::solve_online(mu, nu, ground, &opts)?
+            } else {
+                let c = ot::cost_matrix(&mu.points, &nu.points, ground)?;
+                ot::sinkhorn::solve(&mu.weights, &nu.weights, &c, &opts)?
+            };
+            set("reg", reg.into());
+            set("entropic", sol.entropic.into());
+            set("iterations", sol.iterations.into());
+            set("marginal_error", sol.marginal_error.into());
+            set("converged", sol.converged.into());
+            if s.divergence {
+                set(
+                    "divergence",
+                    ot::sinkhorn::divergence(mu, nu, ground, &opts)?.into(),
+                );
+            }
+            let plan = want_plan.then_some(sol.plan);
+            (sol.cost, plan)
+        }
+    };
+    let w = Wasserstein::from_cost(cost, s.p);
+    report["cost"] = w.cost.into();
+    report["distance"] = w.distance.into();
+    Ok((report, plan))
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the claims of the source document and check them against their predictions.
@@ -177,6 +317,54 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Print a JSON summary on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wasserstein distance between two point clouds (exact, Sinkhorn, sliced or 1-D).
+    Ot {
+        /// Source points (n × d NPY).
+        #[arg(long)]
+        x: PathBuf,
+        /// Target points (m × d NPY).
+        #[arg(long)]
+        y: PathBuf,
+        /// Source weights (n; default uniform; normalised to sum 1).
+        #[arg(long)]
+        wx: Option<PathBuf>,
+        /// Target weights (m; default uniform; normalised to sum 1).
+        #[arg(long)]
+        wy: Option<PathBuf>,
+        /// Solver.
+        #[arg(long, value_enum, default_value_t = OtMethod::Exact)]
+        method: OtMethod,
+        /// Order p of W_p (cost ‖x − y‖^p).
+        #[arg(long, default_value_t = 2.0)]
+        p: f64,
+        /// Entropic regularisation ε (required by --method sinkhorn).
+        #[arg(long)]
+        reg: Option<f64>,
+        /// Sinkhorn: stop when ‖Pᵀ1 − b‖₂ < TOL.
+        #[arg(long, default_value_t = 1e-9)]
+        tol: f64,
+        /// Sinkhorn: ε-scaling factor θ ∈ (0, 1) (default: automatic).
+        #[arg(long)]
+        eps_scaling: Option<f64>,
+        /// Sinkhorn: never store the cost matrix (recompute it each iteration).
+        #[arg(long)]
+        online: bool,
+        /// Sinkhorn: also compute the debiased Sinkhorn divergence.
+        #[arg(long)]
+        divergence: bool,
+        /// Sliced: number of projections.
+        #[arg(long, default_value_t = 100)]
+        projections: usize,
+        /// Sliced: seed of the projections.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the dense plan (n × m NPY) here.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// Print one JSON object on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -287,6 +475,54 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                 }
                 Err(e) => Err(e),
             }
+        }
+        Command::Ot {
+            x,
+            y,
+            wx,
+            wy,
+            method,
+            p,
+            reg,
+            tol,
+            eps_scaling,
+            online,
+            divergence,
+            projections,
+            seed,
+            plan,
+            json,
+        } => {
+            let mu = read_measure(&x, wx.as_deref(), "--x", "--wx")?;
+            let nu = read_measure(&y, wy.as_deref(), "--y", "--wy")?;
+            let settings = OtSettings {
+                method,
+                p,
+                reg,
+                tol,
+                eps_scaling,
+                online,
+                divergence,
+                projections,
+                seed,
+            };
+            let started = std::time::Instant::now();
+            let (report, dense_plan) = ot_command(&mu, &nu, &settings, plan.is_some())?;
+            if let (Some(path), Some(p)) = (&plan, dense_plan) {
+                gradflow::data::io::write_npy_matrix(path, &p)?;
+            }
+            if json {
+                println!("{report}");
+            }
+            if !quiet {
+                eprintln!(
+                    "W_{p} = {} (W_{p}^{p} = {}) by {method:?} in {:.3} s",
+                    report["distance"],
+                    report["cost"],
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Ok(0)
         }
         Command::Kernel {
             x,

@@ -459,3 +459,78 @@ fn kernel_and_predict_commands() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!dir.join("b.npy").exists());
 }
+
+#[test]
+fn ot_command_matches_the_library_and_rejects_bad_input() {
+    let dir = scratch("ot");
+    // x = {0, 1, 3}, y = {1, 2, 5} on the line: W_2² = (1 + 1 + 4)/3 = 2 by sorting.
+    write_npy(&dir, "x.npy", &[3, 1], &[3.0, 0.0, 1.0]);
+    write_npy(&dir, "y.npy", &[3, 1], &[5.0, 1.0, 2.0]);
+    for method in ["exact", "1d"] {
+        let o = gradflow(
+            &[
+                "ot", "--x", "x.npy", "--y", "y.npy", "--method", method, "--json", "--plan",
+                "plan.npy",
+            ],
+            &dir,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!((v["cost"].as_f64().unwrap() - 2.0).abs() < 1e-12, "{v}");
+        assert!((v["distance"].as_f64().unwrap() - 2f64.sqrt()).abs() < 1e-12);
+        let plan = read_npy_matrix(&dir.join("plan.npy")).unwrap();
+        // The monotone map: 3 → 5, 0 → 1, 1 → 2, each carrying 1/3.
+        assert_eq!((plan.rows, plan.cols), (3, 3));
+        assert!(
+            (plan.get(0, 0) - 1.0 / 3.0).abs() < 1e-15
+                && (plan.get(1, 1) - 1.0 / 3.0).abs() < 1e-15
+        );
+    }
+    let o = gradflow(
+        &[
+            "ot",
+            "--x",
+            "x.npy",
+            "--y",
+            "y.npy",
+            "--method",
+            "sinkhorn",
+            "--reg",
+            "0.05",
+            "--json",
+            "--divergence",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        (v["cost"].as_f64().unwrap() - 2.0).abs() < 1e-3 && v["converged"] == true,
+        "{v}"
+    );
+    assert!(v["divergence"].as_f64().unwrap() > 0.0);
+    // Bad input: a negative weight, mismatched dimensions, ε ≤ 0, a NaN point → exit 2, named.
+    write_npy(&dir, "w.npy", &[3], &[0.5, -0.5, 1.0]);
+    write_npy(&dir, "y2.npy", &[3, 2], &[0.0; 6]);
+    write_npy(&dir, "nan.npy", &[3, 1], &[0.0, f64::NAN, 1.0]);
+    for (args, needle) in [
+        (
+            vec!["--x", "x.npy", "--y", "y.npy", "--wx", "w.npy"],
+            "w.npy",
+        ),
+        (vec!["--x", "x.npy", "--y", "y2.npy"], "dimension"),
+        (
+            vec![
+                "--x", "x.npy", "--y", "y.npy", "--method", "sinkhorn", "--reg=-1",
+            ],
+            "ε",
+        ),
+        (vec!["--x", "nan.npy", "--y", "y.npy"], "nan.npy"),
+    ] {
+        let mut all = vec!["ot"];
+        all.extend(args.iter().copied());
+        let o = gradflow(&all, &dir);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+}

@@ -50,7 +50,11 @@ fn exact_equals_brute_force_over_permutations() {
                 .map(|p| ((0..n).map(|i| c.get(i, p[i])).sum::<f64>() / n as f64, p))
                 .min_by(|a, b| a.0.total_cmp(&b.0))
                 .unwrap();
-            assert!((sol.cost - best).abs() <= 1e-12 * best.max(1.0), "n = {n}: {} vs {best}", sol.cost);
+            assert!(
+                (sol.cost - best).abs() <= 1e-12 * best.max(1.0),
+                "n = {n}: {} vs {best}",
+                sol.cost
+            );
             // The optimal assignment is unique for continuous random data.
             assert_eq!(sol.assignment().unwrap(), arg, "n = {n}");
         }
@@ -59,15 +63,32 @@ fn exact_equals_brute_force_over_permutations() {
 
 #[test]
 fn exact_primal_equals_dual_with_exact_marginals_on_weighted_problems() {
-    for (trial, (n, m)) in [(5, 9), (30, 45), (120, 80), (200, 200)].into_iter().enumerate() {
+    for (trial, (n, m)) in [(5, 9), (30, 45), (120, 80), (200, 200)]
+        .into_iter()
+        .enumerate()
+    {
         let mut rng = Seed(3).stream("weighted", trial as u64);
         let (x, y) = (cloud(n, 4, 0.0, &mut rng), cloud(m, 4, 1.0, &mut rng));
         let (a, b) = (random_weights(n, &mut rng), random_weights(m, &mut rng));
         let c = cost_matrix(&x, &y, GroundCost::Euclidean).unwrap();
         let s = exact::solve(&a, &b, &c).unwrap();
-        assert!((s.cost - s.dual_value).abs() <= 1e-9, "primal {} dual {}", s.cost, s.dual_value);
-        assert!(s.plan.entries.len() < n + m, "a basic plan has at most n + m − 1 entries");
-        for (got, want) in s.plan.row_sums().iter().zip(&a).chain(s.plan.col_sums().iter().zip(&b)) {
+        assert!(
+            (s.cost - s.dual_value).abs() <= 1e-9,
+            "primal {} dual {}",
+            s.cost,
+            s.dual_value
+        );
+        assert!(
+            s.plan.entries.len() < n + m,
+            "a basic plan has at most n + m − 1 entries"
+        );
+        for (got, want) in s
+            .plan
+            .row_sums()
+            .iter()
+            .zip(&a)
+            .chain(s.plan.col_sums().iter().zip(&b))
+        {
             assert!((got - want).abs() <= 1e-14, "marginal {got} vs {want}");
         }
         // Dual feasibility everywhere, complementary slackness on the support.
@@ -92,7 +113,11 @@ fn exact_handles_zero_weights_and_a_single_point() {
     let b = [0.5, 0.0, 0.25, 0.25];
     let s = exact::solve(&a, &b, &c).unwrap();
     assert!((s.cost - s.dual_value).abs() <= 1e-12);
-    assert!(s.plan.entries.iter().all(|&(i, j, _)| a[i] > 0.0 && b[j] > 0.0));
+    assert!(s
+        .plan
+        .entries
+        .iter()
+        .all(|&(i, j, _)| a[i] > 0.0 && b[j] > 0.0));
     let one = exact::solve(&[1.0], &b, &Matrix::from_fn(1, 4, |_, j| c.get(0, j))).unwrap();
     let direct: f64 = (0..4).map(|j| b[j] * c.get(0, j)).sum();
     assert!((one.cost - direct).abs() <= 1e-14);
@@ -109,7 +134,12 @@ fn one_d_closed_form_equals_the_general_solver() {
         let one = one_d::wasserstein_1d(&mu, &nu, p).unwrap();
         let c = cost_matrix(&x, &y, GroundCost::for_order(p).unwrap()).unwrap();
         let general = exact::solve(&mu.weights, &nu.weights, &c).unwrap();
-        assert!((one.cost - general.cost).abs() <= 1e-12, "p = {p}: {} vs {}", one.cost, general.cost);
+        assert!(
+            (one.cost - general.cost).abs() <= 1e-12,
+            "p = {p}: {} vs {}",
+            one.cost,
+            general.cost
+        );
         assert!((one.plan.cost(&c) - one.cost).abs() <= 1e-12);
         for (got, want) in one.plan.row_sums().iter().zip(&mu.weights) {
             assert!((got - want).abs() <= 1e-14);
@@ -127,7 +157,11 @@ fn one_d_closed_form_equals_the_general_solver() {
     assert!((fast - merged).abs() <= 1e-12);
 }
 
-fn sinkhorn_problem(n: usize, m: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Matrix, Measure, Measure) {
+fn sinkhorn_problem(
+    n: usize,
+    m: usize,
+    seed: u64,
+) -> (Vec<f64>, Vec<f64>, Matrix, Measure, Measure) {
     let mut rng = Seed(seed).stream("sinkhorn", 0);
     let (x, y) = (cloud(n, 3, 0.0, &mut rng), cloud(m, 3, 0.5, &mut rng));
     let (a, b) = (random_weights(n, &mut rng), random_weights(m, &mut rng));
@@ -144,18 +178,43 @@ fn sinkhorn_marginals_meet_the_stopping_rule() {
     let s = sinkhorn::solve(&a, &b, &c, &opts).unwrap();
     assert!(s.converged && s.marginal_error < opts.tol);
     let rows: Vec<f64> = (0..60).map(|i| s.plan.row(i).iter().sum()).collect();
-    let cols: Vec<f64> = (0..40).map(|j| (0..60).map(|i| s.plan.get(i, j)).sum()).collect();
-    let row_err = rows.iter().zip(&a).map(|(r, a)| (r - a).abs()).fold(0.0, f64::max);
-    let col_err = cols.iter().zip(&b).map(|(r, b)| (r - b).powi(2)).sum::<f64>().sqrt();
-    assert!(row_err <= 1e-15, "rows are exact after the row update: {row_err}");
+    let cols: Vec<f64> = (0..40)
+        .map(|j| (0..60).map(|i| s.plan.get(i, j)).sum())
+        .collect();
+    let row_err = rows
+        .iter()
+        .zip(&a)
+        .map(|(r, a)| (r - a).abs())
+        .fold(0.0, f64::max);
+    let col_err = cols
+        .iter()
+        .zip(&b)
+        .map(|(r, b)| (r - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!(
+        row_err <= 1e-15,
+        "rows are exact after the row update: {row_err}"
+    );
     assert!(col_err < opts.tol && (col_err - s.marginal_error).abs() < 1e-12);
     // The potentials reproduce the plan: P_ij = exp((φ_i + ψ_j − C_ij)/ε).
     let p = ((s.phi[3] + s.psi[5] - c.get(3, 5)) / 0.5).exp();
     assert!((p - s.plan.get(3, 5)).abs() <= 1e-12 * p);
     // The dual value equals the entropic value at convergence: ⟨a, φ − ε log a⟩ + ⟨b, ψ − ε log b⟩.
-    let dual: f64 = a.iter().zip(&s.phi).map(|(a, f)| a * (f - 0.5 * a.ln())).sum::<f64>()
-        + b.iter().zip(&s.psi).map(|(b, g)| b * (g - 0.5 * b.ln())).sum::<f64>();
-    assert!((dual - s.entropic).abs() <= 1e-8, "{dual} vs {}", s.entropic);
+    let dual: f64 = a
+        .iter()
+        .zip(&s.phi)
+        .map(|(a, f)| a * (f - 0.5 * a.ln()))
+        .sum::<f64>()
+        + b.iter()
+            .zip(&s.psi)
+            .map(|(b, g)| b * (g - 0.5 * b.ln()))
+            .sum::<f64>();
+    assert!(
+        (dual - s.entropic).abs() <= 1e-8,
+        "{dual} vs {}",
+        s.entropic
+    );
 }
 
 #[test]
@@ -181,7 +240,10 @@ fn eps_scaling_reaches_the_same_solution() {
     plain.tol = 1e-11;
     let mut scaled = plain.clone();
     scaled.eps_scaling = Some(0.5);
-    let (p, s) = (sinkhorn::solve(&a, &b, &c, &plain).unwrap(), sinkhorn::solve(&a, &b, &c, &scaled).unwrap());
+    let (p, s) = (
+        sinkhorn::solve(&a, &b, &c, &plain).unwrap(),
+        sinkhorn::solve(&a, &b, &c, &scaled).unwrap(),
+    );
     assert!(p.converged && s.converged);
     assert!((p.cost - s.cost).abs() <= 1e-9, "{} vs {}", p.cost, s.cost);
 }
@@ -214,7 +276,12 @@ fn online_sinkhorn_equals_the_dense_solver() {
     let dense = sinkhorn::solve(&a, &b, &c, &opts).unwrap();
     let online = sinkhorn::solve_online(&mu, &nu, GroundCost::SqEuclidean, &opts).unwrap();
     assert!(online.converged);
-    assert!((dense.cost - online.cost).abs() <= 1e-8, "{} vs {}", dense.cost, online.cost);
+    assert!(
+        (dense.cost - online.cost).abs() <= 1e-8,
+        "{} vs {}",
+        dense.cost,
+        online.cost
+    );
     assert!((dense.entropic - online.entropic).abs() <= 1e-8);
     // Potentials agree up to the constant that moves between φ and ψ (to the accuracy that a
     // marginal error of 1e-9 determines them: ε · 1e-9 / min b_j ≈ 1e-8 per unit of mass).
@@ -292,9 +359,15 @@ fn bad_input_is_a_clear_error() {
     let mu = Measure::uniform("x", x.clone()).unwrap();
     let nu = Measure::uniform("y", y).unwrap();
     let err = wasserstein(&mu, &nu, 2.0, Method::Exact).unwrap_err();
-    assert!(matches!(err, Error::Shape { .. }) && err.to_string().contains("dimension"), "{err}");
+    assert!(
+        matches!(err, Error::Shape { .. }) && err.to_string().contains("dimension"),
+        "{err}"
+    );
     let neg = Measure::new("x", x.clone(), Some(vec![0.5, -0.1, 0.6])).unwrap_err();
-    assert!(neg.to_string().contains("≥ 0") && neg.exit_code() == 2, "{neg}");
+    assert!(
+        neg.to_string().contains("≥ 0") && neg.exit_code() == 2,
+        "{neg}"
+    );
     let zero = Measure::new("x", x.clone(), Some(vec![0.0, 0.0, 0.0])).unwrap_err();
     assert!(zero.to_string().contains("positive"), "{zero}");
     let short = Measure::new("wx.npy", x.clone(), Some(vec![1.0, 1.0])).unwrap_err();
@@ -302,7 +375,10 @@ fn bad_input_is_a_clear_error() {
     let mut nan = x.clone();
     nan.set(1, 1, f64::NAN);
     let e = Measure::uniform("x.npy", nan).unwrap_err();
-    assert!(e.to_string().contains("x.npy") && e.to_string().contains("row 1"), "{e}");
+    assert!(
+        e.to_string().contains("x.npy") && e.to_string().contains("row 1"),
+        "{e}"
+    );
     for eps in [0.0, -1.0, f64::NAN] {
         let e = sinkhorn::Options::new(eps).unwrap_err();
         assert!(e.to_string().contains("ε") && e.exit_code() == 2, "{e}");
@@ -312,4 +388,16 @@ fn bad_input_is_a_clear_error() {
     assert!(e.to_string().contains("same positive mass"), "{e}");
     let e = wasserstein(&mu, &mu, 0.5, Method::Exact).unwrap_err();
     assert!(e.to_string().contains("p ≥ 1"), "{e}");
+}
+
+#[test]
+fn symmetric_solver_equals_the_alternating_one() {
+    let (_, _, _, mu, _) = sinkhorn_problem(50, 10, 14);
+    let c = cost_matrix(&mu.points, &mu.points, GroundCost::SqEuclidean).unwrap();
+    let opts = sinkhorn::Options::new(0.4).unwrap();
+    let alt = sinkhorn::solve(&mu.weights, &mu.weights, &c, &opts)
+        .unwrap()
+        .entropic;
+    let sym = sinkhorn::solve_symmetric(&mu.weights, &c, &opts).unwrap();
+    assert!((alt - sym).abs() <= 1e-8, "{alt} vs {sym}");
 }

@@ -313,7 +313,11 @@ impl<'a> Basis<'a> {
             }
         }
         // Re-hang the subtree cut off by the leaving arc from the entering arc.
-        let (u_in, v_in) = if on_first { (first, second) } else { (second, first) };
+        let (u_in, v_in) = if on_first {
+            (first, second)
+        } else {
+            (second, first)
+        };
         let e_out = self.pred[u_out as usize];
         if e_out < n * m {
             self.in_tree[e_out] = false;
@@ -333,7 +337,8 @@ impl<'a> Basis<'a> {
         for &w in path.iter() {
             self.unlink(w);
         }
-        let (mut prev, mut prev_pred, mut prev_up, mut prev_flow) = (v_in, e_in, u_in == first, delta);
+        let (mut prev, mut prev_pred, mut prev_up, mut prev_flow) =
+            (v_in, e_in, u_in == first, delta);
         for &w in path.iter() {
             let wi = w as usize;
             let (old_pred, old_up, old_flow) = (self.pred[wi], self.up[wi], self.flow[wi]);
@@ -366,7 +371,9 @@ fn segment_min_generic(row: &[f64], ps: &[f64], pii: f64) -> f64 {
             acc[l] = if r < acc[l] { r } else { acc[l] };
         }
     }
-    let mut m = acc.iter().fold(f64::INFINITY, |a, &b| if b < a { b } else { a });
+    let mut m = acc
+        .iter()
+        .fold(f64::INFINITY, |a, &b| if b < a { b } else { a });
     for (c, p) in rc.remainder().iter().zip(pc.remainder()) {
         let r = c + pii - p;
         if r < m {
@@ -429,13 +436,19 @@ fn check_problem(a: &[f64], b: &[f64], c: &Matrix) -> Result<Vec<f64>> {
         ));
     }
     if a.is_empty() || b.is_empty() {
-        return Err(Error::invalid("weights", "both measures need at least one point"));
+        return Err(Error::invalid(
+            "weights",
+            "both measures need at least one point",
+        ));
     }
     check_finite("cost matrix", &c.data, c.cols)?;
     for (name, w) in [("a", a), ("b", b)] {
         check_finite(name, w, 1)?;
         if let Some(k) = w.iter().position(|&v| v < 0.0) {
-            return Err(Error::invalid(name, format!("weights must be ≥ 0, got {} at index {k}", w[k])));
+            return Err(Error::invalid(
+                name,
+                format!("weights must be ≥ 0, got {} at index {k}", w[k]),
+            ));
         }
     }
     let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
@@ -466,7 +479,10 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix) -> Result<ExactSolution> {
         if basis.in_tree[e_in] {
             // Round-off made a tree arc look improving: clean the potentials and price again.
             basis.recompute_potentials();
-            if basis.price(&mut next, block, tol).is_some_and(|e| basis.in_tree[e]) {
+            if basis
+                .price(&mut next, block, tol)
+                .is_some_and(|e| basis.in_tree[e])
+            {
                 break;
             }
             continue;

@@ -177,7 +177,13 @@ impl GroundCost {
 /// Fills `out` (row-major, `rows.len() × y.rows`) with c(x_i, y_j) for the rows `i` of x in
 /// `rows`. Squared distances are summed coordinate by coordinate (no |x|² + |y|² − 2xᵀy
 /// cancellation).
-pub fn cost_rows(x: &Matrix, y: &Matrix, rows: std::ops::Range<usize>, cost: GroundCost, out: &mut [f64]) {
+pub fn cost_rows(
+    x: &Matrix,
+    y: &Matrix,
+    rows: std::ops::Range<usize>,
+    cost: GroundCost,
+    out: &mut [f64],
+) {
     let m = y.rows;
     debug_assert_eq!(out.len(), rows.len() * m);
     for (r, i) in rows.enumerate() {
@@ -319,7 +325,10 @@ pub fn wasserstein(mu: &Measure, nu: &Measure, p: f64, method: Method) -> Result
 pub fn gaussian_w2_squared(m1: &[f64], s1: &Matrix, m2: &[f64], s2: &Matrix) -> Result<f64> {
     let d = m1.len();
     if m2.len() != d || s1.rows != d || s1.cols != d || s2.rows != d || s2.cols != d {
-        return Err(Error::shape("gaussian_w2_squared", "means and covariances of one dimension d"));
+        return Err(Error::shape(
+            "gaussian_w2_squared",
+            "means and covariances of one dimension d",
+        ));
     }
     let root1 = psd_sqrt(s1)?;
     let middle = root1.matmul(s2)?.matmul(&root1)?;

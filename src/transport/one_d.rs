@@ -45,7 +45,11 @@ fn check_line(name: &str, m: &Measure) -> Result<()> {
 
 /// Indices of `values` sorted by value (ties by index, so the order is unique).
 fn argsort(values: &[f64]) -> Vec<u32> {
-    let mut keyed: Vec<(f64, u32)> = values.iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
+    let mut keyed: Vec<(f64, u32)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v, i as u32))
+        .collect();
     keyed.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     keyed.into_iter().map(|(_, i)| i).collect()
 }

@@ -26,7 +26,8 @@ pub struct Sliced {
 pub fn directions(dim: usize, count: usize, seed: Seed) -> Matrix {
     let mut theta = Matrix::zeros(count, dim);
     for l in 0..count {
-        seed.stream("sliced", l as u64).unit_vector(theta.row_mut(l));
+        seed.stream("sliced", l as u64)
+            .unit_vector(theta.row_mut(l));
     }
     theta
 }
@@ -42,10 +43,19 @@ fn project(m: &Measure, theta: &[f64]) -> Result<Measure> {
 }
 
 /// SW_p between two measures over `projections` seeded directions.
-pub fn sliced_wasserstein(mu: &Measure, nu: &Measure, p: f64, projections: usize, seed: Seed) -> Result<Sliced> {
+pub fn sliced_wasserstein(
+    mu: &Measure,
+    nu: &Measure,
+    p: f64,
+    projections: usize,
+    seed: Seed,
+) -> Result<Sliced> {
     check_same_dim(mu, nu)?;
     if projections == 0 {
-        return Err(Error::invalid("projections", "expected at least one projection"));
+        return Err(Error::invalid(
+            "projections",
+            "expected at least one projection",
+        ));
     }
     let theta = directions(mu.dim(), projections, seed);
     let per_direction = (0..projections)
