@@ -50,6 +50,7 @@ pub mod data;
 pub mod error;
 pub mod kernel;
 pub mod linalg;
+pub mod meanfield;
 pub mod nn;
 pub mod optim;
 pub mod rng;

@@ -124,6 +124,20 @@ fn expect_bad_input(name: &str, spec: &str, needles: &[&str]) {
 
 #[test]
 fn bad_specs_are_clear_errors_with_exit_code_2() {
+    let mlp = SMALL.replace(
+        "kind = \"two_layer\"\nwidth = 64",
+        "kind = \"mlp\"\nwidths = [8]",
+    );
+    expect_bad_input(
+        "mean-field-on-mlp",
+        &mlp.replace("kind = \"sgd\"", "kind = \"mean_field\""),
+        &["optimizer[0].kind", "two-layer"],
+    );
+    expect_bad_input(
+        "particles-on-mlp",
+        &mlp.replace("[train]", "[train]\nparticles = true"),
+        &["train.particles", "two-layer"],
+    );
     expect_bad_input(
         "unknown-key",
         &SMALL.replace("lr = 0.5", "lr = 0.5\nlrr = 0.1"),

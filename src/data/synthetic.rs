@@ -127,6 +127,14 @@ pub fn clusters(
     Dataset::new("clusters", x, y)
 }
 
+/// The same data with a constant last coordinate 1 appended to every input (a bias coordinate:
+/// a bias-free net on these inputs has a bias, and stays positively homogeneous in its weights).
+pub fn with_bias_coordinate(data: &Dataset) -> Result<Dataset> {
+    let (n, d) = (data.x.rows, data.x.cols);
+    let x = Matrix::from_fn(n, d + 1, |i, j| if j == d { 1.0 } else { data.x.get(i, j) });
+    Dataset::new("data with a bias coordinate", x, data.y.clone())
+}
+
 /// Targets of a teacher network: y = f_teacher(x) for a model of the crate and its parameters.
 pub fn teacher(model: &dyn Model, params: &[f64], x: &Matrix) -> Result<Matrix> {
     model.predict(params, x)

@@ -80,6 +80,10 @@ pub enum DataSpec {
         /// Probability of flipping a label (default 0).
         #[serde(default)]
         label_noise: f64,
+        /// Append a constant coordinate 1 to the inputs (default false; the implicit-bias setup
+        /// of Chizat & Bach, with `dim` counting the data coordinates only).
+        #[serde(default)]
+        bias_coordinate: bool,
     },
     /// Symmetric matrix completion: Y = UUᵀ/r of rank r, entries i ≤ j observed with
     /// probability `observe`; the test set is every unobserved entry i ≤ j.
@@ -353,6 +357,7 @@ impl DataSpec {
                 clusters,
                 spread,
                 label_noise,
+                bias_coordinate,
             } => {
                 let (n, nt, d) = (
                     positive("n", *n)?,
@@ -365,7 +370,10 @@ impl DataSpec {
                     return Err(Error::invalid("data.spread", "expected ≥ 0"));
                 }
                 // One draw of n + n_test samples so that both sets share the cluster centres.
-                let all = synthetic::clusters(n + nt, d, k, *spread, &mut rng)?;
+                let mut all = synthetic::clusters(n + nt, d, k, *spread, &mut rng)?;
+                if *bias_coordinate {
+                    all = synthetic::with_bias_coordinate(&all)?;
+                }
                 let order = rng.permutation(n + nt);
                 let mut train = all.select(&order[..n]);
                 synthetic::flip_labels(

@@ -39,6 +39,7 @@ use crate::data::io::{write_atomic, write_npy_matrix, Table};
 use crate::error::{Error, Result};
 use crate::kernel::observer::KernelDiagnostics;
 use crate::linalg::Matrix;
+use crate::meanfield::ParticleObserver;
 use crate::nn::Loss;
 use crate::rng::Seed;
 use crate::train::{Batching, Checkpoint, Objective, Observer, TestLoss, Trainer};
@@ -127,6 +128,11 @@ pub struct TrainSpec {
     /// (default 0 = off; columns `kernel_movement`, `kernel_alignment`).
     #[serde(default)]
     pub kernel_diagnostics: i64,
+    /// Record the mean-field particle observables (default false; columns `w2_sq_init`,
+    /// `displacement_sq`, `action`, and `normalized_margin` for classification losses; a
+    /// two-layer model).
+    #[serde(default)]
+    pub particles: bool,
 }
 
 impl Spec {
@@ -263,7 +269,21 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                 let subset = data.train.select(&index);
                 KernelDiagnostics::new(subset.x, &subset.y)
             });
+            let mut particle_observer = if spec.train.particles {
+                let o = ParticleObserver::new(model.as_ref())
+                    .map_err(|e| Error::invalid("train.particles", e.to_string()))?;
+                Some(if spec.loss.kind.is_classification() {
+                    o.with_margin(data.train.clone())
+                } else {
+                    o
+                })
+            } else {
+                None
+            };
             let mut observers: Vec<&mut dyn Observer> = Vec::new();
+            if let Some(o) = particle_observer.as_mut() {
+                observers.push(o);
+            }
             if let Some(o) = test_observer.as_mut() {
                 observers.push(o);
             }

@@ -1,6 +1,7 @@
 //! `[[optimizer]]`: the transforms of the chain, in order.
 
 use crate::error::{check_positive, Error, Result};
+use crate::meanfield::{ParticleLayout, ParticleStep};
 use crate::nn::Model;
 use crate::optim::{
     AdaGrad, Adam, Anchor, LangevinNoise, Momentum, Nesterov, Optimizer, RmsProp, Schedule,
@@ -186,6 +187,22 @@ pub enum TransformSpec {
         /// λ.
         lambda: f64,
     },
+    /// [`ParticleStep`]: the mean-field particle step Δθ = −η(M g + λθ) [+ √(2η T_t) ξ], M the
+    /// model's width (time rescaled by M), T_t = anneal(t)/β (mean-field Langevin when β is set).
+    MeanField {
+        /// η (the time step of the M → ∞ flow).
+        lr: LearningRate,
+        /// λ, the L2 term (default 0).
+        #[serde(default)]
+        l2: f64,
+        /// β (default: none, noiseless particle gradient descent).
+        #[serde(default)]
+        inverse_temperature: Option<f64>,
+        /// Temperature multiplier schedule (default constant 1), e.g.
+        /// `{ kind = "inverse_power", a = 1.0, b = 1.0, c = 0.5 }`.
+        #[serde(default)]
+        anneal: Option<LearningRate>,
+    },
     /// [`LangevinNoise`]: Δθ ← Δθ + √(2η/β) ξ.
     LangevinNoise {
         /// η.
@@ -350,6 +367,33 @@ impl TransformSpec {
             TransformSpec::Anchor { lambda } => {
                 non_negative(&at("lambda"), *lambda)?;
                 Box::new(Anchor { lambda: *lambda })
+            }
+            TransformSpec::MeanField {
+                lr: l,
+                l2,
+                inverse_temperature,
+                anneal,
+            } => {
+                non_negative(&at("l2"), *l2)?;
+                if let Some(beta) = inverse_temperature {
+                    check_positive(&at("inverse_temperature"), *beta)?;
+                }
+                let anneal = anneal
+                    .as_ref()
+                    .map(|a| {
+                        a.0.validate(&at("anneal"))?;
+                        Ok::<_, Error>(a.0)
+                    })
+                    .transpose()?;
+                let layout = ParticleLayout::of(model)
+                    .map_err(|e| Error::invalid(at("kind"), e.to_string()))?;
+                Box::new(ParticleStep {
+                    lr: lr(l)?,
+                    width: layout.width,
+                    l2: *l2,
+                    inverse_temperature: *inverse_temperature,
+                    anneal,
+                })
             }
             TransformSpec::LangevinNoise {
                 lr: l,

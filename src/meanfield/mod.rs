@@ -1,0 +1,330 @@
+//! Mean-field dynamics of two-layer networks: particles, particle gradient descent with time
+//! rescaled by M, mean-field Langevin dynamics, and the observables of the flow.
+//!
+//! The mean-field net f_ρ(x) = ∫ a η(wᵀx + b) dρ(a, w, b) with M particles of weight 1/M is
+//! [`crate::nn::TwoLayer`] at γ = 1, α = 1: f(x) = (1/M) Σ_j a_j η(w_jᵀx + b_j). Particle j is the
+//! row θ_j = (w_j, b_j, a_j) of [`particles`]. For a loss L(ρ) = (1/n) Σ_i ℓ(y_i, f_ρ(x_i)) the
+//! Wasserstein gradient flow moves each particle with the velocity
+//! v_t(θ) = −∇_θ (δL/δρ)(θ) = −(1/n) Σ_i ∇_θ(a η(wᵀx_i + b)) ℓ'(y_i, f(x_i)) (SPEC §4), and since
+//! ∂L/∂θ_j = v(θ_j)/M for the flat parameters, the particle step is
+//! θ_j ← θ_j − η (M ∂L/∂θ_j + λ θ_j) + √(2η/β_t) ξ_j  ([`ParticleStep`]):
+//! time rescaled by M so that the M → ∞ limit exists, an L2 term λ and, for β < ∞, the noise of
+//! mean-field Langevin dynamics on F(ρ) = L(ρ) + (λ/2)∫‖θ‖² dρ + β^{-1} ∫ ρ log ρ.
+//!
+//! Observables: W2(ρ_t, ρ_0) and W2(ρ_t, ρ_ref) between particle clouds (exact up to
+//! [`EXACT_LIMIT`] particles, Sinkhorn beyond), the Benamou–Brenier action of the particle path
+//! against W2² of its end points, the normalised margin of Chizat & Bach, the spread of f_t
+//! across seeds.
+
+use crate::data::{synthetic, Dataset};
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+use crate::nn::{Activation, Loss, Model};
+use crate::optim::{LangevinNoise, Schedule, State, StepContext, Transform};
+use crate::rng::Rng;
+use crate::train::{Observer, Snapshot};
+use crate::transport::{self, GroundCost, Measure};
+
+/// Up to this many particles the observers use exact OT; beyond, Sinkhorn at ε = 1e-3 · mean C.
+pub const EXACT_LIMIT: usize = 3000;
+
+/// The particle step of mean-field gradient descent / Langevin dynamics (see the module docs):
+/// v ← −η_t (M g + λ θ) + √(2η_t T_t) ξ with T_t = `temperature(t)` / β.
+#[derive(Clone, Debug)]
+pub struct ParticleStep {
+    /// η_t, the time step of the M → ∞ flow.
+    pub lr: Schedule,
+    /// M, the number of particles (the factor that rescales time).
+    pub width: usize,
+    /// λ, the L2 term of F (λ θ_j added to each particle's velocity).
+    pub l2: f64,
+    /// β: `None` for noiseless particle gradient descent.
+    pub inverse_temperature: Option<f64>,
+    /// Annealing: the temperature at step t is `anneal(t)` / β (default constant 1).
+    pub anneal: Option<Schedule>,
+}
+
+impl Transform for ParticleStep {
+    fn update(&self, v: &mut [f64], _state: &mut State, params: &[f64], ctx: &StepContext) {
+        let lr = self.lr.at(ctx.step);
+        let m = self.width as f64;
+        v.iter_mut()
+            .zip(params)
+            .for_each(|(g, &p)| *g = -lr * (m * *g + self.l2 * p));
+        if let Some(beta) = self.inverse_temperature {
+            let temperature = self.anneal.as_ref().map_or(1.0, |s| s.at(ctx.step)) / beta;
+            LangevinNoise::add_noise(v, (2.0 * lr * temperature).sqrt(), ctx);
+        }
+    }
+}
+
+/// Where the particle coordinates live in a model's flat parameters: the blocks `W` (M × d),
+/// optional `b` (M) and `a` (M) of [`crate::nn::TwoLayer`] and [`crate::nn::InfiniteWidth`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParticleLayout {
+    /// M.
+    pub width: usize,
+    /// d.
+    pub input_dim: usize,
+    w: usize,
+    b: Option<usize>,
+    a: usize,
+}
+
+impl ParticleLayout {
+    /// The layout of `model`, or an error naming the model if it is not a two-layer net.
+    pub fn of(model: &dyn Model) -> Result<ParticleLayout> {
+        let blocks = model.layout();
+        let find = |name: &str| blocks.iter().find(|b| b.name == name);
+        match (find("W"), find("a")) {
+            (Some(w), Some(a)) if w.shape.len() == 2 => Ok(ParticleLayout {
+                width: w.shape[0],
+                input_dim: w.shape[1],
+                w: w.offset,
+                b: find("b").map(|b| b.offset),
+                a: a.offset,
+            }),
+            _ => Err(Error::invalid(
+                "model",
+                format!(
+                    "mean-field particles need a two-layer model (blocks W and a), not {}",
+                    model.describe()
+                ),
+            )),
+        }
+    }
+
+    /// Coordinates per particle: d (+1 with biases) + 1.
+    pub fn particle_dim(&self) -> usize {
+        self.input_dim + usize::from(self.b.is_some()) + 1
+    }
+}
+
+/// The particles θ_j = (w_j, b_j, a_j) as the rows of an M × (d [+1] + 1) matrix.
+pub fn particles(layout: &ParticleLayout, params: &[f64]) -> Matrix {
+    let (m, d) = (layout.width, layout.input_dim);
+    let k = layout.particle_dim();
+    let mut out = Matrix::zeros(m, k);
+    for j in 0..m {
+        let row = out.row_mut(j);
+        row[..d].copy_from_slice(&params[layout.w + j * d..layout.w + (j + 1) * d]);
+        if let Some(b) = layout.b {
+            row[d] = params[b + j];
+        }
+        row[k - 1] = params[layout.a + j];
+    }
+    out
+}
+
+/// W2² between two particle clouds of uniform weight: exact (network simplex) up to
+/// [`EXACT_LIMIT`] particles, else the Sinkhorn cost ⟨C, P_ε⟩ at ε = 1e-3 · mean C.
+pub fn w2_squared(x: &Matrix, y: &Matrix) -> Result<f64> {
+    let mu = Measure::uniform("particles", x.clone())?;
+    let nu = Measure::uniform("reference particles", y.clone())?;
+    transport::check_same_dim(&mu, &nu)?;
+    let c = transport::cost_matrix(&mu.points, &nu.points, GroundCost::SqEuclidean)?;
+    if x.rows.max(y.rows) <= EXACT_LIMIT {
+        Ok(transport::exact::solve(&mu.weights, &nu.weights, &c)?.cost)
+    } else {
+        let mean = c.data.iter().sum::<f64>() / c.data.len() as f64;
+        let opts = transport::sinkhorn::Options::new(1e-3 * mean.max(f64::MIN_POSITIVE))?;
+        Ok(transport::sinkhorn::solve(&mu.weights, &nu.weights, &c, &opts)?.cost)
+    }
+}
+
+/// The mean-field velocity field of SPEC §4 at every particle, computed directly from its
+/// formula: v(θ_j) = −(1/n) Σ_i ∇_θ(a_j η(w_jᵀx_i + b_j)) ℓ'(y_i, f(x_i)), with f the
+/// mean-field net (1/M) Σ_j a_j η(w_jᵀx + b_j). Rows as in [`particles`]. (The training engine's
+/// particle step uses −M ∇_θ L instead; `tests/meanfield.rs` checks that they agree.)
+pub fn velocity(
+    layout: &ParticleLayout,
+    params: &[f64],
+    activation: Activation,
+    loss: Loss,
+    data: &Dataset,
+) -> Matrix {
+    let (m, d, n) = (layout.width, layout.input_dim, data.len());
+    let k = layout.particle_dim();
+    let theta = particles(layout, params);
+    let pre = |j: usize, x: &[f64]| {
+        let row = theta.row(j);
+        let b = layout.b.map_or(0.0, |_| row[d]);
+        row[..d].iter().zip(x).map(|(w, x)| w * x).sum::<f64>() + b
+    };
+    let mut v = Matrix::zeros(m, k);
+    for i in 0..n {
+        let x = data.x.row(i);
+        let f: f64 = (0..m)
+            .map(|j| theta.get(j, k - 1) * activation.value(pre(j, x)))
+            .sum::<f64>()
+            / m as f64;
+        let dl = loss.derivative(data.y.get(i, 0), f) / n as f64;
+        for j in 0..m {
+            let u = pre(j, x);
+            let a = theta.get(j, k - 1);
+            let row = v.row_mut(j);
+            let dw = a * activation.derivative(u) * dl;
+            for (r, xc) in row[..d].iter_mut().zip(x) {
+                *r -= dw * xc;
+            }
+            if layout.b.is_some() {
+                row[d] -= dw;
+            }
+            row[k - 1] -= activation.value(u) * dl;
+        }
+    }
+    v
+}
+
+/// Observables of the particle flow, as metrics columns:
+/// * `w2_sq_init` — W2²(ρ_t, ρ_0) between the particle clouds;
+/// * `displacement_sq` — (1/M) Σ_j ‖θ_j(t) − θ_j(0)‖² (the cost of the identity coupling, ≥ W2²);
+/// * `action` — K Σ_k (1/M) Σ_j ‖θ_j(t_{k+1}) − θ_j(t_k)‖² over the K recorded intervals so far:
+///   the Benamou–Brenier action T ∫_0^T ‖v_t‖²_{L²(ρ_t)} dt of the recorded path (the time step
+///   cancels), which bounds W2²(ρ_0, ρ_t) from above by Cauchy–Schwarz, with equality only for
+///   constant-speed geodesics;
+/// * `w2_sq_ref` — W2²(ρ_t, ρ_ref) when a reference cloud is given;
+/// * `normalized_margin` — min_i y_i f(x_i) / ((1/M) Σ_j ‖θ_j‖²) on the given set (Chizat & Bach
+///   2020; for a 2-homogeneous net it is scale-invariant), when classification data is given.
+pub struct ParticleObserver {
+    layout: ParticleLayout,
+    reference: Option<Matrix>,
+    margin_data: Option<Dataset>,
+    initial: Option<Matrix>,
+    previous: Option<Matrix>,
+    energy: f64,
+    intervals: usize,
+}
+
+impl ParticleObserver {
+    /// Observes the particles of `model` (a two-layer net).
+    pub fn new(model: &dyn Model) -> Result<ParticleObserver> {
+        Ok(ParticleObserver {
+            layout: ParticleLayout::of(model)?,
+            reference: None,
+            margin_data: None,
+            initial: None,
+            previous: None,
+            energy: 0.0,
+            intervals: 0,
+        })
+    }
+
+    /// Also records W2²(ρ_t, ρ_ref) against these particles (rows as in [`particles`]).
+    pub fn with_reference(mut self, reference: Matrix) -> Result<ParticleObserver> {
+        if reference.cols != self.layout.particle_dim() {
+            return Err(Error::shape(
+                "reference particles",
+                format!(
+                    "{} coordinates, the model's particles have {}",
+                    reference.cols,
+                    self.layout.particle_dim()
+                ),
+            ));
+        }
+        self.reference = Some(reference);
+        Ok(self)
+    }
+
+    /// Also records the normalised margin on `data` (labels ±1).
+    pub fn with_margin(mut self, data: Dataset) -> ParticleObserver {
+        self.margin_data = Some(data);
+        self
+    }
+}
+
+impl Observer for ParticleObserver {
+    fn columns(&self) -> Vec<String> {
+        let mut c: Vec<String> = vec![
+            "w2_sq_init".into(),
+            "displacement_sq".into(),
+            "action".into(),
+        ];
+        if self.reference.is_some() {
+            c.push("w2_sq_ref".into());
+        }
+        if self.margin_data.is_some() {
+            c.push("normalized_margin".into());
+        }
+        c
+    }
+
+    fn observe(&mut self, s: &Snapshot<'_>) -> Result<Vec<f64>> {
+        let now = particles(&self.layout, s.params);
+        let m = now.rows as f64;
+        let initial = self
+            .initial
+            .get_or_insert_with(|| particles(&self.layout, s.initial));
+        let mean_sq =
+            |a: &Matrix, b: &Matrix| crate::linalg::distance(&a.data, &b.data).powi(2) / m;
+        if let Some(prev) = &self.previous {
+            self.energy += mean_sq(&now, prev);
+            self.intervals += 1;
+        }
+        let mut row = vec![
+            w2_squared(&now, initial)?,
+            mean_sq(&now, initial),
+            self.intervals as f64 * self.energy,
+        ];
+        if let Some(r) = &self.reference {
+            row.push(w2_squared(&now, r)?);
+        }
+        if let Some(data) = &self.margin_data {
+            let f = s.objective.model.predict(s.params, &data.x)?;
+            let margin = (0..data.len())
+                .map(|i| data.y.get(i, 0) * f.get(i, 0))
+                .fold(f64::INFINITY, f64::min);
+            let norm_sq = now.data.iter().map(|v| v * v).sum::<f64>() / m;
+            row.push(margin / norm_sq);
+        }
+        self.previous = Some(now);
+        Ok(row)
+    }
+}
+
+/// The spread of predictions across independent runs: the mean over points of the standard
+/// deviation (across runs, divisor runs − 1) of f(x_i). `predictions[r]` holds run r's outputs.
+pub fn spread(predictions: &[Vec<f64>]) -> Result<f64> {
+    let runs = predictions.len();
+    if runs < 2 {
+        return Err(Error::invalid("runs", "the spread needs at least two runs"));
+    }
+    let n = predictions[0].len();
+    if predictions.iter().any(|p| p.len() != n) || n == 0 {
+        return Err(Error::shape(
+            "spread",
+            "every run must predict the same non-empty set of points",
+        ));
+    }
+    let total: f64 = (0..n)
+        .map(|i| {
+            let mean = predictions.iter().map(|p| p[i]).sum::<f64>() / runs as f64;
+            let var = predictions
+                .iter()
+                .map(|p| (p[i] - mean).powi(2))
+                .sum::<f64>()
+                / (runs - 1) as f64;
+            var.sqrt()
+        })
+        .sum();
+    Ok(total / n as f64)
+}
+
+/// The implicit-bias data of Chizat & Bach (2020): linearly separable ±1 clusters in d − 1
+/// dimensions (see [`synthetic::clusters`]) with a constant last coordinate 1 (the bias
+/// coordinate, so a bias-free ReLU net is 2-homogeneous in its particles).
+pub fn chizat_bach_data(
+    n: usize,
+    d: usize,
+    clusters: usize,
+    spread: f64,
+    rng: &mut Rng,
+) -> Result<Dataset> {
+    if d < 2 {
+        return Err(Error::invalid(
+            "dim",
+            "needs d ≥ 2 (d − 1 data coordinates and the bias coordinate)",
+        ));
+    }
+    synthetic::with_bias_coordinate(&synthetic::clusters(n, d - 1, clusters, spread, rng)?)
+}

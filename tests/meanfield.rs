@@ -1,0 +1,285 @@
+//! Mean-field particle dynamics against independent truths: the velocity field of SPEC §4
+//! (direct formula) against the rescaled flat gradient and finite differences, the Gibbs law of
+//! non-interacting Langevin particles, the M^{-1/2} spread across seeds, Benamou–Brenier, and
+//! the spec wiring.
+
+use gradflow::data::{synthetic, Dataset};
+use gradflow::meanfield::{self, ParticleLayout, ParticleObserver, ParticleStep};
+use gradflow::nn::{Activation, Loss, Model, OutputInit, TwoLayer};
+use gradflow::optim::{Optimizer, Schedule};
+use gradflow::train::{Batching, Objective, Trainer, Workspace};
+use gradflow::{Matrix, Seed};
+
+fn mean_field_net(d: usize, m: usize, activation: Activation) -> TwoLayer {
+    TwoLayer {
+        bias: true,
+        output_init: OutputInit::Gaussian { std: 1.0 },
+        ..TwoLayer::new(d, m, activation, 1.0).unwrap()
+    }
+}
+
+fn regression_data(n: usize, d: usize, seed: u64) -> Dataset {
+    let mut rng = Seed(seed).stream("data", 0);
+    let x = synthetic::sphere(n, d, &mut rng);
+    let y = synthetic::spherical_harmonic_target(&x, &vec![1.0; d], 2);
+    Dataset::new("train", x, y).unwrap()
+}
+
+#[test]
+fn velocity_field_equals_rescaled_gradient_and_finite_differences() {
+    for (activation, loss) in [
+        (Activation::Tanh, Loss::Squared),
+        (Activation::Softplus, Loss::Logistic),
+    ] {
+        let (d, m) = (3, 17);
+        let model = mean_field_net(d, m, activation);
+        let mut data = regression_data(11, d, 1);
+        if loss == Loss::Logistic {
+            data.y
+                .data
+                .iter_mut()
+                .for_each(|v| *v = if *v > 0.0 { 1.0 } else { -1.0 });
+        }
+        let params = model.init(&mut Seed(2).stream("init", 0));
+        let layout = ParticleLayout::of(&model).unwrap();
+        let v = meanfield::velocity(&layout, &params, activation, loss, &data);
+        let objective = Objective {
+            model: &model,
+            loss,
+            l2: 0.0,
+        };
+        let mut ws = Workspace::default();
+        let mut grad = vec![0.0; params.len()];
+        objective.value_and_gradient(&params, &data, &mut ws, &mut grad);
+        // The flat gradient laid out as particles, times −M.
+        let g = meanfield::particles(&layout, &grad);
+        for (vj, gj) in v.data.iter().zip(&g.data) {
+            assert!(
+                (vj + m as f64 * gj).abs() <= 1e-12 * (1.0 + vj.abs()),
+                "{vj} vs {}",
+                -(m as f64) * gj
+            );
+        }
+        // Finite differences of L along one coordinate of one particle (5-point stencil).
+        let h = 1e-4;
+        for (k, coord) in [(0usize, 0usize), (5, d), (9, d + 1)] {
+            let index = match coord {
+                c if c < d => k * d + c,
+                c if c == d => m * d + k,
+                _ => m * d + m + k,
+            };
+            let at = |delta: f64| {
+                let mut p = params.clone();
+                p[index] += delta;
+                objective.value(&p, &data, &mut Workspace::default())
+            };
+            let fd = (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h);
+            let want = -v.get(k, coord) / m as f64;
+            assert!(
+                (fd - want).abs() <= 1e-8,
+                "{activation:?} particle {k} coordinate {coord}: {fd} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn noninteracting_langevin_particles_sample_the_discrete_gibbs_law() {
+    // Frozen output weights a = 0: f ≡ 0, no interaction; the potential is (λ/2)‖θ‖² and each
+    // coordinate is the chain θ ← (1 − ηλ)θ + √(2η/β)ξ, whose stationary variance is
+    // 1/(βλ(1 − ηλ/2)), not the continuous-time 1/(βλ).
+    let (d, m) = (3, 600);
+    let model = TwoLayer {
+        output_init: OutputInit::Gaussian { std: 0.0 },
+        train_second: false,
+        ..mean_field_net(d, m, Activation::Tanh)
+    };
+    let data = regression_data(10, d, 3);
+    let (lr, l2, beta) = (0.5, 1.0, 4.0);
+    let step = ParticleStep {
+        lr: lr.into(),
+        width: m,
+        l2,
+        inverse_temperature: Some(beta),
+        anneal: None,
+    };
+    let opt = Optimizer::chain(vec![Box::new(step)]);
+    let objective = Objective {
+        model: &model,
+        loss: Loss::Squared,
+        l2: 0.0,
+    };
+    let trainer = Trainer {
+        objective,
+        optimizer: &opt,
+        batching: Batching::Full,
+        seed: Seed(4),
+        steps: 250,
+        record_every: 1000,
+    };
+    let mut state = trainer.start(model.init(&mut Seed(5).stream("init", 0)));
+    let layout = ParticleLayout::of(&model).unwrap();
+    let mut table = trainer.table(&[]);
+    let (mut sum, mut count) = (0.0, 0.0);
+    for snapshot in 0..20 {
+        let until = 50 + 10 * snapshot as u64;
+        trainer
+            .run(&mut state, &data, until, &mut [], &mut table)
+            .unwrap();
+        let p = meanfield::particles(&layout, &state.params);
+        for j in 0..m {
+            for c in 0..=d {
+                sum += p.get(j, c).powi(2);
+                count += 1.0;
+            }
+        }
+    }
+    let var = sum / count;
+    let discrete = 1.0 / (beta * l2 * (1.0 - lr * l2 / 2.0));
+    let continuous = 1.0 / (beta * l2);
+    // 48 000 squares of nearly independent Gaussians (snapshots 10 steps apart, correlation
+    // (1 − ηλ)^10 ≈ 1e-3): relative standard error ≈ √(2/48000) ≈ 0.7 %.
+    assert!(
+        (var / discrete - 1.0).abs() < 0.03,
+        "variance {var} vs discrete {discrete}"
+    );
+    assert!((var / continuous - 1.0).abs() > 0.2);
+}
+
+fn trained_outputs(m: usize, seed: u64, data: &Dataset, probe: &Matrix) -> Vec<f64> {
+    let model = mean_field_net(data.x.cols, m, Activation::Tanh);
+    let opt = Optimizer::chain(vec![Box::new(ParticleStep {
+        lr: 0.2.into(),
+        width: m,
+        l2: 0.0,
+        inverse_temperature: None,
+        anneal: None,
+    })]);
+    let trainer = Trainer::full_batch(Objective::squared(&model), &opt, Seed(seed), 150);
+    let (state, _) = trainer
+        .fit(model.init(&mut Seed(seed).stream("init", 0)), data)
+        .unwrap();
+    model.predict(&state.params, probe).unwrap().data
+}
+
+#[test]
+fn spread_across_seeds_falls_like_m_to_the_minus_half() {
+    let data = regression_data(20, 3, 6);
+    let probe = synthetic::sphere(30, 3, &mut Seed(7).stream("probe", 0));
+    let widths = [32usize, 128, 512, 2048];
+    let spreads: Vec<f64> = widths
+        .iter()
+        .map(|&m| {
+            let runs: Vec<Vec<f64>> = (0..8)
+                .map(|s| trained_outputs(m, 100 + s, &data, &probe))
+                .collect();
+            meanfield::spread(&runs).unwrap()
+        })
+        .collect();
+    // Least-squares slope of log spread against log M.
+    let lx: Vec<f64> = widths.iter().map(|&m| (m as f64).ln()).collect();
+    let ly: Vec<f64> = spreads.iter().map(|s| s.ln()).collect();
+    let (mx, my) = (lx.iter().sum::<f64>() / 4.0, ly.iter().sum::<f64>() / 4.0);
+    let slope = lx
+        .iter()
+        .zip(&ly)
+        .map(|(x, y)| (x - mx) * (y - my))
+        .sum::<f64>()
+        / lx.iter().map(|x| (x - mx).powi(2)).sum::<f64>();
+    assert!(
+        (slope + 0.5).abs() < 0.15,
+        "slope {slope}, spreads {spreads:?}"
+    );
+}
+
+#[test]
+fn benamou_brenier_action_bounds_w2_along_the_path() {
+    let (d, m) = (2, 150);
+    let model = mean_field_net(d, m, Activation::Tanh);
+    let data = regression_data(30, d, 8);
+    let opt = Optimizer::chain(vec![Box::new(ParticleStep {
+        lr: Schedule::Constant { value: 0.5 },
+        width: m,
+        l2: 0.0,
+        inverse_temperature: None,
+        anneal: None,
+    })]);
+    let trainer = Trainer {
+        record_every: 5,
+        ..Trainer::full_batch(Objective::squared(&model), &opt, Seed(9), 200)
+    };
+    let mut observer = ParticleObserver::new(&model).unwrap();
+    let mut state = trainer.start(model.init(&mut Seed(9).stream("init", 0)));
+    let mut table = trainer.table(&[&mut observer]);
+    trainer
+        .run(&mut state, &data, 200, &mut [&mut observer], &mut table)
+        .unwrap();
+    let w2 = table.column("w2_sq_init").unwrap();
+    let disp = table.column("displacement_sq").unwrap();
+    let action = table.column("action").unwrap();
+    assert!(w2.last().unwrap() > &1e-3, "the particles moved");
+    for k in 0..w2.len() {
+        assert!(
+            w2[k] <= disp[k] + 1e-12 && disp[k] <= action[k] + 1e-12,
+            "row {k}: {} {} {}",
+            w2[k],
+            disp[k],
+            action[k]
+        );
+    }
+}
+
+#[test]
+fn implicit_bias_margin_grows_and_bad_models_are_rejected() {
+    let data = meanfield::chizat_bach_data(40, 3, 4, 0.05, &mut Seed(10).stream("cb", 0)).unwrap();
+    assert!((0..40).all(|i| data.x.get(i, 2) == 1.0));
+    let m = 100;
+    let model = TwoLayer {
+        w_std: 0.01,
+        output_init: OutputInit::Gaussian { std: 0.01 },
+        ..TwoLayer::new(3, m, Activation::Relu, 1.0).unwrap()
+    };
+    let opt = Optimizer::chain(vec![Box::new(ParticleStep {
+        lr: 0.5.into(),
+        width: m,
+        l2: 0.0,
+        inverse_temperature: None,
+        anneal: None,
+    })]);
+    let objective = Objective {
+        model: &model,
+        loss: Loss::Exponential,
+        l2: 0.0,
+    };
+    let trainer = Trainer {
+        record_every: 250,
+        ..Trainer::full_batch(objective, &opt, Seed(11), 2000)
+    };
+    let mut observer = ParticleObserver::new(&model)
+        .unwrap()
+        .with_margin(data.clone());
+    let mut state = trainer.start(model.init(&mut Seed(11).stream("init", 0)));
+    let mut table = trainer.table(&[&mut observer]);
+    trainer
+        .run(&mut state, &data, 2000, &mut [&mut observer], &mut table)
+        .unwrap();
+    let margin = table.column("normalized_margin").unwrap();
+    let half = margin.len() / 2;
+    assert!(margin[half] > 0.0, "separated by mid-training: {margin:?}");
+    assert!(
+        margin[half..].windows(2).all(|w| w[1] >= w[0] - 1e-12),
+        "{margin:?}"
+    );
+    // A model without particles is a clear error.
+    let mlp = gradflow::nn::Mlp::new(
+        vec![3, 4, 1],
+        Activation::Relu,
+        gradflow::nn::Parameterization::Ntk,
+        1.0,
+        0.0,
+        false,
+    )
+    .unwrap();
+    let err = ParticleObserver::new(&mlp).err().unwrap();
+    assert!(err.to_string().contains("two-layer"), "{err}");
+}
