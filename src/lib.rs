@@ -13,6 +13,8 @@
 //! * [`optim`] — optimizers as composable transforms over `&[f64]`, and schedules.
 //! * [`train`] — the training loop, its observers, divergence detection and checkpoints.
 //! * [`kernel`] — analytic and empirical NTK / NNGP, kernel gradient flow.
+//! * [`transport`] — Wasserstein distances: exact (1-D, network simplex), Sinkhorn, sliced.
+//! * [`meanfield`] — mean-field particles, the rescaled particle step, observables of the flow.
 //! * [`spec`] — the TOML experiment specification behind `gradflow run`.
 //! * [`claims`] — the claims of the source document, each a checked experiment.
 //!
