@@ -10,7 +10,7 @@
 //! Σ a_i f_i + Σ b_j g_j = ⟨C, P⟩ (strong duality; `tests/transport.rs` checks it).
 
 use super::Plan;
-use crate::error::{check_finite, Error, Result};
+use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 
 /// The optimal plan of the exact problem with its duals.
@@ -420,52 +420,11 @@ fn segment_min(row: &[f64], ps: &[f64], pii: f64) -> f64 {
     segment_min_generic(row, ps, pii)
 }
 
-/// Checks the problem and rescales b to a's total mass (as POT does) when the totals agree to
-/// 1e-6 relative; returns the (possibly rescaled) b.
-fn check_problem(a: &[f64], b: &[f64], c: &Matrix) -> Result<Vec<f64>> {
-    if c.rows != a.len() || c.cols != b.len() {
-        return Err(Error::shape(
-            "transport",
-            format!(
-                "cost matrix is {} × {}, weights have lengths {} and {}",
-                c.rows,
-                c.cols,
-                a.len(),
-                b.len()
-            ),
-        ));
-    }
-    if a.is_empty() || b.is_empty() {
-        return Err(Error::invalid(
-            "weights",
-            "both measures need at least one point",
-        ));
-    }
-    check_finite("cost matrix", &c.data, c.cols)?;
-    for (name, w) in [("a", a), ("b", b)] {
-        check_finite(name, w, 1)?;
-        if let Some(k) = w.iter().position(|&v| v < 0.0) {
-            return Err(Error::invalid(
-                name,
-                format!("weights must be ≥ 0, got {} at index {k}", w[k]),
-            ));
-        }
-    }
-    let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
-    if !(sa > 0.0 && sb > 0.0) || (sa - sb).abs() > 1e-6 * sa.max(sb) {
-        return Err(Error::invalid(
-            "weights",
-            format!("the two measures must have the same positive mass, got {sa} and {sb}"),
-        ));
-    }
-    Ok(b.iter().map(|v| v * (sa / sb)).collect())
-}
-
 /// Solves min_{P ∈ Π(a, b)} ⟨C, P⟩ exactly (see the module docs). `a` and `b` must be
 /// non-negative with equal total mass (b is rescaled to a's total when they differ by ≤ 1e-6
 /// relative).
 pub fn solve(a: &[f64], b: &[f64], c: &Matrix) -> Result<ExactSolution> {
-    let b = check_problem(a, b, c)?;
+    let b = super::check_problem("exact transport", a, b, c, false)?;
     let (n, m) = (a.len(), b.len());
     let mut basis = Basis::new(a, &b, &c.data);
     // Reduced costs carry round-off of the order of an ulp of the potentials (≤ art_cost).

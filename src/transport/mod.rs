@@ -121,6 +121,57 @@ pub fn check_same_dim(mu: &Measure, nu: &Measure) -> Result<()> {
     Ok(())
 }
 
+/// Checks a transport problem (weights a, b and an n × m cost matrix): shapes, finite values,
+/// weights ≥ 0 (> 0 when `strictly_positive`, as Sinkhorn's log-weights need) and equal positive
+/// total mass to 1e-6 relative. Returns b rescaled to a's total (as POT does).
+pub(crate) fn check_problem(
+    context: &str,
+    a: &[f64],
+    b: &[f64],
+    c: &Matrix,
+    strictly_positive: bool,
+) -> Result<Vec<f64>> {
+    if c.rows != a.len() || c.cols != b.len() {
+        return Err(Error::shape(
+            context,
+            format!(
+                "cost matrix is {} × {}, weights have lengths {} and {}",
+                c.rows,
+                c.cols,
+                a.len(),
+                b.len()
+            ),
+        ));
+    }
+    check_finite("cost matrix", &c.data, c.cols)?;
+    for (name, w) in [("a", a), ("b", b)] {
+        check_finite(name, w, 1)?;
+        if w.is_empty() {
+            return Err(Error::invalid(name, "a measure needs at least one point"));
+        }
+        let bad = |v: f64| if strictly_positive { v <= 0.0 } else { v < 0.0 };
+        if let Some(k) = w.iter().position(|&v| bad(v)) {
+            let expected = if strictly_positive {
+                "> 0 (Sinkhorn needs strictly positive weights: drop the points of zero weight)"
+            } else {
+                "≥ 0"
+            };
+            return Err(Error::invalid(
+                name,
+                format!("weights must be {expected}, got {} at index {k}", w[k]),
+            ));
+        }
+    }
+    let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
+    if !(sa > 0.0 && sb > 0.0) || (sa - sb).abs() > 1e-6 * sa.max(sb) {
+        return Err(Error::invalid(
+            "weights",
+            format!("the two measures must have the same positive mass, got {sa} and {sb}"),
+        ));
+    }
+    Ok(b.iter().map(|v| v * (sa / sb)).collect())
+}
+
 /// The ground cost c(x, y).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum GroundCost {

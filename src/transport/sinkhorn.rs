@@ -27,7 +27,7 @@
 //! iterations, whichever comes first; only the last stage (at ε) uses `tol`.
 
 use super::{check_same_dim, cost_rows, GroundCost, Measure};
-use crate::error::{check_finite, check_positive, Error, Result};
+use crate::error::{check_positive, Error, Result};
 use crate::linalg::Matrix;
 use rayon::prelude::*;
 
@@ -342,44 +342,11 @@ fn sum_partials(partials: Vec<Vec<f64>>, m: usize) -> Vec<f64> {
     total
 }
 
-fn check_problem(a: &[f64], b: &[f64], c: &Matrix) -> Result<()> {
-    if c.rows != a.len() || c.cols != b.len() {
-        return Err(Error::shape(
-            "sinkhorn",
-            format!(
-                "cost matrix is {} × {}, weights have lengths {} and {}",
-                c.rows,
-                c.cols,
-                a.len(),
-                b.len()
-            ),
-        ));
-    }
-    check_finite("cost matrix", &c.data, c.cols)?;
-    for (name, w) in [("a", a), ("b", b)] {
-        check_finite(name, w, 1)?;
-        if w.is_empty() || w.iter().any(|&x| x <= 0.0) {
-            return Err(Error::invalid(
-                name,
-                "Sinkhorn needs strictly positive weights (drop the points of zero weight)",
-            ));
-        }
-    }
-    let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
-    if (sa - sb).abs() > 1e-6 * sa.max(sb) {
-        return Err(Error::invalid(
-            "weights",
-            format!("the two measures must have the same mass, got {sa} and {sb}"),
-        ));
-    }
-    Ok(())
-}
-
 /// Solves the entropic problem on a dense cost matrix (see the module docs for the stopping
 /// rule and ε-scaling). Weights must be positive with equal total mass.
 pub fn solve(a: &[f64], b: &[f64], c: &Matrix, opts: &Options) -> Result<SinkhornSolution> {
     opts.check()?;
-    check_problem(a, b, c)?;
+    let b = &super::check_problem("sinkhorn", a, b, c, true)?;
     let max_cost = c.data.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
     let schedule = opts.schedule(max_cost);
     let mut state = Dense::new(c, a, b, schedule[0]);
@@ -504,7 +471,7 @@ pub fn divergence(mu: &Measure, nu: &Measure, ground: GroundCost, opts: &Options
 /// the alternating updates crawl. Stops when ‖u ⊙ K u − a‖₂ < `tol`; stabilised like [`solve`].
 pub fn solve_symmetric(a: &[f64], c: &Matrix, opts: &Options) -> Result<f64> {
     opts.check()?;
-    check_problem(a, a, c)?;
+    super::check_problem("sinkhorn", a, a, c, true)?;
     let eps = opts.reg;
     let n = a.len();
     let mut state = Dense::new(c, a, a, eps);
