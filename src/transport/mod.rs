@@ -226,27 +226,60 @@ impl GroundCost {
 }
 
 /// Fills `out` (row-major, `rows.len() × y.rows`) with c(x_i, y_j) for the rows `i` of x in
-/// `rows`. Squared distances are summed coordinate by coordinate (no |x|² + |y|² − 2xᵀy
-/// cancellation).
+/// `rows`; `y_sq` holds ‖y_j‖² (see [`squared_norms`]). The squared Euclidean cost is
+/// ‖x_i‖² + ‖y_j‖² − 2 x_iᵀy_j through one GEMM (as POT's `ot.dist`; clamped at 0, absolute
+/// error ≈ 1e-16 (‖x_i‖² + ‖y_j‖²)); the costs that take a root of it (‖x − y‖, ‖x − y‖^p), where
+/// that error would be amplified near 0, sum squared differences coordinate by coordinate.
 pub fn cost_rows(
     x: &Matrix,
     y: &Matrix,
+    y_sq: &[f64],
     rows: std::ops::Range<usize>,
     cost: GroundCost,
     out: &mut [f64],
 ) {
-    let m = y.rows;
+    let (m, d) = (y.rows, x.cols);
     debug_assert_eq!(out.len(), rows.len() * m);
+    if cost == GroundCost::SqEuclidean {
+        let xs = &x.data[rows.start * d..rows.end * d];
+        linalg::gemm_slice_sequential(
+            out,
+            rows.len(),
+            m,
+            0.0,
+            linalg::view(xs, rows.len(), d),
+            y.view().transpose(),
+            -2.0,
+        );
+        for (r, i) in rows.enumerate() {
+            let xi: f64 = x.row(i).iter().map(|v| v * v).sum();
+            for (c, yj) in out[r * m..(r + 1) * m].iter_mut().zip(y_sq) {
+                *c = (*c + xi + yj).max(0.0);
+            }
+        }
+        return;
+    }
     for (r, i) in rows.enumerate() {
         let xi = x.row(i);
         let dst = &mut out[r * m..(r + 1) * m];
-        for (j, d) in dst.iter_mut().enumerate() {
-            *d = cost.eval(xi, y.row(j));
+        for (j, c) in dst.iter_mut().enumerate() {
+            *c = cost.eval(xi, y.row(j));
         }
     }
 }
 
-/// The n × m cost matrix C_ij = c(x_i, y_j), in parallel over rows.
+/// ‖y_j‖² for every row of y.
+pub fn squared_norms(y: &Matrix) -> Vec<f64> {
+    (0..y.rows)
+        .map(|j| y.row(j).iter().map(|v| v * v).sum())
+        .collect()
+}
+
+/// Rows per tile of [`cost_matrix`] and the online solvers (fixed, so results do not depend on
+/// the thread count).
+pub(crate) const COST_TILE: usize = 32;
+
+/// The n × m cost matrix C_ij = c(x_i, y_j) (see [`cost_rows`]), in parallel over row tiles.
 pub fn cost_matrix(x: &Matrix, y: &Matrix, cost: GroundCost) -> Result<Matrix> {
     if x.cols != y.cols {
         return Err(Error::shape(
@@ -256,10 +289,14 @@ pub fn cost_matrix(x: &Matrix, y: &Matrix, cost: GroundCost) -> Result<Matrix> {
     }
     let mut c = Matrix::zeros(x.rows, y.rows);
     let m = y.rows.max(1);
+    let y_sq = squared_norms(y);
     c.data
-        .par_chunks_mut(m)
+        .par_chunks_mut(COST_TILE * m)
         .enumerate()
-        .for_each(|(i, row)| cost_rows(x, y, i..i + 1, cost, row));
+        .for_each(|(t, tile)| {
+            let start = t * COST_TILE;
+            cost_rows(x, y, &y_sq, start..start + tile.len() / m, cost, tile);
+        });
     Ok(c)
 }
 

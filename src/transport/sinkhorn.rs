@@ -26,8 +26,9 @@
 //! an intermediate stage stops at its own tolerance `stage_tol` or after `stage_iterations`
 //! iterations, whichever comes first; only the last stage (at ε) uses `tol`.
 
-use super::{check_same_dim, cost_rows, GroundCost, Measure};
+use super::{check_same_dim, cost_rows, squared_norms, GroundCost, Measure, COST_TILE};
 use crate::error::{check_positive, Error, Result};
+use crate::linalg;
 use crate::linalg::Matrix;
 use rayon::prelude::*;
 
@@ -169,8 +170,9 @@ impl<'a> Dense<'a> {
             .zip(f.par_iter())
             .for_each(|((krow, crow), &fi)| {
                 for ((k, &c), &gj) in krow.iter_mut().zip(crow).zip(g) {
-                    *k = ((fi + gj - c) / eps).exp();
+                    *k = (fi + gj - c) / eps;
                 }
+                linalg::exp_in_place(krow);
             });
         self.ktu = self.transpose_times_u();
     }
@@ -542,9 +544,39 @@ pub fn solve_symmetric(a: &[f64], c: &Matrix, opts: &Options) -> Result<f64> {
     Ok(cost + eps * kl)
 }
 
+/// Applies `per_row(i, costs_i)` to every row of the cost matrix between x and y without storing
+/// it: tiles of [`COST_TILE`] rows are computed in parallel (a fixed tiling, so results do not
+/// depend on the thread count) and handed over row by row (the row buffer may be overwritten).
+fn map_cost_rows<T: Send>(
+    x: &Matrix,
+    y: &Matrix,
+    ground: GroundCost,
+    per_row: impl Fn(usize, &mut [f64]) -> T + Sync,
+) -> Vec<T> {
+    let m = y.rows;
+    let y_sq = squared_norms(y);
+    let tiles = x.rows.div_ceil(COST_TILE);
+    let per_tile: Vec<Vec<T>> = (0..tiles)
+        .into_par_iter()
+        .with_min_len(4)
+        .map_init(
+            || vec![0.0; COST_TILE * m],
+            |buf, t| {
+                let rows = t * COST_TILE..((t + 1) * COST_TILE).min(x.rows);
+                let tile = &mut buf[..rows.len() * m];
+                cost_rows(x, y, &y_sq, rows.clone(), ground, tile);
+                rows.enumerate()
+                    .map(|(r, i)| per_row(i, &mut tile[r * m..(r + 1) * m]))
+                    .collect()
+            },
+        )
+        .collect();
+    per_tile.into_iter().flatten().collect()
+}
+
 /// One log-sum-exp half-step without storing costs: for every point x_i of `x`,
-/// out_i = ε log w_i − ε log Σ_j exp((pot_j − c(x_i, y_j))/ε). Rows in parallel, each row's sum
-/// in a fixed order (thread-count independent).
+/// out_i = ε log w_i − ε log Σ_j exp((pot_j − c(x_i, y_j))/ε), the sum by the vectorised
+/// [`linalg::sum_exp`] after subtracting the row maximum.
 fn lse_update(
     x: &Matrix,
     w: &[f64],
@@ -553,23 +585,13 @@ fn lse_update(
     ground: GroundCost,
     eps: f64,
 ) -> Vec<f64> {
-    let m = y.rows;
-    (0..x.rows)
-        .into_par_iter()
-        .map_init(
-            || vec![0.0; m],
-            |row, i| {
-                cost_rows(x, y, i..i + 1, ground, row);
-                let mut mx = f64::NEG_INFINITY;
-                for (r, p) in row.iter_mut().zip(pot) {
-                    *r = (p - *r) / eps;
-                    mx = mx.max(*r);
-                }
-                let s: f64 = row.iter().map(|r| (r - mx).exp()).sum();
-                eps * w[i].ln() - eps * (mx + s.ln())
-            },
-        )
-        .collect()
+    map_cost_rows(x, y, ground, |i, row| {
+        for (r, p) in row.iter_mut().zip(pot) {
+            *r = (p - *r) / eps;
+        }
+        let mx = linalg::max(row);
+        eps * w[i].ln() - eps * (mx + linalg::sum_exp(row, mx).ln())
+    })
 }
 
 /// Log-domain Sinkhorn that never stores the n × m cost matrix (memory O(n + m)): each
@@ -596,11 +618,12 @@ pub fn solve_online(
     let (x, y) = (&mu.points, &nu.points);
     // A cheap upper estimate of max C from the diameters of both clouds (triangle inequality).
     let max_cost = {
-        let mut row = vec![0.0; y.rows];
-        cost_rows(x, y, 0..1, ground, &mut row);
-        let mut col = vec![0.0; x.rows];
-        cost_rows(y, x, 0..1, ground, &mut col);
-        let r = row.iter().chain(&col).fold(0.0f64, |acc, c| acc.max(*c));
+        let first_row = |a: &Matrix, b: &Matrix| {
+            let mut row = vec![0.0; b.rows];
+            cost_rows(a, b, &squared_norms(b), 0..1, ground, &mut row);
+            row.into_iter().fold(0.0f64, f64::max)
+        };
+        let r = first_row(x, y).max(first_row(y, x));
         // ‖x_i − y_j‖ ≤ ‖x_i − y_0‖ + ‖y_0 − x_0‖ + ‖x_0 − y_j‖ ≤ 3 r^{1/p}, so c ≤ 3^p r.
         3f64.powf(ground.order()) * r
     };
@@ -641,25 +664,19 @@ pub fn solve_online(
     // Values: ⟨C, P⟩ and KL(P ‖ a ⊗ b) by one more pass, row by row.
     let eps = opts.reg;
     let (a, b) = (&mu.weights, &nu.weights);
-    let m = y.rows;
-    let rows: Vec<(f64, f64, f64)> = (0..x.rows)
-        .into_par_iter()
-        .map_init(
-            || vec![0.0; m],
-            |row, i| {
-                cost_rows(x, y, i..i + 1, ground, row);
-                let (mut cost, mut kl, mut mass) = (0.0, 0.0, 0.0);
-                for (j, &cij) in row.iter().enumerate() {
-                    let lp = (phi[i] + psi[j] - cij) / eps;
-                    let p = lp.exp();
-                    cost += p * cij;
-                    kl += p * (lp - a[i].ln() - b[j].ln());
-                    mass += p;
-                }
-                (cost, kl, mass)
-            },
-        )
-        .collect();
+    let log_b: Vec<f64> = b.iter().map(|v| v.ln()).collect();
+    let rows: Vec<(f64, f64, f64)> = map_cost_rows(x, y, ground, |i, row| {
+        let (mut cost, mut kl, mut mass) = (0.0, 0.0, 0.0);
+        let la = a[i].ln();
+        for (j, &cij) in row.iter().enumerate() {
+            let lp = (phi[i] + psi[j] - cij) / eps;
+            let p = lp.exp();
+            cost += p * cij;
+            kl += p * (lp - la - log_b[j]);
+            mass += p;
+        }
+        (cost, kl, mass)
+    });
     let (cost, kl, mass) = rows
         .iter()
         .fold((0.0, 0.0, 0.0), |s, r| (s.0 + r.0, s.1 + r.1, s.2 + r.2));
