@@ -410,6 +410,153 @@ fn square(routine: &str, a: &Matrix) -> Result<()> {
     Ok(())
 }
 
+/// e^x for one lane, branch-free so that it vectorises: Cody–Waite reduction x = k ln 2 + r,
+/// |r| ≤ ln2/2, the degree-12 Taylor polynomial of e^r (truncation < 2e-16 relative) and the
+/// scale 2^k built in the exponent bits. Arguments are clamped to [−708, 709] (below, the result
+/// is e^{−708} ≈ 3e-308 instead of a subnormal or 0). Within 2 ulp of the correctly rounded value
+/// (`tests::fast_exp_is_accurate`). No fused multiply-adds are formed, so every vector width
+/// gives the same bits.
+#[inline(always)]
+fn exp_lane(x: f64) -> f64 {
+    const MAGIC: f64 = 6755399441055744.0; // 1.5 · 2^52: adding it rounds to an integer
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    const LN2_HI: f64 = 0.693_147_180_369_123_8;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const C: [f64; 13] = [
+        1.0,
+        1.0,
+        0.5,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5040.0,
+        1.0 / 40320.0,
+        1.0 / 362880.0,
+        1.0 / 3628800.0,
+        1.0 / 39916800.0,
+        1.0 / 479001600.0,
+    ];
+    let x = x.clamp(-708.0, 709.0);
+    let t = x * LOG2E + MAGIC;
+    let k = t - MAGIC;
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let mut p = C[12];
+    for c in C[..12].iter().rev() {
+        p = p * r + c;
+    }
+    let bits = (t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(1023)) << 52;
+    p * f64::from_bits(bits)
+}
+
+#[inline(always)]
+fn exp_in_place_generic(v: &mut [f64]) {
+    v.iter_mut().for_each(|x| *x = exp_lane(*x));
+}
+
+#[inline(always)]
+fn sum_exp_generic(v: &[f64], shift: f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = v.chunks_exact(8);
+    let tail: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|&x| exp_lane(x - shift))
+        .sum();
+    for c in chunks {
+        for l in 0..8 {
+            acc[l] += exp_lane(c[l] - shift);
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// [`exp_in_place_generic`] and [`sum_exp_generic`] compiled for AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn exp_avx512(v: &mut [f64]) {
+    exp_in_place_generic(v)
+}
+
+/// # Safety
+/// The CPU must support AVX-512F (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sum_exp_avx512(v: &[f64], shift: f64) -> f64 {
+    sum_exp_generic(v, shift)
+}
+
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn exp_avx2(v: &mut [f64]) {
+    exp_in_place_generic(v)
+}
+
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sum_exp_avx2(v: &[f64], shift: f64) -> f64 {
+    sum_exp_generic(v, shift)
+}
+
+/// v_i ← e^{v_i} (see [`exp_lane`] for the accuracy and range), on the widest vector unit.
+pub fn exp_in_place(v: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was detected at run time.
+            return unsafe { exp_avx512(v) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature was detected at run time.
+            return unsafe { exp_avx2(v) };
+        }
+    }
+    exp_in_place_generic(v)
+}
+
+/// Σ_i e^{v_i − shift}, summed over eight interleaved lanes in a fixed order (the same bits on
+/// every vector width and thread count).
+pub fn sum_exp(v: &[f64], shift: f64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was detected at run time.
+            return unsafe { sum_exp_avx512(v, shift) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature was detected at run time.
+            return unsafe { sum_exp_avx2(v, shift) };
+        }
+    }
+    sum_exp_generic(v, shift)
+}
+
+/// max_i v_i over eight interleaved lanes (vectorises; −∞ for an empty slice; NaNs ignored).
+pub fn max(v: &[f64]) -> f64 {
+    let mut acc = [f64::NEG_INFINITY; 8];
+    let chunks = v.chunks_exact(8);
+    let mut m = chunks
+        .remainder()
+        .iter()
+        .fold(f64::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+    for c in chunks {
+        for l in 0..8 {
+            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
+        }
+    }
+    for a in acc {
+        m = if a > m { a } else { m };
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -572,157 +719,4 @@ mod tests {
         assert!((log_sum_exp(&v) - (1000.0 + 2f64.ln())).abs() < 1e-12);
         assert_eq!(log_sum_exp(&[]), f64::NEG_INFINITY);
     }
-}
-
-/// e^x for one lane, branch-free so that it vectorises: Cody–Waite reduction x = k ln 2 + r,
-/// |r| ≤ ln2/2, the degree-12 Taylor polynomial of e^r (truncation < 2e-16 relative) and the
-/// scale 2^k built in the exponent bits. Arguments are clamped to [−708, 709] (below, the result
-/// is e^{−708} ≈ 3e-308 instead of a subnormal or 0). Within 2 ulp of the correctly rounded value
-/// (`tests::fast_exp_is_accurate`). No fused multiply-adds are formed, so every vector width
-/// gives the same bits.
-#[inline(always)]
-fn exp_lane(x: f64) -> f64 {
-    const MAGIC: f64 = 6755399441055744.0; // 1.5 · 2^52: adding it rounds to an integer
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 0.693_147_180_369_123_8;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-    const C: [f64; 13] = [
-        1.0,
-        1.0,
-        0.5,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5040.0,
-        1.0 / 40320.0,
-        1.0 / 362880.0,
-        1.0 / 3628800.0,
-        1.0 / 39916800.0,
-        1.0 / 479001600.0,
-    ];
-    let x = if x < -708.0 {
-        -708.0
-    } else if x > 709.0 {
-        709.0
-    } else {
-        x
-    };
-    let t = x * LOG2E + MAGIC;
-    let k = t - MAGIC;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    let mut p = C[12];
-    for c in C[..12].iter().rev() {
-        p = p * r + c;
-    }
-    let bits = (t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(1023)) << 52;
-    p * f64::from_bits(bits)
-}
-
-#[inline(always)]
-fn exp_in_place_generic(v: &mut [f64]) {
-    v.iter_mut().for_each(|x| *x = exp_lane(*x));
-}
-
-#[inline(always)]
-fn sum_exp_generic(v: &[f64], shift: f64) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let chunks = v.chunks_exact(8);
-    let tail: f64 = chunks
-        .remainder()
-        .iter()
-        .map(|&x| exp_lane(x - shift))
-        .sum();
-    for c in chunks {
-        for l in 0..8 {
-            acc[l] += exp_lane(c[l] - shift);
-        }
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
-
-/// [`exp_in_place_generic`] and [`sum_exp_generic`] compiled for AVX-512F.
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn exp_avx512(v: &mut [f64]) {
-    exp_in_place_generic(v)
-}
-
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn sum_exp_avx512(v: &[f64], shift: f64) -> f64 {
-    sum_exp_generic(v, shift)
-}
-
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn exp_avx2(v: &mut [f64]) {
-    exp_in_place_generic(v)
-}
-
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn sum_exp_avx2(v: &[f64], shift: f64) -> f64 {
-    sum_exp_generic(v, shift)
-}
-
-/// v_i ← e^{v_i} (see [`exp_lane`] for the accuracy and range), on the widest vector unit.
-pub fn exp_in_place(v: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { exp_avx512(v) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { exp_avx2(v) };
-        }
-    }
-    exp_in_place_generic(v)
-}
-
-/// Σ_i e^{v_i − shift}, summed over eight interleaved lanes in a fixed order (the same bits on
-/// every vector width and thread count).
-pub fn sum_exp(v: &[f64], shift: f64) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { sum_exp_avx512(v, shift) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { sum_exp_avx2(v, shift) };
-        }
-    }
-    sum_exp_generic(v, shift)
-}
-
-/// max_i v_i over eight interleaved lanes (vectorises; −∞ for an empty slice; NaNs ignored).
-pub fn max(v: &[f64]) -> f64 {
-    let mut acc = [f64::NEG_INFINITY; 8];
-    let chunks = v.chunks_exact(8);
-    let mut m = chunks
-        .remainder()
-        .iter()
-        .fold(f64::NEG_INFINITY, |a, &b| if b > a { b } else { a });
-    for c in chunks {
-        for l in 0..8 {
-            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
-        }
-    }
-    for a in acc {
-        m = if a > m { a } else { m };
-    }
-    m
 }
