@@ -548,3 +548,31 @@ fn ot_command_matches_the_library_and_rejects_bad_input() {
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn mean_field_runs_write_particle_snapshots_and_the_spread_across_trials() {
+    let spec = SMALL
+        .replace("width = 64", "width = 64\ngamma = 1.0\nbias = true")
+        .replace(
+            "kind = \"sgd\"\nlr = 0.5",
+            "kind = \"mean_field\"\nlr = 0.5\nl2 = 1e-3\ninverse_temperature = 1e5",
+        )
+        .replace("record_every = 10", "record_every = 10\nparticles = true");
+    let (dir, out) = run_spec("mean-field", &spec, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let snaps = gradflow::data::io::read_npy(&dir.join("out/particles_trial1.npy")).unwrap();
+    // Steps 0, 10, …, 50: six clouds of 64 particles (w ∈ R³, b, a).
+    assert_eq!(snaps.shape, vec![6, 64, 5]);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap();
+    let spread = summary["prediction_spread"]["value"].as_f64().unwrap();
+    assert!(
+        spread > 0.0 && summary["prediction_spread"]["set"] == "test",
+        "{summary}"
+    );
+    let metrics = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    let header = metrics.lines().next().unwrap();
+    for column in ["w2_sq_init", "displacement_sq", "action"] {
+        assert!(header.contains(column), "{header}");
+    }
+}

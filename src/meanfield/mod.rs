@@ -194,6 +194,7 @@ pub struct ParticleObserver {
     previous: Option<Matrix>,
     energy: f64,
     intervals: usize,
+    snapshots: Option<Vec<Matrix>>,
 }
 
 impl ParticleObserver {
@@ -207,7 +208,20 @@ impl ParticleObserver {
             previous: None,
             energy: 0.0,
             intervals: 0,
+            snapshots: None,
         })
+    }
+
+    /// Also keeps the particle cloud of every recorded step (see [`ParticleObserver::snapshots`]).
+    pub fn with_snapshots(mut self) -> ParticleObserver {
+        self.snapshots = Some(Vec::new());
+        self
+    }
+
+    /// The particle clouds of the recorded steps, in order (empty unless
+    /// [`ParticleObserver::with_snapshots`]).
+    pub fn snapshots(&self) -> &[Matrix] {
+        self.snapshots.as_deref().unwrap_or(&[])
     }
 
     /// Also records W2²(ρ_t, ρ_ref) against these particles (rows as in [`particles`]).
@@ -276,6 +290,9 @@ impl Observer for ParticleObserver {
                 .fold(f64::INFINITY, f64::min);
             let norm_sq = now.data.iter().map(|v| v * v).sum::<f64>() / m;
             row.push(margin / norm_sq);
+        }
+        if let Some(snaps) = self.snapshots.as_mut() {
+            snaps.push(now.clone());
         }
         self.previous = Some(now);
         Ok(row)

@@ -164,6 +164,8 @@ pub struct TrialOutcome {
     pub average: Option<Vec<f64>>,
     /// (step, loss) of a divergence.
     pub diverged: Option<(u64, f64)>,
+    /// The particle clouds at the recorded steps (with `train.particles`).
+    pub particles: Vec<Matrix>,
 }
 
 /// What a run produced.
@@ -272,6 +274,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
             let mut particle_observer = if spec.train.particles {
                 let o = ParticleObserver::new(model.as_ref())
                     .map_err(|e| Error::invalid("train.particles", e.to_string()))?;
+                let o = o.with_snapshots();
                 Some(if spec.loss.kind.is_classification() {
                     o.with_margin(data.train.clone())
                 } else {
@@ -325,16 +328,20 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                     .save(p)?;
                 }
             }
+            let particles = particle_observer
+                .map(|o| o.snapshots().to_vec())
+                .unwrap_or_default();
             Ok(TrialOutcome {
                 table,
                 average: spec.train.average.then(|| state.average.mean()),
                 params: state.params,
                 diverged,
+                particles,
             })
         })
         .collect();
     let trials_out = outcomes.into_iter().collect::<Result<Vec<_>>>()?;
-    let summary = summarize(
+    let mut summary = summarize(
         spec,
         model.describe(),
         model.num_params(),
@@ -342,6 +349,20 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
         &trials_out,
         steps,
     );
+    if trials_out.len() >= 2 {
+        // How much f_T varies across independent trials (mean over points of the standard
+        // deviation), on the test set when there is one.
+        let (set, x) = match &data.test {
+            Some(t) => ("test", &t.x),
+            None => ("train", &data.train.x),
+        };
+        let predictions = trials_out
+            .iter()
+            .map(|t| Ok(model.predict(&t.params, x)?.data))
+            .collect::<Result<Vec<_>>>()?;
+        summary["prediction_spread"] =
+            json!({"set": set, "value": crate::meanfield::spread(&predictions)?});
+    }
     if let Some(dir) = out {
         write_outputs(dir, &trials_out, &summary)?;
     }
@@ -437,6 +458,20 @@ fn write_outputs(dir: &Path, trials: &[TrialOutcome], summary: &serde_json::Valu
     let averages: Vec<&Vec<f64>> = trials.iter().filter_map(|t| t.average.as_ref()).collect();
     if !averages.is_empty() {
         write_npy_matrix(&dir.join("params_average.npy"), &stack(averages))?;
+    }
+    for (k, t) in trials.iter().enumerate() {
+        if let Some(first) = t.particles.first() {
+            let shape = [t.particles.len(), first.rows, first.cols];
+            let data: Vec<f64> = t
+                .particles
+                .iter()
+                .flat_map(|m| m.data.iter().copied())
+                .collect();
+            write_atomic(
+                &dir.join(format!("particles_trial{k}.npy")),
+                &crate::data::io::npy_bytes(&shape, &data),
+            )?;
+        }
     }
     write_json(&dir.join("summary.json"), summary)
 }
