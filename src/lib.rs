@@ -51,6 +51,7 @@ pub mod claims;
 pub mod data;
 pub mod error;
 pub mod kernel;
+pub mod langevin;
 pub mod linalg;
 pub mod meanfield;
 pub mod nn;

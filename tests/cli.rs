@@ -576,3 +576,48 @@ fn mean_field_runs_write_particle_snapshots_and_the_spread_across_trials() {
         assert!(header.contains(column), "{header}");
     }
 }
+
+#[test]
+fn potential_specs_run_chains_without_data_and_reject_bad_settings() {
+    let spec = r#"
+[model]
+kind = "potential"
+potential = { kind = "quadratic", k = 1.0 }
+dim = 3
+chains = 500
+[[optimizer]]
+kind = "sgd"
+lr = 0.5
+[[optimizer]]
+kind = "langevin_noise"
+lr = 0.5
+inverse_temperature = 2.0
+[train]
+steps = 60
+"#;
+    let (dir, out) = run_spec("potential", spec, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let params = read_npy_matrix(&dir.join("out/params.npy")).unwrap();
+    assert_eq!((params.rows, params.cols), (1, 1500));
+    // Every coordinate of every chain: variance 1/(βk(1 − ηk/2)) = 2/3 (1500 draws: ±7 %).
+    let var = params.data.iter().map(|v| v * v).sum::<f64>() / 1500.0;
+    assert!((var / (2.0 / 3.0) - 1.0).abs() < 0.15, "{var}");
+    expect_bad_input(
+        "potential-dim",
+        &spec.replace(
+            "kind = \"quadratic\", k = 1.0",
+            "kind = \"double_well\", height = 1.0",
+        ),
+        &["model.dim", "1-dimensional"],
+    );
+    expect_bad_input(
+        "potential-k",
+        &spec.replace("k = 1.0", "k = -1.0"),
+        &["potential.k"],
+    );
+    expect_bad_input(
+        "no-data",
+        "[model]\nkind = \"two_layer\"\nwidth = 4\n[[optimizer]]\nkind = \"sgd\"\nlr = 0.1\n[train]\nsteps = 5\n",
+        &["missing [data]"],
+    );
+}

@@ -13,11 +13,19 @@ pub enum Loss {
     Logistic,
     /// ℓ = e^{−y f} (y = ±1); ∂ℓ/∂f = −y e^{−y f}.
     Exponential,
+    /// ℓ = y f; ∂ℓ/∂f = y. The model's output is the objective itself (a potential U(θ) with
+    /// y = 1), or a linear functional of it (no interaction between mean-field particles).
+    Linear,
 }
 
 impl Loss {
     /// Every loss.
-    pub const ALL: [Loss; 3] = [Loss::Squared, Loss::Logistic, Loss::Exponential];
+    pub const ALL: [Loss; 4] = [
+        Loss::Squared,
+        Loss::Logistic,
+        Loss::Exponential,
+        Loss::Linear,
+    ];
 
     /// ℓ(y, f).
     #[inline]
@@ -26,6 +34,7 @@ impl Loss {
             Loss::Squared => 0.5 * (y - f) * (y - f),
             Loss::Logistic => crate::nn::activation::softplus(-y * f),
             Loss::Exponential => (-y * f).exp(),
+            Loss::Linear => y * f,
         }
     }
 
@@ -36,12 +45,13 @@ impl Loss {
             Loss::Squared => f - y,
             Loss::Logistic => -y * crate::nn::activation::sigmoid(-y * f),
             Loss::Exponential => -y * (-y * f).exp(),
+            Loss::Linear => y,
         }
     }
 
     /// True for the classification losses, whose targets must be ±1.
     pub fn is_classification(self) -> bool {
-        !matches!(self, Loss::Squared)
+        matches!(self, Loss::Logistic | Loss::Exponential)
     }
 
     /// Mean loss (1/n) Σ ℓ(y_i, f_i) over a batch; with k outputs the k losses of a sample add.

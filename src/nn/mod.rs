@@ -10,6 +10,7 @@ pub mod infinite_width;
 pub mod loss;
 pub mod mlp;
 pub mod model;
+pub mod potential;
 pub mod two_layer;
 
 pub use activation::Activation;
@@ -19,4 +20,5 @@ pub use infinite_width::InfiniteWidth;
 pub use loss::Loss;
 pub use mlp::{Mlp, Parameterization};
 pub use model::{Cache, Model, ParamBlock};
+pub use potential::{Landscape, Potential};
 pub use two_layer::{OutputInit, TwoLayer};

@@ -68,8 +68,9 @@ pub struct Spec {
     /// Independent trials (initialisations, batch orders, noise), default 1.
     #[serde(default = "one")]
     pub trials: i64,
-    /// The data.
-    pub data: DataSpec,
+    /// The data (optional for a potential model).
+    #[serde(default)]
+    pub data: Option<DataSpec>,
     /// The model.
     pub model: ModelSpec,
     /// The loss (default squared, no L2).
@@ -85,22 +86,18 @@ pub struct Spec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LossSpec {
-    /// ℓ.
-    #[serde(default = "squared")]
-    pub kind: Loss,
+    /// ℓ (default: `linear` for a potential, `squared` otherwise; see [`Spec::loss_kind`]).
+    #[serde(default)]
+    pub kind: Option<Loss>,
     /// λ₀ of λ₀/2 ‖θ‖² (default 0).
     #[serde(default)]
     pub l2: f64,
 }
 
-fn squared() -> Loss {
-    Loss::Squared
-}
-
 impl Default for LossSpec {
     fn default() -> Self {
         LossSpec {
-            kind: Loss::Squared,
+            kind: None,
             l2: 0.0,
         }
     }
@@ -143,7 +140,27 @@ impl Spec {
 
     /// The data of this spec (the same draw [`run`] trains on).
     pub fn load_data(&self, base: &Path) -> Result<data::Data> {
-        self.data.load(Seed(self.seed).child("data", 0), base)
+        match &self.data {
+            Some(d) => d.load(Seed(self.seed).child("data", 0), base),
+            None if self.model.is_potential() => Ok(data::Data {
+                train: crate::nn::Potential::unit_data()?,
+                test: None,
+                matrix_size: None,
+            }),
+            None => Err(Error::invalid(
+                "data",
+                "missing [data] table (only potential models run without data)",
+            )),
+        }
+    }
+
+    /// ℓ: the `[loss] kind` given, else `linear` for a potential and `squared` otherwise.
+    pub fn loss_kind(&self) -> Loss {
+        self.loss.kind.unwrap_or(if self.model.is_potential() {
+            Loss::Linear
+        } else {
+            Loss::Squared
+        })
     }
 
     /// Reads and parses a spec file.
@@ -222,7 +239,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
     if let Some(t) = &data.test {
         model.check_input("test data", &t.x)?;
     }
-    if spec.loss.kind.is_classification() {
+    if spec.loss_kind().is_classification() {
         if let Some(k) = data
             .train
             .y
@@ -234,7 +251,8 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                 "loss.kind",
                 format!(
                     "the {:?} loss needs ±1 labels; training target {k} is {}",
-                    spec.loss.kind, data.train.y.data[k]
+                    spec.loss_kind(),
+                    data.train.y.data[k]
                 ),
             ));
         }
@@ -250,7 +268,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
     }
     let objective = Objective {
         model: model.as_ref(),
-        loss: spec.loss.kind,
+        loss: spec.loss_kind(),
         l2: spec.loss.l2,
     };
     let outcomes: Vec<Result<TrialOutcome>> = (0..trials)
@@ -275,7 +293,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                 let o = ParticleObserver::new(model.as_ref())
                     .map_err(|e| Error::invalid("train.particles", e.to_string()))?;
                 let o = o.with_snapshots();
-                Some(if spec.loss.kind.is_classification() {
+                Some(if spec.loss_kind().is_classification() {
                     o.with_margin(data.train.clone())
                 } else {
                     o
@@ -410,7 +428,7 @@ fn summarize(
         "seed": spec.seed,
         "model": model,
         "num_params": num_params,
-        "loss": spec.loss.kind,
+        "loss": spec.loss_kind(),
         "steps": steps,
         "data": {
             "n_train": data.train.len(),

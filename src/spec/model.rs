@@ -2,8 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::nn::{
-    Activation, DeepLinear, Factorization, InfiniteWidth, Mlp, Model, OutputInit, Parameterization,
-    TwoLayer,
+    Activation, DeepLinear, Factorization, InfiniteWidth, Landscape, Mlp, Model, OutputInit,
+    Parameterization, Potential, TwoLayer,
 };
 use serde::Deserialize;
 
@@ -121,6 +121,34 @@ pub enum ModelSpec {
         #[serde(default = "one")]
         init_std: f64,
     },
+    /// [`Potential`]: C independent chains on a landscape U (loss `linear` by default).
+    Potential {
+        /// The landscape, e.g. `{ kind = "double_well", height = 1.0 }`.
+        potential: Landscape,
+        /// d (default: the landscape's own dimension, else 1).
+        #[serde(default)]
+        dim: Option<i64>,
+        /// Number of independent chains C (default 1).
+        #[serde(default = "one_i")]
+        chains: i64,
+        /// Starting point of every chain (default 0).
+        #[serde(default)]
+        start: Option<Vec<f64>>,
+        /// Standard deviation of the Gaussian spread around `start` (default 0).
+        #[serde(default)]
+        init_std: f64,
+    },
+}
+
+fn one_i() -> i64 {
+    1
+}
+
+impl ModelSpec {
+    /// Whether this is a potential (no data needed, loss `linear` by default).
+    pub fn is_potential(&self) -> bool {
+        matches!(self, ModelSpec::Potential { .. })
+    }
 }
 
 fn tanh() -> Activation {
@@ -244,6 +272,28 @@ impl ModelSpec {
                     *prior_decay,
                     *init_std,
                 )?)
+            }
+            ModelSpec::Potential {
+                potential,
+                dim,
+                chains,
+                start,
+                init_std,
+            } => {
+                let d = match dim {
+                    Some(d) => count("dim", *d)?,
+                    None => potential.required_dim().unwrap_or(1),
+                };
+                let start = start.clone().unwrap_or_else(|| vec![0.0; d]);
+                Box::new(
+                    Potential::new(*potential, d, count("chains", *chains)?, start, *init_std)
+                        .map_err(|e| match e {
+                            Error::Invalid { field, message } => {
+                                Error::invalid(format!("model.{field}"), message)
+                            }
+                            other => other,
+                        })?,
+                )
             }
         })
     }

@@ -1,0 +1,292 @@
+//! Potentials U: ℝ^d → ℝ for studying Langevin dynamics directly, as a model of the training
+//! engine: the parameters are the positions of C independent chains θ_1, …, θ_C ∈ ℝ^d and the
+//! output is Σ_c U(θ_c) whatever the input, so that with the linear loss (ℓ = y f, y = 1) the
+//! objective is Σ_c U(θ_c), its gradient is ∇U(θ_c) chain by chain, and gradient Langevin
+//! dynamics θ ← θ − η∇L + √(2η/β)ξ runs the C chains independently in one loop.
+
+use crate::error::{check_positive, Error, Result};
+use crate::linalg::Matrix;
+use crate::nn::{Cache, Model, ParamBlock};
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
+
+/// A landscape U and its gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+pub enum Landscape {
+    /// U(x) = (k/2)‖x‖² (any dimension).
+    Quadratic {
+        /// k > 0.
+        k: f64,
+    },
+    /// U(x) = h (x² − 1)² + t x in 1-D: minima near ±1, barrier height h at 0 (t = 0).
+    DoubleWell {
+        /// h > 0.
+        height: f64,
+        /// The tilt t (0: symmetric).
+        #[serde(default)]
+        tilt: f64,
+    },
+    /// U(x) = x²/(2 s²) + h (1 − cos 2πx) in 1-D: local minima near the integers, the global
+    /// one at 0.
+    MultiWell {
+        /// h > 0, the depth of the ripples.
+        depth: f64,
+        /// s > 0, the width of the confining parabola.
+        scale: f64,
+    },
+    /// Rastrigin: U(x) = Σ_i [x_i² + A (1 − cos 2π x_i)] (any dimension); global minimum 0 at 0.
+    Rastrigin {
+        /// A > 0.
+        amplitude: f64,
+    },
+    /// The Müller–Brown surface in 2-D, U = s Σ_{k=1}^4 A_k exp(a_k (x − x_k)² + b_k (x − x_k)(y −
+    /// y_k) + c_k (y − y_k)²) with the standard constants (Müller & Brown 1979), scaled by s.
+    MullerBrown {
+        /// s > 0 (e.g. 0.1 for barriers of order 10).
+        scale: f64,
+    },
+}
+
+const MB_A: [f64; 4] = [-200.0, -100.0, -170.0, 15.0];
+const MB_LA: [f64; 4] = [-1.0, -1.0, -6.5, 0.7];
+const MB_LB: [f64; 4] = [0.0, 0.0, 11.0, 0.6];
+const MB_LC: [f64; 4] = [-10.0, -10.0, -6.5, 0.7];
+const MB_X: [f64; 4] = [1.0, 0.0, -0.5, -1.0];
+const MB_Y: [f64; 4] = [0.0, 0.5, 1.5, 1.0];
+
+impl Landscape {
+    /// The dimension the landscape requires (`None`: any).
+    pub fn required_dim(&self) -> Option<usize> {
+        match self {
+            Landscape::DoubleWell { .. } | Landscape::MultiWell { .. } => Some(1),
+            Landscape::MullerBrown { .. } => Some(2),
+            Landscape::Quadratic { .. } | Landscape::Rastrigin { .. } => None,
+        }
+    }
+
+    /// Checks the constants.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            Landscape::Quadratic { k } => check_positive("potential.k", k),
+            Landscape::DoubleWell { height, tilt } => {
+                check_positive("potential.height", height)?;
+                if !tilt.is_finite() {
+                    return Err(Error::invalid("potential.tilt", "expected a finite number"));
+                }
+                Ok(())
+            }
+            Landscape::MultiWell { depth, scale } => {
+                check_positive("potential.depth", depth)?;
+                check_positive("potential.scale", scale)
+            }
+            Landscape::Rastrigin { amplitude } => check_positive("potential.amplitude", amplitude),
+            Landscape::MullerBrown { scale } => check_positive("potential.scale", scale),
+        }
+    }
+
+    /// U(x).
+    pub fn value(&self, x: &[f64]) -> f64 {
+        use std::f64::consts::TAU;
+        match *self {
+            Landscape::Quadratic { k } => 0.5 * k * x.iter().map(|v| v * v).sum::<f64>(),
+            Landscape::DoubleWell { height, tilt } => {
+                let q = x[0] * x[0] - 1.0;
+                height * q * q + tilt * x[0]
+            }
+            Landscape::MultiWell { depth, scale } => {
+                x[0] * x[0] / (2.0 * scale * scale) + depth * (1.0 - (TAU * x[0]).cos())
+            }
+            Landscape::Rastrigin { amplitude } => x
+                .iter()
+                .map(|v| v * v + amplitude * (1.0 - (TAU * v).cos()))
+                .sum(),
+            Landscape::MullerBrown { scale } => {
+                (0..4)
+                    .map(|k| {
+                        let (dx, dy) = (x[0] - MB_X[k], x[1] - MB_Y[k]);
+                        MB_A[k]
+                            * (MB_LA[k] * dx * dx + MB_LB[k] * dx * dy + MB_LC[k] * dy * dy).exp()
+                    })
+                    .sum::<f64>()
+                    * scale
+            }
+        }
+    }
+
+    /// ∇U(x), written into `out`.
+    pub fn gradient(&self, x: &[f64], out: &mut [f64]) {
+        use std::f64::consts::TAU;
+        match *self {
+            Landscape::Quadratic { k } => {
+                out.iter_mut().zip(x).for_each(|(o, v)| *o = k * v);
+            }
+            Landscape::DoubleWell { height, tilt } => {
+                out[0] = 4.0 * height * x[0] * (x[0] * x[0] - 1.0) + tilt;
+            }
+            Landscape::MultiWell { depth, scale } => {
+                out[0] = x[0] / (scale * scale) + depth * TAU * (TAU * x[0]).sin();
+            }
+            Landscape::Rastrigin { amplitude } => {
+                out.iter_mut()
+                    .zip(x)
+                    .for_each(|(o, v)| *o = 2.0 * v + amplitude * TAU * (TAU * v).sin());
+            }
+            Landscape::MullerBrown { scale } => {
+                out[0] = 0.0;
+                out[1] = 0.0;
+                for k in 0..4 {
+                    let (dx, dy) = (x[0] - MB_X[k], x[1] - MB_Y[k]);
+                    let e = MB_A[k]
+                        * (MB_LA[k] * dx * dx + MB_LB[k] * dx * dy + MB_LC[k] * dy * dy).exp();
+                    out[0] += scale * e * (2.0 * MB_LA[k] * dx + MB_LB[k] * dy);
+                    out[1] += scale * e * (MB_LB[k] * dx + 2.0 * MB_LC[k] * dy);
+                }
+            }
+        }
+    }
+}
+
+/// C independent chains on a landscape (see the module docs): parameters θ ∈ ℝ^{C·d}, chain c
+/// at θ[c·d .. (c+1)·d]; output Σ_c U(θ_c) for every input row (inputs are ignored; the data
+/// set only supplies y = 1 for the linear loss).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Potential {
+    /// U.
+    pub landscape: Landscape,
+    /// d.
+    pub dim: usize,
+    /// C.
+    pub chains: usize,
+    /// Every chain starts at `start` …
+    pub start: Vec<f64>,
+    /// … plus N(0, init_std² I).
+    pub init_std: f64,
+}
+
+impl Potential {
+    /// C chains of dimension d started at `start` (+ N(0, init_std²)), checked.
+    pub fn new(
+        landscape: Landscape,
+        dim: usize,
+        chains: usize,
+        start: Vec<f64>,
+        init_std: f64,
+    ) -> Result<Potential> {
+        landscape.validate()?;
+        if dim == 0 || chains == 0 {
+            return Err(Error::invalid(
+                "dim / chains",
+                "expected dim ≥ 1 and chains ≥ 1",
+            ));
+        }
+        if let Some(d) = landscape.required_dim() {
+            if d != dim {
+                return Err(Error::invalid(
+                    "dim",
+                    format!("this potential is {d}-dimensional, got dim = {dim}"),
+                ));
+            }
+        }
+        if start.len() != dim || start.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                "start",
+                format!("expected {dim} finite coordinates, got {start:?}"),
+            ));
+        }
+        if !(init_std.is_finite() && init_std >= 0.0) {
+            return Err(Error::invalid("init_std", "expected a finite number ≥ 0"));
+        }
+        Ok(Potential {
+            landscape,
+            dim,
+            chains,
+            start,
+            init_std,
+        })
+    }
+
+    /// The positions as a C × d matrix.
+    pub fn positions(&self, params: &[f64]) -> Matrix {
+        Matrix {
+            rows: self.chains,
+            cols: self.dim,
+            data: params.to_vec(),
+        }
+    }
+
+    /// The data set the training loop needs: one input (ignored) with target y = 1.
+    pub fn unit_data() -> Result<crate::data::Dataset> {
+        crate::data::Dataset::new(
+            "potential",
+            Matrix::zeros(1, 1),
+            Matrix::from_vec(1, 1, vec![1.0])?,
+        )
+    }
+}
+
+impl Model for Potential {
+    fn describe(&self) -> String {
+        format!(
+            "potential({:?}, d={}, chains={})",
+            self.landscape, self.dim, self.chains
+        )
+    }
+
+    fn input_dim(&self) -> usize {
+        1
+    }
+
+    fn output_dim(&self) -> usize {
+        1
+    }
+
+    fn layout(&self) -> Vec<ParamBlock> {
+        vec![ParamBlock {
+            name: "positions".into(),
+            offset: 0,
+            shape: vec![self.chains, self.dim],
+            trainable: true,
+        }]
+    }
+
+    fn init(&self, rng: &mut Rng) -> Vec<f64> {
+        let mut p = Vec::with_capacity(self.chains * self.dim);
+        for _ in 0..self.chains {
+            for &s in &self.start {
+                p.push(
+                    s + if self.init_std > 0.0 {
+                        self.init_std * rng.normal()
+                    } else {
+                        0.0
+                    },
+                );
+            }
+        }
+        p
+    }
+
+    fn forward(&self, params: &[f64], x: &Matrix, _cache: &mut Cache, out: &mut Matrix) {
+        let total: f64 = params
+            .chunks(self.dim)
+            .map(|c| self.landscape.value(c))
+            .sum();
+        out.resize(x.rows, 1);
+        out.data.fill(total);
+    }
+
+    fn backward(
+        &self,
+        params: &[f64],
+        _x: &Matrix,
+        _cache: &mut Cache,
+        d_out: &Matrix,
+        grad: &mut [f64],
+    ) {
+        let weight: f64 = d_out.data.iter().sum();
+        for (c, g) in params.chunks(self.dim).zip(grad.chunks_mut(self.dim)) {
+            self.landscape.gradient(c, g);
+            g.iter_mut().for_each(|v| *v *= weight);
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Langevin dynamics against independent truths: the exact discrete stationary variance of
+//! GLD on a quadratic, the Gibbs law of a double well (TV falling with run length), the
+//! Eyring–Kramers law of escape times, ESS/R̂ on AR(1) chains with known answers, the Gaussian
+//! posterior of the semi-implicit infinite-dimensional scheme (and its independence of the
+//! truncation), graduated optimisation against plain gradient descent, Lanczos sharpness.
+
+use gradflow::langevin::{self, FirstPassage, Grid, Smoothing};
+use gradflow::nn::{Activation, InfiniteWidth, Landscape, Loss, Model, Potential};
+use gradflow::optim::{LangevinNoise, Optimizer, SemiImplicit, Sgd};
+use gradflow::train::{Batching, Objective, Observer, Snapshot, Trainer};
+use gradflow::{data::synthetic, data::Dataset, Matrix, Seed};
+
+fn gld(lr: f64, beta: f64) -> Optimizer {
+    Optimizer::chain(vec![
+        Box::new(Sgd { lr: lr.into() }),
+        Box::new(LangevinNoise {
+            lr: lr.into(),
+            inverse_temperature: beta,
+        }),
+    ])
+}
+
+fn linear(model: &dyn Model) -> Objective<'_> {
+    Objective {
+        model,
+        loss: Loss::Linear,
+        l2: 0.0,
+    }
+}
+
+/// Runs `steps` of GLD on the chains of `potential` from their initial positions.
+fn run_chains(potential: &Potential, lr: f64, beta: f64, steps: u64, seed: u64) -> Matrix {
+    let opt = gld(lr, beta);
+    let trainer = Trainer::full_batch(linear(potential), &opt, Seed(seed), steps);
+    let (state, _) = trainer
+        .fit(
+            potential.init(&mut Seed(seed).stream("init", 0)),
+            &Potential::unit_data().unwrap(),
+        )
+        .unwrap();
+    potential.positions(&state.params)
+}
+
+#[test]
+fn gld_on_a_quadratic_has_the_discrete_stationary_variance() {
+    let (k, lr, beta) = (1.0, 0.5, 2.0);
+    let p = Potential::new(Landscape::Quadratic { k }, 1, 8000, vec![0.0], 0.0).unwrap();
+    let x = run_chains(&p, lr, beta, 60, 1);
+    let var = x.data.iter().map(|v| v * v).sum::<f64>() / x.rows as f64;
+    let discrete = langevin::discrete_quadratic_variance(k, lr, beta);
+    let continuous = 1.0 / (beta * k);
+    // 8000 independent chains: relative standard error √(2/8000) ≈ 1.6 %.
+    eprintln!("quadratic: var {var}, discrete {discrete}, continuous {continuous}");
+    assert!((var / discrete - 1.0).abs() < 0.06, "{var} vs {discrete}");
+    assert!(
+        (var / continuous - 1.0).abs() > 0.2,
+        "{var} vs {continuous}"
+    );
+}
+
+#[test]
+fn gibbs_quadrature_matches_the_gaussian_closed_form() {
+    let grid = Grid::new(-3.0, 3.0, 30).unwrap();
+    let (k, beta) = (2.0, 1.5);
+    let p = langevin::gibbs_probabilities(&Landscape::Quadratic { k }, 1, beta, &grid).unwrap();
+    let sd = 1.0 / (beta * k).sqrt();
+    let cdf = |x: f64| 0.5 * (1.0 + libm::erf(x / (sd * 2f64.sqrt())));
+    let inside = cdf(3.0) - cdf(-3.0);
+    for (c, pc) in p.iter().enumerate() {
+        let (a, b) = (-3.0 + 0.2 * c as f64, -3.0 + 0.2 * (c + 1) as f64);
+        assert!((pc - (cdf(b) - cdf(a)) / inside).abs() < 2e-4, "cell {c}");
+    }
+    // 2-D: a product law; marginals of the quadratic in 2-D equal the 1-D cells.
+    let g2 = Grid::new(-3.0, 3.0, 30).unwrap();
+    let p2 = langevin::gibbs_probabilities(&Landscape::Quadratic { k }, 2, beta, &g2).unwrap();
+    for i in 0..30 {
+        let row: f64 = p2[i * 30..(i + 1) * 30].iter().sum();
+        assert!((row - p[i]).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn tv_to_the_gibbs_law_of_a_double_well_falls_with_run_length() {
+    let (lr, beta) = (0.01, 2.0);
+    let well = Landscape::DoubleWell {
+        height: 1.0,
+        tilt: 0.3,
+    };
+    let p = Potential::new(well, 1, 6000, vec![-1.0], 0.0).unwrap();
+    let grid = Grid::new(-2.5, 2.5, 25).unwrap();
+    let gibbs = langevin::gibbs_probabilities(&well, 1, beta, &grid).unwrap();
+    let tv: Vec<f64> = [50u64, 500, 6000]
+        .iter()
+        .map(|&steps| {
+            let x = run_chains(&p, lr, beta, steps, 2);
+            let (h, outside) = langevin::histogram(&x, &grid).unwrap();
+            langevin::total_variation(&h, outside, &gibbs)
+        })
+        .collect();
+    eprintln!("double well: TV {tv:?}");
+    assert!(tv[0] > tv[1] && tv[1] > tv[2], "{tv:?}");
+    // At the end: sampling noise (6000 chains, 25 cells: ≈ 0.02) plus the O(η) bias.
+    assert!(tv[2] < 0.05, "{tv:?}");
+    let x = run_chains(&p, lr, beta, 6000, 2);
+    let (h, _) = langevin::histogram(&x, &grid).unwrap();
+    assert!(langevin::kl_divergence(&h, &gibbs) < 0.02);
+}
+
+#[test]
+fn escape_times_follow_the_eyring_kramers_law() {
+    let (lr, height) = (0.01, 1.0);
+    let well = Landscape::DoubleWell { height, tilt: 0.0 };
+    let betas = [2.0, 3.0, 4.0, 5.0];
+    let mut log_tau = vec![];
+    for (k, &beta) in betas.iter().enumerate() {
+        let p = Potential::new(well, 1, 300, vec![-1.0], 0.0).unwrap();
+        let opt = gld(lr, beta);
+        let data = Potential::unit_data().unwrap();
+        let predicted_steps =
+            langevin::eyring_kramers_time(8.0 * height, -4.0 * height, height, beta) / lr;
+        let cap = (12.0 * predicted_steps) as u64;
+        let trainer = Trainer {
+            record_every: 5,
+            ..Trainer::full_batch(linear(&p), &opt, Seed(10 + k as u64), cap)
+        };
+        let mut passage = FirstPassage::new(1, |x: &[f64]| x[0] >= 1.0);
+        let mut state = trainer.start(p.init(&mut Seed(3).stream("init", 0)));
+        let mut table = trainer.table(&[&mut passage]);
+        while state.step < cap && passage.times().iter().filter(|t| t.is_some()).count() < 300 {
+            let until = (state.step + 2000).min(cap);
+            trainer
+                .run(&mut state, &data, until, &mut [&mut passage], &mut table)
+                .unwrap();
+        }
+        let times: Vec<f64> = passage
+            .times()
+            .iter()
+            .flatten()
+            .map(|&t| t as f64 * lr)
+            .collect();
+        assert!(
+            times.len() >= 297,
+            "β = {beta}: only {} of 300 chains escaped",
+            times.len()
+        );
+        log_tau.push((times.iter().sum::<f64>() / times.len() as f64).ln());
+    }
+    let mb = betas.iter().sum::<f64>() / 4.0;
+    let ml = log_tau.iter().sum::<f64>() / 4.0;
+    let slope = betas
+        .iter()
+        .zip(&log_tau)
+        .map(|(b, l)| (b - mb) * (l - ml))
+        .sum::<f64>()
+        / betas.iter().map(|b| (b - mb).powi(2)).sum::<f64>();
+    eprintln!("escape: slope {slope}, log τ {log_tau:?}");
+    assert!(
+        (slope / height - 1.0).abs() < 0.2,
+        "slope {slope} vs ΔU = {height}; log τ = {log_tau:?}"
+    );
+}
+
+#[test]
+fn ess_and_split_rhat_on_ar1_chains() {
+    let rho: f64 = 0.9;
+    let ar1 = |seed: u64, shift: f64, n: usize| {
+        let mut r = Seed(seed).stream("ar1", 0);
+        let mut x = r.normal();
+        (0..n)
+            .map(|_| {
+                x = rho * x + (1.0 - rho * rho).sqrt() * r.normal();
+                x + shift
+            })
+            .collect::<Vec<f64>>()
+    };
+    let chains: Vec<Vec<f64>> = (0..4).map(|c| ar1(c, 0.0, 20_000)).collect();
+    let ess = langevin::effective_sample_size(&chains).unwrap();
+    let want = 4.0 * 20_000.0 * (1.0 - rho) / (1.0 + rho);
+    eprintln!("ESS {ess} vs {want}");
+    assert!((ess / want - 1.0).abs() < 0.15, "ESS {ess} vs {want}");
+    let rhat = langevin::split_rhat(&chains).unwrap();
+    assert!(rhat < 1.01, "{rhat}");
+    let apart: Vec<Vec<f64>> = (0..4).map(|c| ar1(c, c as f64, 2_000)).collect();
+    assert!(langevin::split_rhat(&apart).unwrap() > 1.5);
+    assert!(langevin::effective_sample_size(&[vec![1.0; 10]]).is_err());
+}
+
+/// Records f(x_probe) at every recorded step after `burn_in`.
+struct Probe {
+    x: Matrix,
+    burn_in: u64,
+    values: Vec<f64>,
+}
+
+impl Observer for Probe {
+    fn columns(&self) -> Vec<String> {
+        vec!["probe".into()]
+    }
+    fn observe(&mut self, s: &Snapshot<'_>) -> gradflow::Result<Vec<f64>> {
+        let f = s.objective.model.predict(s.params, &self.x)?.data[0];
+        if s.step >= self.burn_in {
+            self.values.push(f);
+        }
+        Ok(vec![f])
+    }
+}
+
+#[test]
+fn semi_implicit_langevin_samples_the_gp_posterior_whatever_the_truncation() {
+    let mut rng = Seed(20).stream("data", 0);
+    let x = synthetic::sphere(15, 2, &mut rng);
+    let y = synthetic::spherical_harmonic_target(&x, &[1.0, 0.5], 1);
+    let data = Dataset::new("train", x, y).unwrap();
+    let probe = Matrix::from_vec(1, 2, vec![0.6, 0.8]).unwrap();
+    let (lr, beta, lambda) = (0.05, 20.0, 0.2);
+    let mut results = vec![];
+    for terms in [50usize, 500] {
+        let model = InfiniteWidth::new(2, terms, Activation::Identity, 1.0, 2.0, 1.0).unwrap();
+        let mu = model.prior_variances().unwrap();
+        let phi = model.jacobian(&model.init(&mut rng), &data.x);
+        let (mean, cov) =
+            langevin::linear_gaussian_posterior(&phi, &data.y.data, &mu, beta, lambda).unwrap();
+        let g = model.jacobian(&mean, &probe);
+        let post_mean: f64 = g.row(0).iter().zip(&mean).map(|(a, b)| a * b).sum();
+        let post_var: f64 = (0..mu.len())
+            .map(|i| {
+                g.get(0, i)
+                    * (0..mu.len())
+                        .map(|j| cov.get(i, j) * g.get(0, j))
+                        .sum::<f64>()
+            })
+            .sum();
+        let opt = Optimizer::chain(vec![
+            Box::new(Sgd { lr: lr.into() }),
+            Box::new(LangevinNoise {
+                lr: lr.into(),
+                inverse_temperature: beta,
+            }),
+            Box::new(SemiImplicit {
+                lr: lr.into(),
+                lambda,
+                mu: mu.clone(),
+            }),
+        ]);
+        let mut values = vec![];
+        for chain in 0..8u64 {
+            let trainer = Trainer {
+                objective: Objective::squared(&model),
+                optimizer: &opt,
+                batching: Batching::Full,
+                seed: Seed(100 + chain),
+                steps: 3000,
+                record_every: 10,
+            };
+            let mut obs = Probe {
+                x: probe.clone(),
+                burn_in: 500,
+                values: vec![],
+            };
+            let mut state = trainer.start(model.init(&mut Seed(chain).stream("init", 0)));
+            let mut table = trainer.table(&[&mut obs]);
+            trainer
+                .run(&mut state, &data, 3000, &mut [&mut obs], &mut table)
+                .unwrap();
+            values.extend(obs.values);
+        }
+        let n = values.len() as f64;
+        let m = values.iter().sum::<f64>() / n;
+        let v = values.iter().map(|f| (f - m).powi(2)).sum::<f64>() / (n - 1.0);
+        // 8 chains × 250 records, autocorrelated: allow 5 standard errors of ≈ 1000 effective
+        // samples on the mean, and 15 % (the O(η) bias of the covariance) on the variance.
+        assert!(
+            (m - post_mean).abs() < 5.0 * (post_var / 1000.0).sqrt(),
+            "K = {terms}: mean {m} vs {post_mean}"
+        );
+        assert!(
+            (v / post_var - 1.0).abs() < 0.15,
+            "K = {terms}: variance {v} vs {post_var}"
+        );
+        eprintln!("K = {terms}: chain mean {m} var {v}; posterior {post_mean} {post_var}");
+        results.push((post_mean, post_var, m));
+    }
+    // The posterior (and the chains) do not change beyond tolerance from K = 50 to 500.
+    let (a, b) = (results[0], results[1]);
+    assert!(
+        (a.0 - b.0).abs() < 1e-3 && (a.1 / b.1 - 1.0).abs() < 1e-2,
+        "{results:?}"
+    );
+    assert!((a.2 - b.2).abs() < 5.0 * (a.1 / 1000.0).sqrt());
+}
+
+#[test]
+fn graduated_optimisation_finds_the_global_minimum_from_more_starts() {
+    let well = Landscape::MultiWell {
+        depth: 1.0,
+        scale: 2.0,
+    };
+    let p = Potential::new(well, 1, 1, vec![0.0], 0.0).unwrap();
+    let data = Potential::unit_data().unwrap();
+    let objective = linear(&p);
+    let starts: Vec<f64> = (0..24).map(|k| -4.0 + 8.0 * k as f64 / 23.0).collect();
+    let mut gd_wins = 0;
+    let mut smooth_wins = 0;
+    for (k, &s) in starts.iter().enumerate() {
+        let plain = langevin::graduated_descent(
+            &objective,
+            &data,
+            &[s],
+            0.01,
+            0.0,
+            3000,
+            1,
+            Smoothing::Ball,
+            Seed(k as u64),
+        )
+        .unwrap();
+        let smooth = langevin::graduated_descent(
+            &objective,
+            &data,
+            &[s],
+            0.01,
+            3.0,
+            3000,
+            8,
+            Smoothing::Ball,
+            Seed(k as u64),
+        )
+        .unwrap();
+        gd_wins += usize::from(plain[0].abs() < 0.5);
+        smooth_wins += usize::from(smooth[0].abs() < 0.5);
+    }
+    eprintln!("graduated {smooth_wins}, plain {gd_wins}");
+    assert!(
+        smooth_wins > gd_wins && smooth_wins >= 20,
+        "graduated {smooth_wins}, plain {gd_wins} of 24"
+    );
+}
+
+#[test]
+fn lanczos_sharpness_equals_the_largest_hessian_eigenvalue() {
+    // A double well at its minimum: U'' = 8h.
+    let p = Potential::new(
+        Landscape::DoubleWell {
+            height: 1.5,
+            tilt: 0.0,
+        },
+        1,
+        1,
+        vec![1.0],
+        0.0,
+    )
+    .unwrap();
+    let data = Potential::unit_data().unwrap();
+    let s = langevin::sharpness(&linear(&p), &data, &[1.0], 5, Seed(1)).unwrap();
+    assert!((s - 12.0).abs() < 1e-5, "{s}");
+    // A small MLP's loss: Lanczos with full reorthogonalisation against the dense Hessian.
+    let mlp = gradflow::nn::Mlp::new(
+        vec![2, 4, 1],
+        Activation::Tanh,
+        gradflow::nn::Parameterization::Ntk,
+        1.0,
+        0.5,
+        true,
+    )
+    .unwrap();
+    let mut rng = Seed(5).stream("d", 0);
+    let x = synthetic::sphere(10, 2, &mut rng);
+    let y = synthetic::spherical_harmonic_target(&x, &[1.0, 0.0], 2);
+    let data = Dataset::new("train", x, y).unwrap();
+    let params = mlp.init(&mut rng);
+    let obj = Objective::squared(&mlp);
+    let n = params.len();
+    let grad = |q: &[f64]| {
+        let mut g = vec![0.0; n];
+        obj.value_and_gradient(q, &data, &mut gradflow::train::Workspace::default(), &mut g);
+        g
+    };
+    let mut h = Matrix::zeros(n, n);
+    for j in 0..n {
+        let (mut a, mut b) = (params.clone(), params.clone());
+        a[j] += 1e-5;
+        b[j] -= 1e-5;
+        let (ga, gb) = (grad(&a), grad(&b));
+        for i in 0..n {
+            h.set(i, j, (ga[i] - gb[i]) / 2e-5);
+        }
+    }
+    let sym = Matrix::from_fn(n, n, |i, j| 0.5 * (h.get(i, j) + h.get(j, i)));
+    let top = *gradflow::linalg::symmetric_eigenvalues(&sym)
+        .unwrap()
+        .last()
+        .unwrap();
+    let s = langevin::sharpness(&obj, &data, &params, n, Seed(2)).unwrap();
+    assert!((s - top).abs() < 1e-6 * top.abs().max(1.0), "{s} vs {top}");
+}
