@@ -15,6 +15,8 @@
 //! * [`kernel`] — analytic and empirical NTK / NNGP, kernel gradient flow.
 //! * [`transport`] — Wasserstein distances: exact (1-D, network simplex), Sinkhorn, sliced.
 //! * [`meanfield`] — mean-field particles, the rescaled particle step, observables of the flow.
+//! * [`langevin`] — Gibbs laws and distances to them, ESS/R̂, escape times, the posterior of the
+//!   semi-implicit scheme, graduated optimisation, sharpness.
 //! * [`spec`] — the TOML experiment specification behind `gradflow run`.
 //! * [`claims`] — the claims of the source document, each a checked experiment.
 //!

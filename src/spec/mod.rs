@@ -13,11 +13,11 @@
 //! target = { kind = "harmonic", degree = 2 }
 //!
 //! [model]
-//! kind = "two_layer"              # two_layer | mlp | deep_linear | factorization | infinite_width
+//! kind = "two_layer"              # two_layer | mlp | deep_linear | factorization | infinite_width | potential
 //! width = 1024
 //!
 //! [loss]
-//! kind = "squared"                # squared | logistic | exponential
+//! kind = "squared"                # squared | logistic | exponential | linear
 //!
 //! [[optimizer]]                   # the chain, in order
 //! kind = "sgd"
