@@ -4,9 +4,11 @@
 //! posterior of the semi-implicit infinite-dimensional scheme (and its independence of the
 //! truncation), graduated optimisation against plain gradient descent, Lanczos sharpness.
 
-use gradflow::langevin::{self, FirstPassage, Grid, Smoothing};
+use gradflow::langevin::{self, FirstPassage, Grid};
 use gradflow::nn::{Activation, InfiniteWidth, Landscape, Loss, Model, Potential};
-use gradflow::optim::{LangevinNoise, Optimizer, SemiImplicit, Sgd};
+use gradflow::optim::{
+    LangevinNoise, Optimizer, Schedule, SemiImplicit, Sgd, Smoothing, SmoothingKind,
+};
 use gradflow::train::{Batching, Objective, Observer, Snapshot, Trainer};
 use gradflow::{data::synthetic, data::Dataset, Matrix, Seed};
 
@@ -297,37 +299,30 @@ fn graduated_optimisation_finds_the_global_minimum_from_more_starts() {
     };
     let p = Potential::new(well, 1, 1, vec![0.0], 0.0).unwrap();
     let data = Potential::unit_data().unwrap();
-    let objective = linear(&p);
+    let steps = 3000;
+    let plain = Optimizer::chain(vec![Box::new(Sgd { lr: 0.01.into() })]);
+    // δ_t decreases from 3 to 0 along a cosine; S = 8 perturbations uniform in the ball.
+    let smooth = Optimizer::chain(vec![
+        Box::new(Smoothing {
+            delta: Schedule::Cosine {
+                initial: 3.0,
+                final_value: 0.0,
+                total: steps,
+            },
+            samples: 8,
+            kind: SmoothingKind::Ball,
+        }),
+        Box::new(Sgd { lr: 0.01.into() }),
+    ]);
+    let finish = |opt: &Optimizer, start: f64, seed: u64| {
+        let trainer = Trainer::full_batch(linear(&p), opt, Seed(seed), steps);
+        trainer.fit(vec![start], &data).unwrap().0.params[0]
+    };
     let starts: Vec<f64> = (0..24).map(|k| -4.0 + 8.0 * k as f64 / 23.0).collect();
-    let mut gd_wins = 0;
-    let mut smooth_wins = 0;
+    let (mut gd_wins, mut smooth_wins) = (0, 0);
     for (k, &s) in starts.iter().enumerate() {
-        let plain = langevin::graduated_descent(
-            &objective,
-            &data,
-            &[s],
-            0.01,
-            0.0,
-            3000,
-            1,
-            Smoothing::Ball,
-            Seed(k as u64),
-        )
-        .unwrap();
-        let smooth = langevin::graduated_descent(
-            &objective,
-            &data,
-            &[s],
-            0.01,
-            3.0,
-            3000,
-            8,
-            Smoothing::Ball,
-            Seed(k as u64),
-        )
-        .unwrap();
-        gd_wins += usize::from(plain[0].abs() < 0.5);
-        smooth_wins += usize::from(smooth[0].abs() < 0.5);
+        gd_wins += usize::from(finish(&plain, s, k as u64).abs() < 0.5);
+        smooth_wins += usize::from(finish(&smooth, s, k as u64).abs() < 0.5);
     }
     eprintln!("graduated {smooth_wins}, plain {gd_wins}");
     assert!(

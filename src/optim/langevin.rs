@@ -1,6 +1,6 @@
-//! Langevin noise and the semi-implicit preconditioned step.
+//! Langevin noise, the semi-implicit preconditioned step and smoothing (graduated optimisation).
 
-use super::{Schedule, State, StepContext, Transform};
+use super::{Points, Schedule, State, StepContext, Transform};
 use rayon::prelude::*;
 
 /// Parameters per noise block: each block draws its own stream, so noise generation runs in
@@ -152,5 +152,60 @@ mod tests {
         // X + Δ = 1.5; divided by 1 + 0.2/1 = 1.2 and 1 + 0.2/0.25 = 1.8.
         assert!((params[0] + d[0] - 1.25).abs() < 1e-15);
         assert!((params[1] + d[1] - 1.5 / 1.8).abs() < 1e-15);
+    }
+}
+
+/// How [`Smoothing`] draws its perturbations u.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmoothingKind {
+    /// u uniform in the unit ball.
+    Ball,
+    /// u ~ N(0, I).
+    Gaussian,
+}
+
+/// Graduated optimisation (Hazan, Levy & Shalev-Shwartz 2016): the gradient of step t is the
+/// Monte Carlo estimate (1/S) Σ_s ∇L(θ_t + δ_t u_s) of ∇L̂_δ(θ_t), L̂_δ(θ) = E_u[L(θ + δu)],
+/// with S fresh perturbations per step (stream ("smoothing", t) of the run's seed) and a
+/// decreasing schedule δ_t (e.g. cosine from δ₀ to 0). It only moves the evaluation points;
+/// chain it before `sgd` (or any step rule).
+#[derive(Clone, Debug)]
+pub struct Smoothing {
+    /// δ_t.
+    pub delta: Schedule,
+    /// S ≥ 1.
+    pub samples: usize,
+    /// The law of u.
+    pub kind: SmoothingKind,
+}
+
+impl Transform for Smoothing {
+    fn update(&self, _v: &mut [f64], _state: &mut State, _params: &[f64], _ctx: &StepContext) {}
+
+    fn gradient_points(
+        &self,
+        params: &[f64],
+        _state: &State,
+        ctx: &StepContext,
+        points: &mut Points,
+    ) {
+        let delta = self.delta.at(ctx.step);
+        let mut rng = ctx.seed.stream("smoothing", ctx.step);
+        let p = params.len();
+        for _ in 0..self.samples.max(1) {
+            let u = points.push(p);
+            match self.kind {
+                SmoothingKind::Gaussian => rng.fill_normal(u, 1.0),
+                SmoothingKind::Ball => {
+                    rng.unit_vector(u);
+                    let r = rng.uniform().powf(1.0 / p as f64);
+                    u.iter_mut().for_each(|v| *v *= r);
+                }
+            }
+            u.iter_mut()
+                .zip(params)
+                .for_each(|(v, w)| *v = w + delta * *v);
+        }
     }
 }

@@ -24,7 +24,7 @@ pub mod sgd;
 
 pub use adaptive::{AdaGrad, Adam, RmsProp};
 pub use average::IterateAverage;
-pub use langevin::{LangevinNoise, SemiImplicit};
+pub use langevin::{LangevinNoise, SemiImplicit, Smoothing, SmoothingKind};
 pub use regularize::{Anchor, WeightDecay};
 pub use schedule::Schedule;
 pub use sgd::{Momentum, Nesterov, Sgd, TorchSgd};
@@ -68,10 +68,56 @@ pub trait Transform: Send + Sync + std::fmt::Debug {
     }
     /// Transforms `v` in place (the gradient, or the increment built so far) at parameters θ_t.
     fn update(&self, v: &mut [f64], state: &mut State, params: &[f64], ctx: &StepContext);
-    /// Where the gradient of the next step is to be evaluated, if not at θ_t (look-ahead
-    /// methods): writes the point into `point` and returns true.
-    fn lookahead(&self, _params: &[f64], _state: &State, _point: &mut [f64]) -> bool {
-        false
+    /// Where the gradient of step t is to be evaluated, if not at θ_t: pushes one or more points
+    /// onto `points` (empty on entry) and the loop uses the mean of the gradients there — one
+    /// look-ahead point for Nesterov, S perturbed points for a smoothed objective ([`Smoothing`]).
+    fn gradient_points(
+        &self,
+        _params: &[f64],
+        _state: &State,
+        _ctx: &StepContext,
+        _points: &mut Points,
+    ) {
+    }
+}
+
+/// Evaluation points of a step's gradient, with their buffers kept between steps.
+#[derive(Debug, Default)]
+pub struct Points {
+    buffers: Vec<Vec<f64>>,
+    len: usize,
+}
+
+impl Points {
+    /// Forgets the points (keeps the buffers).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// A new point of dimension `dim` to fill in (its content is unspecified).
+    pub fn push(&mut self, dim: usize) -> &mut [f64] {
+        if self.buffers.len() == self.len {
+            self.buffers.push(Vec::new());
+        }
+        let b = &mut self.buffers[self.len];
+        b.resize(dim, 0.0);
+        self.len += 1;
+        b
+    }
+
+    /// The points pushed since the last [`Points::clear`].
+    pub fn as_slice(&self) -> &[Vec<f64>] {
+        &self.buffers[..self.len]
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no point was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -107,12 +153,22 @@ impl Optimizer {
         }
     }
 
-    /// The point at which to evaluate the next gradient (θ_t unless a transform looks ahead).
-    pub fn lookahead(&self, params: &[f64], states: &[State], point: &mut [f64]) -> bool {
-        self.transforms
-            .iter()
-            .zip(states)
-            .any(|(t, s)| t.lookahead(params, s, point))
+    /// The points at which to evaluate the gradient of step t (empty: at θ_t); the first
+    /// transform of the chain that asks for points decides.
+    pub fn gradient_points(
+        &self,
+        params: &[f64],
+        states: &[State],
+        ctx: &StepContext,
+        points: &mut Points,
+    ) {
+        points.clear();
+        for (t, s) in self.transforms.iter().zip(states) {
+            t.gradient_points(params, s, ctx, points);
+            if !points.is_empty() {
+                return;
+            }
+        }
     }
 }
 
@@ -130,17 +186,21 @@ pub(crate) mod testing {
         let mut theta = theta0.to_vec();
         let mut states = opt.init(&theta);
         let mut out = vec![theta.clone()];
-        let mut point = theta.clone();
+        let mut points = Points::default();
         for t in 0..steps {
-            let at = if opt.lookahead(&theta, &states, &mut point) {
-                point.clone()
-            } else {
-                theta.clone()
-            };
-            let mut g = grad_fn(&at);
             let ctx = StepContext {
                 step: t as u64,
                 seed: Seed(0),
+            };
+            opt.gradient_points(&theta, &states, &ctx, &mut points);
+            let mut g = if points.is_empty() {
+                grad_fn(&theta)
+            } else {
+                let mut sum = vec![0.0; theta.len()];
+                for p in points.as_slice() {
+                    sum.iter_mut().zip(grad_fn(p)).for_each(|(a, b)| *a += b);
+                }
+                sum.iter().map(|v| v / points.len() as f64).collect()
             };
             opt.update(&mut g, &mut states, &theta, &ctx);
             theta.iter_mut().zip(&g).for_each(|(p, d)| *p += d);

@@ -1,6 +1,6 @@
 //! Plain gradient descent, the document's momentum and look-ahead Nesterov, and PyTorch's SGD.
 
-use super::{Schedule, State, StepContext, Transform};
+use super::{Points, Schedule, State, StepContext, Transform};
 
 /// Gradient descent: Δw_t = −η_t g_t.
 #[derive(Clone, Debug)]
@@ -59,11 +59,17 @@ impl Transform for Nesterov {
     fn update(&self, v: &mut [f64], state: &mut State, _params: &[f64], ctx: &StepContext) {
         momentum_step(self.theta, self.lr.at(ctx.step), v, &mut state.buffers[0]);
     }
-    fn lookahead(&self, params: &[f64], state: &State, point: &mut [f64]) -> bool {
+    fn gradient_points(
+        &self,
+        params: &[f64],
+        state: &State,
+        _ctx: &StepContext,
+        points: &mut Points,
+    ) {
+        let point = points.push(params.len());
         for ((p, &w), &d) in point.iter_mut().zip(params).zip(&state.buffers[0]) {
             *p = w + self.theta * d;
         }
-        true
     }
 }
 

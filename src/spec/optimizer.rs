@@ -5,7 +5,7 @@ use crate::meanfield::{ParticleLayout, ParticleStep};
 use crate::nn::Model;
 use crate::optim::{
     AdaGrad, Adam, Anchor, LangevinNoise, Momentum, Nesterov, Optimizer, RmsProp, Schedule,
-    SemiImplicit, Sgd, TorchSgd, Transform, WeightDecay,
+    SemiImplicit, Sgd, Smoothing, SmoothingKind, TorchSgd, Transform, WeightDecay,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -29,6 +29,14 @@ impl<'de> Deserialize<'de> for LearningRate {
             ))),
         }
     }
+}
+
+fn one_sample() -> i64 {
+    1
+}
+
+fn ball() -> SmoothingKind {
+    SmoothingKind::Ball
 }
 
 fn lr_001() -> LearningRate {
@@ -202,6 +210,18 @@ pub enum TransformSpec {
         /// `{ kind = "inverse_power", a = 1.0, b = 1.0, c = 0.5 }`.
         #[serde(default)]
         anneal: Option<LearningRate>,
+    },
+    /// [`Smoothing`]: the gradient is the mean of ∇L(θ + δ_t u_s) over S perturbations.
+    Smoothing {
+        /// δ_t (a number or a schedule, e.g. `{ kind = "cosine", initial = 3.0, final = 0.0,
+        /// total = 3000 }`).
+        delta: LearningRate,
+        /// S (default 1).
+        #[serde(default = "one_sample")]
+        samples: i64,
+        /// `ball` (default) or `gaussian`.
+        #[serde(default = "ball")]
+        perturbation: SmoothingKind,
     },
     /// [`LangevinNoise`]: Δθ ← Δθ + √(2η/β) ξ.
     LangevinNoise {
@@ -393,6 +413,24 @@ impl TransformSpec {
                     l2: *l2,
                     inverse_temperature: *inverse_temperature,
                     anneal,
+                })
+            }
+            TransformSpec::Smoothing {
+                delta,
+                samples,
+                perturbation,
+            } => {
+                delta.0.validate(&at("delta"))?;
+                if *samples < 1 {
+                    return Err(Error::invalid(
+                        at("samples"),
+                        format!("expected ≥ 1, got {samples}"),
+                    ));
+                }
+                Box::new(Smoothing {
+                    delta: delta.0,
+                    samples: *samples as usize,
+                    kind: *perturbation,
                 })
             }
             TransformSpec::LangevinNoise {

@@ -23,7 +23,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::{norm, Matrix};
 use crate::nn::{Cache, Loss, Model};
-use crate::optim::{IterateAverage, Optimizer, State, StepContext};
+use crate::optim::{IterateAverage, Optimizer, Points, State, StepContext};
 use crate::rng::Seed;
 
 /// Which samples each step uses.
@@ -241,7 +241,8 @@ impl Trainer<'_> {
         let mut ws = Workspace::default();
         let mut eval_ws = Workspace::default();
         let mut grad = vec![0.0; p];
-        let mut point = vec![0.0; p];
+        let mut points = Points::default();
+        let mut point_grad = Vec::new();
         let mut batch_buffer: Option<Dataset> = None;
         let mut sampler = BatchSampler::new(self.batching, data.len(), self.seed);
         let norm0 = norm(&state.initial);
@@ -250,14 +251,32 @@ impl Trainer<'_> {
         while state.step < until {
             let t = state.step;
             let batch = sampler.batch(t, data, &mut batch_buffer);
-            let lookahead = self
-                .optimizer
-                .lookahead(&state.params, &state.optimizer, &mut point);
-            let at: &[f64] = if lookahead { &point } else { &state.params };
+            let ctx = StepContext {
+                step: t,
+                seed: self.seed,
+            };
+            self.optimizer
+                .gradient_points(&state.params, &state.optimizer, &ctx, &mut points);
+            let lookahead = !points.is_empty();
             let batch_data = batch.unwrap_or(data);
-            let loss = self
-                .objective
-                .value_and_gradient(at, batch_data, &mut ws, &mut grad);
+            let loss = if lookahead {
+                // The mean gradient (and loss) over the evaluation points.
+                let mut total = 0.0;
+                point_grad.resize(p, 0.0);
+                grad.fill(0.0);
+                for at in points.as_slice() {
+                    total +=
+                        self.objective
+                            .value_and_gradient(at, batch_data, &mut ws, &mut point_grad);
+                    grad.iter_mut().zip(&point_grad).for_each(|(g, q)| *g += q);
+                }
+                let k = points.len() as f64;
+                grad.iter_mut().for_each(|g| *g /= k);
+                total / k
+            } else {
+                self.objective
+                    .value_and_gradient(&state.params, batch_data, &mut ws, &mut grad)
+            };
             let grad_norm = norm(&grad);
             if !loss.is_finite() || !grad_norm.is_finite() {
                 return Err(Error::Diverged { step: t, loss });
@@ -271,10 +290,6 @@ impl Trainer<'_> {
                 self.record(state, train_loss, grad_norm, norm0, observers, table)?;
             }
             state.average.push(&state.params);
-            let ctx = StepContext {
-                step: t,
-                seed: self.seed,
-            };
             self.optimizer
                 .update(&mut grad, &mut state.optimizer, &state.params, &ctx);
             for r in &frozen {
