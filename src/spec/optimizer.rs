@@ -213,7 +213,7 @@ pub enum TransformSpec {
     },
     /// [`Smoothing`]: the gradient is the mean of ∇L(θ + δ_t u_s) over S perturbations.
     Smoothing {
-        /// δ_t (a number or a schedule, e.g. `{ kind = "cosine", initial = 3.0, final = 0.0,
+        /// δ_t > 0 (a number or a schedule, e.g. `{ kind = "cosine", initial = 3.0, final = 1e-3,
         /// total = 3000 }`).
         delta: LearningRate,
         /// S (default 1).
