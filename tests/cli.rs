@@ -621,3 +621,30 @@ steps = 60
         &["missing [data]"],
     );
 }
+
+#[test]
+fn every_example_spec_parses_and_builds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let spec = gradflow::spec::Spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let data = spec
+                .load_data(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let model = spec
+                .model
+                .build(
+                    data.train.input_dim(),
+                    data.train.output_dim(),
+                    data.matrix_size,
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            gradflow::spec::optimizer::build_chain(&spec.optimizer, model.as_ref())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            count += 1;
+        }
+    }
+    assert!(count >= 10, "{count} specs");
+}
