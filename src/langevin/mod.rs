@@ -67,6 +67,16 @@ pub fn gibbs_probabilities(
     beta: f64,
     grid: &Grid,
 ) -> Result<Vec<f64>> {
+    gibbs_probabilities_of(&|x: &[f64]| landscape.value(x), dim, beta, grid)
+}
+
+/// [`gibbs_probabilities`] for any potential U given as a function of the point.
+pub fn gibbs_probabilities_of(
+    landscape: &dyn Fn(&[f64]) -> f64,
+    dim: usize,
+    beta: f64,
+    grid: &Grid,
+) -> Result<Vec<f64>> {
     crate::error::check_positive("beta", beta)?;
     let h = grid.width() / SUB as f64;
     let at = |c: usize, s: usize| grid.lo + (c * SUB + s) as f64 * h + 0.5 * h;
@@ -75,7 +85,7 @@ pub fn gibbs_probabilities(
             let mut v = vec![0.0; grid.bins * SUB];
             for c in 0..grid.bins {
                 for s in 0..SUB {
-                    v[c * SUB + s] = -beta * landscape.value(&[at(c, s)]);
+                    v[c * SUB + s] = -beta * landscape(&[at(c, s)]);
                 }
             }
             v
@@ -86,7 +96,7 @@ pub fn gibbs_probabilities(
             for i in 0..n {
                 for j in 0..n {
                     let x = [at(i / SUB, i % SUB), at(j / SUB, j % SUB)];
-                    v[i * n + j] = -beta * landscape.value(&x);
+                    v[i * n + j] = -beta * landscape(&x);
                 }
             }
             v
