@@ -52,11 +52,44 @@ impl Seed {
     }
 }
 
-/// xoshiro256++ (Blackman & Vigna 2019) with Gaussian sampling by the polar Box–Muller method.
+/// xoshiro256++ (Blackman & Vigna 2019) with Gaussian sampling by the ziggurat method.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rng {
     s: [u64; 4],
-    spare: Option<f64>,
+}
+
+/// Layers of the normal ziggurat.
+const ZIG_LAYERS: usize = 128;
+/// The start of the tail, R, and the common area V of the layers (Marsaglia & Tsang 2000, for
+/// 128 layers of the density e^{−x²/2}).
+const ZIG_R: f64 = 3.442_619_855_899;
+const ZIG_V: f64 = 9.912_563_035_262_17e-3;
+
+/// The layer edges x_0 > x_1 = R > … > x_128 = 0 (x_0 = V/f(R) is the base strip's pseudo-edge)
+/// and the ratios x_{i+1}/x_i below which a draw is accepted at once.
+struct Ziggurat {
+    x: [f64; ZIG_LAYERS + 1],
+    ratio: [f64; ZIG_LAYERS],
+}
+
+fn ziggurat() -> &'static Ziggurat {
+    static TABLE: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut x = [0.0; ZIG_LAYERS + 1];
+        let mut f = (-0.5 * ZIG_R * ZIG_R).exp();
+        x[0] = ZIG_V / f;
+        x[1] = ZIG_R;
+        for i in 2..ZIG_LAYERS {
+            x[i] = (-2.0 * (ZIG_V / x[i - 1] + f).ln()).sqrt();
+            f = (-0.5 * x[i] * x[i]).exp();
+        }
+        x[ZIG_LAYERS] = 0.0;
+        let mut ratio = [0.0; ZIG_LAYERS];
+        for i in 0..ZIG_LAYERS {
+            ratio[i] = x[i + 1] / x[i];
+        }
+        Ziggurat { x, ratio }
+    })
 }
 
 impl Rng {
@@ -67,7 +100,7 @@ impl Rng {
             splitmix64(&mut sm),
             splitmix64(&mut sm),
         ];
-        Rng { s, spare: None }
+        Rng { s }
     }
 
     /// The next 64 random bits.
@@ -104,19 +137,34 @@ impl Rng {
         (m >> 64) as usize
     }
 
-    /// Standard normal N(0, 1), by the polar method (the second variate is kept for the next call).
+    /// Standard normal N(0, 1) by the ziggurat method (Marsaglia & Tsang 2000, in Doornik's
+    /// 2005 form with independent bits for the layer and the abscissa): one 64-bit draw and a
+    /// comparison in ≈ 98 % of the calls; exact (no approximation of the law).
     pub fn normal(&mut self) -> f64 {
-        if let Some(z) = self.spare.take() {
-            return z;
-        }
+        let z = ziggurat();
         loop {
-            let u = 2.0 * self.uniform() - 1.0;
-            let v = 2.0 * self.uniform() - 1.0;
-            let s = u * u + v * v;
-            if s > 0.0 && s < 1.0 {
-                let factor = (-2.0 * s.ln() / s).sqrt();
-                self.spare = Some(v * factor);
-                return u * factor;
+            let bits = self.next_u64();
+            let i = (bits & (ZIG_LAYERS as u64 - 1)) as usize;
+            // A uniform on (−1, 1) from the top 53 bits.
+            let u = 2.0 * ((bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)) - 1.0;
+            if u.abs() < z.ratio[i] {
+                return u * z.x[i];
+            }
+            if i == 0 {
+                // The tail beyond R (Marsaglia 1964).
+                loop {
+                    let a = (1.0 - self.uniform()).ln() / ZIG_R;
+                    let b = (1.0 - self.uniform()).ln();
+                    if -2.0 * b >= a * a {
+                        return if u < 0.0 { a - ZIG_R } else { ZIG_R - a };
+                    }
+                }
+            }
+            let x0 = u * z.x[i];
+            let f0 = (-0.5 * (z.x[i] * z.x[i] - x0 * x0)).exp();
+            let f1 = (-0.5 * (z.x[i + 1] * z.x[i + 1] - x0 * x0)).exp();
+            if f1 + self.uniform() * (f0 - f1) < 1.0 {
+                return x0;
             }
         }
     }
@@ -187,10 +235,7 @@ mod tests {
     fn xoshiro_matches_reference_sequence() {
         // Reference: state {1, 2, 3, 4} gives 41943041, 58720359, 3588806011781223 (the
         // published xoshiro256++ test vector).
-        let mut r = Rng {
-            s: [1, 2, 3, 4],
-            spare: None,
-        };
+        let mut r = Rng { s: [1, 2, 3, 4] };
         assert_eq!(r.next_u64(), 41943041);
         assert_eq!(r.next_u64(), 58720359);
         assert_eq!(r.next_u64(), 3588806011781223);
@@ -208,6 +253,34 @@ mod tests {
         assert!(mean.abs() < 5.0 / (n as f64).sqrt());
         assert!((var - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt());
         assert!((kurt - 3.0).abs() < 5.0 * (96.0 / n as f64).sqrt());
+    }
+
+    #[test]
+    fn normal_passes_kolmogorov_smirnov_against_phi() {
+        // Exercises every path of the ziggurat (layers, wedges, tail: P(|z| > R) ≈ 5.8e-4).
+        let mut r = Seed(11).stream("ks", 0);
+        let n = 400_000;
+        let mut xs: Vec<f64> = (0..n).map(|_| r.normal()).collect();
+        xs.sort_by(f64::total_cmp);
+        let phi = |x: f64| 0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2));
+        let d = xs
+            .iter()
+            .enumerate()
+            .map(|(k, &x)| {
+                let f = phi(x);
+                (f - k as f64 / n as f64)
+                    .abs()
+                    .max(((k + 1) as f64 / n as f64 - f).abs())
+            })
+            .fold(0.0, f64::max);
+        // The 1 % critical value of the KS statistic: 1.63/√n.
+        assert!(d < 1.63 / (n as f64).sqrt(), "D = {d}");
+        let tail = xs.iter().filter(|x| x.abs() > 3.442_619_855_899).count() as f64 / n as f64;
+        let want = 2.0 * (1.0 - phi(3.442_619_855_899));
+        assert!(
+            (tail - want).abs() < 5.0 * (want / n as f64).sqrt(),
+            "{tail} vs {want}"
+        );
     }
 
     #[test]

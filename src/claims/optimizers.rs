@@ -60,10 +60,10 @@ impl Claim for Optimizers {
     fn setup(&self) -> &'static str {
         "n = 128 points on S⁴, targets from a random tanh teacher 5 → 16 → 1; a tanh MLP 5 → 64 → 64 → 1 \
          (NTK parameterization); full-batch training from the same initialisation; \
-         quick: 600 steps, full: 3000 steps. Check: final loss ≤ 1% of the initial loss. Negative control: learning rates ÷ 10⁴."
+         quick: 3000 steps, full: 6000 steps. Check: final loss ≤ 1% of the initial loss. Negative control: learning rates ÷ 10⁴."
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let steps = if ctx.quick { 600 } else { 3000 };
+        let steps = if ctx.quick { 3000 } else { 6000 };
         // Negative control: every learning rate divided by 10⁴ (nothing trains).
         let shrink = |table: &str| -> String {
             if !ctx.negative_control {
