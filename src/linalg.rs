@@ -13,6 +13,43 @@ use faer::linalg::solvers::Solve;
 use faer::{Accum, MatRef, Par};
 use rayon::prelude::*;
 
+/// Defines `fn $name(args) -> ret` that runs `$generic` — an `#[inline(always)]` function
+/// written for any vector width — compiled for AVX-512F or AVX2 when the CPU has them (checked at
+/// run time, not a global `target-cpu`), and as plain code otherwise. The generic bodies form no
+/// fused multiply-adds (Rust never contracts a·b + c), so every path rounds identically.
+macro_rules! simd_dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $generic:path;) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// # Safety
+                /// The CPU must support AVX-512F.
+                #[target_feature(enable = "avx512f")]
+                unsafe fn wide($($arg: $ty),*) $(-> $ret)? {
+                    $generic($($arg),*)
+                }
+                /// # Safety
+                /// The CPU must support AVX2.
+                #[target_feature(enable = "avx2")]
+                unsafe fn narrow($($arg: $ty),*) $(-> $ret)? {
+                    $generic($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the feature was detected at run time.
+                    return unsafe { wide($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the feature was detected at run time.
+                    return unsafe { narrow($($arg),*) };
+                }
+            }
+            $generic($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_dispatch;
+
 /// A dense row-major matrix of f64: entry (i, j) is `data[i * cols + j]`.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Matrix {
@@ -471,71 +508,15 @@ fn sum_exp_generic(v: &[f64], shift: f64) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
-/// [`exp_in_place_generic`] and [`sum_exp_generic`] compiled for AVX-512F.
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn exp_avx512(v: &mut [f64]) {
-    exp_in_place_generic(v)
+simd_dispatch! {
+    /// v_i ← e^{v_i} (see [`exp_lane`] for the accuracy and range), on the widest vector unit.
+    pub fn exp_in_place(v: &mut [f64]) = exp_in_place_generic;
 }
 
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn sum_exp_avx512(v: &[f64], shift: f64) -> f64 {
-    sum_exp_generic(v, shift)
-}
-
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn exp_avx2(v: &mut [f64]) {
-    exp_in_place_generic(v)
-}
-
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn sum_exp_avx2(v: &[f64], shift: f64) -> f64 {
-    sum_exp_generic(v, shift)
-}
-
-/// v_i ← e^{v_i} (see [`exp_lane`] for the accuracy and range), on the widest vector unit.
-pub fn exp_in_place(v: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { exp_avx512(v) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { exp_avx2(v) };
-        }
-    }
-    exp_in_place_generic(v)
-}
-
-/// Σ_i e^{v_i − shift}, summed over eight interleaved lanes in a fixed order (the same bits on
-/// every vector width and thread count).
-pub fn sum_exp(v: &[f64], shift: f64) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { sum_exp_avx512(v, shift) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { sum_exp_avx2(v, shift) };
-        }
-    }
-    sum_exp_generic(v, shift)
+simd_dispatch! {
+    /// Σ_i e^{v_i − shift}, summed over eight interleaved lanes in a fixed order (the same bits
+    /// on every vector width and thread count).
+    pub fn sum_exp(v: &[f64], shift: f64) -> f64 = sum_exp_generic;
 }
 
 /// max_i v_i over eight interleaved lanes (vectorises; −∞ for an empty slice; NaNs ignored).

@@ -131,41 +131,10 @@ fn relu_row_generic(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
     }
 }
 
-/// [`relu_row_generic`] compiled for AVX-512 (8 lanes).
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn relu_row_avx512(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
-    relu_row_generic(v1, v2, nngp, ntk)
-}
-
-/// [`relu_row_generic`] compiled for AVX2 (4 lanes).
-///
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn relu_row_avx2(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
-    relu_row_generic(v1, v2, nngp, ntk)
-}
-
-/// The ReLU row map with runtime dispatch to the widest vector unit. No fused multiply-adds are
-/// formed (Rust never contracts a·b + c), so every path rounds identically.
-fn relu_row(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { relu_row_avx512(v1, v2, nngp, ntk) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { relu_row_avx2(v1, v2, nngp, ntk) };
-        }
-    }
-    relu_row_generic(v1, v2, nngp, ntk)
+crate::linalg::simd_dispatch! {
+    /// The ReLU row map with runtime dispatch to the widest vector unit (8 lanes with AVX-512,
+    /// 4 with AVX2); every path rounds identically.
+    fn relu_row(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) = relu_row_generic;
 }
 
 impl ActivationMap {

@@ -383,41 +383,10 @@ fn segment_min_generic(row: &[f64], ps: &[f64], pii: f64) -> f64 {
     m
 }
 
-/// [`segment_min_generic`] compiled for AVX-512F.
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn segment_min_avx512(row: &[f64], ps: &[f64], pii: f64) -> f64 {
-    segment_min_generic(row, ps, pii)
-}
-
-/// [`segment_min_generic`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn segment_min_avx2(row: &[f64], ps: &[f64], pii: f64) -> f64 {
-    segment_min_generic(row, ps, pii)
-}
-
-/// The smallest reduced cost of a row segment, on the widest vector unit (a minimum of
-/// identically rounded values: the same on every path).
-fn segment_min(row: &[f64], ps: &[f64], pii: f64) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { segment_min_avx512(row, ps, pii) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { segment_min_avx2(row, ps, pii) };
-        }
-    }
-    segment_min_generic(row, ps, pii)
+crate::linalg::simd_dispatch! {
+    /// The smallest reduced cost of a row segment, on the widest vector unit (a minimum of
+    /// identically rounded values: the same on every path).
+    fn segment_min(row: &[f64], ps: &[f64], pii: f64) -> f64 = segment_min_generic;
 }
 
 /// Solves min_{P ∈ Π(a, b)} ⟨C, P⟩ exactly (see the module docs). `a` and `b` must be

@@ -298,41 +298,9 @@ fn row_update_generic(krow: &[f64], v: &[f64], ai: f64, acc: &mut [f64]) -> f64 
     u
 }
 
-/// [`row_update_generic`] compiled for AVX-512F.
-///
-/// # Safety
-/// The CPU must support AVX-512F (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn row_update_avx512(krow: &[f64], v: &[f64], ai: f64, acc: &mut [f64]) -> f64 {
-    row_update_generic(krow, v, ai, acc)
-}
-
-/// [`row_update_generic`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must support AVX2 (checked by the caller).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn row_update_avx2(krow: &[f64], v: &[f64], ai: f64, acc: &mut [f64]) -> f64 {
-    row_update_generic(krow, v, ai, acc)
-}
-
-/// The fused row update on the widest vector unit (no fused multiply-adds are formed, so
-/// every path rounds identically).
-fn row_update(krow: &[f64], v: &[f64], ai: f64, acc: &mut [f64]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { row_update_avx512(krow, v, ai, acc) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the feature was detected at run time.
-            return unsafe { row_update_avx2(krow, v, ai, acc) };
-        }
-    }
-    row_update_generic(krow, v, ai, acc)
+crate::linalg::simd_dispatch! {
+    /// The fused row update on the widest vector unit.
+    fn row_update(krow: &[f64], v: &[f64], ai: f64, acc: &mut [f64]) -> f64 = row_update_generic;
 }
 
 /// Σ of per-block partial vectors, in block order.
