@@ -146,15 +146,34 @@ fn read_measure(
 }
 
 /// The settings of `gradflow ot`.
+#[derive(clap::Args)]
 struct OtSettings {
+    /// Solver.
+    #[arg(long, value_enum, default_value_t = OtMethod::Exact)]
     method: OtMethod,
+    /// Order p of W_p (cost ‖x − y‖^p).
+    #[arg(long, default_value_t = 2.0)]
     p: f64,
+    /// Entropic regularisation ε (required by --method sinkhorn).
+    #[arg(long)]
     reg: Option<f64>,
+    /// Sinkhorn: stop when ‖Pᵀ1 − b‖₂ < TOL.
+    #[arg(long, default_value_t = 1e-9)]
     tol: f64,
+    /// Sinkhorn: ε-scaling factor θ ∈ (0, 1) (default: automatic).
+    #[arg(long)]
     eps_scaling: Option<f64>,
+    /// Sinkhorn: never store the cost matrix (recompute it each iteration).
+    #[arg(long)]
     online: bool,
+    /// Sinkhorn: also compute the debiased Sinkhorn divergence.
+    #[arg(long)]
     divergence: bool,
+    /// Sliced: number of projections.
+    #[arg(long, default_value_t = 100)]
     projections: usize,
+    /// Sliced: seed of the projections.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
 }
 
@@ -334,33 +353,8 @@ enum Command {
         /// Target weights (m; default uniform; normalised to sum 1).
         #[arg(long)]
         wy: Option<PathBuf>,
-        /// Solver.
-        #[arg(long, value_enum, default_value_t = OtMethod::Exact)]
-        method: OtMethod,
-        /// Order p of W_p (cost ‖x − y‖^p).
-        #[arg(long, default_value_t = 2.0)]
-        p: f64,
-        /// Entropic regularisation ε (required by --method sinkhorn).
-        #[arg(long)]
-        reg: Option<f64>,
-        /// Sinkhorn: stop when ‖Pᵀ1 − b‖₂ < TOL.
-        #[arg(long, default_value_t = 1e-9)]
-        tol: f64,
-        /// Sinkhorn: ε-scaling factor θ ∈ (0, 1) (default: automatic).
-        #[arg(long)]
-        eps_scaling: Option<f64>,
-        /// Sinkhorn: never store the cost matrix (recompute it each iteration).
-        #[arg(long)]
-        online: bool,
-        /// Sinkhorn: also compute the debiased Sinkhorn divergence.
-        #[arg(long)]
-        divergence: bool,
-        /// Sliced: number of projections.
-        #[arg(long, default_value_t = 100)]
-        projections: usize,
-        /// Sliced: seed of the projections.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[command(flatten)]
+        settings: OtSettings,
         /// Write the dense plan (n × m NPY) here.
         #[arg(long)]
         plan: Option<PathBuf>,
@@ -481,31 +475,13 @@ fn execute(cli: Cli) -> Result<u8, Error> {
             y,
             wx,
             wy,
-            method,
-            p,
-            reg,
-            tol,
-            eps_scaling,
-            online,
-            divergence,
-            projections,
-            seed,
+            settings,
             plan,
             json,
         } => {
             let mu = read_measure(&x, wx.as_deref(), "--x", "--wx")?;
             let nu = read_measure(&y, wy.as_deref(), "--y", "--wy")?;
-            let settings = OtSettings {
-                method,
-                p,
-                reg,
-                tol,
-                eps_scaling,
-                online,
-                divergence,
-                projections,
-                seed,
-            };
+            let (method, p) = (settings.method, settings.p);
             let started = std::time::Instant::now();
             let (report, dense_plan) = ot_command(&mu, &nu, &settings, plan.is_some())?;
             if let (Some(path), Some(p)) = (&plan, dense_plan) {

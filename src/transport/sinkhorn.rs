@@ -250,16 +250,7 @@ impl<'a> Dense<'a> {
 
     /// F += ε log u, G += ε log v, u = v = 1, rebuild K.
     fn absorb(&mut self) {
-        let eps = self.eps;
-        self.big_f.iter_mut().zip(&mut self.u).for_each(|(f, u)| {
-            *f += eps * u.ln();
-            *u = 1.0;
-        });
-        self.big_g.iter_mut().zip(&mut self.v).for_each(|(g, v)| {
-            *g += eps * v.ln();
-            *v = 1.0;
-        });
-        self.rebuild_kernel();
+        self.absorb_to(self.eps);
     }
 
     /// Runs iterations until the error is below `tol` or `max_iter` are done.
@@ -332,31 +323,8 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix, opts: &Options) -> Result<Sinkhor
     state.absorb_to(opts.reg);
     let (it, err) = state.run(opts.tol, opts.max_iter)?;
     iterations += it;
-    // The plan P = diag(u) K diag(v) and its values.
-    let (n, m, eps) = (c.rows, c.cols, opts.reg);
-    let mut plan = Matrix::zeros(n, m);
-    plan.data
-        .par_chunks_mut(m)
-        .zip(state.k.data.par_chunks(m))
-        .zip(state.u.par_iter())
-        .for_each(|((prow, krow), &ui)| {
-            for ((p, k), vj) in prow.iter_mut().zip(krow).zip(&state.v) {
-                *p = ui * k * vj;
-            }
-        });
-    let phi: Vec<f64> = state
-        .big_f
-        .iter()
-        .zip(&state.u)
-        .map(|(f, u)| f + eps * u.ln())
-        .collect();
-    let psi: Vec<f64> = state
-        .big_g
-        .iter()
-        .zip(&state.v)
-        .map(|(g, v)| g + eps * v.ln())
-        .collect();
-    let (cost, kl) = plan_values(&plan, c, a, b, &phi, &psi, eps);
+    let (plan, phi, psi, cost, kl) = state.finish();
+    let eps = opts.reg;
     Ok(SinkhornSolution {
         cost,
         entropic: cost + eps * kl,
@@ -383,6 +351,31 @@ impl Dense<'_> {
         });
         self.eps = eps;
         self.rebuild_kernel();
+    }
+
+    /// The plan P = diag(u) K diag(v), the potentials φ = F + ε log u, ψ = G + ε log v, and
+    /// (⟨C, P⟩, KL(P ‖ a ⊗ b)).
+    fn finish(&self) -> (Matrix, Vec<f64>, Vec<f64>, f64, f64) {
+        let (m, eps) = (self.c.cols, self.eps);
+        let mut plan = Matrix::zeros(self.c.rows, m);
+        plan.data
+            .par_chunks_mut(m)
+            .zip(self.k.data.par_chunks(m))
+            .zip(self.u.par_iter())
+            .for_each(|((prow, krow), &ui)| {
+                for ((p, k), vj) in prow.iter_mut().zip(krow).zip(&self.v) {
+                    *p = ui * k * vj;
+                }
+            });
+        let total = |base: &[f64], scale: &[f64]| -> Vec<f64> {
+            base.iter()
+                .zip(scale)
+                .map(|(f, u)| f + eps * u.ln())
+                .collect()
+        };
+        let (phi, psi) = (total(&self.big_f, &self.u), total(&self.big_g, &self.v));
+        let (cost, kl) = plan_values(&plan, self.c, self.a, self.b, &phi, &psi, eps);
+        (plan, phi, psi, cost, kl)
     }
 }
 
@@ -475,12 +468,9 @@ pub fn solve_symmetric(a: &[f64], c: &Matrix, opts: &Options) -> Result<f64> {
             });
         }
         if state.u.iter().any(|x| x.ln().abs() > ABSORB_LOG) {
-            state.big_f.iter_mut().zip(&mut state.u).for_each(|(f, u)| {
-                *f += eps * u.ln();
-                *u = 1.0;
-            });
-            state.big_g = state.big_f.clone();
-            state.rebuild_kernel();
+            // The plan is diag(u) K diag(u): absorb u on both sides (G stays equal to F).
+            state.v.clone_from(&state.u);
+            state.absorb();
         }
     }
     if !converged {
@@ -492,23 +482,8 @@ pub fn solve_symmetric(a: &[f64], c: &Matrix, opts: &Options) -> Result<f64> {
             ),
         });
     }
-    let phi: Vec<f64> = state
-        .big_f
-        .iter()
-        .zip(&state.u)
-        .map(|(f, u)| f + eps * u.ln())
-        .collect();
-    let mut plan = Matrix::zeros(n, n);
-    plan.data
-        .par_chunks_mut(n)
-        .zip(state.k.data.par_chunks(n))
-        .zip(state.u.par_iter())
-        .for_each(|((prow, krow), &ui)| {
-            for ((p, k), uj) in prow.iter_mut().zip(krow).zip(&state.u) {
-                *p = ui * k * uj;
-            }
-        });
-    let (cost, kl) = plan_values(&plan, c, a, a, &phi, &phi, eps);
+    state.v.clone_from(&state.u);
+    let (_, _, _, cost, kl) = state.finish();
     Ok(cost + eps * kl)
 }
 
