@@ -18,6 +18,7 @@
 //! * [`langevin`] — Gibbs laws and distances to them, ESS/R̂, escape times, the posterior of the
 //!   semi-implicit scheme, graduated optimisation, sharpness.
 //! * [`spec`] — the TOML experiment specification behind `gradflow run`.
+//! * [`report`] — figures as data, rendered to SVG.
 //! * [`claims`] — the claims of the source document, each a checked experiment.
 //!
 //! Gradient Langevin dynamics on a wide two-layer net (the README's example):
@@ -58,6 +59,7 @@ pub mod linalg;
 pub mod meanfield;
 pub mod nn;
 pub mod optim;
+pub mod report;
 pub mod rng;
 pub mod spec;
 pub mod train;

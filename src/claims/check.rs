@@ -1,6 +1,7 @@
 //! Checks: a measured quantity against a theorem's prediction, with a stated tolerance.
 
 use crate::data::io::Table;
+use crate::report::Figure;
 use serde::Serialize;
 
 /// How a measurement is compared with a prediction.
@@ -64,6 +65,8 @@ pub struct ClaimOutcome {
     pub checks: Vec<Check>,
     /// Named tables, written as `NAME.csv` in the claim's folder.
     pub tables: Vec<(String, Table)>,
+    /// Figures, written as `NAME.svg` in the claim's folder and inlined in `index.html`.
+    pub figures: Vec<Figure>,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::linalg::least_squares;
+use crate::report::{Figure, Scale};
 use crate::spec::{run, Spec};
 use std::path::Path;
 
@@ -79,12 +80,22 @@ impl Claim for DeepLinearMinima {
         let mut finals = Table::new(&["trial", "final_loss", "optimum", "relative_gap"]);
         let mut curves = Table::new(&["trial", "step", "train_loss"]);
         let mut worst: f64 = 0.0;
+        let mut figure = Figure::new(
+            "loss_curves",
+            "deep linear net: loss − least-squares optimum",
+        )
+        .x("step", Scale::Linear)
+        .y("L(θ_t) − L*", Scale::Log);
         for (k, t) in outcome.trials.iter().enumerate() {
             let steps = t.table.column("step").unwrap_or_default();
             let losses = t.table.column("train_loss").unwrap_or_default();
             for (s, l) in steps.iter().zip(&losses) {
                 curves.push(vec![k as f64, *s, *l]);
             }
+            figure = figure.line(
+                if k == 0 { "each seed" } else { "" },
+                steps.iter().zip(&losses).map(|(s, l)| (*s, l - optimum)),
+            );
             let last = losses.last().copied().unwrap_or(f64::NAN);
             let gap = (last - optimum) / optimum;
             worst = if gap.is_nan() {
@@ -103,6 +114,7 @@ impl Claim for DeepLinearMinima {
                 1e-6,
             )],
             tables: vec![("final".into(), finals), ("loss_curves".into(), curves)],
+            figures: vec![figure],
         })
     }
 }

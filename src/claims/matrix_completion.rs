@@ -3,6 +3,7 @@
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
+use crate::report::{Figure, Scale};
 use crate::spec::{run, Spec};
 use std::path::Path;
 
@@ -62,7 +63,18 @@ record_every = 100
         let outcome = run(&spec, base, None, false)?;
         let mut finals = Table::new(&["trial", "train_loss", "test_rmse", "relative_test_error"]);
         let mut worst: f64 = 0.0;
+        let mut figure = Figure::new("test_error", "error on the unobserved entries, per seed")
+            .x("step", Scale::Linear)
+            .y("RMSE(unobserved) / RMS(Y)", Scale::Log);
         for (k, t) in outcome.trials.iter().enumerate() {
+            if let (Some(s), Some(l)) = (t.table.column("step"), t.table.column("test_loss")) {
+                figure = figure.line(
+                    if k == 0 { "each seed" } else { "" },
+                    s.into_iter()
+                        .zip(l)
+                        .map(|(s, l)| (s, (2.0 * l).sqrt() / scale)),
+                );
+            }
             let train = t.table.column("train_loss").and_then(|c| c.last().copied());
             let test_loss = t.table.column("test_loss").and_then(|c| c.last().copied());
             let rmse = (2.0 * test_loss.unwrap_or(f64::NAN)).sqrt();
@@ -83,6 +95,7 @@ record_every = 100
                 1e-3,
             )],
             tables: vec![("final".into(), finals)],
+            figures: vec![figure],
         })
     }
 }

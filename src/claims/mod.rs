@@ -87,6 +87,8 @@ pub struct ClaimResult {
     pub outcome: std::result::Result<ClaimOutcome, String>,
     /// Wall-clock seconds (reported on the terminal only, never in summary.json).
     pub seconds: f64,
+    /// The rendered SVG figures (as written to the claim's folder).
+    pub svgs: Vec<String>,
 }
 
 impl ClaimResult {
@@ -113,6 +115,57 @@ impl Report {
     }
 }
 
+/// Progress on stderr: a bar when stderr is a terminal, one plain line per claim otherwise,
+/// nothing with `--quiet`.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(total: usize, quiet: bool) -> Progress {
+        use std::io::IsTerminal;
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        Progress { bar, total, quiet }
+    }
+
+    fn start(&self, k: usize, id: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(id.to_string()),
+            None if !self.quiet => eprintln!("[{}/{}] {id} …", k + 1, self.total),
+            None => {}
+        }
+    }
+
+    fn finish(&self, k: usize, id: &str, passed: bool, seconds: f64) {
+        let verdict = if passed { "PASS" } else { "FAIL" };
+        match &self.bar {
+            Some(bar) => {
+                bar.println(format!("{verdict} {id} ({seconds:.1} s)"));
+                bar.set_position(k as u64 + 1);
+            }
+            None if !self.quiet => eprintln!("      {verdict} in {seconds:.1} s"),
+            None => {}
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// Runs the selected claims and writes their outputs (see the module doc).
 pub fn reproduce(options: &Options) -> Result<Report> {
     let all = registry();
@@ -132,10 +185,9 @@ pub fn reproduce(options: &Options) -> Result<Report> {
         .collect();
     let root = Seed(options.seed);
     let mut results = Vec::new();
+    let progress = Progress::new(selected.len(), options.quiet);
     for (k, claim) in selected.iter().enumerate() {
-        if !options.quiet {
-            eprintln!("[{}/{}] {} …", k + 1, selected.len(), claim.id());
-        }
+        progress.start(k, claim.id());
         let ctx = Context {
             quick: options.quick,
             seed: root.child(claim.id(), 0),
@@ -143,26 +195,22 @@ pub fn reproduce(options: &Options) -> Result<Report> {
         };
         let started = Instant::now();
         let outcome = claim.run(&ctx).map_err(|e| e.to_string());
-        let result = ClaimResult {
+        let mut result = ClaimResult {
             id: claim.id(),
             title: claim.title(),
             statement: claim.statement(),
             setup: claim.setup(),
             outcome,
             seconds: started.elapsed().as_secs_f64(),
+            svgs: Vec::new(),
         };
         if let Ok(o) = &result.outcome {
-            report::write_claim_folder(&options.out, claim.id(), o)?;
+            result.svgs = report::write_claim_folder(&options.out, claim.id(), o)?;
         }
-        if !options.quiet {
-            eprintln!(
-                "      {} in {:.1} s",
-                if result.passed() { "PASS" } else { "FAIL" },
-                result.seconds
-            );
-        }
+        progress.finish(k, claim.id(), result.passed(), result.seconds);
         results.push(result);
     }
+    progress.done();
     let report = Report { claims: results };
     report::write_summary(&options.out, &report, options)?;
     report::write_html(&options.out, &report, options)?;

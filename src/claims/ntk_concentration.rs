@@ -9,6 +9,7 @@ use crate::kernel::analytic::two_layer_first_layer_ntk;
 use crate::kernel::monte_carlo::concentration_against;
 use crate::kernel::spectrum::fit_log_log;
 use crate::nn::Activation;
+use crate::report::{Figure, Scale};
 
 /// ‖K_{W₀} − K_∞‖_F shrinks like M^{−1/2} and stays below the Hoeffding bound.
 pub struct NtkConcentration;
@@ -80,6 +81,17 @@ impl Claim for NtkConcentration {
                 ),
             ],
             tables: vec![("concentration".into(), table)],
+            figures: vec![Figure::new("concentration", "‖K_W0 − K_∞‖_F against width")
+                .x("width M", Scale::Log)
+                .y("‖K_W0 − K_∞‖_F", Scale::Log)
+                .markers(
+                    "mean over draws",
+                    rows.iter().map(|r| (r.width as f64, r.frobenius_error)),
+                )
+                .prediction(
+                    "Hoeffding bound (δ = 0.05)",
+                    rows.iter().map(|r| (r.width as f64, r.bound)),
+                )],
         })
     }
 }

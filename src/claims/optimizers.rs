@@ -3,6 +3,7 @@
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
+use crate::report::{Figure, Scale};
 use crate::spec::{run, Spec};
 use std::path::Path;
 
@@ -79,6 +80,9 @@ impl Claim for Optimizers {
                 .join("\n")
         };
         let mut checks = Vec::new();
+        let mut figure = Figure::new("loss_curves", "training loss of each optimizer")
+            .x("step", Scale::Linear)
+            .y("training loss", Scale::Log);
         let mut curves = Table::new(&["optimizer", "step", "train_loss"]);
         for (k, (name, table)) in OPTIMIZERS.iter().enumerate() {
             let table = shrink(table);
@@ -110,6 +114,7 @@ record_every = 10
             for (s, l) in steps_col.iter().zip(&losses) {
                 curves.push(vec![k as f64, *s, *l]);
             }
+            figure = figure.line(name, steps_col.iter().copied().zip(losses.iter().copied()));
             let first = losses.first().copied().unwrap_or(f64::NAN);
             let last = losses.last().copied().unwrap_or(f64::NAN);
             checks.push(Check::new(
@@ -123,6 +128,7 @@ record_every = 10
         Ok(ClaimOutcome {
             checks,
             tables: vec![("loss_curves".into(), curves)],
+            figures: vec![figure],
         })
     }
 }

@@ -8,14 +8,21 @@ use serde_json::json;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Writes `OUT/ID/NAME.csv` for every table of the claim.
-pub fn write_claim_folder(out: &Path, id: &str, outcome: &ClaimOutcome) -> Result<()> {
+/// Writes `OUT/ID/NAME.csv` for every table and `OUT/ID/NAME.svg` for every figure of the
+/// claim; returns the rendered figures.
+pub fn write_claim_folder(out: &Path, id: &str, outcome: &ClaimOutcome) -> Result<Vec<String>> {
     let dir = out.join(id);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     for (name, table) in &outcome.tables {
         table.write(&dir.join(format!("{name}.csv")))?;
     }
-    Ok(())
+    let mut rendered = Vec::new();
+    for figure in &outcome.figures {
+        let svg = figure.svg()?;
+        crate::data::io::write_atomic(&dir.join(format!("{}.svg", figure.name)), svg.as_bytes())?;
+        rendered.push(svg);
+    }
+    Ok(rendered)
 }
 
 /// `OUT/summary.json`: every claim with its checks (no timings, so that equal seeds give
@@ -30,7 +37,9 @@ pub fn write_summary(out: &Path, report: &Report, options: &Options) -> Result<(
                 "title": c.title,
                 "passed": c.passed(),
                 "checks": o.checks,
-                "files": o.tables.iter().map(|(n, _)| format!("{}/{n}.csv", c.id)).collect::<Vec<_>>(),
+                "files": o.tables.iter().map(|(n, _)| format!("{}/{n}.csv", c.id))
+                    .chain(o.figures.iter().map(|f| format!("{}/{}.svg", c.id, f.name)))
+                    .collect::<Vec<_>>(),
             }),
             Err(message) => json!({
                 "id": c.id,
@@ -108,7 +117,17 @@ pub fn write_html(out: &Path, report: &Report, options: &Options) -> Result<()> 
                         if k.passed { "PASS" } else { "FAIL" }
                     );
                 }
-                h.push_str("</table><p>Data: ");
+                h.push_str("</table>");
+                for (f, svg) in o.figures.iter().zip(&c.svgs) {
+                    let _ = write!(
+                        h,
+                        "<figure>{svg}<figcaption>{} (<code>{}/{}.svg</code>)</figcaption></figure>",
+                        escape(&f.title),
+                        c.id,
+                        f.name
+                    );
+                }
+                h.push_str("<p>Data: ");
                 for (n, _) in &o.tables {
                     let _ = write!(h, "<code>{}/{n}.csv</code> ", c.id);
                 }
