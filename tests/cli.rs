@@ -622,6 +622,64 @@ steps = 60
     );
 }
 
+/// `[train] gibbs`: TV and KL of the chains' law to exp(−βU) against time, on a double well
+/// whose chains all start in the right well: TV starts near the left well's Gibbs mass and
+/// decays (geometric ergodicity) to the Monte Carlo floor of 2000 chains on 30 cells.
+#[test]
+fn gibbs_distance_of_the_chains_falls_with_time() {
+    let spec = r#"
+seed = 3
+[model]
+kind = "potential"
+potential = { kind = "double_well", height = 0.5 }
+chains = 2000
+start = [1.0]
+[[optimizer]]
+kind = "sgd"
+lr = 0.01
+[[optimizer]]
+kind = "langevin_noise"
+lr = 0.01
+inverse_temperature = 2.0
+[train]
+steps = 3000
+record_every = 100
+gibbs = { lo = -2.5, hi = 2.5, bins = 30 }
+"#;
+    let (dir, out) = run_spec("gibbs", spec, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let column = |name: &str| -> Vec<f64> {
+        let k = header.iter().position(|h| *h == name).unwrap();
+        rows.iter().map(|r| r[k]).collect()
+    };
+    let (tv, kl) = (column("tv_gibbs"), column("kl_gibbs"));
+    // Start: a point mass in one cell, TV = 1 − π(cell) > 0.9; end: ≈ floor, ≤ 0.06.
+    assert!(tv[0] > 0.9, "{tv:?}");
+    assert!(*tv.last().unwrap() < 0.06, "{tv:?}");
+    assert!(kl[0] > 10.0 * kl.last().unwrap(), "{kl:?}");
+    // Half-way down the decay at some intermediate record (a decay, not a jump).
+    assert!(tv.iter().any(|&t| t > 0.2 && t < 0.8), "{tv:?}");
+    expect_bad_input(
+        "gibbs-no-noise",
+        &spec.replace(
+            "kind = \"langevin_noise\"\nlr = 0.01\ninverse_temperature = 2.0",
+            "kind = \"sgd\"\nlr = 0.01",
+        ),
+        &["train.gibbs", "langevin_noise"],
+    );
+    expect_bad_input(
+        "gibbs-bins",
+        &spec.replace("bins = 30", "bins = 0"),
+        &["train.gibbs.bins"],
+    );
+}
+
 #[test]
 fn every_example_spec_parses_and_builds() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");

@@ -244,7 +244,13 @@ fn semi_implicit_langevin_samples_the_gp_posterior_whatever_the_truncation() {
                 mu: mu.clone(),
             }),
         ]);
+        let problem = langevin::LinearGaussian::new(&phi, &data.y.data, &mu, beta, lambda).unwrap();
+        let (sm, ss) = problem
+            .scheme_stationary(lr, langevin::Scheme::SemiImplicit)
+            .unwrap();
+        let scheme_loss = problem.expected_loss(&sm, &ss);
         let mut values = vec![];
+        let mut losses = vec![];
         for chain in 0..8u64 {
             let trainer = Trainer {
                 objective: Objective::squared(&model),
@@ -265,7 +271,26 @@ fn semi_implicit_langevin_samples_the_gp_posterior_whatever_the_truncation() {
                 .run(&mut state, &data, 3000, &mut [&mut obs], &mut table)
                 .unwrap();
             values.extend(obs.values);
+            let steps = table.column("step").unwrap();
+            let l = table.column("train_loss").unwrap();
+            losses.extend(
+                steps
+                    .iter()
+                    .zip(&l)
+                    .filter(|(s, _)| **s >= 500.0)
+                    .map(|(_, l)| *l),
+            );
         }
+        // The long-run average of L(X_n) against the exact stationary E L of the scheme
+        // (L is a χ²-like variable: its standard deviation is about its mean over √(dof)).
+        let avg = losses.iter().sum::<f64>() / losses.len() as f64;
+        let sd =
+            (losses.iter().map(|l| (l - avg).powi(2)).sum::<f64>() / losses.len() as f64).sqrt();
+        eprintln!("K = {terms}: mean L {avg:.6} vs exact {scheme_loss:.6} (sd {sd:.2e})");
+        assert!(
+            (avg - scheme_loss).abs() < 5.0 * sd / (1000.0f64).sqrt(),
+            "K = {terms}: long-run mean loss {avg} vs the scheme's exact {scheme_loss}"
+        );
         let n = values.len() as f64;
         let m = values.iter().sum::<f64>() / n;
         let v = values.iter().map(|f| (f - m).powi(2)).sum::<f64>() / (n - 1.0);
@@ -387,4 +412,114 @@ fn lanczos_sharpness_equals_the_largest_hessian_eigenvalue() {
         .unwrap();
     let s = langevin::sharpness(&obj, &data, &params, n, Seed(2)).unwrap();
     assert!((s - top).abs() < 1e-6 * top.abs().max(1.0), "{s} vs {top}");
+}
+
+/// A small non-diagonal problem: Φ is 9 × 6 Gaussian, μ_k = k^{-2}.
+fn small_problem(beta: f64, lambda: f64) -> langevin::LinearGaussian {
+    let mut rng = Seed(31).stream("phi", 0);
+    let mut phi = Matrix::zeros(9, 6);
+    rng.fill_normal(&mut phi.data, 1.0);
+    let mut y = vec![0.0; 9];
+    rng.fill_normal(&mut y, 1.0);
+    let mu: Vec<f64> = (1..=6).map(|k| (k as f64).powi(-2)).collect();
+    langevin::LinearGaussian::new(&phi, &y, &mu, beta, lambda).unwrap()
+}
+
+#[test]
+fn scheme_stationary_law_solves_the_lyapunov_equation() {
+    use langevin::Scheme;
+    let (beta, lambda, lr) = (3.0, 0.5, 0.05);
+    let problem = small_problem(beta, lambda);
+    let p = problem.mu.len();
+    for scheme in [Scheme::SemiImplicit, Scheme::Explicit] {
+        let (mean, sigma) = problem.scheme_stationary(lr, scheme).unwrap();
+        // Independent truth: vec(Σ) = (I − M ⊗ M)^{-1} vec(Q), a dense p² × p² solve.
+        let m = Matrix::from_fn(p, p, |i, j| {
+            let a = lambda / problem.mu[i];
+            let d = if i == j { 1.0 } else { 0.0 };
+            match scheme {
+                Scheme::SemiImplicit => (d - lr * problem.h.get(i, j)) / (1.0 + lr * a),
+                Scheme::Explicit => d - lr * (problem.h.get(i, j) + d * a),
+            }
+        });
+        let q = |i: usize| {
+            let a = lambda / problem.mu[i];
+            match scheme {
+                Scheme::SemiImplicit => 2.0 * lr / beta / (1.0 + lr * a).powi(2),
+                Scheme::Explicit => 2.0 * lr / beta,
+            }
+        };
+        let big = Matrix::from_fn(p * p, p * p, |r, c| {
+            let (i, j, k, l) = (r / p, r % p, c / p, c % p);
+            let d = if r == c { 1.0 } else { 0.0 };
+            d - m.get(i, k) * m.get(j, l)
+        });
+        let rhs = Matrix::column(
+            (0..p * p)
+                .map(|r| if r / p == r % p { q(r / p) } else { 0.0 })
+                .collect(),
+        );
+        let vec_sigma = gradflow::linalg::least_squares(&big, &rhs).unwrap();
+        for (a, b) in sigma.data.iter().zip(&vec_sigma.data) {
+            assert!(
+                (a - b).abs() < 1e-10 * sigma.frobenius_norm(),
+                "{scheme:?}: {a} vs {b}"
+            );
+        }
+        // The fixed mean is the posterior mean, and Σ_η → Σ as η → 0.
+        let (m0, s0) = problem.posterior().unwrap();
+        for (a, b) in mean.iter().zip(&m0) {
+            assert!((a - b).abs() < 1e-12);
+        }
+        let (_, fine) = problem.scheme_stationary(1e-4, scheme).unwrap();
+        let diff: f64 = fine
+            .data
+            .iter()
+            .zip(&s0.data)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum();
+        assert!(diff.sqrt() < 1e-3 * s0.frobenius_norm());
+    }
+    // The explicit scheme is unstable once ηλ/μ_K > 2; the semi-implicit one is not.
+    assert!(problem.scheme_stationary(0.3, Scheme::Explicit).is_err());
+    assert!(problem.scheme_stationary(0.3, Scheme::SemiImplicit).is_ok());
+}
+
+#[test]
+fn semi_implicit_bias_in_the_expected_loss_shrinks_with_the_step_and_not_with_truncation() {
+    use langevin::Scheme;
+    let mut rng = Seed(21).stream("data", 0);
+    let x = synthetic::sphere(15, 2, &mut rng);
+    let y = synthetic::spherical_harmonic_target(&x, &[1.0, 0.5], 1);
+    let lrs = [0.2, 0.1, 0.05, 0.025];
+    let mut by_k = vec![];
+    for terms in [50usize, 400] {
+        let model = InfiniteWidth::new(2, terms, Activation::Identity, 1.0, 2.0, 1.0).unwrap();
+        let mu = model.prior_variances().unwrap();
+        let phi = model.jacobian(&model.init(&mut rng), &x);
+        let problem = langevin::LinearGaussian::new(&phi, &y.data, &mu, 20.0, 0.2).unwrap();
+        let bias: Vec<f64> = lrs
+            .iter()
+            .map(|&lr| {
+                problem
+                    .stationary_bias(lr, Scheme::SemiImplicit)
+                    .unwrap()
+                    .abs()
+            })
+            .collect();
+        let slope = -gradflow::kernel::spectrum::fit_log_log(&lrs, &bias)
+            .unwrap()
+            .exponent;
+        eprintln!("K = {terms}: bias {bias:?}, slope {slope}");
+        // At least the η^{1/2} rate of the theory (here, a smooth quadratic loss, close to η).
+        assert!(slope >= 0.5, "K = {terms}: slope {slope}");
+        by_k.push(bias);
+        // The explicit scheme breaks down at this truncation for the larger steps.
+        if terms == 400 {
+            assert!(problem.scheme_stationary(0.2, Scheme::Explicit).is_err());
+        }
+    }
+    for (a, b) in by_k[0].iter().zip(&by_k[1]) {
+        assert!((a / b - 1.0).abs() < 0.05, "{a} vs {b}");
+    }
 }

@@ -130,9 +130,84 @@ pub struct TrainSpec {
     /// two-layer model).
     #[serde(default)]
     pub particles: bool,
+    /// For a 1-D or 2-D potential sampled by Langevin dynamics: the distance of the chains'
+    /// law to the Gibbs law exp(−βU) on this grid, every recorded step (columns `tv_gibbs`,
+    /// `kl_gibbs`; β from the `langevin_noise` or `mean_field` transform).
+    #[serde(default)]
+    pub gibbs: Option<GibbsSpec>,
+}
+
+/// `[train] gibbs = { lo, hi, bins }`: the grid (per axis) of the Gibbs comparison.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GibbsSpec {
+    /// Lower end of each axis.
+    pub lo: f64,
+    /// Upper end of each axis.
+    pub hi: f64,
+    /// Cells per axis (default 40).
+    #[serde(default = "forty")]
+    pub bins: i64,
+}
+
+fn forty() -> i64 {
+    40
 }
 
 impl Spec {
+    /// The inverse temperature β of the optimizer chain's Langevin noise, if any.
+    pub fn inverse_temperature(&self) -> Option<f64> {
+        self.optimizer.iter().find_map(|t| match t {
+            TransformSpec::LangevinNoise {
+                inverse_temperature,
+                ..
+            } => Some(*inverse_temperature),
+            TransformSpec::MeanField {
+                inverse_temperature,
+                ..
+            } => *inverse_temperature,
+            _ => None,
+        })
+    }
+
+    /// The Gibbs observer of `[train] gibbs`, checked against the model and the optimizer.
+    fn gibbs_observer(&self) -> Result<Option<crate::langevin::GibbsDistance>> {
+        let Some(g) = self.train.gibbs else {
+            return Ok(None);
+        };
+        let field = "train.gibbs";
+        let ModelSpec::Potential { potential, dim, .. } = &self.model else {
+            return Err(Error::invalid(field, "needs [model] kind = \"potential\""));
+        };
+        let d = dim
+            .map(|d| d.max(0) as usize)
+            .or(potential.required_dim())
+            .unwrap_or(1);
+        if d != 1 && d != 2 {
+            return Err(Error::invalid(
+                field,
+                format!("needs a 1-D or 2-D potential, got dim = {d}"),
+            ));
+        }
+        let beta = self.inverse_temperature().ok_or_else(|| {
+            Error::invalid(
+                field,
+                "needs a langevin_noise (or mean_field with inverse_temperature) optimizer for β",
+            )
+        })?;
+        if g.bins <= 0 {
+            return Err(Error::invalid(
+                format!("{field}.bins"),
+                format!("expected a positive integer, got {}", g.bins),
+            ));
+        }
+        let grid = crate::langevin::Grid::new(g.lo, g.hi, g.bins as usize)
+            .map_err(|e| Error::invalid(field, e.to_string()))?;
+        let u = *potential;
+        crate::langevin::GibbsDistance::new(&move |x: &[f64]| u.value(x), d, beta, grid)
+            .map(Some)
+            .map_err(|e| Error::invalid(field, e.to_string()))
+    }
     /// Parses a spec from TOML text (`path` names the file in errors).
     pub fn from_toml(text: &str, path: &Path) -> Result<Spec> {
         toml::from_str(text).map_err(|e| Error::format(path, e.to_string()))
@@ -301,7 +376,11 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
             } else {
                 None
             };
+            let mut gibbs_observer = spec.gibbs_observer()?;
             let mut observers: Vec<&mut dyn Observer> = Vec::new();
+            if let Some(o) = gibbs_observer.as_mut() {
+                observers.push(o);
+            }
             if let Some(o) = particle_observer.as_mut() {
                 observers.push(o);
             }
