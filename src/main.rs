@@ -275,6 +275,10 @@ enum Command {
         /// Root seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Run each claim's negative control instead (a deliberately broken setting): every
+        /// claim should then FAIL, which shows that its checks can fail.
+        #[arg(long)]
+        negative_control: bool,
     },
     /// List the claims, one line each.
     List,
@@ -622,6 +626,7 @@ fn execute(cli: Cli) -> Result<u8, Error> {
             only,
             out,
             seed,
+            negative_control,
         } => {
             let options = gradflow::claims::Options {
                 quick,
@@ -629,6 +634,7 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                 out,
                 seed,
                 quiet,
+                negative_control,
             };
             let report = gradflow::claims::reproduce(&options)?;
             Ok(if report.all_passed() { 0 } else { 1 })

@@ -321,13 +321,34 @@ fn list_and_reproduce() {
                 assert!(!check[field].is_null(), "{field} missing in {check}");
             }
         }
+        let mut figures = 0;
         for f in c["files"].as_array().unwrap() {
-            let csv = std::fs::read_to_string(dir.join("r").join(f.as_str().unwrap())).unwrap();
-            assert!(csv.lines().next().unwrap().contains("trial"));
+            let f = f.as_str().unwrap();
+            let text = std::fs::read_to_string(dir.join("r").join(f)).unwrap();
+            if f.ends_with(".csv") {
+                assert!(text.lines().next().unwrap().contains("trial"), "{f}");
+            } else {
+                assert!(f.ends_with(".svg") && text.starts_with("<svg"), "{f}");
+                figures += 1;
+            }
         }
+        assert!(figures >= 1, "{c}");
     }
     let html = std::fs::read_to_string(dir.join("r/index.html")).unwrap();
     assert!(html.contains("deep-linear") && !html.contains("http"));
+    // Every figure inline: one <svg per figure file.
+    let files: usize = claims
+        .iter()
+        .map(|c| {
+            c["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f.as_str().unwrap().ends_with(".svg"))
+                .count()
+        })
+        .sum();
+    assert_eq!(html.matches("<svg").count(), files);
     // Same seed, same numbers.
     let again = gradflow(
         &[

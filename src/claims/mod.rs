@@ -7,7 +7,9 @@
 
 mod check;
 mod deep_linear;
+mod infinite_langevin;
 mod kernel_vs_network;
+mod langevin_stationary;
 mod matrix_completion;
 mod ntk_concentration;
 mod optimizers;
@@ -54,6 +56,8 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(matrix_completion::MatrixCompletion),
         Box::new(ntk_concentration::NtkConcentration),
         Box::new(kernel_vs_network::KernelVsNetwork),
+        Box::new(langevin_stationary::LangevinStationary),
+        Box::new(infinite_langevin::InfiniteLangevin),
     ]
 }
 
@@ -70,6 +74,8 @@ pub struct Options {
     pub seed: u64,
     /// No progress output.
     pub quiet: bool,
+    /// Run the negative controls instead (see [`Context::negative_control`]).
+    pub negative_control: bool,
 }
 
 /// The result of a claim run, for the summary.
@@ -191,7 +197,7 @@ pub fn reproduce(options: &Options) -> Result<Report> {
         let ctx = Context {
             quick: options.quick,
             seed: root.child(claim.id(), 0),
-            negative_control: false,
+            negative_control: options.negative_control,
         };
         let started = Instant::now();
         let outcome = claim.run(&ctx).map_err(|e| e.to_string());

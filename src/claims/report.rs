@@ -55,6 +55,7 @@ pub fn write_summary(out: &Path, report: &Report, options: &Options) -> Result<(
         &json!({
             "quick": options.quick,
             "seed": options.seed,
+            "negative_control": options.negative_control,
             "passed": report.all_passed(),
             "claims": claims,
         }),
@@ -119,6 +120,9 @@ pub fn write_html(out: &Path, report: &Report, options: &Options) -> Result<()> 
                 }
                 h.push_str("</table>");
                 for (f, svg) in o.figures.iter().zip(&c.svgs) {
+                    // Inline SVG in HTML needs no namespace declaration (and the page then
+                    // names no URL at all).
+                    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
                     let _ = write!(
                         h,
                         "<figure>{svg}<figcaption>{} (<code>{}/{}.svg</code>)</figcaption></figure>",

@@ -62,6 +62,28 @@ impl Transform for SemiImplicit {
     }
 }
 
+/// The explicit (Euler–Maruyama) counterpart of [`SemiImplicit`]: the prior's gradient taken
+/// at X_n, Δ ← Δ − ηλ A X_n, A = diag(μ_k^{−1}). Stable only while ηλ/μ_k < 2 for every k, so
+/// it breaks down as the truncation grows — the reason for the semi-implicit step.
+#[derive(Clone, Debug)]
+pub struct PriorGradient {
+    /// η_t.
+    pub lr: Schedule,
+    /// λ.
+    pub lambda: f64,
+    /// μ_k per coordinate.
+    pub mu: Vec<f64>,
+}
+
+impl Transform for PriorGradient {
+    fn update(&self, v: &mut [f64], _state: &mut State, params: &[f64], ctx: &StepContext) {
+        let el = self.lr.at(ctx.step) * self.lambda;
+        for ((d, &x), &mu) in v.iter_mut().zip(params).zip(&self.mu) {
+            *d -= el * x / mu;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Optimizer, Sgd};

@@ -24,7 +24,7 @@ pub mod sgd;
 
 pub use adaptive::{AdaGrad, Adam, RmsProp};
 pub use average::IterateAverage;
-pub use langevin::{LangevinNoise, SemiImplicit, Smoothing, SmoothingKind};
+pub use langevin::{LangevinNoise, PriorGradient, SemiImplicit, Smoothing, SmoothingKind};
 pub use regularize::{Anchor, WeightDecay};
 pub use schedule::Schedule;
 pub use sgd::{Momentum, Nesterov, Sgd, TorchSgd};

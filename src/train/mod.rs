@@ -16,7 +16,7 @@ pub mod checkpoint;
 pub mod observer;
 
 pub use checkpoint::Checkpoint;
-pub use observer::{Observer, Snapshot, TestLoss};
+pub use observer::{Observer, PredictionProbe, Snapshot, TestLoss};
 
 use crate::data::io::Table;
 use crate::data::Dataset;

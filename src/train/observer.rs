@@ -3,6 +3,7 @@
 use super::{Objective, Workspace};
 use crate::data::Dataset;
 use crate::error::Result;
+use crate::linalg::Matrix;
 
 /// What an observer sees at a recording step.
 pub struct Snapshot<'a> {
@@ -50,5 +51,39 @@ impl Observer for TestLoss {
             ..s.objective
         };
         Ok(vec![objective.value(s.params, &self.data, &mut self.ws)])
+    }
+}
+
+/// The model's outputs at fixed inputs, columns `prediction` (one input, one output) or
+/// `prediction_i_o` (input i, output o): a trace of f_t(x) along training or sampling.
+pub struct PredictionProbe {
+    x: Matrix,
+    outputs: usize,
+}
+
+impl PredictionProbe {
+    /// Probes the rows of `x` (the model's outputs are counted at the first observation; the
+    /// column names assume one output unless [`PredictionProbe::with_outputs`] says more).
+    pub fn new(x: Matrix) -> PredictionProbe {
+        PredictionProbe { x, outputs: 1 }
+    }
+
+    /// For a model with `outputs` outputs.
+    pub fn with_outputs(self, outputs: usize) -> PredictionProbe {
+        PredictionProbe { outputs, ..self }
+    }
+}
+
+impl Observer for PredictionProbe {
+    fn columns(&self) -> Vec<String> {
+        if self.x.rows == 1 && self.outputs == 1 {
+            return vec!["prediction".into()];
+        }
+        (0..self.x.rows)
+            .flat_map(|i| (0..self.outputs).map(move |o| format!("prediction_{i}_{o}")))
+            .collect()
+    }
+    fn observe(&mut self, s: &Snapshot<'_>) -> Result<Vec<f64>> {
+        Ok(s.objective.model.predict(s.params, &self.x)?.data)
     }
 }
