@@ -14,6 +14,7 @@ mod matrix_completion;
 mod ntk_concentration;
 mod optimizers;
 mod report;
+mod smoothing;
 
 pub use check::{Check, ClaimOutcome, Relation};
 
@@ -56,6 +57,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(matrix_completion::MatrixCompletion),
         Box::new(ntk_concentration::NtkConcentration),
         Box::new(kernel_vs_network::KernelVsNetwork),
+        Box::new(smoothing::GraduatedOptimisation),
         Box::new(langevin_stationary::LangevinStationary),
         Box::new(infinite_langevin::InfiniteLangevin),
     ]

@@ -40,6 +40,19 @@ pub enum Landscape {
         /// A > 0.
         amplitude: f64,
     },
+    /// A sharp and a flat well in 1-D: U(x) = −exp(−x²/(2a²)) − d·exp(−(x − c)²/(2b²)), the
+    /// sharp one (curvature ≈ 1/a²) at 0, the flat one (curvature ≈ d/b²) at c; with d < 1 the
+    /// sharp one is the global minimum.
+    SharpFlat {
+        /// a > 0, the width of the sharp well.
+        sharp_width: f64,
+        /// b > 0, the width of the flat well.
+        flat_width: f64,
+        /// d > 0, the depth of the flat well.
+        flat_depth: f64,
+        /// c, its position.
+        separation: f64,
+    },
     /// The Müller–Brown surface in 2-D, U = s Σ_{k=1}^4 A_k exp(a_k (x − x_k)² + b_k (x − x_k)(y −
     /// y_k) + c_k (y − y_k)²) with the standard constants (Müller & Brown 1979), scaled by s.
     MullerBrown {
@@ -59,7 +72,9 @@ impl Landscape {
     /// The dimension the landscape requires (`None`: any).
     pub fn required_dim(&self) -> Option<usize> {
         match self {
-            Landscape::DoubleWell { .. } | Landscape::MultiWell { .. } => Some(1),
+            Landscape::DoubleWell { .. }
+            | Landscape::MultiWell { .. }
+            | Landscape::SharpFlat { .. } => Some(1),
             Landscape::MullerBrown { .. } => Some(2),
             Landscape::Quadratic { .. } | Landscape::Rastrigin { .. } => None,
         }
@@ -81,6 +96,23 @@ impl Landscape {
                 check_positive("potential.scale", scale)
             }
             Landscape::Rastrigin { amplitude } => check_positive("potential.amplitude", amplitude),
+            Landscape::SharpFlat {
+                sharp_width,
+                flat_width,
+                flat_depth,
+                separation,
+            } => {
+                check_positive("potential.sharp_width", sharp_width)?;
+                check_positive("potential.flat_width", flat_width)?;
+                check_positive("potential.flat_depth", flat_depth)?;
+                if !separation.is_finite() {
+                    return Err(Error::invalid(
+                        "potential.separation",
+                        "expected a finite number",
+                    ));
+                }
+                Ok(())
+            }
             Landscape::MullerBrown { scale } => check_positive("potential.scale", scale),
         }
     }
@@ -101,6 +133,15 @@ impl Landscape {
                 .iter()
                 .map(|v| v * v + amplitude * (1.0 - (TAU * v).cos()))
                 .sum(),
+            Landscape::SharpFlat {
+                sharp_width: a,
+                flat_width: b,
+                flat_depth: d,
+                separation: c,
+            } => {
+                let u = x[0] - c;
+                -(-x[0] * x[0] / (2.0 * a * a)).exp() - d * (-u * u / (2.0 * b * b)).exp()
+            }
             Landscape::MullerBrown { scale } => {
                 (0..4)
                     .map(|k| {
@@ -131,6 +172,16 @@ impl Landscape {
                 out.iter_mut()
                     .zip(x)
                     .for_each(|(o, v)| *o = 2.0 * v + amplitude * TAU * (TAU * v).sin());
+            }
+            Landscape::SharpFlat {
+                sharp_width: a,
+                flat_width: b,
+                flat_depth: d,
+                separation: c,
+            } => {
+                let u = x[0] - c;
+                out[0] = x[0] / (a * a) * (-x[0] * x[0] / (2.0 * a * a)).exp()
+                    + d * u / (b * b) * (-u * u / (2.0 * b * b)).exp();
             }
             Landscape::MullerBrown { scale } => {
                 out[0] = 0.0;
@@ -287,6 +338,67 @@ impl Model for Potential {
         for (c, g) in params.chunks(self.dim).zip(grad.chunks_mut(self.dim)) {
             self.landscape.gradient(c, g);
             g.iter_mut().for_each(|v| *v *= weight);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Seed;
+
+    /// Every landscape's gradient against central finite differences at random points.
+    #[test]
+    fn landscape_gradients_match_finite_differences() {
+        let landscapes = [
+            (Landscape::Quadratic { k: 1.7 }, 3),
+            (
+                Landscape::DoubleWell {
+                    height: 1.3,
+                    tilt: 0.3,
+                },
+                1,
+            ),
+            (
+                Landscape::MultiWell {
+                    depth: 1.0,
+                    scale: 2.0,
+                },
+                1,
+            ),
+            (Landscape::Rastrigin { amplitude: 2.0 }, 2),
+            (Landscape::MullerBrown { scale: 0.1 }, 2),
+            (
+                Landscape::SharpFlat {
+                    sharp_width: 0.2,
+                    flat_width: 1.0,
+                    flat_depth: 0.8,
+                    separation: 2.0,
+                },
+                1,
+            ),
+        ];
+        let mut rng = Seed(5).stream("points", 0);
+        for (u, d) in landscapes {
+            u.validate().unwrap();
+            for _ in 0..20 {
+                let mut x = vec![0.0; d];
+                rng.fill_normal(&mut x, 1.0);
+                let mut g = vec![0.0; d];
+                u.gradient(&x, &mut g);
+                for i in 0..d {
+                    let h = 1e-6;
+                    let (mut p, mut m) = (x.clone(), x.clone());
+                    p[i] += h;
+                    m[i] -= h;
+                    let fd = (u.value(&p) - u.value(&m)) / (2.0 * h);
+                    assert!(
+                        (fd - g[i]).abs() <= 1e-6 * (1.0 + g[i].abs()),
+                        "{u:?} at {x:?}: {} vs {fd}",
+                        g[i]
+                    );
+                }
+            }
         }
     }
 }
