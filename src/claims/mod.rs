@@ -12,9 +12,12 @@ mod kernel_vs_network;
 mod langevin_stationary;
 mod matrix_completion;
 mod ntk_concentration;
+mod ntk_generalization;
+mod ntk_positive;
 mod optimizers;
 mod report;
 mod smoothing;
+mod spectral_bias;
 
 pub use check::{Check, ClaimOutcome, Relation};
 
@@ -56,6 +59,9 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(deep_linear::DeepLinearMinima),
         Box::new(matrix_completion::MatrixCompletion),
         Box::new(ntk_concentration::NtkConcentration),
+        Box::new(ntk_positive::NtkPositive),
+        Box::new(ntk_generalization::NtkGeneralization),
+        Box::new(spectral_bias::SpectralBias),
         Box::new(kernel_vs_network::KernelVsNetwork),
         Box::new(smoothing::GraduatedOptimisation),
         Box::new(langevin_stationary::LangevinStationary),

@@ -67,6 +67,38 @@ impl Spectrum {
     }
 }
 
+/// Frequency analysis on the equispaced circle grid θ_i = 2πi/n: the amplitude of frequency k
+/// of a function sampled there, a_0 = |mean| and a_k = (2/n)|Σ_i r_i e^{−ikθ_i}| for
+/// 1 ≤ k < n/2 (so r = c cos(kθ + φ) has a_k = c), for k = 0 ..= `max_frequency` (a direct DFT).
+pub fn circle_frequencies(values: &[f64], max_frequency: usize) -> Vec<f64> {
+    let n = values.len();
+    (0..=max_frequency)
+        .map(|k| {
+            let (mut re, mut im) = (0.0, 0.0);
+            for (i, v) in values.iter().enumerate() {
+                // k·i mod n keeps the angle exact for large k·i.
+                let angle = std::f64::consts::TAU * ((k * i) % n) as f64 / n as f64;
+                re += v * angle.cos();
+                im -= v * angle.sin();
+            }
+            let scale = if k == 0 || 2 * k == n { 1.0 } else { 2.0 };
+            scale * (re * re + im * im).sqrt() / n as f64
+        })
+        .collect()
+}
+
+/// The eigenvalue of a rotation-invariant (circulant) kernel matrix on the equispaced circle
+/// grid for frequency k: μ_k = Σ_j K_{0j} cos(2πjk/n), with eigenvectors cos(kθ), sin(kθ)
+/// (SPEC §3: on the circle the Gram eigenvectors are the Fourier modes).
+pub fn circulant_eigenvalue(first_row: &[f64], k: usize) -> f64 {
+    let n = first_row.len();
+    first_row
+        .iter()
+        .enumerate()
+        .map(|(j, v)| v * (std::f64::consts::TAU * ((j * k) % n) as f64 / n as f64).cos())
+        .sum()
+}
+
 /// Least-squares fit of log μ_j = log C − β log j over 1-based j in `first..=last` (all μ_j > 0).
 pub fn fit_power_law(values: &[f64], first: usize, last: usize) -> Result<PowerLaw> {
     if first < 1 || last > values.len() || last < first + 2 {
@@ -121,6 +153,42 @@ pub fn fit_log_log(x: &[f64], y: &[f64]) -> Result<PowerLaw> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn circle_frequencies_and_circulant_eigenvalues() {
+        let n = 64;
+        let theta: Vec<f64> = (0..n)
+            .map(|i| std::f64::consts::TAU * i as f64 / n as f64)
+            .collect();
+        let r: Vec<f64> = theta
+            .iter()
+            .map(|t| 0.5 + 2.0 * (3.0 * t + 0.4).cos() - 0.7 * (10.0 * t).sin())
+            .collect();
+        let a = circle_frequencies(&r, 12);
+        for (k, want) in a.iter().enumerate() {
+            let expect = match k {
+                0 => 0.5,
+                3 => 2.0,
+                10 => 0.7,
+                _ => 0.0,
+            };
+            assert!((want - expect).abs() < 1e-12, "k = {k}: {want}");
+        }
+        // A circulant kernel k(θ − θ') = exp(cos(θ − θ')): its Fourier eigenvalues are
+        // eigenvalues of the Gram matrix (each k ≥ 1 twice).
+        let gram = Matrix::from_fn(n, n, |i, j| (theta[i] - theta[j]).cos().exp());
+        let spectrum = Spectrum::of(&gram).unwrap();
+        for k in 0..5 {
+            let mu = circulant_eigenvalue(gram.row(0), k);
+            assert!(
+                spectrum
+                    .values
+                    .iter()
+                    .any(|v| (v - mu).abs() < 1e-10 * mu.abs().max(1.0)),
+                "k = {k}: {mu}"
+            );
+        }
+    }
     use crate::kernel::dynamics::{gradient_descent_mse, FlowSettings};
     use crate::kernel::Network;
     use crate::nn::Activation;
