@@ -10,9 +10,11 @@ mod deep_linear;
 mod infinite_langevin;
 mod kernel_vs_network;
 mod langevin_stationary;
+mod lazy_vs_rich;
 mod matrix_completion;
 mod ntk_concentration;
 mod ntk_generalization;
+mod ntk_linear_rate;
 mod ntk_positive;
 mod optimizers;
 mod report;
@@ -58,11 +60,13 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(optimizers::Optimizers),
         Box::new(deep_linear::DeepLinearMinima),
         Box::new(matrix_completion::MatrixCompletion),
+        Box::new(ntk_linear_rate::NtkLinearRate),
         Box::new(ntk_concentration::NtkConcentration),
         Box::new(ntk_positive::NtkPositive),
         Box::new(ntk_generalization::NtkGeneralization),
         Box::new(spectral_bias::SpectralBias),
         Box::new(kernel_vs_network::KernelVsNetwork),
+        Box::new(lazy_vs_rich::LazyVsRich),
         Box::new(smoothing::GraduatedOptimisation),
         Box::new(langevin_stationary::LangevinStationary),
         Box::new(infinite_langevin::InfiniteLangevin),
