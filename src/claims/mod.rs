@@ -12,6 +12,7 @@ mod kernel_vs_network;
 mod langevin_stationary;
 mod lazy_vs_rich;
 mod matrix_completion;
+mod meanfield_limit;
 mod ntk_concentration;
 mod ntk_generalization;
 mod ntk_linear_rate;
@@ -67,6 +68,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(spectral_bias::SpectralBias),
         Box::new(kernel_vs_network::KernelVsNetwork),
         Box::new(lazy_vs_rich::LazyVsRich),
+        Box::new(meanfield_limit::MeanFieldLimit),
         Box::new(smoothing::GraduatedOptimisation),
         Box::new(langevin_stationary::LangevinStationary),
         Box::new(infinite_langevin::InfiniteLangevin),
