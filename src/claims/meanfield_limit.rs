@@ -128,11 +128,14 @@ record_every = 200
                             .iter()
                             .map(|p| (p.0, points[0].1 * (points[0].0 / p.0).sqrt())),
                     ),
-                Figure::new("w2_between_runs", "W2 between the particle clouds of two runs")
-                    .x("width M", Scale::Log)
-                    .y("W2", Scale::Log)
-                    .markers("after training", points.iter().map(|p| (p.0, p.2)))
-                    .markers("at initialisation", points.iter().map(|p| (p.0, p.3))),
+                Figure::new(
+                    "w2_between_runs",
+                    "W2 between the particle clouds of two runs",
+                )
+                .x("width M", Scale::Log)
+                .y("W2", Scale::Log)
+                .markers("after training", points.iter().map(|p| (p.0, p.2)))
+                .markers("at initialisation", points.iter().map(|p| (p.0, p.3))),
             ],
         })
     }

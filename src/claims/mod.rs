@@ -21,6 +21,7 @@ mod optimizers;
 mod report;
 mod smoothing;
 mod spectral_bias;
+mod wasserstein_flow;
 
 pub use check::{Check, ClaimOutcome, Relation};
 
@@ -69,6 +70,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(kernel_vs_network::KernelVsNetwork),
         Box::new(lazy_vs_rich::LazyVsRich),
         Box::new(meanfield_limit::MeanFieldLimit),
+        Box::new(wasserstein_flow::WassersteinFlow),
         Box::new(smoothing::GraduatedOptimisation),
         Box::new(langevin_stationary::LangevinStationary),
         Box::new(infinite_langevin::InfiniteLangevin),
