@@ -93,12 +93,9 @@ record_every = 200
             table.push(vec![m as f64, spread, w2_final, w2_initial]);
             points.push((m as f64, spread, w2_final, w2_initial));
         }
-        let logs = |f: &dyn Fn(&(f64, f64, f64, f64)) -> f64| {
-            points.iter().map(|p| f(p).ln()).collect::<Vec<_>>()
-        };
-        let lm = logs(&|p| p.0);
-        let spread_slope = slope_of(&lm, &logs(&|p| p.1));
-        let w2_slope = slope_of(&lm, &logs(&|p| p.2));
+        let lm: Vec<f64> = points.iter().map(|p| p.0.ln()).collect();
+        let spread_slope = slope_of(&lm, &points.iter().map(|p| p.1.ln()).collect::<Vec<_>>());
+        let w2_slope = slope_of(&lm, &points.iter().map(|p| p.2.ln()).collect::<Vec<_>>());
         Ok(ClaimOutcome {
             checks: vec![
                 Check::new(
