@@ -13,6 +13,7 @@ mod langevin_stationary;
 mod lazy_vs_rich;
 mod matrix_completion;
 mod meanfield_limit;
+mod narrow_vs_wide;
 mod ntk_concentration;
 mod ntk_generalization;
 mod ntk_linear_rate;
@@ -60,6 +61,7 @@ pub trait Claim: Sync {
 pub fn registry() -> Vec<Box<dyn Claim>> {
     vec![
         Box::new(optimizers::Optimizers),
+        Box::new(narrow_vs_wide::NarrowVsWide),
         Box::new(deep_linear::DeepLinearMinima),
         Box::new(matrix_completion::MatrixCompletion),
         Box::new(ntk_linear_rate::NtkLinearRate),
