@@ -5,6 +5,7 @@
 //! the theorem's prediction in [`Check`]s that can fail. [`reproduce`] runs a selection and
 //! writes `summary.json`, one folder of CSV files per claim, and `index.html`.
 
+mod averaged_sgd;
 mod check;
 mod deep_linear;
 mod infinite_langevin;
@@ -70,6 +71,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(ntk_generalization::NtkGeneralization),
         Box::new(spectral_bias::SpectralBias),
         Box::new(kernel_vs_network::KernelVsNetwork),
+        Box::new(averaged_sgd::AveragedSgd),
         Box::new(lazy_vs_rich::LazyVsRich),
         Box::new(meanfield_limit::MeanFieldLimit),
         Box::new(wasserstein_flow::WassersteinFlow),

@@ -42,7 +42,11 @@ impl Claim for NarrowVsWide {
         let mut table = Table::new(&["width", "trial", "initial_loss", "final_loss", "success"]);
         let mut rates = Vec::new();
         for &m in &widths {
-            let width = if ctx.negative_control && m == 256 { 4 } else { m };
+            let width = if ctx.negative_control && m == 256 {
+                4
+            } else {
+                m
+            };
             let text = format!(
                 r#"
 seed = {seed}
@@ -78,11 +82,23 @@ record_every = 10000
                 );
                 let ok = last <= SUCCESS * first;
                 wins += usize::from(ok);
-                table.push(vec![m as f64, k as f64, first, last, f64::from(u8::from(ok))]);
+                table.push(vec![
+                    m as f64,
+                    k as f64,
+                    first,
+                    last,
+                    f64::from(u8::from(ok)),
+                ]);
             }
             rates.push((m as f64, wins as f64 / trials as f64));
         }
-        let at = |m: f64| rates.iter().find(|r| r.0 == m).map(|r| r.1).unwrap_or(f64::NAN);
+        let at = |m: f64| {
+            rates
+                .iter()
+                .find(|r| r.0 == m)
+                .map(|r| r.1)
+                .unwrap_or(f64::NAN)
+        };
         Ok(ClaimOutcome {
             checks: vec![
                 Check::new(
@@ -92,20 +108,17 @@ record_every = 10000
                     0.95,
                     0.0,
                 ),
-                Check::new(
-                    "success rate at M = 4",
-                    at(4.0),
-                    Relation::AtMost,
-                    0.5,
-                    0.0,
-                ),
+                Check::new("success rate at M = 4", at(4.0), Relation::AtMost, 0.5, 0.0),
             ],
             tables: vec![("runs".into(), table)],
-            figures: vec![Figure::new("success", "fraction of initialisations fitted to zero error")
-                .x("width M", Scale::Log)
-                .y("success rate", Scale::Linear)
-                .line("measured", rates.iter().copied())
-                .prediction("M = n", [(16.0, 0.0), (16.0, 1.0)])],
+            figures: vec![Figure::new(
+                "success",
+                "fraction of initialisations fitted to zero error",
+            )
+            .x("width M", Scale::Log)
+            .y("success rate", Scale::Linear)
+            .line("measured", rates.iter().copied())
+            .prediction("M = n", [(16.0, 0.0), (16.0, 1.0)])],
         })
     }
 }
