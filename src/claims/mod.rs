@@ -23,6 +23,7 @@ mod optimizers;
 mod report;
 mod smoothing;
 mod spectral_bias;
+mod teacher_student;
 mod wasserstein_flow;
 
 pub use check::{Check, ClaimOutcome, Relation};
@@ -65,6 +66,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(narrow_vs_wide::NarrowVsWide),
         Box::new(deep_linear::DeepLinearMinima),
         Box::new(matrix_completion::MatrixCompletion),
+        Box::new(teacher_student::TeacherStudent),
         Box::new(ntk_linear_rate::NtkLinearRate),
         Box::new(ntk_concentration::NtkConcentration),
         Box::new(ntk_positive::NtkPositive),
