@@ -353,3 +353,32 @@ fn mean_field_langevin_without_interaction_samples_the_gibbs_law_of_a_convex_pot
     );
     assert!(tv_plus > 2.0 * tv && tv_minus > 2.0 * tv);
 }
+
+/// Aligning a neuron-permuted, slightly perturbed copy of θ recovers θ's order: the aligned
+/// vector is within the perturbation of θ, and computes the same function as the copy.
+#[test]
+fn align_neurons_undoes_a_permutation() {
+    let model = mean_field_net(3, 40, Activation::Tanh);
+    let layout = ParticleLayout::of(&model).unwrap();
+    let theta = model.init(&mut Seed(4).stream("init", 0));
+    let cloud = meanfield::particles(&layout, &theta);
+    let order: Vec<usize> = (0..40).map(|j| (j * 7 + 3) % 40).collect();
+    let mut other = theta.clone();
+    meanfield::set_particles(&layout, &cloud.select_rows(&order), &mut other);
+    let noise: Vec<f64> = (0..other.len())
+        .map(|k| 1e-4 * ((k % 5) as f64 - 2.0))
+        .collect();
+    other.iter_mut().zip(&noise).for_each(|(v, e)| *v += e);
+    let aligned = meanfield::align_neurons(&layout, &theta, &other).unwrap();
+    // The aligned copy is θ plus a permutation of the perturbation: as far as the perturbation.
+    let gap = gradflow::linalg::distance(&aligned, &theta);
+    assert!(
+        (gap - gradflow::linalg::norm(&noise)).abs() < 1e-12,
+        "{gap}"
+    );
+    assert!(gradflow::linalg::distance(&other, &theta) > 1.0);
+    let x = synthetic::sphere(10, 3, &mut Seed(5).stream("x", 0));
+    let f = model.predict(&other, &x).unwrap();
+    let g = model.predict(&aligned, &x).unwrap();
+    assert!(gradflow::linalg::distance(&f.data, &g.data) < 1e-12);
+}

@@ -7,6 +7,7 @@
 
 mod averaged_sgd;
 mod check;
+mod connectivity;
 mod deep_linear;
 mod infinite_langevin;
 mod kernel_vs_network;
@@ -66,6 +67,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(narrow_vs_wide::NarrowVsWide),
         Box::new(deep_linear::DeepLinearMinima),
         Box::new(matrix_completion::MatrixCompletion),
+        Box::new(connectivity::Connectivity),
         Box::new(teacher_student::TeacherStudent),
         Box::new(ntk_linear_rate::NtkLinearRate),
         Box::new(ntk_concentration::NtkConcentration),

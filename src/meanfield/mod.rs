@@ -116,6 +116,46 @@ pub fn particles(layout: &ParticleLayout, params: &[f64]) -> Matrix {
     out
 }
 
+/// Writes the particles of a matrix (rows θ_j = (w_j, b_j, a_j), as [`particles`] returns them)
+/// back into a parameter vector of the same layout.
+pub fn set_particles(layout: &ParticleLayout, cloud: &Matrix, params: &mut [f64]) {
+    let d = layout.input_dim;
+    for j in 0..layout.width {
+        let row = cloud.row(j);
+        params[layout.w + j * d..layout.w + (j + 1) * d].copy_from_slice(&row[..d]);
+        if let Some(b) = layout.b {
+            params[b + j] = row[d];
+        }
+        params[layout.a + j] = row[row.len() - 1];
+    }
+}
+
+/// Permutes the neurons of `other` to match those of `reference` as closely as possible: the
+/// permutation σ minimising Σ_j ‖θ_j^{ref} − θ_{σ(j)}^{other}‖² (an assignment problem, solved
+/// exactly as optimal transport between the two uniform particle clouds). The result computes
+/// the same function as `other` (a two-layer net is invariant under permuting its neurons), and
+/// the straight path from `reference` to it is the natural path between the two solutions.
+pub fn align_neurons(
+    layout: &ParticleLayout,
+    reference: &[f64],
+    other: &[f64],
+) -> Result<Vec<f64>> {
+    let x = particles(layout, reference);
+    let y = particles(layout, other);
+    let mu = Measure::uniform("reference neurons", x.clone())?;
+    let nu = Measure::uniform("other neurons", y.clone())?;
+    let c = transport::cost_matrix(&mu.points, &nu.points, GroundCost::SqEuclidean)?;
+    let solution = transport::exact::solve(&mu.weights, &nu.weights, &c)?;
+    let sigma = solution.assignment().ok_or_else(|| Error::Numerical {
+        routine: "align_neurons".into(),
+        message: "the optimal plan is not a permutation".into(),
+    })?;
+    let permuted = y.select_rows(&sigma);
+    let mut out = other.to_vec();
+    set_particles(layout, &permuted, &mut out);
+    Ok(out)
+}
+
 /// W2² between two particle clouds of uniform weight: exact (network simplex) up to
 /// [`EXACT_LIMIT`] particles, else the Sinkhorn cost ⟨C, P_ε⟩ at ε = 1e-3 · mean C.
 pub fn w2_squared(x: &Matrix, y: &Matrix) -> Result<f64> {

@@ -13,6 +13,7 @@
 //! step; the rows recorded so far stay in the caller's table.
 
 pub mod checkpoint;
+pub mod landscape;
 pub mod observer;
 
 pub use checkpoint::Checkpoint;
