@@ -9,6 +9,7 @@ mod averaged_sgd;
 mod check;
 mod connectivity;
 mod deep_linear;
+mod implicit_bias;
 mod infinite_langevin;
 mod kernel_vs_network;
 mod langevin_stationary;
@@ -79,6 +80,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(lazy_vs_rich::LazyVsRich),
         Box::new(meanfield_limit::MeanFieldLimit),
         Box::new(wasserstein_flow::WassersteinFlow),
+        Box::new(implicit_bias::ImplicitBias),
         Box::new(smoothing::GraduatedOptimisation),
         Box::new(langevin_stationary::LangevinStationary),
         Box::new(infinite_langevin::InfiniteLangevin),

@@ -8,6 +8,7 @@ pub mod deep_linear;
 pub mod factorization;
 pub mod infinite_width;
 pub mod loss;
+pub mod margin;
 pub mod mlp;
 pub mod model;
 pub mod potential;
