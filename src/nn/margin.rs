@@ -119,9 +119,9 @@ mod tests {
         let m = l2_max_margin(&x, &y, 1e-10, 100_000).unwrap();
         assert!((normalized_margin(&x, &y, &m.w) - m.margin).abs() < 1e-8);
         // Stationarity w = Σ α_i y_i x_i and complementary slackness.
-        for i in 0..40 {
-            let slack = y[i] * dot(&m.w, x.row(i)) - 1.0;
-            assert!(slack > -1e-8 && (m.dual[i] * slack).abs() < 1e-8);
+        for (i, (label, alpha)) in y.iter().zip(&m.dual).enumerate() {
+            let slack = label * dot(&m.w, x.row(i)) - 1.0;
+            assert!(slack > -1e-8 && (alpha * slack).abs() < 1e-8);
         }
         // No random direction has a larger margin.
         for _ in 0..2000 {
