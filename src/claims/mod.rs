@@ -14,6 +14,7 @@ mod infinite_langevin;
 mod kernel_vs_network;
 mod langevin_stationary;
 mod lazy_vs_rich;
+mod low_noise;
 mod matrix_completion;
 mod meanfield_limit;
 mod narrow_vs_wide;
@@ -84,6 +85,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(smoothing::GraduatedOptimisation),
         Box::new(langevin_stationary::LangevinStationary),
         Box::new(infinite_langevin::InfiniteLangevin),
+        Box::new(low_noise::LowNoiseClassification),
     ]
 }
 
