@@ -99,6 +99,90 @@ pub fn circulant_eigenvalue(first_row: &[f64], k: usize) -> f64 {
         .sum()
 }
 
+/// N(k, d): the dimension of the degree-k spherical harmonics on S^{d−1},
+/// (2k + d − 2)/(k + d − 2) · C(k + d − 2, k) (1 for k = 0; 2 on the circle; 2k + 1 on S²).
+pub fn harmonic_dimension(k: usize, d: usize) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if d == 2 {
+        return 2.0;
+    }
+    let mut binom = 1.0;
+    for i in 1..=k {
+        binom *= (k + d - 2 - k + i) as f64 / i as f64;
+    }
+    (2 * k + d - 2) as f64 / (k + d - 2) as f64 * binom
+}
+
+/// The eigenvalue of a zonal kernel κ(⟨x, y⟩) on S^{d−1} (integral operator against the uniform
+/// probability measure) for the degree-k harmonics, by the Funk–Hecke formula
+/// μ_k = Γ(d/2)/(√π Γ((d−1)/2)) ∫₀^π κ(cos φ) P_{k,d}(cos φ) sin^{d−2} φ dφ with P_{k,d}(1) = 1,
+/// computed by the composite Gauss–Legendre rule (`panels` panels of 8 nodes) in φ. On the
+/// circle (d = 2) it is the Fourier coefficient (1/π)∫₀^π κ(cos φ) cos kφ dφ; an n-point Gram
+/// matrix has eigenvalues ≈ n μ_k (SPEC §3: the spectrum behind the spectral bias).
+pub fn zonal_eigenvalue(kappa: &dyn Fn(f64) -> f64, d: usize, k: usize, panels: usize) -> f64 {
+    // 8-point Gauss–Legendre nodes and weights on [−1, 1].
+    const NODES: [f64; 4] = [
+        0.183_434_642_495_649_8,
+        0.525_532_409_916_329,
+        0.796_666_477_413_626_7,
+        0.960_289_856_497_536_3,
+    ];
+    const WEIGHTS: [f64; 4] = [
+        0.362_683_783_378_362,
+        0.313_706_645_877_887_3,
+        0.222_381_034_453_374_5,
+        0.101_228_536_290_376_3,
+    ];
+    let ratio = libm::exp(libm::lgamma(d as f64 / 2.0) - libm::lgamma((d as f64 - 1.0) / 2.0))
+        / std::f64::consts::PI.sqrt();
+    let h = std::f64::consts::PI / panels as f64;
+    let integrand = |phi: f64| {
+        let t = phi.cos();
+        kappa(t)
+            * crate::data::synthetic::legendre_polynomial(k, d, t)
+            * phi.sin().powi(d as i32 - 2)
+    };
+    let mut total = 0.0;
+    for p in 0..panels {
+        let mid = (p as f64 + 0.5) * h;
+        for (x, w) in NODES.iter().zip(&WEIGHTS) {
+            total += w * (integrand(mid + 0.5 * h * x) + integrand(mid - 0.5 * h * x));
+        }
+    }
+    ratio * total * 0.5 * h
+}
+
+/// Frequency analysis on the sphere: the energy of each spherical-harmonic degree of a function
+/// sampled at n points uniform on S^{d−1}, E_k = (1/n²) Σ_ij f_i f_j N(k, d) P_{k,d}(⟨x_i, x_j⟩)
+/// for k = 0 ..= `max_degree` — the addition theorem makes N(k, d) P_{k,d}(⟨x, y⟩) the kernel of
+/// the projection onto degree k, so E_k estimates ‖P_k f‖² in L²(σ) (Σ_k E_k ≈ mean f²).
+pub fn sphere_degree_energies(x: &Matrix, f: &[f64], max_degree: usize) -> Result<Vec<f64>> {
+    let (n, d) = (x.rows, x.cols);
+    if f.len() != n || d < 2 {
+        return Err(Error::shape(
+            "sphere_degree_energies",
+            format!("{n} points in dimension {d}, {} values", f.len()),
+        ));
+    }
+    let mut gram = Matrix::zeros(n, n);
+    crate::linalg::gram(&mut gram, x.view(), 1.0);
+    Ok((0..=max_degree)
+        .map(|k| {
+            let dim = harmonic_dimension(k, d);
+            let mut e = 0.0;
+            for i in 0..n {
+                for j in 0..n {
+                    let t = gram.get(i, j).clamp(-1.0, 1.0);
+                    e += f[i] * f[j] * crate::data::synthetic::legendre_polynomial(k, d, t);
+                }
+            }
+            dim * e / (n * n) as f64
+        })
+        .collect())
+}
+
 /// Least-squares fit of log μ_j = log C − β log j over 1-based j in `first..=last` (all μ_j > 0).
 pub fn fit_power_law(values: &[f64], first: usize, last: usize) -> Result<PowerLaw> {
     if first < 1 || last > values.len() || last < first + 2 {
@@ -153,6 +237,50 @@ pub fn fit_log_log(x: &[f64], y: &[f64]) -> Result<PowerLaw> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn funk_hecke_eigenvalues_and_sphere_degree_energies() {
+        assert_eq!(harmonic_dimension(3, 3), 7.0);
+        assert_eq!(harmonic_dimension(2, 4), 9.0);
+        assert_eq!(harmonic_dimension(5, 2), 2.0);
+        // κ(t) = t on S^{d−1}: E[⟨x, y⟩ y] = x/d, so μ_1 = 1/d and every other μ_k = 0.
+        for d in [2usize, 3, 5] {
+            let mu1 = zonal_eigenvalue(&|t| t, d, 1, 64);
+            assert!((mu1 - 1.0 / d as f64).abs() < 1e-12, "d = {d}: {mu1}");
+            for k in [0usize, 2, 3] {
+                assert!(zonal_eigenvalue(&|t| t, d, k, 64).abs() < 1e-12);
+            }
+        }
+        // On the circle the Gram matrix of n equispaced points has eigenvalues n μ_k.
+        let n = 256;
+        let theta: Vec<f64> = (0..n)
+            .map(|i| std::f64::consts::TAU * i as f64 / n as f64)
+            .collect();
+        let row: Vec<f64> = theta.iter().map(|t| t.cos().exp()).collect();
+        for k in 0..6 {
+            let mu = zonal_eigenvalue(&|t: f64| t.exp(), 2, k, 64);
+            assert!(
+                (circulant_eigenvalue(&row, k) / n as f64 - mu).abs() < 1e-12,
+                "k = {k}"
+            );
+        }
+        // A degree-2 zonal harmonic on S²: its energy is in degree 2, and the energies sum to
+        // the mean square.
+        let mut rng = crate::rng::Seed(8).stream("sphere", 0);
+        let x = crate::data::synthetic::sphere(1500, 3, &mut rng);
+        let f: Vec<f64> = (0..1500)
+            .map(|i| crate::data::synthetic::legendre_polynomial(2, 3, x.row(i)[2]))
+            .collect();
+        let e = sphere_degree_energies(&x, &f, 4).unwrap();
+        let mean_sq = f.iter().map(|v| v * v).sum::<f64>() / 1500.0;
+        // ‖P₂‖² = 1/N(2, 3) = 0.2 for the normalised Legendre polynomial.
+        assert!((e[2] - 0.2).abs() < 0.02, "{e:?}");
+        assert!(
+            e[0].abs() < 0.01 && e[1].abs() < 0.01 && e[3].abs() < 0.01,
+            "{e:?}"
+        );
+        assert!(e.iter().sum::<f64>() < mean_sq + 0.02, "{e:?} vs {mean_sq}");
+    }
 
     #[test]
     fn circle_frequencies_and_circulant_eigenvalues() {
