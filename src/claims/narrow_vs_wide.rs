@@ -31,7 +31,7 @@ impl Claim for NarrowVsWide {
     fn setup(&self) -> &'static str {
         "n = 16 points on S², targets a smooth harmonic plus N(0, 1) noise (an irregular target \
          that needs the capacity); two-layer ReLU nets in the NTK scaling, widths 2, 4, 8, 16, 64, \
-         256, 8 initialisations each (full: 24), full-batch GD η = 2, 10000 steps. Success: \
+         256, 8 initialisations each (full: 24), full-batch GD η = 1, 20000 steps. Success: \
          final training loss ≤ 10⁻⁴ × the initial loss. Checks: success rate at the largest \
          width ≥ 0.95; success rate at M = 4 ≤ 0.5. Negative control: the 'wide' nets have M = 4."
     }
@@ -64,10 +64,10 @@ activation = "relu"
 gamma = 0.5
 [[optimizer]]
 kind = "sgd"
-lr = 2.0
+lr = 1.0
 [train]
-steps = 10000
-record_every = 10000
+steps = 20000
+record_every = 20000
 "#,
                 seed = ctx.seed.0
             );
