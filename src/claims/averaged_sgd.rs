@@ -1,7 +1,7 @@
 //! Claim `averaged-sgd`: averaged stochastic gradient descent with regularisation towards the
 //! initialisation attains the fast O(1/T) rate of the excess risk.
 
-use super::langevin_stationary::slope_of;
+use super::slope_of;
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;

@@ -2,7 +2,7 @@
 //! max-margin direction for logistic regression on separable data (at rate 1/log t), and the
 //! minimum-nuclear-norm completion for a factorised matrix from a small initialisation.
 
-use super::langevin_stationary::slope_of;
+use super::slope_of;
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::data::Dataset;

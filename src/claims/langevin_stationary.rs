@@ -1,7 +1,7 @@
 //! Claim `langevin-stationary`: gradient Langevin dynamics samples exp(−βL), escapes a basin in
 //! a time growing like exp(βΔL), and concentrates at the global minimum as β → ∞.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{slope_of, Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::langevin::{self, FirstPassage, GibbsDistance, Grid};
@@ -228,15 +228,4 @@ impl Claim for LangevinStationary {
             figures,
         })
     }
-}
-
-/// Least-squares slope of y against x.
-pub(crate) fn slope_of(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    x.iter()
-        .zip(y)
-        .map(|(a, b)| (a - mx) * (b - my))
-        .sum::<f64>()
-        / x.iter().map(|a| (a - mx).powi(2)).sum::<f64>()
 }

@@ -2,7 +2,7 @@
 //! mean-field scaling the features move O(1) and the network beats the kernel on a target that
 //! depends on one direction only.
 
-use super::langevin_stationary::slope_of;
+use super::slope_of;
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;

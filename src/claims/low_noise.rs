@@ -2,7 +2,7 @@
 //! error of a kernel estimator against the Bayes classifier decays faster than any polynomial
 //! rate of the risk (exponentially in n).
 
-use super::langevin_stationary::slope_of;
+use super::slope_of;
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::data::synthetic;

@@ -1,7 +1,7 @@
 //! Claim `meanfield-limit`: particle gradient descent converges to the mean-field (Wasserstein
 //! gradient) flow as M → ∞: independent runs agree up to O(M^{−1/2}).
 
-use super::langevin_stationary::slope_of;
+use super::slope_of;
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;

@@ -89,6 +89,17 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
     ]
 }
 
+/// Least-squares slope of y against x.
+pub(crate) fn slope_of(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    x.iter()
+        .zip(y)
+        .map(|(a, b)| (a - mx) * (b - my))
+        .sum::<f64>()
+        / x.iter().map(|a| (a - mx).powi(2)).sum::<f64>()
+}
+
 /// Options of `gradflow reproduce`.
 #[derive(Clone, Debug)]
 pub struct Options {

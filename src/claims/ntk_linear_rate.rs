@@ -1,7 +1,7 @@
 //! Claim `ntk-linear-rate`: in the NTK regime the training error decays linearly (exponentially
 //! in t) at a rate set by λ_min of the limit kernel, while the weights move O(1/√M).
 
-use super::langevin_stationary::slope_of;
+use super::slope_of;
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::data::{synthetic, Dataset};

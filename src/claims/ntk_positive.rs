@@ -1,7 +1,7 @@
 //! Claim `ntk-positive`: the infinite-width kernel of a two-layer ReLU net is positive definite
 //! on distinct, non-parallel inputs, with λ_min bounded below by the separation.
 
-use super::langevin_stationary::slope_of;
+use super::slope_of;
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::data::synthetic;

@@ -2,7 +2,7 @@
 //! on a student of the teacher's size recovers the teacher's weights (after a slow first phase,
 //! linearly); an over-complete student drives the loss to zero.
 
-use super::langevin_stationary::slope_of;
+use super::slope_of;
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::data::{synthetic, Dataset};

@@ -1,7 +1,7 @@
 //! Claim `wasserstein-flow`: the gradient flow of a λ-displacement-convex potential energy
 //! contracts W2 exponentially at rate λ; the Benamou–Brenier action bounds W2².
 
-use super::langevin_stationary::slope_of;
+use super::slope_of;
 use super::{Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
