@@ -9,7 +9,7 @@ use gradflow::nn::{Activation, InfiniteWidth, Landscape, Loss, Model, Potential}
 use gradflow::optim::{
     LangevinNoise, Optimizer, Schedule, SemiImplicit, Sgd, Smoothing, SmoothingKind,
 };
-use gradflow::train::{Batching, Objective, Observer, Snapshot, Trainer};
+use gradflow::train::{Batching, Objective, PredictionProbe, Trainer};
 use gradflow::{data::synthetic, data::Dataset, Matrix, Seed};
 
 fn gld(lr: f64, beta: f64) -> Optimizer {
@@ -187,26 +187,6 @@ fn ess_and_split_rhat_on_ar1_chains() {
     assert!(langevin::effective_sample_size(&[vec![1.0; 10]]).is_err());
 }
 
-/// Records f(x_probe) at every recorded step after `burn_in`.
-struct Probe {
-    x: Matrix,
-    burn_in: u64,
-    values: Vec<f64>,
-}
-
-impl Observer for Probe {
-    fn columns(&self) -> Vec<String> {
-        vec!["probe".into()]
-    }
-    fn observe(&mut self, s: &Snapshot<'_>) -> gradflow::Result<Vec<f64>> {
-        let f = s.objective.model.predict(s.params, &self.x)?.data[0];
-        if s.step >= self.burn_in {
-            self.values.push(f);
-        }
-        Ok(vec![f])
-    }
-}
-
 #[test]
 fn semi_implicit_langevin_samples_the_gp_posterior_whatever_the_truncation() {
     let mut rng = Seed(20).stream("data", 0);
@@ -260,18 +240,21 @@ fn semi_implicit_langevin_samples_the_gp_posterior_whatever_the_truncation() {
                 steps: 3000,
                 record_every: 10,
             };
-            let mut obs = Probe {
-                x: probe.clone(),
-                burn_in: 500,
-                values: vec![],
-            };
+            let mut obs = PredictionProbe::new(probe.clone());
             let mut state = trainer.start(model.init(&mut Seed(chain).stream("init", 0)));
             let mut table = trainer.table(&[&mut obs]);
             trainer
                 .run(&mut state, &data, 3000, &mut [&mut obs], &mut table)
                 .unwrap();
-            values.extend(obs.values);
             let steps = table.column("step").unwrap();
+            let f = table.column("prediction").unwrap();
+            values.extend(
+                steps
+                    .iter()
+                    .zip(&f)
+                    .filter(|(s, _)| **s >= 500.0)
+                    .map(|(_, f)| *f),
+            );
             let l = table.column("train_loss").unwrap();
             losses.extend(
                 steps

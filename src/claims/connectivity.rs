@@ -2,12 +2,12 @@
 //! solutions found from independent initialisations are joined by a path of low loss; for narrow
 //! networks they are separated by barriers.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{mean_field_regression, Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::meanfield::{align_neurons, ParticleLayout};
 use crate::report::{Figure, Scale};
-use crate::spec::{run, Spec};
+use crate::spec::run;
 use crate::train::landscape::{barrier, path_losses};
 use crate::train::Objective;
 use std::path::Path;
@@ -62,31 +62,8 @@ impl Claim for Connectivity {
             };
             let mut rel = Vec::new();
             for pair in 0..pairs {
-                let text = format!(
-                    r#"
-seed = {seed}
-trials = 2
-[data]
-kind = "sphere"
-n = 20
-dim = 3
-target = {{ kind = "harmonic", degree = 2 }}
-[model]
-kind = "two_layer"
-width = {width}
-activation = "tanh"
-gamma = 1.0
-output_init = {{ kind = "gaussian", std = 1.0 }}
-[[optimizer]]
-kind = "mean_field"
-lr = 0.5
-[train]
-steps = 1000
-record_every = 1000
-"#,
-                    seed = ctx.seed.child("pair", pair as u64).0
-                );
-                let spec = Spec::from_toml(&text, Path::new("<connectivity>"))?;
+                let spec =
+                    mean_field_regression(ctx.seed.child("pair", pair as u64).0, width, 2, 1000)?;
                 let data = spec.load_data(base)?;
                 let model =
                     spec.model

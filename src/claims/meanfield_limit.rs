@@ -2,12 +2,12 @@
 //! gradient) flow as M → ∞: independent runs agree up to O(M^{−1/2}).
 
 use super::slope_of;
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{mean_field_regression, Check, Claim, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::meanfield::{particles, w2_squared, ParticleLayout};
 use crate::report::{Figure, Scale};
-use crate::spec::{run, Spec};
+use crate::spec::run;
 use std::path::Path;
 
 /// Spread across seeds against M; W2 between the particle clouds of independent runs.
@@ -45,32 +45,7 @@ impl Claim for MeanFieldLimit {
         let mut points = Vec::new();
         for &m in &widths {
             let width = if ctx.negative_control { widths[0] } else { m };
-            let text = format!(
-                r#"
-seed = {seed}
-trials = {runs}
-[data]
-kind = "sphere"
-n = 20
-n_test = 30
-dim = 3
-target = {{ kind = "harmonic", degree = 2 }}
-[model]
-kind = "two_layer"
-width = {width}
-activation = "tanh"
-gamma = 1.0
-output_init = {{ kind = "gaussian", std = 1.0 }}
-[[optimizer]]
-kind = "mean_field"
-lr = 0.5
-[train]
-steps = 200
-record_every = 200
-"#,
-                seed = ctx.seed.0
-            );
-            let spec = Spec::from_toml(&text, Path::new("<meanfield-limit>"))?;
+            let spec = mean_field_regression(ctx.seed.0, width, runs, 200)?;
             let outcome = run(&spec, base, None, false)?;
             let spread = outcome.summary["prediction_spread"]["value"]
                 .as_f64()
@@ -85,7 +60,11 @@ record_every = 200
             let init = |k: usize| {
                 particles(
                     &layout,
-                    &model.init(&mut spec_seed(&spec).child("trial", k as u64).stream("init", 0)),
+                    &model.init(
+                        &mut crate::rng::Seed(spec.seed)
+                            .child("trial", k as u64)
+                            .stream("init", 0),
+                    ),
                 )
             };
             let w2_initial = w2_squared(&init(0), &init(1))?.sqrt();
@@ -135,9 +114,4 @@ record_every = 200
             ],
         })
     }
-}
-
-/// The root seed of a spec (its trials use `child("trial", k)`).
-fn spec_seed(spec: &Spec) -> crate::rng::Seed {
-    crate::rng::Seed(spec.seed)
 }

@@ -100,6 +100,43 @@ pub(crate) fn slope_of(x: &[f64], y: &[f64]) -> f64 {
         / x.iter().map(|a| (a - mx).powi(2)).sum::<f64>()
 }
 
+/// The mean-field regression setting shared by `meanfield-limit` and `connectivity`: n = 20
+/// points on S² with a degree-2 zonal-harmonic target (and 30 test points), a tanh two-layer net
+/// in the mean-field scaling γ = 1 with a_j ~ N(0, 1), trained by the particle step η = 0.5;
+/// `trials` independent initialisations.
+pub(crate) fn mean_field_regression(
+    seed: u64,
+    width: usize,
+    trials: usize,
+    steps: u64,
+) -> Result<crate::spec::Spec> {
+    let text = format!(
+        r#"
+seed = {seed}
+trials = {trials}
+[data]
+kind = "sphere"
+n = 20
+n_test = 30
+dim = 3
+target = {{ kind = "harmonic", degree = 2 }}
+[model]
+kind = "two_layer"
+width = {width}
+activation = "tanh"
+gamma = 1.0
+output_init = {{ kind = "gaussian", std = 1.0 }}
+[[optimizer]]
+kind = "mean_field"
+lr = 0.5
+[train]
+steps = {steps}
+record_every = {steps}
+"#
+    );
+    crate::spec::Spec::from_toml(&text, std::path::Path::new("<mean-field regression>"))
+}
+
 /// Options of `gradflow reproduce`.
 #[derive(Clone, Debug)]
 pub struct Options {

@@ -90,6 +90,47 @@ mod tests {
     use super::*;
     use crate::rng::Seed;
 
+    /// One step of each prior discretisation against its formula, coordinate by coordinate:
+    /// explicit X − η(g + λX/μ), semi-implicit (X − ηg)/(1 + ηλ/μ).
+    #[test]
+    fn prior_steps_follow_their_formulas() {
+        let (eta, lambda) = (0.1, 0.5);
+        let mu = vec![1.0, 0.25, 0.01];
+        let x = vec![0.3, -1.2, 2.0];
+        let g = vec![0.7, 0.1, -0.4];
+        let ctx = StepContext {
+            step: 0,
+            seed: Seed(0),
+        };
+        for explicit in [true, false] {
+            let prior: Box<dyn Transform> = if explicit {
+                Box::new(PriorGradient {
+                    lr: eta.into(),
+                    lambda,
+                    mu: mu.clone(),
+                })
+            } else {
+                Box::new(SemiImplicit {
+                    lr: eta.into(),
+                    lambda,
+                    mu: mu.clone(),
+                })
+            };
+            let opt = Optimizer::chain(vec![Box::new(Sgd { lr: eta.into() }), prior]);
+            let mut states = opt.init(&x);
+            let mut v = g.clone();
+            opt.update(&mut v, &mut states, &x, &ctx);
+            for k in 0..3 {
+                let next = if explicit {
+                    x[k] - eta * (g[k] + lambda * x[k] / mu[k])
+                } else {
+                    (x[k] - eta * g[k]) / (1.0 + eta * lambda / mu[k])
+                };
+                assert!((x[k] + v[k] - next).abs() < 1e-15, "{explicit} {k}");
+            }
+        }
+    }
+
     #[test]
     fn gld_on_a_quadratic_has_the_discrete_stationary_variance() {
         // X ← X − ηkX + √(2η/β)ξ is AR(1) with coefficient (1 − ηk), stationary variance
