@@ -29,7 +29,8 @@ struct KernelArgs {
     /// Hidden (Dense + activation) layers before the final Dense(1); 1 = two-layer net.
     #[arg(long)]
     depth: usize,
-    /// Activation: relu, erf, tanh, sigmoid, softplus, gelu, quadratic, identity.
+    /// Activation: relu, leaky_relu(α), abs, ab_relu(a, b), erf, erf(a, b, c), sigmoid_like,
+    /// tanh, sigmoid, softplus, gelu, quadratic, monomial(k), identity.
     #[arg(long, default_value = "relu")]
     activation: String,
     /// σ_w.

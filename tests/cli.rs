@@ -387,7 +387,7 @@ fn kernel_and_predict_commands() {
         "--depth",
         "2",
         "--activation",
-        "erf",
+        "erf(0.9, 1.2, 0.1)",
         "--w-std",
         "1.5",
         "--b-std",
@@ -402,7 +402,14 @@ fn kernel_and_predict_commands() {
     let net = Network {
         w_std: 1.5,
         b_std: Some(0.1),
-        ..Network::new(2, Activation::Erf)
+        ..Network::new(
+            2,
+            Activation::Erf {
+                a: 0.9,
+                b: 1.2,
+                c: 0.1,
+            },
+        )
     };
     let want = net.kernels(&x, None).unwrap().ntk;
     let got = read_npy_matrix(&dir.join("k.npy")).unwrap();

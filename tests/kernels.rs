@@ -65,7 +65,7 @@ fn analytic_ntk_matches_monte_carlo_for_every_activation_and_convention() {
 #[test]
 fn deeper_networks_match_monte_carlo() {
     let x = inputs(4, 3, 1);
-    for act in [Activation::Relu, Activation::Erf, Activation::Tanh] {
+    for act in [Activation::Relu, Activation::ERF, Activation::Tanh] {
         let net = Network {
             w_std: 1.3,
             b_std: Some(0.3),
@@ -142,7 +142,7 @@ fn kernels_are_symmetric_psd_and_x2_equal_x_agrees() {
     let x = inputs(30, 5, 4);
     for act in [
         Activation::Relu,
-        Activation::Erf,
+        Activation::ERF,
         Activation::Gelu,
         Activation::Identity,
     ] {
@@ -202,7 +202,7 @@ fn gradient_flow_matches_explicit_euler() {
     let xt = inputs(3, 3, 8);
     let net = Network {
         b_std: Some(0.1),
-        ..Network::new(2, Activation::Erf)
+        ..Network::new(2, Activation::ERF)
     };
     let theta = net.kernels(&x, None).unwrap().ntk;
     let theta_te = net.kernels(&xt, Some(&x)).unwrap().ntk;
@@ -490,7 +490,7 @@ fn structured_mlp_ntk_equals_the_jacobian() {
             vec![3, 5, 2],
             Parameterization::Standard,
             false,
-            Activation::Erf,
+            Activation::ERF,
         ),
     ] {
         let model = Mlp::new(widths.clone(), act, param, 1.3, 0.4, bias).unwrap();

@@ -43,7 +43,10 @@ fn analytic_kernels_match_neural_tangents() {
     let x1 = matrix(&fixtures["x1"]);
     let x2 = matrix(&fixtures["x2"]);
     let cases = fixtures["cases"].as_array().unwrap();
-    assert!(cases.len() >= 24);
+    assert!(
+        cases.len() >= 72,
+        "nine activations × depth × parameterization × bias"
+    );
     let (mut worst_off, mut worst_diag) = (0.0f64, 0.0f64);
     for case in cases {
         let net = Network {

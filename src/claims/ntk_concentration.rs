@@ -42,7 +42,7 @@ impl Claim for NtkConcentration {
         let x = synthetic::sphere(20, 5, &mut ctx.seed.stream("inputs", 0));
         // Negative control: the prediction computed for the wrong activation (erf).
         let limit = if ctx.negative_control {
-            Activation::Erf
+            Activation::ERF
         } else {
             Activation::Relu
         };

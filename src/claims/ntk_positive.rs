@@ -61,7 +61,7 @@ impl Claim for NtkPositive {
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let act = if ctx.negative_control {
-            Activation::Erf
+            Activation::ERF
         } else {
             Activation::Relu
         };

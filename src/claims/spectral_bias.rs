@@ -48,7 +48,7 @@ impl Claim for SpectralBias {
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let act = if ctx.negative_control {
-            Activation::Erf
+            Activation::ERF
         } else {
             Activation::Relu
         };

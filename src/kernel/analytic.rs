@@ -13,11 +13,18 @@
 //!
 //! Activation η, with (u, v) ~ N(0, [[q₁, q₁₂], [q₁₂, q₂]]): K' = E[η(u) η(v)],
 //! Θ' = Θ · E[η'(u) η'(v)], q₁' = E[η(u)²]. Closed forms:
-//! * ReLU (arc-cosine kernel of degree 1, Cho & Saul 2009): with cos θ = q₁₂/√(q₁q₂),
-//!   K' = √(q₁q₂)/(2π) (sin θ + (π − θ) cos θ), E[η'η'] = (π − θ)/(2π), q' = q/2;
-//! * erf (Williams 1997): K' = (2/π) arcsin(2q₁₂/√((1 + 2q₁)(1 + 2q₂))),
-//!   E[η'η'] = (4/π) / √((1 + 2q₁)(1 + 2q₂) − 4q₁₂²);
-//! * identity: K' = q₁₂, E[η'η'] = 1; quadratic u²: K' = q₁q₂ + 2q₁₂², E[η'η'] = 4q₁₂;
+//! * the a/b ReLU family η = a·min(u, 0) + b·max(u, 0) (ReLU (0, 1), leaky ReLU (α, 1),
+//!   |u| (−1, 1)), from the arc-cosine kernel of degree 1 (Cho & Saul 2009): with
+//!   cos θ = q₁₂/√(q₁q₂) and J(θ) = √(q₁q₂)/(2π) (sin θ + (π − θ) cos θ) = E[relu(u) relu(v)],
+//!   K' = (a² + b²) J(θ) − 2ab J(π − θ), where J(π − θ) = √(q₁q₂)/(2π) (sin θ − θ cos θ);
+//!   E[η'η'] = ((a² + b²)(π − θ) + 2ab θ)/(2π); q' = (a² + b²) q/2;
+//! * a·erf(b·u) + c (Williams 1997, with q scaled by b²):
+//!   K' = a² (2/π) arcsin(2b²q₁₂/√((1 + 2b²q₁)(1 + 2b²q₂))) + c²,
+//!   E[η'η'] = a²b² (4/π) / √((1 + 2b²q₁)(1 + 2b²q₂) − 4b⁴q₁₂²);
+//! * identity: K' = q₁₂, E[η'η'] = 1;
+//! * monomials u^k (writing v = ρ-part + independent part):
+//!   E[u^k v^k] = Σ_{m ≡ k (mod 2)} C(k, m) (k + m − 1)!! (k − m − 1)!! q₁₂^m (q₁q₂ − q₁₂²)^{(k−m)/2},
+//!   E[η'η'] = k² E[u^{k−1} v^{k−1}], q' = (2k − 1)!! q^k;
 //! * every other activation: 2-D Gauss–Hermite quadrature with `quadrature_degree` points per
 //!   axis (the default 48 points give ≤ 1e-6 relative error on smooth activations).
 //!
@@ -113,9 +120,17 @@ fn acos_fast(x: f64) -> f64 {
     }
 }
 
-/// The ReLU layer map over a row (arc-cosine kernel), branch-free.
+/// The a/b-ReLU layer map over a row (see the module doc), branch-free; `ab2` = a² + b²,
+/// `two_ab` = 2ab (ReLU: 1 and 0, which reproduce the plain arc-cosine formula bit for bit).
 #[inline(always)]
-fn relu_row_generic(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
+fn ab_relu_row_generic(
+    ab2: f64,
+    two_ab: f64,
+    v1: f64,
+    v2: &[f64],
+    nngp: &mut [f64],
+    ntk: &mut [f64],
+) {
     let inv_2pi = 0.5 / PI;
     for ((k, t), &q2) in nngp.iter_mut().zip(ntk.iter_mut()).zip(v2) {
         let s = (v1 * q2).sqrt();
@@ -126,15 +141,57 @@ fn relu_row_generic(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) {
         };
         let theta = acos_fast(cos);
         let sin = (1.0 - cos * cos).max(0.0).sqrt();
-        *k = s * inv_2pi * (sin + (PI - theta) * cos);
-        *t *= (PI - theta) * inv_2pi;
+        *k = s * inv_2pi * (ab2 * (sin + (PI - theta) * cos) - two_ab * (sin - theta * cos));
+        *t *= (ab2 * (PI - theta) + two_ab * theta) * inv_2pi;
     }
 }
 
 crate::linalg::simd_dispatch! {
-    /// The ReLU row map with runtime dispatch to the widest vector unit (8 lanes with AVX-512,
-    /// 4 with AVX2); every path rounds identically.
-    fn relu_row(v1: f64, v2: &[f64], nngp: &mut [f64], ntk: &mut [f64]) = relu_row_generic;
+    /// The a/b-ReLU row map with runtime dispatch to the widest vector unit (8 lanes with
+    /// AVX-512, 4 with AVX2); every path rounds identically.
+    fn ab_relu_row(
+        ab2: f64,
+        two_ab: f64,
+        v1: f64,
+        v2: &[f64],
+        nngp: &mut [f64],
+        ntk: &mut [f64],
+    ) = ab_relu_row_generic;
+}
+
+/// (a² + b², 2ab) of the a/b-ReLU family, `None` for other activations.
+fn ab_relu_coefficients(activation: Activation) -> Option<(f64, f64)> {
+    match activation {
+        Activation::Relu => Some((1.0, 0.0)),
+        Activation::AbRelu { a, b } => Some((a * a + b * b, 2.0 * a * b)),
+        _ => None,
+    }
+}
+
+/// (2k − 1)!! for k ≥ 0, with (−1)!! = 1.
+fn double_factorial_odd(k: u32) -> f64 {
+    (1..=k).map(|i| (2 * i - 1) as f64).product()
+}
+
+/// E[u^k v^k] for (u, v) centred Gaussian with variances q₁, q₂ and covariance q₁₂ (module
+/// doc); `det` = q₁q₂ − q₁₂² (0 on the diagonal).
+fn monomial_moment(k: u32, q12: f64, det: f64) -> f64 {
+    let mut binomial = 1.0; // C(k, m)
+    let mut total = 0.0;
+    for m in 0..=k {
+        if m > 0 {
+            binomial = binomial * (k - m + 1) as f64 / m as f64;
+        }
+        if (k - m) % 2 == 1 {
+            continue;
+        }
+        let j = (k - m) / 2;
+        // (k + m − 1)!! = (2·((k + m)/2) − 1)!!, (k − m − 1)!! = (2j − 1)!!.
+        let coefficient = binomial * double_factorial_odd((k + m) / 2) * double_factorial_odd(j);
+        let det_power = if j == 0 { 1.0 } else { det.powi(j as i32) };
+        total += coefficient * q12.powi(m as i32) * det_power;
+    }
+    total
 }
 
 impl ActivationMap {
@@ -149,14 +206,14 @@ impl ActivationMap {
         ntk: &mut [f64],
         diagonal: Option<usize>,
     ) {
-        if self.activation == Activation::Relu {
+        if let Some((ab2, two_ab)) = ab_relu_coefficients(self.activation) {
             let saved = diagonal.map(|j| ntk[j]);
-            relu_row(v1, v2, nngp, ntk);
-            // θ = 0 exactly on the diagonal: K = √(q₁q₂)/2, E[η'η'] = 1/2.
+            ab_relu_row(ab2, two_ab, v1, v2, nngp, ntk);
+            // θ = 0 exactly on the diagonal: the pair map at cos θ = 1.
             if let (Some(j), Some(t)) = (diagonal, saved) {
-                let s = (v1 * v2[j]).sqrt();
-                nngp[j] = if s > 0.0 { 0.5 * s } else { 0.0 };
-                ntk[j] = t * if s > 0.0 { 0.5 } else { 0.25 };
+                let (k, tdot) = self.pair(v1, v2[j], nngp[j], true);
+                nngp[j] = k;
+                ntk[j] = t * tdot;
             }
         } else {
             for (j, ((k, t), &q2)) in nngp.iter_mut().zip(ntk.iter_mut()).zip(v2).enumerate() {
@@ -168,9 +225,16 @@ impl ActivationMap {
     }
 
     fn new(activation: Activation, degree: usize) -> Result<ActivationMap> {
+        activation
+            .validate()
+            .map_err(|e| Error::invalid("activation", e))?;
         let closed = matches!(
             activation,
-            Activation::Relu | Activation::Erf | Activation::Identity | Activation::Quadratic
+            Activation::Relu
+                | Activation::AbRelu { .. }
+                | Activation::Erf { .. }
+                | Activation::Identity
+                | Activation::Monomial(_)
         );
         Ok(ActivationMap {
             activation,
@@ -186,9 +250,13 @@ impl ActivationMap {
     fn variance(&self, q: f64) -> f64 {
         match self.activation {
             Activation::Relu => 0.5 * q,
-            Activation::Erf => 2.0 / PI * (2.0 * q / (1.0 + 2.0 * q)).asin(),
+            Activation::AbRelu { a, b } => 0.5 * (a * a + b * b) * q,
+            Activation::Erf { a, b, c } => {
+                let bq = b * b * q;
+                a * a * (2.0 / PI * (2.0 * bq / (1.0 + 2.0 * bq)).asin()) + c * c
+            }
             Activation::Identity => q,
-            Activation::Quadratic => 3.0 * q * q,
+            Activation::Monomial(k) => double_factorial_odd(k) * q.powi(k as i32),
             act => match &self.quadrature {
                 Some(gh) => gh.expect(q, |u| act.value(u).powi(2)),
                 None => f64::NAN,
@@ -199,38 +267,51 @@ impl ActivationMap {
     /// (E[η(u)η(v)], E[η'(u)η'(v)]); `diagonal` forces cos θ = 1.
     fn pair(&self, q1: f64, q2: f64, q12: f64, diagonal: bool) -> (f64, f64) {
         match self.activation {
-            Activation::Relu => {
+            Activation::Relu | Activation::AbRelu { .. } => {
+                let (ab2, two_ab) = ab_relu_coefficients(self.activation).unwrap_or_default();
                 let s = (q1 * q2).sqrt();
-                let cos = if diagonal || s == 0.0 {
-                    if s == 0.0 {
-                        0.0
-                    } else {
-                        1.0
-                    }
+                let cos = if s == 0.0 {
+                    0.0
+                } else if diagonal {
+                    1.0
                 } else {
                     (q12 / s).clamp(-1.0, 1.0)
                 };
-                if s == 0.0 {
-                    return (0.0, 0.25);
-                }
-                let theta = cos.acos();
+                let theta = if diagonal && s > 0.0 { 0.0 } else { cos.acos() };
                 let sin = (1.0 - cos * cos).max(0.0).sqrt();
                 (
-                    s / (2.0 * PI) * (sin + (PI - theta) * cos),
-                    (PI - theta) / (2.0 * PI),
+                    s / (2.0 * PI)
+                        * (ab2 * (sin + (PI - theta) * cos) - two_ab * (sin - theta * cos)),
+                    (ab2 * (PI - theta) + two_ab * theta) / (2.0 * PI),
                 )
             }
-            Activation::Erf => {
+            Activation::Erf { a, b, c } => {
                 let q12 = if diagonal { (q1 * q2).sqrt() } else { q12 };
-                let prod = (1.0 + 2.0 * q1) * (1.0 + 2.0 * q2);
-                let arg = (2.0 * q12 / prod.sqrt()).clamp(-1.0, 1.0);
+                let b2 = b * b;
+                let (p1, p2, p12) = (b2 * q1, b2 * q2, b2 * q12);
+                let prod = (1.0 + 2.0 * p1) * (1.0 + 2.0 * p2);
+                let arg = (2.0 * p12 / prod.sqrt()).clamp(-1.0, 1.0);
                 (
-                    2.0 / PI * arg.asin(),
-                    4.0 / PI / (prod - 4.0 * q12 * q12).max(f64::MIN_POSITIVE).sqrt(),
+                    a * a * (2.0 / PI * arg.asin()) + c * c,
+                    a * a
+                        * b2
+                        * (4.0 / PI / (prod - 4.0 * p12 * p12).max(f64::MIN_POSITIVE).sqrt()),
                 )
             }
             Activation::Identity => (q12, 1.0),
-            Activation::Quadratic => (q1 * q2 + 2.0 * q12 * q12, 4.0 * q12),
+            Activation::Monomial(k) => {
+                let (q12, det) = if diagonal {
+                    ((q1 * q2).sqrt(), 0.0)
+                } else {
+                    (q12, (q1 * q2 - q12 * q12).max(0.0))
+                };
+                let tdot = if k == 0 {
+                    0.0
+                } else {
+                    (k * k) as f64 * monomial_moment(k - 1, q12, det)
+                };
+                (monomial_moment(k, q12, det), tdot)
+            }
             act => match &self.quadrature {
                 Some(gh) => {
                     let q12 = if diagonal { (q1 * q2).sqrt() } else { q12 };
@@ -539,18 +620,20 @@ mod tests {
     use super::*;
     use crate::nn::activation::{normal_cdf, normal_pdf};
 
-    /// E[relu(u) relu(v)] and E[1(u>0) 1(v>0)] by a 1-D integral over z₁ ∈ (0, ∞) of the inner
-    /// expectation in closed form (E relu(μ + σz) = μΦ(μ/σ) + σφ(μ/σ), P(μ + σz > 0) = Φ(μ/σ)),
-    /// with composite Simpson on [0, 12]: an independent check of the arc-cosine formulas.
-    fn relu_by_integration(q1: f64, q2: f64, q12: f64) -> (f64, f64) {
+    /// (E[η(u)η(v)], E[η'(u)η'(v)]) for η = a·min(u, 0) + b·max(u, 0) by a 1-D integral over
+    /// z₁ ∈ (−12, 12) of the inner expectation in closed form (for X = μ + σz:
+    /// E max(X, 0) = μΦ(μ/σ) + σφ(μ/σ), E min(X, 0) = μ − E max(X, 0), P(X > 0) = Φ(μ/σ)),
+    /// composite Simpson with the kink at z₁ = 0 on a node: an independent check of the
+    /// arc-cosine formulas.
+    fn ab_relu_by_integration(a: f64, b: f64, q1: f64, q2: f64, q12: f64) -> (f64, f64) {
         let (s1, s2) = (q1.sqrt(), q2.sqrt());
         let rho = q12 / (s1 * s2);
-        let perp = (1.0 - rho * rho).sqrt();
-        let steps = 20_000;
-        let h = 12.0 / steps as f64;
+        let sigma = s2 * (1.0 - rho * rho).sqrt();
+        let steps = 40_000;
+        let h = 24.0 / steps as f64;
         let (mut k, mut t) = (0.0, 0.0);
         for i in 0..=steps {
-            let z = i as f64 * h;
+            let z = (i as f64 - (steps / 2) as f64) * h;
             let w = if i == 0 || i == steps {
                 1.0
             } else if i % 2 == 1 {
@@ -559,44 +642,103 @@ mod tests {
                 2.0
             };
             let mu = s2 * rho * z;
-            let sigma = s2 * perp;
-            let inner_value = mu * normal_cdf(mu / sigma) + sigma * normal_pdf(mu / sigma);
-            let inner_prob = normal_cdf(mu / sigma);
-            k += w * normal_pdf(z) * s1 * z * inner_value;
-            t += w * normal_pdf(z) * inner_prob;
+            let plus = mu * normal_cdf(mu / sigma) + sigma * normal_pdf(mu / sigma);
+            let inner_value = a * (mu - plus) + b * plus;
+            let p = normal_cdf(mu / sigma);
+            let inner_slope = b * p + a * (1.0 - p);
+            let outer = s1 * z;
+            // At the kink (a node shared by two Simpson panels) the slope's two one-sided
+            // limits are averaged.
+            let (value, slope) = if outer > 0.0 {
+                (b * outer, b)
+            } else if outer < 0.0 {
+                (a * outer, a)
+            } else {
+                (0.0, 0.5 * (a + b))
+            };
+            k += w * normal_pdf(z) * value * inner_value;
+            t += w * normal_pdf(z) * slope * inner_slope;
         }
         (k * h / 3.0, t * h / 3.0)
     }
 
     #[test]
-    fn relu_closed_form_matches_integration() {
-        let map = ActivationMap::new(Activation::Relu, 1).unwrap();
-        for &(q1, q2, q12) in &[
-            (1.0, 1.0, 0.3),
-            (2.0, 0.5, -0.7),
-            (0.8, 1.7, 1.1),
-            (1.0, 1.0, -0.99),
-        ] {
-            let (k, t) = map.pair(q1, q2, q12, false);
-            let (ki, ti) = relu_by_integration(q1, q2, q12);
-            assert!((k - ki).abs() <= 1e-6 * ki.abs().max(1e-3), "K {k} vs {ki}");
-            assert!((t - ti).abs() <= 1e-6 * ti.abs(), "Ṫ {t} vs {ti}");
+    fn ab_relu_closed_form_matches_integration() {
+        for act in Activation::ALL {
+            let Some((a, b)) = (match act {
+                Activation::Relu => Some((0.0, 1.0)),
+                Activation::AbRelu { a, b } => Some((a, b)),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let map = ActivationMap::new(act, 1).unwrap();
+            for &(q1, q2, q12) in &[
+                (1.0, 1.0, 0.3),
+                (2.0, 0.5, -0.7),
+                (0.8, 1.7, 1.1),
+                (1.0, 1.0, -0.99),
+            ] {
+                let (k, t) = map.pair(q1, q2, q12, false);
+                let (ki, ti) = ab_relu_by_integration(a, b, q1, q2, q12);
+                assert!(
+                    (k - ki).abs() <= 1e-6 * ki.abs().max(1e-3),
+                    "{act} K {k} vs {ki}"
+                );
+                assert!((t - ti).abs() <= 1e-6 * ti.abs(), "{act} Ṫ {t} vs {ti}");
+                // The vectorised row map agrees with the scalar pair map (acos_fast is a few ulp off).
+                let (mut kr, mut tr) = ([q12], [1.0]);
+                map.apply_row(q1, &[q2], &mut kr, &mut tr, None);
+                assert!((kr[0] - k).abs() <= 1e-14 * k.abs().max(1.0), "{act}");
+                assert!((tr[0] - t).abs() <= 1e-14 * t.abs(), "{act}");
+            }
+            let q = 1.7;
+            let (kd, _) = ab_relu_by_integration(a, b, q, q, q * (1.0 - 1e-12));
+            assert!((map.variance(q) - kd).abs() < 1e-6 * kd, "{act} variance");
         }
     }
 
     #[test]
-    fn erf_closed_form_matches_quadrature() {
-        let closed = ActivationMap::new(Activation::Erf, 1).unwrap();
-        let gh = GaussHermite::new(64).unwrap();
-        for &(q1, q2, q12) in &[(1.0, 1.0, 0.3), (2.0, 0.5, -0.7), (0.3, 0.4, 0.1)] {
-            let (k, t) = closed.pair(q1, q2, q12, false);
-            let act = Activation::Erf;
-            let kq = gh.expect2(q1, q2, q12, |u| act.value(u), |v| act.value(v));
+    fn erf_and_monomial_closed_forms_match_quadrature() {
+        // erf(1.3u) at q = 2 needs more than 64 points for 1e-6 (64 give 8e-6).
+        let gh = GaussHermite::new(160).unwrap();
+        for act in Activation::ALL
+            .into_iter()
+            .filter(|a| matches!(a, Activation::Erf { .. } | Activation::Monomial(_)))
+        {
+            let closed = ActivationMap::new(act, 1).unwrap();
+            for &(q1, q2, q12) in &[(1.0, 1.0, 0.3), (2.0, 0.5, -0.7), (0.3, 0.4, 0.1)] {
+                let (k, t) = closed.pair(q1, q2, q12, false);
+                let kq = gh.expect2(q1, q2, q12, |u| act.value(u), |v| act.value(v));
+                let tq = gh.expect2(q1, q2, q12, |u| act.derivative(u), |v| act.derivative(v));
+                assert!((k - kq).abs() <= 1e-6 * kq.abs(), "{act}: {k} vs {kq}");
+                assert!((t - tq).abs() <= 1e-6 * tq.abs(), "{act}: {t} vs {tq}");
+                let (v, vq) = (closed.variance(q1), gh.expect(q1, |u| act.value(u).powi(2)));
+                assert!((v - vq).abs() < 1e-6 * v, "{act}: {v} vs {vq}");
+            }
+        }
+        // Monomials: Gauss–Hermite is exact for polynomials, so the agreement is to round-off,
+        // up to degree 6; and on the diagonal E[u^k u^k] = (2k − 1)!! q^k.
+        for k in 0..=6u32 {
+            let act = Activation::Monomial(k);
+            let map = ActivationMap::new(act, 1).unwrap();
+            let (q1, q2, q12) = (1.3, 0.6, -0.4);
+            let (m, t) = map.pair(q1, q2, q12, false);
+            let mq = gh.expect2(q1, q2, q12, |u| act.value(u), |v| act.value(v));
             let tq = gh.expect2(q1, q2, q12, |u| act.derivative(u), |v| act.derivative(v));
-            assert!((k - kq).abs() <= 1e-6 * kq.abs(), "{k} vs {kq}");
-            assert!((t - tq).abs() <= 1e-6 * tq.abs(), "{t} vs {tq}");
-            let (v, vq) = (closed.variance(q1), gh.expect(q1, |u| act.value(u).powi(2)));
-            assert!((v - vq).abs() < 1e-6 * v, "{v} vs {vq}");
+            assert!(
+                (m - mq).abs() <= 1e-12 * mq.abs().max(1.0),
+                "u^{k}: {m} vs {mq}"
+            );
+            assert!(
+                (t - tq).abs() <= 1e-12 * tq.abs().max(1.0),
+                "u^{k}: {t} vs {tq}"
+            );
+            let (d, _) = map.pair(0.7, 0.7, 0.0, true);
+            assert!(
+                (d - map.variance(0.7)).abs() <= 1e-15 * d.max(1.0),
+                "u^{k} diagonal"
+            );
         }
     }
 
