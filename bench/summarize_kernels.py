@@ -1,24 +1,51 @@
-"""Medians and speed-ups of bench/run_kernels.sh's JSON lines, as Markdown."""
+"""Medians and speed-ups of bench/run_kernels.sh's JSON lines, as Markdown. A workload is
+identified by its bench name and sizes; extra fields (the solver used, Krylov steps) are shown
+beside gradflow's time; lines without a time (agreement checks) are listed after the table."""
 import json
 import statistics
 import sys
 from collections import defaultdict
 
+SIZE_KEYS = ("bench", "n", "depth", "b_std", "width", "n_train", "n_test")
 runs = defaultdict(lambda: defaultdict(list))
+extras = {}
+notes = []
 for line in open(sys.argv[1]):
     if not line.startswith("{"):
         continue
     r = json.loads(line)
-    key = tuple((k, r[k]) for k in sorted(r) if k not in ("impl", "seconds"))
+    if "seconds" not in r:
+        notes.append(", ".join(f"{k}={v}" for k, v in r.items() if k != "impl"))
+        continue
+    key = tuple((k, r[k]) for k in SIZE_KEYS if k in r)
     impl = "gradflow" if r["impl"] == "gradflow" else "anchor"
     runs[key][impl].append(r["seconds"])
-    if impl == "anchor":
-        runs[key]["anchor_name"] = r["impl"]
+    if impl == "gradflow":
+        extra = {k: v for k, v in r.items() if k not in SIZE_KEYS + ("impl", "seconds")}
+        if extra:
+            extras[key] = extra
 
-print("| workload | gradflow (s) | anchor (s) | speed-up |")
-print("|---|---:|---:|---:|")
+# gradflow-only variants (e.g. predict_eigen) are compared with the anchor of the same sizes
+# under the base bench name.
+def anchor_times(key):
+    v = runs[key]["anchor"]
+    if v:
+        return v
+    name = dict(key)["bench"].split("_")[0]
+    base = tuple((k, name if k == "bench" else val) for k, val in key)
+    return runs.get(base, {}).get("anchor", [])
+
+
+print("| workload | gradflow (s) | anchor (s) | speed-up | notes |")
+print("|---|---:|---:|---:|---|")
 for key, v in runs.items():
+    if not v["gradflow"]:
+        continue
     label = ", ".join(f"{k}={val}" for k, val in key)
-    ours = statistics.median(v["gradflow"]) if v["gradflow"] else float("nan")
-    theirs = statistics.median(v["anchor"]) if v["anchor"] else float("nan")
-    print(f"| {label} | {ours:.3f} | {theirs:.3f} | {theirs / ours:.1f}× |")
+    ours = statistics.median(v["gradflow"])
+    theirs = anchor_times(key)
+    theirs = statistics.median(theirs) if theirs else float("nan")
+    extra = ", ".join(f"{k}={val}" for k, val in extras.get(key, {}).items())
+    print(f"| {label} | {ours:.3f} | {theirs:.3f} | {theirs / ours:.1f}× | {extra} |")
+for n in notes:
+    print(f"\n{n}")

@@ -7,7 +7,7 @@
 
 mod common;
 
-use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings};
+use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings, Solver};
 use gradflow::kernel::empirical::empirical_ntk;
 use gradflow::kernel::{Kind, Network};
 use gradflow::linalg::Matrix;
@@ -59,21 +59,34 @@ fn main() {
     };
     let k_tr = net.kernels(&xtr, None).expect("k").take(Kind::Ntk);
     let k_te = net.kernels(&xte, Some(&xtr)).expect("k").take(Kind::Ntk);
-    let settings = FlowSettings {
-        diag_reg: 1e-6,
-        ..FlowSettings::default()
-    };
-    let t = common::median_of_3(|| {
-        gradient_descent_mse(
-            &k_tr,
-            &k_te,
-            &ytr,
-            None,
-            None,
-            &[1.0, 10.0, 100.0, f64::INFINITY],
-            &settings,
-        )
-        .expect("predict");
-    });
-    println!("{{\"bench\": \"predict\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n_train\": {m}, \"n_test\": {m}}}");
+    let times = [1.0, 10.0, 100.0, f64::INFINITY];
+    let mut results = Vec::new();
+    for (name, solver) in [("predict", Solver::Auto), ("predict_eigen", Solver::Eigen)] {
+        let settings = FlowSettings {
+            diag_reg: 1e-6,
+            solver,
+            ..FlowSettings::default()
+        };
+        let mut out = None;
+        let t = common::median_of_3(|| {
+            out = Some(
+                gradient_descent_mse(&k_tr, &k_te, &ytr, None, None, &times, &settings)
+                    .expect("predict"),
+            );
+        });
+        let out = out.expect("ran");
+        println!(
+            "{{\"bench\": \"{name}\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n_train\": {m}, \"n_test\": {m}, \"solver\": \"{:?}\", \"krylov_steps\": {:?}}}",
+            out.solver, out.krylov_steps
+        );
+        results.push(out);
+    }
+    // Both paths agree (largest relative deviation over the times, test predictions).
+    let worst = results[0]
+        .test
+        .iter()
+        .zip(&results[1].test)
+        .map(|(a, b)| gradflow::linalg::distance(&a.data, &b.data) / b.frobenius_norm())
+        .fold(0.0f64, f64::max);
+    println!("{{\"bench\": \"predict_agreement\", \"impl\": \"gradflow\", \"relative_deviation\": {worst:.3e}}}");
 }

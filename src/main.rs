@@ -328,6 +328,10 @@ enum Command {
         /// Make --diag-reg absolute.
         #[arg(long)]
         diag_reg_absolute: bool,
+        /// Finite times by `eigen` (full eigendecomposition), `krylov` (Lanczos
+        /// matrix-function–vector products) or `auto` (krylov for n ≥ 400 and ≤ 8 outputs).
+        #[arg(long, default_value = "auto")]
+        solver: String,
         /// Initial outputs on the training inputs (default 0).
         #[arg(long)]
         f0_train: Option<PathBuf>,
@@ -545,12 +549,16 @@ fn execute(cli: Cli) -> Result<u8, Error> {
             learning_rate,
             diag_reg,
             diag_reg_absolute,
+            solver,
             f0_train,
             f0_test,
             out_train,
             out,
             json,
         } => {
+            let solver: gradflow::kernel::dynamics::Solver = solver
+                .parse()
+                .map_err(|e: String| Error::invalid("--solver", e))?;
             let (network, kind) = net.network()?;
             let times = time
                 .iter()
@@ -586,6 +594,7 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                 learning_rate,
                 diag_reg,
                 diag_reg_absolute,
+                solver,
             };
             let pred = gradflow::kernel::dynamics::predict(
                 &network,
@@ -614,7 +623,8 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                 println!(
                     "{}",
                     serde_json::json!({"out": out, "shape": shape, "kind": kind,
-                        "times": time, "n_train": xtr.rows})
+                        "times": time, "n_train": xtr.rows, "solver": pred.solver,
+                        "krylov_steps": pred.krylov_steps})
                 );
             }
             if !quiet {

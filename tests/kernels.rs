@@ -2,7 +2,7 @@
 //! document's named two-layer formulas, the Jacobian, and explicit Euler integration.
 
 use gradflow::kernel::analytic::{two_layer_ntk, Network};
-use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings};
+use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings, Solver};
 use gradflow::kernel::empirical::{empirical_ntk, jacobian_ntk};
 use gradflow::linalg::{symmetric_eigenvalues, Matrix};
 use gradflow::nn::{Activation, Mlp, Model, OutputInit, Parameterization, TwoLayer};
@@ -244,6 +244,23 @@ fn gradient_flow_matches_explicit_euler() {
     }
     assert!(rel_frobenius(&pred.train[0], &f) < 1e-4);
     assert!(rel_frobenius(&pred.test[0], &ft) < 1e-4);
+    // The Krylov solver on the same problem (Auto picks the eigendecomposition at n = 8).
+    assert_eq!(pred.solver, Solver::Eigen);
+    let krylov = gradient_descent_mse(
+        &theta,
+        &theta_te,
+        &y,
+        Some(&f0),
+        Some(&f0_te),
+        &[t_end],
+        &FlowSettings {
+            solver: Solver::Krylov,
+            ..settings
+        },
+    )
+    .unwrap();
+    assert!(rel_frobenius(&krylov.test[0], &ft) < 1e-4);
+    assert!(rel_frobenius(&krylov.test[0], &pred.test[0]) < 1e-12);
     // t = ∞ interpolates the training targets.
     let inf = gradient_descent_mse(
         &theta,
@@ -268,6 +285,56 @@ fn gradient_flow_matches_explicit_euler() {
     )
     .unwrap();
     assert!(rel_frobenius(&long.test[0], &inf.test[0]) < 1e-6);
+}
+
+#[test]
+fn krylov_and_eigendecomposition_paths_agree() {
+    // A ReLU NTK Gram matrix of 600 points (ill-conditioned: power-law spectrum), two outputs,
+    // nonzero f₀, times from 0 to 10⁴ and ∞.
+    let x = inputs(600, 5, 30);
+    let xt = inputs(40, 5, 31);
+    let net = Network::new(2, Activation::Relu);
+    let theta = net.kernels(&x, None).unwrap().ntk;
+    let theta_te = net.kernels(&xt, Some(&x)).unwrap().ntk;
+    let y = Matrix::from_fn(600, 2, |i, c| (x.get(i, 0) * (1.0 + c as f64)).sin());
+    let f0 = Matrix::from_fn(600, 2, |i, c| 0.1 * x.get(i, c + 1));
+    let f0_te = Matrix::from_fn(40, 2, |i, c| 0.1 * xt.get(i, c + 1));
+    let times = [0.0, 1.0, 10.0, 100.0, 1e4, f64::INFINITY];
+    let run = |solver| {
+        gradient_descent_mse(
+            &theta,
+            &theta_te,
+            &y,
+            Some(&f0),
+            Some(&f0_te),
+            &times,
+            &FlowSettings {
+                learning_rate: 3.0,
+                diag_reg: 1e-6,
+                solver,
+                ..FlowSettings::default()
+            },
+        )
+        .unwrap()
+    };
+    let (eigen, krylov, auto) = (run(Solver::Eigen), run(Solver::Krylov), run(Solver::Auto));
+    assert_eq!(auto.solver, Solver::Krylov);
+    assert_eq!(auto, krylov);
+    assert_eq!(krylov.krylov_steps.len(), 2);
+    assert!(
+        krylov.krylov_steps.iter().all(|&m| m < 300),
+        "{:?}",
+        krylov.krylov_steps
+    );
+    for (t, ((ke, kk), (te, tk))) in times
+        .iter()
+        .zip(eigen.train.iter().zip(&krylov.train).zip(eigen.test.iter().zip(&krylov.test)))
+    {
+        assert!(rel_frobenius(kk, ke) < 1e-10, "train at t = {t}: {}", rel_frobenius(kk, ke));
+        assert!(rel_frobenius(tk, te) < 1e-10, "test at t = {t}: {}", rel_frobenius(tk, te));
+    }
+    // t = 0 returns f₀ exactly (the Krylov space of g(Θ) = 0 · … is trivial).
+    assert!(rel_frobenius(&krylov.test[0], &f0_te) < 1e-14);
 }
 
 /// Final kernel movement of a two-layer tanh net trained by full-batch GD (spec::run with the

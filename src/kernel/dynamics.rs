@@ -6,12 +6,64 @@
 //! * test: f_t = f₀ + Θ_{te,tr} Θ^{−1} (I − e^{−ηtΘ/N}) (y − f₀(train));
 //! * t = ∞: f_∞ = f₀ + Θ_{te,tr} Θ^{−1} (y − f₀(train)) by Cholesky.
 //!
-//! The matrix exponential goes through Θ = V Λ Vᵀ, with (1 − e^{−aλ})/λ evaluated as
-//! −expm1(−aλ)/λ (→ a as λ → 0). `diag_reg` adds r·tr(Θ)/n (relative, the default) or r
-//! (absolute) to the diagonal of Θ.
+//! Finite times need e^{−aΘ} r and g(Θ) r with g(λ) = (1 − e^{−aλ})/λ, evaluated as
+//! −expm1(−aλ)/λ (→ a as λ → 0), a = ηt/N, r = y − f₀. Two solvers ([`Solver`]):
+//! * `Eigen`: Θ = V Λ Vᵀ once, then every time costs two products with V — the choice when
+//!   many times or many outputs are asked for, or the spectrum is wanted anyway;
+//! * `Krylov`: Lanczos matrix-function–vector products ([`crate::linalg::lanczos_apply`]), one
+//!   Krylov basis per output column serving every time at once — O(n²) per step, tens of steps
+//!   where the eigendecomposition costs O(n³).
+//!
+//! Both agree to ≈ 1e-12 relative (tests). `diag_reg` adds r·tr(Θ)/n (relative, the default)
+//! or r (absolute) to the diagonal of Θ.
 
 use crate::error::{Error, Result};
-use crate::linalg::{cholesky_solve, gemm, symmetric_eigen, Matrix};
+use crate::linalg::{cholesky_solve, gemm, lanczos_apply, symmetric_eigen, Matrix};
+
+/// How [`gradient_descent_mse`] evaluates the matrix functions at finite times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Solver {
+    /// `Krylov` for n ≥ [`KRYLOV_MIN_SIZE`] with at most [`KRYLOV_MAX_OUTPUTS`] output columns,
+    /// `Eigen` otherwise.
+    Auto,
+    /// A full eigendecomposition of Θ.
+    Eigen,
+    /// Lanczos matrix-function–vector products (relative tolerance 1e-13).
+    Krylov,
+}
+
+/// The smallest training set for which `Solver::Auto` picks Krylov.
+pub const KRYLOV_MIN_SIZE: usize = 400;
+/// The most output columns for which `Solver::Auto` picks Krylov (each needs its own basis).
+pub const KRYLOV_MAX_OUTPUTS: usize = 8;
+/// The Lanczos stopping tolerance (see [`crate::linalg::lanczos`]).
+pub const KRYLOV_TOLERANCE: f64 = 1e-13;
+
+impl std::str::FromStr for Solver {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Solver::Auto),
+            "eigen" => Ok(Solver::Eigen),
+            "krylov" => Ok(Solver::Krylov),
+            _ => Err(format!(
+                "unknown solver '{s}', expected auto, eigen or krylov"
+            )),
+        }
+    }
+}
+
+impl Solver {
+    /// The solver `Auto` resolves to for n training points and k outputs.
+    pub fn resolve(self, n: usize, k: usize) -> Solver {
+        match self {
+            Solver::Auto if n >= KRYLOV_MIN_SIZE && k <= KRYLOV_MAX_OUTPUTS => Solver::Krylov,
+            Solver::Auto => Solver::Eigen,
+            s => s,
+        }
+    }
+}
 
 /// Settings of [`gradient_descent_mse`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,6 +74,8 @@ pub struct FlowSettings {
     pub diag_reg: f64,
     /// r is absolute instead of relative to tr(Θ)/n.
     pub diag_reg_absolute: bool,
+    /// How finite times are evaluated.
+    pub solver: Solver,
 }
 
 impl Default for FlowSettings {
@@ -30,6 +84,7 @@ impl Default for FlowSettings {
             learning_rate: 1.0,
             diag_reg: 0.0,
             diag_reg_absolute: false,
+            solver: Solver::Auto,
         }
     }
 }
@@ -41,6 +96,10 @@ pub struct Predictions {
     pub train: Vec<Matrix>,
     /// On the test inputs.
     pub test: Vec<Matrix>,
+    /// The solver used for finite times.
+    pub solver: Solver,
+    /// With the Krylov solver, the Krylov dimension reached for each output column.
+    pub krylov_steps: Vec<usize>,
 }
 
 fn regularized(theta: &Matrix, s: &FlowSettings) -> Matrix {
@@ -111,23 +170,48 @@ pub fn gradient_descent_mse(
     let theta = regularized(theta_train, settings);
     let normalization = (n * k) as f64;
     let residual0 = sub(y_train, f0_tr); // y − f₀
-    let need_eigen = times.iter().any(|t| t.is_finite());
-    let eigen = if need_eigen {
-        Some(symmetric_eigen(&theta)?)
+    if let Some(&t) = times.iter().find(|t| **t < 0.0 || t.is_nan()) {
+        return Err(Error::invalid(
+            "time",
+            format!("expected t ≥ 0 or inf, got {t}"),
+        ));
+    }
+    let finite: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
+    let solver = settings.solver.resolve(n, k);
+    // (e^{−aΘ} r, g(Θ) r) for every finite time, in the order of `finite`.
+    let (pairs, krylov_steps) = if finite.is_empty() {
+        (Vec::new(), Vec::new())
+    } else if solver == Solver::Krylov {
+        krylov_pairs(&theta, &residual0, &finite, settings.learning_rate / normalization)?
     } else {
-        None
+        let (values, vectors) = symmetric_eigen(&theta)?;
+        let mut proj = Matrix::zeros(n, k);
+        gemm(
+            &mut proj,
+            0.0,
+            vectors.view().transpose(),
+            residual0.view(),
+            1.0,
+        );
+        let pairs = finite
+            .iter()
+            .map(|&t| {
+                let a = settings.learning_rate * t / normalization;
+                spectral_pair(&values, &vectors, &proj, |lam| {
+                    ((-a * lam).exp(), flow_coefficient(a, lam))
+                })
+            })
+            .collect();
+        (pairs, Vec::new())
     };
+    let mut pairs = pairs.into_iter();
     let mut out = Predictions {
         train: Vec::new(),
         test: Vec::new(),
+        solver,
+        krylov_steps,
     };
     for &t in times {
-        if t < 0.0 || t.is_nan() {
-            return Err(Error::invalid(
-                "time",
-                format!("expected t ≥ 0 or inf, got {t}"),
-            ));
-        }
         // c = g(Θ)(y − f₀) with g = Θ^{-1}(I − e^{−aΘ}) (test) and e^{−aΘ} (train).
         let (train_res, coef) = if t.is_infinite() {
             let coef = cholesky_solve(&theta, &residual0).map_err(|_| Error::Numerical {
@@ -139,24 +223,7 @@ pub fn gradient_descent_mse(
             })?;
             (Matrix::zeros(n, k), coef)
         } else {
-            let (values, vectors) = eigen.as_ref().expect("eigen computed for finite times");
-            let a = settings.learning_rate * t / normalization;
-            let mut proj = Matrix::zeros(n, k);
-            gemm(
-                &mut proj,
-                0.0,
-                vectors.view().transpose(),
-                residual0.view(),
-                1.0,
-            );
-            spectral_pair(values, vectors, &proj, |lam| {
-                let g = if lam.abs() > 0.0 {
-                    -(-a * lam).exp_m1() / lam
-                } else {
-                    a
-                };
-                ((-a * lam).exp(), g)
-            })
+            pairs.next().expect("one pair per finite time")
         };
         // train: f_t = y − e^{−aΘ}(y − f₀).
         out.train.push(sub(y_train, &train_res));
@@ -165,6 +232,59 @@ pub fn gradient_descent_mse(
         out.test.push(test);
     }
     Ok(out)
+}
+
+/// (e^{−aΘ} r, g(Θ) r) at one time: the decayed training residual and the test coefficients.
+type DecayAndCoefficients = (Matrix, Matrix);
+
+/// g(λ) = (1 − e^{−aλ})/λ = −expm1(−aλ)/λ, → a as λ → 0.
+fn flow_coefficient(a: f64, lam: f64) -> f64 {
+    if lam.abs() > 0.0 {
+        -(-a * lam).exp_m1() / lam
+    } else {
+        a
+    }
+}
+
+/// (e^{−aΘ} R, g(Θ) R) with a = `rate`·t for each time, by Lanczos on each column of R (one
+/// Krylov basis per column serves every time); also the Krylov dimensions.
+fn krylov_pairs(
+    theta: &Matrix,
+    residual: &Matrix,
+    times: &[f64],
+    rate: f64,
+) -> Result<(Vec<DecayAndCoefficients>, Vec<usize>)> {
+    let (n, k) = (residual.rows, residual.cols);
+    let decays: Vec<Box<dyn Fn(f64) -> f64>> = times
+        .iter()
+        .map(|&t| Box::new(move |lam: f64| (-rate * t * lam).exp()) as Box<dyn Fn(f64) -> f64>)
+        .collect();
+    let coefficients: Vec<Box<dyn Fn(f64) -> f64>> = times
+        .iter()
+        .map(|&t| {
+            Box::new(move |lam: f64| flow_coefficient(rate * t, lam)) as Box<dyn Fn(f64) -> f64>
+        })
+        .collect();
+    let functions: Vec<&dyn Fn(f64) -> f64> = decays
+        .iter()
+        .chain(&coefficients)
+        .map(|f| f.as_ref())
+        .collect();
+    let mut pairs = vec![(Matrix::zeros(n, k), Matrix::zeros(n, k)); times.len()];
+    let mut steps = Vec::with_capacity(k);
+    for c in 0..k {
+        let column: Vec<f64> = (0..n).map(|i| residual.get(i, c)).collect();
+        let out = lanczos_apply(theta, &column, &functions, KRYLOV_TOLERANCE)?;
+        steps.push(out.iterations);
+        for (ti, (decay, coef)) in pairs.iter_mut().enumerate() {
+            let (d, g) = (&out.products[ti], &out.products[times.len() + ti]);
+            for i in 0..n {
+                decay.data[i * k + c] = d[i];
+                coef.data[i * k + c] = g[i];
+            }
+        }
+    }
+    Ok((pairs, steps))
 }
 
 /// With Θ = V Λ Vᵀ and p = Vᵀ r: (V d(Λ) p, V g(Λ) p) for the pair (d, g) = `functions(λ)` —
@@ -293,6 +413,8 @@ pub fn gradient_descent_mse_discrete(
     let mut out = Predictions {
         train: Vec::new(),
         test: Vec::new(),
+        solver: Solver::Eigen,
+        krylov_steps: Vec::new(),
     };
     for &t in steps {
         let (res, coef) = spectral_pair(&values, &vectors, &proj, |lam| {

@@ -7,6 +7,10 @@
 //! dimension, so each entry of a product is the same sequence of floating-point operations
 //! whatever the number of threads; the tests below hold it to that.
 
+pub mod lanczos;
+
+pub use lanczos::{lanczos_apply, LanczosOutput};
+
 use crate::error::{Error, Result};
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::Solve;
