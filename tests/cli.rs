@@ -429,6 +429,12 @@ fn kernel_and_predict_commands() {
     let streamed = read_npy_matrix(&dir.join("k7.npy")).unwrap();
     let err = gradflow::linalg::distance(&streamed.data, &want.data) / want.frobenius_norm();
     assert!(err < 1e-13, "{err}");
+    // Every pair is computed once across the 8 blocks: the file is exactly symmetric, and its
+    // diagonal (angle exactly 0) equals the in-memory one bit for bit.
+    assert_eq!(streamed, streamed.transpose());
+    for i in 0..50 {
+        assert_eq!(streamed.get(i, i), want.get(i, i), "diagonal {i}");
+    }
     // Predict at t = 1, 10, ∞: shape (3, 7, 1); t = ∞ on the training set interpolates y.
     let mut args = vec![
         "predict",

@@ -326,12 +326,23 @@ fn krylov_and_eigendecomposition_paths_agree() {
         "{:?}",
         krylov.krylov_steps
     );
-    for (t, ((ke, kk), (te, tk))) in times
-        .iter()
-        .zip(eigen.train.iter().zip(&krylov.train).zip(eigen.test.iter().zip(&krylov.test)))
-    {
-        assert!(rel_frobenius(kk, ke) < 1e-10, "train at t = {t}: {}", rel_frobenius(kk, ke));
-        assert!(rel_frobenius(tk, te) < 1e-10, "test at t = {t}: {}", rel_frobenius(tk, te));
+    for (t, ((ke, kk), (te, tk))) in times.iter().zip(
+        eigen
+            .train
+            .iter()
+            .zip(&krylov.train)
+            .zip(eigen.test.iter().zip(&krylov.test)),
+    ) {
+        assert!(
+            rel_frobenius(kk, ke) < 1e-10,
+            "train at t = {t}: {}",
+            rel_frobenius(kk, ke)
+        );
+        assert!(
+            rel_frobenius(tk, te) < 1e-10,
+            "test at t = {t}: {}",
+            rel_frobenius(tk, te)
+        );
     }
     // t = 0 returns f₀ exactly (the Krylov space of g(Θ) = 0 · … is trivial).
     assert!(rel_frobenius(&krylov.test[0], &f0_te) < 1e-14);

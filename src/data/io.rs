@@ -232,6 +232,11 @@ pub struct NpyWriter {
     tmp: std::path::PathBuf,
     file: std::io::BufWriter<std::fs::File>,
     remaining: usize,
+    /// The shape as rows × trailing dimension, and the header length (for
+    /// [`NpyWriter::write_rect`]).
+    rows: usize,
+    cols: usize,
+    header: u64,
 }
 
 impl NpyWriter {
@@ -240,14 +245,44 @@ impl NpyWriter {
         let tmp = temporary_path(path);
         let f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
         let mut file = std::io::BufWriter::new(f);
-        file.write_all(&npy_header(shape))
-            .map_err(|e| Error::io(path, e))?;
+        let header = npy_header(shape);
+        file.write_all(&header).map_err(|e| Error::io(path, e))?;
         Ok(NpyWriter {
             path: path.to_path_buf(),
             tmp,
             file,
             remaining: shape.iter().product(),
+            rows: shape.iter().rev().skip(1).product(),
+            cols: shape.last().copied().unwrap_or(1),
+            header: header.len() as u64,
         })
+    }
+
+    /// Writes `block` at rows `row..` and columns `col..` of a 2-D array, anywhere in the
+    /// file (the blocks a caller writes must not overlap and must cover the array once).
+    pub fn write_rect(&mut self, row: usize, col: usize, block: &Matrix) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let size = block.rows * block.cols;
+        if row + block.rows > self.rows || col + block.cols > self.cols || size > self.remaining {
+            return Err(Error::shape(
+                "NpyWriter",
+                "a block outside the declared shape",
+            ));
+        }
+        self.remaining -= size;
+        let mut bytes = Vec::with_capacity(block.cols * 8);
+        for r in 0..block.rows {
+            bytes.clear();
+            for v in block.row(r) {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            let offset = self.header + (((row + r) * self.cols + col) * 8) as u64;
+            self.file
+                .seek(SeekFrom::Start(offset))
+                .and_then(|_| self.file.write_all(&bytes))
+                .map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(())
     }
 
     /// Appends values (in C order).

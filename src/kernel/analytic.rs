@@ -32,7 +32,7 @@
 
 use super::gauss_hermite::GaussHermite;
 use crate::error::{check_positive, Error, Result};
-use crate::linalg::{fill_lower_from_upper, gemm, Matrix};
+use crate::linalg::{fill_lower_from_upper_leading, gemm, Matrix};
 use crate::nn::{Activation, Parameterization};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -421,39 +421,41 @@ impl Network {
     /// NNGP and NTK between the rows of `x1` and of `x2` (`None`: x2 = x1, the kernels are
     /// exactly symmetric and the diagonal angle is exactly 0). Parallel over rows; each entry is independent of the thread count.
     pub fn kernels(&self, x1: &Matrix, x2: Option<&Matrix>) -> Result<Kernels> {
-        self.compute(x1, x2, None)
+        match x2 {
+            Some(x2) => self.compute(x1, x2, false),
+            None => self.compute(x1, x1, true),
+        }
     }
 
-    /// The kernels between rows `offset..offset + x_block.rows` of an input set `x` (given as
-    /// `x_block`) and all of `x`: one row block of K(x, x), with the diagonal angle exactly 0
-    /// where the block meets the diagonal. Used to stream kernels larger than memory.
-    pub fn kernels_row_block(
-        &self,
-        x_block: &Matrix,
-        x: &Matrix,
-        offset: usize,
-    ) -> Result<Kernels> {
-        self.compute(x_block, Some(x), Some(offset))
+    /// The upper part of a row block of K(x, x): with `x` = rows b..n of an input set whose
+    /// block rows b..b + `rows` come first, the kernels between those `rows` rows and all of
+    /// `x` (a `rows` × x.rows matrix). Its leading `rows` × `rows` square is computed on the
+    /// upper triangle and mirrored, with the diagonal angle exactly 0, as in
+    /// [`Network::kernels`] with x2 omitted. Used to stream kernels larger than memory with
+    /// every pair computed once (so the file is exactly symmetric).
+    pub fn kernels_upper_block(&self, x: &Matrix, rows: usize) -> Result<Kernels> {
+        if rows > x.rows {
+            return Err(Error::shape(
+                "kernels_upper_block",
+                format!("{rows} block rows, but x has {}", x.rows),
+            ));
+        }
+        let head: Vec<usize> = (0..rows).collect();
+        self.compute(&x.select_rows(&head), x, true)
     }
 
-    fn compute(
-        &self,
-        x1: &Matrix,
-        x2: Option<&Matrix>,
-        diagonal_offset: Option<usize>,
-    ) -> Result<Kernels> {
+    /// K and Θ between the rows of `x1` and of `x2`; `leading` says that `x1` is the first
+    /// rows of `x2` (x1 = x2 included): only entries j ≥ i are computed, with cos θ = 1 at
+    /// j = i, and the leading square is mirrored.
+    fn compute(&self, x1: &Matrix, x2: &Matrix, leading: bool) -> Result<Kernels> {
         self.validate()?;
         let d = x1.cols;
-        if let Some(x2) = x2 {
-            if x2.cols != d {
-                return Err(Error::shape(
-                    "kernel",
-                    format!("x has {d} columns but x2 has {}", x2.cols),
-                ));
-            }
+        if x2.cols != d {
+            return Err(Error::shape(
+                "kernel",
+                format!("x has {d} columns but x2 has {}", x2.cols),
+            ));
         }
-        let same = x2.is_none();
-        let x2 = x2.unwrap_or(x1);
         let map = ActivationMap::new(self.activation, self.quadrature_degree)?;
         let scale = 1.0 / d as f64;
         let sq = |x: &Matrix| -> Vec<f64> {
@@ -461,14 +463,14 @@ impl Network {
                 .map(|i| x.row(i).iter().map(|v| v * v).sum::<f64>() * scale)
                 .collect()
         };
-        let var1: Vec<Vec<f64>> = sq(x1)
+        let var2: Vec<Vec<f64>> = sq(x2)
             .into_iter()
             .map(|q| self.variances(&map, q))
             .collect();
-        let var2: Vec<Vec<f64>> = if same {
-            var1.clone()
+        let var1: Vec<Vec<f64>> = if leading {
+            var2[..x1.rows].to_vec()
         } else {
-            sq(x2)
+            sq(x1)
                 .into_iter()
                 .map(|q| self.variances(&map, q))
                 .collect()
@@ -489,15 +491,8 @@ impl Network {
             .for_each(|(i, (k_row, t_row))| {
                 // For one input set only the upper triangle is computed, then mirrored: the
                 // kernels are exactly symmetric.
-                let start = if same { i } else { 0 };
-                let diagonal = if same {
-                    Some(0)
-                } else {
-                    diagonal_offset
-                        .map(|off| i + off)
-                        .filter(|&j| j < n2)
-                        .map(|j| j - start)
-                };
+                let start = if leading { i } else { 0 };
+                let diagonal = if leading { Some(0) } else { None };
                 self.row(
                     &map,
                     &var1[i],
@@ -509,9 +504,9 @@ impl Network {
                     d,
                 );
             });
-        if same {
-            fill_lower_from_upper(&mut nngp);
-            fill_lower_from_upper(&mut ntk);
+        if leading {
+            fill_lower_from_upper_leading(&mut nngp.data, x1.rows, n2);
+            fill_lower_from_upper_leading(&mut ntk.data, x1.rows, n2);
         }
         Ok(Kernels { nngp, ntk })
     }
@@ -530,6 +525,11 @@ impl Kernels {
 /// Writes K(x1, x2) (or K(x1, x1) when `x2` is `None`) to an NPY file, computing `block_rows`
 /// rows at a time so that memory stays bounded whatever the size; the file appears atomically
 /// when complete. Returns the shape.
+///
+/// For K(x1, x1) block b (rows s..e) computes only the columns s..n
+/// ([`Network::kernels_upper_block`]) and writes them both at rows s..e and, transposed, at
+/// columns s..e of rows e..n: every pair is computed once, so the file is exactly symmetric
+/// and the work is half that of the full rows.
 pub fn stream_to_npy(
     network: &Network,
     kind: Kind,
@@ -539,23 +539,37 @@ pub fn stream_to_npy(
     path: &std::path::Path,
 ) -> Result<(usize, usize)> {
     network.validate()?;
-    let cols = x2.map_or(x1.rows, |x| x.rows);
-    let mut writer = crate::data::io::NpyWriter::create(path, &[x1.rows, cols])?;
+    let n = x1.rows;
+    let cols = x2.map_or(n, |x| x.rows);
+    let mut writer = crate::data::io::NpyWriter::create(path, &[n, cols])?;
     let block = block_rows.max(1);
     let mut start = 0;
-    while start < x1.rows {
-        let end = (start + block).min(x1.rows);
-        let rows: Vec<usize> = (start..end).collect();
-        let xb = x1.select_rows(&rows);
-        let k = match x2 {
-            Some(x2) => network.kernels(&xb, Some(x2))?,
-            None => network.kernels_row_block(&xb, x1, start)?,
-        };
-        writer.write(&k.take(kind).data)?;
+    while start < n {
+        let end = (start + block).min(n);
+        match x2 {
+            Some(x2) => {
+                let rows: Vec<usize> = (start..end).collect();
+                let k = network.kernels(&x1.select_rows(&rows), Some(x2))?;
+                writer.write(&k.take(kind).data)?;
+            }
+            None => {
+                let tail: Vec<usize> = (start..n).collect();
+                let k = network
+                    .kernels_upper_block(&x1.select_rows(&tail), end - start)?
+                    .take(kind);
+                writer.write_rect(start, start, &k)?;
+                if end < n {
+                    // The block's columns beyond its square, transposed, below it.
+                    let below =
+                        Matrix::from_fn(n - end, end - start, |r, c| k.get(c, end - start + r));
+                    writer.write_rect(end, start, &below)?;
+                }
+            }
+        }
         start = end;
     }
     writer.finish()?;
-    Ok((x1.rows, cols))
+    Ok((n, cols))
 }
 
 /// The document's K_∞,ij = E_{w~N(0,I)}[x_iᵀx_j η'(wᵀx_i) η'(wᵀx_j)]: the NTK of a two-layer

@@ -182,7 +182,12 @@ pub fn gradient_descent_mse(
     let (pairs, krylov_steps) = if finite.is_empty() {
         (Vec::new(), Vec::new())
     } else if solver == Solver::Krylov {
-        krylov_pairs(&theta, &residual0, &finite, settings.learning_rate / normalization)?
+        krylov_pairs(
+            &theta,
+            &residual0,
+            &finite,
+            settings.learning_rate / normalization,
+        )?
     } else {
         let (values, vectors) = symmetric_eigen(&theta)?;
         let mut proj = Matrix::zeros(n, k);

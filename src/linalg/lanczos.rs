@@ -243,7 +243,10 @@ mod tests {
             };
             let out = lanczos_apply(&a, &b, &[&exp, &phi], 1e-13).unwrap();
             assert!(out.iterations < n / 2, "t = {t}: {} steps", out.iterations);
-            for (f, got) in [&exp as &dyn Fn(f64) -> f64, &phi].iter().zip(&out.products) {
+            for (f, got) in [&exp as &dyn Fn(f64) -> f64, &phi]
+                .iter()
+                .zip(&out.products)
+            {
                 // Reference: V f(Λ) Vᵀ b.
                 let p: Vec<f64> = (0..n)
                     .map(|k| (0..n).map(|i| v.get(i, k) * b[i]).sum::<f64>() * f(lam[k]))
@@ -251,9 +254,14 @@ mod tests {
                 let want: Vec<f64> = (0..n)
                     .map(|i| (0..n).map(|k| v.get(i, k) * p[k]).sum())
                     .collect();
-                let scale = super::super::norm(&b) * lam.iter().map(|&l| f(l).abs()).fold(0.0, f64::max);
+                let scale =
+                    super::super::norm(&b) * lam.iter().map(|&l| f(l).abs()).fold(0.0, f64::max);
                 let err = super::super::distance(got, &want) / scale;
-                assert!(err < 1e-11, "t = {t}: {err:e} after {} steps", out.iterations);
+                assert!(
+                    err < 1e-11,
+                    "t = {t}: {err:e} after {} steps",
+                    out.iterations
+                );
             }
         }
     }

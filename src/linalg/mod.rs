@@ -274,9 +274,19 @@ fn gemm_impl(
 /// Copies the upper triangle of a square matrix onto its lower triangle, in place, in parallel
 /// over row blocks of cache-sized tiles (each entry is a copy: thread-count independent).
 pub fn fill_lower_from_upper(m: &mut Matrix) {
+    assert_eq!(m.rows, m.cols, "fill_lower_from_upper: not square");
+    fill_lower_from_upper_leading(&mut m.data, m.rows, m.cols);
+}
+
+/// [`fill_lower_from_upper`] on the leading `n × n` square of a row-major matrix with `stride`
+/// columns (n ≤ stride); the columns beyond n are left alone.
+pub fn fill_lower_from_upper_leading(data: &mut [f64], n: usize, stride: usize) {
     const TILE: usize = 64;
-    let n = m.rows;
-    let ptr = SharedMut(m.data.as_mut_ptr());
+    assert!(
+        n <= stride && data.len() >= n * stride,
+        "fill_lower_from_upper_leading: shape"
+    );
+    let ptr = SharedMut(data.as_mut_ptr());
     (0..n.div_ceil(TILE)).into_par_iter().for_each(|bi| {
         let p = ptr;
         let i0 = bi * TILE;
@@ -286,8 +296,8 @@ pub fn fill_lower_from_upper(m: &mut Matrix) {
                 for j in j0..(j0 + TILE).min(i) {
                     // SAFETY: tasks write only entries (i, j) with j < i of their own rows and
                     // read only entries (j, i) with j < i, which lie in the upper triangle that
-                    // no task writes; all indices are below n².
-                    unsafe { *p.0.add(i * n + j) = *p.0.add(j * n + i) };
+                    // no task writes; all indices are below n · stride ≤ data.len().
+                    unsafe { *p.0.add(i * stride + j) = *p.0.add(j * stride + i) };
                 }
             }
         }
