@@ -3,13 +3,14 @@
 //! of a two-layer ReLU net (width 4096, n = 1000, d = 100), and gradient-flow predictions at
 //! t ∈ {1, 10, 100, ∞} (n_train = n_test = 2000). One JSON line per measurement (median of 3).
 //!
-//! `cargo bench --bench kernels [-- --quick]` (threads: GRADFLOW_BENCH_THREADS, default 2).
+//! `cargo bench --bench kernels [-- --quick] [analytic|empirical|predict]` (threads:
+//! GRADFLOW_BENCH_THREADS, default 2).
 
 mod common;
 
 use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings, Solver};
 use gradflow::kernel::empirical::empirical_ntk;
-use gradflow::kernel::{Kind, Network};
+use gradflow::kernel::{Kernels, Kind, Network};
 use gradflow::linalg::Matrix;
 use gradflow::nn::{Activation, Model, TwoLayer};
 use gradflow::rng::Seed;
@@ -22,19 +23,28 @@ fn main() {
 
     let n = if quick { 1000 } else { 4000 };
     let x = random(n, 100);
-    for depth in [1, 3] {
+    for depth in [1, 3].into_iter().filter(|_| common::selected("analytic")) {
         for b_std in [None, Some(0.1)] {
             let net = Network {
                 w_std: 1.4,
                 b_std,
                 ..Network::new(depth, Activation::Relu)
             };
+            let b = b_std.map_or("null".to_string(), |b| b.to_string());
+            // Fresh outputs each call (what a one-off call pays), then reused buffers (the
+            // steady state of a sweep, and of XLA's caching allocator on the anchor's side).
             let t = common::median_of_3(|| {
                 net.kernels(&x, None).expect("kernels");
             });
             println!(
-                "{{\"bench\": \"analytic\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {}}}",
-                b_std.map_or("null".to_string(), |b| b.to_string())
+                "{{\"bench\": \"analytic\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {b}}}"
+            );
+            let mut out = Kernels::default();
+            let t = common::median_of_3(|| {
+                net.kernels_into(&x, None, &mut out).expect("kernels");
+            });
+            println!(
+                "{{\"bench\": \"analytic_reused\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {b}}}"
             );
         }
     }
@@ -45,10 +55,15 @@ fn main() {
         ..TwoLayer::new(100, 4096, Activation::Relu, 0.5).expect("model")
     };
     let params = model.init(&mut Seed(1).stream("init", 0));
-    let t = common::median_of_3(|| {
-        empirical_ntk(&model, &params, &xe, None).expect("ntk");
-    });
-    println!("{{\"bench\": \"empirical_two_layer\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": 1000, \"width\": 4096}}");
+    if common::selected("empirical") {
+        let t = common::median_of_3(|| {
+            empirical_ntk(&model, &params, &xe, None).expect("ntk");
+        });
+        println!("{{\"bench\": \"empirical_two_layer\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": 1000, \"width\": 4096}}");
+    }
+    if !common::selected("predict") {
+        return;
+    }
 
     let m = if quick { 500 } else { 2000 };
     let (xtr, xte, ytr) = (random(m, 100), random(m, 100), random(m, 1));

@@ -30,3 +30,15 @@ pub fn median_of_3(mut f: impl FnMut()) -> f64 {
     times.sort_by(f64::total_cmp);
     times[1]
 }
+
+/// True when workload `name` should run: no filter words on the command line (other than
+/// `--` flags), or one of them is a substring of `name`
+/// (`cargo bench --bench kernels -- predict`).
+#[allow(dead_code)]
+pub fn selected(name: &str) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}

@@ -32,7 +32,7 @@
 
 use super::gauss_hermite::GaussHermite;
 use crate::error::{check_positive, Error, Result};
-use crate::linalg::{fill_lower_from_upper_leading, gemm, Matrix};
+use crate::linalg::{gemm, gram_upper, Matrix};
 use crate::nn::{Activation, Parameterization};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -68,7 +68,7 @@ pub enum Kind {
 }
 
 /// NNGP and NTK matrices between two input sets.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Kernels {
     /// The NNGP kernel K(x_i, x'_j).
     pub nngp: Matrix,
@@ -102,61 +102,111 @@ fn acos_fast(x: f64) -> f64 {
         -0.6882839716054533,
         0.07703815055590194,
     ];
-    let r = |z: f64| {
-        let p = z * (P[0] + z * (P[1] + z * (P[2] + z * (P[3] + z * (P[4] + z * P[5])))));
-        let q = 1.0 + z * (Q[0] + z * (Q[1] + z * (Q[2] + z * Q[3])));
-        p / q
-    };
     let a = x.abs();
-    let small = std::f64::consts::FRAC_PI_2 - (x + x * r(x * x));
-    let z = 0.5 * (1.0 - a);
-    let s = z.sqrt();
-    let tail = 2.0 * (s + s * r(z));
-    let large = if x > 0.0 { tail } else { PI - tail };
-    if a <= 0.5 {
-        small
+    let small = a <= 0.5;
+    // One rational evaluation and one square root for both branches: z = x² and w = x when
+    // |x| ≤ 1/2, z = (1 − |x|)/2 and w = √z otherwise.
+    let z = if small { x * x } else { 0.5 * (1.0 - a) };
+    let p = z * (P[0] + z * (P[1] + z * (P[2] + z * (P[3] + z * (P[4] + z * P[5])))));
+    let q = 1.0 + z * (Q[0] + z * (Q[1] + z * (Q[2] + z * Q[3])));
+    let root = z.sqrt();
+    let w = if small { x } else { root };
+    let asin_like = w + w * (p / q);
+    if small {
+        std::f64::consts::FRAC_PI_2 - asin_like
+    } else if x > 0.0 {
+        2.0 * asin_like
     } else {
-        large
+        PI - 2.0 * asin_like
     }
 }
 
-/// The a/b-ReLU layer map over a row (see the module doc), branch-free; `ab2` = a² + b²,
-/// `two_ab` = 2ab (ReLU: 1 and 0, which reproduce the plain arc-cosine formula bit for bit).
+/// One Dense layer's update of (K, Θ) (module doc): K' = w2·K + b2, Θ' = (ck·K + c1) + w2·Θ,
+/// with (ck, c1) = (w2, b2) in the NTK parameterization and (m_in, 1[bias]) in the standard one.
+#[derive(Clone, Copy, Debug)]
+struct Dense {
+    w2: f64,
+    b2: f64,
+    ck: f64,
+    c1: f64,
+}
+
+impl Dense {
+    #[inline(always)]
+    fn apply(self, k: f64, t: f64) -> (f64, f64) {
+        (self.w2 * k + self.b2, (self.ck * k + self.c1) + self.w2 * t)
+    }
+}
+
+/// A Dense layer followed by the a/b-ReLU map over a row, fused and branch-free; `ab2` =
+/// a² + b², `two_ab` = 2ab. The pre-activation standard deviations come precomputed:
+/// `sd1` = √q₁ and `isd1` = 1/√q₁ (0 when q₁ = 0) for the row, `sd2`/`isd2` per column, so that
+/// √(q₁q₂) = sd1·sd2 and cos θ = K · (isd1·isd2) need no square root or division (both products
+/// are commutative, so K(x, x') and K(x', x) round alike).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn ab_relu_row_generic(
+fn dense_ab_relu_row_generic(
+    dense: Dense,
     ab2: f64,
     two_ab: f64,
-    v1: f64,
-    v2: &[f64],
+    sd1: f64,
+    isd1: f64,
+    sd2: &[f64],
+    isd2: &[f64],
     nngp: &mut [f64],
     ntk: &mut [f64],
 ) {
     let inv_2pi = 0.5 / PI;
-    for ((k, t), &q2) in nngp.iter_mut().zip(ntk.iter_mut()).zip(v2) {
-        let s = (v1 * q2).sqrt();
-        let cos = if s > 0.0 {
-            (*k / s).clamp(-1.0, 1.0)
-        } else {
-            0.0
-        };
+    for (((k, t), &s2), &i2) in nngp.iter_mut().zip(ntk.iter_mut()).zip(sd2).zip(isd2) {
+        let (pre, tpre) = dense.apply(*k, *t);
+        let s = sd1 * s2;
+        let cos = (pre * (isd1 * i2)).clamp(-1.0, 1.0);
         let theta = acos_fast(cos);
         let sin = (1.0 - cos * cos).max(0.0).sqrt();
         *k = s * inv_2pi * (ab2 * (sin + (PI - theta) * cos) - two_ab * (sin - theta * cos));
-        *t *= (ab2 * (PI - theta) + two_ab * theta) * inv_2pi;
+        *t = tpre * ((ab2 * (PI - theta) + two_ab * theta) * inv_2pi);
     }
 }
 
 crate::linalg::simd_dispatch! {
-    /// The a/b-ReLU row map with runtime dispatch to the widest vector unit (8 lanes with
-    /// AVX-512, 4 with AVX2); every path rounds identically.
-    fn ab_relu_row(
+    /// [`dense_ab_relu_row_generic`] with runtime dispatch to the widest vector unit (8 lanes
+    /// with AVX-512, 4 with AVX2); every path rounds identically.
+    fn dense_ab_relu_row(
+        dense: Dense,
         ab2: f64,
         two_ab: f64,
-        v1: f64,
-        v2: &[f64],
+        sd1: f64,
+        isd1: f64,
+        sd2: &[f64],
+        isd2: &[f64],
         nngp: &mut [f64],
         ntk: &mut [f64],
-    ) = ab_relu_row_generic;
+    ) = dense_ab_relu_row_generic;
+}
+
+/// A raw pointer into an output matrix shared by the tile tasks of
+/// [`Network::upper_tiles`], which write disjoint entries.
+#[derive(Clone, Copy)]
+struct Shared(*mut f64);
+// SAFETY: used only by `upper_tiles`, whose tasks touch disjoint entries.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+/// The pre-activation variances q of one layer, with √q and 1/√q (0 for q = 0).
+#[derive(Clone, Debug, Default)]
+struct LayerVariances {
+    q: Vec<f64>,
+    sd: Vec<f64>,
+    isd: Vec<f64>,
+}
+
+impl LayerVariances {
+    fn push(&mut self, q: f64) {
+        let sd = q.sqrt();
+        self.q.push(q);
+        self.sd.push(sd);
+        self.isd.push(if sd > 0.0 { 1.0 / sd } else { 0.0 });
+    }
 }
 
 /// (a² + b², 2ab) of the a/b-ReLU family, `None` for other activations.
@@ -195,31 +245,39 @@ fn monomial_moment(k: u32, q12: f64, det: f64) -> f64 {
 }
 
 impl ActivationMap {
-    /// The map on one row: for every j, (K, Θ) ← (E[η(u)η(v)], Θ · E[η'(u)η'(v)]) with
-    /// q₁ = `v1`, q₂ = `v2[j]`, q₁₂ = `nngp[j]`; entry `diagonal` (if any) has cos θ = 1.
-    /// ReLU runs as a branch-free loop; the other activations entry by entry.
-    fn apply_row(
+    /// A Dense layer then the activation on one row: for every j, (K, Θ) ← Dense(K, Θ), then
+    /// (K, Θ) ← (E[η(u)η(v)], Θ · E[η'(u)η'(v)]) with q₁ = `q1` (the row's pre-activation
+    /// variance), q₂ = `v2.q[j]`, q₁₂ = K; entry `diagonal` (if any) has cos θ = 1. The a/b-ReLU
+    /// family runs as one fused branch-free loop; the other activations entry by entry.
+    fn apply_layer(
         &self,
-        v1: f64,
-        v2: &[f64],
+        dense: Dense,
+        q1: f64,
+        v2: &LayerVariances,
+        start: usize,
         nngp: &mut [f64],
         ntk: &mut [f64],
         diagonal: Option<usize>,
     ) {
+        let q2 = &v2.q[start..];
         if let Some((ab2, two_ab)) = ab_relu_coefficients(self.activation) {
-            let saved = diagonal.map(|j| ntk[j]);
-            ab_relu_row(ab2, two_ab, v1, v2, nngp, ntk);
+            let saved = diagonal.map(|j| dense.apply(nngp[j], ntk[j]));
+            let sd1 = q1.sqrt();
+            let isd1 = if sd1 > 0.0 { 1.0 / sd1 } else { 0.0 };
+            let (sd2, isd2) = (&v2.sd[start..], &v2.isd[start..]);
+            dense_ab_relu_row(dense, ab2, two_ab, sd1, isd1, sd2, isd2, nngp, ntk);
             // θ = 0 exactly on the diagonal: the pair map at cos θ = 1.
-            if let (Some(j), Some(t)) = (diagonal, saved) {
-                let (k, tdot) = self.pair(v1, v2[j], nngp[j], true);
-                nngp[j] = k;
+            if let (Some(j), Some((k, t))) = (diagonal, saved) {
+                let (kk, tdot) = self.pair(q1, q2[j], k, true);
+                nngp[j] = kk;
                 ntk[j] = t * tdot;
             }
         } else {
-            for (j, ((k, t), &q2)) in nngp.iter_mut().zip(ntk.iter_mut()).zip(v2).enumerate() {
-                let (kk, tdot) = self.pair(v1, q2, *k, diagonal == Some(j));
+            for (j, ((k, t), &q2)) in nngp.iter_mut().zip(ntk.iter_mut()).zip(q2).enumerate() {
+                let (pre, tpre) = dense.apply(*k, *t);
+                let (kk, tdot) = self.pair(q1, q2, pre, diagonal == Some(j));
                 *k = kk;
-                *t *= tdot;
+                *t = tpre * tdot;
             }
         }
     }
@@ -377,6 +435,26 @@ impl Network {
         out
     }
 
+    /// The Dense update of layer `l` (0 = the first, `depth` = the final Dense(1)).
+    fn dense(&self, l: usize, input_dim: usize) -> Dense {
+        let w2 = self.w_std * self.w_std;
+        let b2 = self.bias_var();
+        match self.parameterization {
+            Parameterization::Ntk => Dense {
+                w2,
+                b2,
+                ck: w2,
+                c1: b2,
+            },
+            Parameterization::Standard => Dense {
+                w2,
+                b2,
+                ck: if l == 0 { input_dim } else { self.width } as f64,
+                c1: if self.b_std.is_some() { 1.0 } else { 0.0 },
+            },
+        }
+    }
+
     /// One row of the kernels, in place: on entry `nngp` holds K⁰ = ⟨x_i, x'_j⟩/d for
     /// j ≥ `start`, on exit K and Θ of the whole network (the layer maps run over the row).
     #[allow(clippy::too_many_arguments)]
@@ -384,46 +462,40 @@ impl Network {
         &self,
         map: &ActivationMap,
         v1: &[f64],
-        v2_layers: &[Vec<f64>],
+        v2_layers: &[LayerVariances],
         start: usize,
         nngp: &mut [f64],
         ntk: &mut [f64],
         diagonal: Option<usize>,
         input_dim: usize,
     ) {
-        let w2 = self.w_std * self.w_std;
-        let b2 = self.bias_var();
-        let bias_one = if self.b_std.is_some() { 1.0 } else { 0.0 };
         ntk.fill(0.0);
-        for l in 0..=self.depth {
-            let fan_in = if l == 0 { input_dim } else { self.width } as f64;
-            match self.parameterization {
-                Parameterization::Ntk => {
-                    for (k, t) in nngp.iter_mut().zip(ntk.iter_mut()) {
-                        let next = w2 * *k + b2;
-                        *t = next + w2 * *t;
-                        *k = next;
-                    }
-                }
-                Parameterization::Standard => {
-                    for (k, t) in nngp.iter_mut().zip(ntk.iter_mut()) {
-                        *t = fan_in * *k + bias_one + w2 * *t;
-                        *k = w2 * *k + b2;
-                    }
-                }
-            }
-            if l < self.depth {
-                map.apply_row(v1[l], &v2_layers[l][start..], nngp, ntk, diagonal);
-            }
+        for (l, v2) in v2_layers.iter().enumerate() {
+            let dense = self.dense(l, input_dim);
+            map.apply_layer(dense, v1[l], v2, start, nngp, ntk, diagonal);
+        }
+        let last = self.dense(self.depth, input_dim);
+        for (k, t) in nngp.iter_mut().zip(ntk.iter_mut()) {
+            (*k, *t) = last.apply(*k, *t);
         }
     }
 
     /// NNGP and NTK between the rows of `x1` and of `x2` (`None`: x2 = x1, the kernels are
     /// exactly symmetric and the diagonal angle is exactly 0). Parallel over rows; each entry is independent of the thread count.
     pub fn kernels(&self, x1: &Matrix, x2: Option<&Matrix>) -> Result<Kernels> {
+        let mut out = Kernels::default();
+        self.kernels_into(x1, x2, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Network::kernels`] written into `out`, whose buffers are reused when their shapes
+    /// match: repeated calls of one size (a sweep over σ_w, σ_b or depth) then skip the cost of
+    /// fresh memory, which the kernel zeroes page by page on first touch (for two 4000 × 4000
+    /// outputs, as much time as the layer maps themselves).
+    pub fn kernels_into(&self, x1: &Matrix, x2: Option<&Matrix>, out: &mut Kernels) -> Result<()> {
         match x2 {
-            Some(x2) => self.compute(x1, x2, false),
-            None => self.compute(x1, x1, true),
+            Some(x2) => self.compute(x1, x2, false, out),
+            None => self.compute(x1, x1, true, out),
         }
     }
 
@@ -441,13 +513,83 @@ impl Network {
             ));
         }
         let head: Vec<usize> = (0..rows).collect();
-        self.compute(&x.select_rows(&head), x, true)
+        let mut out = Kernels::default();
+        self.compute(&x.select_rows(&head), x, true, &mut out)?;
+        Ok(out)
+    }
+
+    /// The `leading` layout of [`Network::compute`]: `nngp` (r × n₂, r ≤ n₂) holds K⁰ on and
+    /// above the diagonal; computes K and Θ there and mirrors the leading r × r square. Work is
+    /// split into TILE × TILE tiles, parallel over row blocks: a row block computes its tiles on
+    /// and right of the diagonal row by row and writes each tile of the leading square, while it
+    /// is still in cache, transposed into the rows below (entries no other task writes). Each
+    /// entry is the same sequence of operations whatever the thread count.
+    fn upper_tiles(
+        &self,
+        map: &ActivationMap,
+        var1: &[Vec<f64>],
+        var2_layers: &[LayerVariances],
+        nngp: &mut Matrix,
+        ntk: &mut Matrix,
+        input_dim: usize,
+    ) {
+        const TILE: usize = 128;
+        let (r, n2) = (nngp.rows, nngp.cols);
+        let (kp, tp) = (
+            Shared(nngp.data.as_mut_ptr()),
+            Shared(ntk.data.as_mut_ptr()),
+        );
+        (0..r.div_ceil(TILE)).into_par_iter().for_each(|bi| {
+            let (kp, tp) = (kp, tp);
+            let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(r));
+            for j0 in (i0..n2).step_by(TILE) {
+                let j1 = (j0 + TILE).min(n2);
+                for i in i0..i1 {
+                    let start = j0.max(i);
+                    if start >= j1 {
+                        continue;
+                    }
+                    let diagonal = (start == i).then_some(0);
+                    // SAFETY: row i belongs to this task's row block; columns start..j1 lie on
+                    // or above the diagonal, which only this task writes (other tasks write
+                    // below the diagonal, at columns of their own row blocks).
+                    let (k_row, t_row) = unsafe {
+                        (
+                            std::slice::from_raw_parts_mut(kp.0.add(i * n2 + start), j1 - start),
+                            std::slice::from_raw_parts_mut(tp.0.add(i * n2 + start), j1 - start),
+                        )
+                    };
+                    self.row(
+                        map,
+                        &var1[i],
+                        var2_layers,
+                        start,
+                        k_row,
+                        t_row,
+                        diagonal,
+                        input_dim,
+                    );
+                }
+                // Mirror the tile's part inside the leading square: (c, i) ← (i, c), c > i.
+                for c in j0..j1.min(r) {
+                    for i in i0..i1.min(c) {
+                        // SAFETY: (i, c) with c > i was written above by this task; (c, i)
+                        // lies below the diagonal at a column of this task's row block, which
+                        // no other task reads or writes.
+                        unsafe {
+                            *kp.0.add(c * n2 + i) = *kp.0.add(i * n2 + c);
+                            *tp.0.add(c * n2 + i) = *tp.0.add(i * n2 + c);
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// K and Θ between the rows of `x1` and of `x2`; `leading` says that `x1` is the first
     /// rows of `x2` (x1 = x2 included): only entries j ≥ i are computed, with cos θ = 1 at
     /// j = i, and the leading square is mirrored.
-    fn compute(&self, x1: &Matrix, x2: &Matrix, leading: bool) -> Result<Kernels> {
+    fn compute(&self, x1: &Matrix, x2: &Matrix, leading: bool, out: &mut Kernels) -> Result<()> {
         self.validate()?;
         let d = x1.cols;
         if x2.cols != d {
@@ -475,40 +617,41 @@ impl Network {
                 .map(|q| self.variances(&map, q))
                 .collect()
         };
-        let mut cross = Matrix::zeros(x1.rows, x2.rows);
-        gemm(&mut cross, 0.0, x1.view(), x2.view().transpose(), scale);
-        let n2 = x2.rows;
-        // Per layer, the variances of the second set as one array (rows run over j).
-        let var2_layers: Vec<Vec<f64>> = (0..self.depth)
-            .map(|l| var2.iter().map(|v| v[l]).collect())
-            .collect();
-        let mut nngp = cross;
-        let mut ntk = Matrix::zeros(x1.rows, n2);
-        nngp.data
-            .par_chunks_mut(n2)
-            .zip(ntk.data.par_chunks_mut(n2))
-            .enumerate()
-            .for_each(|(i, (k_row, t_row))| {
-                // For one input set only the upper triangle is computed, then mirrored: the
-                // kernels are exactly symmetric.
-                let start = if leading { i } else { 0 };
-                let diagonal = if leading { Some(0) } else { None };
-                self.row(
-                    &map,
-                    &var1[i],
-                    &var2_layers,
-                    start,
-                    &mut k_row[start..],
-                    &mut t_row[start..],
-                    diagonal,
-                    d,
-                );
-            });
-        if leading {
-            fill_lower_from_upper_leading(&mut nngp.data, x1.rows, n2);
-            fill_lower_from_upper_leading(&mut ntk.data, x1.rows, n2);
+        for m in [&mut out.nngp, &mut out.ntk] {
+            if (m.rows, m.cols) != (x1.rows, x2.rows) {
+                *m = Matrix::zeros(x1.rows, x2.rows);
+            }
         }
-        Ok(Kernels { nngp, ntk })
+        // K⁰ = ⟨x, x'⟩/d, in place in the NNGP buffer; every entry the layer maps read is
+        // overwritten, so reused buffers need no clearing.
+        if leading && x1.rows == x2.rows {
+            // Only j ≥ i is read: the triangular product does half the work.
+            gram_upper(&mut out.nngp, x1.view(), scale);
+        } else {
+            gemm(&mut out.nngp, 0.0, x1.view(), x2.view().transpose(), scale);
+        }
+        let n2 = x2.rows;
+        // Per layer, the variances of the second set as arrays (rows run over j).
+        let var2_layers: Vec<LayerVariances> = (0..self.depth)
+            .map(|l| {
+                let mut layer = LayerVariances::default();
+                var2.iter().for_each(|v| layer.push(v[l]));
+                layer
+            })
+            .collect();
+        let Kernels { nngp, ntk } = out;
+        if leading {
+            self.upper_tiles(&map, &var1, &var2_layers, nngp, ntk, d);
+        } else {
+            nngp.data
+                .par_chunks_mut(n2)
+                .zip(ntk.data.par_chunks_mut(n2))
+                .enumerate()
+                .for_each(|(i, (k_row, t_row))| {
+                    self.row(&map, &var1[i], &var2_layers, 0, k_row, t_row, None, d);
+                });
+        }
+        Ok(())
     }
 }
 
@@ -702,7 +845,15 @@ mod tests {
                 assert!((t - ti).abs() <= 1e-6 * ti.abs(), "{act} Ṫ {t} vs {ti}");
                 // The vectorised row map agrees with the scalar pair map (acos_fast is a few ulp off).
                 let (mut kr, mut tr) = ([q12], [1.0]);
-                map.apply_row(q1, &[q2], &mut kr, &mut tr, None);
+                let identity = Dense {
+                    w2: 1.0,
+                    b2: 0.0,
+                    ck: 0.0,
+                    c1: 0.0,
+                };
+                let mut v2 = LayerVariances::default();
+                v2.push(q2);
+                map.apply_layer(identity, q1, &v2, 0, &mut kr, &mut tr, None);
                 assert!((kr[0] - k).abs() <= 1e-14 * k.abs().max(1.0), "{act}");
                 assert!((tr[0] - t).abs() <= 1e-14 * t.abs(), "{act}");
             }
