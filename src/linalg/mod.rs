@@ -24,18 +24,21 @@ use rayon::prelude::*;
 macro_rules! simd_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $generic:path;) => {
         $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 /// # Safety
                 /// The CPU must support AVX-512F.
                 #[target_feature(enable = "avx512f")]
+                #[allow(clippy::too_many_arguments)]
                 unsafe fn wide($($arg: $ty),*) $(-> $ret)? {
                     $generic($($arg),*)
                 }
                 /// # Safety
                 /// The CPU must support AVX2.
                 #[target_feature(enable = "avx2")]
+                #[allow(clippy::too_many_arguments)]
                 unsafe fn narrow($($arg: $ty),*) $(-> $ret)? {
                     $generic($($arg),*)
                 }
