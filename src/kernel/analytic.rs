@@ -249,6 +249,7 @@ impl ActivationMap {
     /// (K, Θ) ← (E[η(u)η(v)], Θ · E[η'(u)η'(v)]) with q₁ = `q1` (the row's pre-activation
     /// variance), q₂ = `v2.q[j]`, q₁₂ = K; entry `diagonal` (if any) has cos θ = 1. The a/b-ReLU
     /// family runs as one fused branch-free loop; the other activations entry by entry.
+    #[allow(clippy::too_many_arguments)]
     fn apply_layer(
         &self,
         dense: Dense,
@@ -544,7 +545,7 @@ impl Network {
             let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(r));
             for j0 in (i0..n2).step_by(TILE) {
                 let j1 = (j0 + TILE).min(n2);
-                for i in i0..i1 {
+                for (i, v1) in var1.iter().enumerate().take(i1).skip(i0) {
                     let start = j0.max(i);
                     if start >= j1 {
                         continue;
@@ -561,7 +562,7 @@ impl Network {
                     };
                     self.row(
                         map,
-                        &var1[i],
+                        v1,
                         var2_layers,
                         start,
                         k_row,
