@@ -32,7 +32,7 @@
 
 use super::gauss_hermite::GaussHermite;
 use crate::error::{check_positive, Error, Result};
-use crate::linalg::{gemm, gram_upper, Matrix};
+use crate::linalg::{gemm, Matrix};
 use crate::nn::{Activation, Parameterization};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -519,23 +519,25 @@ impl Network {
         Ok(out)
     }
 
-    /// The `leading` layout of [`Network::compute`]: `nngp` (r × n₂, r ≤ n₂) holds K⁰ on and
-    /// above the diagonal; computes K and Θ there and mirrors the leading r × r square. Work is
-    /// split into TILE × TILE tiles, parallel over row blocks: a row block computes its tiles on
-    /// and right of the diagonal row by row and writes each tile of the leading square, while it
-    /// is still in cache, transposed into the rows below (entries no other task writes). Each
+    /// The `leading` layout of [`Network::compute`] (x1 = the first r rows of x2): computes K
+    /// and Θ on and above the diagonal of the r × n₂ outputs and mirrors the leading r × r
+    /// square. Work is split into TILE × TILE tiles, parallel over row blocks: a row block
+    /// computes each of its tiles on and right of the diagonal — K⁰ = ⟨x, x'⟩/d by a small GEMM,
+    /// then the layer maps row by row — and writes each tile of the leading square, while it is
+    /// still in cache, transposed into the rows below (entries no other task writes). Each
     /// entry is the same sequence of operations whatever the thread count.
     fn upper_tiles(
         &self,
         map: &ActivationMap,
         var1: &[Vec<f64>],
         var2_layers: &[LayerVariances],
+        (x1, x2, scale): (&Matrix, &Matrix, f64),
         nngp: &mut Matrix,
         ntk: &mut Matrix,
-        input_dim: usize,
     ) {
         const TILE: usize = 128;
         let (r, n2) = (nngp.rows, nngp.cols);
+        let input_dim = x1.cols;
         let (kp, tp) = (
             Shared(nngp.data.as_mut_ptr()),
             Shared(ntk.data.as_mut_ptr()),
@@ -545,6 +547,20 @@ impl Network {
             let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(r));
             for j0 in (i0..n2).step_by(TILE) {
                 let j1 = (j0 + TILE).min(n2);
+                // K⁰ of the tile, ⟨x_i, x'_j⟩/d, computed in place while it stays in cache.
+                // SAFETY: rows i0..i1 at columns j0..j1 ≥ i0: on or above the diagonal of this
+                // task's rows, or (diagonal tile) below it at this task's own columns.
+                unsafe {
+                    crate::linalg::gemm_tile_sequential(
+                        kp.0.add(i0 * n2 + j0),
+                        i1 - i0,
+                        j1 - j0,
+                        n2,
+                        x1.view().subrows(i0, i1 - i0),
+                        x2.view().subrows(j0, j1 - j0).transpose(),
+                        scale,
+                    );
+                }
                 for (i, v1) in var1.iter().enumerate().take(i1).skip(i0) {
                     let start = j0.max(i);
                     if start >= j1 {
@@ -623,12 +639,10 @@ impl Network {
                 *m = Matrix::zeros(x1.rows, x2.rows);
             }
         }
-        // K⁰ = ⟨x, x'⟩/d, in place in the NNGP buffer; every entry the layer maps read is
-        // overwritten, so reused buffers need no clearing.
-        if leading && x1.rows == x2.rows {
-            // Only j ≥ i is read: the triangular product does half the work.
-            gram_upper(&mut out.nngp, x1.view(), scale);
-        } else {
+        // K⁰ = ⟨x, x'⟩/d in the NNGP buffer (the tiled layout computes it tile by tile, in
+        // cache); every entry the layer maps read is overwritten, so reused buffers need no
+        // clearing.
+        if !leading {
             gemm(&mut out.nngp, 0.0, x1.view(), x2.view().transpose(), scale);
         }
         let n2 = x2.rows;
@@ -642,7 +656,8 @@ impl Network {
             .collect();
         let Kernels { nngp, ntk } = out;
         if leading {
-            self.upper_tiles(&map, &var1, &var2_layers, nngp, ntk, d);
+            let inputs = (x1, x2, scale);
+            self.upper_tiles(&map, &var1, &var2_layers, inputs, nngp, ntk);
         } else {
             nngp.data
                 .par_chunks_mut(n2)
