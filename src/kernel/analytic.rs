@@ -123,18 +123,22 @@ fn acos_fast(x: f64) -> f64 {
 
 /// One Dense layer's update of (K, Θ) (module doc): K' = w2·K + b2, Θ' = (ck·K + c1) + w2·Θ,
 /// with (ck, c1) = (w2, b2) in the NTK parameterization and (m_in, 1[bias]) in the standard one.
+/// `carry` is false for the first layer, where Θ⁰ = 0 (the Θ buffer is then not read, so
+/// reused buffers need no clearing).
 #[derive(Clone, Copy, Debug)]
 struct Dense {
     w2: f64,
     b2: f64,
     ck: f64,
     c1: f64,
+    carry: bool,
 }
 
 impl Dense {
     #[inline(always)]
     fn apply(self, k: f64, t: f64) -> (f64, f64) {
-        (self.w2 * k + self.b2, (self.ck * k + self.c1) + self.w2 * t)
+        let carried = if self.carry { self.w2 * t } else { 0.0 };
+        (self.w2 * k + self.b2, (self.ck * k + self.c1) + carried)
     }
 }
 
@@ -191,6 +195,49 @@ struct Shared(*mut f64);
 // SAFETY: used only by `upper_tiles`, whose tasks touch disjoint entries.
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
+
+/// Copies (i, c) to (c, i) for i in `rows`, c in `cols`, c > i, in a row-major buffer with
+/// `stride` columns — in 8 × 8 blocks through a local buffer, so that both the reads and the
+/// writes run along rows, a cache line at a time.
+///
+/// # Safety
+/// `data` must be valid for the entries read and written, and no other thread may access them.
+unsafe fn mirror_tile(
+    data: *mut f64,
+    stride: usize,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+) {
+    const B: usize = 8;
+    for cb in cols.clone().step_by(B) {
+        let ce = (cb + B).min(cols.end);
+        for ib in (rows.start..rows.end.min(ce)).step_by(B) {
+            let ie = (ib + B).min(rows.end);
+            if ie <= cb && ie - ib == B && ce - cb == B {
+                // A full block strictly above the diagonal: eight row loads, a register
+                // transpose, eight row stores.
+                let mut block = [[0.0f64; B]; B];
+                for (r, row) in block.iter_mut().enumerate() {
+                    // SAFETY: in bounds and exclusive by the caller's contract.
+                    *row = unsafe { *(data.add((ib + r) * stride + cb) as *const [f64; B]) };
+                }
+                #[allow(clippy::needless_range_loop)] // c indexes the inner arrays
+                for c in 0..B {
+                    let column: [f64; B] = std::array::from_fn(|r| block[r][c]);
+                    // SAFETY: as above.
+                    unsafe { *(data.add((cb + c) * stride + ib) as *mut [f64; B]) = column };
+                }
+            } else {
+                for i in ib..ie {
+                    for c in cb.max(i + 1)..ce {
+                        // SAFETY: as above.
+                        unsafe { *data.add(c * stride + i) = *data.add(i * stride + c) };
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// The pre-activation variances q of one layer, with √q and 1/√q (0 for q = 0).
 #[derive(Clone, Debug, Default)]
@@ -440,18 +487,21 @@ impl Network {
     fn dense(&self, l: usize, input_dim: usize) -> Dense {
         let w2 = self.w_std * self.w_std;
         let b2 = self.bias_var();
+        let carry = l > 0;
         match self.parameterization {
             Parameterization::Ntk => Dense {
                 w2,
                 b2,
                 ck: w2,
                 c1: b2,
+                carry,
             },
             Parameterization::Standard => Dense {
                 w2,
                 b2,
                 ck: if l == 0 { input_dim } else { self.width } as f64,
                 c1: if self.b_std.is_some() { 1.0 } else { 0.0 },
+                carry,
             },
         }
     }
@@ -470,7 +520,6 @@ impl Network {
         diagonal: Option<usize>,
         input_dim: usize,
     ) {
-        ntk.fill(0.0);
         for (l, v2) in v2_layers.iter().enumerate() {
             let dense = self.dense(l, input_dim);
             map.apply_layer(dense, v1[l], v2, start, nngp, ntk, diagonal);
@@ -588,16 +637,11 @@ impl Network {
                     );
                 }
                 // Mirror the tile's part inside the leading square: (c, i) ← (i, c), c > i.
-                for c in j0..j1.min(r) {
-                    for i in i0..i1.min(c) {
-                        // SAFETY: (i, c) with c > i was written above by this task; (c, i)
-                        // lies below the diagonal at a column of this task's row block, which
-                        // no other task reads or writes.
-                        unsafe {
-                            *kp.0.add(c * n2 + i) = *kp.0.add(i * n2 + c);
-                            *tp.0.add(c * n2 + i) = *tp.0.add(i * n2 + c);
-                        }
-                    }
+                for out in [kp, tp] {
+                    // SAFETY: (i, c) with c > i was written above by this task; (c, i) lies
+                    // below the diagonal at a column of this task's row block, which no other
+                    // task reads or writes.
+                    unsafe { mirror_tile(out.0, n2, i0..i1, j0..j1.min(r)) };
                 }
             }
         });
@@ -866,6 +910,7 @@ mod tests {
                     b2: 0.0,
                     ck: 0.0,
                     c1: 0.0,
+                    carry: true,
                 };
                 let mut v2 = LayerVariances::default();
                 v2.push(q2);
