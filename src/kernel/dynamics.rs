@@ -189,15 +189,7 @@ pub fn gradient_descent_mse(
             settings.learning_rate / normalization,
         )?
     } else {
-        let (values, vectors) = symmetric_eigen(&theta)?;
-        let mut proj = Matrix::zeros(n, k);
-        gemm(
-            &mut proj,
-            0.0,
-            vectors.view().transpose(),
-            residual0.view(),
-            1.0,
-        );
+        let (values, vectors, proj) = eigen_projection(&theta, &residual0)?;
         let pairs = finite
             .iter()
             .map(|&t| {
@@ -290,6 +282,14 @@ fn krylov_pairs(
         }
     }
     Ok((pairs, steps))
+}
+
+/// Θ = V Λ Vᵀ and the projections P = Vᵀ R of the columns of R: (Λ, V, P).
+fn eigen_projection(theta: &Matrix, r: &Matrix) -> Result<(Vec<f64>, Matrix, Matrix)> {
+    let (values, vectors) = symmetric_eigen(theta)?;
+    let mut proj = Matrix::zeros(r.rows, r.cols);
+    gemm(&mut proj, 0.0, vectors.view().transpose(), r.view(), 1.0);
+    Ok((values, vectors, proj))
 }
 
 /// With Θ = V Λ Vᵀ and p = Vᵀ r: (V d(Λ) p, V g(Λ) p) for the pair (d, g) = `functions(λ)` —
@@ -406,15 +406,7 @@ pub fn gradient_descent_mse_discrete(
     }
     let theta = regularized(theta_train, settings);
     let a = settings.learning_rate / (n * k) as f64;
-    let (values, vectors) = symmetric_eigen(&theta)?;
-    let mut proj = Matrix::zeros(n, k);
-    gemm(
-        &mut proj,
-        0.0,
-        vectors.view().transpose(),
-        y_train.view(),
-        1.0,
-    );
+    let (values, vectors, proj) = eigen_projection(&theta, y_train)?;
     let mut out = Predictions {
         train: Vec::new(),
         test: Vec::new(),

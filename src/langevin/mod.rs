@@ -630,18 +630,7 @@ pub fn sharpness(
         beta.push(b);
         v = w.iter().map(|x| x / b).collect();
     }
-    let m = alpha.len();
-    let t = Matrix::from_fn(m, m, |i, j| {
-        if i == j {
-            alpha[i]
-        } else if i + 1 == j {
-            beta[i]
-        } else if j + 1 == i {
-            beta[j]
-        } else {
-            0.0
-        }
-    });
+    let t = linalg::tridiagonal(&alpha, &beta);
     Ok(*linalg::symmetric_eigenvalues(&t)?
         .last()
         .unwrap_or(&f64::NAN))

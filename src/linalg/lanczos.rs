@@ -18,7 +18,7 @@
 //! same kind as that of a full eigendecomposition — or when the Krylov space becomes invariant
 //! (then the result is exact), or at m = n.
 
-use super::{symmetric_eigen, Matrix};
+use super::{dot8, symmetric_eigen, Matrix};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -32,20 +32,6 @@ pub struct LanczosOutput {
     pub products: Vec<Vec<f64>>,
     /// The Krylov dimension m used.
     pub iterations: usize,
-}
-
-/// ⟨u, v⟩ with eight partial sums (vectorisable; a fixed order, so deterministic).
-fn dot8(u: &[f64], v: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (uc, vc) = (u.chunks_exact(8), v.chunks_exact(8));
-    let (ur, vr) = (uc.remainder(), vc.remainder());
-    for (a, b) in uc.zip(vc) {
-        for l in 0..8 {
-            acc[l] += a[l] * b[l];
-        }
-    }
-    let tail: f64 = ur.iter().zip(vr).map(|(a, b)| a * b).sum();
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// y = A x for a row-major square A, parallel over fixed row chunks (each entry one fixed
@@ -139,6 +125,23 @@ pub fn lanczos_apply(
     }
 }
 
+/// The symmetric tridiagonal matrix with diagonal `alpha` and off-diagonal `beta`
+/// (`beta.len() + 1 == alpha.len()`): the T_m of a Lanczos process.
+pub fn tridiagonal(alpha: &[f64], beta: &[f64]) -> Matrix {
+    let m = alpha.len();
+    Matrix::from_fn(m, m, |i, j| {
+        if i == j {
+            alpha[i]
+        } else if i + 1 == j {
+            beta[i]
+        } else if j + 1 == i {
+            beta[j]
+        } else {
+            0.0
+        }
+    })
+}
+
 /// ‖c − p‖ with p zero-padded to c's length.
 fn change(c: &[f64], p: &[f64]) -> f64 {
     c.iter()
@@ -159,17 +162,7 @@ fn ritz_coefficients(
     functions: &[&dyn Fn(f64) -> f64],
 ) -> Result<Vec<(Vec<f64>, f64)>> {
     let m = alpha.len();
-    let t = Matrix::from_fn(m, m, |i, j| {
-        if i == j {
-            alpha[i]
-        } else if i + 1 == j {
-            beta[i]
-        } else if j + 1 == i {
-            beta[j]
-        } else {
-            0.0
-        }
-    });
+    let t = tridiagonal(alpha, beta);
     let (theta, s) = symmetric_eigen(&t)?;
     Ok(functions
         .iter()

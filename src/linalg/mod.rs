@@ -9,7 +9,7 @@
 
 pub mod lanczos;
 
-pub use lanczos::{lanczos_apply, LanczosOutput};
+pub use lanczos::{lanczos_apply, tridiagonal, LanczosOutput};
 
 use crate::error::{Error, Result};
 use faer::linalg::matmul::matmul;
@@ -437,6 +437,21 @@ pub fn norm(v: &[f64]) -> f64 {
 /// Inner product ⟨u, v⟩.
 pub fn dot(u: &[f64], v: &[f64]) -> f64 {
     u.iter().zip(v).map(|(a, b)| a * b).sum()
+}
+
+/// Σ_j u_j v_j with eight independent accumulators (vectorisable, deterministic order).
+#[inline]
+pub fn dot8(u: &[f64], v: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (uc, vc) = (u.chunks_exact(8), v.chunks_exact(8));
+    let (ur, vr) = (uc.remainder(), vc.remainder());
+    for (a, b) in uc.zip(vc) {
+        for k in 0..8 {
+            acc[k] += a[k] * b[k];
+        }
+    }
+    let tail: f64 = ur.iter().zip(vr).map(|(a, b)| a * b).sum();
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// Euclidean distance ‖u − v‖₂.

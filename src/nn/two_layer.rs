@@ -46,21 +46,6 @@ pub(crate) struct HiddenLayer<'a> {
 /// thread count).
 const BLOCK_ROWS: usize = 32;
 
-/// Σ_j u_j v_j with eight independent accumulators (vectorisable, deterministic order).
-#[inline]
-fn dot8(u: &[f64], v: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (uc, vc) = (u.chunks_exact(8), v.chunks_exact(8));
-    let (ur, vr) = (uc.remainder(), vc.remainder());
-    for (a, b) in uc.zip(vc) {
-        for k in 0..8 {
-            acc[k] += a[k] * b[k];
-        }
-    }
-    let tail: f64 = ur.iter().zip(vr).map(|(a, b)| a * b).sum();
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
-
 impl HiddenLayer<'_> {
     /// (Φ = η(H), D = η'(H) ⊙ a) for a batch, H = X Wᵀ + b.
     fn features(&self, x: &Matrix) -> (Matrix, Matrix) {
@@ -156,7 +141,7 @@ fn rows_pass(
             .for_each(|(row, o)| {
                 add_bias(row);
                 row.iter_mut().for_each(|u| *u = f(*u));
-                *o = c * dot8(row, a);
+                *o = c * crate::linalg::dot8(row, a);
             }),
         Some(phi) => h
             .data
@@ -168,7 +153,7 @@ fn rows_pass(
                 prow.iter_mut()
                     .zip(row.iter())
                     .for_each(|(v, &u)| *v = f(u));
-                *o = c * dot8(prow, a);
+                *o = c * crate::linalg::dot8(prow, a);
             }),
     }
 }
