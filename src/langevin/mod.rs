@@ -579,7 +579,7 @@ impl LinearGaussian {
 }
 
 /// The sharpness of a point: the largest eigenvalue of the Hessian of the objective, by
-/// `iterations` steps of Lanczos with full reorthogonalisation on Hessian–vector products
+/// `iterations` steps of Lanczos ([`linalg::Lanczos`]) on Hessian–vector products
 /// H v ≈ (∇L(x + h v) − ∇L(x − h v)) / (2h), h = 1e-5 (‖v‖ = 1), started from a seeded random
 /// vector; the largest Ritz value of the tridiagonal matrix.
 pub fn sharpness(
@@ -606,31 +606,19 @@ pub fn sharpness(
             out[i] = (gp[i] - gm[i]) / (2.0 * h);
         }
     };
-    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(k);
     let mut v = vec![0.0; p];
     seed.stream("lanczos", 0).fill_normal(&mut v, 1.0);
-    let norm = linalg::norm(&v);
-    v.iter_mut().for_each(|x| *x /= norm);
-    let (mut alpha, mut beta) = (Vec::with_capacity(k), Vec::with_capacity(k));
-    let mut w = vec![0.0; p];
-    for j in 0..k {
-        hvp(&v, &mut w);
-        let a = linalg::dot(&w, &v);
-        alpha.push(a);
-        basis.push(v.clone());
-        // Full reorthogonalisation against every Lanczos vector so far.
-        for q in &basis {
-            let c = linalg::dot(&w, q);
-            w.iter_mut().zip(q).for_each(|(x, y)| *x -= c * y);
-        }
-        let b = linalg::norm(&w);
-        if j + 1 == k || b < 1e-12 {
+    let mut process = linalg::Lanczos::new(&v).ok_or_else(|| {
+        Error::invalid("sharpness", "the random start vector is zero or not finite")
+    })?;
+    loop {
+        let (m, invariant) = process.advance(&mut hvp);
+        if m == k || invariant {
             break;
         }
-        beta.push(b);
-        v = w.iter().map(|x| x / b).collect();
+        process.accept();
     }
-    let t = linalg::tridiagonal(&alpha, &beta);
+    let t = process.tridiagonal();
     Ok(*linalg::symmetric_eigenvalues(&t)?
         .last()
         .unwrap_or(&f64::NAN))

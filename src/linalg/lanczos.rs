@@ -72,35 +72,13 @@ pub fn lanczos_apply(
     if !beta0.is_finite() {
         return Err(Error::invalid("lanczos_apply", "b is not finite"));
     }
-    let mut basis: Vec<Vec<f64>> = vec![b.iter().map(|v| v / beta0).collect()];
-    let (mut alpha, mut beta): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
-    let mut w = vec![0.0; n];
+    let mut process = Lanczos::new(b).expect("b ≠ 0 checked above");
     let mut previous: Option<Vec<Vec<f64>>> = None;
-    let mut scale = 0.0f64; // a running estimate of ‖T‖ for the breakdown test
     loop {
-        let j = alpha.len();
-        matvec(a, &basis[j], &mut w);
-        let aj = dot8(&basis[j], &w);
-        alpha.push(aj);
-        // Full reorthogonalisation against the whole basis, twice (the three-term recurrence
-        // is its first pass).
-        for _ in 0..2 {
-            let h: Vec<f64> = basis.par_iter().map(|q| dot8(q, &w)).collect();
-            w.par_chunks_mut(256).enumerate().for_each(|(c, ws)| {
-                let (off, len) = (c * 256, ws.len());
-                for (q, &hq) in basis.iter().zip(&h) {
-                    for (wi, qi) in ws.iter_mut().zip(&q[off..off + len]) {
-                        *wi -= hq * qi;
-                    }
-                }
-            });
-        }
-        let bj = super::norm(&w);
-        scale = scale.max(aj.abs() + bj + beta.last().copied().unwrap_or(0.0));
-        let m = j + 1;
-        let invariant = bj <= 1e-14 * scale.max(f64::MIN_POSITIVE) || m == n;
+        let (m, invariant) = process.advance(|q, w| matvec(a, q, w));
+        let invariant = invariant || m == n;
         if invariant || m % CHECK_EVERY == 0 {
-            let coefficients = ritz_coefficients(&alpha, &beta, beta0, functions)?;
+            let coefficients = ritz_coefficients(&process.alpha, &process.beta, beta0, functions)?;
             let converged = invariant
                 || previous.as_ref().is_some_and(|prev| {
                     coefficients
@@ -111,7 +89,7 @@ pub fn lanczos_apply(
             if converged {
                 let products = coefficients
                     .iter()
-                    .map(|(c, _)| combine(&basis, c, n))
+                    .map(|(c, _)| combine(&process.basis, c, n))
                     .collect();
                 return Ok(LanczosOutput {
                     products,
@@ -120,8 +98,83 @@ pub fn lanczos_apply(
             }
             previous = Some(coefficients.into_iter().map(|(c, _)| c).collect());
         }
-        beta.push(bj);
-        basis.push(w.iter().map(|v| v / bj).collect());
+        process.accept();
+    }
+}
+
+/// The Lanczos process with full reorthogonalisation on a symmetric operator given by its
+/// product, step by step: [`Lanczos::advance`] extends T by one column, the caller decides
+/// whether to stop (from T, e.g. its Ritz values), and [`Lanczos::accept`] moves on.
+#[derive(Clone, Debug)]
+pub struct Lanczos {
+    /// q₁, q₂, …: the orthonormal Krylov basis.
+    pub basis: Vec<Vec<f64>>,
+    /// The diagonal of T.
+    pub alpha: Vec<f64>,
+    /// The off-diagonal of T (one shorter than `alpha` between `accept` calls).
+    pub beta: Vec<f64>,
+    w: Vec<f64>,
+    pending: f64,
+    scale: f64,
+}
+
+impl Lanczos {
+    /// Starts from q₁ = b/‖b‖; `None` when ‖b‖ is 0 or not finite.
+    pub fn new(b: &[f64]) -> Option<Lanczos> {
+        let norm = super::norm(b);
+        (norm > 0.0 && norm.is_finite()).then(|| Lanczos {
+            basis: vec![b.iter().map(|v| v / norm).collect()],
+            alpha: Vec::new(),
+            beta: Vec::new(),
+            w: vec![0.0; b.len()],
+            pending: 0.0,
+            scale: 0.0,
+        })
+    }
+
+    /// One step: w = A q_j by `matvec(q_j, w)`, α_j = ⟨q_j, w⟩, w reorthogonalised against the
+    /// whole basis twice (the three-term recurrence is its first pass), β_j = ‖w‖. Returns the
+    /// Krylov dimension m and whether the space is invariant (β_j ≤ 1e-14 ‖T‖).
+    pub fn advance(&mut self, mut matvec: impl FnMut(&[f64], &mut [f64])) -> (usize, bool) {
+        let j = self.alpha.len();
+        let w = &mut self.w;
+        matvec(&self.basis[j], w);
+        let aj = dot8(&self.basis[j], w);
+        self.alpha.push(aj);
+        let basis = &self.basis;
+        for _ in 0..2 {
+            let h: Vec<f64> = basis.par_iter().map(|q| dot8(q, w)).collect();
+            w.par_chunks_mut(256).enumerate().for_each(|(c, ws)| {
+                let (off, len) = (c * 256, ws.len());
+                for (q, &hq) in basis.iter().zip(&h) {
+                    for (wi, qi) in ws.iter_mut().zip(&q[off..off + len]) {
+                        *wi -= hq * qi;
+                    }
+                }
+            });
+        }
+        let bj = super::norm(w);
+        self.scale = self
+            .scale
+            .max(aj.abs() + bj + self.beta.last().copied().unwrap_or(0.0));
+        self.pending = bj;
+        (j + 1, bj <= 1e-14 * self.scale.max(f64::MIN_POSITIVE))
+    }
+
+    /// Appends β_j to T and q_{j+1} = w/β_j to the basis (after an `advance` that was not
+    /// invariant).
+    pub fn accept(&mut self) {
+        let bj = self.pending;
+        self.beta.push(bj);
+        self.basis.push(self.w.iter().map(|v| v / bj).collect());
+    }
+
+    /// T_m.
+    pub fn tridiagonal(&self) -> Matrix {
+        tridiagonal(
+            &self.alpha,
+            &self.beta[..self.alpha.len().saturating_sub(1)],
+        )
     }
 }
 

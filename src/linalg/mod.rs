@@ -9,7 +9,7 @@
 
 pub mod lanczos;
 
-pub use lanczos::{lanczos_apply, tridiagonal, LanczosOutput};
+pub use lanczos::{lanczos_apply, tridiagonal, Lanczos, LanczosOutput};
 
 use crate::error::{Error, Result};
 use faer::linalg::matmul::matmul;
