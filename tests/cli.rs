@@ -500,6 +500,46 @@ fn kernel_and_predict_commands() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--time"));
+    // The Krylov solver forced on the small problem agrees with the default (eigen at n = 50);
+    // an unknown solver is named.
+    let predict = |solver: &str, out: &str| {
+        gradflow(
+            &[
+                "predict",
+                "--x-train",
+                "x.npy",
+                "--y-train",
+                "y.npy",
+                "--x-test",
+                "xt.npy",
+                "--time",
+                "1,10",
+                "--depth",
+                "1",
+                "--solver",
+                solver,
+                "--out",
+                out,
+                "--json",
+            ],
+            &dir,
+        )
+    };
+    let o = predict("krylov", "pk.npy");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["solver"], "krylov");
+    assert!(predict("eigen", "pe.npy").status.success());
+    let (pk, pe) = (
+        gradflow::data::io::read_npy(&dir.join("pk.npy")).unwrap(),
+        gradflow::data::io::read_npy(&dir.join("pe.npy")).unwrap(),
+    );
+    assert!(
+        gradflow::linalg::distance(&pk.data, &pe.data) < 1e-10 * gradflow::linalg::norm(&pe.data)
+    );
+    let o = predict("lanczos", "pb.npy");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("lanczos"), "{}", stderr(&o));
     let o = gradflow(
         &["kernel", "--x", "x.npy", "--out", "b.npy", "--depth", "0"],
         &dir,
