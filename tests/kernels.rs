@@ -1,7 +1,7 @@
 //! Kernels against independent truths: Monte Carlo over initialisations, quadrature, the
 //! document's named two-layer formulas, the Jacobian, and explicit Euler integration.
 
-use gradflow::kernel::analytic::{two_layer_ntk, Network};
+use gradflow::kernel::analytic::{two_layer_ntk, Kernels, Network};
 use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings, Solver};
 use gradflow::kernel::empirical::{empirical_ntk, jacobian_ntk};
 use gradflow::linalg::{symmetric_eigenvalues, Matrix};
@@ -164,6 +164,68 @@ fn kernels_are_symmetric_psd_and_x2_equal_x_agrees() {
         }
         assert!(rel_frobenius(&k2.ntk, &k.ntk) < 1e-7, "{act:?}");
         assert!(rel_frobenius(&k2.nngp, &k.nngp) < 1e-7, "{act:?}");
+    }
+}
+
+#[test]
+fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers() {
+    // 300 points: three row blocks of the 128-wide tiles (the last one partial).
+    let x = inputs(300, 6, 40);
+    for act in [
+        Activation::leaky_relu(0.2),
+        Activation::Erf {
+            a: 0.8,
+            b: 1.4,
+            c: 0.1,
+        },
+    ] {
+        let net = Network {
+            w_std: 1.3,
+            b_std: Some(0.2),
+            ..Network::new(2, act)
+        };
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| net.kernels(&x, None).unwrap())
+        };
+        let fresh = run(1);
+        assert!(fresh == run(3), "{act}: thread count changed the bits");
+        // The cross path (x2 given: one whole GEMM, no tiles, no mirror) agrees off the
+        // diagonal to round-off; the tiled result is exactly symmetric.
+        let cross = net.kernels(&x, Some(&x)).unwrap();
+        for (m, c) in [(&fresh.nngp, &cross.nngp), (&fresh.ntk, &cross.ntk)] {
+            for i in 0..300 {
+                for j in 0..300 {
+                    assert_eq!(m.get(i, j), m.get(j, i), "{act}: ({i}, {j})");
+                    let tol = if i == j { 1e-7 } else { 1e-12 };
+                    assert!(
+                        (m.get(i, j) - c.get(i, j)).abs() <= tol * c.get(i, j).abs().max(1e-3),
+                        "{act}: ({i}, {j}) {} vs {}",
+                        m.get(i, j),
+                        c.get(i, j)
+                    );
+                }
+            }
+        }
+        // Buffers of the right shape holding NaN (or another network's kernels) are reused and
+        // every entry is overwritten: the same bits as fresh outputs.
+        let mut reused = Kernels {
+            nngp: Matrix::from_fn(300, 300, |_, _| f64::NAN),
+            ntk: Matrix::from_fn(300, 300, |_, _| f64::NAN),
+        };
+        net.kernels_into(&x, None, &mut reused).unwrap();
+        assert!(reused == fresh, "{act}: NaN-filled buffers not overwritten");
+        Network::new(3, Activation::ABS)
+            .kernels_into(&x, None, &mut reused)
+            .unwrap();
+        net.kernels_into(&x, None, &mut reused).unwrap();
+        assert!(
+            reused == fresh,
+            "{act}: buffers of another network not overwritten"
+        );
     }
 }
 

@@ -32,7 +32,7 @@
 
 use super::gauss_hermite::GaussHermite;
 use crate::error::{check_positive, Error, Result};
-use crate::linalg::{gemm, Matrix};
+use crate::linalg::{fill_lower_from_upper, gemm, Matrix};
 use crate::nn::{Activation, Parameterization};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -160,16 +160,26 @@ fn dense_ab_relu_row_generic(
     nngp: &mut [f64],
     ntk: &mut [f64],
 ) {
-    let inv_2pi = 0.5 / PI;
     for (((k, t), &s2), &i2) in nngp.iter_mut().zip(ntk.iter_mut()).zip(sd2).zip(isd2) {
         let (pre, tpre) = dense.apply(*k, *t);
-        let s = sd1 * s2;
         let cos = (pre * (isd1 * i2)).clamp(-1.0, 1.0);
-        let theta = acos_fast(cos);
-        let sin = (1.0 - cos * cos).max(0.0).sqrt();
-        *k = s * inv_2pi * (ab2 * (sin + (PI - theta) * cos) - two_ab * (sin - theta * cos));
-        *t = tpre * ((ab2 * (PI - theta) + two_ab * theta) * inv_2pi);
+        let (kk, tdot) = ab_relu_map(ab2, two_ab, sd1 * s2, cos, acos_fast(cos));
+        *k = kk;
+        *t = tpre * tdot;
     }
+}
+
+/// The a/b-ReLU map at one angle (module doc): (K', E[η'η']) from s = √(q₁q₂), cos θ and θ,
+/// with `ab2` = a² + b² and `two_ab` = 2ab — the one place the formula is written, shared by
+/// the vectorised row pass and the scalar pair map.
+#[inline(always)]
+fn ab_relu_map(ab2: f64, two_ab: f64, s: f64, cos: f64, theta: f64) -> (f64, f64) {
+    let inv_2pi = 0.5 / PI;
+    let sin = (1.0 - cos * cos).max(0.0).sqrt();
+    (
+        s * inv_2pi * (ab2 * (sin + (PI - theta) * cos) - two_ab * (sin - theta * cos)),
+        (ab2 * (PI - theta) + two_ab * theta) * inv_2pi,
+    )
 }
 
 crate::linalg::simd_dispatch! {
@@ -376,20 +386,16 @@ impl ActivationMap {
             Activation::Relu | Activation::AbRelu { .. } => {
                 let (ab2, two_ab) = ab_relu_coefficients(self.activation).unwrap_or_default();
                 let s = (q1 * q2).sqrt();
+                if diagonal && s > 0.0 {
+                    // θ = 0 exactly: K' = (a² + b²) s/2, E[η'η'] = (a² + b²)/2.
+                    return (0.5 * ab2 * s, 0.5 * ab2);
+                }
                 let cos = if s == 0.0 {
                     0.0
-                } else if diagonal {
-                    1.0
                 } else {
                     (q12 / s).clamp(-1.0, 1.0)
                 };
-                let theta = if diagonal && s > 0.0 { 0.0 } else { cos.acos() };
-                let sin = (1.0 - cos * cos).max(0.0).sqrt();
-                (
-                    s / (2.0 * PI)
-                        * (ab2 * (sin + (PI - theta) * cos) - two_ab * (sin - theta * cos)),
-                    (ab2 * (PI - theta) + two_ab * theta) / (2.0 * PI),
-                )
+                ab_relu_map(ab2, two_ab, s, cos, cos.acos())
             }
             Activation::Erf { a, b, c } => {
                 let q12 = if diagonal { (q1 * q2).sqrt() } else { q12 };
@@ -823,11 +829,7 @@ fn two_layer(x1: &Matrix, x2: &Matrix, activation: Activation, both: bool) -> Re
             }
         });
     if same {
-        for i in 0..n2 {
-            for j in 0..i {
-                out.data[i * n2 + j] = out.data[j * n2 + i];
-            }
-        }
+        fill_lower_from_upper(&mut out);
     }
     Ok(out)
 }

@@ -311,7 +311,12 @@ impl std::str::FromStr for Activation {
         };
         act.validate()
             .map_err(|e| format!("activation '{s}': {e}"))?;
-        Ok(act)
+        // One function, one variant: ab_relu(0, 1) and leaky_relu(0) are ReLU, which has the
+        // models' fast paths (as monomial(1) is the identity).
+        Ok(match act {
+            Activation::AbRelu { a, b } if a == 0.0 && b == 1.0 => Activation::Relu,
+            act => act,
+        })
     }
 }
 
@@ -427,6 +432,8 @@ mod tests {
         assert_eq!("erf(1, 1, 0)".parse(), Ok(Activation::ERF));
         assert_eq!("monomial(1)".parse(), Ok(Activation::Identity));
         assert_eq!("monomial(2)".parse(), Ok(Activation::QUADRATIC));
+        assert_eq!("leaky_relu(0)".parse(), Ok(Activation::Relu));
+        assert_eq!("ab_relu(0, 1)".parse(), Ok(Activation::Relu));
         for bad in [
             "erf(1, 2)",
             "monomial(2.5)",
