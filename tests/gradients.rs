@@ -142,6 +142,55 @@ fn two_layer_gradients_scaling_family_and_frozen_layers() {
     }
 }
 
+/// A width over several blocks of neurons (the passes run in fixed blocks of 128; here 128, 128
+/// and a ragged 4), for an activation whose derivative is read from its value (tanh, ReLU) and
+/// one that keeps its pre-activations (softplus). The parallel path runs the same per-block code
+/// (tests/train.rs holds it to bit-identical results across thread counts at M = 600).
+#[test]
+fn two_layer_gradients_across_neuron_blocks() {
+    let model = |act| TwoLayer {
+        bias: true,
+        w_std: 0.7,
+        b_std: 0.3,
+        output_init: OutputInit::Gaussian { std: 1.0 },
+        ..TwoLayer::new(2, 260, act, 0.5).unwrap()
+    };
+    let d = data(40, 2, 1, false, 3);
+    for act in [Activation::Tanh, Activation::Softplus] {
+        check(
+            &model(act),
+            Loss::Squared,
+            0.0,
+            &d,
+            &format!("two_layer M=300 {act:?}"),
+        );
+    }
+    // ReLU: 30,000 pre-activations put some within any stencil of the kink, so the ReLU pass
+    // (derivative read from the value) is checked against the a/b-ReLU pass with a = 0, b = 1
+    // (derivative from the pre-activation), whose smooth siblings pass above.
+    let gradient = |act| {
+        let m = model(act);
+        let objective = Objective {
+            model: &m,
+            loss: Loss::Squared,
+            l2: 0.0,
+        };
+        let params = m.init(&mut Seed(5).stream("grad-init", 0));
+        let mut grad = vec![0.0; params.len()];
+        objective.value_and_gradient(&params, &d, &mut Workspace::default(), &mut grad);
+        grad
+    };
+    let relu = gradient(Activation::Relu);
+    let ab = gradient(Activation::AbRelu { a: 0.0, b: 1.0 });
+    let diff = relu
+        .iter()
+        .zip(&ab)
+        .map(|(u, v)| (u - v).abs())
+        .fold(0.0, f64::max);
+    assert!(diff <= 1e-14, "relu against ab_relu(0, 1): {diff:e}");
+    assert!(relu.iter().any(|&g| g != 0.0));
+}
+
 #[test]
 fn deep_linear_factorization_infinite_width_gradients() {
     for loss in Loss::ALL {
