@@ -6,7 +6,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-SIZE_KEYS = ("bench", "n", "depth", "b_std", "width", "n_train", "n_test")
+SIZE_KEYS = ("bench", "n", "depth", "b_std", "width", "n_train", "n_test", "output_weights")
 runs = defaultdict(lambda: defaultdict(list))
 extras = {}
 notes = []
@@ -25,15 +25,19 @@ for line in open(sys.argv[1]):
         if extra:
             extras[key] = extra
 
-# gradflow-only variants (e.g. predict_eigen) are compared with the anchor of the same sizes
-# under the base bench name.
+# gradflow-only variants (e.g. predict_eigen, or another draw of the output weights) are
+# compared with the anchor of the same sizes under the base bench name.
 def anchor_times(key):
     v = runs[key]["anchor"]
     if v:
         return v
-    name = dict(key)["bench"].split("_")[0]
-    base = tuple((k, name if k == "bench" else val) for k, val in key)
-    return runs.get(base, {}).get("anchor", [])
+    d = dict(key)
+    d.pop("output_weights", None)
+    for cand in (d, {**d, "bench": d["bench"].split("_")[0]}):
+        base = tuple((k, cand[k]) for k in SIZE_KEYS if k in cand)
+        if runs.get(base, {}).get("anchor"):
+            return runs[base]["anchor"]
+    return []
 
 
 print("| workload | gradflow (s) | anchor (s) | speed-up | notes |")

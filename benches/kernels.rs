@@ -12,7 +12,7 @@ use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings, Solver};
 use gradflow::kernel::empirical::empirical_ntk;
 use gradflow::kernel::{Kernels, Kind, Network};
 use gradflow::linalg::Matrix;
-use gradflow::nn::{Activation, Model, TwoLayer};
+use gradflow::nn::{Activation, Model, OutputInit, TwoLayer};
 use gradflow::rng::Seed;
 
 fn main() {
@@ -50,16 +50,30 @@ fn main() {
     }
 
     let xe = random(1000, 100);
-    let model = TwoLayer {
-        w_std: 0.1,
-        ..TwoLayer::new(100, 4096, Activation::Relu, 0.5).expect("model")
-    };
-    let params = model.init(&mut Seed(1).stream("init", 0));
-    if common::selected("empirical") {
+    // ±1 output weights (the document's network; the first layer's kernel is counted from sign
+    // bits) and Gaussian ones (neural-tangents' initialisation; every part is a GEMM).
+    for (output_init, label) in [
+        (OutputInit::Sign { scale: 1.0 }, "sign"),
+        (OutputInit::Gaussian { std: 1.0 }, "gaussian"),
+    ] {
+        if !common::selected("empirical") {
+            break;
+        }
+        let model = TwoLayer {
+            w_std: 0.1,
+            output_init,
+            ..TwoLayer::new(100, 4096, Activation::Relu, 0.5).expect("model")
+        };
+        let params = model.init(&mut Seed(1).stream("init", 0));
         let t = common::median_of_3(|| {
             empirical_ntk(&model, &params, &xe, None).expect("ntk");
         });
-        println!("{{\"bench\": \"empirical_two_layer\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": 1000, \"width\": 4096}}");
+        let variant = if label == "sign" {
+            String::new()
+        } else {
+            format!(", \"output_weights\": \"{label}\"")
+        };
+        println!("{{\"bench\": \"empirical_two_layer\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": 1000, \"width\": 4096{variant}}}");
     }
     if !common::selected("predict") {
         return;

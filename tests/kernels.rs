@@ -258,6 +258,51 @@ fn structured_two_layer_ntk_equals_the_jacobian_and_approaches_k_infinity() {
     assert!(rel_frobenius(&emp, &exact) < 0.03);
 }
 
+/// With a/b-ReLU activations and one |a_j| (±a output weights), the first layer's part of the
+/// two-layer kernel is counted from packed sign bits instead of multiplied; it must equal the
+/// Jacobian's J Jᵀ (and the multiplied path, Gaussian a_j, must too) for same-set and cross
+/// kernels, with and without biases, over a width that fills several 64-bit words and a ragged one.
+#[test]
+fn counted_two_layer_ntk_equals_the_jacobian() {
+    let x = inputs(9, 3, 11);
+    let x2 = inputs(5, 3, 12);
+    let sign = OutputInit::Sign { scale: 0.7 };
+    let gaussian = OutputInit::Gaussian { std: 1.0 };
+    for act in [
+        Activation::Relu,
+        Activation::leaky_relu(0.1),
+        Activation::ABS,
+        Activation::AbRelu { a: -0.5, b: 2.0 },
+    ] {
+        for (output_init, symmetric, bias, first, second) in [
+            (sign, false, false, true, true),
+            (sign, true, true, true, true),
+            (sign, false, true, true, false),
+            (gaussian, false, true, true, true),
+        ] {
+            let model = TwoLayer {
+                bias,
+                b_std: 0.5,
+                symmetric,
+                output_init,
+                train_first: first,
+                train_second: second,
+                ..TwoLayer::new(3, 200, act, 0.5).unwrap()
+            };
+            let p = model.init(&mut Seed(4).stream("counted", 0));
+            for other in [None, Some(&x2)] {
+                let fast = empirical_ntk(&model, &p, &x, other).unwrap();
+                let slow = jacobian_ntk(&model, &p, &x, other).unwrap();
+                let err = rel_frobenius(&fast, &slow);
+                assert!(
+                    err < 1e-13,
+                    "{act} {output_init:?} symmetric={symmetric} bias={bias}: {err:e}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn gradient_flow_matches_explicit_euler() {
     let x = inputs(8, 3, 7);

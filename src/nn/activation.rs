@@ -155,6 +155,31 @@ impl Activation {
         }
     }
 
+    /// v_i ← η(v_i) in place (parallel over fixed chunks; ReLU vectorised).
+    pub fn apply_in_place(self, v: &mut [f64]) {
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 14;
+        match self {
+            Activation::Identity => {}
+            Activation::Relu => v.par_chunks_mut(CHUNK).for_each(|c| {
+                c.iter_mut().for_each(|u| *u = u.max(0.0));
+            }),
+            act => v.par_chunks_mut(CHUNK).for_each(|c| {
+                c.iter_mut().for_each(|u| *u = act.value(*u));
+            }),
+        }
+    }
+
+    /// (η'(u) for u ≤ 0, η'(u) for u > 0) for the piecewise-linear activations whose derivative
+    /// takes one value on each side of 0 (ReLU and the a/b-ReLU family), `None` otherwise.
+    pub fn sign_slopes(self) -> Option<(f64, f64)> {
+        match self {
+            Activation::Relu => Some((0.0, 1.0)),
+            Activation::AbRelu { a, b } => Some((a, b)),
+            _ => None,
+        }
+    }
+
     /// True when η'(u) is a function of η(u) alone ([`Activation::derivative_from_value`]):
     /// the passes then keep only the activations, not the pre-activations.
     pub fn derivative_from_value_exists(self) -> bool {

@@ -6,7 +6,9 @@
 //! [`crate::nn::InfiniteWidth`] through [`HiddenLayer`].
 
 use crate::error::{check_positive, Error, Result};
-use crate::linalg::{gemm, gemm_slice_sequential, gram, view, Matrix};
+use crate::linalg::{
+    fill_lower_from_upper, gemm, gemm_row_blocks, gemm_slice_sequential, gram_upper, view, Matrix,
+};
 use crate::nn::model::{zero_frozen, Cache, Model, ParamBlock};
 use crate::nn::Activation;
 use crate::rng::Rng;
@@ -49,78 +51,245 @@ pub(crate) struct HiddenLayer<'a> {
 /// ≈ 65–70 for faer's own parallel split of the same products.
 const NEURON_BLOCK: usize = 128;
 
+/// Samples per block of the sample-major product H = X Wᵀ of the kernel paths.
+const SAMPLE_ROWS: usize = 64;
+
 /// Below this many multiply-adds per pass (n·M·d) the blocks run on the calling thread.
 const PARALLEL_WORK: usize = 1 << 18;
 
 impl HiddenLayer<'_> {
-    /// (Φ = η(H), D = η'(H) ⊙ a) for a batch, H = X Wᵀ + b.
-    fn features(&self, x: &Matrix) -> (Matrix, Matrix) {
+    /// H = X Wᵀ + b (n × M, sample-major) for a batch.
+    fn pre_activations(&self, x: &Matrix) -> Matrix {
         let m = self.width;
         let mut h = Matrix::zeros(x.rows, m);
-        gemm(
-            &mut h,
-            0.0,
-            x.view(),
-            view(self.w, m, self.input_dim).transpose(),
-            1.0,
-        );
+        let w = view(self.w, m, self.input_dim);
+        gemm_row_blocks(&mut h, x.view(), w.transpose(), SAMPLE_ROWS);
         if let Some(b) = self.b {
             h.data.par_chunks_mut(m).for_each(|row| {
                 row.iter_mut().zip(b).for_each(|(u, &bj)| *u += bj);
             });
         }
-        let act = self.activation;
-        let mut phi = Matrix::zeros(x.rows, m);
-        act.apply(&h.data, &mut phi.data);
-        let mut dd = h;
-        dd.data.par_chunks_mut(m).for_each(|row| {
-            row.iter_mut()
-                .zip(self.a)
-                .for_each(|(u, &aj)| *u = aj * act.derivative(*u));
-        });
-        (phi, dd)
+        h
     }
 
-    /// The empirical NTK c² [1[first] (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]) + 1[second] Φ₁Φ₂ᵀ]: the sum
-    /// over neurons of ⟨∂f/∂(w_j, b_j)⟩ and ⟨∂f/∂a_j⟩ products, as three GEMMs.
+    /// (η'(u ≤ 0), η'(u > 0), a²) when the first layer's part of the kernel is a count: η' takes
+    /// one value on each side of 0 (the a/b-ReLU family) and every |a_j| is the same (±a output
+    /// weights, the document's choice and the symmetric initialisation).
+    fn binary_slopes(&self) -> Option<(f64, f64, f64)> {
+        let (lo, hi) = self.activation.sign_slopes()?;
+        let a2 = self.a.first()?.powi(2);
+        self.a
+            .iter()
+            .all(|&aj| aj * aj == a2)
+            .then_some((lo, hi, a2))
+    }
+
+    /// The empirical NTK c² [1[first] (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]) + 1[second] Φ₁Φ₂ᵀ] with
+    /// D = η'(H) ⊙ a and Φ = η(H): the sum over neurons of ⟨∂f/∂(w_j, b_j)⟩ and ⟨∂f/∂a_j⟩
+    /// products, as GEMMs (only the upper triangle, mirrored once, when x2 is omitted).
+    ///
+    /// When [`HiddenLayer::binary_slopes`] applies, D₁D₂ᵀ needs no GEMM: with s_ij = 1[H_ij > 0],
+    /// δ = η'₊ − η'₋ and the counts c_i = Σ_j s_ij, n_ii' = Σ_j s_ij s_i'j (popcounts of packed
+    /// sign bits), (D₁D₂ᵀ)_ii' = a² [M η'₋² + η'₋ δ (c_i + c_i') + δ² n_ii'] exactly.
     pub fn ntk(&self, x1: &Matrix, x2: Option<&Matrix>, first: bool, second: bool) -> Matrix {
-        let (phi1, d1) = self.features(x1);
-        let second_set = x2.map(|x| (x, self.features(x)));
-        let (x2r, phi2, d2) = match &second_set {
-            Some((x, (p, d))) => (*x, p, d),
-            None => (x1, &phi1, &d1),
-        };
-        let c2 = self.scale * self.scale;
         let same = x2.is_none();
-        // A B ᵀ, through the symmetric (half-flop) product when both sides are the same set.
-        let product = |a: &Matrix, b: &Matrix| -> Matrix {
+        let x2r = x2.unwrap_or(x1);
+        let h1 = self.pre_activations(x1);
+        let h2 = x2.map(|x| self.pre_activations(x));
+        let c2 = self.scale * self.scale;
+        // α A Bᵀ; only the upper triangle when both sides are the same set.
+        let product = |a: &Matrix, b: &Matrix, alpha: f64| -> Matrix {
             let mut out = Matrix::zeros(a.rows, b.rows);
             if same {
-                gram(&mut out, a.view(), 1.0);
+                gram_upper(&mut out, a.view(), alpha);
             } else {
-                gemm(&mut out, 0.0, a.view(), b.view().transpose(), 1.0);
+                gemm(&mut out, 0.0, a.view(), b.view().transpose(), alpha);
             }
             out
         };
-        let mut k = Matrix::zeros(x1.rows, x2r.rows);
+        let act = self.activation;
+        let n2 = x2r.rows;
+        // The first layer's part is taken while H is still there: as packed sign bits (counted
+        // path) or as c² (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]).
+        let mut first_part = None;
+        let mut counted = None;
         if first {
-            let inputs = product(x1, x2r);
-            let bias = if self.b.is_some() { 1.0 } else { 0.0 };
-            k = product(&d1, d2);
-            k.data
-                .iter_mut()
-                .zip(&inputs.data)
-                .for_each(|(v, g)| *v *= c2 * (g + bias));
+            let mut inputs = product(x1, x2r, 1.0);
+            if self.b.is_some() {
+                inputs.data.iter_mut().for_each(|g| *g += 1.0);
+            }
+            match self.binary_slopes() {
+                Some(slopes) => {
+                    let bits2 = h2.as_ref().map(SignBits::new);
+                    counted = Some((SignBits::new(&h1), bits2, slopes, inputs));
+                }
+                None => {
+                    let slopes = |h: &Matrix| {
+                        let mut d = h.clone();
+                        d.data.par_chunks_mut(self.width).for_each(|row| {
+                            row.iter_mut()
+                                .zip(self.a)
+                                .for_each(|(u, &aj)| *u = aj * act.derivative(*u));
+                        });
+                        d
+                    };
+                    let d1 = slopes(&h1);
+                    let d2 = h2.as_ref().map(slopes);
+                    let mut dd = product(&d1, d2.as_ref().unwrap_or(&d1), c2);
+                    dd.data
+                        .par_iter_mut()
+                        .zip(inputs.data.par_iter())
+                        .for_each(|(t, g)| *t *= g);
+                    first_part = Some(dd);
+                }
+            }
         }
-        if second {
-            let features = product(&phi1, phi2);
+        // c² Φ₁Φ₂ᵀ, Φ = η(H) in place.
+        let mut k = if second {
+            let mut h1 = h1;
+            let mut h2 = h2;
+            for h in std::iter::once(&mut h1).chain(h2.as_mut()) {
+                act.apply_in_place(&mut h.data);
+            }
+            product(&h1, h2.as_ref().unwrap_or(&h1), c2)
+        } else {
+            Matrix::zeros(x1.rows, n2)
+        };
+        if let Some(dd) = first_part {
             k.data
-                .iter_mut()
-                .zip(&features.data)
-                .for_each(|(v, f)| *v += c2 * f);
+                .par_iter_mut()
+                .zip(dd.data.par_iter())
+                .for_each(|(v, t)| *v += t);
+        }
+        if let Some((bits1, bits2, (lo, hi, a2), inputs)) = counted {
+            let bits2 = bits2.as_ref().unwrap_or(&bits1);
+            let (m, delta) = (self.width as f64, hi - lo);
+            k.data
+                .par_chunks_mut(n2.max(1))
+                .zip(inputs.data.par_chunks(n2.max(1)))
+                .enumerate()
+                .for_each(|(i, (krow, grow))| {
+                    let start = if same { i } else { 0 };
+                    let ci = f64::from(bits1.counts[i]);
+                    bits1.and_counts(i, bits2, start, |j, nij| {
+                        let cj = f64::from(bits2.counts[j]);
+                        let dd = a2 * (m * lo * lo + lo * delta * (ci + cj) + delta * delta * nij);
+                        krow[j] += c2 * dd * grow[j];
+                    });
+                });
+        }
+        if same {
+            fill_lower_from_upper(&mut k);
         }
         k
     }
+}
+
+/// Packed sign bits s_ij = 1[H_ij > 0] of a batch of pre-activations, 64 neurons per word, with
+/// the row counts c_i = Σ_j s_ij.
+struct SignBits {
+    words: usize,
+    bits: Vec<u64>,
+    counts: Vec<u32>,
+}
+
+impl SignBits {
+    fn new(h: &Matrix) -> SignBits {
+        let words = h.cols.div_ceil(64);
+        let mut bits = vec![0u64; h.rows * words];
+        if words > 0 {
+            bits.par_chunks_mut(words)
+                .zip(h.data.par_chunks(h.cols))
+                .for_each(|(b, row)| {
+                    for (w, chunk) in b.iter_mut().zip(row.chunks(64)) {
+                        *w = chunk
+                            .iter()
+                            .enumerate()
+                            .fold(0u64, |v, (k, &u)| v | (u64::from(u > 0.0) << k));
+                    }
+                });
+        }
+        let counts = bits
+            .chunks(words.max(1))
+            .take(h.rows)
+            .map(|row| row.iter().map(|w| w.count_ones()).sum())
+            .collect();
+        SignBits {
+            words,
+            bits,
+            counts,
+        }
+    }
+
+    /// Calls `f(j, n_ij)` for j ≥ `start` with n_ij = Σ_k s_ik s'_jk (`other`'s rows j).
+    fn and_counts(&self, i: usize, other: &SignBits, start: usize, f: impl FnMut(usize, f64)) {
+        let row = &self.bits[i * self.words..(i + 1) * self.words];
+        and_counts(row, &other.bits, self.words, start, f);
+    }
+}
+
+/// `f(j, popcount(row & rows_j))` for every row j ≥ `start` of `rows` (each `words` long), with
+/// the POPCNT instruction where the CPU has it.
+fn and_counts(
+    row: &[u64],
+    rows: &[u64],
+    words: usize,
+    start: usize,
+    mut f: impl FnMut(usize, f64),
+) {
+    #[inline(always)]
+    fn generic(
+        row: &[u64],
+        rows: &[u64],
+        words: usize,
+        start: usize,
+        f: &mut dyn FnMut(usize, f64),
+    ) {
+        for (j, r) in rows.chunks_exact(words).enumerate().skip(start) {
+            let n: u32 = row.iter().zip(r).map(|(a, b)| (a & b).count_ones()).sum();
+            f(j, f64::from(n));
+        }
+    }
+    if words == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512vpopcntdq") {
+        /// # Safety
+        /// The CPU must support AVX-512F and AVX-512 VPOPCNTDQ.
+        #[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+        unsafe fn with_vpopcnt(
+            row: &[u64],
+            rows: &[u64],
+            words: usize,
+            start: usize,
+            f: &mut dyn FnMut(usize, f64),
+        ) {
+            generic(row, rows, words, start, f);
+        }
+        // SAFETY: the features were detected at run time.
+        unsafe { with_vpopcnt(row, rows, words, start, &mut f) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        /// # Safety
+        /// The CPU must support POPCNT.
+        #[target_feature(enable = "popcnt")]
+        unsafe fn with_popcnt(
+            row: &[u64],
+            rows: &[u64],
+            words: usize,
+            start: usize,
+            f: &mut dyn FnMut(usize, f64),
+        ) {
+            generic(row, rows, words, start, f);
+        }
+        // SAFETY: the feature was detected at run time.
+        unsafe { with_popcnt(row, rows, words, start, &mut f) };
+        return;
+    }
+    generic(row, rows, words, start, &mut f);
 }
 
 /// Runs `f` on every item, on the rayon pool when `parallel` (each item is one fixed block of
