@@ -453,9 +453,9 @@ fn clear_upper_vector_state() {
     }
 }
 
-/// Euclidean norm ‖v‖₂.
+/// Euclidean norm ‖v‖₂ (the squares summed over eight lanes, like [`dot8`]).
 pub fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+    dot8(v, v).sqrt()
 }
 
 /// Inner product ⟨u, v⟩.
