@@ -405,37 +405,61 @@ pub fn gram(c: &mut Matrix, a: MatRef<'_, f64>, alpha: f64) {
     fill_lower_from_upper(c);
 }
 
+/// Tile edge of the parallel [`gram_upper`].
+const GRAM_TILE: usize = 128;
+
 /// The upper triangle (diagonal included) of C ← α A Aᵀ; the strictly lower triangle of the
-/// n × n matrix `c` is left untouched. Parallel like [`gemm`]: faer partitions the output,
-/// never the inner dimension, so each entry is independent of the thread count.
+/// n × n matrix `c` is left untouched. Large products run as fixed 128 × 128 tiles on and above
+/// the diagonal, one task per tile on the rayon pool, each a single-threaded faer product
+/// (triangular on the diagonal tiles): two cores reach more this way than with faer's own
+/// parallel split, and each entry is the same sequence of operations whatever the thread count.
 pub fn gram_upper(c: &mut Matrix, a: MatRef<'_, f64>, alpha: f64) {
     use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
+    use rayon::prelude::*;
     let n = a.nrows();
     assert_eq!((c.rows, c.cols), (n, n), "gram_upper: output shape");
-    let work = n * n * a.ncols() / 2;
-    let par = if work >= PARALLEL_WORK && rayon::current_num_threads() > 1 {
-        Par::rayon(0)
-    } else {
-        Par::Seq
-    };
-    {
-        let dst = faer::MatMut::from_row_major_slice_mut(&mut c.data, n, n);
+    // C_block ← α A_I A_Jᵀ, upper triangle only when `diagonal`, for a block at `ptr`.
+    let block = |ptr: *mut f64, i0: usize, rows: usize, j0: usize, cols: usize, diagonal: bool| {
+        // SAFETY: every caller passes a block of `c` that no other task touches.
+        let dst = unsafe { faer::MatMut::from_raw_parts_mut(ptr, rows, cols, n as isize, 1) };
+        let structure = if diagonal {
+            BlockStructure::TriangularUpper
+        } else {
+            BlockStructure::Rectangular
+        };
         tri_matmul(
             dst,
-            BlockStructure::TriangularUpper,
+            structure,
             Accum::Replace,
-            a,
+            a.subrows(i0, rows),
             BlockStructure::Rectangular,
-            a.transpose(),
+            a.subrows(j0, cols).transpose(),
             BlockStructure::Rectangular,
             alpha,
-            par,
+            Par::Seq,
         );
+        clear_upper_vector_state();
+    };
+    let work = n * n * a.ncols() / 2;
+    // (Not on the thread count: one thread runs the same tiles in turn.)
+    if work < PARALLEL_WORK || n <= GRAM_TILE {
+        block(c.data.as_mut_ptr(), 0, n, 0, n, true);
+        return;
     }
-    if matches!(par, Par::Rayon(_)) {
-        rayon::broadcast(|_| clear_upper_vector_state());
-    }
-    clear_upper_vector_state();
+    let tiles = n.div_ceil(GRAM_TILE);
+    let pairs: Vec<(usize, usize)> = (0..tiles)
+        .flat_map(|bi| (bi..tiles).map(move |bj| (bi, bj)))
+        .collect();
+    let base = SharedMut(c.data.as_mut_ptr());
+    pairs.par_iter().for_each(|&(bi, bj)| {
+        let (i0, j0) = (bi * GRAM_TILE, bj * GRAM_TILE);
+        let rows = GRAM_TILE.min(n - i0);
+        let cols = GRAM_TILE.min(n - j0);
+        let base = &base;
+        // SAFETY: tile (bi, bj) lies inside `c`; tiles are disjoint.
+        let ptr = unsafe { base.0.add(i0 * n + j0) };
+        block(ptr, i0, rows, j0, cols, bi == bj);
+    });
 }
 
 /// Clears the upper halves of the vector registers after a wide-vector kernel: faer's AVX-512
@@ -777,6 +801,14 @@ mod tests {
         let c1 = run(1);
         assert_eq!(c1.data, run(2).data);
         assert_eq!(c1.data, run(3).data);
+        // The tiled upper triangle leaves the strictly lower triangle alone.
+        let mut upper = Matrix::from_fn(300, 300, |_, _| f64::NAN);
+        gram_upper(&mut upper, a.view(), 2.0);
+        for i in 0..300 {
+            for j in 0..300 {
+                assert_eq!(upper.get(i, j).is_nan(), j < i, "({i}, {j})");
+            }
+        }
         for i in 0..300 {
             for j in 0..300 {
                 assert_eq!(c1.get(i, j), c1.get(j, i));

@@ -124,13 +124,24 @@ impl HiddenLayer<'_> {
                     counted = Some((SignBits::new(&h1), bits2, slopes, inputs));
                 }
                 None => {
+                    // D = η'(H) ⊙ a into a fresh (huge-page) buffer; the a/b-ReLU family as a
+                    // branch-free select.
                     let slopes = |h: &Matrix| {
-                        let mut d = h.clone();
-                        d.data.par_chunks_mut(self.width).for_each(|row| {
-                            row.iter_mut()
-                                .zip(self.a)
-                                .for_each(|(u, &aj)| *u = aj * act.derivative(*u));
-                        });
+                        let m = self.width;
+                        let mut d = Matrix::zeros(h.rows, m);
+                        let rows = d.data.par_chunks_mut(m).zip(h.data.par_chunks(m));
+                        match act.sign_slopes() {
+                            Some((lo, hi)) => rows.for_each(|(drow, hrow)| {
+                                for ((v, &u), &aj) in drow.iter_mut().zip(hrow).zip(self.a) {
+                                    *v = aj * if u > 0.0 { hi } else { lo };
+                                }
+                            }),
+                            None => rows.for_each(|(drow, hrow)| {
+                                for ((v, &u), &aj) in drow.iter_mut().zip(hrow).zip(self.a) {
+                                    *v = aj * act.derivative(u);
+                                }
+                            }),
+                        }
                         d
                     };
                     let d1 = slopes(&h1);
