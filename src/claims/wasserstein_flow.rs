@@ -86,7 +86,7 @@ impl Claim for WassersteinFlow {
                 .sum::<f64>()
                 / (c as f64 * lr);
             previous.copy_from_slice(&state.params);
-            if state.step % every == 0 {
+            if state.step.is_multiple_of(every) {
                 let t = state.step as f64 * lr;
                 let w = w2(&state.params[..c], &state.params[c..])?;
                 rows.push(vec![t, w, w0 * (-lambda * t).exp()]);

@@ -122,7 +122,7 @@ pub fn clusters(
         for (j, v) in x.row_mut(i).iter_mut().enumerate() {
             *v = centres.get(c, j) + spread * rng.normal();
         }
-        y.data[i] = if c % 2 == 0 { 1.0 } else { -1.0 };
+        y.data[i] = if c.is_multiple_of(2) { 1.0 } else { -1.0 };
     }
     Dataset::new("clusters", x, y)
 }

@@ -751,7 +751,7 @@ impl TwoLayer {
         if self.input_dim == 0 {
             return Err(Error::invalid("input_dim", "expected ≥ 1, got 0"));
         }
-        if self.symmetric && self.width % 2 != 0 {
+        if self.symmetric && !self.width.is_multiple_of(2) {
             return Err(Error::invalid(
                 "width",
                 format!(

@@ -282,7 +282,7 @@ impl Trainer<'_> {
             if !loss.is_finite() || !grad_norm.is_finite() {
                 return Err(Error::Diverged { step: t, loss });
             }
-            if t % every == 0 {
+            if t.is_multiple_of(every) {
                 let train_loss = if batch.is_none() && !lookahead {
                     loss
                 } else {

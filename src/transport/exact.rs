@@ -417,7 +417,7 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix) -> Result<ExactSolution> {
         }
         basis.pivot(e_in, &mut path)?;
         pivots += 1;
-        if pivots % refresh == 0 {
+        if pivots.is_multiple_of(refresh) {
             basis.recompute_potentials();
         }
     }
