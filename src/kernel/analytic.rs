@@ -218,25 +218,117 @@ unsafe fn mirror_tile(
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        /// # Safety
+        /// As [`mirror_tile`]; the CPU must support AVX-512F.
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(
+            data: *mut f64,
+            stride: usize,
+            rows: std::ops::Range<usize>,
+            cols: std::ops::Range<usize>,
+        ) {
+            // SAFETY: the caller's contract; the blocks lie inside it.
+            unsafe {
+                mirror_tile_with(data, stride, rows, cols, |ib, cb| {
+                    transpose8_avx512(
+                        data.add(ib * stride + cb),
+                        data.add(cb * stride + ib),
+                        stride,
+                    )
+                })
+            }
+        }
+        // SAFETY: the feature was detected at run time; the rest is the caller's contract.
+        return unsafe { wide(data, stride, rows, cols) };
+    }
+    // SAFETY: the caller's contract; the blocks lie inside it.
+    unsafe {
+        mirror_tile_with(data, stride, rows.clone(), cols, |ib, cb| {
+            const B: usize = 8;
+            let mut block = [[0.0f64; B]; B];
+            for (r, row) in block.iter_mut().enumerate() {
+                *row = *(data.add((ib + r) * stride + cb) as *const [f64; B]);
+            }
+            #[allow(clippy::needless_range_loop)] // c indexes the inner arrays
+            for c in 0..B {
+                let column: [f64; B] = std::array::from_fn(|r| block[r][c]);
+                *(data.add((cb + c) * stride + ib) as *mut [f64; B]) = column;
+            }
+        })
+    }
+}
+
+/// The 8 × 8 block at `src` (row stride `stride`) written transposed at `dst`: eight row loads,
+/// three rounds of AVX-512 shuffles (pairs, 128-bit lanes, 256-bit halves), eight row stores.
+///
+/// # Safety
+/// Both blocks must be valid and not overlap; the CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose8_avx512(src: *const f64, dst: *mut f64, stride: usize) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's contract.
+    unsafe {
+        let r: [__m512d; 8] = std::array::from_fn(|k| _mm512_loadu_pd(src.add(k * stride)));
+        // t_{2p} = (r_{2p}[0] r_{2p+1}[0] | r_{2p}[2] r_{2p+1}[2] | …), t_{2p+1} the odd columns.
+        let t: [__m512d; 8] = std::array::from_fn(|k| {
+            let (a, b) = (r[k & !1], r[k | 1]);
+            if k % 2 == 0 {
+                _mm512_unpacklo_pd(a, b)
+            } else {
+                _mm512_unpackhi_pd(a, b)
+            }
+        });
+        // Four rows' worth of columns (c, c + 4) per vector.
+        let lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+        let hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+        // s[q] for rows 0–3 (q < 4) and rows 4–7 (q ≥ 4): columns (0, 4), (2, 6), (1, 5), (3, 7).
+        let s: [__m512d; 8] = std::array::from_fn(|q| {
+            let base = if q < 4 { 0 } else { 4 };
+            let (a, b) = match q % 4 {
+                0 | 1 => (t[base], t[base + 2]),
+                _ => (t[base + 1], t[base + 3]),
+            };
+            _mm512_permutex2var_pd(a, if q % 2 == 0 { lo } else { hi }, b)
+        });
+        // Column c of the source = row c of the destination.
+        let column = |c: usize| {
+            let q = [0, 2, 1, 3][c % 4];
+            if c < 4 {
+                _mm512_shuffle_f64x2::<0x44>(s[q], s[q + 4])
+            } else {
+                _mm512_shuffle_f64x2::<0xEE>(s[q], s[q + 4])
+            }
+        };
+        for c in 0..8 {
+            _mm512_storeu_pd(dst.add(c * stride), column(c));
+        }
+    }
+}
+
+/// [`mirror_tile`]'s walk over 8 × 8 blocks; `full(ib, cb)` transposes one full block strictly
+/// above the diagonal, the rest is copied entry by entry.
+///
+/// # Safety
+/// As [`mirror_tile`].
+#[inline(always)]
+unsafe fn mirror_tile_with(
+    data: *mut f64,
+    stride: usize,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    full: impl Fn(usize, usize),
+) {
     const B: usize = 8;
     for cb in cols.clone().step_by(B) {
         let ce = (cb + B).min(cols.end);
         for ib in (rows.start..rows.end.min(ce)).step_by(B) {
             let ie = (ib + B).min(rows.end);
             if ie <= cb && ie - ib == B && ce - cb == B {
-                // A full block strictly above the diagonal: eight row loads, a register
-                // transpose, eight row stores.
-                let mut block = [[0.0f64; B]; B];
-                for (r, row) in block.iter_mut().enumerate() {
-                    // SAFETY: in bounds and exclusive by the caller's contract.
-                    *row = unsafe { *(data.add((ib + r) * stride + cb) as *const [f64; B]) };
-                }
-                #[allow(clippy::needless_range_loop)] // c indexes the inner arrays
-                for c in 0..B {
-                    let column: [f64; B] = std::array::from_fn(|r| block[r][c]);
-                    // SAFETY: as above.
-                    unsafe { *(data.add((cb + c) * stride + ib) as *mut [f64; B]) = column };
-                }
+                // A full block strictly above the diagonal.
+                full(ib, cb);
             } else {
                 for i in ib..ie {
                     for c in cb.max(i + 1)..ce {
