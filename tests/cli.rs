@@ -436,21 +436,28 @@ fn kernel_and_predict_commands() {
         assert_eq!(streamed.get(i, i), want.get(i, i), "diagonal {i}");
     }
     // Predict at t = 1, 10, ∞: shape (3, 7, 1); t = ∞ on the training set interpolates y.
-    let mut args = vec![
-        "predict",
-        "--x-train",
-        "x.npy",
-        "--y-train",
-        "y.npy",
-        "--x-test",
-        "xt.npy",
+    // `predict` on the training set x.npy/y.npy and the test set xt.npy, then `extra`.
+    let predict_args = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec![
+            "predict",
+            "--x-train",
+            "x.npy",
+            "--y-train",
+            "y.npy",
+            "--x-test",
+            "xt.npy",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    let mut args = predict_args(&[
         "--time",
         "1,10,inf",
         "--out",
         "p.npy",
         "--out-train",
         "pt.npy",
-    ];
+    ]);
     args.extend_from_slice(&base);
     let o = gradflow(&args, &dir);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -482,20 +489,7 @@ fn kernel_and_predict_commands() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("columns"), "{}", stderr(&o));
     let o = gradflow(
-        &[
-            "predict",
-            "--x-train",
-            "x.npy",
-            "--y-train",
-            "y.npy",
-            "--x-test",
-            "xt.npy",
-            "--time=-1",
-            "--out",
-            "b.npy",
-            "--depth",
-            "1",
-        ],
+        &predict_args(&["--time=-1", "--out", "b.npy", "--depth", "1"]),
         &dir,
     );
     assert_eq!(o.status.code(), Some(2));
@@ -503,27 +497,9 @@ fn kernel_and_predict_commands() {
     // The Krylov solver forced on the small problem agrees with the default (eigen at n = 50);
     // an unknown solver is named.
     let predict = |solver: &str, out: &str| {
-        gradflow(
-            &[
-                "predict",
-                "--x-train",
-                "x.npy",
-                "--y-train",
-                "y.npy",
-                "--x-test",
-                "xt.npy",
-                "--time",
-                "1,10",
-                "--depth",
-                "1",
-                "--solver",
-                solver,
-                "--out",
-                out,
-                "--json",
-            ],
-            &dir,
-        )
+        let mut args = predict_args(&["--time", "1,10", "--depth", "1", "--solver"]);
+        args.extend_from_slice(&[solver, "--out", out, "--json"]);
+        gradflow(&args, &dir)
     };
     let o = predict("krylov", "pk.npy");
     assert!(o.status.success(), "{}", stderr(&o));

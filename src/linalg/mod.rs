@@ -768,19 +768,42 @@ mod tests {
         }
     }
 
+    /// `f` on a rayon pool of `threads` threads.
+    fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
     #[test]
     fn gemm_is_bit_identical_across_thread_counts() {
         let a = random(700, 90, 10);
         let b = random(90, 1500, 11);
-        let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| a.matmul(&b).unwrap())
-        };
+        let run = |threads| on_threads(threads, || a.matmul(&b).unwrap());
         assert_eq!(run(1).data, run(2).data);
         assert_eq!(run(1).data, run(3).data);
+    }
+
+    /// Fixed row blocks (here 64, the last ragged) against the naive product, on 1, 2 and 3
+    /// threads, with B a transposed view as the two-layer kernels pass it.
+    #[test]
+    fn gemm_row_blocks_is_the_product_and_thread_independent() {
+        let a = random(200, 37, 41);
+        let b = random(50, 37, 42);
+        let want = naive(&a, &b.transpose());
+        let run = |threads| {
+            on_threads(threads, || {
+                let mut c = Matrix::from_fn(200, 50, |_, _| f64::NAN);
+                gemm_row_blocks(&mut c, a.view(), b.view().transpose(), 64);
+                c
+            })
+        };
+        let c1 = run(1);
+        assert_eq!(c1.data, run(2).data);
+        assert_eq!(c1.data, run(3).data);
+        assert!(distance(&c1.data, &want.data) < 1e-12 * want.frobenius_norm());
     }
 
     #[test]
@@ -788,11 +811,7 @@ mod tests {
         let a = random(300, 700, 40);
         let want = naive(&a, &a.transpose());
         let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            on_threads(threads, || {
                 let mut c = Matrix::default();
                 gram(&mut c, a.view(), 2.0);
                 c

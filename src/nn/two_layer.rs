@@ -264,41 +264,34 @@ fn and_counts(
     if words == 0 {
         return;
     }
+    // One wrapper per instruction-set tier, compiled with that tier's features.
+    #[cfg(target_arch = "x86_64")]
+    macro_rules! tier {
+        ($features:literal) => {{
+            /// # Safety
+            /// The CPU must support the tier's features.
+            #[target_feature(enable = $features)]
+            unsafe fn run(
+                row: &[u64],
+                rows: &[u64],
+                words: usize,
+                start: usize,
+                f: &mut dyn FnMut(usize, f64),
+            ) {
+                generic(row, rows, words, start, f);
+            }
+            // SAFETY: the features were detected at run time.
+            unsafe { run(row, rows, words, start, &mut f) };
+            return;
+        }};
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512vpopcntdq") {
-        /// # Safety
-        /// The CPU must support AVX-512F and AVX-512 VPOPCNTDQ.
-        #[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
-        unsafe fn with_vpopcnt(
-            row: &[u64],
-            rows: &[u64],
-            words: usize,
-            start: usize,
-            f: &mut dyn FnMut(usize, f64),
-        ) {
-            generic(row, rows, words, start, f);
-        }
-        // SAFETY: the features were detected at run time.
-        unsafe { with_vpopcnt(row, rows, words, start, &mut f) };
-        return;
+        tier!("avx512f,avx512vpopcntdq,popcnt");
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("popcnt") {
-        /// # Safety
-        /// The CPU must support POPCNT.
-        #[target_feature(enable = "popcnt")]
-        unsafe fn with_popcnt(
-            row: &[u64],
-            rows: &[u64],
-            words: usize,
-            start: usize,
-            f: &mut dyn FnMut(usize, f64),
-        ) {
-            generic(row, rows, words, start, f);
-        }
-        // SAFETY: the feature was detected at run time.
-        unsafe { with_popcnt(row, rows, words, start, &mut f) };
-        return;
+        tier!("popcnt");
     }
     generic(row, rows, words, start, &mut f);
 }

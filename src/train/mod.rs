@@ -296,7 +296,7 @@ impl Trainer<'_> {
                 grad[r.clone()].fill(0.0);
             }
             // θ_t joins the iterate average (the update above only read θ), then θ ← θ + d.
-            let finite = advance(&mut state.params, &grad, &mut state.average);
+            let finite = state.average.push_and_step(&mut state.params, &grad);
             state.step += 1;
             if !finite {
                 return Err(Error::Diverged {
@@ -403,43 +403,5 @@ impl BatchSampler {
             buf.y.row_mut(r).copy_from_slice(data.y.row(i));
         }
         Some(buf)
-    }
-}
-
-/// In one pass over fixed chunks (parallel for large P, the same arithmetic on any thread
-/// count): Σθ += θ (the iterate average), then θ ← θ + d. Returns false when some θ is not
-/// finite afterwards.
-fn advance(params: &mut [f64], step: &[f64], average: &mut IterateAverage) -> bool {
-    use rayon::prelude::*;
-    const CHUNK: usize = 1 << 15;
-    average.count += 1;
-    let pass = |(p, (d, s)): (&mut [f64], (&[f64], &mut [f64]))| -> bool {
-        let mut finite = true;
-        for ((w, &dw), sw) in p.iter_mut().zip(d).zip(s.iter_mut()) {
-            *sw += *w;
-            *w += dw;
-            finite &= w.is_finite();
-        }
-        finite
-    };
-    if params.len() >= 4 * CHUNK {
-        params
-            .par_chunks_mut(CHUNK)
-            .zip(
-                step.par_chunks(CHUNK)
-                    .zip(average.sum.par_chunks_mut(CHUNK)),
-            )
-            .map(pass)
-            .reduce(|| true, |a, b| a && b)
-    } else {
-        // Every chunk must be visited (no short-circuit: the pass writes).
-        let mut finite = true;
-        for chunk in params
-            .chunks_mut(CHUNK)
-            .zip(step.chunks(CHUNK).zip(average.sum.chunks_mut(CHUNK)))
-        {
-            finite &= pass(chunk);
-        }
-        finite
     }
 }
