@@ -169,16 +169,23 @@ fn kernels_are_symmetric_psd_and_x2_equal_x_agrees() {
 
 #[test]
 fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers() {
-    // 300 points: three row blocks of the 128-wide tiles (the last one partial).
-    let x = inputs(300, 6, 40);
-    for act in [
-        Activation::leaky_relu(0.2),
-        Activation::Erf {
-            a: 0.8,
-            b: 1.4,
-            c: 0.1,
-        },
-    ] {
+    // 300 and 304 points: three row blocks of the 128-wide tiles (the last one partial); with
+    // 304 the output rows are whole 64-byte lines apart, and the transposed writes take the
+    // line-aligned non-temporal path (where the CPU has AVX-512), with 300 the general one.
+    for (n, act) in [300, 304].into_iter().flat_map(|n| {
+        [
+            (n, Activation::leaky_relu(0.2)),
+            (
+                n,
+                Activation::Erf {
+                    a: 0.8,
+                    b: 1.4,
+                    c: 0.1,
+                },
+            ),
+        ]
+    }) {
+        let x = inputs(n, 6, 40);
         let net = Network {
             w_std: 1.3,
             b_std: Some(0.2),
@@ -197,13 +204,13 @@ fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers()
         // diagonal to round-off; the tiled result is exactly symmetric.
         let cross = net.kernels(&x, Some(&x)).unwrap();
         for (m, c) in [(&fresh.nngp, &cross.nngp), (&fresh.ntk, &cross.ntk)] {
-            for i in 0..300 {
-                for j in 0..300 {
-                    assert_eq!(m.get(i, j), m.get(j, i), "{act}: ({i}, {j})");
+            for i in 0..n {
+                for j in 0..n {
+                    assert_eq!(m.get(i, j), m.get(j, i), "{act}, n = {n}: ({i}, {j})");
                     let tol = if i == j { 1e-7 } else { 1e-12 };
                     assert!(
                         (m.get(i, j) - c.get(i, j)).abs() <= tol * c.get(i, j).abs().max(1e-3),
-                        "{act}: ({i}, {j}) {} vs {}",
+                        "{act}, n = {n}: ({i}, {j}) {} vs {}",
                         m.get(i, j),
                         c.get(i, j)
                     );
@@ -213,8 +220,8 @@ fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers()
         // Buffers of the right shape holding NaN (or another network's kernels) are reused and
         // every entry is overwritten: the same bits as fresh outputs.
         let mut reused = Kernels {
-            nngp: Matrix::from_fn(300, 300, |_, _| f64::NAN),
-            ntk: Matrix::from_fn(300, 300, |_, _| f64::NAN),
+            nngp: Matrix::from_fn(n, n, |_, _| f64::NAN),
+            ntk: Matrix::from_fn(n, n, |_, _| f64::NAN),
         };
         net.kernels_into(&x, None, &mut reused).unwrap();
         assert!(reused == fresh, "{act}: NaN-filled buffers not overwritten");
@@ -226,6 +233,15 @@ fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers()
             reused == fresh,
             "{act}: buffers of another network not overwritten"
         );
+        // A leading row block (the streaming layout: 200 rows against all n, two row blocks
+        // with a tile that crosses the square's edge) holds the same bits as those rows.
+        let block = net.kernels_upper_block(&x, 200).unwrap();
+        for (b, m) in [(&block.nngp, &fresh.nngp), (&block.ntk, &fresh.ntk)] {
+            assert_eq!((b.rows, b.cols), (200, n));
+            for i in 0..200 {
+                assert!(b.row(i) == m.row(i), "{act}, n = {n}: block row {i}");
+            }
+        }
     }
 }
 

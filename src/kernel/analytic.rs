@@ -32,7 +32,9 @@
 
 use super::gauss_hermite::GaussHermite;
 use crate::error::{check_positive, Error, Result};
-use crate::linalg::{fill_lower_from_upper, gemm, Matrix};
+use crate::linalg::{
+    fill_lower_from_upper, gemm, gemm_slice_sequential, stream_fence, stream_store, Matrix,
+};
 use crate::nn::{Activation, Parameterization};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -82,43 +84,64 @@ struct ActivationMap {
     quadrature: Option<GaussHermite>,
 }
 
-/// arccos on [−1, 1] without branches, so that loops over it vectorise: fdlibm's rational
-/// approximation R(z) of (asin(√z) − √z)/√z, with acos x = π/2 − (x + x R(x²)) for |x| ≤ 1/2,
-/// 2(s + s R(z)) with z = (1 − x)/2, s = √z for x > 1/2, and π − 2(s + s R(z)), z = (1 + x)/2
-/// for x < −1/2 (a few ulp from the correctly rounded value).
+/// (arccos x, sin(arccos x)) = (θ, √(1 − x²)) on [−1, 1] without branches or divisions, so
+/// that loops over it vectorise and avoid the divider (one square root per entry). With
+/// z = x² for |x| ≤ 1/2 and z = (1 − |x|)/2 otherwise (z ≤ 1/4 in both cases):
+/// asin w = w + w·z·A(z) for w = x, resp. w = √z, with A(z) = (asin √z/√z − 1)/z, and
+/// √(1 − x²) = S(z) for |x| ≤ 1/2, resp. 2√z·S(z), with S(z) = √(1 − z). A and S are
+/// Chebyshev fits on [0, 1/4] of degrees 12 and 13 (approximation errors 1.5e-17 and 1.1e-18;
+/// a few ulp on θ and sin θ, with θ = 0 and sin θ = 0 exactly at x = 1). Horner steps are fused
+/// multiply-adds, which round alike on every vector unit.
 #[inline(always)]
-fn acos_fast(x: f64) -> f64 {
-    const P: [f64; 6] = [
-        0.16666666666666666,
-        -0.3255658186224009,
-        0.20121253213486293,
-        -0.04005553450067941,
-        0.0007915349942898145,
-        3.479331075960212e-05,
+fn acos_sin_fast(x: f64) -> (f64, f64) {
+    const A: [f64; 13] = [
+        0.16666666666666669,
+        0.07499999999998433,
+        0.04464285714635543,
+        0.030381944138531247,
+        0.02237217294214989,
+        0.017352392720869973,
+        0.013971212973552933,
+        0.011479177415184906,
+        0.01032281435018578,
+        0.005457506718640358,
+        0.01740087944269402,
+        -0.014851887071247204,
+        0.028757851367421566,
     ];
-    const Q: [f64; 4] = [
-        -2.403394911734414,
-        2.0209457602335057,
-        -0.6882839716054533,
-        0.07703815055590194,
+    const S: [f64; 14] = [
+        1.0,
+        -0.5000000000000013,
+        -0.12499999999964427,
+        -0.06250000003623023,
+        -0.03906249807995615,
+        -0.027343810748751328,
+        -0.0205065724197494,
+        -0.016130373120496453,
+        -0.01292903598397512,
+        -0.011994108376185898,
+        -0.004292463264233535,
+        -0.02331758834028454,
+        0.02220132904044821,
+        -0.03486143336663775,
     ];
+    let horner = |c: &[f64], z: f64| c.iter().rev().fold(0.0f64, |acc, &k| acc.mul_add(z, k));
     let a = x.abs();
     let small = a <= 0.5;
-    // One rational evaluation and one square root for both branches: z = x² and w = x when
-    // |x| ≤ 1/2, z = (1 − |x|)/2 and w = √z otherwise.
     let z = if small { x * x } else { 0.5 * (1.0 - a) };
-    let p = z * (P[0] + z * (P[1] + z * (P[2] + z * (P[3] + z * (P[4] + z * P[5])))));
-    let q = 1.0 + z * (Q[0] + z * (Q[1] + z * (Q[2] + z * Q[3])));
     let root = z.sqrt();
     let w = if small { x } else { root };
-    let asin_like = w + w * (p / q);
-    if small {
+    let asin_like = w + w * (z * horner(&A, z));
+    let s = horner(&S, z);
+    let sin = if small { s } else { 2.0 * root * s };
+    let theta = if small {
         std::f64::consts::FRAC_PI_2 - asin_like
     } else if x > 0.0 {
         2.0 * asin_like
     } else {
         PI - 2.0 * asin_like
-    }
+    };
+    (theta, sin)
 }
 
 /// One Dense layer's update of (K, Θ) (module doc): K' = w2·K + b2, Θ' = (ck·K + c1) + w2·Θ,
@@ -146,36 +169,67 @@ impl Dense {
 /// a² + b², `two_ab` = 2ab. The pre-activation standard deviations come precomputed:
 /// `sd1` = √q₁ and `isd1` = 1/√q₁ (0 when q₁ = 0) for the row, `sd2`/`isd2` per column, so that
 /// √(q₁q₂) = sd1·sd2 and cos θ = K · (isd1·isd2) need no square root or division (both products
-/// are commutative, so K(x, x') and K(x', x) round alike).
+/// are commutative, so K(x, x') and K(x', x) round alike). `post`, the network's final Dense
+/// layer when this is its last hidden one, is applied in the same pass.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn dense_ab_relu_row_generic(
     dense: Dense,
+    post: Option<Dense>,
     ab2: f64,
     two_ab: f64,
-    sd1: f64,
-    isd1: f64,
-    sd2: &[f64],
-    isd2: &[f64],
+    (sd1, isd1): (f64, f64),
+    (sd2, isd2): (&[f64], &[f64]),
     nngp: &mut [f64],
     ntk: &mut [f64],
 ) {
-    for (((k, t), &s2), &i2) in nngp.iter_mut().zip(ntk.iter_mut()).zip(sd2).zip(isd2) {
-        let (pre, tpre) = dense.apply(*k, *t);
-        let cos = (pre * (isd1 * i2)).clamp(-1.0, 1.0);
-        let (kk, tdot) = ab_relu_map(ab2, two_ab, sd1 * s2, cos, acos_fast(cos));
-        *k = kk;
-        *t = tpre * tdot;
+    #[inline(always)]
+    fn pass(
+        dense: Dense,
+        post: impl Fn(f64, f64) -> (f64, f64),
+        (ab2, two_ab): (f64, f64),
+        (sd1, isd1): (f64, f64),
+        (sd2, isd2): (&[f64], &[f64]),
+        nngp: &mut [f64],
+        ntk: &mut [f64],
+    ) {
+        for (((k, t), &s2), &i2) in nngp.iter_mut().zip(ntk.iter_mut()).zip(sd2).zip(isd2) {
+            let (pre, tpre) = dense.apply(*k, *t);
+            let cos = (pre * (isd1 * i2)).clamp(-1.0, 1.0);
+            let (theta, sin) = acos_sin_fast(cos);
+            let (kk, tdot) = ab_relu_map(ab2, two_ab, sd1 * s2, cos, sin, theta);
+            (*k, *t) = post(kk, tpre * tdot);
+        }
+    }
+    let coefficients = (ab2, two_ab);
+    match post {
+        Some(last) => pass(
+            dense,
+            |k, t| last.apply(k, t),
+            coefficients,
+            (sd1, isd1),
+            (sd2, isd2),
+            nngp,
+            ntk,
+        ),
+        None => pass(
+            dense,
+            |k, t| (k, t),
+            coefficients,
+            (sd1, isd1),
+            (sd2, isd2),
+            nngp,
+            ntk,
+        ),
     }
 }
 
-/// The a/b-ReLU map at one angle (module doc): (K', E[η'η']) from s = √(q₁q₂), cos θ and θ,
-/// with `ab2` = a² + b² and `two_ab` = 2ab — the one place the formula is written, shared by
+/// The a/b-ReLU map at one angle (module doc): (K', E[η'η']) from s = √(q₁q₂), cos θ, sin θ
+/// and θ, with `ab2` = a² + b² and `two_ab` = 2ab — the one place the formula is written, shared by
 /// the vectorised row pass and the scalar pair map.
 #[inline(always)]
-fn ab_relu_map(ab2: f64, two_ab: f64, s: f64, cos: f64, theta: f64) -> (f64, f64) {
+fn ab_relu_map(ab2: f64, two_ab: f64, s: f64, cos: f64, sin: f64, theta: f64) -> (f64, f64) {
     let inv_2pi = 0.5 / PI;
-    let sin = (1.0 - cos * cos).max(0.0).sqrt();
     (
         s * inv_2pi * (ab2 * (sin + (PI - theta) * cos) - two_ab * (sin - theta * cos)),
         (ab2 * (PI - theta) + two_ab * theta) * inv_2pi,
@@ -187,12 +241,11 @@ crate::linalg::simd_dispatch! {
     /// with AVX-512, 4 with AVX2); every path rounds identically.
     fn dense_ab_relu_row(
         dense: Dense,
+        post: Option<Dense>,
         ab2: f64,
         two_ab: f64,
-        sd1: f64,
-        isd1: f64,
-        sd2: &[f64],
-        isd2: &[f64],
+        row_sd: (f64, f64),
+        column_sd: (&[f64], &[f64]),
         nngp: &mut [f64],
         ntk: &mut [f64],
     ) = dense_ab_relu_row_generic;
@@ -206,72 +259,119 @@ struct Shared(*mut f64);
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
-/// Copies (i, c) to (c, i) for i in `rows`, c in `cols`, c > i, in a row-major buffer with
-/// `stride` columns — in 8 × 8 blocks through a local buffer, so that both the reads and the
-/// writes run along rows, a cache line at a time.
+/// Writes `dst[c·dst_stride + i] = src[i·src_stride + c]` for i in `rows`, c in `cols` (only
+/// c > i when `upper_only`): a transpose between two row-major buffers, or with `src` = `dst`
+/// the mirror of a block's upper part onto its lower part. Runs in 8 × 8 blocks so that both
+/// the reads and the writes go along rows, a cache line at a time; full blocks are transposed
+/// in registers where the CPU has AVX-512F.
 ///
 /// # Safety
-/// `data` must be valid for the entries read and written, and no other thread may access them.
-unsafe fn mirror_tile(
-    data: *mut f64,
-    stride: usize,
+/// Both buffers must be valid for the entries read and written, which no other thread may
+/// access; a read entry is never a written one (with `src` = `dst`, `upper_only` must hold).
+unsafe fn transpose_entries(
+    (src, src_stride): (*const f64, usize),
+    (dst, dst_stride): (*mut f64, usize),
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
+    upper_only: bool,
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         /// # Safety
-        /// As [`mirror_tile`]; the CPU must support AVX-512F.
+        /// As [`transpose_entries`]; the CPU must support AVX-512F.
         #[target_feature(enable = "avx512f")]
         unsafe fn wide(
-            data: *mut f64,
-            stride: usize,
+            (src, ss): (*const f64, usize),
+            (dst, ds): (*mut f64, usize),
             rows: std::ops::Range<usize>,
             cols: std::ops::Range<usize>,
+            upper_only: bool,
         ) {
             // SAFETY: the caller's contract; the blocks lie inside it.
             unsafe {
-                mirror_tile_with(data, stride, rows, cols, |ib, cb| {
-                    transpose8_avx512(
-                        data.add(ib * stride + cb),
-                        data.add(cb * stride + ib),
-                        stride,
-                    )
+                transpose_walk((src, ss), (dst, ds), rows, cols, upper_only, |ib, cb| {
+                    transpose8_avx512::<false>(src.add(ib * ss + cb), ss, dst.add(cb * ds + ib), ds)
                 })
             }
         }
         // SAFETY: the feature was detected at run time; the rest is the caller's contract.
-        return unsafe { wide(data, stride, rows, cols) };
+        return unsafe { wide((src, src_stride), (dst, dst_stride), rows, cols, upper_only) };
     }
+    let (ss, ds) = (src_stride, dst_stride);
     // SAFETY: the caller's contract; the blocks lie inside it.
     unsafe {
-        mirror_tile_with(data, stride, rows.clone(), cols, |ib, cb| {
+        transpose_walk((src, ss), (dst, ds), rows, cols, upper_only, |ib, cb| {
             const B: usize = 8;
             let mut block = [[0.0f64; B]; B];
             for (r, row) in block.iter_mut().enumerate() {
-                *row = *(data.add((ib + r) * stride + cb) as *const [f64; B]);
+                *row = *(src.add((ib + r) * ss + cb) as *const [f64; B]);
             }
             #[allow(clippy::needless_range_loop)] // c indexes the inner arrays
             for c in 0..B {
                 let column: [f64; B] = std::array::from_fn(|r| block[r][c]);
-                *(data.add((cb + c) * stride + ib) as *mut [f64; B]) = column;
+                *(dst.add((cb + c) * ds + ib) as *mut [f64; B]) = column;
             }
         })
     }
 }
 
-/// The 8 × 8 block at `src` (row stride `stride`) written transposed at `dst`: eight row loads,
-/// three rounds of AVX-512 shuffles (pairs, 128-bit lanes, 256-bit halves), eight row stores.
+/// [`transpose_entries`] for exactly eight rows and `cols` columns into output rows that each
+/// start a 64-byte line (`dst` aligned, `ds` a multiple of 8): every destination row segment is
+/// then one whole line per block, written with non-temporal stores. Returns false, writing
+/// nothing, where that does not hold or the CPU lacks AVX-512F.
 ///
 /// # Safety
-/// Both blocks must be valid and not overlap; the CPU must support AVX-512F.
+/// As [`transpose_entries`] for rows 0..8, columns 0..`cols`.
+unsafe fn transpose_streamed(
+    (src, ss): (*const f64, usize),
+    (dst, ds): (*mut f64, usize),
+    cols: usize,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && (dst as usize).is_multiple_of(64)
+        && ds.is_multiple_of(8)
+    {
+        /// # Safety
+        /// As [`transpose_streamed`]; the CPU must support AVX-512F.
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(src: *const f64, ss: usize, dst: *mut f64, ds: usize, cols: usize) {
+            let full = cols / 8 * 8;
+            // SAFETY: the caller's contract; the rows of `dst` are 64-byte aligned.
+            unsafe {
+                for cb in (0..full).step_by(8) {
+                    transpose8_avx512::<true>(src.add(cb), ss, dst.add(cb * ds), ds);
+                }
+                transpose_walk((src, ss), (dst, ds), 0..8, full..cols, false, |_, _| {});
+            }
+        }
+        // SAFETY: the feature was detected at run time; the rest is the caller's contract.
+        unsafe { wide(src, ss, dst, ds, cols) };
+        return true;
+    }
+    let _ = (src, ss, dst, ds, cols);
+    false
+}
+
+/// The 8 × 8 block at `src` (row stride `ss`) written transposed at `dst` (row stride `ds`):
+/// eight row loads, three rounds of AVX-512 shuffles (pairs, 128-bit lanes, 256-bit halves),
+/// eight row stores — non-temporal ones with `STREAM` (see [`stream_store`]).
+///
+/// # Safety
+/// Both blocks must be valid and not overlap; the CPU must support AVX-512F; with `STREAM`,
+/// every row of `dst` must be 64-byte aligned.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn transpose8_avx512(src: *const f64, dst: *mut f64, stride: usize) {
+unsafe fn transpose8_avx512<const STREAM: bool>(
+    src: *const f64,
+    ss: usize,
+    dst: *mut f64,
+    ds: usize,
+) {
     use std::arch::x86_64::*;
     // SAFETY: the caller's contract.
     unsafe {
-        let r: [__m512d; 8] = std::array::from_fn(|k| _mm512_loadu_pd(src.add(k * stride)));
+        let r: [__m512d; 8] = std::array::from_fn(|k| _mm512_loadu_pd(src.add(k * ss)));
         // t_{2p} = (r_{2p}[0] r_{2p+1}[0] | r_{2p}[2] r_{2p+1}[2] | …), t_{2p+1} the odd columns.
         let t: [__m512d; 8] = std::array::from_fn(|k| {
             let (a, b) = (r[k & !1], r[k | 1]);
@@ -303,42 +403,57 @@ unsafe fn transpose8_avx512(src: *const f64, dst: *mut f64, stride: usize) {
             }
         };
         for c in 0..8 {
-            _mm512_storeu_pd(dst.add(c * stride), column(c));
+            if STREAM {
+                _mm512_stream_pd(dst.add(c * ds), column(c));
+            } else {
+                _mm512_storeu_pd(dst.add(c * ds), column(c));
+            }
         }
     }
 }
 
-/// [`mirror_tile`]'s walk over 8 × 8 blocks; `full(ib, cb)` transposes one full block strictly
-/// above the diagonal, the rest is copied entry by entry.
+/// [`transpose_entries`]' walk over 8 × 8 blocks; `full(ib, cb)` transposes one full block
+/// (strictly above the diagonal when `upper_only`), the rest is copied entry by entry.
 ///
 /// # Safety
-/// As [`mirror_tile`].
+/// As [`transpose_entries`].
 #[inline(always)]
-unsafe fn mirror_tile_with(
-    data: *mut f64,
-    stride: usize,
+unsafe fn transpose_walk(
+    (src, ss): (*const f64, usize),
+    (dst, ds): (*mut f64, usize),
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
+    upper_only: bool,
     full: impl Fn(usize, usize),
 ) {
     const B: usize = 8;
     for cb in cols.clone().step_by(B) {
         let ce = (cb + B).min(cols.end);
-        for ib in (rows.start..rows.end.min(ce)).step_by(B) {
+        let row_end = if upper_only {
+            rows.end.min(ce)
+        } else {
+            rows.end
+        };
+        for ib in (rows.start..row_end).step_by(B) {
             let ie = (ib + B).min(rows.end);
-            if ie <= cb && ie - ib == B && ce - cb == B {
-                // A full block strictly above the diagonal.
+            if (!upper_only || ie <= cb) && ie - ib == B && ce - cb == B {
                 full(ib, cb);
             } else {
                 for i in ib..ie {
-                    for c in cb.max(i + 1)..ce {
+                    let first = if upper_only { cb.max(i + 1) } else { cb };
+                    for c in first..ce {
                         // SAFETY: as above.
-                        unsafe { *data.add(c * stride + i) = *data.add(i * stride + c) };
+                        unsafe { *dst.add(c * ds + i) = *src.add(i * ss + c) };
                     }
                 }
             }
         }
     }
+}
+
+thread_local! {
+    /// The K and Θ tiles of [`Network::upper_tiles`] (per thread, reused).
+    static TILE_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The pre-activation variances q of one layer, with √q and 1/√q (0 for q = 0).
@@ -396,12 +511,13 @@ fn monomial_moment(k: u32, q12: f64, det: f64) -> f64 {
 impl ActivationMap {
     /// A Dense layer then the activation on one row: for every j, (K, Θ) ← Dense(K, Θ), then
     /// (K, Θ) ← (E[η(u)η(v)], Θ · E[η'(u)η'(v)]) with q₁ = `q1` (the row's pre-activation
-    /// variance), q₂ = `v2.q[j]`, q₁₂ = K; entry `diagonal` (if any) has cos θ = 1. The a/b-ReLU
-    /// family runs as one fused branch-free loop; the other activations entry by entry.
+    /// variance), q₂ = `v2.q[j]`, q₁₂ = K; entry `diagonal` (if any) has cos θ = 1; then `post`
+    /// (the final Dense layer, after the last hidden one), if any. The a/b-ReLU family runs as
+    /// one fused branch-free loop; the other activations entry by entry.
     #[allow(clippy::too_many_arguments)]
     fn apply_layer(
         &self,
-        dense: Dense,
+        (dense, post): (Dense, Option<Dense>),
         q1: f64,
         v2: &LayerVariances,
         start: usize,
@@ -410,24 +526,23 @@ impl ActivationMap {
         diagonal: Option<usize>,
     ) {
         let q2 = &v2.q[start..];
+        let finish = |k: f64, t: f64| post.map_or((k, t), |last| last.apply(k, t));
         if let Some((ab2, two_ab)) = ab_relu_coefficients(self.activation) {
             let saved = diagonal.map(|j| dense.apply(nngp[j], ntk[j]));
             let sd1 = q1.sqrt();
             let isd1 = if sd1 > 0.0 { 1.0 / sd1 } else { 0.0 };
-            let (sd2, isd2) = (&v2.sd[start..], &v2.isd[start..]);
-            dense_ab_relu_row(dense, ab2, two_ab, sd1, isd1, sd2, isd2, nngp, ntk);
+            let column_sd = (&v2.sd[start..], &v2.isd[start..]);
+            dense_ab_relu_row(dense, post, ab2, two_ab, (sd1, isd1), column_sd, nngp, ntk);
             // θ = 0 exactly on the diagonal: the pair map at cos θ = 1.
             if let (Some(j), Some((k, t))) = (diagonal, saved) {
                 let (kk, tdot) = self.pair(q1, q2[j], k, true);
-                nngp[j] = kk;
-                ntk[j] = t * tdot;
+                (nngp[j], ntk[j]) = finish(kk, t * tdot);
             }
         } else {
             for (j, ((k, t), &q2)) in nngp.iter_mut().zip(ntk.iter_mut()).zip(q2).enumerate() {
                 let (pre, tpre) = dense.apply(*k, *t);
                 let (kk, tdot) = self.pair(q1, q2, pre, diagonal == Some(j));
-                *k = kk;
-                *t = tpre * tdot;
+                (*k, *t) = finish(kk, tpre * tdot);
             }
         }
     }
@@ -487,7 +602,8 @@ impl ActivationMap {
                 } else {
                     (q12 / s).clamp(-1.0, 1.0)
                 };
-                ab_relu_map(ab2, two_ab, s, cos, cos.acos())
+                let sin = (1.0 - cos * cos).max(0.0).sqrt();
+                ab_relu_map(ab2, two_ab, s, cos, sin, cos.acos())
             }
             Activation::Erf { a, b, c } => {
                 let q12 = if diagonal { (q1 * q2).sqrt() } else { q12 };
@@ -618,13 +734,11 @@ impl Network {
         diagonal: Option<usize>,
         input_dim: usize,
     ) {
-        for (l, v2) in v2_layers.iter().enumerate() {
-            let dense = self.dense(l, input_dim);
-            map.apply_layer(dense, v1[l], v2, start, nngp, ntk, diagonal);
-        }
         let last = self.dense(self.depth, input_dim);
-        for (k, t) in nngp.iter_mut().zip(ntk.iter_mut()) {
-            (*k, *t) = last.apply(*k, *t);
+        for (l, v2) in v2_layers.iter().enumerate() {
+            let post = (l + 1 == self.depth).then_some(last);
+            let dense = self.dense(l, input_dim);
+            map.apply_layer((dense, post), v1[l], v2, start, nngp, ntk, diagonal);
         }
     }
 
@@ -669,10 +783,12 @@ impl Network {
     /// The `leading` layout of [`Network::compute`] (x1 = the first r rows of x2): computes K
     /// and Θ on and above the diagonal of the r × n₂ outputs and mirrors the leading r × r
     /// square. Work is split into TILE × TILE tiles, parallel over row blocks: a row block
-    /// computes each of its tiles on and right of the diagonal — K⁰ = ⟨x, x'⟩/d by a small GEMM,
-    /// then the layer maps row by row — and writes each tile of the leading square, while it is
-    /// still in cache, transposed into the rows below (entries no other task writes). Each
-    /// entry is the same sequence of operations whatever the thread count.
+    /// computes each of its tiles on and right of the diagonal in a per-thread scratch that
+    /// stays in cache — K⁰ = ⟨x, x'⟩/d by a small GEMM, then the layer maps row by row — and
+    /// writes it out once, with non-temporal stores ([`stream_store`]: no read of the output's
+    /// lines before they are written), at its place and, inside the leading square, transposed
+    /// into the rows below (entries no other task writes). Each entry is the same sequence of
+    /// operations whatever the thread count.
     fn upper_tiles(
         &self,
         map: &ActivationMap,
@@ -692,56 +808,83 @@ impl Network {
         (0..r.div_ceil(TILE)).into_par_iter().for_each(|bi| {
             let (kp, tp) = (kp, tp);
             let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(r));
-            for j0 in (i0..n2).step_by(TILE) {
-                let j1 = (j0 + TILE).min(n2);
-                // K⁰ of the tile, ⟨x_i, x'_j⟩/d, computed in place while it stays in cache.
-                // SAFETY: rows i0..i1 at columns j0..j1 ≥ i0: on or above the diagonal of this
-                // task's rows, or (diagonal tile) below it at this task's own columns.
-                unsafe {
-                    crate::linalg::gemm_tile_sequential(
-                        kp.0.add(i0 * n2 + j0),
-                        i1 - i0,
-                        j1 - j0,
-                        n2,
-                        x1.view().subrows(i0, i1 - i0),
-                        x2.view().subrows(j0, j1 - j0).transpose(),
-                        scale,
-                    );
-                }
-                for (i, v1) in var1.iter().enumerate().take(i1).skip(i0) {
-                    let start = j0.max(i);
-                    if start >= j1 {
-                        continue;
-                    }
-                    let diagonal = (start == i).then_some(0);
-                    // SAFETY: row i belongs to this task's row block; columns start..j1 lie on
-                    // or above the diagonal, which only this task writes (other tasks write
-                    // below the diagonal, at columns of their own row blocks).
-                    let (k_row, t_row) = unsafe {
-                        (
-                            std::slice::from_raw_parts_mut(kp.0.add(i * n2 + start), j1 - start),
-                            std::slice::from_raw_parts_mut(tp.0.add(i * n2 + start), j1 - start),
-                        )
+            let ri = i1 - i0;
+            TILE_SCRATCH.with_borrow_mut(|scratch| {
+                scratch.resize(2 * TILE * TILE, 0.0);
+                let (k_tile, t_tile) = scratch.split_at_mut(TILE * TILE);
+                for j0 in (i0..n2).step_by(TILE) {
+                    let cj = (j0 + TILE).min(n2) - j0;
+                    let (k_tile, t_tile) = (&mut k_tile[..ri * cj], &mut t_tile[..ri * cj]);
+                    // K⁰ of the tile, ⟨x_i, x'_j⟩/d, in cache.
+                    let (a, b) = (x1.view().subrows(i0, ri), x2.view().subrows(j0, cj));
+                    gemm_slice_sequential(k_tile, ri, cj, 0.0, a, b.transpose(), scale);
+                    let diagonal_tile = j0 == i0;
+                    // The tile's columns inside the leading square (c < r), whose transposes
+                    // go below the diagonal: rows j0 + c, columns i0.. (no other task writes
+                    // there). In groups of rows that start a 64-byte line of those output rows
+                    // (when the row length allows), so that each group's transpose is whole
+                    // lines; the groups are written while the next ones are computed.
+                    let square = (j0 + cj).min(r).saturating_sub(j0);
+                    let offset = (kp.0 as usize / 8 + j0 * n2 + i0) % 8;
+                    let lead = if n2.is_multiple_of(8) {
+                        (8 - offset) % 8
+                    } else {
+                        0
                     };
-                    self.row(
-                        map,
-                        v1,
-                        var2_layers,
-                        start,
-                        k_row,
-                        t_row,
-                        diagonal,
-                        input_dim,
-                    );
+                    let mut g0 = 0;
+                    while g0 < ri {
+                        let g1 = if g0 == 0 && lead > 0 { lead } else { g0 + 8 }.min(ri);
+                        for li in g0..g1 {
+                            let i = i0 + li;
+                            let start = j0.max(i);
+                            if start >= j0 + cj {
+                                continue;
+                            }
+                            let diagonal = (start == i).then_some(0);
+                            let span = li * cj + (start - j0)..(li + 1) * cj;
+                            let (k_row, t_row) = (&mut k_tile[span.clone()], &mut t_tile[span]);
+                            let (v1, v2) = (&var1[i], var2_layers);
+                            self.row(map, v1, v2, start, k_row, t_row, diagonal, input_dim);
+                        }
+                        if !diagonal_tile {
+                            for (tile, out) in [(&*k_tile, kp), (&*t_tile, tp)] {
+                                let rows = &tile[g0 * cj..g1 * cj];
+                                // SAFETY: rows i0 + g0..i0 + g1 belong to this task's row
+                                // block; columns j0.. lie above the diagonal, which only this
+                                // task writes. Below the diagonal, rows j0.., columns
+                                // i0 + g0..i0 + g1, as said above.
+                                unsafe {
+                                    for (li, row) in rows.chunks_exact(cj).enumerate() {
+                                        stream_store(out.0.add((i0 + g0 + li) * n2 + j0), row);
+                                    }
+                                    let src = (rows.as_ptr(), cj);
+                                    let dst = (out.0.add(j0 * n2 + i0 + g0), n2);
+                                    if g1 - g0 != 8 || !transpose_streamed(src, dst, square) {
+                                        transpose_entries(src, dst, 0..g1 - g0, 0..square, false);
+                                    }
+                                }
+                            }
+                        }
+                        g0 = g1;
+                    }
+                    if diagonal_tile {
+                        for (tile, out) in [(&mut *k_tile, kp), (&mut *t_tile, tp)] {
+                            // Its lower part is its upper part mirrored.
+                            let base = tile.as_mut_ptr();
+                            // SAFETY: inside the tile; only c > i is read, only c < i written;
+                            // then rows i0.. of this task, columns j0 = i0.. of its square
+                            // (and beyond it, above the diagonal).
+                            unsafe {
+                                transpose_entries((base, cj), (base, cj), 0..ri, 0..square, true);
+                                for (li, row) in tile.chunks_exact(cj).enumerate() {
+                                    stream_store(out.0.add((i0 + li) * n2 + j0), row);
+                                }
+                            }
+                        }
+                    }
                 }
-                // Mirror the tile's part inside the leading square: (c, i) ← (i, c), c > i.
-                for out in [kp, tp] {
-                    // SAFETY: (i, c) with c > i was written above by this task; (c, i) lies
-                    // below the diagonal at a column of this task's row block, which no other
-                    // task reads or writes.
-                    unsafe { mirror_tile(out.0, n2, i0..i1, j0..j1.min(r)) };
-                }
-            }
+            });
+            stream_fence();
         });
     }
 
@@ -997,7 +1140,7 @@ mod tests {
                     "{act} K {k} vs {ki}"
                 );
                 assert!((t - ti).abs() <= 1e-6 * ti.abs(), "{act} Ṫ {t} vs {ti}");
-                // The vectorised row map agrees with the scalar pair map (acos_fast is a few ulp off).
+                // The vectorised row map agrees with the scalar pair map (acos_sin_fast is a few ulp off).
                 let (mut kr, mut tr) = ([q12], [1.0]);
                 let identity = Dense {
                     w2: 1.0,
@@ -1008,7 +1151,7 @@ mod tests {
                 };
                 let mut v2 = LayerVariances::default();
                 v2.push(q2);
-                map.apply_layer(identity, q1, &v2, 0, &mut kr, &mut tr, None);
+                map.apply_layer((identity, None), q1, &v2, 0, &mut kr, &mut tr, None);
                 assert!((kr[0] - k).abs() <= 1e-14 * k.abs().max(1.0), "{act}");
                 assert!((tr[0] - t).abs() <= 1e-14 * t.abs(), "{act}");
             }
@@ -1063,16 +1206,26 @@ mod tests {
     }
 
     #[test]
-    fn fast_acos_is_accurate() {
-        let mut worst: f64 = 0.0;
-        for i in 0..=200_000 {
-            let x = -1.0 + i as f64 * 1e-5;
-            let x = x.clamp(-1.0, 1.0);
-            worst = worst.max((acos_fast(x) - x.acos()).abs());
+    fn fast_acos_and_sin_are_accurate() {
+        let (mut worst_theta, mut worst_sin): (f64, f64) = (0.0, 0.0);
+        let near_ends = (0..2000).flat_map(|k| {
+            let e = 1e-16 * 1.02f64.powi(k);
+            [1.0 - e, -1.0 + e]
+        });
+        let grid = (0..=200_000).map(|i| -1.0 + i as f64 * 1e-5);
+        for x in grid.chain(near_ends).map(|x: f64| x.clamp(-1.0, 1.0)) {
+            let (theta, sin) = acos_sin_fast(x);
+            worst_theta = worst_theta.max((theta - x.acos()).abs());
+            // √((1 − x)(1 + x)): no cancellation near ±1.
+            let exact = ((1.0 - x) * (1.0 + x)).sqrt();
+            worst_sin = worst_sin.max((sin - exact).abs() / exact.max(f64::MIN_POSITIVE));
         }
-        assert!(worst < 2e-15, "{worst:e}");
-        assert_eq!(acos_fast(1.0), 0.0);
-        assert!((acos_fast(-1.0) - PI).abs() < 1e-15);
+        assert!(worst_theta < 2e-15, "θ: {worst_theta:e}");
+        assert!(worst_sin < 1e-15, "sin θ: {worst_sin:e}");
+        assert_eq!(acos_sin_fast(1.0), (0.0, 0.0));
+        let (theta, sin) = acos_sin_fast(-1.0);
+        assert!((theta - PI).abs() < 1e-15 && sin == 0.0);
+        assert_eq!(acos_sin_fast(0.0), (std::f64::consts::FRAC_PI_2, 1.0));
     }
 
     #[test]

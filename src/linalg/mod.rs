@@ -18,9 +18,10 @@ use faer::{Accum, MatRef, Par};
 use rayon::prelude::*;
 
 /// Defines `fn $name(args) -> ret` that runs `$generic` — an `#[inline(always)]` function
-/// written for any vector width — compiled for AVX-512F or AVX2 when the CPU has them (checked at
-/// run time, not a global `target-cpu`), and as plain code otherwise. The generic bodies form no
-/// fused multiply-adds (Rust never contracts a·b + c), so every path rounds identically.
+/// written for any vector width — compiled for AVX-512F or AVX2 + FMA when the CPU has them
+/// (checked at run time, not a global `target-cpu`), and as plain code otherwise. Every path
+/// rounds identically: Rust never contracts a·b + c into a fused multiply-add, and an explicit
+/// `mul_add` is correctly rounded on every path (an FMA instruction on both vector tiers).
 macro_rules! simd_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $generic:path;) => {
         $(#[$meta])*
@@ -36,8 +37,8 @@ macro_rules! simd_dispatch {
                     $generic($($arg),*)
                 }
                 /// # Safety
-                /// The CPU must support AVX2.
-                #[target_feature(enable = "avx2")]
+                /// The CPU must support AVX2 and FMA.
+                #[target_feature(enable = "avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
                 unsafe fn narrow($($arg: $ty),*) $(-> $ret)? {
                     $generic($($arg),*)
@@ -46,8 +47,10 @@ macro_rules! simd_dispatch {
                     // SAFETY: the feature was detected at run time.
                     return unsafe { wide($($arg),*) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the feature was detected at run time.
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the features were detected at run time.
                     return unsafe { narrow($($arg),*) };
                 }
             }
@@ -462,6 +465,58 @@ pub fn gram_upper(c: &mut Matrix, a: MatRef<'_, f64>, alpha: f64) {
     });
 }
 
+/// Copies `src` to `dst` with non-temporal stores where the CPU has AVX-512F: the 64-byte lines
+/// of `dst` that `src` covers whole go straight to memory, without the read-for-ownership an
+/// ordinary store pays and without evicting the caller's working set (for outputs written once
+/// and not read again soon); the partial lines at either end take ordinary stores. Elsewhere,
+/// a plain copy. The stores are weakly ordered: call [`stream_fence`] before another thread
+/// reads `dst`.
+///
+/// # Safety
+/// `dst` must be valid for writes of `src.len()` values, which no other thread accesses during
+/// the call, and must not overlap `src`.
+pub unsafe fn stream_store(dst: *mut f64, src: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        /// # Safety
+        /// As [`stream_store`]; the CPU must support AVX-512F.
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(dst: *mut f64, src: &[f64]) {
+            use std::arch::x86_64::{_mm512_loadu_pd, _mm512_stream_pd};
+            const LINE: usize = 8;
+            let n = src.len();
+            // Values before the first line boundary of `dst`.
+            let head = ((dst as usize).next_multiple_of(64) - dst as usize) / 8;
+            let head = head.min(n);
+            let body = (n - head) / LINE * LINE;
+            // SAFETY: every access lies inside `src` or the caller's range of `dst`; the body's
+            // destinations are 64-byte aligned.
+            unsafe {
+                std::ptr::copy_nonoverlapping(src.as_ptr(), dst, head);
+                for k in (head..head + body).step_by(LINE) {
+                    _mm512_stream_pd(dst.add(k), _mm512_loadu_pd(src.as_ptr().add(k)));
+                }
+                let tail = head + body;
+                std::ptr::copy_nonoverlapping(src.as_ptr().add(tail), dst.add(tail), n - tail);
+            }
+        }
+        // SAFETY: the feature was detected at run time; the rest is the caller's contract.
+        return unsafe { wide(dst, src) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+}
+
+/// Orders the calling thread's [`stream_store`]s before its later stores (`sfence`), so that a
+/// thread which synchronises with it afterwards (a rayon join) sees them.
+pub fn stream_fence() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("sse") {
+        // SAFETY: `sfence` has no operands and no effect besides ordering stores.
+        unsafe { std::arch::x86_64::_mm_sfence() };
+    }
+}
+
 /// Clears the upper halves of the vector registers after a wide-vector kernel: faer's AVX-512
 /// kernels can leave them dirty, and then every legacy-SSE instruction that follows (glibc's
 /// `tanh`, for one) pays a state-transition penalty (measured: 10× slower activations).
@@ -867,6 +922,29 @@ mod tests {
         // A non-PD matrix is a clean error.
         let bad = Matrix::from_vec(2, 2, vec![1.0, 2.0, 2.0, 1.0]).unwrap();
         assert!(cholesky_solve(&bad, &Matrix::zeros(2, 1)).is_err());
+    }
+
+    #[test]
+    fn stream_store_copies_exactly_its_range() {
+        // Every start offset within a line and lengths around the line size: the head, the
+        // streamed lines and the tail each land where they belong, and nothing beyond.
+        let src: Vec<f64> = (0..100).map(|v| v as f64 + 0.5).collect();
+        for offset in 0..9 {
+            for len in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 90] {
+                let mut dst = vec![-1.0; 120];
+                // SAFETY: offset + len ≤ 99 < 120; `dst` is not shared.
+                unsafe { stream_store(dst.as_mut_ptr().add(offset), &src[..len]) };
+                stream_fence();
+                for (k, &v) in dst.iter().enumerate() {
+                    let want = if (offset..offset + len).contains(&k) {
+                        src[k - offset]
+                    } else {
+                        -1.0
+                    };
+                    assert_eq!(v, want, "offset {offset}, len {len}, index {k}");
+                }
+            }
+        }
     }
 
     #[test]
