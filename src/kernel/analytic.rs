@@ -290,7 +290,13 @@ unsafe fn transpose_entries(
             // SAFETY: the caller's contract; the blocks lie inside it.
             unsafe {
                 transpose_walk((src, ss), (dst, ds), rows, cols, upper_only, |ib, cb| {
-                    transpose8_avx512::<false>(src.add(ib * ss + cb), ss, dst.add(cb * ds + ib), ds)
+                    transpose8_avx512::<false>(
+                        src.add(ib * ss + cb),
+                        ss,
+                        8,
+                        dst.add(cb * ds + ib),
+                        ds,
+                    )
                 })
             }
         }
@@ -315,47 +321,63 @@ unsafe fn transpose_entries(
     }
 }
 
-/// [`transpose_entries`] for exactly eight rows and `cols` columns into output rows that each
-/// start a 64-byte line (`dst` aligned, `ds` a multiple of 8): every destination row segment is
-/// then one whole line per block, written with non-temporal stores. Returns false, writing
-/// nothing, where that does not hold or the CPU lacks AVX-512F.
+/// [`transpose_entries`] for one group of `rows` ≤ 8 rows and `cols` columns, by 8 × 8
+/// register transposes with masked stores (the group's lanes only). When the group has eight
+/// rows and the output rows each start a 64-byte line (`dst` aligned, `ds` a multiple of 8),
+/// every destination row segment is one whole line, written with a non-temporal store. Returns
+/// false, writing nothing, where the CPU lacks AVX-512F.
 ///
 /// # Safety
-/// As [`transpose_entries`] for rows 0..8, columns 0..`cols`.
-unsafe fn transpose_streamed(
+/// As [`transpose_entries`] for rows 0..`rows`, columns 0..`cols`.
+unsafe fn transpose_group(
     (src, ss): (*const f64, usize),
     (dst, ds): (*mut f64, usize),
+    rows: usize,
     cols: usize,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f")
-        && (dst as usize).is_multiple_of(64)
-        && ds.is_multiple_of(8)
-    {
+    if std::arch::is_x86_feature_detected!("avx512f") {
         /// # Safety
-        /// As [`transpose_streamed`]; the CPU must support AVX-512F.
+        /// As [`transpose_group`]; the CPU must support AVX-512F.
         #[target_feature(enable = "avx512f")]
-        unsafe fn wide(src: *const f64, ss: usize, dst: *mut f64, ds: usize, cols: usize) {
+        unsafe fn wide(
+            src: *const f64,
+            ss: usize,
+            dst: *mut f64,
+            ds: usize,
+            rows: usize,
+            cols: usize,
+        ) {
             let full = cols / 8 * 8;
-            // SAFETY: the caller's contract; the rows of `dst` are 64-byte aligned.
+            let stream = rows == 8 && (dst as usize).is_multiple_of(64) && ds.is_multiple_of(8);
+            // SAFETY: the caller's contract; with `stream` the rows of `dst` are 64-byte aligned.
             unsafe {
                 for cb in (0..full).step_by(8) {
-                    transpose8_avx512::<true>(src.add(cb), ss, dst.add(cb * ds), ds);
+                    let (from, to) = (src.add(cb), dst.add(cb * ds));
+                    if stream {
+                        transpose8_avx512::<true>(from, ss, rows, to, ds);
+                    } else {
+                        transpose8_avx512::<false>(from, ss, rows, to, ds);
+                    }
                 }
-                transpose_walk((src, ss), (dst, ds), 0..8, full..cols, false, |_, _| {});
+                transpose_walk((src, ss), (dst, ds), 0..rows, full..cols, false, |_, _| {});
             }
         }
-        // SAFETY: the feature was detected at run time; the rest is the caller's contract.
-        unsafe { wide(src, ss, dst, ds, cols) };
+        if rows > 0 {
+            // SAFETY: the feature was detected at run time; the rest is the caller's contract.
+            unsafe { wide(src, ss, dst, ds, rows.min(8), cols) };
+        }
         return true;
     }
-    let _ = (src, ss, dst, ds, cols);
+    let _ = (src, ss, dst, ds, rows, cols);
     false
 }
 
-/// The 8 × 8 block at `src` (row stride `ss`) written transposed at `dst` (row stride `ds`):
-/// eight row loads, three rounds of AVX-512 shuffles (pairs, 128-bit lanes, 256-bit halves),
-/// eight row stores — non-temporal ones with `STREAM` (see [`stream_store`]).
+/// The first `rows` (1 to 8) rows of the 8 × 8 block at `src` (row stride `ss`) written
+/// transposed at `dst` (row stride `ds`): row loads (the last row repeated past `rows`), three
+/// rounds of AVX-512 shuffles (pairs, 128-bit lanes, 256-bit halves), eight row stores of the
+/// first `rows` lanes — non-temporal ones with `STREAM` (see [`stream_store`]), which needs
+/// eight rows.
 ///
 /// # Safety
 /// Both blocks must be valid and not overlap; the CPU must support AVX-512F; with `STREAM`,
@@ -365,13 +387,15 @@ unsafe fn transpose_streamed(
 unsafe fn transpose8_avx512<const STREAM: bool>(
     src: *const f64,
     ss: usize,
+    rows: usize,
     dst: *mut f64,
     ds: usize,
 ) {
     use std::arch::x86_64::*;
     // SAFETY: the caller's contract.
     unsafe {
-        let r: [__m512d; 8] = std::array::from_fn(|k| _mm512_loadu_pd(src.add(k * ss)));
+        let r: [__m512d; 8] =
+            std::array::from_fn(|k| _mm512_loadu_pd(src.add(k.min(rows - 1) * ss)));
         // t_{2p} = (r_{2p}[0] r_{2p+1}[0] | r_{2p}[2] r_{2p+1}[2] | …), t_{2p+1} the odd columns.
         let t: [__m512d; 8] = std::array::from_fn(|k| {
             let (a, b) = (r[k & !1], r[k | 1]);
@@ -402,11 +426,12 @@ unsafe fn transpose8_avx512<const STREAM: bool>(
                 _mm512_shuffle_f64x2::<0xEE>(s[q], s[q + 4])
             }
         };
+        let lanes = (((1u32 << rows) - 1) & 0xFF) as u8;
         for c in 0..8 {
             if STREAM {
                 _mm512_stream_pd(dst.add(c * ds), column(c));
             } else {
-                _mm512_storeu_pd(dst.add(c * ds), column(c));
+                _mm512_mask_storeu_pd(dst.add(c * ds), lanes, column(c));
             }
         }
     }
@@ -859,7 +884,7 @@ impl Network {
                                     }
                                     let src = (rows.as_ptr(), cj);
                                     let dst = (out.0.add(j0 * n2 + i0 + g0), n2);
-                                    if g1 - g0 != 8 || !transpose_streamed(src, dst, square) {
+                                    if !transpose_group(src, dst, g1 - g0, square) {
                                         transpose_entries(src, dst, 0..g1 - g0, 0..square, false);
                                     }
                                 }
@@ -1202,6 +1227,56 @@ mod tests {
                 (d - map.variance(0.7)).abs() <= 1e-15 * d.max(1.0),
                 "u^{k} diagonal"
             );
+        }
+    }
+
+    #[test]
+    fn group_transposes_write_exactly_their_entries() {
+        // Groups of 1–8 rows, widths with and without a ragged tail, destinations at every
+        // offset within a 64-byte line (offset 0 with 8 rows takes the non-temporal path): each
+        // (c, i) ← (i, c) lands, and nothing else of the destination changes.
+        let (ss, ds) = (21, 24);
+        let src: Vec<f64> = (0..8 * ss).map(|v| v as f64 * 0.25 + 1.0).collect();
+        for rows in 1..=8 {
+            for cols in [8, 13, 16] {
+                for offset in 0..8 {
+                    let mut buf = vec![f64::NAN; 24 * ds + 16];
+                    let lead = buf.as_ptr().align_offset(64);
+                    let dst = lead + offset;
+                    // SAFETY: rows × cols of `src`; `cols` rows of `ds` values from `dst`.
+                    let ran = unsafe {
+                        transpose_group(
+                            (src.as_ptr(), ss),
+                            (buf.as_mut_ptr().add(dst), ds),
+                            rows,
+                            cols,
+                        )
+                    };
+                    if !ran {
+                        return; // no AVX-512 here: the callers take transpose_entries
+                    }
+                    crate::linalg::stream_fence();
+                    for (k, &v) in buf.iter().enumerate() {
+                        let (c, i) = (
+                            (k as isize - dst as isize).div_euclid(ds as isize),
+                            (k as isize - dst as isize).rem_euclid(ds as isize),
+                        );
+                        let inside = k >= dst && (c as usize) < cols && (i as usize) < rows;
+                        if inside {
+                            let want = src[i as usize * ss + c as usize];
+                            assert_eq!(
+                                v, want,
+                                "{rows} rows, {cols} columns, offset {offset}: ({c}, {i})"
+                            );
+                        } else {
+                            assert!(
+                                v.is_nan(),
+                                "{rows} rows, {cols} columns, offset {offset}: wrote {k}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 
