@@ -261,71 +261,51 @@ unsafe impl Sync for Shared {}
 
 /// Writes `dst[c·dst_stride + i] = src[i·src_stride + c]` for i in `rows`, c in `cols` (only
 /// c > i when `upper_only`): a transpose between two row-major buffers, or with `src` = `dst`
-/// the mirror of a block's upper part onto its lower part. Runs in 8 × 8 blocks so that both
-/// the reads and the writes go along rows, a cache line at a time; full blocks are transposed
-/// in registers where the CPU has AVX-512F.
+/// the mirror of a block's upper part onto its lower part. Runs over groups of 8 rows
+/// ([`transpose_group`], ordinary stores); with `upper_only` the entries of each group's
+/// diagonal 8 × 8 block are copied one by one.
 ///
 /// # Safety
 /// Both buffers must be valid for the entries read and written, which no other thread may
 /// access; a read entry is never a written one (with `src` = `dst`, `upper_only` must hold).
 unsafe fn transpose_entries(
-    (src, src_stride): (*const f64, usize),
-    (dst, dst_stride): (*mut f64, usize),
+    (src, ss): (*const f64, usize),
+    (dst, ds): (*mut f64, usize),
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
     upper_only: bool,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        /// # Safety
-        /// As [`transpose_entries`]; the CPU must support AVX-512F.
-        #[target_feature(enable = "avx512f")]
-        unsafe fn wide(
-            (src, ss): (*const f64, usize),
-            (dst, ds): (*mut f64, usize),
-            rows: std::ops::Range<usize>,
-            cols: std::ops::Range<usize>,
-            upper_only: bool,
-        ) {
-            // SAFETY: the caller's contract; the blocks lie inside it.
-            unsafe {
-                transpose_walk((src, ss), (dst, ds), rows, cols, upper_only, |ib, cb| {
-                    transpose8_avx512::<false>(
-                        src.add(ib * ss + cb),
-                        ss,
-                        8,
-                        dst.add(cb * ds + ib),
-                        ds,
-                    )
-                })
+    for ib in rows.clone().step_by(8) {
+        let ie = (ib + 8).min(rows.end);
+        // Columns every row of the group keeps (all of them, or those right of the group).
+        let c0 = if upper_only {
+            cols.start.max(ie)
+        } else {
+            cols.start
+        };
+        // SAFETY: the caller's contract; every entry below lies in `rows` × `cols`.
+        unsafe {
+            if upper_only {
+                for i in ib..ie {
+                    for c in cols.start.max(i + 1)..ie.min(cols.end) {
+                        *dst.add(c * ds + i) = *src.add(i * ss + c);
+                    }
+                }
+            }
+            if c0 < cols.end {
+                let (from, to) = (src.add(ib * ss + c0), dst.add(c0 * ds + ib));
+                transpose_group((from, ss), (to, ds), ie - ib, cols.end - c0, false);
             }
         }
-        // SAFETY: the feature was detected at run time; the rest is the caller's contract.
-        return unsafe { wide((src, src_stride), (dst, dst_stride), rows, cols, upper_only) };
-    }
-    let (ss, ds) = (src_stride, dst_stride);
-    // SAFETY: the caller's contract; the blocks lie inside it.
-    unsafe {
-        transpose_walk((src, ss), (dst, ds), rows, cols, upper_only, |ib, cb| {
-            const B: usize = 8;
-            let mut block = [[0.0f64; B]; B];
-            for (r, row) in block.iter_mut().enumerate() {
-                *row = *(src.add((ib + r) * ss + cb) as *const [f64; B]);
-            }
-            #[allow(clippy::needless_range_loop)] // c indexes the inner arrays
-            for c in 0..B {
-                let column: [f64; B] = std::array::from_fn(|r| block[r][c]);
-                *(dst.add((cb + c) * ds + ib) as *mut [f64; B]) = column;
-            }
-        })
     }
 }
 
-/// [`transpose_entries`] for one group of `rows` ≤ 8 rows and `cols` columns, by 8 × 8
-/// register transposes with masked stores (the group's lanes only). When the group has eight
-/// rows and the output rows each start a 64-byte line (`dst` aligned, `ds` a multiple of 8),
-/// every destination row segment is one whole line, written with a non-temporal store. Returns
-/// false, writing nothing, where the CPU lacks AVX-512F.
+/// [`transpose_entries`] for one group of `rows` ≤ 8 rows and `cols` columns: 8 × 8 blocks
+/// transposed in registers with masked stores where the CPU has AVX-512F
+/// ([`transpose8_avx512`]), through a local array otherwise. With `stream`, a group of eight
+/// rows whose output rows each start a 64-byte line (`dst` aligned, `ds` a multiple of 8) has
+/// every destination row segment be one whole line, written with a non-temporal store (for
+/// outputs, not for buffers that are read again soon).
 ///
 /// # Safety
 /// As [`transpose_entries`] for rows 0..`rows`, columns 0..`cols`.
@@ -334,43 +314,94 @@ unsafe fn transpose_group(
     (dst, ds): (*mut f64, usize),
     rows: usize,
     cols: usize,
-) -> bool {
+    stream: bool,
+) {
+    let rows = rows.min(8);
+    if rows == 0 {
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         /// # Safety
         /// As [`transpose_group`]; the CPU must support AVX-512F.
         #[target_feature(enable = "avx512f")]
         unsafe fn wide(
-            src: *const f64,
-            ss: usize,
-            dst: *mut f64,
-            ds: usize,
+            (src, ss): (*const f64, usize),
+            (dst, ds): (*mut f64, usize),
             rows: usize,
             cols: usize,
+            stream: bool,
         ) {
             let full = cols / 8 * 8;
-            let stream = rows == 8 && (dst as usize).is_multiple_of(64) && ds.is_multiple_of(8);
-            // SAFETY: the caller's contract; with `stream` the rows of `dst` are 64-byte aligned.
+            let lines = stream && rows == 8 && (dst as usize).is_multiple_of(64);
+            let lines = lines && ds.is_multiple_of(8);
+            // SAFETY: the caller's contract; with `lines` the rows of `dst` are 64-byte aligned.
             unsafe {
                 for cb in (0..full).step_by(8) {
                     let (from, to) = (src.add(cb), dst.add(cb * ds));
-                    if stream {
+                    if lines {
                         transpose8_avx512::<true>(from, ss, rows, to, ds);
                     } else {
                         transpose8_avx512::<false>(from, ss, rows, to, ds);
                     }
                 }
-                transpose_walk((src, ss), (dst, ds), 0..rows, full..cols, false, |_, _| {});
+                transpose_scalar((src, ss), (dst, ds), rows, full..cols);
             }
         }
-        if rows > 0 {
-            // SAFETY: the feature was detected at run time; the rest is the caller's contract.
-            unsafe { wide(src, ss, dst, ds, rows.min(8), cols) };
-        }
-        return true;
+        // SAFETY: the feature was detected at run time; the rest is the caller's contract.
+        return unsafe { wide((src, ss), (dst, ds), rows, cols, stream) };
     }
-    let _ = (src, ss, dst, ds, rows, cols);
-    false
+    // SAFETY: the caller's contract.
+    unsafe { transpose_group_portable((src, ss), (dst, ds), rows, cols) }
+}
+
+/// [`transpose_group`] without vector instructions: full 8 × 8 blocks through a local array
+/// (eight row reads, eight row writes), the rest entry by entry.
+///
+/// # Safety
+/// As [`transpose_group`].
+unsafe fn transpose_group_portable(
+    (src, ss): (*const f64, usize),
+    (dst, ds): (*mut f64, usize),
+    rows: usize,
+    cols: usize,
+) {
+    const B: usize = 8;
+    let full = if rows == B { cols / B * B } else { 0 };
+    // SAFETY: the caller's contract; the blocks lie inside it.
+    unsafe {
+        for cb in (0..full).step_by(B) {
+            let mut block = [[0.0f64; B]; B];
+            for (r, row) in block.iter_mut().enumerate() {
+                *row = *(src.add(r * ss + cb) as *const [f64; B]);
+            }
+            #[allow(clippy::needless_range_loop)] // c indexes the inner arrays
+            for c in 0..B {
+                let column: [f64; B] = std::array::from_fn(|r| block[r][c]);
+                *(dst.add((cb + c) * ds) as *mut [f64; B]) = column;
+            }
+        }
+        transpose_scalar((src, ss), (dst, ds), rows, full..cols);
+    }
+}
+
+/// `dst[c·ds + i] = src[i·ss + c]` for i < `rows`, c in `cols`, entry by entry.
+///
+/// # Safety
+/// As [`transpose_group`].
+#[inline(always)]
+unsafe fn transpose_scalar(
+    (src, ss): (*const f64, usize),
+    (dst, ds): (*mut f64, usize),
+    rows: usize,
+    cols: std::ops::Range<usize>,
+) {
+    for i in 0..rows {
+        for c in cols.clone() {
+            // SAFETY: the caller's contract.
+            unsafe { *dst.add(c * ds + i) = *src.add(i * ss + c) };
+        }
+    }
 }
 
 /// The first `rows` (1 to 8) rows of the 8 × 8 block at `src` (row stride `ss`) written
@@ -432,45 +463,6 @@ unsafe fn transpose8_avx512<const STREAM: bool>(
                 _mm512_stream_pd(dst.add(c * ds), column(c));
             } else {
                 _mm512_mask_storeu_pd(dst.add(c * ds), lanes, column(c));
-            }
-        }
-    }
-}
-
-/// [`transpose_entries`]' walk over 8 × 8 blocks; `full(ib, cb)` transposes one full block
-/// (strictly above the diagonal when `upper_only`), the rest is copied entry by entry.
-///
-/// # Safety
-/// As [`transpose_entries`].
-#[inline(always)]
-unsafe fn transpose_walk(
-    (src, ss): (*const f64, usize),
-    (dst, ds): (*mut f64, usize),
-    rows: std::ops::Range<usize>,
-    cols: std::ops::Range<usize>,
-    upper_only: bool,
-    full: impl Fn(usize, usize),
-) {
-    const B: usize = 8;
-    for cb in cols.clone().step_by(B) {
-        let ce = (cb + B).min(cols.end);
-        let row_end = if upper_only {
-            rows.end.min(ce)
-        } else {
-            rows.end
-        };
-        for ib in (rows.start..row_end).step_by(B) {
-            let ie = (ib + B).min(rows.end);
-            if (!upper_only || ie <= cb) && ie - ib == B && ce - cb == B {
-                full(ib, cb);
-            } else {
-                for i in ib..ie {
-                    let first = if upper_only { cb.max(i + 1) } else { cb };
-                    for c in first..ce {
-                        // SAFETY: as above.
-                        unsafe { *dst.add(c * ds + i) = *src.add(i * ss + c) };
-                    }
-                }
             }
         }
     }
@@ -884,9 +876,7 @@ impl Network {
                                     }
                                     let src = (rows.as_ptr(), cj);
                                     let dst = (out.0.add(j0 * n2 + i0 + g0), n2);
-                                    if !transpose_group(src, dst, g1 - g0, square) {
-                                        transpose_entries(src, dst, 0..g1 - g0, 0..square, false);
-                                    }
+                                    transpose_group(src, dst, g1 - g0, square, true);
                                 }
                             }
                         }
@@ -1233,49 +1223,50 @@ mod tests {
     #[test]
     fn group_transposes_write_exactly_their_entries() {
         // Groups of 1–8 rows, widths with and without a ragged tail, destinations at every
-        // offset within a 64-byte line (offset 0 with 8 rows takes the non-temporal path): each
+        // offset within a 64-byte line (offset 0 with 8 rows and `stream` takes the
+        // non-temporal path), on the dispatched path and the portable one: each
         // (c, i) ← (i, c) lands, and nothing else of the destination changes.
         let (ss, ds) = (21, 24);
         let src: Vec<f64> = (0..8 * ss).map(|v| v as f64 * 0.25 + 1.0).collect();
-        for rows in 1..=8 {
-            for cols in [8, 13, 16] {
-                for offset in 0..8 {
-                    let mut buf = vec![f64::NAN; 24 * ds + 16];
-                    let lead = buf.as_ptr().align_offset(64);
-                    let dst = lead + offset;
-                    // SAFETY: rows × cols of `src`; `cols` rows of `ds` values from `dst`.
-                    let ran = unsafe {
-                        transpose_group(
-                            (src.as_ptr(), ss),
-                            (buf.as_mut_ptr().add(dst), ds),
-                            rows,
-                            cols,
-                        )
-                    };
-                    if !ran {
-                        return; // no AVX-512 here: the callers take transpose_entries
-                    }
-                    crate::linalg::stream_fence();
-                    for (k, &v) in buf.iter().enumerate() {
-                        let (c, i) = (
-                            (k as isize - dst as isize).div_euclid(ds as isize),
-                            (k as isize - dst as isize).rem_euclid(ds as isize),
-                        );
-                        let inside = k >= dst && (c as usize) < cols && (i as usize) < rows;
-                        if inside {
-                            let want = src[i as usize * ss + c as usize];
-                            assert_eq!(
-                                v, want,
-                                "{rows} rows, {cols} columns, offset {offset}: ({c}, {i})"
-                            );
-                        } else {
-                            assert!(
-                                v.is_nan(),
-                                "{rows} rows, {cols} columns, offset {offset}: wrote {k}"
-                            );
-                        }
-                    }
+        for (rows, cols, offset, path) in (1..=8).flat_map(|rows| {
+            [8, 13, 16].into_iter().flat_map(move |cols| {
+                (0..8).flat_map(move |offset| (0..3).map(move |path| (rows, cols, offset, path)))
+            })
+        }) {
+            let mut buf = vec![f64::NAN; 24 * ds + 16];
+            let dst = buf.as_ptr().align_offset(64) + offset;
+            let (from, to) = ((src.as_ptr(), ss), (buf.as_mut_ptr().wrapping_add(dst), ds));
+            // SAFETY: rows × cols of `src`; `cols` rows of `ds` values from `dst`.
+            unsafe {
+                match path {
+                    0 => transpose_group(from, to, rows, cols, true),
+                    1 => transpose_group(from, to, rows, cols, false),
+                    _ => transpose_group_portable(from, to, rows, cols),
                 }
+            };
+            crate::linalg::stream_fence();
+            for (k, &v) in buf.iter().enumerate() {
+                let at = k as isize - dst as isize;
+                let (c, i) = (at.div_euclid(ds as isize), at.rem_euclid(ds as isize));
+                let what = format!("{rows} rows, {cols} columns, offset {offset}, path {path}");
+                if at >= 0 && (c as usize) < cols && (i as usize) < rows {
+                    assert_eq!(v, src[i as usize * ss + c as usize], "{what}: ({c}, {i})");
+                } else {
+                    assert!(v.is_nan(), "{what}: wrote {k}");
+                }
+            }
+        }
+        // The mirror of a 19 × 19 upper triangle (ragged groups, diagonal blocks entry by entry)
+        // against the definition; the diagonal and the upper part stay as they were.
+        let n = 19;
+        let upper = |i: usize, j: usize| if j >= i { (i * n + j) as f64 } else { f64::NAN };
+        let mut m: Vec<f64> = (0..n * n).map(|k| upper(k / n, k % n)).collect();
+        let base = m.as_mut_ptr();
+        // SAFETY: inside the n × n buffer; only c > i is read, only c < i written.
+        unsafe { transpose_entries((base, n), (base, n), 0..n, 0..n, true) };
+        for i in 0..n {
+            for j in 0..n {
+                assert_eq!(m[i * n + j], upper(i.min(j), i.max(j)), "mirror ({i}, {j})");
             }
         }
     }
