@@ -1,6 +1,7 @@
 """Medians and speed-ups of bench/run_kernels.sh's JSON lines, as Markdown. A workload is
-identified by its bench name and sizes; extra fields (the solver used, Krylov steps) are shown
-beside gradflow's time; lines without a time (agreement checks) are listed after the table."""
+identified by its bench name and sizes; extra fields (the solver used, Krylov steps, page faults
+per call) are shown in the notes, the anchor's prefixed "anchor"; lines without a time
+(agreement checks) are listed after the table."""
 import json
 import statistics
 import sys
@@ -9,6 +10,7 @@ from collections import defaultdict
 SIZE_KEYS = ("bench", "n", "depth", "b_std", "width", "n_train", "n_test", "output_weights")
 runs = defaultdict(lambda: defaultdict(list))
 extras = {}
+anchor_extras = {}
 notes = []
 for line in open(sys.argv[1]):
     if not line.startswith("{"):
@@ -20,10 +22,9 @@ for line in open(sys.argv[1]):
     key = tuple((k, r[k]) for k in SIZE_KEYS if k in r)
     impl = "gradflow" if r["impl"] == "gradflow" else "anchor"
     runs[key][impl].append(r["seconds"])
-    if impl == "gradflow":
-        extra = {k: v for k, v in r.items() if k not in SIZE_KEYS + ("impl", "seconds")}
-        if extra:
-            extras[key] = extra
+    extra = {k: v for k, v in r.items() if k not in SIZE_KEYS + ("impl", "seconds")}
+    if extra:
+        (extras if impl == "gradflow" else anchor_extras)[key] = extra
 
 # gradflow-only variants (e.g. predict_eigen, or another draw of the output weights) are
 # compared with the anchor of the same sizes under the base bench name.
@@ -49,7 +50,10 @@ for key, v in runs.items():
     ours = statistics.median(v["gradflow"])
     theirs = anchor_times(key)
     theirs = statistics.median(theirs) if theirs else float("nan")
-    extra = ", ".join(f"{k}={val}" for k, val in extras.get(key, {}).items())
+    extra = ", ".join(
+        [f"{k}={val}" for k, val in extras.get(key, {}).items()]
+        + [f"anchor {k}={val}" for k, val in anchor_extras.get(key, {}).items()]
+    )
     print(f"| {label} | {ours:.3f} | {theirs:.3f} | {theirs / ours:.1f}× | {extra} |")
 for n in notes:
     print(f"\n{n}")

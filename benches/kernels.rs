@@ -31,13 +31,17 @@ fn main() {
                 ..Network::new(depth, Activation::Relu)
             };
             let b = b_std.map_or("null".to_string(), |b| b.to_string());
-            // Fresh outputs each call (what a one-off call pays), then reused buffers (the
-            // steady state of a sweep, and of XLA's caching allocator on the anchor's side).
+            // Fresh outputs each call (what a one-off call pays, and what the anchor pays on
+            // every call: its faults are reported beside), then reused buffers (a sweep).
+            // Page faults per call (the warm-up and three timed calls), to compare what each
+            // side pays for fresh memory.
+            let faults = common::minor_faults();
             let t = common::median_of_3(|| {
                 net.kernels(&x, None).expect("kernels");
             });
+            let faults = (common::minor_faults() - faults) / 4;
             println!(
-                "{{\"bench\": \"analytic\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {b}}}"
+                "{{\"bench\": \"analytic\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {b}, \"faults\": {faults}}}"
             );
             let mut out = Kernels::default();
             let t = common::median_of_3(|| {

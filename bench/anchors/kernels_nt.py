@@ -3,6 +3,7 @@ nets, the empirical NTK of a two-layer ReLU net (fastest of the three implementa
 gradient_descent_mse predictions. One JSON line per measurement (median of 3 after warm-up)."""
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -47,8 +48,11 @@ for depth in (1, 3):
         layers += [stax.Dense(1, W_std=1.4, b_std=b_std)]
         _, _, kernel_fn = stax.serial(*layers)
         kf = jax.jit(kernel_fn, static_argnames="get")
+        # Page faults per call (the warm-up and three timed calls): fresh memory's cost.
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t = timed(lambda: jax.block_until_ready(kf(x, None, get=("nngp", "ntk"))))
-        report("analytic", t, n=n, depth=depth, b_std=b_std)
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) // 4
+        report("analytic", t, n=n, depth=depth, b_std=b_std, faults=faults)
 
 # Empirical NTK of f(x) = Dense(1)(relu(Dense(4096)(x))), NTK parameterization.
 n_e = 1000

@@ -42,3 +42,18 @@ pub fn selected(name: &str) -> bool {
         .collect();
     filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
 }
+
+/// Minor page faults of this process so far (first touches of freshly mapped memory), from
+/// `getrusage`; 0 where it is not available.
+#[allow(dead_code)]
+pub fn minor_faults() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getrusage writes one `rusage` struct, zero-initialised here.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+            return usage.ru_minflt as u64;
+        }
+    }
+    0
+}
