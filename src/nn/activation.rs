@@ -159,14 +159,18 @@ impl Activation {
     pub fn apply_in_place(self, v: &mut [f64]) {
         use rayon::prelude::*;
         const CHUNK: usize = 1 << 14;
+        if self != Activation::Identity {
+            v.par_chunks_mut(CHUNK)
+                .for_each(|c| self.apply_in_place_sequential(c));
+        }
+    }
+
+    /// v_i ← η(v_i) in place on the calling thread (ReLU vectorised).
+    pub fn apply_in_place_sequential(self, v: &mut [f64]) {
         match self {
             Activation::Identity => {}
-            Activation::Relu => v.par_chunks_mut(CHUNK).for_each(|c| {
-                c.iter_mut().for_each(|u| *u = u.max(0.0));
-            }),
-            act => v.par_chunks_mut(CHUNK).for_each(|c| {
-                c.iter_mut().for_each(|u| *u = act.value(*u));
-            }),
+            Activation::Relu => v.iter_mut().for_each(|u| *u = u.max(0.0)),
+            act => v.iter_mut().for_each(|u| *u = act.value(*u)),
         }
     }
 

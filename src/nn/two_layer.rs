@@ -54,22 +54,102 @@ const NEURON_BLOCK: usize = 128;
 /// Samples per block of the sample-major product H = X Wᵀ of the kernel paths.
 const SAMPLE_ROWS: usize = 64;
 
+/// What the kernel paths need for the first layer's part: nothing (not trained), the sign bits
+/// (the counted path) or D = η'(H) ⊙ a (the GEMM path).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FirstLayer {
+    None,
+    Signs,
+    Slopes,
+}
+
+/// A batch's pre-activations (or Φ = η(H) in their place) with the first layer's ingredients.
+struct Features {
+    h: Matrix,
+    bits: Option<SignBits>,
+    d: Option<Matrix>,
+}
+
 /// Below this many multiply-adds per pass (n·M·d) the blocks run on the calling thread.
 const PARALLEL_WORK: usize = 1 << 18;
 
 impl HiddenLayer<'_> {
-    /// H = X Wᵀ + b (n × M, sample-major) for a batch.
-    fn pre_activations(&self, x: &Matrix) -> Matrix {
-        let m = self.width;
-        let mut h = Matrix::zeros(x.rows, m);
+    /// A batch's pre-activations H = X Wᵀ + b (n × M, sample-major) and what the kernel paths
+    /// take from them, formed block by block (64 samples: one single-threaded GEMM each) while
+    /// the block is in cache: its sign bits or D = η'(H) ⊙ a for the first layer's part (see
+    /// [`FirstLayer`]), then Φ = η(H) in place of H when `phi`. The blocks are fixed, so every
+    /// entry is the same sequence of operations whatever the thread count.
+    fn features(&self, x: &Matrix, first: FirstLayer, phi: bool) -> Features {
+        let (n, m) = (x.rows, self.width);
+        let words = m.div_ceil(64);
+        let mut h = Matrix::zeros(n, m);
+        let mut bits = (first == FirstLayer::Signs).then(|| vec![0u64; n * words]);
+        let mut d = (first == FirstLayer::Slopes).then(|| Matrix::zeros(n, m));
         let w = view(self.w, m, self.input_dim);
-        gemm_row_blocks(&mut h, x.view(), w.transpose(), SAMPLE_ROWS);
-        if let Some(b) = self.b {
-            h.data.par_chunks_mut(m).for_each(|row| {
-                row.iter_mut().zip(b).for_each(|(u, &bj)| *u += bj);
-            });
+        // Each block's share of the bits and of D.
+        let blocks = n.div_ceil(SAMPLE_ROWS);
+        let mut bit_blocks = bits
+            .as_mut()
+            .map(|b| b.chunks_mut(SAMPLE_ROWS * words.max(1)));
+        let mut d_blocks = d
+            .as_mut()
+            .map(|d| d.data.chunks_mut(SAMPLE_ROWS * m.max(1)));
+        let items: Vec<_> = (0..blocks)
+            .map(|_| {
+                let bb = bit_blocks.as_mut().and_then(Iterator::next);
+                let db = d_blocks.as_mut().and_then(Iterator::next);
+                (bb, db)
+            })
+            .collect();
+        let act = self.activation;
+        gemm_row_blocks(
+            &mut h,
+            x.view(),
+            w.transpose(),
+            SAMPLE_ROWS,
+            items,
+            |_, hb, (bb, db)| {
+                if let Some(b) = self.b {
+                    for row in hb.chunks_exact_mut(m) {
+                        row.iter_mut().zip(b).for_each(|(u, &bj)| *u += bj);
+                    }
+                }
+                if let Some(bb) = bb {
+                    for (brow, row) in bb.chunks_exact_mut(words).zip(hb.chunks_exact(m)) {
+                        SignBits::fill(brow, row);
+                    }
+                }
+                if let Some(db) = db {
+                    for (drow, hrow) in db.chunks_exact_mut(m).zip(hb.chunks_exact(m)) {
+                        self.slopes(drow, hrow);
+                    }
+                }
+                if phi {
+                    act.apply_in_place_sequential(hb);
+                }
+            },
+        );
+        Features {
+            h,
+            bits: bits.map(|bits| SignBits::from_bits(words, bits, n)),
+            d,
         }
-        h
+    }
+
+    /// One row of D = η'(H) ⊙ a; the a/b-ReLU family as a branch-free select.
+    fn slopes(&self, d: &mut [f64], h: &[f64]) {
+        match self.activation.sign_slopes() {
+            Some((lo, hi)) => {
+                for ((v, &u), &aj) in d.iter_mut().zip(h).zip(self.a) {
+                    *v = aj * if u > 0.0 { hi } else { lo };
+                }
+            }
+            None => {
+                for ((v, &u), &aj) in d.iter_mut().zip(h).zip(self.a) {
+                    *v = aj * self.activation.derivative(u);
+                }
+            }
+        }
     }
 
     /// (η'(u ≤ 0), η'(u > 0), a²) when the first layer's part of the kernel is a count: η' takes
@@ -94,8 +174,24 @@ impl HiddenLayer<'_> {
     pub fn ntk(&self, x1: &Matrix, x2: Option<&Matrix>, first: bool, second: bool) -> Matrix {
         let same = x2.is_none();
         let x2r = x2.unwrap_or(x1);
-        let h1 = self.pre_activations(x1);
-        let h2 = x2.map(|x| self.pre_activations(x));
+        let binary = self.binary_slopes();
+        let first_layer = match (first, binary) {
+            (false, _) => FirstLayer::None,
+            (true, Some(_)) => FirstLayer::Signs,
+            (true, None) => FirstLayer::Slopes,
+        };
+        let Features {
+            h: phi1,
+            bits: bits1,
+            d: d1,
+        } = self.features(x1, first_layer, second);
+        let (phi2, bits2, d2) = match x2 {
+            Some(x) => {
+                let f = self.features(x, first_layer, second);
+                (Some(f.h), f.bits, f.d)
+            }
+            None => (None, None, None),
+        };
         let c2 = self.scale * self.scale;
         // α A Bᵀ; only the upper triangle when both sides are the same set.
         let product = |a: &Matrix, b: &Matrix, alpha: f64| -> Matrix {
@@ -107,10 +203,8 @@ impl HiddenLayer<'_> {
             }
             out
         };
-        let act = self.activation;
         let n2 = x2r.rows;
-        // The first layer's part is taken while H is still there: as packed sign bits (counted
-        // path) or as c² (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]).
+        // The first layer's part: counted from the sign bits, or c² (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]).
         let mut first_part = None;
         let mut counted = None;
         if first {
@@ -118,51 +212,20 @@ impl HiddenLayer<'_> {
             if self.b.is_some() {
                 inputs.data.iter_mut().for_each(|g| *g += 1.0);
             }
-            match self.binary_slopes() {
-                Some(slopes) => {
-                    let bits2 = h2.as_ref().map(SignBits::new);
-                    counted = Some((SignBits::new(&h1), bits2, slopes, inputs));
-                }
-                None => {
-                    // D = η'(H) ⊙ a into a fresh (huge-page) buffer; the a/b-ReLU family as a
-                    // branch-free select.
-                    let slopes = |h: &Matrix| {
-                        let m = self.width;
-                        let mut d = Matrix::zeros(h.rows, m);
-                        let rows = d.data.par_chunks_mut(m).zip(h.data.par_chunks(m));
-                        match act.sign_slopes() {
-                            Some((lo, hi)) => rows.for_each(|(drow, hrow)| {
-                                for ((v, &u), &aj) in drow.iter_mut().zip(hrow).zip(self.a) {
-                                    *v = aj * if u > 0.0 { hi } else { lo };
-                                }
-                            }),
-                            None => rows.for_each(|(drow, hrow)| {
-                                for ((v, &u), &aj) in drow.iter_mut().zip(hrow).zip(self.a) {
-                                    *v = aj * act.derivative(u);
-                                }
-                            }),
-                        }
-                        d
-                    };
-                    let d1 = slopes(&h1);
-                    let d2 = h2.as_ref().map(slopes);
-                    let mut dd = product(&d1, d2.as_ref().unwrap_or(&d1), c2);
-                    dd.data
-                        .par_iter_mut()
-                        .zip(inputs.data.par_iter())
-                        .for_each(|(t, g)| *t *= g);
-                    first_part = Some(dd);
-                }
+            if let (Some(slopes), Some(bits1)) = (binary, bits1) {
+                counted = Some((bits1, bits2, slopes, inputs));
+            } else if let Some(d1) = &d1 {
+                let mut dd = product(d1, d2.as_ref().unwrap_or(d1), c2);
+                dd.data
+                    .par_iter_mut()
+                    .zip(inputs.data.par_iter())
+                    .for_each(|(t, g)| *t *= g);
+                first_part = Some(dd);
             }
         }
-        // c² Φ₁Φ₂ᵀ, Φ = η(H) in place.
+        // c² Φ₁Φ₂ᵀ (the features hold Φ = η(H)).
         let mut k = if second {
-            let mut h1 = h1;
-            let mut h2 = h2;
-            for h in std::iter::once(&mut h1).chain(h2.as_mut()) {
-                act.apply_in_place(&mut h.data);
-            }
-            product(&h1, h2.as_ref().unwrap_or(&h1), c2)
+            product(&phi1, phi2.as_ref().unwrap_or(&phi1), c2)
         } else {
             Matrix::zeros(x1.rows, n2)
         };
@@ -205,24 +268,21 @@ struct SignBits {
 }
 
 impl SignBits {
-    fn new(h: &Matrix) -> SignBits {
-        let words = h.cols.div_ceil(64);
-        let mut bits = vec![0u64; h.rows * words];
-        if words > 0 {
-            bits.par_chunks_mut(words)
-                .zip(h.data.par_chunks(h.cols))
-                .for_each(|(b, row)| {
-                    for (w, chunk) in b.iter_mut().zip(row.chunks(64)) {
-                        *w = chunk
-                            .iter()
-                            .enumerate()
-                            .fold(0u64, |v, (k, &u)| v | (u64::from(u > 0.0) << k));
-                    }
-                });
+    /// One row's bits: bit k of word w is 1[row[64 w + k] > 0].
+    fn fill(bits: &mut [u64], row: &[f64]) {
+        for (w, chunk) in bits.iter_mut().zip(row.chunks(64)) {
+            *w = chunk
+                .iter()
+                .enumerate()
+                .fold(0u64, |v, (k, &u)| v | (u64::from(u > 0.0) << k));
         }
+    }
+
+    /// The packed rows (`words` per row) with their counts.
+    fn from_bits(words: usize, bits: Vec<u64>, rows: usize) -> SignBits {
         let counts = bits
             .chunks(words.max(1))
-            .take(h.rows)
+            .take(rows)
             .map(|row| row.iter().map(|w| w.count_ones()).sum())
             .collect();
         SignBits {
