@@ -889,7 +889,10 @@ mod tests {
         let lens = [64 * 50, 64 * 50, 64 * 50, 8 * 50];
         for (k, &(tag, len, first)) in seen.iter().enumerate() {
             assert_eq!((tag, len), (11 * k, lens[k]), "block {k}");
-            assert!((first - want.get(64 * k, 0)).abs() < 1e-12, "block {k}: {first}");
+            assert!(
+                (first - want.get(64 * k, 0)).abs() < 1e-12,
+                "block {k}: {first}"
+            );
         }
         assert_eq!(c1.data, run(2).0.data);
         assert_eq!(c1.data, run(3).0.data);
