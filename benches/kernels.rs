@@ -32,9 +32,8 @@ fn main() {
             };
             let b = b_std.map_or("null".to_string(), |b| b.to_string());
             // Fresh outputs each call (what a one-off call pays, and what the anchor pays on
-            // every call: its faults are reported beside), then reused buffers (a sweep).
-            // Page faults per call (the warm-up and three timed calls), to compare what each
-            // side pays for fresh memory.
+            // every call), with the page faults per call (warm-up and three timed calls; the
+            // anchor reports its own); then reused buffers (a sweep).
             let faults = common::minor_faults();
             let t = common::median_of_3(|| {
                 net.kernels(&x, None).expect("kernels");

@@ -54,6 +54,9 @@ const NEURON_BLOCK: usize = 128;
 /// Samples per block of the sample-major product H = X Wᵀ of the kernel paths.
 const SAMPLE_ROWS: usize = 64;
 
+/// Below this many multiply-adds per pass (n·M·d) the blocks run on the calling thread.
+const PARALLEL_WORK: usize = 1 << 18;
+
 /// What the kernel paths need for the first layer's part: nothing (not trained), the sign bits
 /// (the counted path) or D = η'(H) ⊙ a (the GEMM path).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -69,9 +72,6 @@ struct Features {
     bits: Option<SignBits>,
     d: Option<Matrix>,
 }
-
-/// Below this many multiply-adds per pass (n·M·d) the blocks run on the calling thread.
-const PARALLEL_WORK: usize = 1 << 18;
 
 impl HiddenLayer<'_> {
     /// A batch's pre-activations H = X Wᵀ + b (n × M, sample-major) and what the kernel paths
