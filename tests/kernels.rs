@@ -319,6 +319,44 @@ fn counted_two_layer_ntk_equals_the_jacobian() {
     }
 }
 
+/// The two-layer empirical NTK (counted and GEMM paths, same-set and cross, with bias) gives the
+/// same bits on 1, 2 and 3 threads: its 64-sample feature blocks and its Gram tiles are fixed.
+/// 300 samples span five feature blocks and three Gram tiles.
+#[test]
+fn two_layer_ntk_is_thread_independent() {
+    let x = inputs(300, 5, 31);
+    let x2 = inputs(70, 5, 32);
+    for output_init in [
+        OutputInit::Sign { scale: 1.0 },
+        OutputInit::Gaussian { std: 1.0 },
+    ] {
+        let model = TwoLayer {
+            bias: true,
+            b_std: 0.3,
+            output_init,
+            ..TwoLayer::new(5, 160, Activation::Relu, 0.5).unwrap()
+        };
+        let p = model.init(&mut Seed(6).stream("threads", 0));
+        for other in [None, Some(&x2)] {
+            let run = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| empirical_ntk(&model, &p, &x, other).unwrap())
+            };
+            let one = run(1);
+            for threads in [2, 3] {
+                assert!(
+                    one == run(threads),
+                    "{output_init:?} cross={}: {threads} threads changed the bits",
+                    other.is_some()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn gradient_flow_matches_explicit_euler() {
     let x = inputs(8, 3, 7);
