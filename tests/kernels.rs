@@ -5,7 +5,7 @@ use gradflow::kernel::analytic::{two_layer_ntk, Kernels, Network};
 use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings, Solver};
 use gradflow::kernel::empirical::{empirical_ntk, jacobian_ntk};
 use gradflow::linalg::{symmetric_eigenvalues, Matrix};
-use gradflow::nn::{Activation, Mlp, Model, OutputInit, Parameterization, TwoLayer};
+use gradflow::nn::{Activation, InfiniteWidth, Mlp, Model, OutputInit, Parameterization, TwoLayer};
 use gradflow::rng::Seed;
 
 fn inputs(n: usize, d: usize, index: u64) -> Matrix {
@@ -274,10 +274,10 @@ fn structured_two_layer_ntk_equals_the_jacobian_and_approaches_k_infinity() {
     assert!(rel_frobenius(&emp, &exact) < 0.03);
 }
 
-/// With a/b-ReLU activations and one |a_j| (±a output weights), the first layer's part of the
-/// two-layer kernel is counted from packed sign bits instead of multiplied; it must equal the
-/// Jacobian's J Jᵀ (and the multiplied path, Gaussian a_j, must too) for same-set and cross
-/// kernels, with and without biases, over a width that fills several 64-bit words and a ragged one.
+/// With a/b-ReLU activations the first layer's part of the two-layer kernel is counted from
+/// packed sign bits instead of multiplied (popcounts for ±a output weights, subset-sum tables for
+/// Gaussian ones); it must equal the Jacobian's J Jᵀ for same-set and cross kernels, with and
+/// without biases, over a width that fills several 64-bit words and a ragged one.
 #[test]
 fn counted_two_layer_ntk_equals_the_jacobian() {
     let x = inputs(9, 3, 11);
@@ -319,22 +319,47 @@ fn counted_two_layer_ntk_equals_the_jacobian() {
     }
 }
 
-/// The two-layer empirical NTK (counted and GEMM paths, same-set and cross, with bias) gives the
-/// same bits on 1, 2 and 3 threads: its 64-sample feature blocks and its Gram tiles are fixed.
-/// 300 samples span five feature blocks and three Gram tiles.
+/// The infinite-width net's empirical NTK (first layer only, output weights a_j = j^{−γ}, all
+/// different: the table path for ReLU-family activations, the GEMM path otherwise) equals the
+/// Jacobian's J Jᵀ, same-set and cross.
+#[test]
+fn infinite_width_ntk_equals_the_jacobian() {
+    let x = inputs(11, 3, 41);
+    let x2 = inputs(6, 3, 42);
+    for act in [
+        Activation::Relu,
+        Activation::leaky_relu(0.2),
+        Activation::Tanh,
+    ] {
+        let model = InfiniteWidth::new(3, 90, act, 0.8, 2.0, 1.0).unwrap();
+        let p = model.init(&mut Seed(8).stream("infinite", 0));
+        for other in [None, Some(&x2)] {
+            let fast = empirical_ntk(&model, &p, &x, other).unwrap();
+            let slow = jacobian_ntk(&model, &p, &x, other).unwrap();
+            let err = rel_frobenius(&fast, &slow);
+            assert!(err < 1e-13, "{act} cross={}: {err:e}", other.is_some());
+        }
+    }
+}
+
+/// The two-layer empirical NTK (popcount, table and GEMM paths, same-set and cross, with bias)
+/// gives the same bits on 1, 2 and 3 threads: its 64-sample feature blocks, its table tiles and
+/// its Gram tiles are fixed. 300 samples span five feature blocks, ten 32-row table tasks and
+/// three Gram tiles.
 #[test]
 fn two_layer_ntk_is_thread_independent() {
     let x = inputs(300, 5, 31);
     let x2 = inputs(70, 5, 32);
-    for output_init in [
-        OutputInit::Sign { scale: 1.0 },
-        OutputInit::Gaussian { std: 1.0 },
+    for (output_init, act) in [
+        (OutputInit::Sign { scale: 1.0 }, Activation::Relu),
+        (OutputInit::Gaussian { std: 1.0 }, Activation::Relu),
+        (OutputInit::Gaussian { std: 1.0 }, Activation::Tanh),
     ] {
         let model = TwoLayer {
             bias: true,
             b_std: 0.3,
             output_init,
-            ..TwoLayer::new(5, 160, Activation::Relu, 0.5).unwrap()
+            ..TwoLayer::new(5, 160, act, 0.5).unwrap()
         };
         let p = model.init(&mut Seed(6).stream("threads", 0));
         for other in [None, Some(&x2)] {
@@ -349,7 +374,7 @@ fn two_layer_ntk_is_thread_independent() {
             for threads in [2, 3] {
                 assert!(
                     one == run(threads),
-                    "{output_init:?} cross={}: {threads} threads changed the bits",
+                    "{act} {output_init:?} cross={}: {threads} threads changed the bits",
                     other.is_some()
                 );
             }

@@ -10,6 +10,7 @@ use crate::linalg::{
     fill_lower_from_upper, gemm, gemm_row_blocks, gemm_slice_sequential, gram_upper, view, Matrix,
 };
 use crate::nn::model::{zero_frozen, Cache, Model, ParamBlock};
+use crate::nn::sign_bits::{Overlaps, SignBits};
 use crate::nn::Activation;
 use crate::rng::Rng;
 use rayon::prelude::*;
@@ -136,46 +137,26 @@ impl HiddenLayer<'_> {
         }
     }
 
-    /// One row of D = η'(H) ⊙ a; the a/b-ReLU family as a branch-free select.
+    /// One row of D = η'(H) ⊙ a (the GEMM path: activations without sign slopes).
     fn slopes(&self, d: &mut [f64], h: &[f64]) {
-        match self.activation.sign_slopes() {
-            Some((lo, hi)) => {
-                for ((v, &u), &aj) in d.iter_mut().zip(h).zip(self.a) {
-                    *v = aj * if u > 0.0 { hi } else { lo };
-                }
-            }
-            None => {
-                for ((v, &u), &aj) in d.iter_mut().zip(h).zip(self.a) {
-                    *v = aj * self.activation.derivative(u);
-                }
-            }
+        for ((v, &u), &aj) in d.iter_mut().zip(h).zip(self.a) {
+            *v = aj * self.activation.derivative(u);
         }
-    }
-
-    /// (η'(u ≤ 0), η'(u > 0), a²) when the first layer's part of the kernel is a count: η' takes
-    /// one value on each side of 0 (the a/b-ReLU family) and every |a_j| is the same (±a output
-    /// weights, the document's choice and the symmetric initialisation).
-    fn binary_slopes(&self) -> Option<(f64, f64, f64)> {
-        let (lo, hi) = self.activation.sign_slopes()?;
-        let a2 = self.a.first()?.powi(2);
-        self.a
-            .iter()
-            .all(|&aj| aj * aj == a2)
-            .then_some((lo, hi, a2))
     }
 
     /// The empirical NTK c² [1[first] (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]) + 1[second] Φ₁Φ₂ᵀ] with
     /// D = η'(H) ⊙ a and Φ = η(H): the sum over neurons of ⟨∂f/∂(w_j, b_j)⟩ and ⟨∂f/∂a_j⟩
     /// products, as GEMMs (only the upper triangle, mirrored once, when x2 is omitted).
     ///
-    /// When [`HiddenLayer::binary_slopes`] applies, D₁D₂ᵀ needs no GEMM: with s_ij = 1[H_ij > 0],
-    /// δ = η'₊ − η'₋ and the counts c_i = Σ_j s_ij, n_ii' = Σ_j s_ij s_i'j (popcounts of packed
-    /// sign bits), (D₁D₂ᵀ)_ii' = a² [M η'₋² + η'₋ δ (c_i + c_i') + δ² n_ii'] exactly.
+    /// For the a/b-ReLU family D₁D₂ᵀ needs no GEMM: with s_ij = 1[H_ij > 0], η' = η'₋ + δ s
+    /// (δ = η'₊ − η'₋) and w_j = a_j², (D₁D₂ᵀ)_ii' = η'₋² Σ_j w_j + η'₋ δ (c_i + c'_i') + δ² N_ii'
+    /// with c_i = Σ_j w_j s_ij and N_ii' = Σ_j w_j s_ij s'_i'j, the [`Overlaps`] of packed sign
+    /// bits: popcounts when every |a_j| is the same, 4-bit subset-sum tables otherwise.
     pub fn ntk(&self, x1: &Matrix, x2: Option<&Matrix>, first: bool, second: bool) -> Matrix {
         let same = x2.is_none();
         let x2r = x2.unwrap_or(x1);
-        let binary = self.binary_slopes();
-        let first_layer = match (first, binary) {
+        let sign_slopes = self.activation.sign_slopes();
+        let first_layer = match (first, sign_slopes) {
             (false, _) => FirstLayer::None,
             (true, Some(_)) => FirstLayer::Signs,
             (true, None) => FirstLayer::Slopes,
@@ -212,7 +193,7 @@ impl HiddenLayer<'_> {
             if self.b.is_some() {
                 inputs.data.iter_mut().for_each(|g| *g += 1.0);
             }
-            if let (Some(slopes), Some(bits1)) = (binary, bits1) {
+            if let (Some(slopes), Some(bits1)) = (sign_slopes, bits1) {
                 counted = Some((bits1, bits2, slopes, inputs));
             } else if let Some(d1) = &d1 {
                 let mut dd = product(d1, d2.as_ref().unwrap_or(d1), c2);
@@ -235,19 +216,22 @@ impl HiddenLayer<'_> {
                 .zip(dd.data.par_iter())
                 .for_each(|(v, t)| *v += t);
         }
-        if let Some((bits1, bits2, (lo, hi, a2), inputs)) = counted {
+        if let Some((bits1, bits2, (lo, hi), inputs)) = counted {
             let bits2 = bits2.as_ref().unwrap_or(&bits1);
-            let (m, delta) = (self.width as f64, hi - lo);
+            let w: Vec<f64> = self.a.iter().map(|aj| aj * aj).collect();
+            let ov = Overlaps::new(&bits1, bits2, &w, same);
+            let delta = hi - lo;
             k.data
                 .par_chunks_mut(n2.max(1))
                 .zip(inputs.data.par_chunks(n2.max(1)))
                 .enumerate()
                 .for_each(|(i, (krow, grow))| {
                     let start = if same { i } else { 0 };
-                    let ci = f64::from(bits1.counts[i]);
-                    bits1.and_counts(i, bits2, start, |j, nij| {
-                        let cj = f64::from(bits2.counts[j]);
-                        let dd = a2 * (m * lo * lo + lo * delta * (ci + cj) + delta * delta * nij);
+                    let ci = ov.count1(i);
+                    ov.row(i, start, |j, nij| {
+                        let cj = ov.count2(j);
+                        let dd = ov.scale
+                            * (ov.total * lo * lo + lo * delta * (ci + cj) + delta * delta * nij);
                         krow[j] += c2 * dd * grow[j];
                     });
                 });
@@ -257,103 +241,6 @@ impl HiddenLayer<'_> {
         }
         k
     }
-}
-
-/// Packed sign bits s_ij = 1[H_ij > 0] of a batch of pre-activations, 64 neurons per word, with
-/// the row counts c_i = Σ_j s_ij.
-struct SignBits {
-    words: usize,
-    bits: Vec<u64>,
-    counts: Vec<u32>,
-}
-
-impl SignBits {
-    /// One row's bits: bit k of word w is 1[row[64 w + k] > 0].
-    fn fill(bits: &mut [u64], row: &[f64]) {
-        for (w, chunk) in bits.iter_mut().zip(row.chunks(64)) {
-            *w = chunk
-                .iter()
-                .enumerate()
-                .fold(0u64, |v, (k, &u)| v | (u64::from(u > 0.0) << k));
-        }
-    }
-
-    /// The packed rows (`words` per row) with their counts.
-    fn from_bits(words: usize, bits: Vec<u64>, rows: usize) -> SignBits {
-        let counts = bits
-            .chunks(words.max(1))
-            .take(rows)
-            .map(|row| row.iter().map(|w| w.count_ones()).sum())
-            .collect();
-        SignBits {
-            words,
-            bits,
-            counts,
-        }
-    }
-
-    /// Calls `f(j, n_ij)` for j ≥ `start` with n_ij = Σ_k s_ik s'_jk (`other`'s rows j).
-    fn and_counts(&self, i: usize, other: &SignBits, start: usize, f: impl FnMut(usize, f64)) {
-        let row = &self.bits[i * self.words..(i + 1) * self.words];
-        and_counts(row, &other.bits, self.words, start, f);
-    }
-}
-
-/// `f(j, popcount(row & rows_j))` for every row j ≥ `start` of `rows` (each `words` long), with
-/// the POPCNT instruction where the CPU has it.
-fn and_counts(
-    row: &[u64],
-    rows: &[u64],
-    words: usize,
-    start: usize,
-    mut f: impl FnMut(usize, f64),
-) {
-    #[inline(always)]
-    fn generic(
-        row: &[u64],
-        rows: &[u64],
-        words: usize,
-        start: usize,
-        f: &mut dyn FnMut(usize, f64),
-    ) {
-        for (j, r) in rows.chunks_exact(words).enumerate().skip(start) {
-            let n: u32 = row.iter().zip(r).map(|(a, b)| (a & b).count_ones()).sum();
-            f(j, f64::from(n));
-        }
-    }
-    if words == 0 {
-        return;
-    }
-    // One wrapper per instruction-set tier, compiled with that tier's features.
-    #[cfg(target_arch = "x86_64")]
-    macro_rules! tier {
-        ($features:literal) => {{
-            /// # Safety
-            /// The CPU must support the tier's features.
-            #[target_feature(enable = $features)]
-            unsafe fn run(
-                row: &[u64],
-                rows: &[u64],
-                words: usize,
-                start: usize,
-                f: &mut dyn FnMut(usize, f64),
-            ) {
-                generic(row, rows, words, start, f);
-            }
-            // SAFETY: the features were detected at run time.
-            unsafe { run(row, rows, words, start, &mut f) };
-            return;
-        }};
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512vpopcntdq") {
-        tier!("avx512f,avx512vpopcntdq,popcnt");
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("popcnt") {
-        tier!("popcnt");
-    }
-    generic(row, rows, words, start, &mut f);
 }
 
 /// Runs `f` on every item, on the rayon pool when `parallel` (each item is one fixed block of
