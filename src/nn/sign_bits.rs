@@ -141,7 +141,8 @@ fn and_counts(
 /// Rows per tile of the table path (a divisor of 8).
 const TILE_ROWS: usize = 4;
 /// Blocks of 8 columns per tile of the table path: 4 × 5 accumulators of 8 lanes, with the
-/// five column nibbles and the table, fill the 32 vector registers of AVX-512.
+/// five columns' nibbles, the chunk's table, the row's table and two index vectors, fill 31 of
+/// the 32 vector registers of AVX-512.
 const COL_BLOCKS: usize = 5;
 const TILE_COLS: usize = 8 * COL_BLOCKS;
 /// Rows per parallel task of the table path.
@@ -214,7 +215,8 @@ unsafe fn tile_avx512(
     let low_entries = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     let high_entries = _mm512_set_epi64(15, 14, 13, 12, 11, 10, 9, 8);
     for t in 0..chunks {
-        // SAFETY: t < chunks, and every block holds chunks × 8 lanes (checked by the caller).
+        // SAFETY: t < chunks, the tables hold 16 entries per chunk, and every block of the
+        // lanes holds chunks × 8 (the tile's blocks exist: checked by the caller).
         unsafe {
             let lo = _mm512_loadu_pd(tab.add(t * 16));
             let hi = _mm512_loadu_pd(tab.add(t * 16 + 8));
