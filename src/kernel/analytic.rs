@@ -8,7 +8,7 @@
 //! Dense layer (σ_w, σ_b; σ_b² only with a bias):
 //! * NNGP: K' = σ_w² K + σ_b²;
 //! * NTK parameterization: Θ' = K' + σ_w² Θ;
-//! * standard parameterization: Θ' = m_in K + 1[bias] + σ_w² Θ, with m_in the layer's input
+//! * standard parameterization: Θ' = m_in K + 1\[bias\] + σ_w² Θ, with m_in the layer's input
 //!   width (the NTK of a standard-parameterized net grows with its width).
 //!
 //! Activation η, with (u, v) ~ N(0, [[q₁, q₁₂], [q₁₂, q₂]]): K' = E[η(u) η(v)],

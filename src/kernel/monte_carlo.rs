@@ -2,7 +2,7 @@
 //! concentration of the two-layer first-layer kernel around its infinite-width limit.
 //!
 //! Concentration (SPEC §3): for unit-norm inputs and ReLU, each entry
-//! K_{W₀,ij} = (1/M) Σ_r x_iᵀx_j 1[w_rᵀx_i > 0] 1[w_rᵀx_j > 0] is a mean of M i.i.d. terms in an
+//! K_{W₀,ij} = (1/M) Σ_r x_iᵀx_j 1\[w_rᵀx_i > 0\] 1\[w_rᵀx_j > 0\] is a mean of M i.i.d. terms in an
 //! interval of length ≤ 1, so Hoeffding gives P(|K_{W₀,ij} − K_∞,ij| ≤ √(log(2/δ')/(2M))) ≥ 1 − δ'
 //! and, with a union bound over the n² entries, ‖K_{W₀} − K_∞‖_F² ≤ n² log(2n²/δ)/(2M) with
 //! probability ≥ 1 − δ.

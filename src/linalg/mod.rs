@@ -728,7 +728,8 @@ fn sum_exp_generic(v: &[f64], shift: f64) -> f64 {
 }
 
 simd_dispatch! {
-    /// v_i ← e^{v_i} (see [`exp_lane`] for the accuracy and range), on the widest vector unit.
+    /// v_i ← e^{v_i} on the widest vector unit: within 2 ulp of the correctly rounded value,
+    /// arguments clamped to [−708, 709], the same bits on every vector width.
     pub fn exp_in_place(v: &mut [f64]) = exp_in_place_generic;
 }
 

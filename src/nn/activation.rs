@@ -11,7 +11,7 @@ use std::f64::consts::{FRAC_2_SQRT_PI, SQRT_2};
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Activation {
-    /// η(u) = max(u, 0); η'(u) = 1[u > 0] (the derivative at the kink is taken as 0).
+    /// η(u) = max(u, 0); η'(u) = 1\[u > 0\] (the derivative at the kink is taken as 0).
     Relu,
     /// η(u) = a·min(u, 0) + b·max(u, 0) (`stax.ABRelu`): leaky ReLU is (α, 1), |u| is (−1, 1);
     /// η'(u) = b for u > 0, a otherwise.
@@ -194,7 +194,7 @@ impl Activation {
     }
 
     /// η'(u) computed from v = η(u), for the activations where that is possible:
-    /// ReLU 1[v > 0], sigmoid v(1 − v), tanh 1 − v², identity 1. Others: NaN.
+    /// ReLU 1\[v > 0\], sigmoid v(1 − v), tanh 1 − v², identity 1. Others: NaN.
     #[inline]
     pub fn derivative_from_value(self, v: f64) -> f64 {
         match self {

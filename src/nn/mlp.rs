@@ -227,7 +227,7 @@ impl Model for Mlp {
     }
 
     /// The structured empirical NTK: with A_ℓ the input of Dense layer ℓ (x, then φ_ℓ) and
-    /// Δ_ℓ = ∂f_c/∂h_{ℓ+1} per sample, Θ = (1/k) Σ_c Σ_ℓ (Δ_ℓΔ'_ℓᵀ) ⊙ (s_w² A_ℓA'_ℓᵀ + s_b² 1[bias]):
+    /// Δ_ℓ = ∂f_c/∂h_{ℓ+1} per sample, Θ = (1/k) Σ_c Σ_ℓ (Δ_ℓΔ'_ℓᵀ) ⊙ (s_w² A_ℓA'_ℓᵀ + s_b² 1\[bias\]):
     /// two n × n' GEMMs per layer and output, no Jacobian.
     fn empirical_ntk(&self, params: &[f64], x1: &Matrix, x2: Option<&Matrix>) -> Option<Matrix> {
         let layers = self.num_layers();

@@ -67,7 +67,7 @@ pub trait Model: Send + Sync {
     /// `cache` what [`Model::backward`] needs.
     fn forward(&self, params: &[f64], x: &Matrix, cache: &mut Cache, out: &mut Matrix);
     /// Vector–Jacobian product after [`Model::forward`] on the same `x`:
-    /// `grad` ← Σ_i J_i(x_i)ᵀ d_out_i, i.e. ∂/∂W of Σ_{i,c} d_out[i,c] f_W(x_i)_c.
+    /// `grad` ← Σ_i J_i(x_i)ᵀ d_out_i, i.e. ∂/∂W of Σ_{i,c} d_out\[i,c\] f_W(x_i)_c.
     /// Frozen blocks receive 0.
     fn backward(
         &self,

@@ -3,7 +3,7 @@
 //! γ = 1/2 is the NTK (lazy) regime, γ = 1 the mean-field regime; α is an output scale (large α
 //! = lazy training). Either layer may be frozen: with the second layer frozen this is the
 //! document's y = Σ_j v_j η(w_jᵀx + b_j). The hidden-layer passes are shared with
-//! [`crate::nn::InfiniteWidth`] through [`HiddenLayer`].
+//! [`crate::nn::InfiniteWidth`] through `HiddenLayer`.
 
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::{
