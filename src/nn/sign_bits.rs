@@ -12,7 +12,6 @@
 //!   registers and one `VPERMI2PD` looks it up for eight pairs at once: 32 neuron terms per
 //!   lookup and add, against 8 per f64 FMA.
 
-use crate::linalg::Matrix;
 use rayon::prelude::*;
 
 /// Packed sign bits s_ij = 1[H_ij > 0] of a batch of pre-activations, 64 neurons per word, with
@@ -259,13 +258,64 @@ fn tile(tables: &[f64], rows: &[u64], cols: &[u64], i0: usize, kb0: usize, out: 
     tile_generic(tables, rows, cols, i0, kb0, out);
 }
 
+/// One task of the table path: rows r0 … r0 + `out.len() / n2` − 1 of N into `out` (those rows,
+/// `n2` columns, row-major), tile by tile; with `upper`, only the column groups that reach each
+/// row group's diagonal. `lanes1`, `lanes2`: [`SignBits::lanes`] of the two sets.
+fn task(
+    tables: &[f64],
+    (lanes1, lanes2): (&[u64], &[u64]),
+    r0: usize,
+    n2: usize,
+    upper: bool,
+    out: &mut [f64],
+) {
+    if n2 == 0 {
+        return;
+    }
+    let rows = out.len() / n2;
+    let mut t = [[0.0; TILE_COLS]; TILE_ROWS];
+    let first_group = if upper { r0 / TILE_COLS } else { 0 };
+    for g in first_group..n2.div_ceil(TILE_COLS) {
+        for i0 in (r0..r0 + rows).step_by(TILE_ROWS) {
+            if upper && (g + 1) * TILE_COLS <= i0 {
+                continue;
+            }
+            tile(tables, lanes1, lanes2, i0, g * COL_BLOCKS, &mut t);
+            let cols = TILE_COLS.min(n2 - g * TILE_COLS);
+            for (r, trow) in t.iter().enumerate() {
+                let i = i0 + r;
+                if i >= r0 + rows {
+                    break;
+                }
+                let at = (i - r0) * n2 + g * TILE_COLS;
+                out[at..at + cols].copy_from_slice(&trow[..cols]);
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// One table task's rows of N (per thread, reused across calls).
+    static TASK_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The table path's inputs: the subset sums and both sets' lanes.
+struct Tables {
+    sums: Vec<f64>,
+    lanes1: Vec<u64>,
+    /// `None`: the same set as `lanes1`.
+    lanes2: Option<Vec<u64>>,
+}
+
 /// N_ik = Σ_j w_j s_ij s'_kj with the row sums c_i = Σ_j w_j s_ij, c'_k and Σ_j w_j, for the
-/// counted first-layer kernel: every quantity in units of `scale`.
+/// counted first-layer kernel: every quantity in units of `scale`. N is formed a block of rows
+/// at a time ([`Overlaps::rows`]), never as a whole matrix.
 pub(crate) struct Overlaps<'a> {
     bits1: &'a SignBits,
     bits2: &'a SignBits,
-    /// The table path's N (rows of `bits1` × rows of `bits2`); `None`: popcounts.
-    sums: Option<Matrix>,
+    /// The table path's inputs; `None`: popcounts.
+    tables: Option<Tables>,
+    upper: bool,
     counts1: Vec<f64>,
     counts2: Vec<f64>,
     /// Σ_j w_j / scale.
@@ -275,6 +325,9 @@ pub(crate) struct Overlaps<'a> {
 }
 
 impl<'a> Overlaps<'a> {
+    /// Rows per block that [`Overlaps::rows`] forms at once (one task of the table path).
+    pub const ROWS: usize = TASK_ROWS;
+
     /// The overlaps of `bits1`'s rows with `bits2`'s for the weights `w` (one per neuron); with
     /// `upper`, only N_ik for k ≥ i is needed (`bits1` = `bits2`).
     pub fn new(bits1: &'a SignBits, bits2: &'a SignBits, w: &[f64], upper: bool) -> Overlaps<'a> {
@@ -284,7 +337,8 @@ impl<'a> Overlaps<'a> {
             return Overlaps {
                 bits1,
                 bits2,
-                sums: None,
+                tables: None,
+                upper,
                 counts1: counts(bits1),
                 counts2: counts(bits2),
                 total: w.len() as f64,
@@ -292,14 +346,14 @@ impl<'a> Overlaps<'a> {
             };
         }
         let chunks = bits1.words * 16;
-        let tables = subset_sums(w, chunks);
+        let sums = subset_sums(w, chunks);
         // c_i = Σ_t T_t[ν_it] and Σ_j w_j = Σ_t T_t[15], summed as the tiles sum.
         let counts = |b: &SignBits| -> Vec<f64> {
             (0..b.rows())
                 .into_par_iter()
                 .map(|i| {
                     let mut c = 0.0;
-                    for (t, table) in tables.chunks_exact(16).enumerate() {
+                    for (t, table) in sums.chunks_exact(16).enumerate() {
                         c += table[b.nibble(i, t) as usize];
                     }
                     c
@@ -307,48 +361,24 @@ impl<'a> Overlaps<'a> {
                 .collect()
         };
         let mut total = 0.0;
-        for table in tables.chunks_exact(16) {
+        for table in sums.chunks_exact(16) {
             total += table[15];
         }
-        let (n1, n2) = (bits1.rows(), bits2.rows());
-        let lanes1 = bits1.lanes();
-        let lanes2 = if upper { None } else { Some(bits2.lanes()) };
-        let lanes2 = lanes2.as_ref().unwrap_or(&lanes1);
-        let mut sums = Matrix::zeros(n1, n2);
-        if n2 > 0 {
-            sums.data
-                .par_chunks_mut(TASK_ROWS * n2)
-                .enumerate()
-                .for_each(|(task, out)| {
-                    let r0 = task * TASK_ROWS;
-                    let rows = out.len() / n2;
-                    let mut t = [[0.0; TILE_COLS]; TILE_ROWS];
-                    let first_group = if upper { r0 / TILE_COLS } else { 0 };
-                    for g in first_group..n2.div_ceil(TILE_COLS) {
-                        for i0 in (r0..r0 + rows).step_by(TILE_ROWS) {
-                            if upper && (g + 1) * TILE_COLS <= i0 {
-                                continue;
-                            }
-                            tile(&tables, &lanes1, lanes2, i0, g * COL_BLOCKS, &mut t);
-                            let cols = TILE_COLS.min(n2 - g * TILE_COLS);
-                            for (r, trow) in t.iter().enumerate() {
-                                let i = i0 + r;
-                                if i >= r0 + rows {
-                                    break;
-                                }
-                                let at = (i - r0) * n2 + g * TILE_COLS;
-                                out[at..at + cols].copy_from_slice(&trow[..cols]);
-                            }
-                        }
-                    }
-                });
-        }
+        let (counts1, counts2) = (
+            counts(bits1),
+            if upper { Vec::new() } else { counts(bits2) },
+        );
         Overlaps {
             bits1,
             bits2,
-            sums: Some(sums),
-            counts1: counts(bits1),
-            counts2: if upper { Vec::new() } else { counts(bits2) },
+            tables: Some(Tables {
+                lanes1: bits1.lanes(),
+                lanes2: (!upper).then(|| bits2.lanes()),
+                sums,
+            }),
+            upper,
+            counts1,
+            counts2,
             total,
             scale: 1.0,
         }
@@ -367,18 +397,32 @@ impl<'a> Overlaps<'a> {
             .unwrap_or_else(|| self.counts1[k])
     }
 
-    /// Calls `f(k, N_ik / scale)` for every row k ≥ `start` of `bits2`.
-    pub fn row(&self, i: usize, start: usize, mut f: impl FnMut(usize, f64)) {
-        match &self.sums {
-            Some(sums) => sums.row(i)[start..]
-                .iter()
-                .enumerate()
-                .for_each(|(j, &v)| f(start + j, v)),
+    /// Calls `f(i, k, N_ik / scale)` for `bits1`'s rows i0 … i0 + count − 1 and every row k of
+    /// `bits2` (k ≥ i with `upper`), a row at a time in order; i0 should be a multiple of
+    /// [`Overlaps::ROWS`] and count at most that.
+    pub fn rows(&self, i0: usize, count: usize, mut f: impl FnMut(usize, usize, f64)) {
+        let n2 = self.bits2.rows();
+        let start = |i: usize| if self.upper { i } else { 0 };
+        match &self.tables {
             None => {
                 let words = self.bits1.words;
-                let row = &self.bits1.bits[i * words..(i + 1) * words];
-                and_counts(row, &self.bits2.bits, words, start, f);
+                for i in i0..i0 + count {
+                    let row = &self.bits1.bits[i * words..(i + 1) * words];
+                    and_counts(row, &self.bits2.bits, words, start(i), |k, n| f(i, k, n));
+                }
             }
+            Some(t) => TASK_SCRATCH.with_borrow_mut(|out| {
+                out.clear();
+                out.resize(count * n2, 0.0);
+                let lanes2 = t.lanes2.as_deref().unwrap_or(&t.lanes1);
+                task(&t.sums, (&t.lanes1, lanes2), i0, n2, self.upper, out);
+                for i in i0..i0 + count {
+                    let row = &out[(i - i0) * n2..(i - i0 + 1) * n2];
+                    for (k, &v) in row.iter().enumerate().skip(start(i)) {
+                        f(i, k, v);
+                    }
+                }
+            }),
         }
     }
 }
@@ -437,16 +481,27 @@ mod tests {
                 for i in 0..45 {
                     let hi = &h1[i * width..(i + 1) * width];
                     close(ov.scale * ov.count1(i), exact(hi, hi), "c_i");
-                    let start = if upper { i } else { 0 };
-                    let mut seen = 0;
-                    ov.row(i, start, |k, v| {
-                        let hk = &hb[k * width..(k + 1) * width];
+                }
+                let mut seen = 0;
+                for i0 in (0..45).step_by(Overlaps::ROWS) {
+                    let count = Overlaps::ROWS.min(45 - i0);
+                    let mut last = None;
+                    ov.rows(i0, count, |i, k, v| {
+                        assert!(last < Some((i, k)), "({i}, {k}) out of order");
+                        last = Some((i, k));
+                        assert!(!upper || k >= i, "({i}, {k}) below the diagonal");
+                        let (hi, hk) = (
+                            &h1[i * width..(i + 1) * width],
+                            &hb[k * width..(k + 1) * width],
+                        );
                         close(ov.scale * v, exact(hi, hk), "N_ik");
                         close(ov.scale * ov.count2(k), exact(hk, hk), "c'_k");
                         seen += 1;
                     });
-                    assert_eq!(seen, sb.rows() - start, "row {i} visits every k ≥ {start}");
                 }
+                let rows2 = sb.rows();
+                let expected = if upper { 45 * (45 + 1) / 2 } else { 45 * rows2 };
+                assert_eq!(seen, expected, "every pair visited once");
             }
         }
     }

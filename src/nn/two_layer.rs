@@ -221,18 +221,19 @@ impl HiddenLayer<'_> {
             let w: Vec<f64> = self.a.iter().map(|aj| aj * aj).collect();
             let ov = Overlaps::new(&bits1, bits2, &w, same);
             let delta = hi - lo;
+            let block = Overlaps::ROWS * n2.max(1);
             k.data
-                .par_chunks_mut(n2.max(1))
-                .zip(inputs.data.par_chunks(n2.max(1)))
+                .par_chunks_mut(block)
+                .zip(inputs.data.par_chunks(block))
                 .enumerate()
-                .for_each(|(i, (krow, grow))| {
-                    let start = if same { i } else { 0 };
-                    let ci = ov.count1(i);
-                    ov.row(i, start, |j, nij| {
-                        let cj = ov.count2(j);
+                .for_each(|(b, (kb, gb))| {
+                    let i0 = b * Overlaps::ROWS;
+                    ov.rows(i0, kb.len() / n2.max(1), |i, j, nij| {
+                        let (ci, cj) = (ov.count1(i), ov.count2(j));
                         let dd = ov.scale
                             * (ov.total * lo * lo + lo * delta * (ci + cj) + delta * delta * nij);
-                        krow[j] += c2 * dd * grow[j];
+                        let at = (i - i0) * n2 + j;
+                        kb[at] += c2 * dd * gb[at];
                     });
                 });
         }
