@@ -8,6 +8,30 @@ use crate::nn::Model;
 
 /// Θ_W(x1_i, x2_j) = (1/k) Σ_c ⟨∇_W f_c(x1_i), ∇_W f_c(x2_j)⟩ over trainable parameters.
 /// Uses the model's structured path when it has one, else J₁ J₂ᵀ from [`Model::jacobian`].
+///
+/// The two-layer net of neural-tangents' `stax.serial(Dense(M), Relu(), Dense(1))` (Gaussian
+/// output weights), whose structured path forms neither the Jacobian nor a GEMM for the first
+/// layer's part, against the Jacobian's J Jᵀ:
+///
+/// ```
+/// use gradflow::kernel::empirical::{empirical_ntk, jacobian_ntk};
+/// use gradflow::nn::{Activation, Model, OutputInit, TwoLayer};
+/// use gradflow::{Matrix, Seed};
+/// # fn main() -> gradflow::Result<()> {
+/// let model = TwoLayer {
+///     output_init: OutputInit::Gaussian { std: 1.0 },
+///     ..TwoLayer::new(3, 256, Activation::Relu, 0.5)?
+/// };
+/// let params = model.init(&mut Seed(0).stream("init", 0));
+/// let mut rng = Seed(0).stream("x", 0);
+/// let x = Matrix::from_fn(20, 3, |_, _| rng.normal());
+/// let fast = empirical_ntk(&model, &params, &x, None)?; // 20 × 20
+/// let slow = jacobian_ntk(&model, &params, &x, None)?;
+/// let diff: f64 = fast.data.iter().zip(&slow.data).map(|(a, b)| (a - b).powi(2)).sum();
+/// assert!(diff.sqrt() < 1e-12 * slow.frobenius_norm());
+/// # Ok(())
+/// # }
+/// ```
 pub fn empirical_ntk(
     model: &dyn Model,
     params: &[f64],
