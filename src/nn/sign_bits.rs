@@ -506,7 +506,8 @@ mod tests {
         }
     }
 
-    /// The AVX-512 tile gives the portable tile's bits.
+    /// The AVX-512 tile gives the portable tile's bits (on a CPU without AVX-512 both calls take
+    /// the portable path; `overlaps_match_their_definition` holds either to the definition).
     #[test]
     fn tile_paths_agree_bit_for_bit() {
         let width = 300;
