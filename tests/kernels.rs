@@ -774,3 +774,127 @@ fn structured_mlp_ntk_equals_the_jacobian() {
     );
     assert!(err < 1e-12, "{err}");
 }
+
+/// Every public kernel routine answers wrong shapes and out-of-range settings with an error that
+/// names the routine or field — none panics, and none returns NaN or a silently wrong result.
+#[test]
+fn bad_kernel_inputs_are_errors_naming_the_field() {
+    use gradflow::kernel::dynamics::{gp_posterior, gradient_descent_mse_discrete, kernel_ridge};
+    use gradflow::kernel::observer::KernelDiagnostics;
+    use gradflow::kernel::spectrum::{
+        circle_frequencies, fit_log_log, harmonic_dimension, zonal_eigenvalue, Spectrum,
+    };
+    fn says<T: std::fmt::Debug>(r: gradflow::Result<T>, what: &str) {
+        match r {
+            Ok(v) => panic!("expected an error naming '{what}', got Ok({v:?})"),
+            Err(e) => assert!(e.to_string().contains(what), "'{e}' does not name '{what}'"),
+        }
+    }
+    let k = Matrix::from_fn(4, 4, |i, j| if i == j { 2.0 } else { 0.1 });
+    let rect = Matrix::from_fn(4, 3, |_, _| 1.0);
+    let k_test = Matrix::from_fn(2, 4, |_, _| 0.5);
+    let y = Matrix::from_fn(4, 1, |i, _| i as f64);
+    let ok = FlowSettings::default();
+
+    says(kernel_ridge(&rect, &k_test, &y, 0.1), "kernel_ridge");
+    says(kernel_ridge(&k, &rect, &y, 0.1), "kernel_ridge");
+    says(kernel_ridge(&k, &k_test, &y, -1.0), "ridge");
+    says(gp_posterior(&k, &k_test, &[1.0], &y, 0.1), "gp_posterior");
+    for (field, settings) in [
+        (
+            "learning_rate",
+            FlowSettings {
+                learning_rate: -1.0,
+                ..ok
+            },
+        ),
+        (
+            "learning_rate",
+            FlowSettings {
+                learning_rate: f64::NAN,
+                ..ok
+            },
+        ),
+        (
+            "diag_reg",
+            FlowSettings {
+                diag_reg: -1e-3,
+                ..ok
+            },
+        ),
+        (
+            "diag_reg",
+            FlowSettings {
+                diag_reg: f64::INFINITY,
+                ..ok
+            },
+        ),
+    ] {
+        says(
+            gradient_descent_mse(&k, &k_test, &y, None, None, &[1.0], &settings),
+            field,
+        );
+        says(
+            gradient_descent_mse_discrete(&k, &k_test, &y, &[1], &settings),
+            field,
+        );
+    }
+    says(
+        gradient_descent_mse(&rect, &k_test, &y, None, None, &[1.0], &ok),
+        "gradient_descent_mse",
+    );
+    says(
+        gradient_descent_mse_discrete(&k, &rect, &y, &[1], &ok),
+        "test–train kernel",
+    );
+
+    says(
+        Spectrum::of(&k).unwrap().project(&[1.0]),
+        "Spectrum::project",
+    );
+    says(circle_frequencies(&[], 3), "circle_frequencies");
+    says(harmonic_dimension(2, 1), "harmonic_dimension");
+    says(zonal_eigenvalue(&|t| t, 0, 1, 8), "zonal_eigenvalue");
+    says(zonal_eigenvalue(&|t| t, 3, 1, 0), "zonal_eigenvalue");
+    says(
+        fit_log_log(&[1.0, 2.0, f64::INFINITY], &[1.0, 2.0, 3.0]),
+        "power-law fit",
+    );
+    says(fit_log_log(&[2.0; 3], &[1.0, 2.0, 3.0]), "power-law fit");
+
+    let model = TwoLayer::new(3, 8, Activation::Relu, 0.5).unwrap();
+    let params = model.init(&mut Seed(0).stream("init", 0));
+    says(jacobian_ntk(&model, &params, &k, None), "jacobian_ntk x");
+    says(
+        jacobian_ntk(&model, &params[1..], &rect, None),
+        "jacobian_ntk",
+    );
+    says(
+        empirical_ntk(&model, &params, &rect, Some(&k)),
+        "empirical_ntk x2",
+    );
+    says(
+        KernelDiagnostics::new(rect.clone(), &Matrix::zeros(4, 0)).map(|_| ()),
+        "kernel diagnostics",
+    );
+    says(
+        KernelDiagnostics::new(rect, &Matrix::zeros(3, 1)).map(|_| ()),
+        "kernel diagnostics",
+    );
+
+    let path = std::env::temp_dir().join(format!("gradflow-bad-block-{}.npy", std::process::id()));
+    let net = Network::new(1, Activation::Relu);
+    let x = inputs(5, 3, 99);
+    says(
+        gradflow::kernel::analytic::stream_to_npy(
+            &net,
+            gradflow::kernel::Kind::Ntk,
+            &x,
+            None,
+            0,
+            &path,
+        ),
+        "block_rows",
+    );
+    assert!(!path.exists(), "a failed stream leaves no file");
+}

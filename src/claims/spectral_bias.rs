@@ -106,7 +106,7 @@ impl Claim for SpectralBias {
         let mu_sphere: Vec<f64> = degrees
             .iter()
             .map(|&k| zonal_eigenvalue(&kappa, 3, k, 128))
-            .collect();
+            .collect::<Result<_>>()?;
         let sphere_exponent = fit_log_log(
             &degrees.iter().map(|&k| k as f64).collect::<Vec<_>>(),
             &mu_sphere,
@@ -178,7 +178,7 @@ impl Claim for SpectralBias {
                 .zip(&y.data)
                 .map(|(&c, t)| row[c] - t)
                 .collect();
-            let a = circle_frequencies(&residual, kmax);
+            let a = circle_frequencies(&residual, kmax)?;
             let mut out = vec![row[step_col]];
             for (s, &k) in FREQUENCIES.iter().enumerate() {
                 out.push(a[k]);

@@ -998,10 +998,13 @@ pub fn stream_to_npy(
     path: &std::path::Path,
 ) -> Result<(usize, usize)> {
     network.validate()?;
+    if block_rows == 0 {
+        return Err(Error::invalid("block_rows", "expected ≥ 1 row per block"));
+    }
     let n = x1.rows;
     let cols = x2.map_or(n, |x| x.rows);
     let mut writer = crate::data::io::NpyWriter::create(path, &[n, cols])?;
-    let block = block_rows.max(1);
+    let block = block_rows;
     let mut start = 0;
     while start < n {
         let end = (start + block).min(n);

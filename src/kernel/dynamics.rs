@@ -102,6 +102,55 @@ pub struct Predictions {
     pub krylov_steps: Vec<usize>,
 }
 
+impl FlowSettings {
+    /// Checks η (finite, > 0) and r (finite, ≥ 0).
+    pub fn validate(&self) -> Result<()> {
+        crate::error::check_positive("learning_rate", self.learning_rate)?;
+        check_nonnegative("diag_reg", self.diag_reg)
+    }
+}
+
+/// Err unless `value` is finite and ≥ 0.
+fn check_nonnegative(field: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("expected a finite number ≥ 0, got {value}"),
+        ))
+    }
+}
+
+/// Err unless the training kernel is n × n and the test–train kernel has n columns, for n
+/// training targets.
+fn check_kernels(
+    routine: &str,
+    theta_train: &Matrix,
+    theta_test_train: &Matrix,
+    n: usize,
+) -> Result<()> {
+    if theta_train.rows != n || theta_train.cols != n {
+        return Err(Error::shape(
+            routine,
+            format!(
+                "the training kernel is {}×{}, the targets have {n} rows",
+                theta_train.rows, theta_train.cols
+            ),
+        ));
+    }
+    if theta_test_train.cols != n {
+        return Err(Error::shape(
+            routine,
+            format!(
+                "the test–train kernel has {} columns, expected {n}",
+                theta_test_train.cols
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn regularized(theta: &Matrix, s: &FlowSettings) -> Matrix {
     let n = theta.rows;
     let trace: f64 = (0..n).map(|i| theta.get(i, i)).sum();
@@ -110,11 +159,7 @@ fn regularized(theta: &Matrix, s: &FlowSettings) -> Matrix {
     } else {
         s.diag_reg * trace / n as f64
     };
-    let mut t = theta.clone();
-    for i in 0..n {
-        t.data[i * n + i] += add;
-    }
-    t
+    shifted(theta, add)
 }
 
 fn sub(a: &Matrix, b: &Matrix) -> Matrix {
@@ -138,24 +183,8 @@ pub fn gradient_descent_mse(
     settings: &FlowSettings,
 ) -> Result<Predictions> {
     let (n, k) = (y_train.rows, y_train.cols);
-    if theta_train.rows != n || theta_train.cols != n {
-        return Err(Error::shape(
-            "gradient_descent_mse",
-            format!(
-                "Θ_train is {}×{}, y has {n} rows",
-                theta_train.rows, theta_train.cols
-            ),
-        ));
-    }
-    if theta_test_train.cols != n {
-        return Err(Error::shape(
-            "gradient_descent_mse",
-            format!(
-                "Θ_test,train has {} columns, expected {n}",
-                theta_test_train.cols
-            ),
-        ));
-    }
+    check_kernels("gradient_descent_mse", theta_train, theta_test_train, n)?;
+    settings.validate()?;
     let m = theta_test_train.rows;
     let zeros_tr = Matrix::zeros(n, k);
     let zeros_te = Matrix::zeros(m, k);
@@ -324,13 +353,20 @@ pub fn kernel_ridge(
     y: &Matrix,
     ridge: f64,
 ) -> Result<Matrix> {
-    let mut k = k_train.clone();
+    check_kernels("kernel_ridge", k_train, k_test_train, y.rows)?;
+    check_nonnegative("ridge", ridge)?;
+    let alpha = cholesky_solve(&shifted(k_train, ridge), y)?;
+    k_test_train.matmul(&alpha)
+}
+
+/// K + λ I.
+fn shifted(k: &Matrix, lambda: f64) -> Matrix {
+    let mut k = k.clone();
     let n = k.rows;
     for i in 0..n {
-        k.data[i * n + i] += ridge;
+        k.data[i * n + i] += lambda;
     }
-    let alpha = cholesky_solve(&k, y)?;
-    k_test_train.matmul(&alpha)
+    k
 }
 
 /// The generalization quantity √(yᵀ K^{−1} y / n) of Arora et al. (2019).
@@ -398,12 +434,13 @@ pub fn gradient_descent_mse_discrete(
     settings: &FlowSettings,
 ) -> Result<Predictions> {
     let (n, k) = (y_train.rows, y_train.cols);
-    if theta_train.rows != n || theta_train.cols != n || theta_test_train.cols != n {
-        return Err(Error::shape(
-            "gradient_descent_mse_discrete",
-            "kernel shapes do not match the targets",
-        ));
-    }
+    check_kernels(
+        "gradient_descent_mse_discrete",
+        theta_train,
+        theta_test_train,
+        n,
+    )?;
+    settings.validate()?;
     let theta = regularized(theta_train, settings);
     let a = settings.learning_rate / (n * k) as f64;
     let (values, vectors, proj) = eigen_projection(&theta, y_train)?;
@@ -439,13 +476,19 @@ pub fn gp_posterior(
     y: &Matrix,
     noise_variance: f64,
 ) -> Result<(Matrix, Vec<f64>)> {
-    let mean = kernel_ridge(k_train, k_test_train, y, noise_variance)?;
-    let mut k = k_train.clone();
-    let n = k.rows;
-    for i in 0..n {
-        k.data[i * n + i] += noise_variance;
+    if k_test_diagonal.len() != k_test_train.rows {
+        return Err(Error::shape(
+            "gp_posterior",
+            format!(
+                "{} test diagonal values for {} test points",
+                k_test_diagonal.len(),
+                k_test_train.rows
+            ),
+        ));
     }
-    let solved = cholesky_solve(&k, &k_test_train.transpose())?;
+    let mean = kernel_ridge(k_train, k_test_train, y, noise_variance)?;
+    let n = k_train.rows;
+    let solved = cholesky_solve(&shifted(k_train, noise_variance), &k_test_train.transpose())?;
     let var = (0..k_test_train.rows)
         .map(|j| {
             let explained: f64 = (0..n)

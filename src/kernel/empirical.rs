@@ -38,24 +38,11 @@ pub fn empirical_ntk(
     x1: &Matrix,
     x2: Option<&Matrix>,
 ) -> Result<Matrix> {
-    model.check_input("empirical_ntk x", x1)?;
-    if let Some(x2) = x2 {
-        model.check_input("empirical_ntk x2", x2)?;
-    }
-    if params.len() != model.num_params() {
-        return Err(Error::shape(
-            "empirical_ntk",
-            format!(
-                "{} parameters for a model with {}",
-                params.len(),
-                model.num_params()
-            ),
-        ));
-    }
+    check_inputs("empirical_ntk", model, params, x1, x2)?;
     if let Some(k) = model.empirical_ntk(params, x1, x2) {
         return Ok(k);
     }
-    jacobian_ntk(model, params, x1, x2)
+    Ok(jacobian_gram(model, params, x1, x2))
 }
 
 /// The generic path: J₁ J₂ᵀ with frozen columns removed, averaged over the k outputs.
@@ -65,6 +52,37 @@ pub fn jacobian_ntk(
     x1: &Matrix,
     x2: Option<&Matrix>,
 ) -> Result<Matrix> {
+    check_inputs("jacobian_ntk", model, params, x1, x2)?;
+    Ok(jacobian_gram(model, params, x1, x2))
+}
+
+/// Err unless both input sets suit the model and `params` has its parameter count.
+fn check_inputs(
+    routine: &str,
+    model: &dyn Model,
+    params: &[f64],
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+) -> Result<()> {
+    model.check_input(&format!("{routine} x"), x1)?;
+    if let Some(x2) = x2 {
+        model.check_input(&format!("{routine} x2"), x2)?;
+    }
+    if params.len() != model.num_params() {
+        return Err(Error::shape(
+            routine,
+            format!(
+                "{} parameters for a model with {}",
+                params.len(),
+                model.num_params()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`jacobian_ntk`] on checked inputs.
+fn jacobian_gram(model: &dyn Model, params: &[f64], x1: &Matrix, x2: Option<&Matrix>) -> Matrix {
     let k = model.output_dim();
     let mut j1 = model.jacobian(params, x1);
     let frozen: Vec<_> = model
@@ -92,7 +110,7 @@ pub fn jacobian_ntk(
     let mut full = Matrix::zeros(j1.rows, j2r.rows);
     gemm(&mut full, 0.0, j1.view(), j2r.view().transpose(), 1.0);
     let (n1, n2) = (j1.rows / k, j2r.rows / k);
-    Ok(Matrix::from_fn(n1, n2, |i, j| {
+    Matrix::from_fn(n1, n2, |i, j| {
         (0..k).map(|c| full.get(i * k + c, j * k + c)).sum::<f64>() / k as f64
-    }))
+    })
 }

@@ -2,7 +2,7 @@
 //! targets — one run then shows whether it was lazy (kernel regime) or rich (feature learning).
 
 use super::empirical::empirical_ntk;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::train::{Observer, Snapshot};
 
@@ -16,14 +16,24 @@ pub struct KernelDiagnostics {
 }
 
 impl KernelDiagnostics {
-    /// Diagnostics on the probe inputs `x` with scalar targets `y` (first output column).
-    pub fn new(x: Matrix, y: &Matrix) -> KernelDiagnostics {
+    /// Diagnostics on the probe inputs `x` with scalar targets `y` (first output column; one
+    /// row per row of `x`).
+    pub fn new(x: Matrix, y: &Matrix) -> Result<KernelDiagnostics> {
+        if y.rows != x.rows || y.cols == 0 {
+            return Err(Error::shape(
+                "kernel diagnostics",
+                format!(
+                    "{} probe inputs, targets of shape {}×{}",
+                    x.rows, y.rows, y.cols
+                ),
+            ));
+        }
         let y = (0..y.rows).map(|i| y.get(i, 0)).collect();
-        KernelDiagnostics {
+        Ok(KernelDiagnostics {
             x,
             y,
             initial: None,
-        }
+        })
     }
 }
 

@@ -59,20 +59,32 @@ impl Spectrum {
     }
 
     /// ⟨v_k, r⟩ for every eigenvector k (r of length n).
-    pub fn project(&self, r: &[f64]) -> Vec<f64> {
+    pub fn project(&self, r: &[f64]) -> Result<Vec<f64>> {
         let n = self.values.len();
-        (0..n)
+        if r.len() != n {
+            return Err(Error::shape(
+                "Spectrum::project",
+                format!("a vector of length {} for {n} eigenvectors", r.len()),
+            ));
+        }
+        Ok((0..n)
             .map(|k| (0..n).map(|i| self.vectors.get(i, k) * r[i]).sum())
-            .collect()
+            .collect())
     }
 }
 
 /// Frequency analysis on the equispaced circle grid θ_i = 2πi/n: the amplitude of frequency k
 /// of a function sampled there, a_0 = |mean| and a_k = (2/n)|Σ_i r_i e^{−ikθ_i}| for
 /// 1 ≤ k < n/2 (so r = c cos(kθ + φ) has a_k = c), for k = 0 ..= `max_frequency` (a direct DFT).
-pub fn circle_frequencies(values: &[f64], max_frequency: usize) -> Vec<f64> {
+pub fn circle_frequencies(values: &[f64], max_frequency: usize) -> Result<Vec<f64>> {
     let n = values.len();
-    (0..=max_frequency)
+    if n == 0 {
+        return Err(Error::invalid(
+            "circle_frequencies",
+            "no values on the grid",
+        ));
+    }
+    Ok((0..=max_frequency)
         .map(|k| {
             let (mut re, mut im) = (0.0, 0.0);
             for (i, v) in values.iter().enumerate() {
@@ -84,7 +96,7 @@ pub fn circle_frequencies(values: &[f64], max_frequency: usize) -> Vec<f64> {
             let scale = if k == 0 || 2 * k == n { 1.0 } else { 2.0 };
             scale * (re * re + im * im).sqrt() / n as f64
         })
-        .collect()
+        .collect())
 }
 
 /// The eigenvalue of a rotation-invariant (circulant) kernel matrix on the equispaced circle
@@ -100,19 +112,32 @@ pub fn circulant_eigenvalue(first_row: &[f64], k: usize) -> f64 {
 }
 
 /// N(k, d): the dimension of the degree-k spherical harmonics on S^{d−1},
-/// (2k + d − 2)/(k + d − 2) · C(k + d − 2, k) (1 for k = 0; 2 on the circle; 2k + 1 on S²).
-pub fn harmonic_dimension(k: usize, d: usize) -> f64 {
+/// (2k + d − 2)/(k + d − 2) · C(k + d − 2, k) (1 for k = 0; 2 on the circle; 2k + 1 on S²),
+/// for d ≥ 2.
+pub fn harmonic_dimension(k: usize, d: usize) -> Result<f64> {
+    check_sphere("harmonic_dimension", d)?;
     if k == 0 {
-        return 1.0;
+        return Ok(1.0);
     }
     if d == 2 {
-        return 2.0;
+        return Ok(2.0);
     }
     let mut binom = 1.0;
     for i in 1..=k {
         binom *= (k + d - 2 - k + i) as f64 / i as f64;
     }
-    (2 * k + d - 2) as f64 / (k + d - 2) as f64 * binom
+    Ok((2 * k + d - 2) as f64 / (k + d - 2) as f64 * binom)
+}
+
+/// Err unless d ≥ 2 (a sphere S^{d−1} with a circle or more).
+fn check_sphere(routine: &str, d: usize) -> Result<()> {
+    if d < 2 {
+        return Err(Error::invalid(
+            routine,
+            format!("expected a dimension d ≥ 2 (the sphere S^(d−1)), got {d}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The eigenvalue of a zonal kernel κ(⟨x, y⟩) on S^{d−1} (integral operator against the uniform
@@ -120,8 +145,18 @@ pub fn harmonic_dimension(k: usize, d: usize) -> f64 {
 /// μ_k = Γ(d/2)/(√π Γ((d−1)/2)) ∫₀^π κ(cos φ) P_{k,d}(cos φ) sin^{d−2} φ dφ with P_{k,d}(1) = 1,
 /// computed by the composite Gauss–Legendre rule (`panels` panels of 8 nodes) in φ. On the
 /// circle (d = 2) it is the Fourier coefficient (1/π)∫₀^π κ(cos φ) cos kφ dφ; an n-point Gram
-/// matrix has eigenvalues ≈ n μ_k (SPEC §3: the spectrum behind the spectral bias).
-pub fn zonal_eigenvalue(kappa: &dyn Fn(f64) -> f64, d: usize, k: usize, panels: usize) -> f64 {
+/// matrix has eigenvalues ≈ n μ_k (SPEC §3: the spectrum behind the spectral bias). Needs d ≥ 2
+/// and at least one panel.
+pub fn zonal_eigenvalue(
+    kappa: &dyn Fn(f64) -> f64,
+    d: usize,
+    k: usize,
+    panels: usize,
+) -> Result<f64> {
+    check_sphere("zonal_eigenvalue", d)?;
+    if panels == 0 {
+        return Err(Error::invalid("zonal_eigenvalue", "expected ≥ 1 panel"));
+    }
     // 8-point Gauss–Legendre nodes and weights on [−1, 1].
     const NODES: [f64; 4] = [
         0.183_434_642_495_649_8,
@@ -151,7 +186,7 @@ pub fn zonal_eigenvalue(kappa: &dyn Fn(f64) -> f64, d: usize, k: usize, panels: 
             total += w * (integrand(mid + 0.5 * h * x) + integrand(mid - 0.5 * h * x));
         }
     }
-    ratio * total * 0.5 * h
+    Ok(ratio * total * 0.5 * h)
 }
 
 /// Frequency analysis on the sphere: the energy of each spherical-harmonic degree of a function
@@ -168,9 +203,9 @@ pub fn sphere_degree_energies(x: &Matrix, f: &[f64], max_degree: usize) -> Resul
     }
     let mut gram = Matrix::zeros(n, n);
     crate::linalg::gram(&mut gram, x.view(), 1.0);
-    Ok((0..=max_degree)
+    (0..=max_degree)
         .map(|k| {
-            let dim = harmonic_dimension(k, d);
+            let dim = harmonic_dimension(k, d)?;
             let mut e = 0.0;
             for i in 0..n {
                 for j in 0..n {
@@ -178,9 +213,9 @@ pub fn sphere_degree_energies(x: &Matrix, f: &[f64], max_degree: usize) -> Resul
                     e += f[i] * f[j] * crate::data::synthetic::legendre_polynomial(k, d, t);
                 }
             }
-            dim * e / (n * n) as f64
+            Ok(dim * e / (n * n) as f64)
         })
-        .collect())
+        .collect()
 }
 
 /// Least-squares fit of log μ_j = log C − β log j over 1-based j in `first..=last` (all μ_j > 0).
@@ -207,10 +242,16 @@ pub fn fit_log_log(x: &[f64], y: &[f64]) -> Result<PowerLaw> {
             format!("need ≥ 3 paired points, got {} and {}", x.len(), y.len()),
         ));
     }
-    if x.iter().chain(y).any(|v| v.is_nan() || *v <= 0.0) {
+    if x.iter().chain(y).any(|v| !v.is_finite() || *v <= 0.0) {
         return Err(Error::invalid(
             "power-law fit",
-            "every x and y must be > 0 (eigenvalues ≤ 0 in the fitted range?)",
+            "every x and y must be finite and > 0 (eigenvalues ≤ 0 in the fitted range?)",
+        ));
+    }
+    if x.iter().all(|&v| v == x[0]) {
+        return Err(Error::invalid(
+            "power-law fit",
+            "the x values are all equal: no slope to fit",
         ));
     }
     let pts: Vec<(f64, f64)> = x.iter().zip(y).map(|(a, b)| (a.ln(), b.ln())).collect();
@@ -239,16 +280,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn funk_hecke_eigenvalues_and_sphere_degree_energies() {
-        assert_eq!(harmonic_dimension(3, 3), 7.0);
-        assert_eq!(harmonic_dimension(2, 4), 9.0);
-        assert_eq!(harmonic_dimension(5, 2), 2.0);
+    fn funk_hecke_eigenvalues_and_sphere_degree_energies() -> Result<()> {
+        assert_eq!(harmonic_dimension(3, 3)?, 7.0);
+        assert_eq!(harmonic_dimension(2, 4)?, 9.0);
+        assert_eq!(harmonic_dimension(5, 2)?, 2.0);
         // κ(t) = t on S^{d−1}: E[⟨x, y⟩ y] = x/d, so μ_1 = 1/d and every other μ_k = 0.
         for d in [2usize, 3, 5] {
-            let mu1 = zonal_eigenvalue(&|t| t, d, 1, 64);
+            let mu1 = zonal_eigenvalue(&|t| t, d, 1, 64)?;
             assert!((mu1 - 1.0 / d as f64).abs() < 1e-12, "d = {d}: {mu1}");
             for k in [0usize, 2, 3] {
-                assert!(zonal_eigenvalue(&|t| t, d, k, 64).abs() < 1e-12);
+                assert!(zonal_eigenvalue(&|t| t, d, k, 64)?.abs() < 1e-12);
             }
         }
         // On the circle the Gram matrix of n equispaced points has eigenvalues n μ_k.
@@ -258,7 +299,7 @@ mod tests {
             .collect();
         let row: Vec<f64> = theta.iter().map(|t| t.cos().exp()).collect();
         for k in 0..6 {
-            let mu = zonal_eigenvalue(&|t: f64| t.exp(), 2, k, 64);
+            let mu = zonal_eigenvalue(&|t: f64| t.exp(), 2, k, 64)?;
             assert!(
                 (circulant_eigenvalue(&row, k) / n as f64 - mu).abs() < 1e-12,
                 "k = {k}"
@@ -280,6 +321,7 @@ mod tests {
             "{e:?}"
         );
         assert!(e.iter().sum::<f64>() < mean_sq + 0.02, "{e:?} vs {mean_sq}");
+        Ok(())
     }
 
     #[test]
@@ -292,7 +334,7 @@ mod tests {
             .iter()
             .map(|t| 0.5 + 2.0 * (3.0 * t + 0.4).cos() - 0.7 * (10.0 * t).sin())
             .collect();
-        let a = circle_frequencies(&r, 12);
+        let a = circle_frequencies(&r, 12).unwrap();
         for (k, want) in a.iter().enumerate() {
             let expect = match k {
                 0 => 0.5,
@@ -375,7 +417,7 @@ mod tests {
             .zip(&y.data)
             .map(|(f, y)| f - y)
             .collect();
-        let (c0, ct) = (spec.project(&r0), spec.project(&rt));
+        let (c0, ct) = (spec.project(&r0).unwrap(), spec.project(&rt).unwrap());
         for k in 0..12 {
             if c0[k].abs() > 1e-8 {
                 let want = c0[k] * (-spec.values[k] * t / 12.0).exp();

@@ -359,11 +359,13 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                 record_every,
             };
             let mut test_observer = data.test.clone().map(TestLoss::new);
-            let mut kernel_observer = (probe > 0).then(|| {
-                let index: Vec<usize> = (0..probe.min(data.train.len())).collect();
-                let subset = data.train.select(&index);
-                KernelDiagnostics::new(subset.x, &subset.y)
-            });
+            let mut kernel_observer = (probe > 0)
+                .then(|| {
+                    let index: Vec<usize> = (0..probe.min(data.train.len())).collect();
+                    let subset = data.train.select(&index);
+                    KernelDiagnostics::new(subset.x, &subset.y)
+                })
+                .transpose()?;
             let mut particle_observer = if spec.train.particles {
                 let o = ParticleObserver::new(model.as_ref())
                     .map_err(|e| Error::invalid("train.particles", e.to_string()))?;
