@@ -897,4 +897,18 @@ fn bad_kernel_inputs_are_errors_naming_the_field() {
         "block_rows",
     );
     assert!(!path.exists(), "a failed stream leaves no file");
+
+    says(net.kernels(&Matrix::zeros(3, 0), None), "no columns");
+    let empty = net.kernels(&x, Some(&Matrix::zeros(0, 3))).unwrap();
+    assert_eq!((empty.ntk.rows, empty.ntk.cols), (5, 0));
+    let limit = two_layer_ntk(&x, &x, Activation::Relu).unwrap();
+    use gradflow::kernel::monte_carlo::concentration_against;
+    says(
+        concentration_against(&x, &k, &[8], 2, 0.1, Seed(0)),
+        "limit kernel",
+    );
+    says(
+        concentration_against(&x, &limit, &[8], 0, 0.1, Seed(0)),
+        "draws",
+    );
 }

@@ -915,6 +915,12 @@ impl Network {
                 format!("x has {d} columns but x2 has {}", x2.cols),
             ));
         }
+        if d == 0 {
+            return Err(Error::shape(
+                "kernel",
+                "the inputs have no columns (the kernels normalise by the input dimension)",
+            ));
+        }
         let map = ActivationMap::new(self.activation, self.quadrature_degree)?;
         let scale = 1.0 / d as f64;
         let sq = |x: &Matrix| -> Vec<f64> {
@@ -960,8 +966,8 @@ impl Network {
             self.upper_tiles(&map, &var1, &var2_layers, inputs, nngp, ntk);
         } else {
             nngp.data
-                .par_chunks_mut(n2)
-                .zip(ntk.data.par_chunks_mut(n2))
+                .par_chunks_mut(n2.max(1))
+                .zip(ntk.data.par_chunks_mut(n2.max(1)))
                 .enumerate()
                 .for_each(|(i, (k_row, t_row))| {
                     self.row(&map, &var1[i], &var2_layers, 0, k_row, t_row, None, d);

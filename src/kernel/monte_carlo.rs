@@ -74,12 +74,6 @@ pub fn first_layer_concentration(
             ));
         }
     }
-    if !(delta > 0.0 && delta < 1.0) || draws == 0 {
-        return Err(Error::invalid(
-            "delta/draws",
-            "expected 0 < δ < 1 and draws ≥ 1",
-        ));
-    }
     let exact = two_layer_first_layer_ntk(x, x, Activation::Relu)?;
     concentration_against(x, &exact, widths, draws, delta, seed)
 }
@@ -94,6 +88,21 @@ pub fn concentration_against(
     delta: f64,
     seed: Seed,
 ) -> Result<Vec<Concentration>> {
+    if !(delta > 0.0 && delta < 1.0) || draws == 0 {
+        return Err(Error::invalid(
+            "delta/draws",
+            "expected 0 < δ < 1 and draws ≥ 1",
+        ));
+    }
+    if (exact.rows, exact.cols) != (x.rows, x.rows) {
+        return Err(Error::shape(
+            "concentration",
+            format!(
+                "the limit kernel is {}×{} for {} inputs",
+                exact.rows, exact.cols, x.rows
+            ),
+        ));
+    }
     let n = x.rows as f64;
     widths
         .iter()
