@@ -96,7 +96,7 @@ fn tv_to_the_gibbs_law_of_a_double_well_falls_with_run_length() {
         .map(|&steps| {
             let x = run_chains(&p, lr, beta, steps, 2);
             let (h, outside) = langevin::histogram(&x, &grid).unwrap();
-            langevin::total_variation(&h, outside, &gibbs)
+            langevin::total_variation(&h, outside, &gibbs).unwrap()
         })
         .collect();
     eprintln!("double well: TV {tv:?}");
@@ -105,7 +105,7 @@ fn tv_to_the_gibbs_law_of_a_double_well_falls_with_run_length() {
     assert!(tv[2] < 0.05, "{tv:?}");
     let x = run_chains(&p, lr, beta, 6000, 2);
     let (h, _) = langevin::histogram(&x, &grid).unwrap();
-    assert!(langevin::kl_divergence(&h, &gibbs) < 0.02);
+    assert!(langevin::kl_divergence(&h, &gibbs).unwrap() < 0.02);
 }
 
 #[test]

@@ -42,7 +42,7 @@ fn velocity_field_equals_rescaled_gradient_and_finite_differences() {
         }
         let params = model.init(&mut Seed(2).stream("init", 0));
         let layout = ParticleLayout::of(&model).unwrap();
-        let v = meanfield::velocity(&layout, &params, activation, loss, &data);
+        let v = meanfield::velocity(&layout, &params, activation, loss, &data).unwrap();
         let objective = Objective {
             model: &model,
             loss,
@@ -52,7 +52,7 @@ fn velocity_field_equals_rescaled_gradient_and_finite_differences() {
         let mut grad = vec![0.0; params.len()];
         objective.value_and_gradient(&params, &data, &mut ws, &mut grad);
         // The flat gradient laid out as particles, times −M.
-        let g = meanfield::particles(&layout, &grad);
+        let g = meanfield::particles(&layout, &grad).unwrap();
         for (vj, gj) in v.data.iter().zip(&g.data) {
             assert!(
                 (vj + m as f64 * gj).abs() <= 1e-12 * (1.0 + vj.abs()),
@@ -126,7 +126,7 @@ fn noninteracting_langevin_particles_sample_the_discrete_gibbs_law() {
         trainer
             .run(&mut state, &data, until, &mut [], &mut table)
             .unwrap();
-        let p = meanfield::particles(&layout, &state.params);
+        let p = meanfield::particles(&layout, &state.params).unwrap();
         for j in 0..m {
             for c in 0..=d {
                 sum += p.get(j, c).powi(2);
@@ -320,7 +320,7 @@ fn mean_field_langevin_without_interaction_samples_the_gibbs_law_of_a_convex_pot
         .fit(model.init(&mut Seed(31).stream("init", 0)), &data)
         .unwrap();
     let layout = ParticleLayout::of(&model).unwrap();
-    let p = meanfield::particles(&layout, &state.params);
+    let p = meanfield::particles(&layout, &state.params).unwrap();
     let potential = |a: f64| {
         move |w: &[f64]| {
             let v: f64 = [(1.0, 1.0), (-0.5, 2.0), (0.8, 0.5)]
@@ -342,12 +342,12 @@ fn mean_field_langevin_without_interaction_samples_the_gibbs_law_of_a_convex_pot
         .collect();
     let w = Matrix::from_fn(m, 1, |j, _| p.get(j, 0));
     let (h, outside) = langevin::histogram(&w, &grid).unwrap();
-    let tv = langevin::total_variation(&h, outside, &mixture);
+    let tv = langevin::total_variation(&h, outside, &mixture).unwrap();
     // 20 000 particles in 30 cells: sampling TV ≈ 0.02; the O(η) bias is smaller at η = 0.02.
     assert!(tv < 0.035, "TV {tv}");
     // The check can fail: either law alone (or a = 0, no potential term) is far off.
-    let tv_plus = langevin::total_variation(&h, outside, &plus);
-    let tv_minus = langevin::total_variation(&h, outside, &minus);
+    let tv_plus = langevin::total_variation(&h, outside, &plus).unwrap();
+    let tv_minus = langevin::total_variation(&h, outside, &minus).unwrap();
     eprintln!(
         "TV to the mixture {tv}, to π₊ {tv_plus}, to π₋ {tv_minus} (share of a = +1: {share})"
     );
@@ -361,10 +361,10 @@ fn align_neurons_undoes_a_permutation() {
     let model = mean_field_net(3, 40, Activation::Tanh);
     let layout = ParticleLayout::of(&model).unwrap();
     let theta = model.init(&mut Seed(4).stream("init", 0));
-    let cloud = meanfield::particles(&layout, &theta);
+    let cloud = meanfield::particles(&layout, &theta).unwrap();
     let order: Vec<usize> = (0..40).map(|j| (j * 7 + 3) % 40).collect();
     let mut other = theta.clone();
-    meanfield::set_particles(&layout, &cloud.select_rows(&order), &mut other);
+    meanfield::set_particles(&layout, &cloud.select_rows(&order), &mut other).unwrap();
     let noise: Vec<f64> = (0..other.len())
         .map(|k| 1e-4 * ((k % 5) as f64 - 2.0))
         .collect();
@@ -381,4 +381,44 @@ fn align_neurons_undoes_a_permutation() {
     let f = model.predict(&other, &x).unwrap();
     let g = model.predict(&aligned, &x).unwrap();
     assert!(gradflow::linalg::distance(&f.data, &g.data) < 1e-12);
+}
+
+/// Particle routines answer a parameter vector of another model, a cloud of the wrong shape,
+/// data of the wrong dimension and mismatched histograms with errors naming the routine, not
+/// panics or truncated sums.
+#[test]
+fn bad_particle_inputs_are_errors_naming_the_routine() {
+    use gradflow::langevin::{kl_divergence, total_variation};
+    fn says<T: std::fmt::Debug>(r: gradflow::Result<T>, what: &str) {
+        match r {
+            Ok(v) => panic!("expected an error naming '{what}', got Ok({v:?})"),
+            Err(e) => assert!(e.to_string().contains(what), "'{e}' does not name '{what}'"),
+        }
+    }
+    let model = mean_field_net(3, 6, Activation::Tanh);
+    let layout = ParticleLayout::of(&model).unwrap();
+    let theta = model.init(&mut Seed(4).stream("init", 0));
+    says(meanfield::particles(&layout, &theta[1..]), "particles");
+    let cloud = meanfield::particles(&layout, &theta).unwrap();
+    let mut copy = theta.clone();
+    says(
+        meanfield::set_particles(&layout, &cloud.select_rows(&[0, 1]), &mut copy),
+        "set_particles",
+    );
+    says(
+        meanfield::set_particles(&layout, &cloud, &mut copy[1..]),
+        "set_particles",
+    );
+    says(
+        meanfield::align_neurons(&layout, &theta, &theta[..5]),
+        "particles",
+    );
+    let x = synthetic::sphere(4, 2, &mut Seed(5).stream("x", 0));
+    let data = Dataset::new("d", x, Matrix::zeros(4, 1)).unwrap();
+    says(
+        meanfield::velocity(&layout, &theta, Activation::Tanh, Loss::Squared, &data),
+        "velocity",
+    );
+    says(total_variation(&[0.5, 0.5], 0.0, &[1.0]), "total_variation");
+    says(kl_divergence(&[1.0], &[0.5, 0.5]), "kl_divergence");
 }

@@ -56,7 +56,7 @@ impl Claim for MeanFieldLimit {
                 .build(data.train.input_dim(), data.train.output_dim(), None)?;
             let layout = ParticleLayout::of(model.as_ref())?;
             let cloud = |k: usize| particles(&layout, &outcome.trials[k].params);
-            let w2_final = w2_squared(&cloud(0), &cloud(1))?.sqrt();
+            let w2_final = w2_squared(&cloud(0)?, &cloud(1)?)?.sqrt();
             let init = |k: usize| {
                 particles(
                     &layout,
@@ -67,7 +67,7 @@ impl Claim for MeanFieldLimit {
                     ),
                 )
             };
-            let w2_initial = w2_squared(&init(0), &init(1))?.sqrt();
+            let w2_initial = w2_squared(&init(0)?, &init(1)?)?.sqrt();
             table.push(vec![m as f64, spread, w2_final, w2_initial]);
             points.push((m as f64, spread, w2_final, w2_initial));
         }

@@ -161,17 +161,30 @@ pub fn histogram(samples: &Matrix, grid: &Grid) -> Result<(Vec<f64>, f64)> {
 
 /// Total variation ½ Σ |p − q| between cell probabilities, with `outside` the mass of p off
 /// the grid (counted in full: q has none there).
-pub fn total_variation(p: &[f64], outside: f64, q: &[f64]) -> f64 {
-    0.5 * (p.iter().zip(q).map(|(a, b)| (a - b).abs()).sum::<f64>() + outside)
+pub fn total_variation(p: &[f64], outside: f64, q: &[f64]) -> Result<f64> {
+    same_cells("total_variation", p, q)?;
+    Ok(0.5 * (p.iter().zip(q).map(|(a, b)| (a - b).abs()).sum::<f64>() + outside))
 }
 
 /// KL(p ‖ q) = Σ p log(p/q) over the cells with p > 0 (q > 0 there for a Gibbs law).
-pub fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
-    p.iter()
+pub fn kl_divergence(p: &[f64], q: &[f64]) -> Result<f64> {
+    same_cells("kl_divergence", p, q)?;
+    Ok(p.iter()
         .zip(q)
         .filter(|(a, _)| **a > 0.0)
         .map(|(a, b)| a * (a / b).ln())
-        .sum()
+        .sum())
+}
+
+/// Err unless two cell-probability vectors have the same number of cells.
+fn same_cells(routine: &str, p: &[f64], q: &[f64]) -> Result<()> {
+    if p.len() != q.len() {
+        return Err(Error::shape(
+            routine,
+            format!("{} cells against {}", p.len(), q.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// Autocovariances γ_0 … γ_{n−1} of a series (divisor n).
@@ -330,9 +343,9 @@ impl Observer for GibbsDistance {
         let kl = if outside > 0.0 {
             f64::INFINITY
         } else {
-            kl_divergence(&p, &self.gibbs)
+            kl_divergence(&p, &self.gibbs)?
         };
-        Ok(vec![total_variation(&p, outside, &self.gibbs), kl])
+        Ok(vec![total_variation(&p, outside, &self.gibbs)?, kl])
     }
 }
 

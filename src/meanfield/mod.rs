@@ -69,6 +69,8 @@ pub struct ParticleLayout {
     w: usize,
     b: Option<usize>,
     a: usize,
+    /// The model's parameter count.
+    params: usize,
 }
 
 impl ParticleLayout {
@@ -83,6 +85,7 @@ impl ParticleLayout {
                 w: w.offset,
                 b: find("b").map(|b| b.offset),
                 a: a.offset,
+                params: model.num_params(),
             }),
             _ => Err(Error::invalid(
                 "model",
@@ -98,10 +101,26 @@ impl ParticleLayout {
     pub fn particle_dim(&self) -> usize {
         self.input_dim + usize::from(self.b.is_some()) + 1
     }
+
+    /// Err unless `params` is a parameter vector of the layout's model.
+    fn check_params(&self, what: &str, params: &[f64]) -> Result<()> {
+        if params.len() != self.params {
+            return Err(Error::shape(
+                what,
+                format!(
+                    "{} parameters for a two-layer model with {}",
+                    params.len(),
+                    self.params
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The particles θ_j = (w_j, b_j, a_j) as the rows of an M × (d [+1] + 1) matrix.
-pub fn particles(layout: &ParticleLayout, params: &[f64]) -> Matrix {
+pub fn particles(layout: &ParticleLayout, params: &[f64]) -> Result<Matrix> {
+    layout.check_params("particles", params)?;
     let (m, d) = (layout.width, layout.input_dim);
     let k = layout.particle_dim();
     let mut out = Matrix::zeros(m, k);
@@ -113,12 +132,25 @@ pub fn particles(layout: &ParticleLayout, params: &[f64]) -> Matrix {
         }
         row[k - 1] = params[layout.a + j];
     }
-    out
+    Ok(out)
 }
 
 /// Writes the particles of a matrix (rows θ_j = (w_j, b_j, a_j), as [`particles`] returns them)
 /// back into a parameter vector of the same layout.
-pub fn set_particles(layout: &ParticleLayout, cloud: &Matrix, params: &mut [f64]) {
+pub fn set_particles(layout: &ParticleLayout, cloud: &Matrix, params: &mut [f64]) -> Result<()> {
+    layout.check_params("set_particles", params)?;
+    if (cloud.rows, cloud.cols) != (layout.width, layout.particle_dim()) {
+        return Err(Error::shape(
+            "set_particles",
+            format!(
+                "a cloud of {}×{} for {} particles of dimension {}",
+                cloud.rows,
+                cloud.cols,
+                layout.width,
+                layout.particle_dim()
+            ),
+        ));
+    }
     let d = layout.input_dim;
     for j in 0..layout.width {
         let row = cloud.row(j);
@@ -128,6 +160,7 @@ pub fn set_particles(layout: &ParticleLayout, cloud: &Matrix, params: &mut [f64]
         }
         params[layout.a + j] = row[row.len() - 1];
     }
+    Ok(())
 }
 
 /// Permutes the neurons of `other` to match those of `reference` as closely as possible: the
@@ -140,8 +173,8 @@ pub fn align_neurons(
     reference: &[f64],
     other: &[f64],
 ) -> Result<Vec<f64>> {
-    let x = particles(layout, reference);
-    let y = particles(layout, other);
+    let x = particles(layout, reference)?;
+    let y = particles(layout, other)?;
     let mu = Measure::uniform("reference neurons", x.clone())?;
     let nu = Measure::uniform("other neurons", y.clone())?;
     let c = transport::cost_matrix(&mu.points, &nu.points, GroundCost::SqEuclidean)?;
@@ -152,7 +185,7 @@ pub fn align_neurons(
     })?;
     let permuted = y.select_rows(&sigma);
     let mut out = other.to_vec();
-    set_particles(layout, &permuted, &mut out);
+    set_particles(layout, &permuted, &mut out)?;
     Ok(out)
 }
 
@@ -182,10 +215,20 @@ pub fn velocity(
     activation: Activation,
     loss: Loss,
     data: &Dataset,
-) -> Matrix {
+) -> Result<Matrix> {
     let (m, d, n) = (layout.width, layout.input_dim, data.len());
+    if data.input_dim() != d || data.output_dim() != 1 {
+        return Err(Error::shape(
+            "velocity",
+            format!(
+                "data with {} inputs and {} outputs for a net on {d} inputs with one output",
+                data.input_dim(),
+                data.output_dim()
+            ),
+        ));
+    }
     let k = layout.particle_dim();
-    let theta = particles(layout, params);
+    let theta = particles(layout, params)?;
     let pre = |j: usize, x: &[f64]| {
         let row = theta.row(j);
         let b = layout.b.map_or(0.0, |_| row[d]);
@@ -213,7 +256,7 @@ pub fn velocity(
             row[k - 1] -= activation.value(u) * dl;
         }
     }
-    v
+    Ok(v)
 }
 
 /// Observables of the particle flow, as metrics columns:
@@ -304,11 +347,12 @@ impl Observer for ParticleObserver {
     }
 
     fn observe(&mut self, s: &Snapshot<'_>) -> Result<Vec<f64>> {
-        let now = particles(&self.layout, s.params);
+        let now = particles(&self.layout, s.params)?;
         let m = now.rows as f64;
-        let initial = self
-            .initial
-            .get_or_insert_with(|| particles(&self.layout, s.initial));
+        if self.initial.is_none() {
+            self.initial = Some(particles(&self.layout, s.initial)?);
+        }
+        let initial = self.initial.as_ref().expect("set above");
         let mean_sq =
             |a: &Matrix, b: &Matrix| crate::linalg::distance(&a.data, &b.data).powi(2) / m;
         if let Some(prev) = &self.previous {
