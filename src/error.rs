@@ -139,3 +139,15 @@ pub fn check_positive(field: &str, value: f64) -> Result<()> {
         ))
     }
 }
+
+/// Returns an error unless `value ≥ 0` and finite.
+pub fn check_non_negative(field: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("expected a finite number ≥ 0, got {value}"),
+        ))
+    }
+}

@@ -684,9 +684,7 @@ impl Network {
         }
         check_positive("w_std", self.w_std)?;
         if let Some(b) = self.b_std {
-            if !(b.is_finite() && b >= 0.0) {
-                return Err(Error::invalid("b_std", format!("expected ≥ 0, got {b}")));
-            }
+            crate::error::check_non_negative("b_std", b)?;
         }
         if self.width == 0 {
             return Err(Error::invalid("width", "expected ≥ 1"));

@@ -17,7 +17,7 @@
 //! Both agree to ≈ 1e-12 relative (tests). `diag_reg` adds r·tr(Θ)/n (relative, the default)
 //! or r (absolute) to the diagonal of Θ.
 
-use crate::error::{Error, Result};
+use crate::error::{check_non_negative, check_positive, Error, Result};
 use crate::linalg::{cholesky_solve, gemm, lanczos_apply, symmetric_eigen, Matrix};
 
 /// How [`gradient_descent_mse`] evaluates the matrix functions at finite times.
@@ -105,20 +105,8 @@ pub struct Predictions {
 impl FlowSettings {
     /// Checks η (finite, > 0) and r (finite, ≥ 0).
     pub fn validate(&self) -> Result<()> {
-        crate::error::check_positive("learning_rate", self.learning_rate)?;
-        check_nonnegative("diag_reg", self.diag_reg)
-    }
-}
-
-/// Err unless `value` is finite and ≥ 0.
-fn check_nonnegative(field: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("expected a finite number ≥ 0, got {value}"),
-        ))
+        check_positive("learning_rate", self.learning_rate)?;
+        check_non_negative("diag_reg", self.diag_reg)
     }
 }
 
@@ -354,7 +342,7 @@ pub fn kernel_ridge(
     ridge: f64,
 ) -> Result<Matrix> {
     check_kernels("kernel_ridge", k_train, k_test_train, y.rows)?;
-    check_nonnegative("ridge", ridge)?;
+    check_non_negative("ridge", ridge)?;
     let alpha = cholesky_solve(&shifted(k_train, ridge), y)?;
     k_test_train.matmul(&alpha)
 }

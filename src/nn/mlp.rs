@@ -58,9 +58,7 @@ impl Mlp {
             ));
         }
         crate::error::check_positive("w_std", w_std)?;
-        if !(b_std.is_finite() && b_std >= 0.0) {
-            return Err(Error::invalid("b_std", "expected a finite number ≥ 0"));
-        }
+        crate::error::check_non_negative("b_std", b_std)?;
         Ok(Mlp {
             widths,
             activation,

@@ -245,9 +245,7 @@ impl Potential {
                 format!("expected {dim} finite coordinates, got {start:?}"),
             ));
         }
-        if !(init_std.is_finite() && init_std >= 0.0) {
-            return Err(Error::invalid("init_std", "expected a finite number ≥ 0"));
-        }
+        crate::error::check_non_negative("init_std", init_std)?;
         Ok(Potential {
             landscape,
             dim,

@@ -709,9 +709,7 @@ impl TwoLayer {
         }
         check_positive("alpha", self.alpha)?;
         check_positive("w_std", self.w_std)?;
-        if !(self.b_std.is_finite() && self.b_std >= 0.0) {
-            return Err(Error::invalid("b_std", "expected a finite number ≥ 0"));
-        }
+        crate::error::check_non_negative("b_std", self.b_std)?;
         match self.output_init {
             OutputInit::Sign { scale: s } | OutputInit::Gaussian { std: s } => {
                 check_positive("output_init", s)?

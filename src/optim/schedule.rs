@@ -1,6 +1,6 @@
 //! Learning-rate schedules η_t (t = 0, 1, … is the step index).
 
-use crate::error::{check_positive, Error, Result};
+use crate::error::{check_non_negative, check_positive, Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// A learning-rate schedule.
@@ -90,10 +90,7 @@ impl Schedule {
             Schedule::InversePower { a, b, c } => {
                 check_positive(field, a)?;
                 check_positive(&format!("{field}.b"), b)?;
-                if !(c.is_finite() && c >= 0.0) {
-                    return Err(Error::invalid(format!("{field}.c"), "expected c ≥ 0"));
-                }
-                Ok(())
+                check_non_negative(&format!("{field}.c"), c)
             }
             Schedule::Cosine {
                 initial,

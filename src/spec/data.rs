@@ -262,12 +262,7 @@ fn finish(
     seed: Seed,
 ) -> Result<Data> {
     probability("label_noise", labels.label_noise)?;
-    if !(labels.noise.is_finite() && labels.noise >= 0.0) {
-        return Err(Error::invalid(
-            "data.noise",
-            "expected a standard deviation ≥ 0",
-        ));
-    }
+    crate::error::check_non_negative("data.noise", labels.noise)?;
     let (mut y, mut y_test) = target.evaluate(&x, &x_test, seed)?;
     if labels.classify {
         for v in y.data.iter_mut().chain(y_test.data.iter_mut()) {

@@ -301,9 +301,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
         spec.train.kernel_diagnostics,
         true,
     )? as usize;
-    if !(spec.loss.l2.is_finite() && spec.loss.l2 >= 0.0) {
-        return Err(Error::invalid("loss.l2", "expected a finite value ≥ 0"));
-    }
+    crate::error::check_non_negative("loss.l2", spec.loss.l2)?;
     let data = spec.load_data(base)?;
     let model = spec.model.build(
         data.train.input_dim(),

@@ -1,6 +1,6 @@
 //! `[[optimizer]]`: the transforms of the chain, in order.
 
-use crate::error::{check_positive, Error, Result};
+use crate::error::{check_non_negative, check_positive, Error, Result};
 use crate::meanfield::{ParticleLayout, ParticleStep};
 use crate::nn::Model;
 use crate::optim::{
@@ -250,17 +250,6 @@ fn unit_interval(field: &str, v: f64) -> Result<()> {
     }
 }
 
-fn non_negative(field: &str, v: f64) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("expected a finite value ≥ 0, got {v}"),
-        ))
-    }
-}
-
 impl TransformSpec {
     /// Builds the transform (position `k` in the chain, for error messages).
     pub fn build(&self, k: usize, model: &dyn Model) -> Result<Box<dyn Transform>> {
@@ -292,8 +281,8 @@ impl TransformSpec {
                 nesterov,
                 weight_decay,
             } => {
-                non_negative(&at("momentum"), *momentum)?;
-                non_negative(&at("weight_decay"), *weight_decay)?;
+                check_non_negative(&at("momentum"), *momentum)?;
+                check_non_negative(&at("weight_decay"), *weight_decay)?;
                 if *nesterov && (*momentum <= 0.0 || *dampening != 0.0) {
                     return Err(Error::invalid(
                         at("nesterov"),
@@ -315,10 +304,10 @@ impl TransformSpec {
                 initial_accumulator_value,
                 eps,
             } => {
-                non_negative(&at("lr_decay"), *lr_decay)?;
-                non_negative(&at("weight_decay"), *weight_decay)?;
-                non_negative(&at("initial_accumulator_value"), *initial_accumulator_value)?;
-                non_negative(&at("eps"), *eps)?;
+                check_non_negative(&at("lr_decay"), *lr_decay)?;
+                check_non_negative(&at("weight_decay"), *weight_decay)?;
+                check_non_negative(&at("initial_accumulator_value"), *initial_accumulator_value)?;
+                check_non_negative(&at("eps"), *eps)?;
                 Box::new(AdaGrad {
                     lr: lr(l)?,
                     lr_decay: *lr_decay,
@@ -336,9 +325,9 @@ impl TransformSpec {
                 centered,
             } => {
                 unit_interval(&at("alpha"), *alpha)?;
-                non_negative(&at("eps"), *eps)?;
-                non_negative(&at("weight_decay"), *weight_decay)?;
-                non_negative(&at("momentum"), *momentum)?;
+                check_non_negative(&at("eps"), *eps)?;
+                check_non_negative(&at("weight_decay"), *weight_decay)?;
+                check_non_negative(&at("momentum"), *momentum)?;
                 Box::new(RmsProp {
                     lr: lr(l)?,
                     alpha: *alpha,
@@ -366,8 +355,8 @@ impl TransformSpec {
             } => {
                 unit_interval(&at("beta1"), *beta1)?;
                 unit_interval(&at("beta2"), *beta2)?;
-                non_negative(&at("eps"), *eps)?;
-                non_negative(&at("weight_decay"), *weight_decay)?;
+                check_non_negative(&at("eps"), *eps)?;
+                check_non_negative(&at("weight_decay"), *weight_decay)?;
                 Box::new(Adam {
                     lr: lr(l)?,
                     beta1: *beta1,
@@ -379,13 +368,13 @@ impl TransformSpec {
                 })
             }
             TransformSpec::WeightDecay { coefficient } => {
-                non_negative(&at("coefficient"), *coefficient)?;
+                check_non_negative(&at("coefficient"), *coefficient)?;
                 Box::new(WeightDecay {
                     coefficient: *coefficient,
                 })
             }
             TransformSpec::Anchor { lambda } => {
-                non_negative(&at("lambda"), *lambda)?;
+                check_non_negative(&at("lambda"), *lambda)?;
                 Box::new(Anchor { lambda: *lambda })
             }
             TransformSpec::MeanField {
@@ -394,7 +383,7 @@ impl TransformSpec {
                 inverse_temperature,
                 anneal,
             } => {
-                non_negative(&at("l2"), *l2)?;
+                check_non_negative(&at("l2"), *l2)?;
                 if let Some(beta) = inverse_temperature {
                     check_positive(&at("inverse_temperature"), *beta)?;
                 }
