@@ -195,8 +195,12 @@ impl Rng {
         p
     }
 
-    /// A point uniform on the unit sphere S^{d−1} (normalized Gaussian).
+    /// A point uniform on the unit sphere S^{d−1} (normalized Gaussian). R⁰ has no unit vector:
+    /// an empty `out` is left as it is (and draws nothing), instead of redrawing for ever.
     pub fn unit_vector(&mut self, out: &mut [f64]) {
+        if out.is_empty() {
+            return;
+        }
         loop {
             self.fill_normal(out, 1.0);
             let norm = out.iter().map(|v| v * v).sum::<f64>().sqrt();
@@ -229,6 +233,22 @@ mod tests {
             Seed(1).stream("init", 0).next_u64(),
             Seed(2).stream("init", 0).next_u64()
         );
+    }
+
+    /// Unit vectors have norm 1 in every dimension ≥ 1; in R⁰ the call returns at once without
+    /// drawing (it used to redraw for ever), so the stream continues where it was.
+    #[test]
+    fn unit_vectors_have_norm_one_and_r0_draws_nothing() {
+        let mut rng = Seed(3).stream("unit", 0);
+        for d in 1..6 {
+            let mut v = vec![0.0; d];
+            rng.unit_vector(&mut v);
+            let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-15, "d = {d}: {norm}");
+        }
+        let (mut a, mut b) = (rng.clone(), rng.clone());
+        a.unit_vector(&mut []);
+        assert_eq!(a.next_u64(), b.next_u64());
     }
 
     #[test]
