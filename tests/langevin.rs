@@ -356,6 +356,11 @@ fn lanczos_sharpness_equals_the_largest_hessian_eigenvalue() {
     let data = Potential::unit_data().unwrap();
     let s = langevin::sharpness(&linear(&p), &data, &[1.0], 5, Seed(1)).unwrap();
     assert!((s - 12.0).abs() < 1e-5, "{s}");
+    // A point of the wrong length is an error naming the routine, not a panic.
+    for wrong in [&[][..], &[1.0, 2.0][..]] {
+        let e = langevin::sharpness(&linear(&p), &data, wrong, 5, Seed(1)).unwrap_err();
+        assert!(e.to_string().contains("sharpness"), "{e}");
+    }
     // A small MLP's loss: Lanczos with full reorthogonalisation against the dense Hessian.
     let mlp = gradflow::nn::Mlp::new(
         vec![2, 4, 1],

@@ -603,6 +603,15 @@ pub fn sharpness(
     seed: Seed,
 ) -> Result<f64> {
     let p = params.len();
+    if p != objective.model.num_params() || p == 0 {
+        return Err(Error::shape(
+            "sharpness",
+            format!(
+                "a point of {p} parameters for a model with {}",
+                objective.model.num_params()
+            ),
+        ));
+    }
     let k = iterations.clamp(1, p);
     let mut ws = Workspace::default();
     let (mut plus, mut minus, mut gp, mut gm) =
