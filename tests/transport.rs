@@ -391,6 +391,21 @@ fn bad_input_is_a_clear_error() {
     assert!(e.to_string().contains("same positive mass"), "{e}");
     let e = wasserstein(&mu, &mu, 0.5, Method::Exact).unwrap_err();
     assert!(e.to_string().contains("p ≥ 1"), "{e}");
+    // Covariances of the Bures formula: a negative one, a non-symmetric one (it returned 0 and
+    // a symmetrised answer before).
+    let one = Matrix::identity(1);
+    let minus = Matrix::from_fn(1, 1, |_, _| -1.0);
+    let e = gaussian_w2_squared(&[0.0], &minus, &[0.0], &one).unwrap_err();
+    assert!(
+        e.to_string().contains("Σ1") && e.to_string().contains("semidefinite"),
+        "{e}"
+    );
+    let skew = Matrix::from_vec(2, 2, vec![1.0, 0.5, 0.0, 1.0]).unwrap();
+    let e = gaussian_w2_squared(&[0.0; 2], &Matrix::identity(2), &[0.0; 2], &skew).unwrap_err();
+    assert!(
+        e.to_string().contains("Σ2") && e.to_string().contains("symmetric"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -418,12 +418,45 @@ pub fn gaussian_w2_squared(m1: &[f64], s1: &Matrix, m2: &[f64], s2: &Matrix) -> 
             "means and covariances of one dimension d",
         ));
     }
+    check_covariance("gaussian_w2_squared Σ1", s1)?;
+    check_covariance("gaussian_w2_squared Σ2", s2)?;
     let root1 = psd_sqrt(s1)?;
     let middle = root1.matmul(s2)?.matmul(&root1)?;
     let root_mid = psd_sqrt(&middle)?;
     let mean_term: f64 = m1.iter().zip(m2).map(|(a, b)| (a - b) * (a - b)).sum();
     let trace = |m: &Matrix| (0..d).map(|i| m.get(i, i)).sum::<f64>();
     Ok(mean_term + trace(s1) + trace(s2) - 2.0 * trace(&root_mid))
+}
+
+/// Err unless `s` is finite, symmetric to 1e-12 of its largest entry and positive semidefinite
+/// to 1e-10 of its largest eigenvalue (a covariance matrix).
+fn check_covariance(what: &str, s: &Matrix) -> Result<()> {
+    check_finite(what, &s.data, s.cols)?;
+    let scale = s.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for i in 0..s.rows {
+        for j in 0..i {
+            if (s.get(i, j) - s.get(j, i)).abs() > 1e-12 * scale {
+                return Err(Error::invalid(
+                    what,
+                    format!(
+                        "a covariance must be symmetric: entries ({i}, {j}) and ({j}, {i}) differ"
+                    ),
+                ));
+            }
+        }
+    }
+    let values = linalg::symmetric_eigenvalues(s)?;
+    let (lo, hi) = (
+        values.iter().copied().fold(f64::INFINITY, f64::min),
+        linalg::max(&values),
+    );
+    if lo < -1e-10 * hi.abs().max(f64::MIN_POSITIVE) {
+        return Err(Error::invalid(
+            what,
+            format!("a covariance must be positive semidefinite, has eigenvalue {lo}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The symmetric PSD square root V diag(√max(λ, 0)) Vᵀ.
