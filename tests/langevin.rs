@@ -49,7 +49,7 @@ fn gld_on_a_quadratic_has_the_discrete_stationary_variance() {
     let p = Potential::new(Landscape::Quadratic { k }, 1, 8000, vec![0.0], 0.0).unwrap();
     let x = run_chains(&p, lr, beta, 60, 1);
     let var = x.data.iter().map(|v| v * v).sum::<f64>() / x.rows as f64;
-    let discrete = langevin::discrete_quadratic_variance(k, lr, beta);
+    let discrete = langevin::discrete_quadratic_variance(k, lr, beta).unwrap();
     let continuous = 1.0 / (beta * k);
     // 8000 independent chains: relative standard error √(2/8000) ≈ 1.6 %.
     eprintln!("quadratic: var {var}, discrete {discrete}, continuous {continuous}");
@@ -58,6 +58,11 @@ fn gld_on_a_quadratic_has_the_discrete_stationary_variance() {
         (var / continuous - 1.0).abs() > 0.2,
         "{var} vs {continuous}"
     );
+    // Past ηk = 2 the chain has no stationary law: the formula's negative "variance" is an error.
+    let e = langevin::discrete_quadratic_variance(k, 2.5, beta).unwrap_err();
+    assert!(e.to_string().contains("ηk < 2"), "{e}");
+    let e = langevin::eyring_kramers_time(8.0, 4.0, 1.0, beta).unwrap_err();
+    assert!(e.to_string().contains("curvature_saddle"), "{e}");
 }
 
 #[test]
@@ -119,7 +124,7 @@ fn escape_times_follow_the_eyring_kramers_law() {
         let opt = gld(lr, beta);
         let data = Potential::unit_data().unwrap();
         let predicted_steps =
-            langevin::eyring_kramers_time(8.0 * height, -4.0 * height, height, beta) / lr;
+            langevin::eyring_kramers_time(8.0 * height, -4.0 * height, height, beta).unwrap() / lr;
         let cap = (12.0 * predicted_steps) as u64;
         let trainer = Trainer {
             record_every: 5,

@@ -143,7 +143,7 @@ impl Claim for LangevinStationary {
         let mut escape = Table::new(&["beta", "mean_escape_time", "eyring_kramers", "escaped"]);
         for (k, &b) in betas.iter().enumerate() {
             let potential = Potential::new(symmetric, 1, escape_chains, vec![-1.0], 0.0)?;
-            let predicted = langevin::eyring_kramers_time(8.0, -4.0, 1.0, b);
+            let predicted = langevin::eyring_kramers_time(8.0, -4.0, 1.0, b)?;
             let cap = (12.0 * predicted / lr) as u64;
             let mut passage = FirstPassage::new(1, |x: &[f64]| x[0] >= 1.0);
             let all = escape_chains;

@@ -290,20 +290,46 @@ fn check_chains(chains: &[Vec<f64>], min_len: usize) -> Result<(usize, usize)> {
 }
 
 /// The stationary variance of GLD on k x²/2 with step η: the chain x ← (1 − ηk)x + √(2η/β)ξ has
-/// Var = (2η/β)/(1 − (1 − ηk)²) = 1/(βk(1 − ηk/2)) (0 < ηk < 2).
-pub fn discrete_quadratic_variance(k: f64, lr: f64, beta: f64) -> f64 {
-    1.0 / (beta * k * (1.0 - lr * k / 2.0))
+/// Var = (2η/β)/(1 − (1 − ηk)²) = 1/(βk(1 − ηk/2)) for k, η, β > 0 with ηk < 2 (otherwise the
+/// chain has no stationary law: an error).
+pub fn discrete_quadratic_variance(k: f64, lr: f64, beta: f64) -> Result<f64> {
+    crate::error::check_positive("k", k)?;
+    crate::error::check_positive("lr", lr)?;
+    crate::error::check_positive("beta", beta)?;
+    if lr * k >= 2.0 {
+        return Err(Error::invalid(
+            "lr",
+            format!(
+                "the chain is stationary only for ηk < 2, got ηk = {}",
+                lr * k
+            ),
+        ));
+    }
+    Ok(1.0 / (beta * k * (1.0 - lr * k / 2.0)))
 }
 
 /// The Eyring–Kramers mean transition time (continuous time) over a saddle of height ΔU:
 /// τ ≈ 2π / √(U''(min) |U''(saddle)|) · exp(β ΔU) in 1-D, so log τ is linear in β with slope ΔU.
+/// Needs U''(min) > 0 (a minimum), U''(saddle) < 0 (a saddle), ΔU ≥ 0 and β > 0.
 pub fn eyring_kramers_time(
     curvature_min: f64,
     curvature_saddle: f64,
     barrier: f64,
     beta: f64,
-) -> f64 {
-    std::f64::consts::TAU / (curvature_min * curvature_saddle.abs()).sqrt() * (beta * barrier).exp()
+) -> Result<f64> {
+    crate::error::check_positive("curvature_min", curvature_min)?;
+    if !(curvature_saddle.is_finite() && curvature_saddle < 0.0) {
+        return Err(Error::invalid(
+            "curvature_saddle",
+            format!("expected U'' < 0 at a saddle, got {curvature_saddle}"),
+        ));
+    }
+    crate::error::check_non_negative("barrier", barrier)?;
+    crate::error::check_positive("beta", beta)?;
+    Ok(
+        std::f64::consts::TAU / (curvature_min * curvature_saddle.abs()).sqrt()
+            * (beta * barrier).exp(),
+    )
 }
 
 /// Records the distance of the chains' current law to the Gibbs law: at every recorded step,
