@@ -190,6 +190,12 @@ fn ess_and_split_rhat_on_ar1_chains() {
     let apart: Vec<Vec<f64>> = (0..4).map(|c| ar1(c, c as f64, 2_000)).collect();
     assert!(langevin::split_rhat(&apart).unwrap() > 1.5);
     assert!(langevin::effective_sample_size(&[vec![1.0; 10]]).is_err());
+    // Constant chains have no R̂ either (0/0 was returned as NaN).
+    let e = langevin::split_rhat(&[vec![1.0; 10], vec![1.0; 10]]).unwrap_err();
+    assert!(e.to_string().contains("constant"), "{e}");
+    let grid = langevin::Grid::new(0.0, 1.0, 4).unwrap();
+    let e = langevin::histogram(&Matrix::zeros(0, 1), &grid).unwrap_err();
+    assert!(e.to_string().contains("at least one sample"), "{e}");
 }
 
 #[test]

@@ -139,6 +139,12 @@ pub fn histogram(samples: &Matrix, grid: &Grid) -> Result<(Vec<f64>, f64)> {
             "histograms are for 1-D and 2-D samples",
         ));
     }
+    if samples.rows == 0 {
+        return Err(Error::invalid(
+            "samples",
+            "a histogram needs at least one sample",
+        ));
+    }
     let mut p = vec![0.0; grid.bins.pow(dim as u32)];
     let mut outside = 0.0;
     let w = 1.0 / samples.rows as f64;
@@ -269,6 +275,12 @@ pub fn split_rhat(chains: &[Vec<f64>]) -> Result<f64> {
     let b = nf * means.iter().map(|mu| (mu - grand).powi(2)).sum::<f64>() / (m - 1.0);
     let w = vars.iter().sum::<f64>() / m;
     let v = (nf - 1.0) / nf * w + b / nf;
+    if v <= 0.0 {
+        return Err(Error::Numerical {
+            routine: "split_rhat".into(),
+            message: "the chains are constant".into(),
+        });
+    }
     Ok((v / w).sqrt())
 }
 
