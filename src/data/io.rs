@@ -77,7 +77,6 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
     };
     let shape_text = dict_value(header, "shape").ok_or("NPY header has no 'shape'")?;
     let shape = parse_shape(shape_text)?;
-    let count: usize = shape.iter().product();
     let (size, little, is_f32) = match descr {
         "<f8" | "=f8" | "f8" | "<d" => (8, true, false),
         ">f8" | ">d" => (8, false, false),
@@ -89,6 +88,13 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
             ))
         }
     };
+    // Element and byte counts with overflow checks: a shape whose product wraps must not read
+    // as a small (or empty) array.
+    let count = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|c| c.checked_mul(size).is_some())
+        .ok_or_else(|| format!("NPY shape {shape:?} is too large to address"))?;
     let body = &bytes[end..];
     if body.len() < count * size {
         return Err(format!(
@@ -441,6 +447,20 @@ mod tests {
         bad_dtype[pos + 1] = b'i';
         let msg = parse_npy(&bad_dtype).unwrap_err();
         assert!(msg.contains("unsupported dtype"), "{msg}");
+        // A shape whose element count overflows (2^62 · 2^62 wraps to 0) is not an empty array.
+        let mut header =
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }"
+                .to_string();
+        while !(10 + header.len() + 1).is_multiple_of(64) {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&[0; 8]);
+        let msg = parse_npy(&bytes).unwrap_err();
+        assert!(msg.contains("too large"), "{msg}");
     }
 
     #[test]
