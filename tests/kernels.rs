@@ -1,6 +1,9 @@
 //! Kernels against independent truths: Monte Carlo over initialisations, quadrature, the
 //! document's named two-layer formulas, the Jacobian, and explicit Euler integration.
 
+mod common;
+use common::error_naming;
+
 use gradflow::kernel::analytic::{two_layer_ntk, Kernels, Network};
 use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings, Solver};
 use gradflow::kernel::empirical::{empirical_ntk, jacobian_ntk};
@@ -784,22 +787,16 @@ fn bad_kernel_inputs_are_errors_naming_the_field() {
     use gradflow::kernel::spectrum::{
         circle_frequencies, fit_log_log, harmonic_dimension, zonal_eigenvalue, Spectrum,
     };
-    fn says<T: std::fmt::Debug>(r: gradflow::Result<T>, what: &str) {
-        match r {
-            Ok(v) => panic!("expected an error naming '{what}', got Ok({v:?})"),
-            Err(e) => assert!(e.to_string().contains(what), "'{e}' does not name '{what}'"),
-        }
-    }
     let k = Matrix::from_fn(4, 4, |i, j| if i == j { 2.0 } else { 0.1 });
     let rect = Matrix::from_fn(4, 3, |_, _| 1.0);
     let k_test = Matrix::from_fn(2, 4, |_, _| 0.5);
     let y = Matrix::from_fn(4, 1, |i, _| i as f64);
     let ok = FlowSettings::default();
 
-    says(kernel_ridge(&rect, &k_test, &y, 0.1), "kernel_ridge");
-    says(kernel_ridge(&k, &rect, &y, 0.1), "kernel_ridge");
-    says(kernel_ridge(&k, &k_test, &y, -1.0), "ridge");
-    says(gp_posterior(&k, &k_test, &[1.0], &y, 0.1), "gp_posterior");
+    error_naming(kernel_ridge(&rect, &k_test, &y, 0.1), "kernel_ridge");
+    error_naming(kernel_ridge(&k, &rect, &y, 0.1), "kernel_ridge");
+    error_naming(kernel_ridge(&k, &k_test, &y, -1.0), "ridge");
+    error_naming(gp_posterior(&k, &k_test, &[1.0], &y, 0.1), "gp_posterior");
     for (field, settings) in [
         (
             "learning_rate",
@@ -830,54 +827,54 @@ fn bad_kernel_inputs_are_errors_naming_the_field() {
             },
         ),
     ] {
-        says(
+        error_naming(
             gradient_descent_mse(&k, &k_test, &y, None, None, &[1.0], &settings),
             field,
         );
-        says(
+        error_naming(
             gradient_descent_mse_discrete(&k, &k_test, &y, &[1], &settings),
             field,
         );
     }
-    says(
+    error_naming(
         gradient_descent_mse(&rect, &k_test, &y, None, None, &[1.0], &ok),
         "gradient_descent_mse",
     );
-    says(
+    error_naming(
         gradient_descent_mse_discrete(&k, &rect, &y, &[1], &ok),
         "test–train kernel",
     );
 
-    says(
+    error_naming(
         Spectrum::of(&k).unwrap().project(&[1.0]),
         "Spectrum::project",
     );
-    says(circle_frequencies(&[], 3), "circle_frequencies");
-    says(harmonic_dimension(2, 1), "harmonic_dimension");
-    says(zonal_eigenvalue(&|t| t, 0, 1, 8), "zonal_eigenvalue");
-    says(zonal_eigenvalue(&|t| t, 3, 1, 0), "zonal_eigenvalue");
-    says(
+    error_naming(circle_frequencies(&[], 3), "circle_frequencies");
+    error_naming(harmonic_dimension(2, 1), "harmonic_dimension");
+    error_naming(zonal_eigenvalue(&|t| t, 0, 1, 8), "zonal_eigenvalue");
+    error_naming(zonal_eigenvalue(&|t| t, 3, 1, 0), "zonal_eigenvalue");
+    error_naming(
         fit_log_log(&[1.0, 2.0, f64::INFINITY], &[1.0, 2.0, 3.0]),
         "power-law fit",
     );
-    says(fit_log_log(&[2.0; 3], &[1.0, 2.0, 3.0]), "power-law fit");
+    error_naming(fit_log_log(&[2.0; 3], &[1.0, 2.0, 3.0]), "power-law fit");
 
     let model = TwoLayer::new(3, 8, Activation::Relu, 0.5).unwrap();
     let params = model.init(&mut Seed(0).stream("init", 0));
-    says(jacobian_ntk(&model, &params, &k, None), "jacobian_ntk x");
-    says(
+    error_naming(jacobian_ntk(&model, &params, &k, None), "jacobian_ntk x");
+    error_naming(
         jacobian_ntk(&model, &params[1..], &rect, None),
         "jacobian_ntk",
     );
-    says(
+    error_naming(
         empirical_ntk(&model, &params, &rect, Some(&k)),
         "empirical_ntk x2",
     );
-    says(
+    error_naming(
         KernelDiagnostics::new(rect.clone(), &Matrix::zeros(4, 0)).map(|_| ()),
         "kernel diagnostics",
     );
-    says(
+    error_naming(
         KernelDiagnostics::new(rect, &Matrix::zeros(3, 1)).map(|_| ()),
         "kernel diagnostics",
     );
@@ -885,7 +882,7 @@ fn bad_kernel_inputs_are_errors_naming_the_field() {
     let path = std::env::temp_dir().join(format!("gradflow-bad-block-{}.npy", std::process::id()));
     let net = Network::new(1, Activation::Relu);
     let x = inputs(5, 3, 99);
-    says(
+    error_naming(
         gradflow::kernel::analytic::stream_to_npy(
             &net,
             gradflow::kernel::Kind::Ntk,
@@ -898,16 +895,16 @@ fn bad_kernel_inputs_are_errors_naming_the_field() {
     );
     assert!(!path.exists(), "a failed stream leaves no file");
 
-    says(net.kernels(&Matrix::zeros(3, 0), None), "no columns");
+    error_naming(net.kernels(&Matrix::zeros(3, 0), None), "no columns");
     let empty = net.kernels(&x, Some(&Matrix::zeros(0, 3))).unwrap();
     assert_eq!((empty.ntk.rows, empty.ntk.cols), (5, 0));
     let limit = two_layer_ntk(&x, &x, Activation::Relu).unwrap();
     use gradflow::kernel::monte_carlo::concentration_against;
-    says(
+    error_naming(
         concentration_against(&x, &k, &[8], 2, 0.1, Seed(0)),
         "limit kernel",
     );
-    says(
+    error_naming(
         concentration_against(&x, &limit, &[8], 0, 0.1, Seed(0)),
         "draws",
     );

@@ -3,6 +3,9 @@
 //! non-interacting Langevin particles, the M^{-1/2} spread across seeds, Benamou–Brenier, and
 //! the spec wiring.
 
+mod common;
+use common::error_naming;
+
 use gradflow::data::{synthetic, Dataset};
 use gradflow::meanfield::{self, ParticleLayout, ParticleObserver, ParticleStep};
 use gradflow::nn::{Activation, Loss, Model, OutputInit, TwoLayer};
@@ -389,36 +392,30 @@ fn align_neurons_undoes_a_permutation() {
 #[test]
 fn bad_particle_inputs_are_errors_naming_the_routine() {
     use gradflow::langevin::{kl_divergence, total_variation};
-    fn says<T: std::fmt::Debug>(r: gradflow::Result<T>, what: &str) {
-        match r {
-            Ok(v) => panic!("expected an error naming '{what}', got Ok({v:?})"),
-            Err(e) => assert!(e.to_string().contains(what), "'{e}' does not name '{what}'"),
-        }
-    }
     let model = mean_field_net(3, 6, Activation::Tanh);
     let layout = ParticleLayout::of(&model).unwrap();
     let theta = model.init(&mut Seed(4).stream("init", 0));
-    says(meanfield::particles(&layout, &theta[1..]), "particles");
+    error_naming(meanfield::particles(&layout, &theta[1..]), "particles");
     let cloud = meanfield::particles(&layout, &theta).unwrap();
     let mut copy = theta.clone();
-    says(
+    error_naming(
         meanfield::set_particles(&layout, &cloud.select_rows(&[0, 1]), &mut copy),
         "set_particles",
     );
-    says(
+    error_naming(
         meanfield::set_particles(&layout, &cloud, &mut copy[1..]),
         "set_particles",
     );
-    says(
+    error_naming(
         meanfield::align_neurons(&layout, &theta, &theta[..5]),
         "particles",
     );
     let x = synthetic::sphere(4, 2, &mut Seed(5).stream("x", 0));
     let data = Dataset::new("d", x, Matrix::zeros(4, 1)).unwrap();
-    says(
+    error_naming(
         meanfield::velocity(&layout, &theta, Activation::Tanh, Loss::Squared, &data),
         "velocity",
     );
-    says(total_variation(&[0.5, 0.5], 0.0, &[1.0]), "total_variation");
-    says(kl_divergence(&[1.0], &[0.5, 0.5]), "kl_divergence");
+    error_naming(total_variation(&[0.5, 0.5], 0.0, &[1.0]), "total_variation");
+    error_naming(kl_divergence(&[1.0], &[0.5, 0.5]), "kl_divergence");
 }

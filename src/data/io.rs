@@ -448,16 +448,7 @@ mod tests {
         let msg = parse_npy(&bad_dtype).unwrap_err();
         assert!(msg.contains("unsupported dtype"), "{msg}");
         // A shape whose element count overflows (2^62 · 2^62 wraps to 0) is not an empty array.
-        let mut header =
-            "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }"
-                .to_string();
-        while !(10 + header.len() + 1).is_multiple_of(64) {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
+        let mut bytes = npy_header(&[1 << 62, 1 << 62]);
         bytes.extend_from_slice(&[0; 8]);
         let msg = parse_npy(&bytes).unwrap_err();
         assert!(msg.contains("too large"), "{msg}");
