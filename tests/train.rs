@@ -12,6 +12,9 @@ use gradflow::train::{Batching, Checkpoint, Objective, Trainer};
 use gradflow::Error;
 use std::path::Path;
 
+mod common;
+use common::error_naming;
+
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -224,4 +227,33 @@ fn one_sample_steps_visit_every_sample_once_per_epoch() {
         .unwrap();
     // Each step: w_i ← w_i − 0.5 (w_i − 1) = 0.5 for the sampled i only.
     assert!(state.params.iter().all(|&w| w == 0.5), "{:?}", state.params);
+}
+
+/// Data of another input width or another number of outputs than the model's is an error naming
+/// the training data (the loop used to index past the rows and panic).
+#[test]
+fn data_of_the_wrong_shape_is_an_error_not_a_panic() {
+    let (model, data) = problem();
+    let opt = Optimizer::chain(vec![Box::new(Sgd { lr: 0.1.into() })]);
+    let trainer = Trainer {
+        objective: Objective {
+            model: &model,
+            loss: Loss::Squared,
+            l2: 0.0,
+        },
+        optimizer: &opt,
+        batching: Batching::Full,
+        seed: Seed(0),
+        steps: 3,
+        record_every: 1,
+    };
+    let theta = model.init(&mut Seed(0).stream("init", 0));
+    let x2 = Matrix::from_fn(data.len(), 2, |i, j| data.x.get(i, j));
+    let narrow = Dataset::new("d", x2, data.y.clone()).unwrap();
+    let e = error_naming(trainer.fit(theta.clone(), &narrow), "train data");
+    assert!(e.contains("dimension 5"), "{e}");
+    let two_outputs = Matrix::from_fn(data.len(), 2, |i, _| data.y.get(i, 0));
+    let wide_y = Dataset::new("d", data.x.clone(), two_outputs).unwrap();
+    let e = error_naming(trainer.fit(theta, &wide_y), "train data");
+    assert!(e.contains("1 outputs"), "{e}");
 }

@@ -231,6 +231,17 @@ impl Trainer<'_> {
         if let Batching::Minibatch(0) = self.batching {
             return Err(Error::invalid("batch_size", "expected ≥ 1"));
         }
+        model.check_input("train data", &data.x)?;
+        if data.output_dim() != model.output_dim() {
+            return Err(Error::shape(
+                "train data",
+                format!(
+                    "the model has {} outputs, the targets {} columns",
+                    model.output_dim(),
+                    data.output_dim()
+                ),
+            ));
+        }
         let until = until.min(self.steps);
         let p = state.params.len();
         let frozen: Vec<std::ops::Range<usize>> = model
