@@ -468,11 +468,6 @@ unsafe fn transpose8_avx512<const STREAM: bool>(
     }
 }
 
-thread_local! {
-    /// The K and Θ tiles of [`Network::upper_tiles`] (per thread, reused).
-    static TILE_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// The pre-activation variances q of one layer, with √q and 1/√q (0 for q = 0).
 #[derive(Clone, Debug, Default)]
 struct LayerVariances {
@@ -824,8 +819,8 @@ impl Network {
             let (kp, tp) = (kp, tp);
             let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(r));
             let ri = i1 - i0;
-            TILE_SCRATCH.with_borrow_mut(|scratch| {
-                scratch.resize(2 * TILE * TILE, 0.0);
+            // The K and Θ tiles.
+            crate::linalg::with_scratch(2 * TILE * TILE, |scratch| {
                 let (k_tile, t_tile) = scratch.split_at_mut(TILE * TILE);
                 for j0 in (i0..n2).step_by(TILE) {
                     let cj = (j0 + TILE).min(n2) - j0;

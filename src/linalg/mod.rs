@@ -22,43 +22,70 @@ use rayon::prelude::*;
 /// (checked at run time, not a global `target-cpu`), and as plain code otherwise. Every path
 /// rounds identically: Rust never contracts a·b + c into a fused multiply-add, and an explicit
 /// `mul_add` is correctly rounded on every path (an FMA instruction on both vector tiers).
+///
+/// A trailing `tiers { tier: "features" if "detected", …; … }` replaces those two tiers with
+/// others, tried in order: each compiles `$generic` with its `target_feature` list and runs it
+/// when every named feature is detected (e.g. a popcount tier).
 macro_rules! simd_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $generic:path;) => {
+        $crate::linalg::simd_dispatch! {
+            $(#[$meta])* $vis fn $name($($arg: $ty),*) $(-> $ret)? = $generic;
+            tiers {
+                wide: "avx512f" if "avx512f";
+                narrow: "avx2,fma" if "avx2", "fma";
+            }
+        }
+    };
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $generic:path;
+     tiers { $($tier:ident: $features:literal if $($detect:tt),+;)+ }) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
-                /// # Safety
-                /// The CPU must support AVX-512F.
-                #[target_feature(enable = "avx512f")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn wide($($arg: $ty),*) $(-> $ret)? {
-                    $generic($($arg),*)
-                }
-                /// # Safety
-                /// The CPU must support AVX2 and FMA.
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn narrow($($arg: $ty),*) $(-> $ret)? {
-                    $generic($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the feature was detected at run time.
-                    return unsafe { wide($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the features were detected at run time.
-                    return unsafe { narrow($($arg),*) };
-                }
+                $crate::linalg::simd_dispatch!(@tiers [$($arg: $ty),*] [$($ret)?] $generic;
+                    $($tier: $features if $($detect),+;)+);
             }
             $generic($($arg),*)
         }
     };
+    // One tier after another: the tier's compiled copy, and its run-time test.
+    (@tiers [$($arg:ident: $ty:ty),*] [$($ret:ty)?] $generic:path;
+     $tier:ident: $features:literal if $($detect:tt),+; $($rest:tt)*) => {
+        /// # Safety
+        /// The CPU must support the tier's features.
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $tier($($arg: $ty),*) $(-> $ret)? {
+            $generic($($arg),*)
+        }
+        if $(std::arch::is_x86_feature_detected!($detect))&&+ {
+            // SAFETY: the features were detected at run time.
+            return unsafe { $tier($($arg),*) };
+        }
+        $crate::linalg::simd_dispatch!(@tiers [$($arg: $ty),*] [$($ret)?] $generic; $($rest)*);
+    };
+    (@tiers [$($arg:ident: $ty:ty),*] [$($ret:ty)?] $generic:path;) => {};
 }
 pub(crate) use simd_dispatch;
+
+/// Runs `f` on a scratch buffer of `len` values that the calling thread keeps for its next
+/// call (a tile's or a block's working rows in a parallel task, without an allocation per
+/// task). The values are whatever the thread's previous use left: callers write before they
+/// read. A nested call (from `f`, or a task that rayon runs while `f` waits) gets a buffer of
+/// its own.
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    let mut buffer = SCRATCH.take();
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    let out = f(&mut buffer[..len]);
+    SCRATCH.set(buffer);
+    out
+}
 
 /// A dense row-major matrix of f64: entry (i, j) is `data[i * cols + j]`.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -841,6 +868,28 @@ mod tests {
     }
 
     /// `f` on a rayon pool of `threads` threads.
+    /// A scratch buffer has the asked length, a nested call does not share it, and the thread
+    /// keeps the buffer for its next call (the values a previous call left are still there).
+    #[test]
+    fn scratch_buffers_are_per_call_and_kept_per_thread() {
+        let outer = with_scratch(5, |a| {
+            assert_eq!(a.len(), 5);
+            a.fill(1.0);
+            let inner = with_scratch(3, |b| {
+                b.fill(2.0);
+                b.as_ptr()
+            });
+            assert_ne!(inner, a.as_ptr(), "a nested call got the same buffer");
+            assert_eq!(a, [1.0; 5], "a nested call wrote into the outer buffer");
+            a.as_ptr()
+        });
+        let again = with_scratch(4, |c| {
+            assert_eq!(c, [1.0; 4], "the thread's buffer was not kept");
+            c.as_ptr()
+        });
+        assert_eq!(again, outer);
+    }
+
     fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

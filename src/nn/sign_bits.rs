@@ -81,7 +81,7 @@ impl SignBits {
 }
 
 /// Calls `f(j, popcount(row & rows_j))` for every row j ≥ `start` of `rows` (each `words` long),
-/// with the POPCNT instruction where the CPU has it.
+/// with the POPCNT instruction where the CPU has it (AVX-512's `VPOPCNTQ` where it has that).
 fn and_counts(
     row: &[u64],
     rows: &[u64],
@@ -89,52 +89,38 @@ fn and_counts(
     start: usize,
     mut f: impl FnMut(usize, f64),
 ) {
-    #[inline(always)]
-    fn generic(
+    if words > 0 {
+        and_counts_dyn(row, rows, words, start, &mut f);
+    }
+}
+
+#[inline(always)]
+fn and_counts_generic(
+    row: &[u64],
+    rows: &[u64],
+    words: usize,
+    start: usize,
+    f: &mut dyn FnMut(usize, f64),
+) {
+    for (j, r) in rows.chunks_exact(words).enumerate().skip(start) {
+        let n: u32 = row.iter().zip(r).map(|(a, b)| (a & b).count_ones()).sum();
+        f(j, f64::from(n));
+    }
+}
+
+crate::linalg::simd_dispatch! {
+    /// [`and_counts_generic`] compiled for the widest popcount the CPU has.
+    fn and_counts_dyn(
         row: &[u64],
         rows: &[u64],
         words: usize,
         start: usize,
         f: &mut dyn FnMut(usize, f64),
-    ) {
-        for (j, r) in rows.chunks_exact(words).enumerate().skip(start) {
-            let n: u32 = row.iter().zip(r).map(|(a, b)| (a & b).count_ones()).sum();
-            f(j, f64::from(n));
-        }
+    ) = and_counts_generic;
+    tiers {
+        vector_popcount: "avx512f,avx512vpopcntdq,popcnt" if "avx512vpopcntdq";
+        popcount: "popcnt" if "popcnt";
     }
-    if words == 0 {
-        return;
-    }
-    // One wrapper per instruction-set tier, compiled with that tier's features.
-    #[cfg(target_arch = "x86_64")]
-    macro_rules! tier {
-        ($features:literal) => {{
-            /// # Safety
-            /// The CPU must support the tier's features.
-            #[target_feature(enable = $features)]
-            unsafe fn run(
-                row: &[u64],
-                rows: &[u64],
-                words: usize,
-                start: usize,
-                f: &mut dyn FnMut(usize, f64),
-            ) {
-                generic(row, rows, words, start, f);
-            }
-            // SAFETY: the features were detected at run time.
-            unsafe { run(row, rows, words, start, &mut f) };
-            return;
-        }};
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512vpopcntdq") {
-        tier!("avx512f,avx512vpopcntdq,popcnt");
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("popcnt") {
-        tier!("popcnt");
-    }
-    generic(row, rows, words, start, &mut f);
 }
 
 /// Rows per tile of the table path (a divisor of 8).
@@ -294,11 +280,6 @@ fn task(
     }
 }
 
-thread_local! {
-    /// One table task's rows of N (per thread, reused across calls).
-    static TASK_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// The table path's inputs: the subset sums and both sets' lanes.
 struct Tables {
     sums: Vec<f64>,
@@ -411,9 +392,8 @@ impl<'a> Overlaps<'a> {
                     and_counts(row, &self.bits2.bits, words, start(i), |k, n| f(i, k, n));
                 }
             }
-            Some(t) => TASK_SCRATCH.with_borrow_mut(|out| {
-                out.clear();
-                out.resize(count * n2, 0.0);
+            // (`task` writes every entry read below.)
+            Some(t) => crate::linalg::with_scratch(count * n2, |out| {
                 let lanes2 = t.lanes2.as_deref().unwrap_or(&t.lanes1);
                 task(&t.sums, (&t.lanes1, lanes2), i0, n2, self.upper, out);
                 for i in i0..i0 + count {

@@ -490,8 +490,8 @@ impl HiddenLayer<'_> {
         // multiples of eight long, so the lanes see the same sequence as one pass would.
         let mut lanes = vec![Lanes::default(); rows];
         let relu = self.activation == Activation::Relu;
-        DELTA_SCRATCH.with_borrow_mut(|scratch| {
-            scratch.resize(rows * SAMPLE_BLOCK.min(n), 0.0);
+        // The Δ rows of one chunk.
+        crate::linalg::with_scratch(rows * SAMPLE_BLOCK.min(n), |scratch| {
             for (chunk, i0) in (0..n).step_by(SAMPLE_BLOCK).enumerate() {
                 let len = SAMPLE_BLOCK.min(n - i0);
                 let samples = i0..i0 + len;
@@ -531,11 +531,6 @@ impl HiddenLayer<'_> {
 /// Samples per chunk of the backward pass (a multiple of 8): 128 neurons × 1024 samples of Δ is
 /// 1 MiB, inside a core's L2 cache.
 const SAMPLE_BLOCK: usize = 1024;
-
-thread_local! {
-    /// The Δ rows of one chunk of the backward pass (per thread, reused across calls).
-    static DELTA_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
 
 /// h ← relu(h + b), partial ← partial + a h (the ReLU forward of one neuron over the batch).
 #[inline(always)]
