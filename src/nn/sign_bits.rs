@@ -25,12 +25,7 @@ pub(crate) struct SignBits {
 impl SignBits {
     /// One row's bits: bit k of word w is 1[row[64 w + k] > 0].
     pub fn fill(bits: &mut [u64], row: &[f64]) {
-        for (w, chunk) in bits.iter_mut().zip(row.chunks(64)) {
-            *w = chunk
-                .iter()
-                .enumerate()
-                .fold(0u64, |v, (k, &u)| v | (u64::from(u > 0.0) << k));
-        }
+        fill_bits(bits, row);
     }
 
     /// The packed rows (`words` per row) with their counts.
@@ -57,7 +52,8 @@ impl SignBits {
     }
 
     /// Every row's nibbles laid out for [`tile`]: [block of 8 rows][chunk][row in block], the
-    /// blocks padded with zero rows to a multiple of [`COL_BLOCKS`].
+    /// blocks padded with zero rows to a multiple of [`COL_BLOCKS`] (written in that order, a
+    /// chunk's eight lanes at a time).
     fn lanes(&self) -> Vec<u64> {
         let chunks = self.words * 16;
         let blocks = self.rows().div_ceil(8).next_multiple_of(COL_BLOCKS);
@@ -66,18 +62,55 @@ impl SignBits {
             .par_chunks_mut((chunks * 8).max(1))
             .enumerate()
             .for_each(|(blk, block)| {
-                for r in 0..8 {
-                    let i = blk * 8 + r;
-                    if i >= self.rows() {
-                        break;
-                    }
-                    for (t, lane) in block.chunks_exact_mut(8).enumerate() {
-                        lane[r] = self.nibble(i, t);
+                let rows = (blk * 8..self.rows()).take(8);
+                for (t, lane) in block.chunks_exact_mut(8).enumerate() {
+                    for (l, i) in lane.iter_mut().zip(rows.clone()) {
+                        *l = self.nibble(i, t);
                     }
                 }
             });
         lanes
     }
+}
+
+/// [`SignBits::fill`] without vector instructions.
+fn fill_bits_generic(bits: &mut [u64], row: &[f64]) {
+    for (w, chunk) in bits.iter_mut().zip(row.chunks(64)) {
+        *w = chunk
+            .iter()
+            .enumerate()
+            .fold(0u64, |v, (k, &u)| v | (u64::from(u > 0.0) << k));
+    }
+}
+
+/// [`SignBits::fill`]: with AVX-512, eight bits per vector compare (`VCMPPD` into a mask; an
+/// ordered comparison, false for NaN like `u > 0.0`), the partial last word as
+/// [`fill_bits_generic`] does.
+fn fill_bits(bits: &mut [u64], row: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        /// # Safety
+        /// The CPU must support AVX-512F.
+        #[target_feature(enable = "avx512f")]
+        unsafe fn wide(bits: &mut [u64], row: &[f64]) {
+            use std::arch::x86_64::{
+                _mm512_cmp_pd_mask, _mm512_loadu_pd, _mm512_setzero_pd, _CMP_GT_OQ,
+            };
+            let whole = (row.len() / 64).min(bits.len());
+            for (w, chunk) in bits.iter_mut().zip(row.chunks_exact(64)) {
+                *w = (0..8).fold(0u64, |v, b| {
+                    // SAFETY: eight values from 8b on lie inside the chunk of 64.
+                    let u = unsafe { _mm512_loadu_pd(chunk[8 * b..].as_ptr()) };
+                    let m = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(u, _mm512_setzero_pd());
+                    v | (u64::from(m) << (8 * b))
+                });
+            }
+            fill_bits_generic(&mut bits[whole..], &row[64 * whole..]);
+        }
+        // SAFETY: the feature was detected at run time.
+        return unsafe { wide(bits, row) };
+    }
+    fill_bits_generic(bits, row);
 }
 
 /// Calls `f(j, popcount(row & rows_j))` for every row j ≥ `start` of `rows` (each `words` long),
@@ -370,40 +403,39 @@ impl<'a> Overlaps<'a> {
         self.counts1[i]
     }
 
-    /// c'_k / scale for `bits2`'s row k.
-    pub fn count2(&self, k: usize) -> f64 {
-        self.counts2
-            .get(k)
-            .copied()
-            .unwrap_or_else(|| self.counts1[k])
+    /// c'_k / scale for every row k of `bits2`.
+    pub fn counts2(&self) -> &[f64] {
+        if self.counts2.is_empty() {
+            &self.counts1
+        } else {
+            &self.counts2
+        }
     }
 
-    /// Calls `f(i, k, N_ik / scale)` for `bits1`'s rows i0 … i0 + count − 1 and every row k of
-    /// `bits2` (k ≥ i with `upper`), a row at a time in order; i0 should be a multiple of
-    /// [`Overlaps::ROWS`] and count at most that.
-    pub fn rows(&self, i0: usize, count: usize, mut f: impl FnMut(usize, usize, f64)) {
+    /// Calls `f(i, start, row)` for `bits1`'s rows i0 … i0 + count − 1 in order, with `row` the
+    /// values N_ik / scale for k = start … of `bits2`'s rows (start = i with `upper`, else 0);
+    /// i0 should be a multiple of [`Overlaps::ROWS`] and count at most that.
+    pub fn rows(&self, i0: usize, count: usize, mut f: impl FnMut(usize, usize, &[f64])) {
         let n2 = self.bits2.rows();
-        let start = |i: usize| if self.upper { i } else { 0 };
-        match &self.tables {
+        let start = |i: usize| if self.upper { i.min(n2) } else { 0 };
+        // (Both paths write every entry read below.)
+        crate::linalg::with_scratch(count * n2, |out| match &self.tables {
             None => {
                 let words = self.bits1.words;
-                for i in i0..i0 + count {
-                    let row = &self.bits1.bits[i * words..(i + 1) * words];
-                    and_counts(row, &self.bits2.bits, words, start(i), |k, n| f(i, k, n));
+                for (i, row) in (i0..i0 + count).zip(out.chunks_exact_mut(n2.max(1))) {
+                    let bits = &self.bits1.bits[i * words..(i + 1) * words];
+                    and_counts(bits, &self.bits2.bits, words, start(i), |k, n| row[k] = n);
+                    f(i, start(i), &row[start(i)..]);
                 }
             }
-            // (`task` writes every entry read below.)
-            Some(t) => crate::linalg::with_scratch(count * n2, |out| {
+            Some(t) => {
                 let lanes2 = t.lanes2.as_deref().unwrap_or(&t.lanes1);
                 task(&t.sums, (&t.lanes1, lanes2), i0, n2, self.upper, out);
-                for i in i0..i0 + count {
-                    let row = &out[(i - i0) * n2..(i - i0 + 1) * n2];
-                    for (k, &v) in row.iter().enumerate().skip(start(i)) {
-                        f(i, k, v);
-                    }
+                for (i, row) in (i0..i0 + count).zip(out.chunks_exact(n2.max(1))) {
+                    f(i, start(i), &row[start(i)..]);
                 }
-            }),
-        }
+            }
+        })
     }
 }
 
@@ -466,17 +498,20 @@ mod tests {
                 for i0 in (0..45).step_by(Overlaps::ROWS) {
                     let count = Overlaps::ROWS.min(45 - i0);
                     let mut last = None;
-                    ov.rows(i0, count, |i, k, v| {
-                        assert!(last < Some((i, k)), "({i}, {k}) out of order");
-                        last = Some((i, k));
-                        assert!(!upper || k >= i, "({i}, {k}) below the diagonal");
-                        let (hi, hk) = (
-                            &h1[i * width..(i + 1) * width],
-                            &hb[k * width..(k + 1) * width],
-                        );
-                        close(ov.scale * v, exact(hi, hk), "N_ik");
-                        close(ov.scale * ov.count2(k), exact(hk, hk), "c'_k");
-                        seen += 1;
+                    ov.rows(i0, count, |i, k0, row| {
+                        assert!(last < Some(i), "row {i} out of order");
+                        last = Some(i);
+                        assert_eq!(k0, if upper { i } else { 0 }, "row {i}'s first column");
+                        assert_eq!(k0 + row.len(), sb.rows(), "row {i}'s last column");
+                        for (k, &v) in (k0..).zip(row) {
+                            let (hi, hk) = (
+                                &h1[i * width..(i + 1) * width],
+                                &hb[k * width..(k + 1) * width],
+                            );
+                            close(ov.scale * v, exact(hi, hk), "N_ik");
+                            close(ov.scale * ov.counts2()[k], exact(hk, hk), "c'_k");
+                            seen += 1;
+                        }
                     });
                 }
                 let rows2 = sb.rows();

@@ -228,12 +228,20 @@ impl HiddenLayer<'_> {
                 .enumerate()
                 .for_each(|(b, (kb, gb))| {
                     let i0 = b * Overlaps::ROWS;
-                    ov.rows(i0, kb.len() / n2.max(1), |i, j, nij| {
-                        let (ci, cj) = (ov.count1(i), ov.count2(j));
-                        let dd = ov.scale
-                            * (ov.total * lo * lo + lo * delta * (ci + cj) + delta * delta * nij);
-                        let at = (i - i0) * n2 + j;
-                        kb[at] += c2 * dd * gb[at];
+                    ov.rows(i0, kb.len() / n2.max(1), |i, j0, row| {
+                        let ci = ov.count1(i);
+                        let span = (i - i0) * n2 + j0..(i - i0 + 1) * n2;
+                        let (krow, grow) = (&mut kb[span.clone()], &gb[span]);
+                        let counts = &ov.counts2()[j0..];
+                        for (((kv, &g), &nij), &cj) in
+                            krow.iter_mut().zip(grow).zip(row).zip(counts)
+                        {
+                            let dd = ov.scale
+                                * (ov.total * lo * lo
+                                    + lo * delta * (ci + cj)
+                                    + delta * delta * nij);
+                            *kv += c2 * dd * g;
+                        }
                     });
                 });
         }
