@@ -127,6 +127,7 @@ fn and_counts(
     }
 }
 
+/// [`and_counts`]' loop for any instruction set (compiled into each tier of `and_counts_dyn`).
 #[inline(always)]
 fn and_counts_generic(
     row: &[u64],
