@@ -254,6 +254,9 @@ fn data_of_the_wrong_shape_is_an_error_not_a_panic() {
     assert!(e.contains("dimension 5"), "{e}");
     let two_outputs = Matrix::from_fn(data.len(), 2, |i, _| data.y.get(i, 0));
     let wide_y = Dataset::new("d", data.x.clone(), two_outputs).unwrap();
-    let e = error_naming(trainer.fit(theta, &wide_y), "train data");
+    let e = error_naming(trainer.fit(theta.clone(), &wide_y), "train data");
     assert!(e.contains("1 outputs"), "{e}");
+    // A state of another model's length (the one parameter check every routine shares).
+    let e = error_naming(trainer.fit(theta[1..].to_vec(), &data), "train state");
+    assert!(e.contains(&format!("got {}", theta.len() - 1)), "{e}");
 }

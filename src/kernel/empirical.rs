@@ -2,7 +2,7 @@
 //! model, averaged over outputs like neural-tangents' `trace_axes=(-1,)`, with structured fast
 //! paths that never form the n × P Jacobian ([`crate::nn::Model::empirical_ntk`]).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::linalg::{gemm, Matrix};
 use crate::nn::Model;
 
@@ -68,17 +68,7 @@ fn check_inputs(
     if let Some(x2) = x2 {
         model.check_input(&format!("{routine} x2"), x2)?;
     }
-    if params.len() != model.num_params() {
-        return Err(Error::shape(
-            routine,
-            format!(
-                "{} parameters for a model with {}",
-                params.len(),
-                model.num_params()
-            ),
-        ));
-    }
-    Ok(())
+    model.check_params(routine, params)
 }
 
 /// [`jacobian_ntk`] on checked inputs.

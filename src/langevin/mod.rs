@@ -640,15 +640,10 @@ pub fn sharpness(
     iterations: usize,
     seed: Seed,
 ) -> Result<f64> {
+    objective.model.check_params("sharpness", params)?;
     let p = params.len();
-    if p != objective.model.num_params() || p == 0 {
-        return Err(Error::shape(
-            "sharpness",
-            format!(
-                "a point of {p} parameters for a model with {}",
-                objective.model.num_params()
-            ),
-        ));
+    if p == 0 {
+        return Err(Error::shape("sharpness", "a model without parameters"));
     }
     let k = iterations.clamp(1, p);
     let mut ws = Workspace::default();

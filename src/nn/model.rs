@@ -98,6 +98,22 @@ pub trait Model: Send + Sync {
         Ok(())
     }
 
+    /// Checks that `params` is a parameter vector of this model (length P); `what` names the
+    /// caller or field in the error.
+    fn check_params(&self, what: &str, params: &[f64]) -> Result<()> {
+        if params.len() != self.num_params() {
+            return Err(Error::shape(
+                what,
+                format!(
+                    "the model has {} parameters, got {}",
+                    self.num_params(),
+                    params.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Per-parameter prior variances μ for the semi-implicit Langevin scheme
     /// (A = diag(μ⁻¹)); `None` when the model has no such structure.
     fn prior_variances(&self) -> Option<Vec<f64>> {
@@ -107,16 +123,7 @@ pub trait Model: Send + Sync {
     /// f_W(x) on a batch, with shape checks.
     fn predict(&self, params: &[f64], x: &Matrix) -> Result<Matrix> {
         self.check_input("predict", x)?;
-        if params.len() != self.num_params() {
-            return Err(Error::shape(
-                "predict",
-                format!(
-                    "the model has {} parameters, got {}",
-                    self.num_params(),
-                    params.len()
-                ),
-            ));
-        }
+        self.check_params("predict", params)?;
         let mut cache = Cache::default();
         let mut out = Matrix::zeros(x.rows, self.output_dim());
         self.forward(params, x, &mut cache, &mut out);

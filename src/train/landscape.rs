@@ -14,17 +14,8 @@ pub fn path_losses(
     b: &[f64],
     points: usize,
 ) -> Result<Vec<(f64, f64)>> {
-    if a.len() != b.len() || a.len() != objective.model.num_params() {
-        return Err(Error::shape(
-            "path_losses",
-            format!(
-                "end points of {} and {} parameters for a model of {}",
-                a.len(),
-                b.len(),
-                objective.model.num_params()
-            ),
-        ));
-    }
+    objective.model.check_params("path_losses a", a)?;
+    objective.model.check_params("path_losses b", b)?;
     if points < 2 {
         return Err(Error::invalid("points", "a path needs at least 2 points"));
     }
@@ -81,6 +72,7 @@ mod tests {
         // Within one (convex) well the straight path has no barrier.
         let path = path_losses(&objective, &data, &[1.0], &[1.3], 11).unwrap();
         assert_eq!(barrier(&path), 0.0);
-        assert!(path_losses(&objective, &data, &[1.0], &[1.0, 2.0], 3).is_err());
+        let e = path_losses(&objective, &data, &[1.0], &[1.0, 2.0], 3).unwrap_err();
+        assert!(e.to_string().contains("path_losses b"), "{e}");
     }
 }

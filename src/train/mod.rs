@@ -218,16 +218,7 @@ impl Trainer<'_> {
         table: &mut Table,
     ) -> Result<()> {
         let model = self.objective.model;
-        if state.params.len() != model.num_params() {
-            return Err(Error::shape(
-                "train",
-                format!(
-                    "the model has {} parameters, the state {}",
-                    model.num_params(),
-                    state.params.len()
-                ),
-            ));
-        }
+        model.check_params("train state", &state.params)?;
         if let Batching::Minibatch(0) = self.batching {
             return Err(Error::invalid("batch_size", "expected ≥ 1"));
         }
