@@ -83,7 +83,6 @@ impl HiddenLayer<'_> {
     fn features(&self, x: &Matrix, first: FirstLayer, phi: bool) -> Features {
         let (n, m) = (x.rows, self.width);
         let words = m.div_ceil(64);
-        let mut h = Matrix::zeros(n, m);
         let mut bits = (first == FirstLayer::Signs).then(|| vec![0u64; n * words]);
         let mut d = (first == FirstLayer::Slopes).then(|| Matrix::zeros(n, m));
         let w = view(self.w, m, self.input_dim);
@@ -103,30 +102,26 @@ impl HiddenLayer<'_> {
             })
             .collect();
         let act = self.activation;
-        gemm_row_blocks(
-            &mut h,
+        let h = gemm_row_blocks(
             x.view(),
             w.transpose(),
             SAMPLE_ROWS,
             items,
-            |_, hb, (bb, db)| {
-                if let Some(b) = self.b {
-                    for row in hb.chunks_exact_mut(m) {
+            |_, hb, (mut bb, mut db)| {
+                // Row by row, so that each row stays in L1 through its passes.
+                for (r, row) in hb.chunks_exact_mut(m).enumerate() {
+                    if let Some(b) = self.b {
                         row.iter_mut().zip(b).for_each(|(u, &bj)| *u += bj);
                     }
-                }
-                if let Some(bb) = bb {
-                    for (brow, row) in bb.chunks_exact_mut(words).zip(hb.chunks_exact(m)) {
-                        SignBits::fill(brow, row);
+                    if let Some(bb) = bb.as_deref_mut() {
+                        SignBits::fill(&mut bb[r * words..(r + 1) * words], row);
                     }
-                }
-                if let Some(db) = db {
-                    for (drow, hrow) in db.chunks_exact_mut(m).zip(hb.chunks_exact(m)) {
-                        self.slopes(drow, hrow);
+                    if let Some(db) = db.as_deref_mut() {
+                        self.slopes(&mut db[r * m..(r + 1) * m], row);
                     }
-                }
-                if phi {
-                    act.apply_in_place_sequential(hb);
+                    if phi {
+                        act.apply_in_place_sequential(row);
+                    }
                 }
             },
         );
