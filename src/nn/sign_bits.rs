@@ -168,24 +168,54 @@ const TILE_COLS: usize = 8 * COL_BLOCKS;
 const TASK_ROWS: usize = 32;
 
 /// One tile's sums.
-type Tile = [[f64; TILE_COLS]; TILE_ROWS];
+type Tile = [[u64; TILE_COLS]; TILE_ROWS];
 
-/// The tables T_t[b] = Σ_{q: bit q of b} w_{4t+q} (16 per chunk; w_j = 0 past the last neuron),
+/// Unequal weights as integers, so that every sum of them is exact (and so the same whatever
+/// the order or the instructions): q_j = round(w_j / u) with the unit u = max_j w_j / (2^B − 1),
+/// B = min(48, 63 − ⌈log₂(M + 1)⌉) bits, so that a sum of all M fits in 63 bits. Each w_j is
+/// represented to within u/2 = 2^−(B+1) max_j w_j (≈ 1.8e-15 max_j w_j for M < 2^15). A
+/// negative or non-finite weight makes the unit NaN (and so every result).
+struct Quantized {
+    q: Vec<u64>,
+    unit: f64,
+}
+
+impl Quantized {
+    fn new(w: &[f64]) -> Quantized {
+        let width_bits = usize::BITS - w.len().leading_zeros();
+        let bits = 48.min(63 - width_bits.min(62));
+        let top = ((1u64 << bits) - 1) as f64;
+        let max = w.iter().fold(0.0f64, |m, &v| m.max(v));
+        let valid = w.iter().all(|v| v.is_finite() && *v >= 0.0);
+        if !valid || max == 0.0 {
+            return Quantized {
+                q: vec![0; w.len()],
+                unit: if valid { 1.0 } else { f64::NAN },
+            };
+        }
+        Quantized {
+            q: w.iter().map(|&v| (v / max * top).round() as u64).collect(),
+            unit: max / top,
+        }
+    }
+}
+
+/// The tables T_t[b] = Σ_{r: bit r of b} q_{4t+r} (16 per chunk; q_j = 0 past the last neuron),
 /// each entry its lower-bit entry plus one weight.
-fn subset_sums(w: &[f64], chunks: usize) -> Vec<f64> {
-    let mut tables = vec![0.0; chunks * 16];
+fn subset_sums(q: &[u64], chunks: usize) -> Vec<u64> {
+    let mut tables = vec![0; chunks * 16];
     for (t, table) in tables.chunks_exact_mut(16).enumerate() {
         for b in 1..16usize {
-            let q = b.trailing_zeros() as usize;
-            table[b] = table[b & (b - 1)] + w.get(4 * t + q).copied().unwrap_or(0.0);
+            let r = b.trailing_zeros() as usize;
+            table[b] = table[b & (b - 1)] + q.get(4 * t + r).copied().unwrap_or(0);
         }
     }
     tables
 }
 
 /// Tile (rows i0 … i0 + 3, columns of blocks kb0 … kb0 + 4) of N_ik = Σ_t T_t[ν_it & ν'_kt], summed
-/// over t in order from 0: `rows` and `cols` are [`SignBits::lanes`] layouts.
-fn tile_generic(tables: &[f64], rows: &[u64], cols: &[u64], i0: usize, kb0: usize, out: &mut Tile) {
+/// over t: `rows` and `cols` are [`SignBits::lanes`] layouts.
+fn tile_generic(tables: &[u64], rows: &[u64], cols: &[u64], i0: usize, kb0: usize, out: &mut Tile) {
     let chunks = tables.len() / 16;
     for (r, orow) in out.iter_mut().enumerate() {
         let (blk, lane) = ((i0 + r) / 8, (i0 + r) % 8);
@@ -193,7 +223,7 @@ fn tile_generic(tables: &[f64], rows: &[u64], cols: &[u64], i0: usize, kb0: usiz
         for (c, o) in orow.iter_mut().enumerate() {
             let (kb, kl) = (kb0 + c / 8, c % 8);
             let col = &cols[kb * chunks * 8..(kb + 1) * chunks * 8];
-            let mut acc = 0.0;
+            let mut acc = 0;
             for (t, table) in tables.chunks_exact(16).enumerate() {
                 acc += table[(row[t * 8 + lane] & col[t * 8 + kl]) as usize];
             }
@@ -204,9 +234,8 @@ fn tile_generic(tables: &[f64], rows: &[u64], cols: &[u64], i0: usize, kb0: usiz
 
 /// [`tile_generic`] with AVX-512: per chunk, the table in two registers, each column block's
 /// nibbles in one (eight columns), and per row the table restricted to the row's bits,
-/// T_t[ν_it & b], by two `VPERMI2PD`; then one `VPERMI2PD` (indexed by the columns' nibbles)
-/// and one `VADDPD` per eight pairs. Each lane adds the same values in the same order as
-/// [`tile_generic`].
+/// T_t[ν_it & b], by two `VPERMI2Q`; then one `VPERMI2Q` (indexed by the columns' nibbles)
+/// and one `VPADDQ` per eight pairs (integer sums: the same as [`tile_generic`]'s).
 ///
 /// # Safety
 /// The CPU must support AVX-512F; the tile must lie inside `rows` and `cols` (as
@@ -214,7 +243,7 @@ fn tile_generic(tables: &[f64], rows: &[u64], cols: &[u64], i0: usize, kb0: usiz
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_avx512(
-    tables: &[f64],
+    tables: &[u64],
     rows: &[u64],
     cols: &[u64],
     i0: usize,
@@ -223,7 +252,7 @@ unsafe fn tile_avx512(
 ) {
     use std::arch::x86_64::*;
     let chunks = tables.len() / 16;
-    let mut acc = [[_mm512_setzero_pd(); COL_BLOCKS]; TILE_ROWS];
+    let mut acc = [[_mm512_setzero_si512(); COL_BLOCKS]; TILE_ROWS];
     let row_ptr: [*const u64; TILE_ROWS] = std::array::from_fn(|r| {
         let (blk, lane) = ((i0 + r) / 8, (i0 + r) % 8);
         rows[blk * chunks * 8 + lane..].as_ptr()
@@ -237,18 +266,18 @@ unsafe fn tile_avx512(
         // SAFETY: t < chunks, the tables hold 16 entries per chunk, and every block of the
         // lanes holds chunks × 8 (the tile's blocks exist: checked by the caller).
         unsafe {
-            let lo = _mm512_loadu_pd(tab.add(t * 16));
-            let hi = _mm512_loadu_pd(tab.add(t * 16 + 8));
+            let lo = _mm512_loadu_si512(tab.add(t * 16).cast());
+            let hi = _mm512_loadu_si512(tab.add(t * 16 + 8).cast());
             let kv: [__m512i; COL_BLOCKS] =
                 std::array::from_fn(|b| _mm512_loadu_si512(col_ptr[b].add(t * 8).cast()));
             for (r, arow) in acc.iter_mut().enumerate() {
                 // Row r's own table T_t[ν_rt & b] (b = 0 … 15), so that each pair of eight
-                // costs one VPERMI2PD and one VADDPD.
+                // costs one VPERMI2Q and one VPADDQ.
                 let nu = _mm512_set1_epi64(*row_ptr[r].add(t * 8) as i64);
-                let rlo = _mm512_permutex2var_pd(lo, _mm512_and_si512(low_entries, nu), hi);
-                let rhi = _mm512_permutex2var_pd(lo, _mm512_and_si512(high_entries, nu), hi);
+                let rlo = _mm512_permutex2var_epi64(lo, _mm512_and_si512(low_entries, nu), hi);
+                let rhi = _mm512_permutex2var_epi64(lo, _mm512_and_si512(high_entries, nu), hi);
                 for (a, &k) in arow.iter_mut().zip(&kv) {
-                    *a = _mm512_add_pd(*a, _mm512_permutex2var_pd(rlo, k, rhi));
+                    *a = _mm512_add_epi64(*a, _mm512_permutex2var_epi64(rlo, k, rhi));
                 }
             }
         }
@@ -256,13 +285,13 @@ unsafe fn tile_avx512(
     for (orow, arow) in out.iter_mut().zip(&acc) {
         for (b, a) in arow.iter().enumerate() {
             // SAFETY: block b's eight values lie inside the row of TILE_COLS.
-            unsafe { _mm512_storeu_pd(orow[8 * b..].as_mut_ptr(), *a) };
+            unsafe { _mm512_storeu_si512(orow[8 * b..].as_mut_ptr().cast(), *a) };
         }
     }
 }
 
 /// One tile on the widest path the CPU has.
-fn tile(tables: &[f64], rows: &[u64], cols: &[u64], i0: usize, kb0: usize, out: &mut Tile) {
+fn tile(tables: &[u64], rows: &[u64], cols: &[u64], i0: usize, kb0: usize, out: &mut Tile) {
     let chunks = tables.len() / 16;
     assert!(
         rows.len() >= (i0 + TILE_ROWS).div_ceil(8) * chunks * 8
@@ -282,7 +311,7 @@ fn tile(tables: &[f64], rows: &[u64], cols: &[u64], i0: usize, kb0: usize, out: 
 /// `n2` columns, row-major), tile by tile; with `upper`, only the column groups that reach each
 /// row group's diagonal. `lanes1`, `lanes2`: [`SignBits::lanes`] of the two sets.
 fn task(
-    tables: &[f64],
+    tables: &[u64],
     (lanes1, lanes2): (&[u64], &[u64]),
     r0: usize,
     n2: usize,
@@ -293,7 +322,7 @@ fn task(
         return;
     }
     let rows = out.len() / n2;
-    let mut t = [[0.0; TILE_COLS]; TILE_ROWS];
+    let mut t = [[0; TILE_COLS]; TILE_ROWS];
     let first_group = if upper { r0 / TILE_COLS } else { 0 };
     for g in first_group..n2.div_ceil(TILE_COLS) {
         for i0 in (r0..r0 + rows).step_by(TILE_ROWS) {
@@ -308,7 +337,9 @@ fn task(
                     break;
                 }
                 let at = (i - r0) * n2 + g * TILE_COLS;
-                out[at..at + cols].copy_from_slice(&trow[..cols]);
+                for (o, &v) in out[at..at + cols].iter_mut().zip(&trow[..cols]) {
+                    *o = v as f64;
+                }
             }
         }
     }
@@ -316,15 +347,16 @@ fn task(
 
 /// The table path's inputs: the subset sums and both sets' lanes.
 struct Tables {
-    sums: Vec<f64>,
+    sums: Vec<u64>,
     lanes1: Vec<u64>,
     /// `None`: the same set as `lanes1`.
     lanes2: Option<Vec<u64>>,
 }
 
 /// N_ik = Σ_j w_j s_ij s'_kj with the row sums c_i = Σ_j w_j s_ij, c'_k and Σ_j w_j, for the
-/// counted first-layer kernel: every quantity in units of `scale`. N is formed a block of rows
-/// at a time ([`Overlaps::rows`]), never as a whole matrix.
+/// counted first-layer kernel (w_j ≥ 0): every quantity an integer in units of `scale`, summed
+/// exactly (counts when every w_j is the same, else the [`Quantized`] weights). N is formed a
+/// block of rows at a time ([`Overlaps::rows`]), never as a whole matrix.
 pub(crate) struct Overlaps<'a> {
     bits1: &'a SignBits,
     bits2: &'a SignBits,
@@ -335,7 +367,8 @@ pub(crate) struct Overlaps<'a> {
     counts2: Vec<f64>,
     /// Σ_j w_j / scale.
     pub total: f64,
-    /// The common weight when every w_j is the same (the popcount path), else 1.
+    /// The common weight when every w_j is the same (the popcount path), else the unit of the
+    /// quantized weights.
     pub scale: f64,
 }
 
@@ -361,24 +394,21 @@ impl<'a> Overlaps<'a> {
             };
         }
         let chunks = bits1.words * 16;
-        let sums = subset_sums(w, chunks);
-        // c_i = Σ_t T_t[ν_it] and Σ_j w_j = Σ_t T_t[15], summed as the tiles sum.
+        let quantized = Quantized::new(w);
+        let sums = subset_sums(&quantized.q, chunks);
+        // c_i = Σ_t T_t[ν_it] and Σ_j q_j = Σ_t T_t[15], in units of u.
         let counts = |b: &SignBits| -> Vec<f64> {
             (0..b.rows())
                 .into_par_iter()
                 .map(|i| {
-                    let mut c = 0.0;
-                    for (t, table) in sums.chunks_exact(16).enumerate() {
-                        c += table[b.nibble(i, t) as usize];
-                    }
-                    c
+                    let c: u64 = (0..chunks)
+                        .map(|t| sums[16 * t + b.nibble(i, t) as usize])
+                        .sum();
+                    c as f64
                 })
                 .collect()
         };
-        let mut total = 0.0;
-        for table in sums.chunks_exact(16) {
-            total += table[15];
-        }
+        let total: u64 = sums.chunks_exact(16).map(|table| table[15]).sum();
         let (counts1, counts2) = (
             counts(bits1),
             if upper { Vec::new() } else { counts(bits2) },
@@ -394,8 +424,8 @@ impl<'a> Overlaps<'a> {
             upper,
             counts1,
             counts2,
-            total,
-            scale: 1.0,
+            total: total as f64,
+            scale: quantized.unit,
         }
     }
 
@@ -530,13 +560,13 @@ mod tests {
         let (_, s1) = signs(16, width, 3);
         let (_, s2) = signs(40, width, 4);
         let w: Vec<f64> = (0..width).map(|j| 1.0 / (1.0 + j as f64)).collect();
-        let tables = subset_sums(&w, s1.words * 16);
+        let tables = subset_sums(&Quantized::new(&w).q, s1.words * 16);
         let (l1, l2) = (s1.lanes(), s2.lanes());
-        let mut slow = [[0.0; TILE_COLS]; TILE_ROWS];
+        let mut slow = [[0; TILE_COLS]; TILE_ROWS];
         tile_generic(&tables, &l1, &l2, 8, 0, &mut slow);
-        let mut fast = [[f64::NAN; TILE_COLS]; TILE_ROWS];
+        let mut fast = [[u64::MAX; TILE_COLS]; TILE_ROWS];
         tile(&tables, &l1, &l2, 8, 0, &mut fast);
-        assert!(slow.iter().flatten().all(|v| *v > 0.0));
+        assert!(slow.iter().flatten().all(|v| *v > 0));
         assert_eq!(slow, fast);
     }
 }
