@@ -14,6 +14,8 @@
 
 use rayon::prelude::*;
 
+mod amx;
+
 /// Packed sign bits s_ij = 1[H_ij > 0] of a batch of pre-activations, 64 neurons per word, with
 /// the row counts c_i = Σ_j s_ij.
 pub(crate) struct SignBits {
@@ -345,6 +347,16 @@ fn task(
     }
 }
 
+/// How [`Overlaps::rows`] forms N.
+enum Path {
+    /// Equal weights: popcounts of the rows' bits.
+    Popcounts,
+    /// Unequal weights: subset-sum tables.
+    Tables(Tables),
+    /// Unequal weights: AMX byte products (the same integers as the tables).
+    Digits(amx::Digits),
+}
+
 /// The table path's inputs: the subset sums and both sets' lanes.
 struct Tables {
     sums: Vec<u64>,
@@ -360,8 +372,7 @@ struct Tables {
 pub(crate) struct Overlaps<'a> {
     bits1: &'a SignBits,
     bits2: &'a SignBits,
-    /// The table path's inputs; `None`: popcounts.
-    tables: Option<Tables>,
+    path: Path,
     upper: bool,
     counts1: Vec<f64>,
     counts2: Vec<f64>,
@@ -379,13 +390,24 @@ impl<'a> Overlaps<'a> {
     /// The overlaps of `bits1`'s rows with `bits2`'s for the weights `w` (one per neuron); with
     /// `upper`, only N_ik for k ≥ i is needed (`bits1` = `bits2`).
     pub fn new(bits1: &'a SignBits, bits2: &'a SignBits, w: &[f64], upper: bool) -> Overlaps<'a> {
+        Overlaps::with_products(bits1, bits2, w, upper, true)
+    }
+
+    /// [`Overlaps::new`], with `products` saying whether AMX products may replace the tables.
+    fn with_products(
+        bits1: &'a SignBits,
+        bits2: &'a SignBits,
+        w: &[f64],
+        upper: bool,
+        products: bool,
+    ) -> Overlaps<'a> {
         let w0 = w.first().copied().unwrap_or(0.0);
         if w.iter().all(|&wj| wj == w0) {
             let counts = |b: &SignBits| b.counts.iter().map(|&c| f64::from(c)).collect();
             return Overlaps {
                 bits1,
                 bits2,
-                tables: None,
+                path: Path::Popcounts,
                 upper,
                 counts1: counts(bits1),
                 counts2: counts(bits2),
@@ -413,14 +435,21 @@ impl<'a> Overlaps<'a> {
             counts(bits1),
             if upper { Vec::new() } else { counts(bits2) },
         );
-        Overlaps {
-            bits1,
-            bits2,
-            tables: Some(Tables {
+        let digits = products
+            .then(|| amx::Digits::new(&quantized.q, bits2))
+            .flatten();
+        let path = match digits {
+            Some(d) => Path::Digits(d),
+            None => Path::Tables(Tables {
                 lanes1: bits1.lanes(),
                 lanes2: (!upper).then(|| bits2.lanes()),
                 sums,
             }),
+        };
+        Overlaps {
+            bits1,
+            bits2,
+            path,
             upper,
             counts1,
             counts2,
@@ -449,22 +478,24 @@ impl<'a> Overlaps<'a> {
     pub fn rows(&self, i0: usize, count: usize, mut f: impl FnMut(usize, usize, &[f64])) {
         let n2 = self.bits2.rows();
         let start = |i: usize| if self.upper { i.min(n2) } else { 0 };
-        // (Both paths write every entry read below.)
-        crate::linalg::with_scratch(count * n2, |out| match &self.tables {
-            None => {
-                let words = self.bits1.words;
-                for (i, row) in (i0..i0 + count).zip(out.chunks_exact_mut(n2.max(1))) {
-                    let bits = &self.bits1.bits[i * words..(i + 1) * words];
-                    and_counts(bits, &self.bits2.bits, words, start(i), |k, n| row[k] = n);
-                    f(i, start(i), &row[start(i)..]);
+        // (Every path writes every entry read below.)
+        crate::linalg::with_scratch(count * n2, |out| {
+            let words = self.bits1.words;
+            match &self.path {
+                Path::Popcounts => {
+                    for (i, row) in (i0..i0 + count).zip(out.chunks_exact_mut(n2.max(1))) {
+                        let bits = &self.bits1.bits[i * words..(i + 1) * words];
+                        and_counts(bits, &self.bits2.bits, words, start(i), |k, n| row[k] = n);
+                    }
                 }
+                Path::Tables(t) => {
+                    let lanes2 = t.lanes2.as_deref().unwrap_or(&t.lanes1);
+                    task(&t.sums, (&t.lanes1, lanes2), i0, n2, self.upper, out);
+                }
+                Path::Digits(d) => d.task(self.bits1, i0, self.upper, out),
             }
-            Some(t) => {
-                let lanes2 = t.lanes2.as_deref().unwrap_or(&t.lanes1);
-                task(&t.sums, (&t.lanes1, lanes2), i0, n2, self.upper, out);
-                for (i, row) in (i0..i0 + count).zip(out.chunks_exact(n2.max(1))) {
-                    f(i, start(i), &row[start(i)..]);
-                }
+            for (i, row) in (i0..i0 + count).zip(out.chunks_exact(n2.max(1))) {
+                f(i, start(i), &row[start(i)..]);
             }
         })
     }
@@ -549,6 +580,53 @@ mod tests {
                 let expected = if upper { 45 * (45 + 1) / 2 } else { 45 * rows2 };
                 assert_eq!(seen, expected, "every pair visited once");
             }
+        }
+    }
+
+    /// Where the CPU has AMX, its byte products give the tables' integers exactly (same-set and
+    /// cross; row counts that leave partial 16-row tiles, 32-row tasks and an odd number of
+    /// 16-column tiles; a width that is not a multiple of 64). Elsewhere both sides are tables.
+    /// Non-finite or negative weights make every quantity NaN instead of a wrong number.
+    #[test]
+    fn digit_products_equal_the_tables() {
+        let width = 300;
+        let (_, s1) = signs(77, width, 5);
+        let (_, s2) = signs(37, width, 6);
+        let w: Vec<f64> = (0..width)
+            .map(|j| (j as f64 * 0.61).cos().powi(2) * 3.0 + 1e-3)
+            .collect();
+        for (sb, upper) in [(&s1, true), (&s2, false)] {
+            let all = |products: bool| {
+                let ov = Overlaps::with_products(&s1, sb, &w, upper, products);
+                let mut values = Vec::new();
+                for i0 in (0..77).step_by(Overlaps::ROWS) {
+                    ov.rows(i0, Overlaps::ROWS.min(77 - i0), |i, k0, row| {
+                        values.push((i, k0, row.to_vec()));
+                    });
+                }
+                let uses_products = matches!(ov.path, Path::Digits(_));
+                (
+                    values,
+                    ov.counts2().to_vec(),
+                    ov.total,
+                    ov.scale,
+                    uses_products,
+                )
+            };
+            let (tables, with_products) = (all(false), all(true));
+            assert!(!tables.4);
+            assert_eq!(tables.0, with_products.0, "upper = {upper}");
+            assert_eq!(
+                (&tables.1, tables.2, tables.3),
+                (&with_products.1, with_products.2, with_products.3)
+            );
+            eprintln!("upper = {upper}: AMX products used: {}", with_products.4);
+        }
+        for bad in [f64::NAN, -1.0, f64::INFINITY] {
+            let mut w = w.clone();
+            w[7] = bad;
+            let ov = Overlaps::new(&s1, &s1, &w, true);
+            assert!(ov.scale.is_nan(), "weight {bad}");
         }
     }
 

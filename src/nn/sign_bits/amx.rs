@@ -1,0 +1,317 @@
+//! The overlaps N_ik = Σ_j q_j s_ij s'_kj of packed sign bits with integer weights q_j < 2^48
+//! as int8 matrix products on Intel AMX tiles (`TDPBUUD`: 16 × 16 sums of 64 products of
+//! unsigned bytes, with 32-bit accumulators).
+//!
+//! q_j is split into its six bytes, q_j = Σ_{d<6} 256^d q_jd, so that
+//! N_ik = Σ_d 256^d C_d[i, k] with C_d = (S ⊙ q_{·d}) S'ᵀ: six products of byte matrices, the
+//! left one the rows' sign bits times one byte of each weight, the right one the bits of the
+//! other set. Every C_d entry is an exact integer (at most 255 M < 2^31 for M < 2^23 neurons),
+//! so N is exact and equal to the subset-sum tables' integers bit for bit. Per 16 × 16 tile of
+//! N and 64 neurons: one tile of the other set's bits, six tiles of digit-weighted rows, six
+//! `TDPBUUD` (≈ 100 cycles for 6 · 16 384 byte products).
+//!
+//! AMX needs the CPU's AMX-TILE and AMX-INT8 and, on Linux, the process's permission for the
+//! tile data state (`arch_prctl(ARCH_REQ_XCOMP_PERM)`); elsewhere [`Digits::new`] returns
+//! `None` and the tables are used.
+
+use super::SignBits;
+use rayon::prelude::*;
+
+/// Bytes per weight: q_j < 2^48.
+pub(super) const DIGITS: usize = 6;
+/// Rows (and columns) of an output tile; neurons per product step (one 64-bit word of bits).
+const TILE: usize = 16;
+/// Bytes of one 16 × 64 operand tile.
+const TILE_BYTES: usize = 1024;
+
+/// 64 bytes on a cache line: the operand tiles' rows are whole lines (a tile load of rows that
+/// straddle lines took twice as long, measured here: 51 against 20 cycles per 1 KiB tile).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+/// `len` zero bytes on whole cache lines (`len` a multiple of 64).
+fn lines(len: usize) -> Vec<Line> {
+    vec![Line([0; 64]); len / 64]
+}
+
+/// The bytes of a slice of lines.
+fn bytes(lines: &[Line]) -> &[u8] {
+    // SAFETY: `Line` is 64 plain bytes without padding.
+    unsafe { std::slice::from_raw_parts(lines.as_ptr().cast(), lines.len() * 64) }
+}
+
+/// The bytes of a slice of lines, writable.
+fn bytes_mut(lines: &mut [Line]) -> &mut [u8] {
+    // SAFETY: `Line` is 64 plain bytes without padding; any byte values are valid.
+    unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), lines.len() * 64) }
+}
+
+/// Whether AMX int8 products can run in this process (checked once).
+fn available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(detect)
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn detect() -> bool {
+    use std::arch::x86_64::__cpuid_count;
+    if !std::arch::is_x86_feature_detected!("avx512bw") {
+        return false;
+    }
+    // CPUID.(EAX=7, ECX=0):EDX bit 24 = AMX-TILE, bit 25 = AMX-INT8.
+    let edx = __cpuid_count(7, 0).edx;
+    if edx & (3 << 24) != 3 << 24 {
+        return false;
+    }
+    const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+    const XFEATURE_XTILEDATA: libc::c_long = 18;
+    // SAFETY: a request for a permission; it changes no memory.
+    let granted = unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            ARCH_REQ_XCOMP_PERM,
+            XFEATURE_XTILEDATA,
+        )
+    };
+    granted == 0
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn detect() -> bool {
+    false
+}
+
+/// The right-hand operand (the other set's bits as bytes, in the tiles' pair-interleaved
+/// layout) and the weights' bytes, for [`Digits::task`].
+pub(super) struct Digits {
+    /// Per 16-row tile of the other set and word w: a 16 × 64-byte tile whose row r holds, for
+    /// each of its 16 rows c, the bits 4r … 4r + 3 of word w as bytes 4c … 4c + 3.
+    right: Vec<Line>,
+    /// Byte d of q_j at [word][d][j mod 64].
+    bytes: Vec<u8>,
+    words: usize,
+    rows2: usize,
+}
+
+impl Digits {
+    /// The products' right-hand side for `bits2` with the weights `q` (each < 2^48, at most
+    /// 2^23 of them); `None` where AMX is not available or the sizes do not allow it.
+    pub fn new(q: &[u64], bits2: &SignBits) -> Option<Digits> {
+        let words = bits2.words;
+        if !available() || words == 0 || words * 64 >= 1 << 23 || q.iter().any(|&v| v >> 48 != 0) {
+            return None;
+        }
+        let mut bytes = vec![0u8; words * DIGITS * 64];
+        for (w, block) in bytes.chunks_exact_mut(DIGITS * 64).enumerate() {
+            for (d, plane) in block.chunks_exact_mut(64).enumerate() {
+                for (m, b) in plane.iter_mut().enumerate() {
+                    *b = q.get(64 * w + m).map_or(0, |&v| (v >> (8 * d)) as u8);
+                }
+            }
+        }
+        let rows2 = bits2.rows();
+        // An even number of column tiles (the last one zero when needed), taken in pairs.
+        let tiles = rows2.div_ceil(TILE).next_multiple_of(2);
+        let mut right = lines(tiles * words * TILE_BYTES);
+        bytes_mut(&mut right)
+            .par_chunks_mut(words * TILE_BYTES)
+            .enumerate()
+            .for_each(|(ct, column_tile)| {
+                for (w, tile) in column_tile.chunks_exact_mut(TILE_BYTES).enumerate() {
+                    for c in 0..TILE.min(rows2.saturating_sub(ct * TILE)) {
+                        let word = bits2.bits[(ct * TILE + c) * words + w];
+                        for r in 0..TILE {
+                            let nibble = (word >> (4 * r)) & 15;
+                            for q in 0..4 {
+                                tile[r * 64 + 4 * c + q] = ((nibble >> q) & 1) as u8;
+                            }
+                        }
+                    }
+                }
+            });
+        Some(Digits {
+            right,
+            bytes,
+            words,
+            rows2,
+        })
+    }
+
+    /// Rows r0 … r0 + `out.len() / rows2` − 1 of N (in units of the weights q) into `out`
+    /// (those rows, every column of the other set, row-major); with `upper` only the pairs of
+    /// 16-column tiles that reach each 16-row tile's diagonal are formed (the entries k ≥ i
+    /// among them).
+    pub fn task(&self, bits1: &SignBits, r0: usize, upper: bool, out: &mut [f64]) {
+        let (words, n2) = (self.words, self.rows2);
+        if n2 == 0 {
+            return;
+        }
+        let rows = out.len() / n2;
+        let row_tiles = rows.div_ceil(TILE);
+        // The left operands: per row tile, word and digit, the rows' bits times that byte of
+        // each weight.
+        let per_row_tile = words * DIGITS * TILE_BYTES;
+        let mut left = lines(row_tiles * per_row_tile);
+        for (rt, tiles) in bytes_mut(&mut left)
+            .chunks_exact_mut(per_row_tile)
+            .enumerate()
+        {
+            for r in 0..TILE.min(rows - rt * TILE) {
+                let i = r0 + rt * TILE + r;
+                let row_bits = &bits1.bits[i * words..(i + 1) * words];
+                for (w, &word) in row_bits.iter().enumerate() {
+                    let bytes = &self.bytes[w * DIGITS * 64..(w + 1) * DIGITS * 64];
+                    for (d, plane) in bytes.chunks_exact(64).enumerate() {
+                        let at = ((w * DIGITS + d) * TILE + r) * 64;
+                        masked_bytes(&mut tiles[at..at + 64], plane, word);
+                    }
+                }
+            }
+        }
+        let per_column_tile = words * TILE_BYTES;
+        let mut sums = [[[0i32; TILE * TILE]; DIGITS]; 2];
+        let first_tile = |rt: usize| if upper { (r0 + rt * TILE) / TILE } else { 0 };
+        for ct in (first_tile(0) / 2 * 2..n2.div_ceil(TILE)).step_by(2) {
+            let b = &bytes(&self.right)[ct * per_column_tile..(ct + 2) * per_column_tile];
+            for rt in 0..row_tiles {
+                if ct + 1 < first_tile(rt) {
+                    continue;
+                }
+                let a = &bytes(&left)[rt * per_row_tile..(rt + 1) * per_row_tile];
+                for d in (0..DIGITS).step_by(2) {
+                    // SAFETY: AMX was detected (`Digits` exists only then); `a` holds words ×
+                    // six tiles, `b` two column tiles of words tiles each.
+                    unsafe { products(a, b, words, d, &mut sums) };
+                }
+                let i0 = rt * TILE;
+                for (j, sums) in sums.iter().enumerate() {
+                    let k0 = (ct + j) * TILE;
+                    if k0 >= n2 {
+                        break;
+                    }
+                    for r in 0..TILE.min(rows - i0) {
+                        let at = (i0 + r) * n2 + k0;
+                        for (c, o) in out[at..at + TILE.min(n2 - k0)].iter_mut().enumerate() {
+                            let e = r * TILE + c;
+                            let n = (0..DIGITS)
+                                .rev()
+                                .fold(0u64, |v, d| (v << 8) + sums[d][e] as u64);
+                            *o = n as f64;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst[m] = src[m]` where bit m of `mask` is set, else 0 (64 bytes).
+fn masked_bytes(dst: &mut [u8], src: &[u8], mask: u64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        /// # Safety
+        /// The CPU must support AVX-512BW; both slices hold 64 bytes.
+        #[target_feature(enable = "avx512f,avx512bw")]
+        unsafe fn wide(dst: &mut [u8], src: &[u8], mask: u64) {
+            use std::arch::x86_64::{
+                _mm512_loadu_si512, _mm512_maskz_mov_epi8, _mm512_storeu_si512,
+            };
+            // SAFETY: the caller's contract.
+            unsafe {
+                let v = _mm512_maskz_mov_epi8(mask, _mm512_loadu_si512(src.as_ptr().cast()));
+                _mm512_storeu_si512(dst.as_mut_ptr().cast(), v);
+            }
+        }
+        assert!(dst.len() == 64 && src.len() == 64);
+        // SAFETY: detected at run time; the lengths were checked.
+        return unsafe { wide(dst, src, mask) };
+    }
+    for (m, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
+        *d = if mask >> m & 1 == 1 { s } else { 0 };
+    }
+}
+
+/// `sums[j][e]` for digits e = d, d + 1 and the two column tiles j = 0, 1: the 16 × 16 products
+/// of the left tiles of digit e with the right tiles of column tile j, summed over `words`
+/// steps. `a` holds per step six 16 × 64-byte tiles (digits 0 … 5), `b` two column tiles of
+/// `words` tiles each. Four accumulators (2 digits × 2 column tiles), two left and two right
+/// operand tiles: each operand tile loaded feeds two products.
+///
+/// # Safety
+/// AMX-TILE and AMX-INT8 must be usable by this thread (see `available`).
+#[cfg(target_arch = "x86_64")]
+unsafe fn products(
+    a: &[u8],
+    b: &[u8],
+    words: usize,
+    d: usize,
+    sums: &mut [[[i32; TILE * TILE]; DIGITS]; 2],
+) {
+    /// Palette 1; every tile 16 rows of 64 bytes (the sums: 16 × 16 four-byte integers).
+    #[repr(C, align(64))]
+    struct Config([u8; 64]);
+    let mut config = Config([0; 64]);
+    config.0[0] = 1;
+    for t in 0..8 {
+        config.0[16 + 2 * t] = 64;
+        config.0[48 + t] = 16;
+    }
+    assert!(
+        words > 0
+            && d + 1 < DIGITS
+            && a.len() >= words * DIGITS * TILE_BYTES
+            && b.len() >= 2 * words * TILE_BYTES,
+        "AMX products outside their operands"
+    );
+    // SAFETY: the configuration is valid; every load reads 16 rows of 64 bytes at a stride of
+    // 64 inside `a` or `b` (checked above), the stores write 16 rows of 64 bytes inside `sums`;
+    // the tile registers are configured, used and released inside this one block.
+    unsafe {
+        std::arch::asm!(
+            "ldtilecfg [{config}]",
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            "2:",
+            "tileloadd tmm4, [{a} + {stride}*1]",
+            "tileloadd tmm6, [{b0} + {stride}*1]",
+            "tdpbuud tmm0, tmm4, tmm6",
+            "tileloadd tmm7, [{b1} + {stride}*1]",
+            "tdpbuud tmm1, tmm4, tmm7",
+            "tileloadd tmm5, [{a} + {stride}*1 + 1024]",
+            "tdpbuud tmm2, tmm5, tmm6",
+            "tdpbuud tmm3, tmm5, tmm7",
+            "add {a}, 6144",
+            "add {b0}, 1024",
+            "add {b1}, 1024",
+            "dec {n}",
+            "jnz 2b",
+            "tilestored [{c} + {stride}*1], tmm0",
+            "tilestored [{c} + {stride}*1 + 6144], tmm1",
+            "tilestored [{c} + {stride}*1 + 1024], tmm2",
+            "tilestored [{c} + {stride}*1 + 7168], tmm3",
+            "tilerelease",
+            config = in(reg) config.0.as_ptr(),
+            a = inout(reg) a.as_ptr().add(d * TILE_BYTES) => _,
+            b0 = inout(reg) b.as_ptr() => _,
+            b1 = inout(reg) b.as_ptr().add(words * TILE_BYTES) => _,
+            n = inout(reg) words => _,
+            c = in(reg) sums.as_mut_ptr().cast::<i32>().add(d * TILE * TILE),
+            stride = in(reg) 64usize,
+            options(nostack),
+        );
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn products(
+    _: &[u8],
+    _: &[u8],
+    _: usize,
+    _: usize,
+    _: &mut [[[i32; TILE * TILE]; DIGITS]; 2],
+) {
+    unreachable!("AMX is detected only on x86-64")
+}
