@@ -56,7 +56,9 @@ fn available() -> bool {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn detect() -> bool {
     use std::arch::x86_64::__cpuid_count;
-    if !std::arch::is_x86_feature_detected!("avx512bw") {
+    if !(std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq"))
+    {
         return false;
     }
     // CPUID.(EAX=7, ECX=0):EDX bit 24 = AMX-TILE, bit 25 = AMX-INT8.
@@ -143,6 +145,31 @@ impl Digits {
     /// 16-column tiles that reach each 16-row tile's diagonal are formed (the entries k ≥ i
     /// among them).
     pub fn task(&self, bits1: &SignBits, r0: usize, upper: bool, out: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a `Digits` exists only where AMX and AVX-512BW/DQ were detected.
+        unsafe {
+            self.task_wide(bits1, r0, upper, out)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (bits1, r0, upper, out);
+            unreachable!("AMX products exist only on x86-64")
+        }
+    }
+
+    /// [`Digits::task`] compiled for AVX-512 (the left operands by masked byte moves, the
+    /// digits' sums combined eight lanes at a time).
+    ///
+    /// # Safety
+    /// AMX (see `available`), AVX-512BW and AVX-512DQ must be usable.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq")]
+    unsafe fn task_wide(&self, bits1: &SignBits, r0: usize, upper: bool, out: &mut [f64]) {
+        use std::arch::x86_64::{_mm512_loadu_si512, _mm512_maskz_mov_epi8, _mm512_storeu_si512};
+        thread_local! {
+            /// The left operands of this thread's last task, kept for its next one.
+            static LEFT: std::cell::Cell<Vec<Line>> = const { std::cell::Cell::new(Vec::new()) };
+        }
         let (words, n2) = (self.words, self.rows2);
         if n2 == 0 {
             return;
@@ -150,21 +177,31 @@ impl Digits {
         let rows = out.len() / n2;
         let row_tiles = rows.div_ceil(TILE);
         // The left operands: per row tile, word and digit, the rows' bits times that byte of
-        // each weight.
+        // each weight (zero rows past the last), every byte written here.
         let per_row_tile = words * DIGITS * TILE_BYTES;
-        let mut left = lines(row_tiles * per_row_tile);
+        let mut left = LEFT.take();
+        left.resize(row_tiles * per_row_tile / 64, Line([0; 64]));
         for (rt, tiles) in bytes_mut(&mut left)
             .chunks_exact_mut(per_row_tile)
             .enumerate()
         {
-            for r in 0..TILE.min(rows - rt * TILE) {
+            for r in 0..TILE {
                 let i = r0 + rt * TILE + r;
-                let row_bits = &bits1.bits[i * words..(i + 1) * words];
-                for (w, &word) in row_bits.iter().enumerate() {
+                let valid = rt * TILE + r < rows;
+                for w in 0..words {
+                    let word = if valid { bits1.bits[i * words + w] } else { 0 };
                     let bytes = &self.bytes[w * DIGITS * 64..(w + 1) * DIGITS * 64];
                     for (d, plane) in bytes.chunks_exact(64).enumerate() {
                         let at = ((w * DIGITS + d) * TILE + r) * 64;
-                        masked_bytes(&mut tiles[at..at + 64], plane, word);
+                        let dst = &mut tiles[at..at + 64];
+                        // SAFETY: 64 bytes each; AVX-512BW is the caller's contract.
+                        unsafe {
+                            let v = _mm512_maskz_mov_epi8(
+                                word,
+                                _mm512_loadu_si512(plane.as_ptr().cast()),
+                            );
+                            _mm512_storeu_si512(dst.as_mut_ptr().cast(), v);
+                        }
                     }
                 }
             }
@@ -180,8 +217,8 @@ impl Digits {
                 }
                 let a = &bytes(&left)[rt * per_row_tile..(rt + 1) * per_row_tile];
                 for d in (0..DIGITS).step_by(2) {
-                    // SAFETY: AMX was detected (`Digits` exists only then); `a` holds words ×
-                    // six tiles, `b` two column tiles of words tiles each.
+                    // SAFETY: AMX is the caller's contract; `a` holds words × six tiles, `b`
+                    // two column tiles of words tiles each.
                     unsafe { products(a, b, words, d, &mut sums) };
                 }
                 let i0 = rt * TILE;
@@ -190,45 +227,25 @@ impl Digits {
                     if k0 >= n2 {
                         break;
                     }
+                    let cols = TILE.min(n2 - k0);
                     for r in 0..TILE.min(rows - i0) {
+                        // N = Σ_d 256^d C_d, from the top digit down.
+                        let mut n = [0u64; TILE];
+                        for digit in sums.iter().rev() {
+                            let c = &digit[r * TILE..(r + 1) * TILE];
+                            for (v, &cd) in n.iter_mut().zip(c) {
+                                *v = (*v << 8) + cd as u64;
+                            }
+                        }
                         let at = (i0 + r) * n2 + k0;
-                        for (c, o) in out[at..at + TILE.min(n2 - k0)].iter_mut().enumerate() {
-                            let e = r * TILE + c;
-                            let n = (0..DIGITS)
-                                .rev()
-                                .fold(0u64, |v, d| (v << 8) + sums[d][e] as u64);
-                            *o = n as f64;
+                        for (o, &v) in out[at..at + cols].iter_mut().zip(&n) {
+                            *o = v as f64;
                         }
                     }
                 }
             }
         }
-    }
-}
-
-/// `dst[m] = src[m]` where bit m of `mask` is set, else 0 (64 bytes).
-fn masked_bytes(dst: &mut [u8], src: &[u8], mask: u64) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw") {
-        /// # Safety
-        /// The CPU must support AVX-512BW; both slices hold 64 bytes.
-        #[target_feature(enable = "avx512f,avx512bw")]
-        unsafe fn wide(dst: &mut [u8], src: &[u8], mask: u64) {
-            use std::arch::x86_64::{
-                _mm512_loadu_si512, _mm512_maskz_mov_epi8, _mm512_storeu_si512,
-            };
-            // SAFETY: the caller's contract.
-            unsafe {
-                let v = _mm512_maskz_mov_epi8(mask, _mm512_loadu_si512(src.as_ptr().cast()));
-                _mm512_storeu_si512(dst.as_mut_ptr().cast(), v);
-            }
-        }
-        assert!(dst.len() == 64 && src.len() == 64);
-        // SAFETY: detected at run time; the lengths were checked.
-        return unsafe { wide(dst, src, mask) };
-    }
-    for (m, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
-        *d = if mask >> m & 1 == 1 { s } else { 0 };
+        LEFT.set(left);
     }
 }
 
