@@ -180,17 +180,17 @@ impl HiddenLayer<'_> {
             out
         };
         let n2 = x2r.rows;
-        // The first layer's part: counted from the sign bits, or c² (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]).
+        // The first layer's part: counted from the sign bits (with the input Gram formed a
+        // block of rows at a time), or c² (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]).
+        let bias = if self.b.is_some() { 1.0 } else { 0.0 };
         let mut first_part = None;
         let mut counted = None;
         if first {
-            let mut inputs = product(x1, x2r, 1.0);
-            if self.b.is_some() {
-                inputs.data.iter_mut().for_each(|g| *g += 1.0);
-            }
             if let (Some(slopes), Some(bits1)) = (sign_slopes, bits1) {
-                counted = Some((bits1, bits2, slopes, inputs));
+                counted = Some((bits1, bits2, slopes));
             } else if let Some(d1) = &d1 {
+                let mut inputs = product(x1, x2r, 1.0);
+                inputs.data.iter_mut().for_each(|g| *g += bias);
                 let mut dd = product(d1, d2.as_ref().unwrap_or(d1), c2);
                 dd.data
                     .par_iter_mut()
@@ -211,7 +211,7 @@ impl HiddenLayer<'_> {
                 .zip(dd.data.par_iter())
                 .for_each(|(v, t)| *v += t);
         }
-        if let Some((bits1, bits2, (lo, hi), inputs)) = counted {
+        if let Some((bits1, bits2, (lo, hi))) = counted {
             let bits2 = bits2.as_ref().unwrap_or(&bits1);
             let w: Vec<f64> = self.a.iter().map(|aj| aj * aj).collect();
             let ov = Overlaps::new(&bits1, bits2, &w, same);
@@ -219,24 +219,33 @@ impl HiddenLayer<'_> {
             let block = Overlaps::ROWS * n2.max(1);
             k.data
                 .par_chunks_mut(block)
-                .zip(inputs.data.par_chunks(block))
                 .enumerate()
-                .for_each(|(b, (kb, gb))| {
+                .for_each(|(b, kb)| {
                     let i0 = b * Overlaps::ROWS;
-                    ov.rows(i0, kb.len() / n2.max(1), |i, j0, row| {
-                        let ci = ov.count1(i);
-                        let span = (i - i0) * n2 + j0..(i - i0 + 1) * n2;
-                        let (krow, grow) = (&mut kb[span.clone()], &gb[span]);
-                        let counts = &ov.counts2()[j0..];
-                        for (((kv, &g), &nij), &cj) in
-                            krow.iter_mut().zip(grow).zip(row).zip(counts)
-                        {
-                            let dd = ov.scale
-                                * (ov.total * lo * lo
-                                    + lo * delta * (ci + cj)
-                                    + delta * delta * nij);
-                            *kv += c2 * dd * g;
-                        }
+                    let rows = kb.len() / n2.max(1);
+                    // This block's input Gram X₁X₂ᵀ, from column j_start on (the diagonal's
+                    // block when both sets are the same: nothing left of it is read).
+                    let j_start = if same { i0.min(n2) } else { 0 };
+                    let width = n2 - j_start;
+                    crate::linalg::with_scratch(rows * width, |g| {
+                        let a = x1.view().subrows(i0, rows);
+                        let b = x2r.view().subrows(j_start, width).transpose();
+                        gemm_slice_sequential(g, rows, width, 0.0, a, b, 1.0);
+                        ov.rows(i0, rows, |i, j0, row| {
+                            let ci = ov.count1(i);
+                            let krow = &mut kb[(i - i0) * n2 + j0..(i - i0 + 1) * n2];
+                            let grow = &g[(i - i0) * width + (j0 - j_start)..(i - i0 + 1) * width];
+                            let counts = &ov.counts2()[j0..];
+                            for (((kv, &g), &nij), &cj) in
+                                krow.iter_mut().zip(grow).zip(row).zip(counts)
+                            {
+                                let dd = ov.scale
+                                    * (ov.total * lo * lo
+                                        + lo * delta * (ci + cj)
+                                        + delta * delta * nij);
+                                *kv += c2 * dd * (g + bias);
+                            }
+                        });
                     });
                 });
         }
