@@ -407,6 +407,8 @@ impl<'a> Overlaps<'a> {
             return Overlaps {
                 bits1,
                 bits2,
+                // (AMX byte products give the same counts, but slower than VPOPCNTQ: 45.9–47.1
+                // against 43.8–44.7 ms for the n = 1000, M = 4096 kernel.)
                 path: Path::Popcounts,
                 upper,
                 counts1: counts(bits1),

@@ -17,8 +17,8 @@
 use super::SignBits;
 use rayon::prelude::*;
 
-/// Bytes per weight: q_j < 2^48.
-pub(super) const DIGITS: usize = 6;
+/// Bytes per weight for unequal weights: q_j < 2^48.
+const DIGITS: usize = 6;
 /// Rows (and columns) of an output tile; neurons per product step (one 64-bit word of bits).
 const TILE: usize = 16;
 /// Bytes of one 16 × 64 operand tile.
@@ -101,7 +101,8 @@ impl Digits {
     /// 2^23 of them); `None` where AMX is not available or the sizes do not allow it.
     pub fn new(q: &[u64], bits2: &SignBits) -> Option<Digits> {
         let words = bits2.words;
-        if !available() || words == 0 || words * 64 >= 1 << 23 || q.iter().any(|&v| v >> 48 != 0) {
+        let fits = q.iter().all(|&v| v >> 48 == 0);
+        if !available() || words == 0 || words * 64 >= 1 << 23 || !fits {
             return None;
         }
         let mut bytes = vec![0u8; words * DIGITS * 64];
@@ -120,16 +121,21 @@ impl Digits {
             .par_chunks_mut(words * TILE_BYTES)
             .enumerate()
             .for_each(|(ct, column_tile)| {
+                let columns = TILE.min(rows2.saturating_sub(ct * TILE));
                 for (w, tile) in column_tile.chunks_exact_mut(TILE_BYTES).enumerate() {
-                    for c in 0..TILE.min(rows2.saturating_sub(ct * TILE)) {
-                        let word = bits2.bits[(ct * TILE + c) * words + w];
-                        for r in 0..TILE {
-                            let nibble = (word >> (4 * r)) & 15;
-                            for q in 0..4 {
-                                tile[r * 64 + 4 * c + q] = ((nibble >> q) & 1) as u8;
-                            }
+                    let word = |c: usize| {
+                        if c < columns {
+                            bits2.bits[(ct * TILE + c) * words + w]
+                        } else {
+                            0
                         }
-                    }
+                    };
+                    let column_words: [u64; TILE] = std::array::from_fn(word);
+                    // SAFETY: a `Digits` is built only where AVX-512BW was detected.
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        right_tile(&column_words, tile)
+                    };
                 }
             });
         Some(Digits {
@@ -158,7 +164,8 @@ impl Digits {
     }
 
     /// [`Digits::task`] compiled for AVX-512 (the left operands by masked byte moves, the
-    /// digits' sums combined eight lanes at a time).
+    /// digits' sums combined eight lanes at a time). Each pass of [`products`] forms four
+    /// 16 × 16 tiles: two digits of one row tile against two column tiles.
     ///
     /// # Safety
     /// AMX (see `available`), AVX-512BW and AVX-512DQ must be usable.
@@ -206,28 +213,32 @@ impl Digits {
                 }
             }
         }
+        let (lhs, rhs) = (bytes(&left), bytes(&self.right));
         let per_column_tile = words * TILE_BYTES;
+        // sums[j][d]: column tile ct + j, digit d.
         let mut sums = [[[0i32; TILE * TILE]; DIGITS]; 2];
         let first_tile = |rt: usize| if upper { (r0 + rt * TILE) / TILE } else { 0 };
         for ct in (first_tile(0) / 2 * 2..n2.div_ceil(TILE)).step_by(2) {
-            let b = &bytes(&self.right)[ct * per_column_tile..(ct + 2) * per_column_tile];
+            let b = &rhs[ct * per_column_tile..(ct + 2) * per_column_tile];
+            let b = b.split_at(per_column_tile);
             for rt in 0..row_tiles {
                 if ct + 1 < first_tile(rt) {
                     continue;
                 }
-                let a = &bytes(&left)[rt * per_row_tile..(rt + 1) * per_row_tile];
+                let a = &lhs[rt * per_row_tile..(rt + 1) * per_row_tile];
                 for d in (0..DIGITS).step_by(2) {
-                    // SAFETY: AMX is the caller's contract; `a` holds words × six tiles, `b`
-                    // two column tiles of words tiles each.
-                    unsafe { products(a, b, words, d, &mut sums) };
+                    let pair = (&a[d * TILE_BYTES..], &a[(d + 1) * TILE_BYTES..]);
+                    // SAFETY: AMX is the caller's contract; the operands are the slices
+                    // `products` asks for (per step six tiles, the digits, in `a`).
+                    unsafe { products(pair, b, words, DIGITS, d, &mut sums) };
                 }
-                let i0 = rt * TILE;
                 for (j, sums) in sums.iter().enumerate() {
                     let k0 = (ct + j) * TILE;
                     if k0 >= n2 {
                         break;
                     }
                     let cols = TILE.min(n2 - k0);
+                    let i0 = rt * TILE;
                     for r in 0..TILE.min(rows - i0) {
                         // N = Σ_d 256^d C_d, from the top digit down.
                         let mut n = [0u64; TILE];
@@ -249,20 +260,45 @@ impl Digits {
     }
 }
 
-/// `sums[j][e]` for digits e = d, d + 1 and the two column tiles j = 0, 1: the 16 × 16 products
-/// of the left tiles of digit e with the right tiles of column tile j, summed over `words`
-/// steps. `a` holds per step six 16 × 64-byte tiles (digits 0 … 5), `b` two column tiles of
-/// `words` tiles each. Four accumulators (2 digits × 2 column tiles), two left and two right
-/// operand tiles: each operand tile loaded feeds two products.
+/// One right operand tile from its 16 columns' words of bits: row r holds, for each column c,
+/// bits 4r … 4r + 3 of word c as bytes 4c … 4c + 3 (each 0 or 1): a byte mask per row (the
+/// words' nibbles transposed) expanded by one masked move.
+///
+/// # Safety
+/// The CPU must support AVX-512BW; `tile` holds 1024 bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn right_tile(column_words: &[u64; TILE], tile: &mut [u8]) {
+    use std::arch::x86_64::{_mm512_maskz_mov_epi8, _mm512_set1_epi8, _mm512_storeu_si512};
+    assert_eq!(tile.len(), TILE_BYTES);
+    for (r, row) in tile.chunks_exact_mut(64).enumerate() {
+        let mask = column_words
+            .iter()
+            .enumerate()
+            .fold(0u64, |m, (c, &w)| m | (((w >> (4 * r)) & 15) << (4 * c)));
+        // SAFETY: 64 bytes; AVX-512BW is the caller's contract.
+        unsafe {
+            let v = _mm512_maskz_mov_epi8(mask, _mm512_set1_epi8(1));
+            _mm512_storeu_si512(row.as_mut_ptr().cast(), v);
+        }
+    }
+}
+
+/// Four 16 × 16 tiles of sums over `words` steps: with left operands a = (a₀, a₁) (two digits'
+/// tiles) and right ones b = (b₀, b₁) (two column tiles), sums[j][t + i] = Σ_steps a_i b_jᵀ. Per
+/// step a_i holds a 16 × 64-byte tile and moves on by `a_step` tiles, b_j holds one and moves
+/// on by one. Four accumulators, two
+/// left and two right operand tiles: each tile loaded feeds two products.
 ///
 /// # Safety
 /// AMX-TILE and AMX-INT8 must be usable by this thread (see `available`).
 #[cfg(target_arch = "x86_64")]
 unsafe fn products(
-    a: &[u8],
-    b: &[u8],
+    a: (&[u8], &[u8]),
+    b: (&[u8], &[u8]),
     words: usize,
-    d: usize,
+    a_step: usize,
+    t: usize,
     sums: &mut [[[i32; TILE * TILE]; DIGITS]; 2],
 ) {
     /// Palette 1; every tile 16 rows of 64 bytes (the sums: 16 × 16 four-byte integers).
@@ -270,20 +306,24 @@ unsafe fn products(
     struct Config([u8; 64]);
     let mut config = Config([0; 64]);
     config.0[0] = 1;
-    for t in 0..8 {
-        config.0[16 + 2 * t] = 64;
-        config.0[48 + t] = 16;
+    for tile in 0..8 {
+        config.0[16 + 2 * tile] = 64;
+        config.0[48 + tile] = 16;
     }
+    let a_len = ((words - 1) * a_step + 1) * TILE_BYTES;
     assert!(
         words > 0
-            && d + 1 < DIGITS
-            && a.len() >= words * DIGITS * TILE_BYTES
-            && b.len() >= 2 * words * TILE_BYTES,
+            && t + 1 < DIGITS
+            && a.0.len() >= a_len
+            && a.1.len() >= a_len
+            && b.0.len() >= words * TILE_BYTES
+            && b.1.len() >= words * TILE_BYTES,
         "AMX products outside their operands"
     );
     // SAFETY: the configuration is valid; every load reads 16 rows of 64 bytes at a stride of
-    // 64 inside `a` or `b` (checked above), the stores write 16 rows of 64 bytes inside `sums`;
-    // the tile registers are configured, used and released inside this one block.
+    // 64 inside a slice of `a` or `b` (checked above), the stores write 16 rows of 64 bytes
+    // inside `sums` (sums[j][t + i] lies 1024 (t + i + DIGITS j) bytes into it); the tile
+    // registers are configured, used and released inside this one block.
     unsafe {
         std::arch::asm!(
             "ldtilecfg [{config}]",
@@ -292,15 +332,16 @@ unsafe fn products(
             "tilezero tmm2",
             "tilezero tmm3",
             "2:",
-            "tileloadd tmm4, [{a} + {stride}*1]",
+            "tileloadd tmm4, [{a0} + {stride}*1]",
             "tileloadd tmm6, [{b0} + {stride}*1]",
             "tdpbuud tmm0, tmm4, tmm6",
             "tileloadd tmm7, [{b1} + {stride}*1]",
             "tdpbuud tmm1, tmm4, tmm7",
-            "tileloadd tmm5, [{a} + {stride}*1 + 1024]",
+            "tileloadd tmm5, [{a1} + {stride}*1]",
             "tdpbuud tmm2, tmm5, tmm6",
             "tdpbuud tmm3, tmm5, tmm7",
-            "add {a}, 6144",
+            "add {a0}, {a_step}",
+            "add {a1}, {a_step}",
             "add {b0}, 1024",
             "add {b1}, 1024",
             "dec {n}",
@@ -311,24 +352,15 @@ unsafe fn products(
             "tilestored [{c} + {stride}*1 + 7168], tmm3",
             "tilerelease",
             config = in(reg) config.0.as_ptr(),
-            a = inout(reg) a.as_ptr().add(d * TILE_BYTES) => _,
-            b0 = inout(reg) b.as_ptr() => _,
-            b1 = inout(reg) b.as_ptr().add(words * TILE_BYTES) => _,
+            a0 = inout(reg) a.0.as_ptr() => _,
+            a1 = inout(reg) a.1.as_ptr() => _,
+            b0 = inout(reg) b.0.as_ptr() => _,
+            b1 = inout(reg) b.1.as_ptr() => _,
             n = inout(reg) words => _,
-            c = in(reg) sums.as_mut_ptr().cast::<i32>().add(d * TILE * TILE),
+            a_step = in(reg) a_step * TILE_BYTES,
+            c = in(reg) sums.as_mut_ptr().cast::<i32>().add(t * TILE * TILE),
             stride = in(reg) 64usize,
             options(nostack),
         );
     }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn products(
-    _: &[u8],
-    _: &[u8],
-    _: usize,
-    _: usize,
-    _: &mut [[[i32; TILE * TILE]; DIGITS]; 2],
-) {
-    unreachable!("AMX is detected only on x86-64")
 }
