@@ -3,13 +3,16 @@
 //! a/b-ReLU family, where η' takes one value on each side of 0, so that the kernel's
 //! D₁D₂ᵀ (D = η'(H) ⊙ a) is a function of these overlaps with w_j = a_j² and needs no f64 GEMM.
 //!
-//! Two ways to form N, both exact sums in a fixed order:
+//! N is always an exact integer sum (in units of a common weight), so every way of forming it
+//! gives the same bits:
 //! - every w_j the same (±a output weights): N = w · popcount(s_i & s'_k), 512 neurons per
 //!   AVX-512 `VPOPCNTQ` instruction;
-//! - any w_j: neurons in chunks of four, each chunk t with the 16-entry table
-//!   T_t[b] = Σ_{q: bit q of b} w_{4t+q} of its subset sums, and N_ik = Σ_t T_t[ν_it & ν'_kt]
-//!   with ν_it the chunk's four sign bits, summed over t in order. On AVX-512 a table fits two
-//!   registers and one `VPERMI2PD` looks it up for eight pairs at once: 32 neuron terms per
+//! - any w_j ≥ 0: the weights quantized to integers q_j < 2^48 ([`Quantized`]), then either
+//!   AMX byte products (the `amx` submodule: N = Σ_d 256^d (S ⊙ q_{·d}) S'ᵀ over the six bytes
+//!   of q, where the CPU and the OS allow it), or neurons in chunks of four, each chunk t with
+//!   the 16-entry table T_t[b] = Σ_{r: bit r of b} q_{4t+r} of its subset sums, and
+//!   N_ik = Σ_t T_t[ν_it & ν'_kt] with ν_it the chunk's four sign bits. On AVX-512 a table fits
+//!   two registers and one `VPERMI2Q` looks it up for eight pairs at once: 32 neuron terms per
 //!   lookup and add, against 8 per f64 FMA.
 
 use rayon::prelude::*;
@@ -526,7 +529,8 @@ mod tests {
         (h, SignBits::from_bits(words, bits, rows))
     }
 
-    /// The table path's N, row sums and total against their definitions Σ_j w_j s_ij s'_kj,
+    /// N, the row sums and the total for unequal weights (AMX products where the CPU has them,
+    /// else tables) against their definitions Σ_j w_j s_ij s'_kj,
     /// same-set (upper triangle) and cross, with row counts that leave partial tiles and blocks
     /// and a width that is not a multiple of 64; the popcount path for equal weights.
     #[test]
