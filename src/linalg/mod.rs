@@ -957,6 +957,29 @@ mod tests {
     /// Fixed row blocks (here 64, the last ragged) against the naive product, on 1, 2 and 3
     /// threads, with B a transposed view as the two-layer kernels pass it; the epilogue sees each
     /// block once, after its product, with that block's item.
+    /// Every block of `filled_by_blocks` starts zeroed (the buffer comes from fresh capacity),
+    /// is handed to `fill` once with its own item and its index, and the last one is short.
+    #[test]
+    fn filled_by_blocks_zeroes_and_fills_each_block_once() {
+        for threads in [1, 3] {
+            let v = on_threads(threads, || {
+                filled_by_blocks(1000, 128, (0..8).collect(), |b, block, item: usize| {
+                    assert_eq!(b, item);
+                    assert_eq!(block.len(), if b == 7 { 1000 - 7 * 128 } else { 128 });
+                    assert!(
+                        block.iter().all(|&x| x.to_bits() == 0),
+                        "block {b} not zeroed"
+                    );
+                    for (k, x) in block.iter_mut().enumerate() {
+                        *x = (b * 128 + k) as f64;
+                    }
+                })
+            });
+            assert_eq!(v.len(), 1000);
+            assert!(v.iter().enumerate().all(|(i, &x)| x == i as f64));
+        }
+    }
+
     #[test]
     fn gemm_row_blocks_is_the_product_and_thread_independent() {
         let a = random(200, 37, 41);
