@@ -190,7 +190,9 @@ impl HiddenLayer<'_> {
                 counted = Some((bits1, bits2, slopes));
             } else if let Some(d1) = &d1 {
                 let mut inputs = product(x1, x2r, 1.0);
-                inputs.data.iter_mut().for_each(|g| *g += bias);
+                if self.b.is_some() {
+                    inputs.data.iter_mut().for_each(|g| *g += bias);
+                }
                 let mut dd = product(d1, d2.as_ref().unwrap_or(d1), c2);
                 dd.data
                     .par_iter_mut()
