@@ -78,12 +78,23 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R 
     thread_local! {
         static SCRATCH: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
     }
-    let mut buffer = SCRATCH.take();
+    with_thread_buffer(&SCRATCH, len, 0.0, f)
+}
+
+/// [`with_scratch`] for any element type, with the caller's own thread-local buffer `key`
+/// (grown with `fill` values when shorter than `len`).
+pub(crate) fn with_thread_buffer<T: Clone, R>(
+    key: &'static std::thread::LocalKey<std::cell::Cell<Vec<T>>>,
+    len: usize,
+    fill: T,
+    f: impl FnOnce(&mut [T]) -> R,
+) -> R {
+    let mut buffer = key.take();
     if buffer.len() < len {
-        buffer.resize(len, 0.0);
+        buffer.resize(len, fill);
     }
     let out = f(&mut buffer[..len]);
-    SCRATCH.set(buffer);
+    key.set(buffer);
     out
 }
 
@@ -914,7 +925,6 @@ mod tests {
         }
     }
 
-    /// `f` on a rayon pool of `threads` threads.
     /// A scratch buffer has the asked length, a nested call does not share it, and the thread
     /// keeps the buffer for its next call (the values a previous call left are still there).
     #[test]
@@ -937,6 +947,7 @@ mod tests {
         assert_eq!(again, outer);
     }
 
+    /// `f` on a rayon pool of `threads` threads.
     fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -954,9 +965,6 @@ mod tests {
         assert_eq!(run(1).data, run(3).data);
     }
 
-    /// Fixed row blocks (here 64, the last ragged) against the naive product, on 1, 2 and 3
-    /// threads, with B a transposed view as the two-layer kernels pass it; the epilogue sees each
-    /// block once, after its product, with that block's item.
     /// Every block of `filled_by_blocks` starts zeroed (the buffer comes from fresh capacity),
     /// is handed to `fill` once with its own item and its index, and the last one is short.
     #[test]
@@ -980,6 +988,9 @@ mod tests {
         }
     }
 
+    /// Fixed row blocks (here 64, the last ragged) against the naive product, on 1, 2 and 3
+    /// threads, with B a transposed view as the two-layer kernels pass it; the epilogue sees each
+    /// block once, after its product, with that block's item.
     #[test]
     fn gemm_row_blocks_is_the_product_and_thread_independent() {
         let a = random(200, 37, 41);

@@ -529,10 +529,10 @@ mod tests {
         (h, SignBits::from_bits(words, bits, rows))
     }
 
-    /// N, the row sums and the total for unequal weights (AMX products where the CPU has them,
-    /// else tables) against their definitions Σ_j w_j s_ij s'_kj,
-    /// same-set (upper triangle) and cross, with row counts that leave partial tiles and blocks
-    /// and a width that is not a multiple of 64; the popcount path for equal weights.
+    /// N, the row sums and the total against their definitions Σ_j w_j s_ij s'_kj — unequal
+    /// weights by the tables and (where the CPU has AMX) by the byte products, equal ones by
+    /// popcounts — same-set (upper triangle) and cross, with row counts that leave partial tiles
+    /// and blocks and a width that is not a multiple of 64.
     #[test]
     fn overlaps_match_their_definition() {
         let width = 150;
@@ -542,9 +542,10 @@ mod tests {
             .map(|j| 0.1 + (j as f64 * 0.37).sin().powi(2))
             .collect();
         let equal = vec![0.49; width];
-        for w in [&varied, &equal] {
+        let cases = [(&varied, false), (&varied, true), (&equal, true)];
+        for (w, products) in cases {
             for (hb, sb, upper) in [(&h1, &s1, true), (&h2, &s2, false)] {
-                let ov = Overlaps::new(&s1, sb, w, upper);
+                let ov = Overlaps::with_products(&s1, sb, w, upper, products);
                 let exact = |ha: &[f64], hb: &[f64]| -> f64 {
                     (0..width)
                         .filter(|&j| ha[j] > 0.0 && hb[j] > 0.0)

@@ -182,7 +182,6 @@ impl HiddenLayer<'_> {
         let n2 = x2r.rows;
         // The first layer's part: counted from the sign bits (with the input Gram formed a
         // block of rows at a time), or c² (D₁D₂ᵀ) ⊙ (X₁X₂ᵀ + 1[bias]).
-        let bias = if self.b.is_some() { 1.0 } else { 0.0 };
         let mut first_part = None;
         let mut counted = None;
         if first {
@@ -191,7 +190,7 @@ impl HiddenLayer<'_> {
             } else if let Some(d1) = &d1 {
                 let mut inputs = product(x1, x2r, 1.0);
                 if self.b.is_some() {
-                    inputs.data.iter_mut().for_each(|g| *g += bias);
+                    inputs.data.iter_mut().for_each(|g| *g += 1.0);
                 }
                 let mut dd = product(d1, d2.as_ref().unwrap_or(d1), c2);
                 dd.data
@@ -218,6 +217,7 @@ impl HiddenLayer<'_> {
             let w: Vec<f64> = self.a.iter().map(|aj| aj * aj).collect();
             let ov = Overlaps::new(&bits1, bits2, &w, same);
             let delta = hi - lo;
+            let bias = if self.b.is_some() { 1.0 } else { 0.0 };
             let block = Overlaps::ROWS * n2.max(1);
             k.data
                 .par_chunks_mut(block)

@@ -156,9 +156,17 @@ impl Digits {
     /// among them).
     pub fn task(&self, bits1: &SignBits, r0: usize, upper: bool, out: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: a `Digits` exists only where AMX and AVX-512BW/DQ were detected.
-        unsafe {
-            self.task_wide(bits1, r0, upper, out)
+        {
+            thread_local! {
+                /// The left operands of this thread's last task, kept for its next one.
+                static LEFT: std::cell::Cell<Vec<Line>> = const { std::cell::Cell::new(Vec::new()) };
+            }
+            let rows = out.len() / self.rows2.max(1);
+            let len = rows.div_ceil(TILE) * self.words * DIGITS * TILE_BYTES / 64;
+            crate::linalg::with_thread_buffer(&LEFT, len, Line([0; 64]), |left| {
+                // SAFETY: a `Digits` exists only where AMX and AVX-512BW/DQ were detected.
+                unsafe { self.task_wide(bits1, r0, upper, out, left) }
+            })
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -171,16 +179,22 @@ impl Digits {
     /// digits' sums combined eight lanes at a time). Each pass of [`products`] forms four
     /// 16 × 16 tiles: two digits of one row tile against two column tiles.
     ///
+    /// `left` is the left operands' space (row tiles × words × six tiles), every byte of which
+    /// is written here before it is read.
+    ///
     /// # Safety
     /// AMX (see `available`), AVX-512BW and AVX-512DQ must be usable.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq")]
-    unsafe fn task_wide(&self, bits1: &SignBits, r0: usize, upper: bool, out: &mut [f64]) {
+    unsafe fn task_wide(
+        &self,
+        bits1: &SignBits,
+        r0: usize,
+        upper: bool,
+        out: &mut [f64],
+        left: &mut [Line],
+    ) {
         use std::arch::x86_64::{_mm512_loadu_si512, _mm512_maskz_mov_epi8, _mm512_storeu_si512};
-        thread_local! {
-            /// The left operands of this thread's last task, kept for its next one.
-            static LEFT: std::cell::Cell<Vec<Line>> = const { std::cell::Cell::new(Vec::new()) };
-        }
         let (words, n2) = (self.words, self.rows2);
         if n2 == 0 {
             return;
@@ -190,12 +204,12 @@ impl Digits {
         // The left operands: per row tile, word and digit, the rows' bits times that byte of
         // each weight (zero rows past the last), every byte written here.
         let per_row_tile = words * DIGITS * TILE_BYTES;
-        let mut left = LEFT.take();
-        left.resize(row_tiles * per_row_tile / 64, Line([0; 64]));
-        for (rt, tiles) in bytes_mut(&mut left)
-            .chunks_exact_mut(per_row_tile)
-            .enumerate()
-        {
+        assert_eq!(
+            left.len() * 64,
+            row_tiles * per_row_tile,
+            "AMX left operands' space"
+        );
+        for (rt, tiles) in bytes_mut(left).chunks_exact_mut(per_row_tile).enumerate() {
             for r in 0..TILE {
                 let i = r0 + rt * TILE + r;
                 let valid = rt * TILE + r < rows;
@@ -217,7 +231,7 @@ impl Digits {
                 }
             }
         }
-        let (lhs, rhs) = (bytes(&left), bytes(&self.right));
+        let (lhs, rhs) = (bytes(left), bytes(&self.right));
         let per_column_tile = words * TILE_BYTES;
         // sums[j][d]: column tile ct + j, digit d.
         let mut sums = [[[0i32; TILE * TILE]; DIGITS]; 2];
@@ -234,7 +248,7 @@ impl Digits {
                     let pair = (&a[d * TILE_BYTES..], &a[(d + 1) * TILE_BYTES..]);
                     // SAFETY: AMX is the caller's contract; the operands are the slices
                     // `products` asks for (per step six tiles, the digits, in `a`).
-                    unsafe { products(pair, b, words, DIGITS, d, &mut sums) };
+                    unsafe { products(pair, b, words, d, &mut sums) };
                 }
                 for (j, sums) in sums.iter().enumerate() {
                     let k0 = (ct + j) * TILE;
@@ -260,7 +274,6 @@ impl Digits {
                 }
             }
         }
-        LEFT.set(left);
     }
 }
 
@@ -288,11 +301,11 @@ unsafe fn right_tile(column_words: &[u64; TILE], tile: &mut [u8]) {
     }
 }
 
-/// Four 16 × 16 tiles of sums over `words` steps: with left operands a = (a₀, a₁) (two digits'
-/// tiles) and right ones b = (b₀, b₁) (two column tiles), sums[j][t + i] = Σ_steps a_i b_jᵀ. Per
-/// step a_i holds a 16 × 64-byte tile and moves on by `a_step` tiles, b_j holds one and moves
-/// on by one. Four accumulators, two
-/// left and two right operand tiles: each tile loaded feeds two products.
+/// Four 16 × 16 tiles of sums over `words` steps: with left operands a = (a₀, a₁) (the tiles of
+/// digits d and d + 1) and right ones b = (b₀, b₁) (two column tiles), sums[j][d + i] =
+/// Σ_steps a_i b_jᵀ. Per step a_i holds a 16 × 64-byte tile and moves on by the six digits'
+/// tiles, b_j holds one and moves on by one. Four accumulators, two left and two right operand
+/// tiles: each tile loaded feeds two products.
 ///
 /// # Safety
 /// AMX-TILE and AMX-INT8 must be usable by this thread (see `available`).
@@ -301,8 +314,7 @@ unsafe fn products(
     a: (&[u8], &[u8]),
     b: (&[u8], &[u8]),
     words: usize,
-    a_step: usize,
-    t: usize,
+    d: usize,
     sums: &mut [[[i32; TILE * TILE]; DIGITS]; 2],
 ) {
     /// Palette 1; every tile 16 rows of 64 bytes (the sums: 16 × 16 four-byte integers).
@@ -314,10 +326,11 @@ unsafe fn products(
         config.0[16 + 2 * tile] = 64;
         config.0[48 + tile] = 16;
     }
-    let a_len = ((words - 1) * a_step + 1) * TILE_BYTES;
+    let a_step = DIGITS * TILE_BYTES;
+    let a_len = (words - 1) * a_step + TILE_BYTES;
     assert!(
         words > 0
-            && t + 1 < DIGITS
+            && d + 1 < DIGITS
             && a.0.len() >= a_len
             && a.1.len() >= a_len
             && b.0.len() >= words * TILE_BYTES
@@ -326,7 +339,7 @@ unsafe fn products(
     );
     // SAFETY: the configuration is valid; every load reads 16 rows of 64 bytes at a stride of
     // 64 inside a slice of `a` or `b` (checked above), the stores write 16 rows of 64 bytes
-    // inside `sums` (sums[j][t + i] lies 1024 (t + i + DIGITS j) bytes into it); the tile
+    // inside `sums` (sums[j][d + i] lies 1024 (d + i + DIGITS j) bytes into it); the tile
     // registers are configured, used and released inside this one block.
     unsafe {
         std::arch::asm!(
@@ -361,8 +374,8 @@ unsafe fn products(
             b0 = inout(reg) b.0.as_ptr() => _,
             b1 = inout(reg) b.1.as_ptr() => _,
             n = inout(reg) words => _,
-            a_step = in(reg) a_step * TILE_BYTES,
-            c = in(reg) sums.as_mut_ptr().cast::<i32>().add(t * TILE * TILE),
+            a_step = in(reg) a_step,
+            c = in(reg) sums.as_mut_ptr().cast::<i32>().add(d * TILE * TILE),
             stride = in(reg) 64usize,
             options(nostack),
         );
