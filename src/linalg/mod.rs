@@ -8,8 +8,12 @@
 //! whatever the number of threads; the tests below hold it to that.
 
 pub mod lanczos;
+pub mod panels;
+mod transpose;
 
 pub use lanczos::{lanczos_apply, tridiagonal, Lanczos, LanczosOutput};
+pub use panels::{gemm_panels, gemm_panels_rows, gram_upper_panels, Panels};
+pub(crate) use transpose::transpose_group;
 
 use crate::error::{Error, Result};
 use faer::linalg::matmul::matmul;
@@ -247,19 +251,23 @@ pub fn zeroed(len: usize) -> Vec<f64> {
     v
 }
 
-/// A buffer of `len` values filled block by block on the rayon pool: each block of
-/// `block_len` values (the last one shorter) is zeroed by the task that then hands it, with the
-/// block's own entry of `items` (one per block, in order), to `fill(block_index, block, item)`,
-/// so the zeroing is shared by the cores and leaves the block in
-/// the cache of the core that writes it next (a single-threaded `calloc` of a buffer that the
-/// allocator reuses from its heap zeroes it on one core, out of cache: ≈ 2.5 ms of the
-/// two-layer empirical NTK's 32 MB of pre-activations). Huge pages as for [`zeroed`].
+/// A buffer of `len` values filled block by block on the rayon pool, its first block starting
+/// on a 64-byte line: returns the buffer and the number of values before that start (`lead`,
+/// 0 to 7, zero). Each block of `block_len` values (the last one shorter) is zeroed by the task
+/// that then hands it, with the block's own entry of `items` (one per block, in order), to
+/// `fill(block_index, block, item)`, so the zeroing is shared by the cores and leaves the block
+/// in the cache of the core that writes it next (a single-threaded `calloc` of a buffer that
+/// the allocator reuses from its heap zeroes it on one core, out of cache: ≈ 2.5 ms of the
+/// two-layer empirical NTK's 32 MB of features). The buffer is an ordinary `Vec<f64>`, not an
+/// over-aligned type: the allocator then reuses its memory across calls, where an
+/// over-aligned allocation of tens of MB is mapped fresh every time and zeroed by the kernel
+/// page by page. Huge pages as for [`zeroed`].
 pub fn filled_by_blocks<T: Send>(
     len: usize,
     block_len: usize,
     items: Vec<T>,
     fill: impl Fn(usize, &mut [f64], T) + Sync,
-) -> Vec<f64> {
+) -> (Vec<f64>, usize) {
     use rayon::prelude::*;
     let block_len = block_len.max(1);
     assert_eq!(
@@ -267,9 +275,14 @@ pub fn filled_by_blocks<T: Send>(
         len.div_ceil(block_len),
         "filled_by_blocks: one item per block"
     );
-    let mut v: Vec<f64> = Vec::with_capacity(len);
-    advise_huge_pages(v.as_ptr(), len);
-    v.spare_capacity_mut()[..len]
+    let mut v: Vec<f64> = Vec::with_capacity(len + 7);
+    let lead = (v.as_ptr() as usize).wrapping_neg() % 64 / std::mem::size_of::<f64>();
+    advise_huge_pages(v.as_ptr(), len + lead);
+    let spare = &mut v.spare_capacity_mut()[..lead + len];
+    spare[..lead].iter_mut().for_each(|x| {
+        x.write(0.0);
+    });
+    spare[lead..]
         .par_chunks_mut(block_len)
         .zip(items)
         .enumerate()
@@ -283,9 +296,9 @@ pub fn filled_by_blocks<T: Send>(
             };
             fill(b, block, item);
         });
-    // SAFETY: every one of the first `len` values was written above (all-zero bits are 0.0).
-    unsafe { v.set_len(len) };
-    v
+    // SAFETY: every one of the first `lead + len` values was written above.
+    unsafe { v.set_len(lead + len) };
+    (v, lead)
 }
 
 /// Marks the whole 2 MiB pages of a buffer of `len` values at `ptr` MADV_HUGEPAGE when it is
@@ -392,44 +405,6 @@ fn gemm_impl(
         matmul(dst, accum, av, bv, alpha, Par::Seq);
     }
     clear_upper_vector_state();
-}
-
-/// C = A B as a new row-major matrix, in fixed blocks of `block_rows` rows of C (and A), one
-/// single-threaded product per block and block per core, each followed by
-/// `epilogue(first_row, block, item)` while the block is in cache, with the block's own entry of
-/// `items` (one per block, in order; the caller's per-block outputs). For products with many
-/// rows and a short inner dimension this runs faster than faer's own parallel split (two cores
-/// here: ≈ 85–90 GFLOP/s against ≈ 60–70 on 1000 × 100 · 100 × 4096); the blocks are fixed, so
-/// every entry is the same sequence of operations whatever the thread count.
-pub fn gemm_row_blocks<T: Send>(
-    a: MatRef<'_, f64>,
-    b: MatRef<'_, f64>,
-    block_rows: usize,
-    items: Vec<T>,
-    epilogue: impl Fn(usize, &mut [f64], T) + Sync,
-) -> Matrix {
-    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-    assert_eq!(b.nrows(), k, "gemm_row_blocks: inner dimensions differ");
-    let block = block_rows.max(1);
-    assert_eq!(
-        items.len(),
-        m.div_ceil(block),
-        "gemm_row_blocks: one item per block"
-    );
-    if n == 0 {
-        return Matrix::zeros(m, n);
-    }
-    let data = filled_by_blocks(m * n, block * n, items, |blk, rows, item| {
-        let r0 = blk * block;
-        let len = rows.len() / n;
-        gemm_slice_sequential(rows, len, n, 0.0, a.subrows(r0, len), b, 1.0);
-        epilogue(r0, rows, item);
-    });
-    Matrix {
-        rows: m,
-        cols: n,
-        data,
-    }
 }
 
 /// C ← α A B on the calling thread, for C a `rows × cols` block of a row-major buffer at `c`
@@ -965,13 +940,17 @@ mod tests {
         assert_eq!(run(1).data, run(3).data);
     }
 
-    /// Every block of `filled_by_blocks` starts zeroed (the buffer comes from fresh capacity),
+    /// Every block of `filled_by_blocks` starts zeroed (the buffer comes from fresh capacity), the
+    /// first on a 64-byte line,
     /// is handed to `fill` once with its own item and its index, and the last one is short.
     #[test]
     fn filled_by_blocks_zeroes_and_fills_each_block_once() {
         for threads in [1, 3] {
-            let v = on_threads(threads, || {
+            let (v, lead) = on_threads(threads, || {
                 filled_by_blocks(1000, 128, (0..8).collect(), |b, block, item: usize| {
+                    if b == 0 {
+                        assert_eq!(block.as_ptr() as usize % 64, 0, "first block on a line");
+                    }
                     assert_eq!(b, item);
                     assert_eq!(block.len(), if b == 7 { 1000 - 7 * 128 } else { 128 });
                     assert!(
@@ -983,50 +962,10 @@ mod tests {
                     }
                 })
             });
-            assert_eq!(v.len(), 1000);
-            assert!(v.iter().enumerate().all(|(i, &x)| x == i as f64));
+            assert!(lead < 8 && v.len() == lead + 1000);
+            assert!(v[..lead].iter().all(|&x| x == 0.0));
+            assert!(v[lead..].iter().enumerate().all(|(i, &x)| x == i as f64));
         }
-    }
-
-    /// Fixed row blocks (here 64, the last ragged) against the naive product, on 1, 2 and 3
-    /// threads, with B a transposed view as the two-layer kernels pass it; the epilogue sees each
-    /// block once, after its product, with that block's item.
-    #[test]
-    fn gemm_row_blocks_is_the_product_and_thread_independent() {
-        let a = random(200, 37, 41);
-        let b = random(50, 37, 42);
-        let want = naive(&a, &b.transpose());
-        let run = |threads| {
-            on_threads(threads, || {
-                let mut seen = vec![(usize::MAX, 0, 0.0); 4];
-                let items: Vec<_> = seen.iter_mut().enumerate().collect();
-                let c = gemm_row_blocks(
-                    a.view(),
-                    b.view().transpose(),
-                    64,
-                    items,
-                    |r0, block, (index, slot)| {
-                        // The block's first entry as the product left it, then doubled.
-                        *slot = (r0 / 64 * 10 + index, block.len(), block[0]);
-                        block.iter_mut().for_each(|v| *v *= 2.0);
-                    },
-                );
-                (c, seen)
-            })
-        };
-        let (c1, seen) = run(1);
-        let lens = [64 * 50, 64 * 50, 64 * 50, 8 * 50];
-        for (k, &(tag, len, first)) in seen.iter().enumerate() {
-            assert_eq!((tag, len), (11 * k, lens[k]), "block {k}");
-            assert!(
-                (first - want.get(64 * k, 0)).abs() < 1e-12,
-                "block {k}: {first}"
-            );
-        }
-        assert_eq!(c1.data, run(2).0.data);
-        assert_eq!(c1.data, run(3).0.data);
-        let doubled: Vec<f64> = want.data.iter().map(|v| 2.0 * v).collect();
-        assert!(distance(&c1.data, &doubled) < 2e-12 * want.frobenius_norm());
     }
 
     #[test]

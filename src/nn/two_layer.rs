@@ -6,8 +6,10 @@
 //! [`crate::nn::InfiniteWidth`] through `HiddenLayer`.
 
 use crate::error::{check_positive, Error, Result};
+use crate::linalg::panels::{Line, LANES};
 use crate::linalg::{
-    fill_lower_from_upper, gemm, gemm_row_blocks, gemm_slice_sequential, gram_upper, view, Matrix,
+    fill_lower_from_upper, gemm, gemm_panels, gemm_panels_rows, gemm_slice_sequential, gram_upper,
+    gram_upper_panels, view, Matrix, Panels,
 };
 use crate::nn::model::{zero_frozen, Cache, Model, ParamBlock};
 use crate::nn::sign_bits::{Overlaps, SignBits};
@@ -67,25 +69,26 @@ enum FirstLayer {
     Slopes,
 }
 
-/// A batch's pre-activations (or Φ = η(H) in their place) with the first layer's ingredients.
+/// What the kernel paths take from a batch's pre-activations H: Φ = η(H) in panels (for the
+/// second layer's part Φ₁Φ₂ᵀ) and the first layer's ingredients.
 struct Features {
-    h: Matrix,
+    phi: Option<Panels>,
     bits: Option<SignBits>,
     d: Option<Matrix>,
 }
 
 impl HiddenLayer<'_> {
     /// A batch's pre-activations H = X Wᵀ + b (n × M, sample-major) and what the kernel paths
-    /// take from them, formed block by block (64 samples: one single-threaded GEMM each) while
-    /// the block is in cache: its sign bits or D = η'(H) ⊙ a for the first layer's part (see
-    /// [`FirstLayer`]), then Φ = η(H) in place of H when `phi`. The blocks are fixed, so every
-    /// entry is the same sequence of operations whatever the thread count.
+    /// take from them, formed block by block (64 samples: one single-threaded GEMM each, in a
+    /// per-thread buffer) while the block is in cache: its sign bits or D = η'(H) ⊙ a for the
+    /// first layer's part (see [`FirstLayer`]), and Φ = η(H) in [`Panels`] when `phi`. H itself
+    /// is never stored. The blocks are fixed, so every entry is the same sequence of operations
+    /// whatever the thread count.
     fn features(&self, x: &Matrix, first: FirstLayer, phi: bool) -> Features {
         let (n, m) = (x.rows, self.width);
         let words = m.div_ceil(64);
         let mut bits = (first == FirstLayer::Signs).then(|| vec![0u64; n * words]);
         let mut d = (first == FirstLayer::Slopes).then(|| Matrix::zeros(n, m));
-        let w = view(self.w, m, self.input_dim);
         // Each block's share of the bits and of D.
         let blocks = n.div_ceil(SAMPLE_ROWS);
         let mut bit_blocks = bits
@@ -102,31 +105,61 @@ impl HiddenLayer<'_> {
             })
             .collect();
         let act = self.activation;
-        let h = gemm_row_blocks(
-            x.view(),
-            w.transpose(),
-            SAMPLE_ROWS,
-            items,
-            |_, hb, (mut bb, mut db)| {
-                // Row by row, so that each row stays in L1 through its passes.
-                for (r, row) in hb.chunks_exact_mut(m).enumerate() {
-                    if let Some(b) = self.b {
-                        row.iter_mut().zip(b).for_each(|(u, &bj)| *u += bj);
-                    }
-                    if let Some(bb) = bb.as_deref_mut() {
-                        SignBits::fill(&mut bb[r * words..(r + 1) * words], row);
-                    }
-                    if let Some(db) = db.as_deref_mut() {
-                        self.slopes(&mut db[r * m..(r + 1) * m], row);
-                    }
-                    if phi {
-                        act.apply_in_place_sequential(row);
-                    }
+        // The passes over one block of H (rows r0..): row by row, so that each row stays in L1
+        // through them; then, with `groups`, the block's panels of Φ.
+        let epilogue = |hb: &mut [f64],
+                        (mut bb, mut db): (Option<&mut [u64]>, Option<&mut [f64]>),
+                        groups: Option<&mut [Line]>| {
+            for (r, row) in hb.chunks_exact_mut(m).enumerate() {
+                if let Some(b) = self.b {
+                    row.iter_mut().zip(b).for_each(|(u, &bj)| *u += bj);
                 }
-            },
+                if let Some(bb) = bb.as_deref_mut() {
+                    SignBits::fill(&mut bb[r * words..(r + 1) * words], row);
+                }
+                if let Some(db) = db.as_deref_mut() {
+                    self.slopes(&mut db[r * m..(r + 1) * m], row);
+                }
+                if groups.is_some() {
+                    act.apply_in_place_sequential(row);
+                }
+            }
+            if let Some(groups) = groups {
+                for (group, rows) in groups
+                    .chunks_mut(Panels::stride_for(m))
+                    .zip(hb.chunks(LANES * m))
+                {
+                    Panels::fill_group(group, rows, m);
+                }
+            }
+        };
+        // H = X Wᵀ block by block from the panels of X and W (each block one kernel pass on
+        // one core, into that core's scratch).
+        let (xp, wp) = (
+            Panels::from_matrix(x),
+            Panels::from_rows(self.w, m, self.input_dim),
         );
+        let phi = if phi && m > 0 {
+            let block_groups = SAMPLE_ROWS / LANES;
+            Some(Panels::by_blocks(
+                n,
+                m,
+                block_groups,
+                items,
+                |blk, groups, item| {
+                    block_of_h((&xp, &wp), blk, |hb| epilogue(hb, item, Some(groups)))
+                },
+            ))
+        } else {
+            if m > 0 {
+                items.into_par_iter().enumerate().for_each(|(blk, item)| {
+                    block_of_h((&xp, &wp), blk, |hb| epilogue(hb, item, None))
+                });
+            }
+            phi.then(|| Panels::from_rows(&[], n, 0))
+        };
         Features {
-            h,
+            phi,
             bits: bits.map(|bits| SignBits::from_bits(words, bits, n)),
             d,
         }
@@ -157,14 +190,14 @@ impl HiddenLayer<'_> {
             (true, None) => FirstLayer::Slopes,
         };
         let Features {
-            h: phi1,
+            phi: phi1,
             bits: bits1,
             d: d1,
         } = self.features(x1, first_layer, second);
         let (phi2, bits2, d2) = match x2 {
             Some(x) => {
                 let f = self.features(x, first_layer, second);
-                (Some(f.h), f.bits, f.d)
+                (f.phi, f.bits, f.d)
             }
             None => (None, None, None),
         };
@@ -200,12 +233,14 @@ impl HiddenLayer<'_> {
                 first_part = Some(dd);
             }
         }
-        // c² Φ₁Φ₂ᵀ (the features hold Φ = η(H)).
-        let mut k = if second {
-            product(&phi1, phi2.as_ref().unwrap_or(&phi1), c2)
-        } else {
-            Matrix::zeros(x1.rows, n2)
-        };
+        // c² Φ₁Φ₂ᵀ, from the panels of Φ = η(H).
+        let mut k = Matrix::zeros(x1.rows, n2);
+        if let Some(phi1) = &phi1 {
+            match &phi2 {
+                Some(phi2) => gemm_panels(&mut k, phi1, phi2, c2),
+                None => gram_upper_panels(&mut k, phi1, c2),
+            }
+        }
         if let Some(dd) = first_part {
             k.data
                 .par_iter_mut()
@@ -256,6 +291,17 @@ impl HiddenLayer<'_> {
         }
         k
     }
+}
+
+/// Block `index` of [`SAMPLE_ROWS`] rows of H = X Wᵀ (the last block shorter), from the panels
+/// of X and of W, formed in the calling thread's scratch buffer and handed to `f` while in cache.
+fn block_of_h<R>((x, w): (&Panels, &Panels), index: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    let r0 = index * SAMPLE_ROWS;
+    let rows = SAMPLE_ROWS.min(x.rows - r0);
+    crate::linalg::with_scratch(rows * w.rows, |hb| {
+        gemm_panels_rows(hb, x, r0, rows, w);
+        f(hb)
+    })
 }
 
 /// Runs `f` on every item, on the rayon pool when `parallel` (each item is one fixed block of
