@@ -12,7 +12,7 @@ pub mod panels;
 mod transpose;
 
 pub use lanczos::{lanczos_apply, tridiagonal, Lanczos, LanczosOutput};
-pub use panels::{gemm_panels, gemm_panels_rows, gram_upper_panels, Panels};
+pub use panels::{gemm_panels, gemm_panels_block, gram_upper_panels, Panels};
 pub(crate) use transpose::transpose_group;
 
 use crate::error::{Error, Result};

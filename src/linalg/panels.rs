@@ -17,6 +17,7 @@
 
 use super::{filled_by_blocks, transpose_group, Matrix};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Values per line (one 64-byte cache line of f64).
 pub const LANES: usize = 8;
@@ -176,43 +177,85 @@ pub fn gemm_panels(c: &mut Matrix, a: &Panels, b: &Panels, alpha: f64) {
     products(c, (a, b), &pairs, false, alpha);
 }
 
-/// Rows r0..r0 + `rows` of C = A Bᵀ (r0 a multiple of 8) into `c` (`rows` × B.rows, row-major)
-/// on the calling thread: a block of rows formed in a thread's cache, as the two-layer features
-/// take H = X Wᵀ.
-pub fn gemm_panels_rows(c: &mut [f64], a: &Panels, r0: usize, rows: usize, b: &Panels) {
-    let (n2, depth, stride) = (b.rows, a.depth, Panels::stride_for(a.depth));
+/// The block rows × cols of C = α A Bᵀ (both ranges starting at a multiple of 8) into `c`
+/// (rows.len() × cols.len(), row-major) on the calling thread: a block formed in a thread's
+/// cache, as the two-layer features take H = X Wᵀ a block of samples at a time and the
+/// analytic kernels their input Gram a tile at a time.
+pub fn gemm_panels_block(
+    c: &mut [f64],
+    (a, rows): (&Panels, Range<usize>),
+    (b, cols): (&Panels, Range<usize>),
+    alpha: f64,
+) {
     assert_eq!(
         a.depth, b.depth,
-        "gemm_panels_rows: inner dimensions differ"
+        "gemm_panels_block: inner dimensions differ"
     );
     assert!(
-        r0.is_multiple_of(LANES) && r0 + rows <= a.rows,
-        "gemm_panels_rows: rows"
+        rows.end <= a.rows && cols.end <= b.rows,
+        "gemm_panels_block: ranges"
     );
-    assert_eq!(c.len(), rows * n2, "gemm_panels_rows: output shape");
+    let width = cols.len();
+    assert_eq!(
+        c.len(),
+        rows.len() * width,
+        "gemm_panels_block: output shape"
+    );
+    // SAFETY: `c` holds the block with row stride `width`, and is exclusively borrowed.
+    unsafe { tile(c.as_mut_ptr(), width, (a, rows), (b, cols), false, alpha) }
+}
+
+/// C[rows, cols] ← α A[rows] B[cols]ᵀ, entry (i, j) at `c` + (i − rows.start)·ldc +
+/// (j − cols.start), in depth blocks of [`DEPTH_BLOCK`] steps, each a pass of 8 × 24 kernel
+/// blocks (right triples outer, so that their lines stay in L1 while the left groups stream
+/// past); with `upper`, kernel blocks wholly below the diagonal are skipped.
+///
+/// # Safety
+/// `c` must be valid for reads and writes of the block's entries, which no other thread
+/// accesses; the ranges must lie inside A's and B's rows and start at multiples of 8.
+unsafe fn tile(
+    c: *mut f64,
+    ldc: usize,
+    (a, rows): (&Panels, Range<usize>),
+    (b, cols): (&Panels, Range<usize>),
+    upper: bool,
+    alpha: f64,
+) {
+    assert!(rows.start.is_multiple_of(LANES) && cols.start.is_multiple_of(LANES));
+    let (depth, stride) = (a.depth, Panels::stride_for(a.depth));
     if depth == 0 {
-        c.iter_mut().for_each(|v| *v = 0.0);
+        for i in 0..rows.len() {
+            for j in 0..cols.len() {
+                // SAFETY: inside the block (the caller's contract).
+                unsafe { *c.add(i * ldc + j) = 0.0 };
+            }
+        }
         return;
     }
     let (left, right) = (a.lines(), b.lines());
     for t0 in (0..depth).step_by(DEPTH_BLOCK) {
         let steps = DEPTH_BLOCK.min(depth - t0);
-        for jp in (0..n2).step_by(RIGHT_GROUPS * LANES) {
-            let cols = (RIGHT_GROUPS * LANES).min(n2 - jp);
-            for ip in (r0..r0 + rows).step_by(LANES) {
+        let last = t0 + steps == depth;
+        for jp in cols.clone().step_by(RIGHT_GROUPS * LANES) {
+            let width = (RIGHT_GROUPS * LANES).min(cols.end - jp);
+            for ip in rows.clone().step_by(LANES) {
+                if upper && jp + width <= ip {
+                    continue;
+                }
                 let block = Block {
-                    rows: LANES.min(r0 + rows - ip),
-                    cols,
+                    rows: LANES.min(rows.end - ip),
+                    cols: width,
                     steps,
                     left: &left[ip / LANES * stride + t0..],
                     right: &right[jp / LANES * stride + t0..],
                     right_stride: stride,
                     first: t0 == 0,
-                    scale: 1.0,
+                    scale: if last { alpha } else { 1.0 },
                 };
-                // SAFETY: rows ip - r0.., columns jp.. lie inside `c` (checked above); the
-                // panels hold the lines the block reads.
-                unsafe { block.run(c.as_mut_ptr().add((ip - r0) * n2 + jp), n2) };
+                // SAFETY: the entries of rows ip.., columns jp.. lie inside the block (the
+                // caller's contract); the panels hold every line the kernel reads (`left` from
+                // group ip/8, `right` from the ⌈width/8⌉ groups from jp/8 on, `steps` each).
+                unsafe { block.run(c.add((ip - rows.start) * ldc + (jp - cols.start)), ldc) };
             }
         }
     }
@@ -241,45 +284,24 @@ fn products(
     upper: bool,
     alpha: f64,
 ) {
-    let (n1, n2, depth, stride) = (a.rows, b.rows, a.depth, Panels::stride_for(a.depth));
-    if n1 == 0 || n2 == 0 {
-        return;
-    }
-    if depth == 0 {
-        c.data.iter_mut().for_each(|v| *v = 0.0);
-        return;
-    }
+    let (n1, n2) = (a.rows, b.rows);
     let out = Out(c.data.as_mut_ptr());
     let run = |&(bi, bj): &(usize, usize)| {
         let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(n1));
         let (j0, j1) = (bj * TILE, ((bj + 1) * TILE).min(n2));
-        for t0 in (0..depth).step_by(DEPTH_BLOCK) {
-            let steps = DEPTH_BLOCK.min(depth - t0);
-            let last = t0 + steps == depth;
-            for jp in (j0..j1).step_by(RIGHT_GROUPS * LANES) {
-                let cols = (RIGHT_GROUPS * LANES).min(j1 - jp);
-                for ip in (i0..i1).step_by(LANES) {
-                    if upper && jp + cols <= ip {
-                        continue;
-                    }
-                    let block = Block {
-                        rows: LANES.min(i1 - ip),
-                        cols,
-                        steps,
-                        left: &a.lines()[ip / LANES * stride + t0..],
-                        right: &b.lines()[jp / LANES * stride + t0..],
-                        right_stride: stride,
-                        first: t0 == 0,
-                        scale: if last { alpha } else { 1.0 },
-                    };
-                    // SAFETY: rows ip.., columns jp.. of the output lie inside this task's
-                    // tile; the panels hold every line the block reads (`left` from group ip/8,
-                    // `right` from the ⌈cols/8⌉ groups from jp/8 on, `steps` lines each).
-                    unsafe { block.run(out.at(ip * n2 + jp), n2) };
-                }
-            }
-        }
+        // SAFETY: tile (bi, bj) of the output, which no other task writes.
+        unsafe {
+            tile(
+                out.at(i0 * n2 + j0),
+                n2,
+                (a, i0..i1),
+                (b, j0..j1),
+                upper,
+                alpha,
+            )
+        };
     };
+    let depth = a.depth;
     if depth * n1 * n2 < super::PARALLEL_WORK {
         pairs.iter().for_each(run);
     } else {

@@ -8,7 +8,7 @@
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::panels::{Line, LANES};
 use crate::linalg::{
-    fill_lower_from_upper, gemm, gemm_panels, gemm_panels_rows, gemm_slice_sequential, gram_upper,
+    fill_lower_from_upper, gemm, gemm_panels, gemm_panels_block, gemm_slice_sequential, gram_upper,
     gram_upper_panels, view, Matrix, Panels,
 };
 use crate::nn::model::{zero_frozen, Cache, Model, ParamBlock};
@@ -299,7 +299,7 @@ fn block_of_h<R>((x, w): (&Panels, &Panels), index: usize, f: impl FnOnce(&mut [
     let r0 = index * SAMPLE_ROWS;
     let rows = SAMPLE_ROWS.min(x.rows - r0);
     crate::linalg::with_scratch(rows * w.rows, |hb| {
-        gemm_panels_rows(hb, x, r0, rows, w);
+        gemm_panels_block(hb, (x, r0..r0 + rows), (w, 0..w.rows), 1.0);
         f(hb)
     })
 }
