@@ -1,5 +1,7 @@
 //! Thin glue over faer: a row-major [`Matrix`], deterministic parallel GEMM, symmetric
-//! eigendecomposition, Cholesky solves and log-sum-exp.
+//! eigendecomposition, Cholesky solves and log-sum-exp; and, in [`panels`], the one product
+//! faer is not used for: Gram matrices of long rows from a layout written once (faer repacks
+//! both operands of every tile, a transpose of every row there).
 //!
 //! All faer calls of the crate live here (faer breaks its API at most 0.x minors).
 //!

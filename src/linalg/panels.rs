@@ -1,7 +1,8 @@
 //! Gram matrices of long rows without packing: a row-major n × k matrix A stored as
 //! [`Panels`] — groups of 8 rows, each group k lines of 8 values (line t holds A[8g..8g + 8, t],
-//! one 64-byte cache line) — and the products C = α A Aᵀ ([`gram_upper_panels`]) and
-//! C = α A Bᵀ ([`gemm_panels`]) computed from that layout directly.
+//! one 64-byte cache line, with the group length padded to an odd number of lines) — and the
+//! products C = α A Aᵀ ([`gram_upper_panels`]), C = α A Bᵀ ([`gemm_panels`]) and blocks of it
+//! ([`gemm_panels_block`]) computed from that layout directly.
 //!
 //! A general GEMM reorders both operands of every tile into its kernel's layout before
 //! multiplying ("packing"); for A Aᵀ with rows of a few thousand values that reordering is a
@@ -12,8 +13,9 @@
 //! with no reordering at all. The layout is written once, by the pass that produces A.
 //!
 //! Each entry of C is the same sequence of operations whatever the thread count: tiles and
-//! depth blocks are fixed, and every path (AVX-512 or portable) forms the same fused
-//! multiply-adds in the same order.
+//! depth blocks (128 steps) are fixed, and every path (AVX-512F, AVX2 + FMA, plain code) forms
+//! the same fused multiply-adds in the same order. Measured here (1000 × 4096, 2 cores): the
+//! Gram in 29 ms against 39–40 ms for faer's tiled product (bench/RESULTS.md).
 
 use super::{filled_by_blocks, transpose_group, Matrix};
 use rayon::prelude::*;
@@ -150,8 +152,10 @@ const RIGHT_GROUPS: usize = 3;
 
 /// The upper triangle (diagonal included) of C ← α A Aᵀ for A in panels. Of the strictly lower
 /// triangle of the n × n matrix `c`, only the entries of kernel blocks that straddle the
-/// diagonal are written (with their values); the rest is left as it was. C_ij = α Σ_t A_it A_jt, summed in depth blocks of
-/// [`DEPTH_BLOCK`] steps.
+/// diagonal are written (with their values); the rest is left as it was.
+/// C_ij = α Σ_t A_it A_jt, summed in depth blocks of 128 steps (each block's sum added to the
+/// running one, α applied after the last). 96 × 96 tiles on and above the diagonal, one task
+/// each.
 pub fn gram_upper_panels(c: &mut Matrix, a: &Panels, alpha: f64) {
     let n = a.rows;
     assert_eq!((c.rows, c.cols), (n, n), "gram_upper_panels: output shape");
