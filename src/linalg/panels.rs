@@ -29,14 +29,14 @@ pub const LANES: usize = 8;
 #[repr(C, align(64))]
 pub struct Line(pub [f64; LANES]);
 
-/// A row-major `rows × depth` matrix in groups of 8 rows: line `g·depth + t` holds the values of
-/// rows 8g..8g + 8 at column t (rows past the end read as 0).
-#[derive(Clone, Debug, Default)]
+/// A row-major `rows × depth` matrix in groups of 8 rows: line `g·s + t` holds the values of
+/// rows 8g..8g + 8 at column t, with s = [`Panels::stride_for`]`(depth)` lines per group (rows
+/// past the end, and the padding line, read as 0). Not `Clone`: a copy of the buffer would not
+/// keep its lines on 64-byte boundaries.
+#[derive(Debug, Default)]
 pub struct Panels {
-    /// Rows of the matrix.
-    pub rows: usize,
-    /// Columns of the matrix (lines per group).
-    pub depth: usize,
+    rows: usize,
+    depth: usize,
     /// The lines from `lead` on (an ordinary f64 buffer, so that the allocator reuses its
     /// memory: see [`filled_by_blocks`]).
     data: Vec<f64>,
@@ -134,6 +134,16 @@ impl Panels {
         }
         // SAFETY: as in `as_lines_mut` (the buffer was built with its lines aligned).
         unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<Line>(), values.len() / LANES) }
+    }
+
+    /// Rows of the matrix.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns of the matrix.
+    pub fn depth(&self) -> usize {
+        self.depth
     }
 
     /// Entry (i, t) (for tests and small reads).

@@ -297,9 +297,9 @@ impl HiddenLayer<'_> {
 /// of X and of W, formed in the calling thread's scratch buffer and handed to `f` while in cache.
 fn block_of_h<R>((x, w): (&Panels, &Panels), index: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
     let r0 = index * SAMPLE_ROWS;
-    let rows = SAMPLE_ROWS.min(x.rows - r0);
-    crate::linalg::with_scratch(rows * w.rows, |hb| {
-        gemm_panels_block(hb, (x, r0..r0 + rows), (w, 0..w.rows), 1.0);
+    let rows = SAMPLE_ROWS.min(x.rows() - r0);
+    crate::linalg::with_scratch(rows * w.rows(), |hb| {
+        gemm_panels_block(hb, (x, r0..r0 + rows), (w, 0..w.rows()), 1.0);
         f(hb)
     })
 }
