@@ -348,7 +348,7 @@ fn infinite_width_ntk_equals_the_jacobian() {
 /// The two-layer empirical NTK (popcount, table and GEMM paths, same-set and cross, with bias)
 /// gives the same bits on 1, 2 and 3 threads: its 64-sample feature blocks, its table tiles and
 /// its Gram tiles are fixed. 300 samples span five feature blocks, ten 32-row table tasks and
-/// three Gram tiles.
+/// four 96-row Gram tiles per side (ten on and above the diagonal).
 #[test]
 fn two_layer_ntk_is_thread_independent() {
     let x = inputs(300, 5, 31);

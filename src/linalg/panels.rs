@@ -86,6 +86,13 @@ impl Panels {
         depth | 1
     }
 
+    /// Zero panels of a `rows × depth` matrix (zeroed in parallel blocks of 8 groups), to be
+    /// written in place through [`Panels::lines_mut`].
+    pub fn zeros(rows: usize, depth: usize) -> Panels {
+        let blocks = rows.div_ceil(LANES * LANES);
+        Panels::by_blocks(rows, depth, LANES, vec![(); blocks], |_, _, ()| {})
+    }
+
     /// The panels of a row-major matrix.
     pub fn from_matrix(a: &Matrix) -> Panels {
         Panels::from_rows(&a.data, a.rows, a.cols)
@@ -134,6 +141,15 @@ impl Panels {
         }
         // SAFETY: as in `as_lines_mut` (the buffer was built with its lines aligned).
         unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<Line>(), values.len() / LANES) }
+    }
+
+    /// The lines, to write in place (e.g. block by block, by chunks of whole groups).
+    pub fn lines_mut(&mut self) -> &mut [Line] {
+        let lead = self.lead.min(self.data.len());
+        if self.data.len() == lead {
+            return &mut [];
+        }
+        as_lines_mut(&mut self.data[lead..])
     }
 
     /// Rows of the matrix.

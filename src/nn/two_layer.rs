@@ -74,7 +74,7 @@ enum FirstLayer {
 struct Features {
     phi: Option<Panels>,
     bits: Option<SignBits>,
-    d: Option<Matrix>,
+    d: Option<Panels>,
 }
 
 impl HiddenLayer<'_> {
@@ -88,15 +88,17 @@ impl HiddenLayer<'_> {
         let (n, m) = (x.rows, self.width);
         let words = m.div_ceil(64);
         let mut bits = (first == FirstLayer::Signs).then(|| vec![0u64; n * words]);
-        let mut d = (first == FirstLayer::Slopes).then(|| Matrix::zeros(n, m));
-        // Each block's share of the bits and of D.
+        // D in panels, zeroed, filled block by block below.
+        let mut d = (first == FirstLayer::Slopes && m > 0).then(|| Panels::zeros(n, m));
+        // Each block's share of the bits and of D's groups.
         let blocks = n.div_ceil(SAMPLE_ROWS);
         let mut bit_blocks = bits
             .as_mut()
             .map(|b| b.chunks_mut(SAMPLE_ROWS * words.max(1)));
-        let mut d_blocks = d
-            .as_mut()
-            .map(|d| d.data.chunks_mut(SAMPLE_ROWS * m.max(1)));
+        let mut d_blocks = d.as_mut().map(|d| {
+            d.lines_mut()
+                .chunks_mut(SAMPLE_ROWS / LANES * Panels::stride_for(m))
+        });
         let items: Vec<_> = (0..blocks)
             .map(|_| {
                 let bb = bit_blocks.as_mut().and_then(Iterator::next);
@@ -107,30 +109,46 @@ impl HiddenLayer<'_> {
         let act = self.activation;
         // The passes over one block of H (rows r0..): row by row, so that each row stays in L1
         // through them; then, with `groups`, the block's panels of Φ.
-        let epilogue = |hb: &mut [f64],
-                        (mut bb, mut db): (Option<&mut [u64]>, Option<&mut [f64]>),
-                        groups: Option<&mut [Line]>| {
-            for (r, row) in hb.chunks_exact_mut(m).enumerate() {
-                if let Some(b) = self.b {
-                    row.iter_mut().zip(b).for_each(|(u, &bj)| *u += bj);
-                }
-                if let Some(bb) = bb.as_deref_mut() {
-                    SignBits::fill(&mut bb[r * words..(r + 1) * words], row);
-                }
-                if let Some(db) = db.as_deref_mut() {
-                    self.slopes(&mut db[r * m..(r + 1) * m], row);
-                }
-                if groups.is_some() {
-                    act.apply_in_place_sequential(row);
-                }
+        let fill_groups = |groups: &mut [Line], rows: &[f64]| {
+            for (group, rows) in groups
+                .chunks_mut(Panels::stride_for(m))
+                .zip(rows.chunks(LANES * m))
+            {
+                Panels::fill_group(group, rows, m);
             }
-            if let Some(groups) = groups {
-                for (group, rows) in groups
-                    .chunks_mut(Panels::stride_for(m))
-                    .zip(hb.chunks(LANES * m))
-                {
-                    Panels::fill_group(group, rows, m);
+        };
+        // η' from η(H) where it is a function of it (tanh, sigmoid: one evaluation, not two).
+        let from_value = act.derivative_from_value_exists();
+        let epilogue = |hb: &mut [f64],
+                        (mut bb, dg): (Option<&mut [u64]>, Option<&mut [Line]>),
+                        groups: Option<&mut [Line]>| {
+            // D's rows of the block in a scratch of their own, then its groups.
+            let d_len = if dg.is_some() { hb.len() } else { 0 };
+            crate::linalg::with_scratch(d_len, |db| {
+                for (r, row) in hb.chunks_exact_mut(m).enumerate() {
+                    if let Some(b) = self.b {
+                        row.iter_mut().zip(b).for_each(|(u, &bj)| *u += bj);
+                    }
+                    if let Some(bb) = bb.as_deref_mut() {
+                        SignBits::fill(&mut bb[r * words..(r + 1) * words], row);
+                    }
+                    let d_row = &mut db[(r * m).min(d_len)..((r + 1) * m).min(d_len)];
+                    if dg.is_some() && !from_value {
+                        self.slopes(d_row, row, false);
+                    }
+                    if groups.is_some() || (dg.is_some() && from_value) {
+                        act.apply_in_place_sequential(row);
+                    }
+                    if dg.is_some() && from_value {
+                        self.slopes(d_row, row, true);
+                    }
                 }
+                if let Some(dg) = dg {
+                    fill_groups(dg, db);
+                }
+            });
+            if let Some(groups) = groups {
+                fill_groups(groups, hb);
             }
         };
         // H = X Wᵀ block by block from the panels of X and W (each block one kernel pass on
@@ -165,10 +183,17 @@ impl HiddenLayer<'_> {
         }
     }
 
-    /// One row of D = η'(H) ⊙ a (the GEMM path: activations without sign slopes).
-    fn slopes(&self, d: &mut [f64], h: &[f64]) {
+    /// One row of D = η'(H) ⊙ a (the GEMM path: activations without sign slopes), from the
+    /// pre-activations `h`, or from the activations η(h) when `values` (the same numbers:
+    /// [`Activation::derivative_from_value`] is η' written through η).
+    fn slopes(&self, d: &mut [f64], h: &[f64], values: bool) {
         for ((v, &u), &aj) in d.iter_mut().zip(h).zip(self.a) {
-            *v = aj * self.activation.derivative(u);
+            *v = aj
+                * if values {
+                    self.activation.derivative_from_value(u)
+                } else {
+                    self.activation.derivative(u)
+                };
         }
     }
 
@@ -225,7 +250,11 @@ impl HiddenLayer<'_> {
                 if self.b.is_some() {
                     inputs.data.iter_mut().for_each(|g| *g += 1.0);
                 }
-                let mut dd = product(d1, d2.as_ref().unwrap_or(d1), c2);
+                let mut dd = Matrix::zeros(x1.rows, n2);
+                match &d2 {
+                    Some(d2) => gemm_panels(&mut dd, d1, d2, c2),
+                    None => gram_upper_panels(&mut dd, d1, c2),
+                }
                 dd.data
                     .par_iter_mut()
                     .zip(inputs.data.par_iter())
