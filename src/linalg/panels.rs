@@ -98,6 +98,34 @@ impl Panels {
         Panels::from_rows(&a.data, a.rows, a.cols)
     }
 
+    /// The panels of a matrix view whose rows are contiguous (column stride 1); `None` otherwise.
+    pub fn from_view(a: faer::MatRef<'_, f64>) -> Option<Panels> {
+        let (rows, depth, row_stride) = (a.nrows(), a.ncols(), a.row_stride());
+        if rows == 0 || depth == 0 {
+            return Some(Panels::from_rows(&[], rows, depth));
+        }
+        if a.col_stride() != 1 || row_stride < 0 {
+            return None;
+        }
+        let (base, stride) = (Ptr(a.as_ptr()), row_stride as usize);
+        let groups: Vec<usize> = (0..rows.div_ceil(LANES)).collect();
+        Some(Panels::by_blocks(rows, depth, 1, groups, |_, lines, g| {
+            let first = g * LANES;
+            let count = LANES.min(rows - first);
+            // SAFETY: rows first..first + count of the view, each `depth` contiguous values at
+            // `stride` apart (the view's layout); `lines` holds the group's lines.
+            unsafe {
+                transpose_group(
+                    (base.at(first * stride), stride),
+                    (lines.as_mut_ptr().cast::<f64>(), LANES),
+                    count,
+                    depth,
+                    false,
+                );
+            }
+        }))
+    }
+
     /// The panels of the row-major `rows × depth` matrix `values`.
     pub fn from_rows(values: &[f64], rows: usize, depth: usize) -> Panels {
         assert_eq!(values.len(), rows * depth, "Panels::from_rows: shape");
@@ -288,6 +316,20 @@ unsafe fn tile(
                 unsafe { block.run(c.add((ip - rows.start) * ldc + (jp - cols.start)), ldc) };
             }
         }
+    }
+}
+
+/// A view's data pointer shared by the tasks that read it.
+#[derive(Clone, Copy)]
+struct Ptr(*const f64);
+// SAFETY: only read, through a borrowed view that outlives the tasks.
+unsafe impl Send for Ptr {}
+unsafe impl Sync for Ptr {}
+
+impl Ptr {
+    /// Entry `k` from the start (a method, so that closures capture the whole `Ptr`).
+    fn at(&self, k: usize) -> *const f64 {
+        self.0.wrapping_add(k)
     }
 }
 
@@ -608,6 +650,22 @@ mod tests {
         for t in 0..5 {
             assert_eq!(&p.lines()[Panels::stride_for(5) + t].0[5..], &[0.0; 3]);
         }
+    }
+
+    #[test]
+    fn panels_of_a_strided_view_hold_its_rows() {
+        // Rows 3..14, columns 2..9 of a 20 × 11 matrix (row stride 11); a transposed view has
+        // no contiguous rows.
+        let a = random(20, 11, 7);
+        let view = a.view().subrows(3, 11).subcols(2, 7);
+        let p = Panels::from_view(view).expect("contiguous rows");
+        assert_eq!((p.rows(), p.depth()), (11, 7));
+        for i in 0..11 {
+            for t in 0..7 {
+                assert_eq!(p.get(i, t), a.get(3 + i, 2 + t));
+            }
+        }
+        assert!(Panels::from_view(a.view().transpose()).is_none());
     }
 
     #[test]
