@@ -79,10 +79,10 @@ struct Features {
 
 impl HiddenLayer<'_> {
     /// A batch's pre-activations H = X Wᵀ + b (n × M, sample-major) and what the kernel paths
-    /// take from them, formed block by block (64 samples: one single-threaded GEMM each, in a
-    /// per-thread buffer) while the block is in cache: its sign bits or D = η'(H) ⊙ a for the
-    /// first layer's part (see [`FirstLayer`]), and Φ = η(H) in [`Panels`] when `phi`. H itself
-    /// is never stored. The blocks are fixed, so every entry is the same sequence of operations
+    /// take from them, formed block by block (64 samples: one pass of the panel kernel each, on
+    /// one core, in a per-thread buffer) while the block is in cache: its sign bits or
+    /// D = η'(H) ⊙ a in [`Panels`] for the first layer's part (see [`FirstLayer`]), and
+    /// Φ = η(H) in panels when `phi`. H itself is never stored. The blocks are fixed, so every entry is the same sequence of operations
     /// whatever the thread count.
     fn features(&self, x: &Matrix, first: FirstLayer, phi: bool) -> Features {
         let (n, m) = (x.rows, self.width);
