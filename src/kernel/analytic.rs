@@ -34,7 +34,7 @@ use super::gauss_hermite::GaussHermite;
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::{
     fill_lower_from_upper, gemm, gemm_slice_sequential, stream_fence, stream_store,
-    transpose_group, Matrix,
+    transpose_group, Matrix, SharedPtr,
 };
 use crate::nn::{Activation, Parameterization};
 use rayon::prelude::*;
@@ -251,14 +251,6 @@ crate::linalg::simd_dispatch! {
         ntk: &mut [f64],
     ) = dense_ab_relu_row_generic;
 }
-
-/// A raw pointer into an output matrix shared by the tile tasks of
-/// [`Network::upper_tiles`], which write disjoint entries.
-#[derive(Clone, Copy)]
-struct Shared(*mut f64);
-// SAFETY: used only by `upper_tiles`, whose tasks touch disjoint entries.
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
 
 /// Writes `dst[c·dst_stride + i] = src[i·src_stride + c]` for i in `rows`, c in `cols` (only
 /// c > i when `upper_only`): a transpose between two row-major buffers, or with `src` = `dst`
@@ -645,11 +637,10 @@ impl Network {
         let (r, n2) = (nngp.rows, nngp.cols);
         let input_dim = x1.cols;
         let (kp, tp) = (
-            Shared(nngp.data.as_mut_ptr()),
-            Shared(ntk.data.as_mut_ptr()),
+            SharedPtr::new(nngp.data.as_mut_ptr()),
+            SharedPtr::new(ntk.data.as_mut_ptr()),
         );
         (0..r.div_ceil(TILE)).into_par_iter().for_each(|bi| {
-            let (kp, tp) = (kp, tp);
             let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(r));
             let ri = i1 - i0;
             // The K and Θ tiles.
@@ -668,7 +659,7 @@ impl Network {
                     // (when the row length allows), so that each group's transpose is whole
                     // lines; the groups are written while the next ones are computed.
                     let square = (j0 + cj).min(r).saturating_sub(j0);
-                    let offset = (kp.0 as usize / 8 + j0 * n2 + i0) % 8;
+                    let offset = (kp.at(0) as usize / 8 + j0 * n2 + i0) % 8;
                     let lead = if n2.is_multiple_of(8) {
                         (8 - offset) % 8
                     } else {
@@ -698,10 +689,10 @@ impl Network {
                                 // i0 + g0..i0 + g1, as said above.
                                 unsafe {
                                     for (li, row) in rows.chunks_exact(cj).enumerate() {
-                                        stream_store(out.0.add((i0 + g0 + li) * n2 + j0), row);
+                                        stream_store(out.at((i0 + g0 + li) * n2 + j0), row);
                                     }
                                     let src = (rows.as_ptr(), cj);
-                                    let dst = (out.0.add(j0 * n2 + i0 + g0), n2);
+                                    let dst = (out.at(j0 * n2 + i0 + g0), n2);
                                     transpose_group(src, dst, g1 - g0, square, true);
                                 }
                             }
@@ -718,7 +709,7 @@ impl Network {
                             unsafe {
                                 transpose_entries((base, cj), (base, cj), 0..ri, 0..square, true);
                                 for (li, row) in tile.chunks_exact(cj).enumerate() {
-                                    stream_store(out.0.add((i0 + li) * n2 + j0), row);
+                                    stream_store(out.at((i0 + li) * n2 + j0), row);
                                 }
                             }
                         }

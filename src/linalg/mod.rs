@@ -454,9 +454,8 @@ pub fn fill_lower_from_upper_leading(data: &mut [f64], n: usize, stride: usize) 
         n <= stride && data.len() >= n * stride,
         "fill_lower_from_upper_leading: shape"
     );
-    let ptr = SharedMut(data.as_mut_ptr());
+    let ptr = SharedPtr::new(data.as_mut_ptr());
     (0..n.div_ceil(TILE)).into_par_iter().for_each(|bi| {
-        let p = ptr;
         let i0 = bi * TILE;
         let i1 = (i0 + TILE).min(n);
         for j0 in (0..i1).step_by(TILE) {
@@ -465,18 +464,40 @@ pub fn fill_lower_from_upper_leading(data: &mut [f64], n: usize, stride: usize) 
                     // SAFETY: tasks write only entries (i, j) with j < i of their own rows and
                     // read only entries (j, i) with j < i, which lie in the upper triangle that
                     // no task writes; all indices are below n · stride ≤ data.len().
-                    unsafe { *p.0.add(i * stride + j) = *p.0.add(j * stride + i) };
+                    unsafe { *ptr.at(i * stride + j) = *ptr.at(j * stride + i) };
                 }
             }
         }
     });
 }
 
+/// A raw pointer into a buffer handed to the tasks of one parallel pass, which each write
+/// entries no other task touches (or only read). Reach entries through [`SharedPtr::at`]: a
+/// method call makes a closure capture the whole `SharedPtr`, where a field access would capture
+/// the bare pointer, which is neither `Send` nor `Sync`.
 #[derive(Clone, Copy)]
-struct SharedMut(*mut f64);
-// SAFETY: used only by `fill_lower_from_upper`, whose tasks touch disjoint entries.
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
+pub(crate) struct SharedPtr(*mut f64);
+// SAFETY: the passes that create one keep their tasks' accesses disjoint (or read-only), and the
+// buffer outlives the pass (see each use).
+unsafe impl Send for SharedPtr {}
+unsafe impl Sync for SharedPtr {}
+
+impl SharedPtr {
+    /// A pointer to a buffer written by the pass's tasks.
+    pub(crate) fn new(ptr: *mut f64) -> SharedPtr {
+        SharedPtr(ptr)
+    }
+
+    /// A pointer to a buffer the pass's tasks only read (never written through [`Self::at`]).
+    pub(crate) fn reading(ptr: *const f64) -> SharedPtr {
+        SharedPtr(ptr.cast_mut())
+    }
+
+    /// Entry `k` from the start (address arithmetic only; the caller's access must be valid).
+    pub(crate) fn at(&self, k: usize) -> *mut f64 {
+        self.0.wrapping_add(k)
+    }
+}
 
 /// Rows at least this long go through [`panels`] in [`gram`] (measured here on 1000 rows, the
 /// layout pass included: 7–11 % faster than faer at 512, 1024 and 4096 columns, level at 256,
@@ -544,15 +565,13 @@ pub fn gram_upper(c: &mut Matrix, a: MatRef<'_, f64>, alpha: f64) {
     let pairs: Vec<(usize, usize)> = (0..tiles)
         .flat_map(|bi| (bi..tiles).map(move |bj| (bi, bj)))
         .collect();
-    let base = SharedMut(c.data.as_mut_ptr());
+    let base = SharedPtr::new(c.data.as_mut_ptr());
     pairs.par_iter().for_each(|&(bi, bj)| {
         let (i0, j0) = (bi * GRAM_TILE, bj * GRAM_TILE);
         let rows = GRAM_TILE.min(n - i0);
         let cols = GRAM_TILE.min(n - j0);
-        let base = &base;
-        // SAFETY: tile (bi, bj) lies inside `c`; tiles are disjoint.
-        let ptr = unsafe { base.0.add(i0 * n + j0) };
-        block(ptr, i0, rows, j0, cols, bi == bj);
+        // Tile (bi, bj) lies inside `c`; tiles are disjoint.
+        block(base.at(i0 * n + j0), i0, rows, j0, cols, bi == bj);
     });
 }
 

@@ -17,7 +17,7 @@
 //! the same fused multiply-adds in the same order. Measured here (1000 × 4096, 2 cores): the
 //! Gram in 29 ms against 39–40 ms for faer's tiled product (bench/RESULTS.md).
 
-use super::{filled_by_blocks, transpose_group, Matrix};
+use super::{filled_by_blocks, transpose_group, Matrix, SharedPtr};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -102,12 +102,18 @@ impl Panels {
     pub fn from_view(a: faer::MatRef<'_, f64>) -> Option<Panels> {
         let (rows, depth, row_stride) = (a.nrows(), a.ncols(), a.row_stride());
         if rows == 0 || depth == 0 {
-            return Some(Panels::from_rows(&[], rows, depth));
+            let data = Vec::new();
+            return Some(Panels {
+                rows,
+                depth,
+                data,
+                lead: 0,
+            });
         }
         if a.col_stride() != 1 || row_stride < 0 {
             return None;
         }
-        let (base, stride) = (Ptr(a.as_ptr()), row_stride as usize);
+        let (base, stride) = (SharedPtr::reading(a.as_ptr()), row_stride as usize);
         let groups: Vec<usize> = (0..rows.div_ceil(LANES)).collect();
         Some(Panels::by_blocks(rows, depth, 1, groups, |_, lines, g| {
             let first = g * LANES;
@@ -129,18 +135,7 @@ impl Panels {
     /// The panels of the row-major `rows × depth` matrix `values`.
     pub fn from_rows(values: &[f64], rows: usize, depth: usize) -> Panels {
         assert_eq!(values.len(), rows * depth, "Panels::from_rows: shape");
-        if depth == 0 {
-            return Panels {
-                rows,
-                depth,
-                data: Vec::new(),
-                lead: 0,
-            };
-        }
-        let blocks: Vec<&[f64]> = values.chunks(LANES * depth).collect();
-        Panels::by_blocks(rows, depth, 1, blocks, |_, group, block| {
-            Panels::fill_group(group, block, depth)
-        })
+        Panels::from_view(super::view(values, rows, depth)).expect("row-major rows are contiguous")
     }
 
     /// Writes lanes 0..r of the `depth` lines of one group from r ≤ 8 row-major rows of length
@@ -319,34 +314,6 @@ unsafe fn tile(
     }
 }
 
-/// A view's data pointer shared by the tasks that read it.
-#[derive(Clone, Copy)]
-struct Ptr(*const f64);
-// SAFETY: only read, through a borrowed view that outlives the tasks.
-unsafe impl Send for Ptr {}
-unsafe impl Sync for Ptr {}
-
-impl Ptr {
-    /// Entry `k` from the start (a method, so that closures capture the whole `Ptr`).
-    fn at(&self, k: usize) -> *const f64 {
-        self.0.wrapping_add(k)
-    }
-}
-
-/// A raw pointer to the output shared by the tile tasks, which write disjoint tiles.
-#[derive(Clone, Copy)]
-struct Out(*mut f64);
-
-impl Out {
-    /// The output's entry `k` (a method, so that closures capture the whole `Out`).
-    fn at(&self, k: usize) -> *mut f64 {
-        self.0.wrapping_add(k)
-    }
-}
-// SAFETY: used only by `products`, whose tasks write disjoint tiles.
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
 /// The tiles `pairs` of C ← α A Bᵀ, one task each; with `upper`, kernel blocks wholly below the
 /// diagonal are skipped.
 fn products(
@@ -357,7 +324,7 @@ fn products(
     alpha: f64,
 ) {
     let (n1, n2) = (a.rows, b.rows);
-    let out = Out(c.data.as_mut_ptr());
+    let out = SharedPtr::new(c.data.as_mut_ptr());
     let run = |&(bi, bj): &(usize, usize)| {
         let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(n1));
         let (j0, j1) = (bj * TILE, ((bj + 1) * TILE).min(n2));
@@ -666,6 +633,11 @@ mod tests {
             }
         }
         assert!(Panels::from_view(a.view().transpose()).is_none());
+        // Empty shapes give empty panels of that shape.
+        for (rows, depth) in [(4, 0), (0, 5)] {
+            let p = Panels::from_rows(&[], rows, depth);
+            assert_eq!((p.rows(), p.depth(), p.lines().len()), (rows, depth, 0));
+        }
     }
 
     #[test]
