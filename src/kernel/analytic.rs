@@ -126,7 +126,10 @@ fn acos_sin_fast(x: f64) -> (f64, f64) {
         0.02220132904044821,
         -0.03486143336663775,
     ];
-    let horner = |c: &[f64], z: f64| c.iter().rev().fold(0.0f64, |acc, &k| acc.mul_add(z, k));
+    let horner = |c: &[f64], z: f64| match c.split_last() {
+        Some((&top, rest)) => rest.iter().rev().fold(top, |acc, &k| acc.mul_add(z, k)),
+        None => 0.0,
+    };
     let a = x.abs();
     let small = a <= 0.5;
     let z = if small { x * x } else { 0.5 * (1.0 - a) };
@@ -148,7 +151,7 @@ fn acos_sin_fast(x: f64) -> (f64, f64) {
 /// One Dense layer's update of (K, Θ) (module doc): K' = w2·K + b2, Θ' = (ck·K + c1) + w2·Θ,
 /// with (ck, c1) = (w2, b2) in the NTK parameterization and (m_in, 1[bias]) in the standard one.
 /// `carry` is false for the first layer, where Θ⁰ = 0 (the Θ buffer is then not read, so
-/// reused buffers need no clearing).
+/// reused buffers need no clearing, and the term is not formed).
 #[derive(Clone, Copy, Debug)]
 struct Dense {
     w2: f64,
@@ -161,8 +164,13 @@ struct Dense {
 impl Dense {
     #[inline(always)]
     fn apply(self, k: f64, t: f64) -> (f64, f64) {
-        let carried = if self.carry { self.w2 * t } else { 0.0 };
-        (self.w2 * k + self.b2, (self.ck * k + self.c1) + carried)
+        let fresh = self.ck * k + self.c1;
+        let ntk = if self.carry {
+            fresh + self.w2 * t
+        } else {
+            fresh
+        };
+        (self.w2 * k + self.b2, ntk)
     }
 }
 
@@ -171,7 +179,8 @@ impl Dense {
 /// `sd1` = √q₁ and `isd1` = 1/√q₁ (0 when q₁ = 0) for the row, `sd2`/`isd2` per column, so that
 /// √(q₁q₂) = sd1·sd2 and cos θ = K · (isd1·isd2) need no square root or division (both products
 /// are commutative, so K(x, x') and K(x', x) round alike). `post`, the network's final Dense
-/// layer when this is its last hidden one, is applied in the same pass.
+/// layer when this is its last hidden one, is applied in the same pass. ReLU itself (a = 1,
+/// b = 0) runs a copy of the loop without the 2ab terms, which vanish (same results, bit for bit).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn dense_ab_relu_row_generic(
@@ -185,7 +194,7 @@ fn dense_ab_relu_row_generic(
     ntk: &mut [f64],
 ) {
     #[inline(always)]
-    fn pass(
+    fn pass<const RELU: bool>(
         dense: Dense,
         post: impl Fn(f64, f64) -> (f64, f64),
         (ab2, two_ab): (f64, f64),
@@ -198,43 +207,69 @@ fn dense_ab_relu_row_generic(
             let (pre, tpre) = dense.apply(*k, *t);
             let cos = (pre * (isd1 * i2)).clamp(-1.0, 1.0);
             let (theta, sin) = acos_sin_fast(cos);
+            let (ab2, two_ab) = if RELU {
+                (1.0, None)
+            } else {
+                (ab2, Some(two_ab))
+            };
             let (kk, tdot) = ab_relu_map(ab2, two_ab, sd1 * s2, cos, sin, theta);
             (*k, *t) = post(kk, tpre * tdot);
         }
     }
     let coefficients = (ab2, two_ab);
-    match post {
-        Some(last) => pass(
-            dense,
-            |k, t| last.apply(k, t),
-            coefficients,
-            (sd1, isd1),
-            (sd2, isd2),
-            nngp,
-            ntk,
-        ),
-        None => pass(
-            dense,
-            |k, t| (k, t),
-            coefficients,
-            (sd1, isd1),
-            (sd2, isd2),
-            nngp,
-            ntk,
-        ),
+    macro_rules! run {
+        ($relu:literal) => {
+            match post {
+                Some(last) => pass::<$relu>(
+                    dense,
+                    |k, t| last.apply(k, t),
+                    coefficients,
+                    (sd1, isd1),
+                    (sd2, isd2),
+                    nngp,
+                    ntk,
+                ),
+                None => pass::<$relu>(
+                    dense,
+                    |k, t| (k, t),
+                    coefficients,
+                    (sd1, isd1),
+                    (sd2, isd2),
+                    nngp,
+                    ntk,
+                ),
+            }
+        };
+    }
+    if coefficients == (1.0, 0.0) {
+        run!(true)
+    } else {
+        run!(false)
     }
 }
 
 /// The a/b-ReLU map at one angle (module doc): (K', E[η'η']) from s = √(q₁q₂), cos θ, sin θ
-/// and θ, with `ab2` = a² + b² and `two_ab` = 2ab — the one place the formula is written, shared by
-/// the vectorised row pass and the scalar pair map.
+/// and θ, with `ab2` = a² + b² and `two_ab` = 2ab (`None` where b = 0, whose terms vanish) —
+/// the one place the formula is written, shared by the vectorised row pass and the scalar pair
+/// map:
+/// K' = s/(2π)·[(a² + b²)(sin θ + (π − θ) cos θ) − 2ab (sin θ − θ cos θ)],
+/// E[η'η'] = [(a² + b²)(π − θ) + 2ab θ]/(2π).
 #[inline(always)]
-fn ab_relu_map(ab2: f64, two_ab: f64, s: f64, cos: f64, sin: f64, theta: f64) -> (f64, f64) {
+fn ab_relu_map(
+    ab2: f64,
+    two_ab: Option<f64>,
+    s: f64,
+    cos: f64,
+    sin: f64,
+    theta: f64,
+) -> (f64, f64) {
     let inv_2pi = 0.5 / PI;
-    (
-        s * inv_2pi * (ab2 * (sin + (PI - theta) * cos) - two_ab * (sin - theta * cos)),
-        (ab2 * (PI - theta) + two_ab * theta) * inv_2pi,
-    )
+    let (mut k, mut tdot) = (ab2 * (sin + (PI - theta) * cos), ab2 * (PI - theta));
+    if let Some(two_ab) = two_ab {
+        k -= two_ab * (sin - theta * cos);
+        tdot += two_ab * theta;
+    }
+    (s * inv_2pi * k, tdot * inv_2pi)
 }
 
 crate::linalg::simd_dispatch! {
@@ -440,7 +475,7 @@ impl ActivationMap {
                     (q12 / s).clamp(-1.0, 1.0)
                 };
                 let sin = (1.0 - cos * cos).max(0.0).sqrt();
-                ab_relu_map(ab2, two_ab, s, cos, sin, cos.acos())
+                ab_relu_map(ab2, Some(two_ab), s, cos, sin, cos.acos())
             }
             Activation::Erf { a, b, c } => {
                 let q12 = if diagonal { (q1 * q2).sqrt() } else { q12 };
