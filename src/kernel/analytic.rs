@@ -132,10 +132,14 @@ fn acos_sin_fast(x: f64) -> (f64, f64) {
     };
     let a = x.abs();
     let small = a <= 0.5;
-    let z = if small { x * x } else { 0.5 * (1.0 - a) };
+    let z = if small {
+        x * x
+    } else {
+        (-0.5f64).mul_add(a, 0.5)
+    };
     let root = z.sqrt();
     let w = if small { x } else { root };
-    let asin_like = w + w * (z * horner(&A, z));
+    let asin_like = w.mul_add(z * horner(&A, z), w);
     let s = horner(&S, z);
     let sin = if small { s } else { 2.0 * root * s };
     let theta = if small {
@@ -148,8 +152,8 @@ fn acos_sin_fast(x: f64) -> (f64, f64) {
     (theta, sin)
 }
 
-/// One Dense layer's update of (K, Θ) (module doc): K' = w2·K + b2, Θ' = (ck·K + c1) + w2·Θ,
-/// with (ck, c1) = (w2, b2) in the NTK parameterization and (m_in, 1[bias]) in the standard one.
+/// One Dense layer's update of (K, Θ) (module doc): K' = w2·K + b2, Θ' = (ck·K + c1) + w2·Θ
+/// (each step a fused multiply-add), with (ck, c1) = (w2, b2) in the NTK parameterization and (m_in, 1[bias]) in the standard one.
 /// `carry` is false for the first layer, where Θ⁰ = 0 (the Θ buffer is then not read, so
 /// reused buffers need no clearing, and the term is not formed).
 #[derive(Clone, Copy, Debug)]
@@ -164,13 +168,13 @@ struct Dense {
 impl Dense {
     #[inline(always)]
     fn apply(self, k: f64, t: f64) -> (f64, f64) {
-        let fresh = self.ck * k + self.c1;
+        let fresh = self.ck.mul_add(k, self.c1);
         let ntk = if self.carry {
-            fresh + self.w2 * t
+            self.w2.mul_add(t, fresh)
         } else {
             fresh
         };
-        (self.w2 * k + self.b2, ntk)
+        (self.w2.mul_add(k, self.b2), ntk)
     }
 }
 
@@ -264,10 +268,10 @@ fn ab_relu_map(
     theta: f64,
 ) -> (f64, f64) {
     let inv_2pi = 0.5 / PI;
-    let (mut k, mut tdot) = (ab2 * (sin + (PI - theta) * cos), ab2 * (PI - theta));
+    let (mut k, mut tdot) = (ab2 * (PI - theta).mul_add(cos, sin), ab2 * (PI - theta));
     if let Some(two_ab) = two_ab {
-        k -= two_ab * (sin - theta * cos);
-        tdot += two_ab * theta;
+        k = (-two_ab).mul_add((-theta).mul_add(cos, sin), k);
+        tdot = two_ab.mul_add(theta, tdot);
     }
     (s * inv_2pi * k, tdot * inv_2pi)
 }
