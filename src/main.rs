@@ -263,6 +263,7 @@ fn ot_command(
 #[derive(Subcommand)]
 enum Command {
     /// Run the claims of the source document and check them against their predictions.
+    #[command(allow_negative_numbers = true)]
     Reproduce {
         /// The quick setting (minutes instead of hours).
         #[arg(long)]
@@ -284,6 +285,7 @@ enum Command {
     /// List the claims, one line each.
     List,
     /// The infinite-width NTK or NNGP kernel of a fully connected net between input sets.
+    #[command(allow_negative_numbers = true)]
     Kernel {
         /// Inputs (n × d NPY).
         #[arg(long)]
@@ -304,6 +306,7 @@ enum Command {
         json: bool,
     },
     /// Predictions of the infinitely wide net trained by gradient flow (or at t = ∞).
+    #[command(allow_negative_numbers = true)]
     Predict {
         /// Training inputs.
         #[arg(long)]
@@ -349,6 +352,7 @@ enum Command {
         json: bool,
     },
     /// Wasserstein distance between two point clouds (exact, Sinkhorn, sliced or 1-D).
+    #[command(allow_negative_numbers = true)]
     Ot {
         /// Source points (n × d NPY).
         #[arg(long)]

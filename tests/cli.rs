@@ -488,12 +488,22 @@ fn kernel_and_predict_commands() {
     let o = gradflow(&bad, &dir);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("columns"), "{}", stderr(&o));
+    // Negative numbers reach the checks in both spellings (not clap's "unexpected argument").
+    for time in [&["--time=-1"][..], &["--time", "-1"]] {
+        let mut args = predict_args(time);
+        args.extend_from_slice(&["--out", "b.npy", "--depth", "1"]);
+        let o = gradflow(&args, &dir);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("invalid --time"), "{}", stderr(&o));
+    }
     let o = gradflow(
-        &predict_args(&["--time=-1", "--out", "b.npy", "--depth", "1"]),
+        &[
+            "kernel", "--x", "x.npy", "--out", "b.npy", "--depth", "1", "--w-std", "-1",
+        ],
         &dir,
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--time"));
+    assert!(stderr(&o).contains("invalid w_std"), "{}", stderr(&o));
     // The Krylov solver forced on the small problem agrees with the default (eigen at n = 50);
     // an unknown solver is named.
     let predict = |solver: &str, out: &str| {
