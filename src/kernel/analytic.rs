@@ -1103,6 +1103,62 @@ mod tests {
     }
 
     #[test]
+    fn vector_row_maps_round_as_the_portable_one() {
+        // The dispatched row map (AVX-512 or AVX2 where the CPU has them) against the same
+        // code compiled without vector features (libm's fma for every fused step): the same
+        // bits for ReLU's own loop and the general a/b loop, first and later layers, with and
+        // without the final Dense, on row lengths that leave vector remainders.
+        let mut r = crate::rng::Seed(3).stream("row-maps", 0);
+        for len in [1, 7, 8, 29, 64] {
+            let sd2: Vec<f64> = (0..len).map(|_| 0.5 + r.uniform()).collect();
+            let isd2: Vec<f64> = sd2.iter().map(|s| 1.0 / s).collect();
+            let k0: Vec<f64> = (0..len)
+                .map(|j| (r.uniform() - 0.5) * 0.9 * sd2[j])
+                .collect();
+            let t0: Vec<f64> = (0..len).map(|_| r.uniform()).collect();
+            for (ab2, two_ab) in [(1.0, 0.0), (1.04, 0.4), (2.0, -2.0)] {
+                for carry in [false, true] {
+                    let dense = Dense {
+                        w2: 1.7,
+                        b2: 0.01,
+                        ck: 1.7,
+                        c1: 0.01,
+                        carry,
+                    };
+                    for post in [
+                        None,
+                        Some(Dense {
+                            carry: true,
+                            ..dense
+                        }),
+                    ] {
+                        let run = |vector: bool| {
+                            let (mut k, mut t) = (k0.clone(), t0.clone());
+                            let args = (dense, post, ab2, two_ab, (1.1, 1.0 / 1.1));
+                            let columns = (&sd2[..], &isd2[..]);
+                            if vector {
+                                dense_ab_relu_row(
+                                    args.0, args.1, args.2, args.3, args.4, columns, &mut k, &mut t,
+                                );
+                            } else {
+                                dense_ab_relu_row_generic(
+                                    args.0, args.1, args.2, args.3, args.4, columns, &mut k, &mut t,
+                                );
+                            }
+                            (k, t)
+                        };
+                        let (v, p) = (run(true), run(false));
+                        let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&v.0), bits(&p.0), "K: {len} {ab2} {carry} {post:?}");
+                        assert_eq!(bits(&v.1), bits(&p.1), "Θ: {len} {ab2} {carry} {post:?}");
+                        assert!(v.0.iter().chain(&v.1).all(|x| x.is_finite()));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn fast_acos_and_sin_are_accurate() {
         let (mut worst_theta, mut worst_sin): (f64, f64) = (0.0, 0.0);
         let near_ends = (0..2000).flat_map(|k| {
