@@ -1103,11 +1103,11 @@ mod tests {
     }
 
     #[test]
-    fn vector_row_maps_round_as_the_portable_one() {
-        // The dispatched row map (AVX-512 or AVX2 where the CPU has them) against the same
-        // code compiled without vector features (libm's fma for every fused step): the same
-        // bits for ReLU's own loop and the general a/b loop, first and later layers, with and
-        // without the final Dense, on row lengths that leave vector remainders.
+    fn row_maps_round_alike_on_every_tier() {
+        // The row map on every tier the CPU has (AVX-512, AVX2 + FMA, and the code compiled
+        // without vector features, with libm's fma for every fused step): the same bits for
+        // ReLU's own loop and the general a/b loop, first and later layers, with and without
+        // the final Dense, on row lengths that leave vector remainders.
         let mut r = crate::rng::Seed(3).stream("row-maps", 0);
         for len in [1, 7, 8, 29, 64] {
             let sd2: Vec<f64> = (0..len).map(|_| 0.5 + r.uniform()).collect();
@@ -1132,26 +1132,18 @@ mod tests {
                             ..dense
                         }),
                     ] {
-                        let run = |vector: bool| {
+                        let tiers = crate::linalg::on_each_tier(|| {
                             let (mut k, mut t) = (k0.clone(), t0.clone());
-                            let args = (dense, post, ab2, two_ab, (1.1, 1.0 / 1.1));
                             let columns = (&sd2[..], &isd2[..]);
-                            if vector {
-                                dense_ab_relu_row(
-                                    args.0, args.1, args.2, args.3, args.4, columns, &mut k, &mut t,
-                                );
-                            } else {
-                                dense_ab_relu_row_generic(
-                                    args.0, args.1, args.2, args.3, args.4, columns, &mut k, &mut t,
-                                );
-                            }
-                            (k, t)
-                        };
-                        let (v, p) = (run(true), run(false));
-                        let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                        assert_eq!(bits(&v.0), bits(&p.0), "K: {len} {ab2} {carry} {post:?}");
-                        assert_eq!(bits(&v.1), bits(&p.1), "Θ: {len} {ab2} {carry} {post:?}");
-                        assert!(v.0.iter().chain(&v.1).all(|x| x.is_finite()));
+                            let row = (1.1, 1.0 / 1.1);
+                            dense_ab_relu_row(
+                                dense, post, ab2, two_ab, row, columns, &mut k, &mut t,
+                            );
+                            assert!(k.iter().chain(&t).all(|x| x.is_finite()));
+                            k.iter().chain(&t).map(|v| v.to_bits()).collect::<Vec<_>>()
+                        });
+                        let label = format!("{len} {ab2} {carry} {post:?}");
+                        assert!(tiers.iter().all(|t| *t == tiers[2]), "{label}");
                     }
                 }
             }

@@ -33,6 +33,9 @@ use rayon::prelude::*;
 /// A trailing `tiers { tier: "features" if "detected", …; … }` replaces those two tiers with
 /// others, tried in order: each compiles `$generic` with its `target_feature` list and runs it
 /// when every named feature is detected (e.g. a popcount tier).
+///
+/// Unit tests hold the tiers to each other with [`on_each_tier`], which runs a closure with the
+/// first 0, 1, 2, … tiers switched off on the calling thread.
 macro_rules! simd_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $generic:path;) => {
         $crate::linalg::simd_dispatch! {
@@ -50,14 +53,14 @@ macro_rules! simd_dispatch {
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
-                $crate::linalg::simd_dispatch!(@tiers [$($arg: $ty),*] [$($ret)?] $generic;
+                $crate::linalg::simd_dispatch!(@tiers 0usize; [$($arg: $ty),*] [$($ret)?] $generic;
                     $($tier: $features if $($detect),+;)+);
             }
             $generic($($arg),*)
         }
     };
     // One tier after another: the tier's compiled copy, and its run-time test.
-    (@tiers [$($arg:ident: $ty:ty),*] [$($ret:ty)?] $generic:path;
+    (@tiers $index:expr; [$($arg:ident: $ty:ty),*] [$($ret:ty)?] $generic:path;
      $tier:ident: $features:literal if $($detect:tt),+; $($rest:tt)*) => {
         /// # Safety
         /// The CPU must support the tier's features.
@@ -66,15 +69,52 @@ macro_rules! simd_dispatch {
         unsafe fn $tier($($arg: $ty),*) $(-> $ret)? {
             $generic($($arg),*)
         }
-        if $(std::arch::is_x86_feature_detected!($detect))&&+ {
+        if $crate::linalg::tier_allowed($index) $(&& std::arch::is_x86_feature_detected!($detect))+ {
             // SAFETY: the features were detected at run time.
             return unsafe { $tier($($arg),*) };
         }
-        $crate::linalg::simd_dispatch!(@tiers [$($arg: $ty),*] [$($ret)?] $generic; $($rest)*);
+        $crate::linalg::simd_dispatch!(@tiers $index + 1; [$($arg: $ty),*] [$($ret)?] $generic; $($rest)*);
     };
-    (@tiers [$($arg:ident: $ty:ty),*] [$($ret:ty)?] $generic:path;) => {};
+    (@tiers $index:expr; [$($arg:ident: $ty:ty),*] [$($ret:ty)?] $generic:path;) => {};
 }
 pub(crate) use simd_dispatch;
+
+#[cfg(test)]
+thread_local! {
+    /// Tiers of [`simd_dispatch`] switched off on this thread (the first this many).
+    static SKIPPED_TIERS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether [`simd_dispatch`] may run its tier number `index` (0 = the first): always, outside
+/// unit tests.
+#[inline(always)]
+pub(crate) fn tier_allowed(index: usize) -> bool {
+    #[cfg(test)]
+    {
+        SKIPPED_TIERS.with(|s| index >= s.get())
+    }
+    #[cfg(not(test))]
+    {
+        let _ = index;
+        true
+    }
+}
+
+/// `f`'s results with the first 0, 1 and 2 tiers of every [`simd_dispatch`] function switched
+/// off on the calling thread — with the default tiers: AVX-512F, AVX2 + FMA and plain code, each
+/// where the CPU has it (a tier it lacks falls through to the next) — for tests that hold the
+/// tiers to each other bit for bit.
+#[cfg(test)]
+pub(crate) fn on_each_tier<R>(f: impl Fn() -> R) -> Vec<R> {
+    (0..3)
+        .map(|skip| {
+            let before = SKIPPED_TIERS.with(|s| s.replace(skip));
+            let r = f();
+            SKIPPED_TIERS.with(|s| s.set(before));
+            r
+        })
+        .collect()
+}
 
 /// Runs `f` on a scratch buffer of `len` values that the calling thread keeps for its next
 /// call (a tile's or a block's working rows in a parallel task, without an allocation per
@@ -868,19 +908,20 @@ mod tests {
                 "exp({x}) = {f} vs {e}"
             );
         }
-        let mut generic = xs.clone();
-        super::exp_in_place_generic(&mut generic);
-        assert_eq!(
-            fast, generic,
-            "the dispatched path rounds like the scalar one"
+        let tiers = super::on_each_tier(|| {
+            let mut v = xs.clone();
+            super::exp_in_place(&mut v);
+            v
+        });
+        assert!(
+            tiers.iter().all(|t| *t == fast),
+            "every vector width rounds like the scalar path"
         );
         let s: f64 = xs[..5000].iter().map(|x| (x / 708.0).exp()).sum();
         let scaled: Vec<f64> = xs[..5000].iter().map(|x| x / 708.0).collect();
         assert!((super::sum_exp(&scaled, 0.0) - s).abs() <= 1e-13 * s);
-        assert_eq!(
-            super::sum_exp(&scaled, 0.25),
-            super::sum_exp_generic(&scaled, 0.25)
-        );
+        let sums = super::on_each_tier(|| super::sum_exp(&scaled[..4999], 0.25).to_bits());
+        assert!(sums.iter().all(|&t| t == sums[2]), "{sums:?}");
         assert_eq!(
             super::max(&scaled),
             scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max)

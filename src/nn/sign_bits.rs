@@ -510,6 +510,40 @@ impl<'a> Overlaps<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn and_counts_are_the_same_on_every_tier() {
+        // popcount(row & rows_j) with VPOPCNTQ, POPCNT and plain code (each where the CPU has
+        // it) against a bit-by-bit count, row lengths of 1–9 words from row `start` on.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for words in [1, 3, 8, 9] {
+            let row: Vec<u64> = (0..words).map(|_| next()).collect();
+            let rows: Vec<u64> = (0..5 * words).map(|_| next()).collect();
+            let want: Vec<(usize, f64)> = (2..5)
+                .map(|j| {
+                    let bits = (0..words * 64)
+                        .filter(|&b| {
+                            let (w, k) = (b / 64, b % 64);
+                            (row[w] >> k) & (rows[j * words + w] >> k) & 1 == 1
+                        })
+                        .count();
+                    (j, bits as f64)
+                })
+                .collect();
+            let tiers = crate::linalg::on_each_tier(|| {
+                let mut got = vec![];
+                and_counts(&row, &rows, words, 2, |j, n| got.push((j, n)));
+                got
+            });
+            assert!(tiers.iter().all(|t| *t == want), "{words} words");
+        }
+    }
+
     /// Rows of pseudo-random signs (about half positive) as pre-activations.
     fn signs(rows: usize, width: usize, seed: u64) -> (Vec<f64>, SignBits) {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

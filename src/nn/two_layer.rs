@@ -932,3 +932,40 @@ impl Model for TwoLayer {
         zero_frozen(&self.layout(), grad);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_passes_round_alike_on_every_tier() {
+        // The ReLU forward row and the two backward Δ rows on every tier the CPU has (AVX-512,
+        // AVX2 + FMA, plain code): the same bits, lengths with vector remainders included.
+        let mut r = crate::rng::Seed(5).stream("row-passes", 0);
+        for len in [3, 8, 21, 100] {
+            let h: Vec<f64> = (0..len).map(|_| r.normal()).collect();
+            let res: Vec<f64> = (0..len).map(|_| r.normal()).collect();
+            let slopes: Vec<f64> = (0..len).map(|_| r.uniform()).collect();
+            let tiers = crate::linalg::on_each_tier(|| {
+                let (mut phi, mut partial) = (h.clone(), vec![0.5; len]);
+                relu_row(&mut phi, &mut partial, 0.1, -0.7);
+                let (mut d1, mut d2) = (vec![0.0; len], slopes.clone());
+                let (mut a1, mut a2) = (Lanes::default(), Lanes::default());
+                relu_delta(&phi, &res, &mut d1, 0.3, &mut a1);
+                scaled_delta(&phi, &res, &mut d2, 0.3, &mut a2);
+                let lanes = |a: &Lanes| {
+                    let mut v = a.dot.to_vec();
+                    v.extend(a.sum);
+                    v.extend([a.dot_tail, a.sum_tail]);
+                    v
+                };
+                [phi, partial, d1, d2, lanes(&a1), lanes(&a2)]
+                    .concat()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            });
+            assert!(tiers.iter().all(|t| *t == tiers[2]), "length {len}");
+        }
+    }
+}

@@ -466,3 +466,24 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix) -> Result<ExactSolution> {
 fn dot(u: &[f64], v: &[f64]) -> f64 {
     u.iter().zip(v).map(|(x, y)| x * y).sum()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn segment_min_is_the_same_on_every_tier() {
+        // The reduced-cost minimum of a row segment on every tier the CPU has, against the
+        // definition min_j (c_j + π_i − p_j), lengths with vector remainders included.
+        let mut r = crate::rng::Seed(7).stream("segment-min", 0);
+        for len in [1, 8, 13, 64] {
+            let row: Vec<f64> = (0..len).map(|_| r.normal()).collect();
+            let ps: Vec<f64> = (0..len).map(|_| r.normal()).collect();
+            let want = row
+                .iter()
+                .zip(&ps)
+                .map(|(c, p)| c + 0.3 - p)
+                .fold(f64::INFINITY, f64::min);
+            let tiers = crate::linalg::on_each_tier(|| super::segment_min(&row, &ps, 0.3));
+            assert!(tiers.iter().all(|&m| m == want), "length {len}: {tiers:?}");
+        }
+    }
+}

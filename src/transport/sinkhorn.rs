@@ -634,3 +634,24 @@ pub fn solve_online(
         plan: Matrix::zeros(0, 0),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn row_update_rounds_alike_on_every_tier() {
+        // The fused row update (a dot product in eight lanes, then an axpy) on every tier the
+        // CPU has: the same bits, lengths with vector remainders included.
+        let mut r = crate::rng::Seed(6).stream("row-update", 0);
+        for len in [5, 8, 37, 200] {
+            let k: Vec<f64> = (0..len).map(|_| r.uniform()).collect();
+            let v: Vec<f64> = (0..len).map(|_| r.uniform()).collect();
+            let tiers = crate::linalg::on_each_tier(|| {
+                let mut acc = vec![0.25; len];
+                let u = super::row_update(&k, &v, 0.9, &mut acc);
+                acc.push(u);
+                acc.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            });
+            assert!(tiers.iter().all(|t| *t == tiers[2]), "length {len}");
+        }
+    }
+}
