@@ -153,9 +153,10 @@ fn acos_sin_fast(x: f64) -> (f64, f64) {
 }
 
 /// One Dense layer's update of (K, Θ) (module doc): K' = w2·K + b2, Θ' = (ck·K + c1) + w2·Θ
-/// (each step a fused multiply-add), with (ck, c1) = (w2, b2) in the NTK parameterization and (m_in, 1[bias]) in the standard one.
-/// `carry` is false for the first layer, where Θ⁰ = 0 (the Θ buffer is then not read, so
-/// reused buffers need no clearing, and the term is not formed).
+/// (each step a fused multiply-add), with (ck, c1) = (w2, b2) in the NTK parameterization and
+/// (m_in, 1[bias]) in the standard one. `carry` is false for the first layer, where Θ⁰ = 0
+/// (the Θ buffer is then not read, so reused buffers need no clearing, and the term is not
+/// formed).
 #[derive(Clone, Copy, Debug)]
 struct Dense {
     w2: f64,

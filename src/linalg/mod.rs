@@ -69,11 +69,14 @@ macro_rules! simd_dispatch {
         unsafe fn $tier($($arg: $ty),*) $(-> $ret)? {
             $generic($($arg),*)
         }
-        if $crate::linalg::tier_allowed($index) $(&& std::arch::is_x86_feature_detected!($detect))+ {
+        if $crate::linalg::tier_allowed($index)
+            $(&& std::arch::is_x86_feature_detected!($detect))+
+        {
             // SAFETY: the features were detected at run time.
             return unsafe { $tier($($arg),*) };
         }
-        $crate::linalg::simd_dispatch!(@tiers $index + 1; [$($arg: $ty),*] [$($ret)?] $generic; $($rest)*);
+        $crate::linalg::simd_dispatch!(@tiers $index + 1; [$($arg: $ty),*] [$($ret)?] $generic;
+            $($rest)*);
     };
     (@tiers $index:expr; [$($arg:ident: $ty:ty),*] [$($ret:ty)?] $generic:path;) => {};
 }
