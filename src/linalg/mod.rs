@@ -34,8 +34,8 @@ use rayon::prelude::*;
 /// others, tried in order: each compiles `$generic` with its `target_feature` list and runs it
 /// when every named feature is detected (e.g. a popcount tier).
 ///
-/// Unit tests hold the tiers to each other with [`on_each_tier`], which runs a closure with the
-/// first 0, 1, 2, … tiers switched off on the calling thread.
+/// Unit tests hold the tiers to each other with [`same_on_every_tier`], which runs a closure
+/// with the first 2, 1 and 0 tiers switched off on the calling thread.
 macro_rules! simd_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $generic:path;) => {
         $crate::linalg::simd_dispatch! {
@@ -103,20 +103,29 @@ pub(crate) fn tier_allowed(index: usize) -> bool {
     }
 }
 
-/// `f`'s results with the first 0, 1 and 2 tiers of every [`simd_dispatch`] function switched
-/// off on the calling thread — with the default tiers: AVX-512F, AVX2 + FMA and plain code, each
-/// where the CPU has it (a tier it lacks falls through to the next) — for tests that hold the
-/// tiers to each other bit for bit.
+/// `f()` with the first 2, 1 and 0 tiers of every [`simd_dispatch`] function switched off on
+/// the calling thread — with the default tiers: plain code, AVX2 + FMA and AVX-512F, each where
+/// the CPU has it (a tier it lacks falls through to the next) — asserted bit for bit the same;
+/// returns the plain code's values. For tests that hold the tiers to each other.
 #[cfg(test)]
-pub(crate) fn on_each_tier<R>(f: impl Fn() -> R) -> Vec<R> {
-    (0..3)
-        .map(|skip| {
-            let before = SKIPPED_TIERS.with(|s| s.replace(skip));
-            let r = f();
-            SKIPPED_TIERS.with(|s| s.set(before));
-            r
-        })
-        .collect()
+#[track_caller]
+pub(crate) fn same_on_every_tier(f: impl Fn() -> Vec<f64>) -> Vec<f64> {
+    let run = |skip: usize| {
+        let before = SKIPPED_TIERS.with(|s| s.replace(skip));
+        let values = f();
+        SKIPPED_TIERS.with(|s| s.set(before));
+        values
+    };
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let plain = run(2);
+    for skip in [1, 0] {
+        let values = run(skip);
+        assert!(
+            bits(&values) == bits(&plain),
+            "with the first {skip} tiers off: {values:?}, plain code: {plain:?}"
+        );
+    }
+    plain
 }
 
 /// Runs `f` on a scratch buffer of `len` values that the calling thread keeps for its next
@@ -911,20 +920,16 @@ mod tests {
                 "exp({x}) = {f} vs {e}"
             );
         }
-        let tiers = super::on_each_tier(|| {
+        let plain = super::same_on_every_tier(|| {
             let mut v = xs.clone();
             super::exp_in_place(&mut v);
             v
         });
-        assert!(
-            tiers.iter().all(|t| *t == fast),
-            "every vector width rounds like the scalar path"
-        );
+        assert_eq!(plain, fast);
         let s: f64 = xs[..5000].iter().map(|x| (x / 708.0).exp()).sum();
         let scaled: Vec<f64> = xs[..5000].iter().map(|x| x / 708.0).collect();
         assert!((super::sum_exp(&scaled, 0.0) - s).abs() <= 1e-13 * s);
-        let sums = super::on_each_tier(|| super::sum_exp(&scaled[..4999], 0.25).to_bits());
-        assert!(sums.iter().all(|&t| t == sums[2]), "{sums:?}");
+        super::same_on_every_tier(|| vec![super::sum_exp(&scaled[..4999], 0.25)]);
         assert_eq!(
             super::max(&scaled),
             scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max)

@@ -524,23 +524,24 @@ mod tests {
         for words in [1, 3, 8, 9] {
             let row: Vec<u64> = (0..words).map(|_| next()).collect();
             let rows: Vec<u64> = (0..5 * words).map(|_| next()).collect();
-            let want: Vec<(usize, f64)> = (2..5)
-                .map(|j| {
+            // (j, count) pairs, flattened.
+            let want: Vec<f64> = (2..5)
+                .flat_map(|j| {
                     let bits = (0..words * 64)
                         .filter(|&b| {
                             let (w, k) = (b / 64, b % 64);
                             (row[w] >> k) & (rows[j * words + w] >> k) & 1 == 1
                         })
                         .count();
-                    (j, bits as f64)
+                    [j as f64, bits as f64]
                 })
                 .collect();
-            let tiers = crate::linalg::on_each_tier(|| {
+            let plain = crate::linalg::same_on_every_tier(|| {
                 let mut got = vec![];
-                and_counts(&row, &rows, words, 2, |j, n| got.push((j, n)));
+                and_counts(&row, &rows, words, 2, |j, n| got.extend([j as f64, n]));
                 got
             });
-            assert!(tiers.iter().all(|t| *t == want), "{words} words");
+            assert_eq!(plain, want, "{words} words");
         }
     }
 
