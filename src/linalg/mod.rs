@@ -383,6 +383,12 @@ pub fn view(data: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
     MatRef::from_row_major_slice(data, rows, cols)
 }
 
+/// A `rows × cols` view of a slice whose rows start `row_stride` values apart (e.g. every k-th
+/// row of a row-major matrix).
+pub fn strided_view(data: &[f64], rows: usize, cols: usize, row_stride: usize) -> MatRef<'_, f64> {
+    MatRef::from_row_major_slice_with_stride(data, rows, cols, row_stride)
+}
+
 /// Products with at least this many multiply-adds run on the rayon pool.
 const PARALLEL_WORK: usize = 1 << 21;
 
@@ -562,14 +568,30 @@ const PANEL_MIN_DEPTH: usize = 512;
 pub fn gram(c: &mut Matrix, a: MatRef<'_, f64>, alpha: f64) {
     let n = a.nrows();
     c.resize(n, n);
-    match (a.ncols() >= PANEL_MIN_DEPTH)
-        .then(|| Panels::from_view(a))
-        .flatten()
-    {
+    match long_rows(a) {
         Some(p) => gram_upper_panels(c, &p, alpha),
         None => gram_upper(c, a, alpha),
     }
     fill_lower_from_upper(c);
+}
+
+/// C ← α A Bᵀ (A n₁ × k, B n₂ × k; C resized to n₁ × n₂), the cross product of [`gram`]: through
+/// [`Panels`] when both have rows of ≥ 512 contiguous values, by faer's GEMM otherwise.
+pub fn gemm_nt(c: &mut Matrix, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
+    assert_eq!(a.ncols(), b.ncols(), "gemm_nt: inner dimensions differ");
+    c.resize(a.nrows(), b.nrows());
+    match long_rows(a).zip(long_rows(b)) {
+        Some((pa, pb)) => gemm_panels(c, &pa, &pb, alpha),
+        None => gemm(c, 0.0, a, b.transpose(), alpha),
+    }
+}
+
+/// The panels of `a` when its rows are long enough for the panel kernel to beat faer's
+/// ([`PANEL_MIN_DEPTH`]) and contiguous; `None` otherwise.
+fn long_rows(a: MatRef<'_, f64>) -> Option<Panels> {
+    (a.ncols() >= PANEL_MIN_DEPTH)
+        .then(|| Panels::from_view(a))
+        .flatten()
 }
 
 /// Tile edge of the parallel [`gram_upper`].
@@ -1077,6 +1099,32 @@ mod tests {
             for j in 0..300 {
                 assert_eq!(c1.get(i, j), c1.get(j, i));
                 assert!((c1.get(i, j) - 2.0 * want.get(i, j)).abs() < 1e-10);
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_nt_is_a_b_transpose_on_both_paths() {
+        // Long rows (the panel path), short rows (faer), and row views with a stride (every
+        // other row, as a Jacobian's rows of one output are), against the definition.
+        for (k, index) in [(700, 41), (60, 42)] {
+            let (a, b) = (random(74, k, index), random(58, k, index + 10));
+            fn odd(m: &Matrix, k: usize) -> (MatRef<'_, f64>, Matrix) {
+                let rows = m.rows / 2;
+                (
+                    strided_view(&m.data[k..], rows, k, 2 * k),
+                    Matrix::from_fn(rows, k, |i, j| m.get(2 * i + 1, j)),
+                )
+            }
+            let ((av, a_odd), (bv, b_odd)) = (odd(&a, k), odd(&b, k));
+            for (x, y, xm, ym) in [(a.view(), b.view(), &a, &b), (av, bv, &a_odd, &b_odd)] {
+                let want = naive(xm, &ym.transpose());
+                let mut c = Matrix::default();
+                gemm_nt(&mut c, x, y, 0.5);
+                assert_eq!((c.rows, c.cols), (xm.rows, ym.rows));
+                for (g, w) in c.data.iter().zip(&want.data) {
+                    assert!((g - 0.5 * w).abs() < 1e-11, "k = {k}: {g} vs {}", 0.5 * w);
+                }
             }
         }
     }
