@@ -759,6 +759,13 @@ fn structured_mlp_ntk_equals_the_jacobian() {
             false,
             Activation::ERF,
         ),
+        // 4,546 parameters: the Jacobian's rows take the panel path.
+        (
+            vec![3, 64, 64, 2],
+            Parameterization::Ntk,
+            true,
+            Activation::Relu,
+        ),
     ] {
         let model = Mlp::new(widths.clone(), act, param, 1.3, 0.4, bias).unwrap();
         let p = model.init(&mut Seed(6).stream("mlp-ntk", 0));
@@ -767,6 +774,9 @@ fn structured_mlp_ntk_equals_the_jacobian() {
             let slow = jacobian_ntk(&model, &p, &x, second).unwrap();
             let err = rel_frobenius(&fast, &slow);
             assert!(err < 1e-12, "{widths:?} {param:?} bias={bias}: {err}");
+            if second.is_none() {
+                assert_eq!(slow, slow.transpose(), "{widths:?}: J Jᵀ exactly symmetric");
+            }
         }
     }
     let dl = gradflow::nn::DeepLinear::new(vec![3, 4, 2], 1.0).unwrap();

@@ -3,7 +3,7 @@
 //! paths that never form the n × P Jacobian ([`crate::nn::Model::empirical_ntk`]).
 
 use crate::error::Result;
-use crate::linalg::{gemm, Matrix};
+use crate::linalg::{gemm_nt, gram, strided_view, Matrix};
 use crate::nn::Model;
 
 /// Θ_W(x1_i, x2_j) = (1/k) Σ_c ⟨∇_W f_c(x1_i), ∇_W f_c(x2_j)⟩ over trainable parameters.
@@ -45,7 +45,9 @@ pub fn empirical_ntk(
     Ok(jacobian_gram(model, params, x1, x2))
 }
 
-/// The generic path: J₁ J₂ᵀ with frozen columns removed, averaged over the k outputs.
+/// The generic path: J₁ J₂ᵀ with frozen columns removed, averaged over the k outputs — one
+/// product per output c over that output's Jacobian rows, Θ = (1/k) Σ_c J₁,c J₂,cᵀ (a Gram,
+/// exactly symmetric, when x2 is omitted), never the (n₁k) × (n₂k) product of all rows.
 pub fn jacobian_ntk(
     model: &dyn Model,
     params: &[f64],
@@ -97,10 +99,29 @@ fn jacobian_gram(model: &dyn Model, params: &[f64], x1: &Matrix, x2: Option<&Mat
         None => None,
     };
     let j2r = j2.as_ref().unwrap_or(&j1);
-    let mut full = Matrix::zeros(j1.rows, j2r.rows);
-    gemm(&mut full, 0.0, j1.view(), j2r.view().transpose(), 1.0);
-    let (n1, n2) = (j1.rows / k, j2r.rows / k);
-    Matrix::from_fn(n1, n2, |i, j| {
-        (0..k).map(|c| full.get(i * k + c, j * k + c)).sum::<f64>() / k as f64
-    })
+    let (n1, n2, p) = (j1.rows / k, j2r.rows / k, j1.cols);
+    // Θ = (1/k) Σ_c J_c J'_cᵀ over output c's rows (i·k + c, strided views), the outputs summed
+    // in order; exactly symmetric when x2 is omitted (each term a Gram).
+    let mut theta = Matrix::zeros(n1, n2);
+    let mut term = Matrix::default();
+    for c in 0..k {
+        let a = strided_view(&j1.data[c * p..], n1, p, k * p);
+        match j2 {
+            Some(_) => {
+                let b = strided_view(&j2r.data[c * p..], n2, p, k * p);
+                gemm_nt(&mut term, a, b, 1.0 / k as f64);
+            }
+            None => gram(&mut term, a, 1.0 / k as f64),
+        }
+        if c == 0 {
+            std::mem::swap(&mut theta, &mut term);
+        } else {
+            theta
+                .data
+                .iter_mut()
+                .zip(&term.data)
+                .for_each(|(t, v)| *t += v);
+        }
+    }
+    theta
 }

@@ -2,7 +2,7 @@
 //! NTK parameterization.
 
 use crate::error::{Error, Result};
-use crate::linalg::{gemm, gemm_slice, gram, view, Matrix};
+use crate::linalg::{gemm, gemm_nt, gemm_slice, gram, view, Matrix};
 use crate::nn::model::{fill_block, zero_frozen, Cache, Model, ParamBlock};
 use crate::nn::Activation;
 use crate::rng::Rng;
@@ -248,7 +248,7 @@ impl Model for Mlp {
             if same {
                 gram(&mut o, a.view(), 1.0);
             } else {
-                gemm(&mut o, 0.0, a.view(), b.view().transpose(), 1.0);
+                gemm_nt(&mut o, a.view(), b.view(), 1.0);
             }
             o
         };
