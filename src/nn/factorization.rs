@@ -37,15 +37,15 @@ impl Factorization {
         })
     }
 
-    /// The product UUᵀ (n × n).
+    /// The product UUᵀ (n × n, exactly symmetric).
     pub fn product(&self, params: &[f64]) -> Matrix {
         let u = Matrix {
             rows: self.size,
             cols: self.rank,
             data: params.to_vec(),
         };
-        let mut out = Matrix::zeros(self.size, self.size);
-        crate::linalg::gemm(&mut out, 0.0, u.view(), u.view().transpose(), 1.0);
+        let mut out = Matrix::default();
+        crate::linalg::gram(&mut out, u.view(), 1.0);
         out
     }
 

@@ -8,8 +8,8 @@
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::panels::{Line, LANES};
 use crate::linalg::{
-    fill_lower_from_upper, gemm, gemm_panels, gemm_panels_block, gemm_slice_sequential, gram_upper,
-    gram_upper_panels, view, Matrix, Panels,
+    fill_lower_from_upper, gemm_nt, gemm_panels, gemm_panels_block, gemm_slice_sequential,
+    gram_upper, gram_upper_panels, view, Matrix, Panels,
 };
 use crate::nn::model::{zero_frozen, Cache, Model, ParamBlock};
 use crate::nn::sign_bits::{Overlaps, SignBits};
@@ -233,7 +233,7 @@ impl HiddenLayer<'_> {
             if same {
                 gram_upper(&mut out, a.view(), alpha);
             } else {
-                gemm(&mut out, 0.0, a.view(), b.view().transpose(), alpha);
+                gemm_nt(&mut out, a.view(), b.view(), alpha);
             }
             out
         };
