@@ -1116,6 +1116,12 @@ mod tests {
                     Matrix::from_fn(rows, k, |i, j| m.get(2 * i + 1, j)),
                 )
             }
+            let empty = Matrix::zeros(0, k);
+            let mut c = Matrix::default();
+            gemm_nt(&mut c, empty.view(), b.view(), 1.0);
+            assert_eq!((c.rows, c.cols), (0, b.rows));
+            gemm_nt(&mut c, a.view(), empty.view(), 1.0);
+            assert_eq!((c.rows, c.cols, c.data.len()), (a.rows, 0, 0));
             let ((av, a_odd), (bv, b_odd)) = (odd(&a, k), odd(&b, k));
             for (x, y, xm, ym) in [(a.view(), b.view(), &a, &b), (av, bv, &a_odd, &b_odd)] {
                 let want = naive(xm, &ym.transpose());
