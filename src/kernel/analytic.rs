@@ -33,7 +33,7 @@
 use super::gauss_hermite::GaussHermite;
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::{
-    fill_lower_from_upper, gemm, gemm_slice_sequential, stream_fence, stream_store,
+    fill_lower_from_upper, gemm_nt, gemm_slice_sequential, gram, stream_fence, stream_store,
     transpose_group, Matrix, SharedPtr,
 };
 use crate::nn::{Activation, Parameterization};
@@ -806,7 +806,7 @@ impl Network {
         // cache); every entry the layer maps read is overwritten, so reused buffers need no
         // clearing.
         if !leading {
-            gemm(&mut out.nngp, 0.0, x1.view(), x2.view().transpose(), scale);
+            gemm_nt(&mut out.nngp, x1.view(), x2.view(), scale);
         }
         let n2 = x2.rows;
         // Per layer, the variances of the second set as arrays (rows run over j).
@@ -928,9 +928,13 @@ fn two_layer(x1: &Matrix, x2: &Matrix, activation: Activation, both: bool) -> Re
             .collect()
     };
     let (q1, q2) = (norms(x1), norms(x2));
-    let mut cross = Matrix::zeros(x1.rows, x2.rows);
-    gemm(&mut cross, 0.0, x1.view(), x2.view().transpose(), 1.0);
     let same = std::ptr::eq(x1, x2);
+    let mut cross = Matrix::default();
+    if same {
+        gram(&mut cross, x1.view(), 1.0);
+    } else {
+        gemm_nt(&mut cross, x1.view(), x2.view(), 1.0);
+    }
     let n2 = x2.rows;
     let mut out = Matrix::zeros(x1.rows, n2);
     out.data
