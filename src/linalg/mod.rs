@@ -557,9 +557,9 @@ impl SharedPtr {
     }
 }
 
-/// Rows at least this long go through [`panels`] in [`gram`] (measured here on 1000 rows, the
-/// layout pass included: 7–11 % faster than faer at 512, 1024 and 4096 columns, level at 256,
-/// slower at 100).
+/// Rows at least this long go through [`panels`] in [`gram`] and [`gemm_nt`] (measured here on
+/// 1000 rows, the layout pass included: the Gram 7–11 % faster than faer at 512, 1024 and 4096
+/// columns, level at 256, slower at 100; A Bᵀ with 800 rows in B 14–20 % faster from 512 on).
 const PANEL_MIN_DEPTH: usize = 512;
 
 /// C ← α A Aᵀ (n × n, exactly symmetric): only the upper triangle is multiplied, then mirrored.
