@@ -778,6 +778,15 @@ fn structured_mlp_ntk_equals_the_jacobian() {
                 assert_eq!(slow, slow.transpose(), "{widths:?}: J Jᵀ exactly symmetric");
             }
         }
+        // Empty input sets give empty kernels of the right shape, on both paths.
+        let none = Matrix::zeros(0, 3);
+        for ntk in [jacobian_ntk, empirical_ntk] {
+            let k = ntk(&model, &p, &none, Some(&x2)).unwrap();
+            assert_eq!((k.rows, k.cols), (0, 5));
+            let k = ntk(&model, &p, &x, Some(&none)).unwrap();
+            assert_eq!((k.rows, k.cols), (6, 0));
+            assert_eq!(ntk(&model, &p, &none, None).unwrap().rows, 0);
+        }
     }
     let dl = gradflow::nn::DeepLinear::new(vec![3, 4, 2], 1.0).unwrap();
     let p = dl.init(&mut Seed(7).stream("dl", 0));

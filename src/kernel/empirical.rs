@@ -105,10 +105,12 @@ fn jacobian_gram(model: &dyn Model, params: &[f64], x1: &Matrix, x2: Option<&Mat
     let mut theta = Matrix::zeros(n1, n2);
     let mut term = Matrix::default();
     for c in 0..k {
-        let a = strided_view(&j1.data[c * p..], n1, p, k * p);
+        // (An empty input set has no rows to offset into.)
+        let first = |j: &Matrix| (c * p).min(j.data.len());
+        let a = strided_view(&j1.data[first(&j1)..], n1, p, k * p);
         match j2 {
             Some(_) => {
-                let b = strided_view(&j2r.data[c * p..], n2, p, k * p);
+                let b = strided_view(&j2r.data[first(j2r)..], n2, p, k * p);
                 gemm_nt(&mut term, a, b, 1.0 / k as f64);
             }
             None => gram(&mut term, a, 1.0 / k as f64),
