@@ -89,7 +89,9 @@ thread_local! {
 }
 
 /// Whether [`simd_dispatch`] may run its tier number `index` (0 = the first): always, outside
-/// unit tests.
+/// unit tests. The hand-dispatched kernels (explicit intrinsics: the panel kernel, the group
+/// transposes, the streaming stores, the sign-bit paths) ask it too, AVX-512 as tier 0 and
+/// AVX2 + FMA as tier 1, so that [`same_on_every_tier`] reaches their portable code as well.
 #[inline(always)]
 pub(crate) fn tier_allowed(index: usize) -> bool {
     #[cfg(test)]
@@ -661,7 +663,7 @@ pub fn gram_upper(c: &mut Matrix, a: MatRef<'_, f64>, alpha: f64) {
 /// the call, and must not overlap `src`.
 pub unsafe fn stream_store(dst: *mut f64, src: &[f64]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if tier_allowed(0) && std::arch::is_x86_feature_detected!("avx512f") {
         /// # Safety
         /// As [`stream_store`]; the CPU must support AVX-512F.
         #[target_feature(enable = "avx512f")]

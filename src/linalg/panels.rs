@@ -405,11 +405,12 @@ impl Block<'_> {
         #[cfg(target_arch = "x86_64")]
         {
             use vector::{avx2, avx512};
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            if super::tier_allowed(0) && std::arch::is_x86_feature_detected!("avx512f") {
                 unsafe { by_shape!(avx512, self.rows, 0, c) };
                 return;
             }
-            if std::arch::is_x86_feature_detected!("avx2")
+            if super::tier_allowed(1)
+                && std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
                 // 16 vector registers: at most 4 rows × 3 groups × 2 halves at a time.
@@ -707,97 +708,34 @@ mod tests {
             .all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 
-    /// The block through the kernel compiled without vector features.
-    ///
-    /// # Safety
-    /// As [`Block::run`] with row stride 24.
-    unsafe fn by_rows_plain(b: &Block<'_>, c: *mut f64) {
-        macro_rules! go {
-            ($($r:literal)*) => {
-                match (b.rows, b.cols.div_ceil(LANES)) {
-                    $(($r, 1) => unsafe { block_lines::<$r, 1>(b, 0, c, 24) },
-                      ($r, 2) => unsafe { block_lines::<$r, 2>(b, 0, c, 24) },
-                      ($r, _) => unsafe { block_lines::<$r, 3>(b, 0, c, 24) },)*
-                    _ => unreachable!(),
-                }
-            };
-        }
-        go!(1 2 3 4 5 6 7 8)
-    }
-
-    /// The block through the AVX2 kernel (halves of at most 4 rows), where the CPU has it.
-    ///
-    /// # Safety
-    /// As [`Block::run`] with row stride 24.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn by_rows_avx2(b: &Block<'_>, c: *mut f64) -> bool {
-        if !(std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma"))
-        {
-            return false;
-        }
-        for lane0 in (0..b.rows).step_by(4) {
-            let c = c.wrapping_add(lane0 * 24);
-            macro_rules! go {
-                ($($r:literal)*) => {
-                    match ((b.rows - lane0).min(4), b.cols.div_ceil(LANES)) {
-                        $(($r, 1) => unsafe { vector::avx2::<$r, 1>(b, lane0, c, 24) },
-                          ($r, 2) => unsafe { vector::avx2::<$r, 2>(b, lane0, c, 24) },
-                          ($r, _) => unsafe { vector::avx2::<$r, 3>(b, lane0, c, 24) },)*
-                        _ => unreachable!(),
-                    }
-                };
-            }
-            go!(1 2 3 4)
-        }
-        true
-    }
-
     #[test]
     fn the_vector_kernel_rounds_as_the_portable_one() {
         // Every row count and column count of a block, two depth blocks (the second adds to
-        // the first), against the portable path.
+        // the first and scales), on AVX-512, AVX2 + FMA (halves of 4 rows) and plain code, each
+        // where the CPU has it: the same bits.
         let a = random(8, 200, 5);
         let b = random(24, 200, 6);
         let (pa, pb) = (Panels::from_matrix(&a), Panels::from_matrix(&b));
         for rows in 1..=8 {
             for cols in 1..=24 {
-                let mut got = vec![0.0; 8 * 24];
-                let mut want = vec![0.0; 8 * 24];
-                let mut narrow = vec![0.0; 8 * 24];
-                let mut narrow_checked = false;
-                for (t0, steps) in [(0, 128), (128, 72)] {
-                    let block = Block {
-                        rows,
-                        cols,
-                        steps,
-                        left: &pa.lines()[t0..],
-                        right: &pb.lines()[t0..],
-                        right_stride: 200,
-                        first: t0 == 0,
-                        scale: if t0 == 128 { 0.25 } else { 1.0 },
-                    };
-                    // SAFETY: 8 × 24 outputs with row stride 24; the panels hold the lines.
-                    unsafe {
-                        block.run(got.as_mut_ptr(), 24);
-                        by_rows_plain(&block, want.as_mut_ptr());
-                        #[cfg(target_arch = "x86_64")]
-                        if by_rows_avx2(&block, narrow.as_mut_ptr()) {
-                            narrow_checked = true;
-                        }
+                super::super::same_on_every_tier(|| {
+                    let mut out = vec![0.0; 8 * 24];
+                    for (t0, steps) in [(0, 128), (128, 72)] {
+                        let block = Block {
+                            rows,
+                            cols,
+                            steps,
+                            left: &pa.lines()[t0..],
+                            right: &pb.lines()[t0..],
+                            right_stride: 200,
+                            first: t0 == 0,
+                            scale: if t0 == 128 { 0.25 } else { 1.0 },
+                        };
+                        // SAFETY: 8 × 24 outputs with row stride 24; the panels hold the lines.
+                        unsafe { block.run(out.as_mut_ptr(), 24) };
                     }
-                }
-                assert!(
-                    got.iter()
-                        .zip(&want)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "rows {rows}, cols {cols}"
-                );
-                let same = narrow
-                    .iter()
-                    .zip(&want)
-                    .all(|(x, y)| x.to_bits() == y.to_bits());
-                assert!(!narrow_checked || same, "AVX2: rows {rows}, cols {cols}");
+                    out
+                });
             }
         }
     }

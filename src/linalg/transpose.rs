@@ -24,7 +24,7 @@ pub(crate) unsafe fn transpose_group(
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if super::tier_allowed(0) && std::arch::is_x86_feature_detected!("avx512f") {
         /// # Safety
         /// As [`transpose_group`]; the CPU must support AVX-512F.
         #[target_feature(enable = "avx512f")]
