@@ -181,6 +181,92 @@ fn bad_specs_are_clear_errors_with_exit_code_2() {
     );
 }
 
+#[test]
+fn sizes_beyond_the_machine_are_clear_errors_with_exit_code_2() {
+    // 2^62 hidden units: 2^62 · 4 parameters (and their training buffers) overflow a count.
+    expect_bad_input(
+        "huge-width",
+        &SMALL.replace("width = 64", "width = 4611686018427387904"),
+        &["invalid model", "address space"],
+    );
+    expect_bad_input(
+        "huge-n",
+        &SMALL.replace("n = 40", "n = 4611686018427387904"),
+        &["invalid data.n", "address space"],
+    );
+    let dir = scratch("huge-kernel");
+    write_npy(&dir, "x.npy", &[3, 2], &[0.5, 1.0, -1.0, 0.25, 2.0, 0.0]);
+    let kernel = |extra: &[&str]| {
+        let mut args = vec!["kernel", "--x", "x.npy", "--out", "k.npy"];
+        args.extend_from_slice(extra);
+        gradflow(&args, &dir)
+    };
+    for (extra, needle) in [
+        (
+            &["--depth", "1", "--w-std", "1e200"][..],
+            "invalid w_std, b_std or depth",
+        ),
+        (&["--depth", "1000000000000000000"], "invalid depth"),
+        (
+            &[
+                "--depth",
+                "1",
+                "--activation",
+                "tanh",
+                "--quadrature-degree",
+                "5000",
+            ],
+            "invalid quadrature_degree",
+        ),
+    ] {
+        let o = kernel(extra);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
+        // The error came after the output file was started: nothing is left behind.
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "x.npy")
+            .collect();
+        assert!(left.is_empty(), "{extra:?} left {left:?}");
+    }
+}
+
+/// Memory the user's sizes need only indirectly is caught by the binary's allocator: with
+/// the address space limited to 1 GB, a 12,000-point training kernel (2 × 1.15 GB) is refused
+/// and the run ends with a message and exit code 2 instead of an abort.
+#[cfg(target_os = "linux")]
+#[test]
+fn refused_memory_ends_the_run_with_a_message_and_exit_code_2() {
+    let dir = scratch("oom");
+    let n = 12_000;
+    let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+    write_npy(&dir, "x.npy", &[n, 1], &x);
+    write_npy(&dir, "y.npy", &[n], &x);
+    write_npy(&dir, "xt.npy", &[2, 1], &[0.1, 0.2]);
+    let script = "ulimit -v 1000000 && exec \"$0\" \"$@\"";
+    let o = Command::new("sh")
+        .args([
+            "-c",
+            script,
+            env!("CARGO_BIN_EXE_gradflow"),
+            "--threads",
+            "2",
+        ])
+        .args(["predict", "--x-train", "x.npy", "--y-train", "y.npy"])
+        .args(["--x-test", "xt.npy", "--depth", "1", "--out", "p.npy"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: out of memory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.join("p.npy").exists());
+}
+
 fn write_npy(dir: &Path, name: &str, shape: &[usize], data: &[f64]) {
     std::fs::write(dir.join(name), npy_bytes(shape, data)).unwrap();
 }
@@ -600,6 +686,19 @@ fn ot_command_matches_the_library_and_rejects_bad_input() {
             "ε",
         ),
         (vec!["--x", "nan.npy", "--y", "y.npy"], "nan.npy"),
+        (
+            vec![
+                "--x",
+                "x.npy",
+                "--y",
+                "y.npy",
+                "--method",
+                "sliced",
+                "--projections",
+                "4611686018427387904",
+            ],
+            "invalid projections",
+        ),
     ] {
         let mut all = vec!["ot"];
         all.extend(args.iter().copied());

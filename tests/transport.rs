@@ -406,6 +406,14 @@ fn bad_input_is_a_clear_error() {
         "Σ2",
     );
     assert!(e.contains("symmetric"), "{e}");
+    // Point clouds whose cost matrix no machine holds: 2^33 points each (no coordinates, so
+    // the clouds themselves are empty arrays), 2^66 costs.
+    let huge = Matrix::from_vec(1 << 33, 0, Vec::new()).unwrap();
+    let e = error_naming(
+        cost_matrix(&huge, &huge, GroundCost::SqEuclidean),
+        "cost matrix",
+    );
+    assert!(e.contains("8589934592 × 8589934592"), "{e}");
 }
 
 #[test]

@@ -243,15 +243,59 @@ pub struct NpyWriter {
     rows: usize,
     cols: usize,
     header: u64,
+    /// Set once the file is renamed into place; until then dropping the writer (an error
+    /// midway) removes the temporary file.
+    done: bool,
+}
+
+impl Drop for NpyWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Reserves `bytes` for a file about to be written (Linux `fallocate`), so that a file system
+/// without the room fails before a long computation rather than after it. File systems that do
+/// not support it, and other systems, skip the reservation.
+fn reserve(file: &std::fs::File, bytes: u64) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let length = libc::off_t::try_from(bytes).unwrap_or(libc::off_t::MAX);
+        // SAFETY: the descriptor is open for writing for the duration of the call.
+        if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, length) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EFBIG)) {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("the array needs {:.3e} bytes: {e}", bytes as f64),
+                ));
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, bytes);
+    Ok(())
 }
 
 impl NpyWriter {
-    /// Starts a C-order f64 array of `shape` at `path`.
+    /// Starts a C-order f64 array of `shape` at `path`; its full size is reserved on disk
+    /// first.
     pub fn create(path: &Path, shape: &[usize]) -> Result<NpyWriter> {
         let tmp = temporary_path(path);
         let f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
-        let mut file = std::io::BufWriter::new(f);
         let header = npy_header(shape);
+        let bytes = shape
+            .iter()
+            .try_fold(8u64, |a, &d| a.checked_mul(d as u64))
+            .and_then(|b| b.checked_add(header.len() as u64));
+        if let Err(e) = reserve(&f, bytes.unwrap_or(u64::MAX)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io(path, e));
+        }
+        let mut file = std::io::BufWriter::new(f);
         file.write_all(&header).map_err(|e| Error::io(path, e))?;
         Ok(NpyWriter {
             path: path.to_path_buf(),
@@ -261,6 +305,7 @@ impl NpyWriter {
             rows: shape.iter().rev().skip(1).product(),
             cols: shape.last().copied().unwrap_or(1),
             header: header.len() as u64,
+            done: false,
         })
     }
 
@@ -311,14 +356,15 @@ impl NpyWriter {
     /// Flushes and moves the file into place; fails if values are missing.
     pub fn finish(mut self) -> Result<()> {
         if self.remaining != 0 {
-            let _ = std::fs::remove_file(&self.tmp);
             return Err(Error::shape(
                 "NpyWriter",
                 format!("{} values missing", self.remaining),
             ));
         }
         self.file.flush().map_err(|e| Error::io(&self.path, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        self.done = true;
+        Ok(())
     }
 }
 
@@ -452,6 +498,47 @@ mod tests {
         bytes.extend_from_slice(&[0; 8]);
         let msg = parse_npy(&bytes).unwrap_err();
         assert!(msg.contains("too large"), "{msg}");
+    }
+
+    #[test]
+    fn streamed_writes_leave_no_temporary_file_behind() {
+        let dir = std::env::temp_dir().join(format!("gradflow-npy-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("k.npy");
+        let tmp = temporary_path(&path);
+        // Dropped midway (an error in the computation): neither file remains.
+        let mut w = NpyWriter::create(&path, &[2, 3]).unwrap();
+        assert!(tmp.exists());
+        w.write(&[1.0, 2.0, 3.0]).unwrap();
+        drop(w);
+        assert!(!tmp.exists() && !path.exists());
+        // Finished with values missing: an error, and nothing remains.
+        let w = NpyWriter::create(&path, &[2, 3]).unwrap();
+        assert!(w.finish().is_err());
+        assert!(!tmp.exists() && !path.exists());
+        // Complete: the file is in place, its size the reserved one.
+        let mut w = NpyWriter::create(&path, &[2, 3]).unwrap();
+        w.write(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        w.finish().unwrap();
+        assert!(!tmp.exists());
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes, npy_bytes(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        // An array no file system holds (2^50 values, 9e15 bytes) fails before any value is
+        // computed, where the file system supports reservations.
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let probe = std::fs::File::create(dir.join("probe")).unwrap();
+            // SAFETY: an open descriptor.
+            let supported = unsafe { libc::fallocate(probe.as_raw_fd(), 0, 0, 4096) } == 0;
+            let big = NpyWriter::create(&path, &[1 << 40, 1 << 10]);
+            if supported {
+                let msg = big.err().expect("reservation refused").to_string();
+                assert!(msg.contains("the array needs 9.007e15 bytes"), "{msg}");
+                assert!(!tmp.exists());
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -33,8 +33,8 @@
 use super::gauss_hermite::GaussHermite;
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::{
-    fill_lower_from_upper, gemm_nt, gemm_slice_sequential, gram, stream_fence, stream_store,
-    transpose_group, Matrix, SharedPtr,
+    check_fits, fill_lower_from_upper, gemm_nt, gemm_slice_sequential, gram, stream_fence,
+    stream_store, transpose_group, Matrix, SharedPtr,
 };
 use crate::nn::{Activation, Parameterization};
 use rayon::prelude::*;
@@ -56,7 +56,8 @@ pub struct Network {
     pub parameterization: Parameterization,
     /// Hidden width m (enters only the standard parameterization's NTK).
     pub width: usize,
-    /// Points per axis of the Gauss–Hermite rule for activations without a closed form.
+    /// Points per axis of the Gauss–Hermite rule for activations without a closed form
+    /// (1 to [`MAX_QUADRATURE_DEGREE`]).
     pub quadrature_degree: usize,
 }
 
@@ -523,6 +524,14 @@ impl ActivationMap {
     }
 }
 
+/// The largest pre-activation variance the layer maps accept: products of two variances
+/// (q₁q₂, and q₁₂² beside it) then stay below f64's largest value, ≈ 1.8e308.
+const VARIANCE_RANGE: f64 = 1e150;
+
+/// The largest Gauss–Hermite degree: the rule's nodes come from a dense degree × degree
+/// eigenproblem, and each kernel entry costs degree² activation evaluations per layer.
+pub const MAX_QUADRATURE_DEGREE: usize = 1000;
+
 impl Network {
     /// A network in the NTK parameterization with σ_w = 1, no bias, ReLU.
     pub fn new(depth: usize, activation: Activation) -> Network {
@@ -549,8 +558,14 @@ impl Network {
         if self.width == 0 {
             return Err(Error::invalid("width", "expected ≥ 1"));
         }
-        if self.quadrature_degree == 0 {
-            return Err(Error::invalid("quadrature_degree", "expected ≥ 1"));
+        if !(1..=MAX_QUADRATURE_DEGREE).contains(&self.quadrature_degree) {
+            return Err(Error::invalid(
+                "quadrature_degree",
+                format!(
+                    "expected 1 to {MAX_QUADRATURE_DEGREE} points per axis, got {}",
+                    self.quadrature_degree
+                ),
+            ));
         }
         Ok(())
     }
@@ -560,16 +575,39 @@ impl Network {
     }
 
     /// The pre-activation variances of every hidden layer for inputs with K⁰(x, x) = q₀.
-    fn variances(&self, map: &ActivationMap, q0: f64) -> Vec<f64> {
+    /// Each of them, and the output variance after the final Dense layer, must lie within
+    /// [`VARIANCE_RANGE`], so that the layer maps' products of two variances stay finite; by
+    /// Cauchy–Schwarz (|K(x, x′)| ≤ √(K(x, x) K(x′, x′)), the same for Θ) the off-diagonal
+    /// entries are then bounded as well. Otherwise an error names the layer and q₀.
+    fn variances(&self, map: &ActivationMap, q0: f64) -> Result<Vec<f64>> {
         let w2 = self.w_std * self.w_std;
         let mut out = Vec::with_capacity(self.depth);
         let mut q = q0;
-        for _ in 0..self.depth {
+        for l in 0..=self.depth {
             let pre = w2 * q + self.bias_var();
+            if pre.is_nan() || pre.abs() > VARIANCE_RANGE {
+                let layer = if l < self.depth {
+                    format!("layer-{} pre-activation", l + 1)
+                } else {
+                    "output".to_string()
+                };
+                return Err(Error::invalid(
+                    "w_std, b_std or depth",
+                    format!(
+                        "for an input with ‖x‖²/d = {q0:.3e} the {layer} variance is {pre:.3e}, \
+                         beyond the range the layer maps can hold in f64 (≤ \
+                         {VARIANCE_RANGE:e}); lower w_std, b_std or the depth, or rescale \
+                         the inputs"
+                    ),
+                ));
+            }
+            if l == self.depth {
+                break;
+            }
             out.push(pre);
             q = map.variance(pre);
         }
-        out
+        Ok(out)
     }
 
     /// The Dense update of layer `l` (0 = the first, `depth` = the final Dense(1)).
@@ -779,6 +817,21 @@ impl Network {
             ));
         }
         let map = ActivationMap::new(self.activation, self.quadrature_degree)?;
+        // The per-layer variances below: q of every input, and q, √q, 1/√q of x2's.
+        let inputs = x1.rows + x2.rows;
+        check_fits(
+            "depth (the per-layer variances of the inputs)",
+            &[inputs, self.depth, 4],
+        )?;
+        if [&out.nngp, &out.ntk]
+            .iter()
+            .any(|m| (m.rows, m.cols) != (x1.rows, x2.rows))
+        {
+            check_fits(
+                "kernel size (NNGP and NTK, rows of x × rows of x2)",
+                &[2, x1.rows, x2.rows],
+            )?;
+        }
         let scale = 1.0 / d as f64;
         let sq = |x: &Matrix| -> Vec<f64> {
             (0..x.rows)
@@ -788,14 +841,14 @@ impl Network {
         let var2: Vec<Vec<f64>> = sq(x2)
             .into_iter()
             .map(|q| self.variances(&map, q))
-            .collect();
+            .collect::<Result<_>>()?;
         let var1: Vec<Vec<f64>> = if leading {
             var2[..x1.rows].to_vec()
         } else {
             sq(x1)
                 .into_iter()
                 .map(|q| self.variances(&map, q))
-                .collect()
+                .collect::<Result<_>>()?
         };
         for m in [&mut out.nngp, &mut out.ntk] {
             if (m.rows, m.cols) != (x1.rows, x2.rows) {
@@ -866,6 +919,11 @@ pub fn stream_to_npy(
     }
     let n = x1.rows;
     let cols = x2.map_or(n, |x| x.rows);
+    // A block's two kernels, and for K(x1, x1) the transposed part below it.
+    check_fits(
+        "block_rows (each block's kernels)",
+        &[block_rows.min(n), cols, 3],
+    )?;
     let mut writer = crate::data::io::NpyWriter::create(path, &[n, cols])?;
     let block = block_rows;
     let mut start = 0;
@@ -1192,5 +1250,48 @@ mod tests {
         }
         .kernels(&x, None)
         .is_err());
+    }
+
+    #[test]
+    fn settings_beyond_f64_or_memory_are_errors_naming_them() {
+        let x = Matrix::from_fn(4, 2, |i, j| (i + j) as f64 * 0.5 + 0.25);
+        let message = |net: &Network| net.kernels(&x, None).unwrap_err().to_string();
+        let relu = Network::new(1, Activation::Relu);
+        // σ_w² = 1e400 overflows at the first layer.
+        let msg = message(&Network {
+            w_std: 1e200,
+            ..relu.clone()
+        });
+        assert!(
+            msg.contains("w_std, b_std or depth") && msg.contains("layer-1"),
+            "{msg}"
+        );
+        // x⁵⁰ (E[u¹⁰⁰] = 99!! q⁵⁰ ≈ 2.7e78 q⁵⁰): one layer at σ_w = 1 keeps the output in
+        // range (the inputs' q lie in 0.31–4.1); with three, the first row's q goes 0.31 →
+        // 1.5e53 (layer 2) → beyond f64 (layer 3).
+        let mono = Network::new(1, Activation::Monomial(50));
+        let k = mono.kernels(&x, None).unwrap();
+        assert!(k.ntk.data.iter().chain(&k.nngp.data).all(|v| v.is_finite()));
+        let msg = message(&Network {
+            depth: 3,
+            ..mono.clone()
+        });
+        assert!(msg.contains("layer-3 pre-activation"), "{msg}");
+        let msg = message(&Network {
+            w_std: 1e30,
+            ..mono
+        });
+        assert!(msg.contains("the output variance"), "{msg}");
+        let msg = message(&Network {
+            depth: 1 << 62,
+            ..relu.clone()
+        });
+        assert!(msg.starts_with("invalid depth"), "{msg}");
+        let msg = message(&Network {
+            activation: Activation::Tanh,
+            quadrature_degree: MAX_QUADRATURE_DEGREE + 1,
+            ..relu
+        });
+        assert!(msg.contains("quadrature_degree"), "{msg}");
     }
 }

@@ -297,6 +297,54 @@ impl Matrix {
 /// allows it.
 const HUGE_PAGE_BYTES: usize = 4 << 20;
 
+/// Checks, before an array whose size comes from user input is allocated, that the product of
+/// `dims` f64 values fits: the count must not overflow, and (on Linux) the bytes must not
+/// exceed the machine's memory, RAM and swap together. An oversized request is then an
+/// [`Error::Invalid`] naming `what` (the field to change) and the sizes, instead of the
+/// allocator's abort. It does not promise that memory is free now.
+pub fn check_fits(what: &str, dims: &[usize]) -> Result<()> {
+    let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    let bytes = count.and_then(|c| c.checked_mul(std::mem::size_of::<f64>()));
+    let memory = memory_bytes();
+    let problem = match (bytes, memory) {
+        (None, _) => "more bytes than an address space holds".to_string(),
+        (Some(b), Some(m)) if b as u128 > m => {
+            format!(
+                "{:.3e} bytes, more than this machine's {:.3e} bytes of memory",
+                b as f64, m as f64
+            )
+        }
+        _ => return Ok(()),
+    };
+    let shape = dims
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(" × ");
+    Err(Error::invalid(
+        what,
+        format!("{shape} values of f64 need {problem}"),
+    ))
+}
+
+/// RAM plus swap in bytes (Linux `sysinfo`); `None` elsewhere or on error.
+fn memory_bytes() -> Option<u128> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut info = std::mem::MaybeUninit::<libc::sysinfo>::zeroed();
+        // SAFETY: sysinfo fills the struct it is given and touches nothing else.
+        if unsafe { libc::sysinfo(info.as_mut_ptr()) } != 0 {
+            return None;
+        }
+        // SAFETY: zero-initialised, then filled by the successful call above.
+        let info = unsafe { info.assume_init() };
+        let unit = u128::from(info.mem_unit.max(1));
+        Some((info.totalram as u128 + info.totalswap as u128) * unit)
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
 /// A zeroed buffer of `len` values. On Linux, buffers of ≥ 4 MiB are marked MADV_HUGEPAGE
 /// before their first touch: the allocator maps them fresh from the kernel, and first-touch
 /// page faults at 4 KiB granularity cost as much as the arithmetic of a kernel matrix
@@ -930,6 +978,31 @@ pub fn max(v: &[f64]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn check_fits_names_the_field_of_requests_beyond_memory() {
+        assert!(super::check_fits("small", &[1000, 1000]).is_ok());
+        assert!(super::check_fits("empty", &[0, usize::MAX]).is_ok());
+        // 2^31 · 2^31 · 8 bytes = 2^65: the count fits in usize, the bytes do not.
+        let msg = super::check_fits("model.width", &[1 << 31, 1 << 31])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("invalid model.width: 2147483648 × 2147483648"),
+            "{msg}"
+        );
+        assert!(msg.contains("address space"), "{msg}");
+        // 2^57 values = 2^60 bytes (1.2e18): representable, beyond any machine's memory.
+        let msg = super::check_fits("data.n", &[1 << 57])
+            .unwrap_err()
+            .to_string();
+        if cfg!(target_os = "linux") {
+            assert!(
+                msg.contains("1.153e18 bytes, more than this machine's"),
+                "{msg}"
+            );
+        }
+    }
+
     #[test]
     fn fast_exp_is_accurate_and_identical_on_every_vector_width() {
         let xs: Vec<f64> = (0..200_001)

@@ -174,6 +174,19 @@ fn non_negative(field: &str, v: i64) -> Result<usize> {
     Ok(v as usize)
 }
 
+/// The sizes (n, n_test, dim) of a generated data set, checked: n and dim positive, n_test
+/// ≥ 0, and the (n + n_test) × dim inputs within what the machine can allocate.
+fn sizes(n: i64, n_test: i64, dim: i64) -> Result<(usize, usize, usize)> {
+    let (n, nt, d) = (
+        positive("n", n)?,
+        non_negative("n_test", n_test)?,
+        positive("dim", dim)?,
+    );
+    let rows = n.saturating_add(nt);
+    crate::linalg::check_fits("data.n, data.n_test and data.dim (the inputs)", &[rows, d])?;
+    Ok((n, nt, d))
+}
+
 fn probability(field: &str, p: f64) -> Result<()> {
     if (0.0..=1.0).contains(&p) {
         Ok(())
@@ -304,11 +317,7 @@ impl DataSpec {
                 target,
                 labels,
             } => {
-                let (n, nt, d) = (
-                    positive("n", *n)?,
-                    non_negative("n_test", *n_test)?,
-                    positive("dim", *dim)?,
-                );
+                let (n, nt, d) = sizes(*n, *n_test, *dim)?;
                 let x = synthetic::sphere(n, d, &mut rng);
                 let xt = synthetic::sphere(nt, d, &mut rng);
                 finish(x, xt, target, labels, seed)
@@ -321,18 +330,15 @@ impl DataSpec {
                 target,
                 labels,
             } => {
-                let (n, nt, d) = (
-                    positive("n", *n)?,
-                    non_negative("n_test", *n_test)?,
-                    positive("dim", *dim)?,
-                );
+                let (n, nt, d) = sizes(*n, *n_test, *dim)?;
                 crate::error::check_positive("data.std", *std)?;
                 let x = synthetic::gaussian(n, d, *std, &mut rng);
                 let xt = synthetic::gaussian(nt, d, *std, &mut rng);
                 finish(x, xt, target, labels, seed)
             }
             DataSpec::Circle { n, target, labels } => {
-                let n = positive("n", *n)?;
+                // n training points on a grid and n test points between them, in the plane.
+                let (n, _, _) = sizes(*n, *n, 2)?;
                 let (x, _) = synthetic::circle_grid(n);
                 let half_step = std::f64::consts::PI / n as f64;
                 let xt = Matrix::from_fn(n, 2, |i, j| {
@@ -354,11 +360,7 @@ impl DataSpec {
                 label_noise,
                 bias_coordinate,
             } => {
-                let (n, nt, d) = (
-                    positive("n", *n)?,
-                    non_negative("n_test", *n_test)?,
-                    positive("dim", *dim)?,
-                );
+                let (n, nt, d) = sizes(*n, *n_test, *dim)?;
                 let k = positive("clusters", *clusters)?;
                 probability("label_noise", *label_noise)?;
                 if !(spread.is_finite() && *spread >= 0.0) {
@@ -389,6 +391,7 @@ impl DataSpec {
                 observe,
             } => {
                 let (size, rank) = (positive("size", *size)?, positive("rank", *rank)?);
+                crate::linalg::check_fits("data.size (the size × size matrix)", &[size, size])?;
                 probability("observe", *observe)?;
                 let (y, _) = synthetic::low_rank_psd(size, rank, &mut rng);
                 let observed = synthetic::observation_mask(size, *observe, &mut rng);

@@ -187,7 +187,7 @@ impl ModelSpec {
             }
             Ok(())
         };
-        Ok(match self {
+        let model: Box<dyn Model> = match self {
             ModelSpec::TwoLayer {
                 width,
                 activation,
@@ -295,6 +295,19 @@ impl ModelSpec {
                         })?,
                 )
             }
-        })
+        };
+        // The parameters, their gradient and up to two optimizer moments of the same size.
+        let params = model.layout().iter().try_fold(0usize, |total, block| {
+            let len = block
+                .shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))?;
+            total.checked_add(len)
+        });
+        crate::linalg::check_fits(
+            "model (its parameters and their training buffers)",
+            &[params.unwrap_or(usize::MAX), 4],
+        )?;
+        Ok(model)
     }
 }

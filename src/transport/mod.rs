@@ -287,6 +287,7 @@ pub fn cost_matrix(x: &Matrix, y: &Matrix, cost: GroundCost) -> Result<Matrix> {
             format!("x has {} columns, y has {}", x.cols, y.cols),
         ));
     }
+    linalg::check_fits("cost matrix (points of x × points of y)", &[x.rows, y.rows])?;
     let mut c = Matrix::zeros(x.rows, y.rows);
     let m = y.rows.max(1);
     let y_sq = squared_norms(y);

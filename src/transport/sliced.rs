@@ -57,6 +57,8 @@ pub fn sliced_wasserstein(
             "expected at least one projection",
         ));
     }
+    // The directions and one cost per direction.
+    crate::linalg::check_fits("projections", &[projections, mu.dim() + 1])?;
     let theta = directions(mu.dim(), projections, seed);
     let per_direction = (0..projections)
         .into_par_iter()
