@@ -353,7 +353,8 @@ impl NpyWriter {
         Ok(())
     }
 
-    /// Flushes and moves the file into place; fails if values are missing.
+    /// Flushes, syncs to disk (as [`write_atomic`] does) and moves the file into place; fails if
+    /// values are missing.
     pub fn finish(mut self) -> Result<()> {
         if self.remaining != 0 {
             return Err(Error::shape(
@@ -361,8 +362,11 @@ impl NpyWriter {
                 format!("{} values missing", self.remaining),
             ));
         }
-        self.file.flush().map_err(|e| Error::io(&self.path, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        self.file
+            .flush()
+            .and_then(|()| self.file.get_ref().sync_all())
+            .and_then(|()| std::fs::rename(&self.tmp, &self.path))
+            .map_err(|e| Error::io(&self.path, e))?;
         self.done = true;
         Ok(())
     }
