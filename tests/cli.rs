@@ -194,6 +194,14 @@ fn sizes_beyond_the_machine_are_clear_errors_with_exit_code_2() {
         &SMALL.replace("n = 40", "n = 4611686018427387904"),
         &["invalid data.n", "address space"],
     );
+    // 3 million probe points (their data fit): 3e6² entries per probe kernel do not.
+    expect_bad_input(
+        "huge-probe",
+        &SMALL
+            .replace("n = 40", "n = 3000000")
+            .replace("[train]", "[train]\nkernel_diagnostics = 3000000"),
+        &["invalid train.kernel_diagnostics", "3000000 × 3000000 × 3"],
+    );
     let dir = scratch("huge-kernel");
     write_npy(&dir, "x.npy", &[3, 2], &[0.5, 1.0, -1.0, 0.25, 2.0, 0.0]);
     let kernel = |extra: &[&str]| {

@@ -42,6 +42,7 @@ pub fn empirical_ntk(
     if let Some(k) = model.empirical_ntk(params, x1, x2) {
         return Ok(k);
     }
+    check_jacobians(model, params, x1, x2)?;
     Ok(jacobian_gram(model, params, x1, x2))
 }
 
@@ -55,7 +56,23 @@ pub fn jacobian_ntk(
     x2: Option<&Matrix>,
 ) -> Result<Matrix> {
     check_inputs("jacobian_ntk", model, params, x1, x2)?;
+    check_jacobians(model, params, x1, x2)?;
     Ok(jacobian_gram(model, params, x1, x2))
+}
+
+/// Err unless the Jacobians of both input sets (n₁ + n₂ rows per output, P columns) fit in
+/// memory.
+fn check_jacobians(
+    model: &dyn Model,
+    params: &[f64],
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+) -> Result<()> {
+    let rows = x1.rows + x2.map_or(0, |x| x.rows);
+    crate::linalg::check_fits(
+        "Jacobian (inputs × outputs × parameters)",
+        &[rows, model.output_dim(), params.len()],
+    )
 }
 
 /// Err unless both input sets suit the model and `params` has its parameter count.
@@ -70,7 +87,12 @@ fn check_inputs(
     if let Some(x2) = x2 {
         model.check_input(&format!("{routine} x2"), x2)?;
     }
-    model.check_params(routine, params)
+    model.check_params(routine, params)?;
+    let n2 = x2.map_or(x1.rows, |x| x.rows);
+    crate::linalg::check_fits(
+        &format!("{routine} (rows of x × rows of x2)"),
+        &[x1.rows, n2],
+    )
 }
 
 /// [`jacobian_ntk`] on checked inputs.

@@ -303,6 +303,12 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
     )? as usize;
     crate::error::check_non_negative("loss.l2", spec.loss.l2)?;
     let data = spec.load_data(base)?;
+    // The probe set's initial and current empirical kernels, and the one being formed.
+    let probe_n = probe.min(data.train.len());
+    crate::linalg::check_fits(
+        "train.kernel_diagnostics (the probe kernels)",
+        &[probe_n, probe_n, 3],
+    )?;
     let model = spec.model.build(
         data.train.input_dim(),
         data.train.output_dim(),
