@@ -42,8 +42,7 @@ pub fn empirical_ntk(
     if let Some(k) = model.empirical_ntk(params, x1, x2) {
         return Ok(k);
     }
-    check_jacobians(model, params, x1, x2)?;
-    Ok(jacobian_gram(model, params, x1, x2))
+    jacobian_gram(model, params, x1, x2)
 }
 
 /// The generic path: J₁ J₂ᵀ with frozen columns removed, averaged over the k outputs — one
@@ -56,23 +55,7 @@ pub fn jacobian_ntk(
     x2: Option<&Matrix>,
 ) -> Result<Matrix> {
     check_inputs("jacobian_ntk", model, params, x1, x2)?;
-    check_jacobians(model, params, x1, x2)?;
-    Ok(jacobian_gram(model, params, x1, x2))
-}
-
-/// Err unless the Jacobians of both input sets (n₁ + n₂ rows per output, P columns) fit in
-/// memory.
-fn check_jacobians(
-    model: &dyn Model,
-    params: &[f64],
-    x1: &Matrix,
-    x2: Option<&Matrix>,
-) -> Result<()> {
-    let rows = x1.rows + x2.map_or(0, |x| x.rows);
-    crate::linalg::check_fits(
-        "Jacobian (inputs × outputs × parameters)",
-        &[rows, model.output_dim(), params.len()],
-    )
+    jacobian_gram(model, params, x1, x2)
 }
 
 /// Err unless both input sets suit the model and `params` has its parameter count.
@@ -96,8 +79,19 @@ fn check_inputs(
 }
 
 /// [`jacobian_ntk`] on checked inputs.
-fn jacobian_gram(model: &dyn Model, params: &[f64], x1: &Matrix, x2: Option<&Matrix>) -> Matrix {
+fn jacobian_gram(
+    model: &dyn Model,
+    params: &[f64],
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+) -> Result<Matrix> {
     let k = model.output_dim();
+    // The Jacobians of both input sets: n₁ + n₂ rows per output, P columns.
+    let rows = x1.rows + x2.map_or(0, |x| x.rows);
+    crate::linalg::check_fits(
+        "Jacobian (inputs × outputs × parameters)",
+        &[rows, k, params.len()],
+    )?;
     let mut j1 = model.jacobian(params, x1);
     let frozen: Vec<_> = model
         .layout()
@@ -147,5 +141,5 @@ fn jacobian_gram(model: &dyn Model, params: &[f64], x1: &Matrix, x2: Option<&Mat
                 .for_each(|(t, v)| *t += v);
         }
     }
-    theta
+    Ok(theta)
 }
