@@ -69,7 +69,8 @@ fn out_of_memory(bytes: usize) -> ! {
     about = "Optimization theory of deep learning: train in the NTK, mean-field and Langevin regimes and check the theorems"
 )]
 struct Cli {
-    /// Worker threads (results do not depend on it); default: all cores.
+    /// Worker threads (results do not depend on it; at most 16 per core, or 256); default: all
+    /// cores.
     #[arg(long, global = true)]
     threads: Option<usize>,
     /// Print nothing but errors.
@@ -467,8 +468,14 @@ fn main() -> ExitCode {
 
 fn execute(cli: Cli) -> Result<u8, Error> {
     if let Some(threads) = cli.threads {
-        if threads == 0 {
-            return Err(Error::invalid("--threads", "expected at least 1 thread"));
+        // More threads than this only cost their start-up (seconds per thousand here).
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let most = (16 * cores).max(256);
+        if !(1..=most).contains(&threads) {
+            return Err(Error::invalid(
+                "--threads",
+                format!("expected 1 to {most} threads (16 per core, at least 256), got {threads}"),
+            ));
         }
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

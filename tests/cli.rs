@@ -88,6 +88,16 @@ fn results_do_not_depend_on_the_thread_count() {
             "{f}"
         );
     }
+    // No threads, or far more than cores (each costs its start-up): an error, not a hang.
+    for threads in ["0", "1000000"] {
+        let (_, o) = run_spec("t0", SMALL, &["--threads", threads]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("invalid --threads: expected 1 to"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }
 
 #[test]
