@@ -1282,6 +1282,24 @@ mod tests {
             ..mono
         });
         assert!(msg.contains("the output variance"), "{msg}");
+        // Just inside the bound every entry is finite and exact: without bias the ReLU kernels
+        // are homogeneous in σ_w², K and Θ of depth L scale by (σ_w²)^(L+1) (σ_w² a power of
+        // 2: no rounding in the scaling), here to an output variance of ≈ 4.2e149.
+        let scale = 2f64.powi(124); // σ_w² = 2^248 ≈ 4.5e74
+        let near = Network {
+            w_std: scale,
+            ..relu.clone()
+        }
+        .kernels(&x, None)
+        .unwrap();
+        let unit = relu.kernels(&x, None).unwrap();
+        let factor = scale.powi(4);
+        for (got, base) in [(&near.nngp, &unit.nngp), (&near.ntk, &unit.ntk)] {
+            assert!(got.data.iter().all(|v| v.is_finite()));
+            let want: Vec<f64> = base.data.iter().map(|v| v * factor).collect();
+            assert_eq!(got.data, want);
+        }
+        assert!(near.nngp.data.iter().cloned().fold(0.0, f64::max) > 1e149);
         let msg = message(&Network {
             depth: 1 << 62,
             ..relu.clone()

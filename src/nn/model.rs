@@ -18,9 +18,13 @@ pub struct ParamBlock {
 }
 
 impl ParamBlock {
-    /// Number of entries.
+    /// Number of entries (`usize::MAX` when the product of the shape overflows, so that a
+    /// size check on it fails instead of passing on a wrapped count).
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .unwrap_or(usize::MAX)
     }
 
     /// True for an empty block.
@@ -78,9 +82,12 @@ pub trait Model: Send + Sync {
         grad: &mut [f64],
     );
 
-    /// Number of parameters P.
+    /// Number of parameters P (`usize::MAX` when the count overflows, as [`ParamBlock::len`]).
     fn num_params(&self) -> usize {
-        self.layout().iter().map(ParamBlock::len).sum()
+        self.layout()
+            .iter()
+            .map(ParamBlock::len)
+            .fold(0, usize::saturating_add)
     }
 
     /// Checks that `x` is a valid input batch (column count and anything model-specific).
@@ -182,5 +189,24 @@ pub(crate) fn fill_block(params: &mut [f64], block: &ParamBlock, std: f64, rng: 
 pub(crate) fn zero_frozen(layout: &[ParamBlock], grad: &mut [f64]) {
     for b in layout.iter().filter(|b| !b.trainable) {
         grad[b.range()].fill(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ParamBlock;
+
+    #[test]
+    fn block_lengths_saturate_instead_of_wrapping() {
+        let block = |shape: Vec<usize>| ParamBlock {
+            name: "W".into(),
+            offset: 0,
+            shape,
+            trainable: true,
+        };
+        assert_eq!(block(vec![3, 5]).len(), 15);
+        assert_eq!(block(vec![]).len(), 1);
+        // 2^62 · 4 wraps to 0 in plain arithmetic, which a size check would pass.
+        assert_eq!(block(vec![1 << 62, 4]).len(), usize::MAX);
     }
 }

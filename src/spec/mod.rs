@@ -365,7 +365,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
             let mut test_observer = data.test.clone().map(TestLoss::new);
             let mut kernel_observer = (probe > 0)
                 .then(|| {
-                    let index: Vec<usize> = (0..probe.min(data.train.len())).collect();
+                    let index: Vec<usize> = (0..probe_n).collect();
                     let subset = data.train.select(&index);
                     KernelDiagnostics::new(subset.x, &subset.y)
                 })

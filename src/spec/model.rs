@@ -297,16 +297,9 @@ impl ModelSpec {
             }
         };
         // The parameters, their gradient and up to two optimizer moments of the same size.
-        let params = model.layout().iter().try_fold(0usize, |total, block| {
-            let len = block
-                .shape
-                .iter()
-                .try_fold(1usize, |a, &d| a.checked_mul(d))?;
-            total.checked_add(len)
-        });
         crate::linalg::check_fits(
             "model (its parameters and their training buffers)",
-            &[params.unwrap_or(usize::MAX), 4],
+            &[model.num_params(), 4],
         )?;
         Ok(model)
     }
