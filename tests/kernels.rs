@@ -203,8 +203,8 @@ fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers()
         };
         let fresh = run(1);
         assert!(fresh == run(3), "{act}: thread count changed the bits");
-        // The cross path (x2 given: one whole GEMM, no tiles, no mirror) agrees off the
-        // diagonal to round-off; the tiled result is exactly symmetric.
+        // The cross layout (x2 given: every tile computed, none mirrored) agrees off the
+        // diagonal to round-off; the leading layout is exactly symmetric.
         let cross = net.kernels(&x, Some(&x)).unwrap();
         for (m, c) in [(&fresh.nngp, &cross.nngp), (&fresh.ntk, &cross.ntk)] {
             for i in 0..n {
@@ -243,6 +243,50 @@ fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers()
             assert_eq!((b.rows, b.cols), (200, n));
             for i in 0..200 {
                 assert!(b.row(i) == m.row(i), "{act}, n = {n}: block row {i}");
+            }
+        }
+        // The cross layout against another set x2 (n + 9 rows: tiles that end mid-row):
+        // thread-independent, written over NaN-filled buffers, and each entry the entry of the
+        // stacked set's symmetric kernel that pairs the same points (rows of x, columns of x2).
+        let x2 = inputs(n + 9, 6, 41);
+        let cross_run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| net.kernels(&x, Some(&x2)).unwrap())
+        };
+        let cross = cross_run(1);
+        assert!(
+            cross == cross_run(3),
+            "{act}: thread count changed the bits"
+        );
+        let mut reused = Kernels {
+            nngp: Matrix::from_fn(n, n + 9, |_, _| f64::NAN),
+            ntk: Matrix::from_fn(n, n + 9, |_, _| f64::NAN),
+        };
+        net.kernels_into(&x, Some(&x2), &mut reused).unwrap();
+        assert!(
+            reused == cross,
+            "{act}: NaN-filled cross buffers not overwritten"
+        );
+        let stacked = Matrix::from_fn(2 * n + 9, 6, |i, c| {
+            if i < n {
+                x.get(i, c)
+            } else {
+                x2.get(i - n, c)
+            }
+        });
+        let whole = net.kernels(&stacked, None).unwrap();
+        for (c, w) in [(&cross.nngp, &whole.nngp), (&cross.ntk, &whole.ntk)] {
+            for i in 0..n {
+                for j in 0..n + 9 {
+                    let (a, b) = (c.get(i, j), w.get(i, n + j));
+                    assert!(
+                        (a - b).abs() <= 1e-12 * b.abs().max(1e-3),
+                        "{act}, n = {n}: cross ({i}, {j}) {a} vs {b}"
+                    );
+                }
             }
         }
     }

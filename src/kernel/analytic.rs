@@ -693,50 +693,60 @@ impl Network {
         Ok(out)
     }
 
-    /// The `leading` layout of [`Network::compute`] (x1 = the first r rows of x2): computes K
-    /// and Θ on and above the diagonal of the r × n₂ outputs and mirrors the leading r × r
-    /// square. Work is split into TILE × TILE tiles, parallel over row blocks: a row block
-    /// computes each of its tiles on and right of the diagonal in a per-thread scratch that
-    /// stays in cache — K⁰ = ⟨x, x'⟩/d by a small GEMM, then the layer maps row by row — and
-    /// writes it out once, with non-temporal stores ([`stream_store`]: no read of the output's
-    /// lines before they are written), at its place and, inside the leading square, transposed
-    /// into the rows below (entries no other task writes). Each entry is the same sequence of
-    /// operations whatever the thread count.
-    fn upper_tiles(
+    /// The tiled computation of [`Network::compute`]: K and Θ between the rows of `x1` and of
+    /// `x2`, written to the r × n₂ outputs at `kp` and `tp` (r = rows of x1, n₂ = rows of x2).
+    /// Work is split into TILE × TILE tiles, parallel over row blocks: a row block computes
+    /// each of its tiles in a per-thread scratch that stays in cache — K⁰ = ⟨x, x'⟩/d by a
+    /// small GEMM, then the layer maps row by row — and writes it out once, with non-temporal
+    /// stores ([`stream_store`]: no read of the output's lines before they are written). In the
+    /// `leading` layout (x1 = the first r rows of x2) only the tiles on and right of the
+    /// diagonal are computed, with cos θ = 1 at j = i; inside the leading r × r square each one
+    /// is also written transposed into the rows below (entries no other task writes). Each
+    /// entry is the same sequence of operations whatever the thread count.
+    ///
+    /// Every one of the r × n₂ entries of both outputs is written and none is read, so the
+    /// outputs may be uninitialised memory.
+    ///
+    /// # Safety
+    /// `kp` and `tp` must each be valid for writes of r × n₂ values, which nothing else
+    /// accesses during the call.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tiles(
         &self,
         map: &ActivationMap,
         var1: &[Vec<f64>],
         var2_layers: &[LayerVariances],
         (x1, x2, scale): (&Matrix, &Matrix, f64),
-        nngp: &mut Matrix,
-        ntk: &mut Matrix,
+        leading: bool,
+        (kp, tp): (SharedPtr, SharedPtr),
     ) {
         const TILE: usize = 128;
-        let (r, n2) = (nngp.rows, nngp.cols);
+        let (r, n2) = (x1.rows, x2.rows);
         let input_dim = x1.cols;
-        let (kp, tp) = (
-            SharedPtr::new(nngp.data.as_mut_ptr()),
-            SharedPtr::new(ntk.data.as_mut_ptr()),
-        );
         (0..r.div_ceil(TILE)).into_par_iter().for_each(|bi| {
             let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(r));
             let ri = i1 - i0;
             // The K and Θ tiles.
             crate::linalg::with_scratch(2 * TILE * TILE, |scratch| {
                 let (k_tile, t_tile) = scratch.split_at_mut(TILE * TILE);
-                for j0 in (i0..n2).step_by(TILE) {
+                let first = if leading { i0 } else { 0 };
+                for j0 in (first..n2).step_by(TILE) {
                     let cj = (j0 + TILE).min(n2) - j0;
                     let (k_tile, t_tile) = (&mut k_tile[..ri * cj], &mut t_tile[..ri * cj]);
                     // K⁰ of the tile, ⟨x_i, x'_j⟩/d, in cache.
                     let (a, b) = (x1.view().subrows(i0, ri), x2.view().subrows(j0, cj));
                     gemm_slice_sequential(k_tile, ri, cj, 0.0, a, b.transpose(), scale);
-                    let diagonal_tile = j0 == i0;
+                    let diagonal_tile = leading && j0 == i0;
                     // The tile's columns inside the leading square (c < r), whose transposes
                     // go below the diagonal: rows j0 + c, columns i0.. (no other task writes
                     // there). In groups of rows that start a 64-byte line of those output rows
                     // (when the row length allows), so that each group's transpose is whole
                     // lines; the groups are written while the next ones are computed.
-                    let square = (j0 + cj).min(r).saturating_sub(j0);
+                    let square = if leading {
+                        (j0 + cj).min(r).saturating_sub(j0)
+                    } else {
+                        0
+                    };
                     let offset = (kp.at(0) as usize / 8 + j0 * n2 + i0) % 8;
                     let lead = if n2.is_multiple_of(8) {
                         (8 - offset) % 8
@@ -748,11 +758,11 @@ impl Network {
                         let g1 = if g0 == 0 && lead > 0 { lead } else { g0 + 8 }.min(ri);
                         for li in g0..g1 {
                             let i = i0 + li;
-                            let start = j0.max(i);
+                            let start = if leading { j0.max(i) } else { j0 };
                             if start >= j0 + cj {
                                 continue;
                             }
-                            let diagonal = (start == i).then_some(0);
+                            let diagonal = (leading && start == i).then_some(0);
                             let span = li * cj + (start - j0)..(li + 1) * cj;
                             let (k_row, t_row) = (&mut k_tile[span.clone()], &mut t_tile[span]);
                             let (v1, v2) = (&var1[i], var2_layers);
@@ -762,16 +772,19 @@ impl Network {
                             for (tile, out) in [(&*k_tile, kp), (&*t_tile, tp)] {
                                 let rows = &tile[g0 * cj..g1 * cj];
                                 // SAFETY: rows i0 + g0..i0 + g1 belong to this task's row
-                                // block; columns j0.. lie above the diagonal, which only this
-                                // task writes. Below the diagonal, rows j0.., columns
-                                // i0 + g0..i0 + g1, as said above.
+                                // block; in the leading layout columns j0.. lie above the
+                                // diagonal, which only this task writes; below the diagonal,
+                                // rows j0.., columns i0 + g0..i0 + g1, as said above. The
+                                // outputs are valid for all of it (the caller's contract).
                                 unsafe {
                                     for (li, row) in rows.chunks_exact(cj).enumerate() {
                                         stream_store(out.at((i0 + g0 + li) * n2 + j0), row);
                                     }
-                                    let src = (rows.as_ptr(), cj);
-                                    let dst = (out.at(j0 * n2 + i0 + g0), n2);
-                                    transpose_group(src, dst, g1 - g0, square, true);
+                                    if square > 0 {
+                                        let src = (rows.as_ptr(), cj);
+                                        let dst = (out.at(j0 * n2 + i0 + g0), n2);
+                                        transpose_group(src, dst, g1 - g0, square, true);
+                                    }
                                 }
                             }
                         }
@@ -850,18 +863,6 @@ impl Network {
                 .map(|q| self.variances(&map, q))
                 .collect::<Result<_>>()?
         };
-        for m in [&mut out.nngp, &mut out.ntk] {
-            if (m.rows, m.cols) != (x1.rows, x2.rows) {
-                *m = Matrix::zeros(x1.rows, x2.rows);
-            }
-        }
-        // K⁰ = ⟨x, x'⟩/d in the NNGP buffer (the tiled layout computes it tile by tile, in
-        // cache); every entry the layer maps read is overwritten, so reused buffers need no
-        // clearing.
-        if !leading {
-            gemm_nt(&mut out.nngp, x1.view(), x2.view(), scale);
-        }
-        let n2 = x2.rows;
         // Per layer, the variances of the second set as arrays (rows run over j).
         let var2_layers: Vec<LayerVariances> = (0..self.depth)
             .map(|l| {
@@ -870,18 +871,28 @@ impl Network {
                 layer
             })
             .collect();
-        let Kernels { nngp, ntk } = out;
-        if leading {
+        let (r, n2) = (x1.rows, x2.rows);
+        let tiles = |kp: *mut f64, tp: *mut f64| {
             let inputs = (x1, x2, scale);
-            self.upper_tiles(&map, &var1, &var2_layers, inputs, nngp, ntk);
+            let outputs = (SharedPtr::new(kp), SharedPtr::new(tp));
+            // SAFETY: both outputs are r × n₂ values (the buffers below), used by nothing else
+            // during the call.
+            unsafe { self.tiles(&map, &var1, &var2_layers, inputs, leading, outputs) }
+        };
+        let Kernels { nngp, ntk } = out;
+        if [&*nngp, &*ntk].iter().all(|m| (m.rows, m.cols) == (r, n2)) {
+            // Reused buffers: every entry is overwritten, none read.
+            tiles(nngp.data.as_mut_ptr(), ntk.data.as_mut_ptr());
         } else {
-            nngp.data
-                .par_chunks_mut(n2.max(1))
-                .zip(ntk.data.par_chunks_mut(n2.max(1)))
-                .enumerate()
-                .for_each(|(i, (k_row, t_row))| {
-                    self.row(&map, &var1[i], &var2_layers, 0, k_row, t_row, None, d);
-                });
+            // Fresh outputs, not initialised first (no zeroing pass before the tiles write
+            // every entry; where the allocator recycles memory, none of its pages is touched
+            // twice).
+            // SAFETY: `tiles` writes every one of the r × n₂ entries of each.
+            (*nngp, *ntk) = unsafe {
+                Matrix::written_in_place(r, n2, |kp| {
+                    Matrix::written_in_place(r, n2, |tp| tiles(kp, tp)).0
+                })
+            };
         }
         Ok(())
     }

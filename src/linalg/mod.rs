@@ -181,6 +181,29 @@ impl Matrix {
         }
     }
 
+    /// A `rows × cols` matrix whose entries `write` stores through the pointer it is given (to
+    /// the row-major buffer), on memory not initialised first: no zeroing pass ahead of writes
+    /// that cover every entry anyway (with an allocator that recycles freed memory, a pass
+    /// that costs as much as a fast kernel's own work on a 4000 × 4000 output). Returns the
+    /// matrix and what `write` returns. Large ones ask for transparent huge pages as
+    /// [`zeroed`] does. Should `write` panic, the buffer is freed and nothing is read.
+    ///
+    /// # Safety
+    /// `write` must store every one of the `rows × cols` entries (and nothing beyond them).
+    pub(crate) unsafe fn written_in_place<R>(
+        rows: usize,
+        cols: usize,
+        write: impl FnOnce(*mut f64) -> R,
+    ) -> (Matrix, R) {
+        let len = rows * cols;
+        let mut data: Vec<f64> = Vec::with_capacity(len);
+        advise_huge_pages(data.as_ptr(), len);
+        let value = write(data.as_mut_ptr());
+        // SAFETY: the capacity is `len` and, by the caller's contract, every entry is written.
+        unsafe { data.set_len(len) };
+        (Matrix { rows, cols, data }, value)
+    }
+
     /// Wraps row-major data, checking its length.
     pub fn from_vec(rows: usize, cols: usize, data: Vec<f64>) -> Result<Matrix> {
         if data.len() != rows * cols {
