@@ -20,6 +20,7 @@
 //! * [`spec`] — the TOML experiment specification behind `gradflow run`.
 //! * [`report`] — figures as data, rendered to SVG.
 //! * [`claims`] — the claims of the source document, each a checked experiment.
+//! * [`alloc`] — the process allocator of the binary and the benchmarks (beside the layers).
 //!
 //! Gradient Langevin dynamics on a wide two-layer net (the README's example):
 //!
@@ -50,6 +51,7 @@
 //! # }
 //! ```
 
+pub mod alloc;
 pub mod claims;
 pub mod data;
 pub mod error;

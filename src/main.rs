@@ -3,64 +3,11 @@
 
 use clap::{Parser, Subcommand};
 use gradflow::error::Error;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The system allocator, ending the run with a message and exit code 2 when the system refuses
-/// memory, instead of the default abort (exit 134). The sizes the user sets directly are
-/// checked before anything is allocated (`linalg::check_fits`, naming the field); this catches
-/// what depends on them indirectly.
-struct Allocator;
-
 #[global_allocator]
-static ALLOCATOR: Allocator = Allocator;
-
-// SAFETY: every call is forwarded unchanged to `System`; a null result does not return.
-unsafe impl GlobalAlloc for Allocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        granted(System.alloc(layout), layout.size())
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        granted(System.alloc_zeroed(layout), layout.size())
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        granted(System.realloc(ptr, layout, new_size), new_size)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
-fn granted(ptr: *mut u8, bytes: usize) -> *mut u8 {
-    if ptr.is_null() {
-        out_of_memory(bytes);
-    }
-    ptr
-}
-
-/// Writes the message without allocating (into a stack buffer, then unbuffered stderr) and
-/// exits.
-#[cold]
-fn out_of_memory(bytes: usize) -> ! {
-    use std::io::Write;
-    let mut message = [0u8; 256];
-    let len = {
-        let mut cursor = std::io::Cursor::new(&mut message[..]);
-        let _ = writeln!(
-            cursor,
-            "error: out of memory: the system refused {:.3e} bytes; the sizes in the input \
-             files or settings are too large for this machine",
-            bytes as f64
-        );
-        cursor.position() as usize
-    };
-    let _ = std::io::stderr().write_all(&message[..len]);
-    std::process::exit(2)
-}
+static ALLOCATOR: gradflow::alloc::Allocator = gradflow::alloc::Allocator;
 
 #[derive(Parser)]
 #[command(

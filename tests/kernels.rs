@@ -1,5 +1,11 @@
 //! Kernels against independent truths: Monte Carlo over initialisations, quadrature, the
-//! document's named two-layer formulas, the Jacobian, and explicit Euler integration.
+//! document's named two-layer formulas, the Jacobian, and explicit Euler integration. Run with
+//! the binary's allocator, which hands recycled memory to fresh outputs (an entry the tiled
+//! kernels failed to write would hold an old value, not zero).
+
+/// The `gradflow` binary's allocator.
+#[global_allocator]
+static ALLOCATOR: gradflow::alloc::Allocator = gradflow::alloc::Allocator;
 
 mod common;
 use common::error_naming;

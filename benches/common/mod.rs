@@ -1,7 +1,13 @@
-//! Shared by the benchmarks: the thread pool from GRADFLOW_BENCH_THREADS (default 2, the CI
-//! machine's size) and the median of repeated timings.
+//! Shared by the benchmarks: the allocator of the `gradflow` binary, the thread pool from
+//! GRADFLOW_BENCH_THREADS (default 2, the CI machine's size) and the median of repeated
+//! timings.
 
 use std::time::Instant;
+
+/// The benchmarks measure the library as the `gradflow` binary runs it: with its allocator
+/// (`gradflow::alloc`), which keeps freed memory for the next allocations of the run.
+#[global_allocator]
+static ALLOCATOR: gradflow::alloc::Allocator = gradflow::alloc::Allocator;
 
 /// Builds the global rayon pool; returns the thread count.
 pub fn init_threads() -> usize {

@@ -369,10 +369,11 @@ fn memory_bytes() -> Option<u128> {
 }
 
 /// A zeroed buffer of `len` values. On Linux, buffers of ≥ 4 MiB are marked MADV_HUGEPAGE
-/// before their first touch: the allocator maps them fresh from the kernel, and first-touch
-/// page faults at 4 KiB granularity cost as much as the arithmetic of a kernel matrix
-/// (≈ 65,000 faults for two 4000 × 4000 outputs; `perf` showed a quarter of the analytic
-/// kernel's time in the fault path). The values are unaffected.
+/// before their first touch: memory mapped fresh from the kernel (as the system allocator
+/// maps every large block) is zeroed on first touch, and page faults at 4 KiB granularity cost
+/// as much as the arithmetic of a kernel matrix (≈ 65,000 faults for two 4000 × 4000 outputs;
+/// `perf` showed a quarter of the analytic kernel's time in the fault path). The values are
+/// unaffected.
 pub fn zeroed(len: usize) -> Vec<f64> {
     let v = vec![0.0; len];
     advise_huge_pages(v.as_ptr(), len);
