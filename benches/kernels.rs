@@ -31,9 +31,11 @@ fn main() {
                 ..Network::new(depth, Activation::Relu)
             };
             let b = b_std.map_or("null".to_string(), |b| b.to_string());
-            // Fresh outputs each call (what a one-off call pays, and what the anchor pays on
-            // every call), with the page faults per call (warm-up and three timed calls; the
-            // anchor reports its own); then reused buffers (a sweep).
+            // Fresh outputs each call, allocated and dropped by the call as the anchor's are
+            // (under the binary's allocator the memory of the previous call's outputs serves
+            // the next; the system allocator maps it fresh and the OS zeroes it page by page),
+            // with the page faults per call (warm-up and three timed calls; the anchor reports
+            // its own); then buffers reused through `kernels_into` (a sweep).
             let faults = common::minor_faults();
             let t = common::median_of_3(|| {
                 net.kernels(&x, None).expect("kernels");
