@@ -283,6 +283,29 @@ fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers()
                 x2.get(i - n, c)
             }
         });
+        // A few rows against many (one row block, its column tiles spread over the threads):
+        // thread-independent, and the same rows of the cross kernel to round-off.
+        let head = x.select_rows(&[0, 1, 2, 3, 4]);
+        let thin_run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| net.kernels(&head, Some(&x2)).unwrap())
+        };
+        let thin = thin_run(1);
+        assert!(thin == thin_run(3), "{act}: thread count changed the bits");
+        for (t, c) in [(&thin.nngp, &cross.nngp), (&thin.ntk, &cross.ntk)] {
+            for i in 0..5 {
+                for j in 0..n + 9 {
+                    let (a, b) = (t.get(i, j), c.get(i, j));
+                    assert!(
+                        (a - b).abs() <= 1e-12 * b.abs().max(1e-3),
+                        "{act}: ({i}, {j})"
+                    );
+                }
+            }
+        }
         let whole = net.kernels(&stacked, None).unwrap();
         for (c, w) in [(&cross.nngp, &whole.nngp), (&cross.ntk, &whole.ntk)] {
             for i in 0..n {

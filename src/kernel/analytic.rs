@@ -698,14 +698,15 @@ impl Network {
 
     /// The tiled computation of [`Network::compute`]: K and Θ between the rows of `x1` and of
     /// `x2`, written to the r × n₂ outputs at `kp` and `tp` (r = rows of x1, n₂ = rows of x2).
-    /// Work is split into TILE × TILE tiles, parallel over row blocks: a row block computes
-    /// each of its tiles in a per-thread scratch that stays in cache — K⁰ = ⟨x, x'⟩/d by a
-    /// small GEMM, then the layer maps row by row — and writes it out once, with non-temporal
-    /// stores ([`stream_store`]: no read of the output's lines before they are written). In the
-    /// `leading` layout (x1 = the first r rows of x2) only the tiles on and right of the
-    /// diagonal are computed, with cos θ = 1 at j = i; inside the leading r × r square each one
-    /// is also written transposed into the rows below (entries no other task writes). Each
-    /// entry is the same sequence of operations whatever the thread count.
+    /// Work is split into TILE × TILE tiles, each a parallel task (so that a few rows against
+    /// many still use every core): a tile is computed in a per-thread scratch that stays in
+    /// cache — K⁰ = ⟨x, x'⟩/d by a small GEMM, then the layer maps row by row — and written
+    /// out once, with non-temporal stores ([`stream_store`]: no read of the output's lines
+    /// before they are written). In the `leading` layout (x1 = the first r rows of x2) only
+    /// the tiles on and right of the diagonal are computed, with cos θ = 1 at j = i; inside the
+    /// leading r × r square each one is also written transposed into the rows below (entries no
+    /// other task writes). Each entry is the same sequence of operations whatever the thread
+    /// count.
     ///
     /// Every one of the r × n₂ entries of both outputs is written and none is read, so the
     /// outputs may be uninitialised memory.
@@ -726,85 +727,88 @@ impl Network {
         const TILE: usize = 128;
         let (r, n2) = (x1.rows, x2.rows);
         let input_dim = x1.cols;
-        (0..r.div_ceil(TILE)).into_par_iter().for_each(|bi| {
+        // The tiles (bi, bj), each a task: all of them in the cross layout, those with bj ≥ bi
+        // in the leading one (whose tile columns start at the row block's own start).
+        let (row_blocks, col_blocks) = (r.div_ceil(TILE), n2.div_ceil(TILE));
+        let tiles: Vec<(usize, usize)> = (0..row_blocks)
+            .flat_map(|bi| (if leading { bi } else { 0 }..col_blocks).map(move |bj| (bi, bj)))
+            .collect();
+        tiles.into_par_iter().for_each(|(bi, bj)| {
             let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(r));
-            let ri = i1 - i0;
+            let (j0, ri) = (bj * TILE, i1 - i0);
+            let cj = (j0 + TILE).min(n2) - j0;
             // The K and Θ tiles.
             crate::linalg::with_scratch(2 * TILE * TILE, |scratch| {
                 let (k_tile, t_tile) = scratch.split_at_mut(TILE * TILE);
-                let first = if leading { i0 } else { 0 };
-                for j0 in (first..n2).step_by(TILE) {
-                    let cj = (j0 + TILE).min(n2) - j0;
-                    let (k_tile, t_tile) = (&mut k_tile[..ri * cj], &mut t_tile[..ri * cj]);
-                    // K⁰ of the tile, ⟨x_i, x'_j⟩/d, in cache.
-                    let (a, b) = (x1.view().subrows(i0, ri), x2.view().subrows(j0, cj));
-                    gemm_slice_sequential(k_tile, ri, cj, 0.0, a, b.transpose(), scale);
-                    let diagonal_tile = leading && j0 == i0;
-                    // The tile's columns inside the leading square (c < r), whose transposes
-                    // go below the diagonal: rows j0 + c, columns i0.. (no other task writes
-                    // there). In groups of rows that start a 64-byte line of those output rows
-                    // (when the row length allows), so that each group's transpose is whole
-                    // lines; the groups are written while the next ones are computed.
-                    let square = if leading {
-                        (j0 + cj).min(r).saturating_sub(j0)
-                    } else {
-                        0
-                    };
-                    let offset = (kp.at(0) as usize / 8 + j0 * n2 + i0) % 8;
-                    let lead = if n2.is_multiple_of(8) {
-                        (8 - offset) % 8
-                    } else {
-                        0
-                    };
-                    let mut g0 = 0;
-                    while g0 < ri {
-                        let g1 = if g0 == 0 && lead > 0 { lead } else { g0 + 8 }.min(ri);
-                        for li in g0..g1 {
-                            let i = i0 + li;
-                            let start = if leading { j0.max(i) } else { j0 };
-                            if start >= j0 + cj {
-                                continue;
-                            }
-                            let diagonal = (leading && start == i).then_some(0);
-                            let span = li * cj + (start - j0)..(li + 1) * cj;
-                            let (k_row, t_row) = (&mut k_tile[span.clone()], &mut t_tile[span]);
-                            let (v1, v2) = (&var1[i], var2_layers);
-                            self.row(map, v1, v2, start, k_row, t_row, diagonal, input_dim);
+                let (k_tile, t_tile) = (&mut k_tile[..ri * cj], &mut t_tile[..ri * cj]);
+                // K⁰ of the tile, ⟨x_i, x'_j⟩/d, in cache.
+                let (a, b) = (x1.view().subrows(i0, ri), x2.view().subrows(j0, cj));
+                gemm_slice_sequential(k_tile, ri, cj, 0.0, a, b.transpose(), scale);
+                let diagonal_tile = leading && j0 == i0;
+                // The tile's columns inside the leading square (c < r), whose transposes
+                // go below the diagonal: rows j0 + c, columns i0.. (no other task writes
+                // there). In groups of rows that start a 64-byte line of those output rows
+                // (when the row length allows), so that each group's transpose is whole
+                // lines; the groups are written while the next ones are computed.
+                let square = if leading {
+                    (j0 + cj).min(r).saturating_sub(j0)
+                } else {
+                    0
+                };
+                let offset = (kp.at(0) as usize / 8 + j0 * n2 + i0) % 8;
+                let lead = if n2.is_multiple_of(8) {
+                    (8 - offset) % 8
+                } else {
+                    0
+                };
+                let mut g0 = 0;
+                while g0 < ri {
+                    let g1 = if g0 == 0 && lead > 0 { lead } else { g0 + 8 }.min(ri);
+                    for li in g0..g1 {
+                        let i = i0 + li;
+                        let start = if leading { j0.max(i) } else { j0 };
+                        if start >= j0 + cj {
+                            continue;
                         }
-                        if !diagonal_tile {
-                            for (tile, out) in [(&*k_tile, kp), (&*t_tile, tp)] {
-                                let rows = &tile[g0 * cj..g1 * cj];
-                                // SAFETY: rows i0 + g0..i0 + g1 belong to this task's row
-                                // block; in the leading layout columns j0.. lie above the
-                                // diagonal, which only this task writes; below the diagonal,
-                                // rows j0.., columns i0 + g0..i0 + g1, as said above. The
-                                // outputs are valid for all of it (the caller's contract).
-                                unsafe {
-                                    for (li, row) in rows.chunks_exact(cj).enumerate() {
-                                        stream_store(out.at((i0 + g0 + li) * n2 + j0), row);
-                                    }
-                                    if square > 0 {
-                                        let src = (rows.as_ptr(), cj);
-                                        let dst = (out.at(j0 * n2 + i0 + g0), n2);
-                                        transpose_group(src, dst, g1 - g0, square, true);
-                                    }
-                                }
-                            }
-                        }
-                        g0 = g1;
+                        let diagonal = (leading && start == i).then_some(0);
+                        let span = li * cj + (start - j0)..(li + 1) * cj;
+                        let (k_row, t_row) = (&mut k_tile[span.clone()], &mut t_tile[span]);
+                        let (v1, v2) = (&var1[i], var2_layers);
+                        self.row(map, v1, v2, start, k_row, t_row, diagonal, input_dim);
                     }
-                    if diagonal_tile {
-                        for (tile, out) in [(&mut *k_tile, kp), (&mut *t_tile, tp)] {
-                            // Its lower part is its upper part mirrored.
-                            let base = tile.as_mut_ptr();
-                            // SAFETY: inside the tile; only c > i is read, only c < i written;
-                            // then rows i0.. of this task, columns j0 = i0.. of its square
-                            // (and beyond it, above the diagonal).
+                    if !diagonal_tile {
+                        for (tile, out) in [(&*k_tile, kp), (&*t_tile, tp)] {
+                            let rows = &tile[g0 * cj..g1 * cj];
+                            // SAFETY: rows i0 + g0..i0 + g1, columns j0..j0 + cj are this
+                            // task's tile, which no other task writes (in the leading layout
+                            // it lies above the diagonal); below the diagonal, rows j0..,
+                            // columns i0 + g0..i0 + g1, as said above. The outputs are valid
+                            // for all of it (the caller's contract).
                             unsafe {
-                                transpose_entries((base, cj), (base, cj), 0..ri, 0..square, true);
-                                for (li, row) in tile.chunks_exact(cj).enumerate() {
-                                    stream_store(out.at((i0 + li) * n2 + j0), row);
+                                for (li, row) in rows.chunks_exact(cj).enumerate() {
+                                    stream_store(out.at((i0 + g0 + li) * n2 + j0), row);
                                 }
+                                if square > 0 {
+                                    let src = (rows.as_ptr(), cj);
+                                    let dst = (out.at(j0 * n2 + i0 + g0), n2);
+                                    transpose_group(src, dst, g1 - g0, square, true);
+                                }
+                            }
+                        }
+                    }
+                    g0 = g1;
+                }
+                if diagonal_tile {
+                    for (tile, out) in [(&mut *k_tile, kp), (&mut *t_tile, tp)] {
+                        // Its lower part is its upper part mirrored.
+                        let base = tile.as_mut_ptr();
+                        // SAFETY: inside the tile; only c > i is read, only c < i written;
+                        // then this task's tile, rows i0.., columns j0 = i0.. on the
+                        // diagonal (no other task writes it).
+                        unsafe {
+                            transpose_entries((base, cj), (base, cj), 0..ri, 0..square, true);
+                            for (li, row) in tile.chunks_exact(cj).enumerate() {
+                                stream_store(out.at((i0 + li) * n2 + j0), row);
                             }
                         }
                     }
