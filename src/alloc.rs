@@ -11,18 +11,19 @@
 //! }
 //! ```
 //!
-//! It is mimalloc, with two differences from the system allocator that matter here:
+//! It is mimalloc (version 3, pinned by `Cargo.lock`) behind a thin wrapper, and differs from
+//! the system allocator in two ways that matter here:
 //!
 //! * Freed memory is kept for the next allocations of the run (and given back to the system
-//!   after a short idle delay). glibc maps every block above 32 MiB fresh from the kernel and
-//!   unmaps it on free, so each new 4000 × 4000 kernel is zeroed by the kernel page by page on
-//!   first touch — for the analytic kernels as much time as their arithmetic. Outputs that
-//!   every entry of is written anyway (`linalg::Matrix::written_in_place`) then cost no
-//!   zeroing at all.
-//! * A refused allocation ends the run with a message and exit code 2 instead of the default
-//!   abort (exit 134). The sizes users set directly are checked before anything is allocated
-//!   ([`crate::linalg::check_fits`], naming the field); this catches what depends on them
-//!   only indirectly.
+//!   after a short idle delay). glibc maps every block above its mmap threshold (at most
+//!   32 MiB) fresh from the kernel and unmaps it on free, so each new 4000 × 4000 kernel is
+//!   zeroed by the kernel page by page on first touch — for the one-layer analytic kernel
+//!   ≈ 20 ms of a 55 ms call on two cores. Outputs whose every entry is written anyway (the
+//!   analytic kernels build theirs without initialising them) then cost no zeroing at all.
+//! * (The wrapper.) A refused allocation ends the run with a message and exit code 2 instead
+//!   of the default abort (exit 134). The sizes users set directly are checked before anything
+//!   is allocated ([`crate::linalg::check_fits`], naming the field); this catches what depends
+//!   on them only indirectly.
 //!
 //! Values never depend on the allocator (addresses only decide how stores are grouped).
 
