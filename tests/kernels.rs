@@ -8,7 +8,7 @@
 static ALLOCATOR: gradflow::alloc::Allocator = gradflow::alloc::Allocator;
 
 mod common;
-use common::error_naming;
+use common::{error_naming, on_threads};
 
 use gradflow::kernel::analytic::{two_layer_ntk, Kernels, Network};
 use gradflow::kernel::dynamics::{gradient_descent_mse, FlowSettings, Solver};
@@ -200,13 +200,7 @@ fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers()
             b_std: Some(0.2),
             ..Network::new(2, act)
         };
-        let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| net.kernels(&x, None).unwrap())
-        };
+        let run = |threads: usize| on_threads(threads, || net.kernels(&x, None).unwrap());
         let fresh = run(1);
         assert!(fresh == run(3), "{act}: thread count changed the bits");
         // The cross layout (x2 given: every tile computed, none mirrored) agrees off the
@@ -255,13 +249,8 @@ fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers()
         // thread-independent, written over NaN-filled buffers, and each entry the entry of the
         // stacked set's symmetric kernel that pairs the same points (rows of x, columns of x2).
         let x2 = inputs(n + 9, 6, 41);
-        let cross_run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| net.kernels(&x, Some(&x2)).unwrap())
-        };
+        let cross_run =
+            |threads: usize| on_threads(threads, || net.kernels(&x, Some(&x2)).unwrap());
         let cross = cross_run(1);
         assert!(
             cross == cross_run(3),
@@ -286,13 +275,8 @@ fn tiled_kernels_are_symmetric_thread_independent_and_overwrite_reused_buffers()
         // A few rows against many (one row block, its column tiles spread over the threads):
         // thread-independent, and the same rows of the cross kernel to round-off.
         let head = x.select_rows(&[0, 1, 2, 3, 4]);
-        let thin_run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| net.kernels(&head, Some(&x2)).unwrap())
-        };
+        let thin_run =
+            |threads: usize| on_threads(threads, || net.kernels(&head, Some(&x2)).unwrap());
         let thin = thin_run(1);
         assert!(thin == thin_run(3), "{act}: thread count changed the bits");
         for (t, c) in [(&thin.nngp, &cross.nngp), (&thin.ntk, &cross.ntk)] {
@@ -440,11 +424,7 @@ fn two_layer_ntk_is_thread_independent() {
         let p = model.init(&mut Seed(6).stream("threads", 0));
         for other in [None, Some(&x2)] {
             let run = |threads: usize| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap()
-                    .install(|| empirical_ntk(&model, &p, &x, other).unwrap())
+                on_threads(threads, || empirical_ntk(&model, &p, &x, other).unwrap())
             };
             let one = run(1);
             for threads in [2, 3] {

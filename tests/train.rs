@@ -13,14 +13,7 @@ use gradflow::Error;
 use std::path::Path;
 
 mod common;
-use common::error_naming;
-
-fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-}
+use common::{error_naming, on_threads};
 
 const SPEC: &str = r#"
 seed = 7
@@ -56,7 +49,7 @@ fn same_seed_gives_bit_identical_results_with_one_two_and_three_threads() {
     let spec = Spec::from_toml(SPEC, Path::new("spec")).unwrap();
     let runs: Vec<_> = [1, 2, 3]
         .iter()
-        .map(|&t| pool(t).install(|| run(&spec, Path::new("."), None, false).unwrap()))
+        .map(|&t| on_threads(t, || run(&spec, Path::new("."), None, false).unwrap()))
         .collect();
     for other in &runs[1..] {
         for (a, b) in runs[0].trials.iter().zip(&other.trials) {

@@ -3,7 +3,7 @@
 //! Gaussians, and clear errors on bad input.
 
 mod common;
-use common::error_naming;
+use common::{error_naming, on_threads};
 
 use gradflow::transport::{
     cost_matrix, exact, gaussian_w2_squared, one_d, sinkhorn, sliced, wasserstein, GroundCost,
@@ -301,13 +301,7 @@ fn online_sinkhorn_equals_the_dense_solver() {
 fn sinkhorn_is_bit_identical_across_thread_counts() {
     let (a, b, c, _, _) = sinkhorn_problem(300, 200, 12);
     let opts = sinkhorn::Options::new(0.1).unwrap();
-    let run = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| sinkhorn::solve(&a, &b, &c, &opts).unwrap())
-    };
+    let run = |threads| on_threads(threads, || sinkhorn::solve(&a, &b, &c, &opts).unwrap());
     let (one, three) = (run(1), run(3));
     assert_eq!(one.cost.to_bits(), three.cost.to_bits());
     assert_eq!(one.iterations, three.iterations);

@@ -12,3 +12,14 @@ pub fn error_naming<T: std::fmt::Debug>(r: gradflow::Result<T>, what: &str) -> S
         }
     }
 }
+
+/// `f` run on a fresh rayon pool of `threads` threads (for results that must not depend on the
+/// thread count).
+#[allow(dead_code)]
+pub fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+        .install(f)
+}
