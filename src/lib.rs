@@ -6,7 +6,8 @@
 //!
 //! The layers, from the bottom up (a lower module never uses a higher one):
 //!
-//! * [`error`] — one error type; [`rng`] — seeds and independent named streams;
+//! * [`error`] — one error type; [`rng`] — seeds and independent named streams; [`stats`] —
+//!   least-squares fits with standard errors, summaries over seeds, crossing times;
 //!   [`linalg`] — a row-major [`linalg::Matrix`] and deterministic parallel GEMM over faer.
 //! * [`data`] — data sets, synthetic generators and NPY / CSV input and output.
 //! * [`nn`] — activations, losses and the models, all on one flat parameter vector.
@@ -64,6 +65,7 @@ pub mod optim;
 pub mod report;
 pub mod rng;
 pub mod spec;
+pub mod stats;
 pub mod train;
 pub mod transport;
 

@@ -279,10 +279,15 @@ enum Command {
         #[arg(long, default_value = "gradflow-out")]
         out: PathBuf,
         /// Root seed.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, conflicts_with = "seeds")]
         seed: u64,
-        /// Run each claim's negative control instead (a deliberately broken setting): every
-        /// claim should then FAIL, which shows that its checks can fail.
+        /// Several root seeds (e.g. 0-9 or 0,3,5-7): one output folder per seed and a table
+        /// over seeds (seeds.json, seeds.csv).
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Also list, per claim, each negative control (a setting that breaks a hypothesis of
+        /// the theorem) with the checks it ran and their verdicts. The controls always run:
+        /// every check must fail under its own.
         #[arg(long)]
         negative_control: bool,
     },
@@ -651,18 +656,27 @@ fn execute(cli: Cli) -> Result<u8, Error> {
             only,
             out,
             seed,
+            seeds,
             negative_control,
         } => {
+            let seeds = match seeds {
+                Some(text) => gradflow::claims::parse_seeds(&text)?,
+                None => vec![seed],
+            };
             let options = gradflow::claims::Options {
                 quick,
                 only,
                 out,
-                seed,
+                seeds,
                 quiet,
                 negative_control,
             };
-            let report = gradflow::claims::reproduce(&options)?;
-            Ok(if report.all_passed() { 0 } else { 1 })
+            let reports = gradflow::claims::reproduce(&options)?;
+            Ok(if reports.iter().all(|r| r.all_passed()) {
+                0
+            } else {
+                1
+            })
         }
     }
 }

@@ -422,10 +422,19 @@ fn list_and_reproduce() {
                 "tolerance",
                 "relation",
                 "passed",
+                "basis",
+                "control",
+                "verdict",
+                "separation",
             ] {
                 assert!(!check[field].is_null(), "{field} missing in {check}");
             }
+            // The check's own control ran and failed it, further than the tolerance.
+            assert_eq!(check["control_result"]["passed"], false, "{check}");
+            assert!(check["separation"]["control"].as_f64().unwrap() > 1.0);
+            assert!(check["separation"]["normal"].as_f64().unwrap() <= 1.0);
         }
+        assert!(!c["controls"].as_array().unwrap().is_empty(), "{c}");
         let mut figures = 0;
         for f in c["files"].as_array().unwrap() {
             let f = f.as_str().unwrap();
@@ -473,6 +482,35 @@ fn list_and_reproduce() {
         std::fs::read(dir.join("r/summary.json")).unwrap(),
         std::fs::read(dir.join("r2/summary.json")).unwrap()
     );
+    // Several seeds: one folder per seed (seed 0's equal to the single run's) and a table.
+    let seeds = gradflow(
+        &[
+            "reproduce",
+            "--quick",
+            "--only",
+            "deep-linear,matrix-completion",
+            "--out",
+            "r3",
+            "--seeds",
+            "0-1",
+        ],
+        &dir,
+    );
+    assert!(seeds.status.success(), "{}", stderr(&seeds));
+    assert_eq!(
+        std::fs::read(dir.join("r/summary.json")).unwrap(),
+        std::fs::read(dir.join("r3/seed-0/summary.json")).unwrap()
+    );
+    let table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r3/seeds.json")).unwrap()).unwrap();
+    assert_eq!(table["seeds"], serde_json::json!([0, 1]));
+    for row in table["checks"].as_array().unwrap() {
+        assert_eq!(row["verdicts_pass"], 2, "{row}");
+        assert_eq!(row["measured"].as_array().unwrap().len(), 2);
+    }
+    let bad = gradflow(&["reproduce", "--seeds", "3-1"], &dir);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--seeds"));
 }
 
 #[test]

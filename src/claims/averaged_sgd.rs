@@ -2,7 +2,7 @@
 //! initialisation attains the fast O(1/T) rate of the excess risk.
 
 use super::slope_of;
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::report::{Figure, Scale};
@@ -34,6 +34,12 @@ impl Claim for AveragedSgd {
          slope of the averaged iterate's excess risk against T is −1 ± 0.25 and at the largest T it is σ²d/(2T) within 30 %; the last iterate's \
          slope is ≥ −0.3 (no fast rate without averaging). Negative control: the 'average' is the \
          last iterate."
+    }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "last-iterate",
+            breaks: "the last iterate in place of the average",
+        }]
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let horizons = [2000u64, 8000, 32000, 128000];
@@ -83,7 +89,7 @@ average = true
                 let outcome = run(&spec, base, None, false)?;
                 let mut ws = Workspace::default();
                 for trial in &outcome.trials {
-                    let averaged = if ctx.negative_control {
+                    let averaged = if ctx.under("last-iterate") {
                         &trial.params
                     } else {
                         trial.average.as_ref().unwrap_or(&trial.params)

@@ -2,7 +2,7 @@
 //! solutions found from independent initialisations are joined by a path of low loss; for narrow
 //! networks they are separated by barriers.
 
-use super::{mean_field_regression, Check, Claim, ClaimOutcome, Context, Relation};
+use super::{mean_field_regression, Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::meanfield::{align_neurons, ParticleLayout};
@@ -39,6 +39,12 @@ impl Claim for Connectivity {
          relative to the initial loss. Checks: median relative barrier at M = 1024 ≤ 0.01 and \
          ≤ 0.1 × the one at M = 4. Negative control: the 'wide' nets have M = 4."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "narrow-wide",
+            breaks: "the wide nets have M = 4: no over-parameterisation",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let widths = [4usize, 16, 64, 256, 1024];
         let pairs = if ctx.quick { 4 } else { 12 };
@@ -55,7 +61,7 @@ impl Claim for Connectivity {
             .y("training loss / initial loss", Scale::Log);
         let mut medians = Vec::new();
         for &m in &widths {
-            let width = if ctx.negative_control && m == 1024 {
+            let width = if ctx.under("narrow-wide") && m == 1024 {
                 4
             } else {
                 m

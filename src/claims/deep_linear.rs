@@ -1,6 +1,6 @@
 //! Claim `deep-linear`: every local minimum of a deep linear network is global.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::linalg::least_squares;
@@ -15,7 +15,7 @@ impl DeepLinearMinima {
     fn spec(ctx: &Context) -> Result<Spec> {
         let (trials, steps) = if ctx.quick { (6, 3000) } else { (24, 8000) };
         // Negative control: 20 steps, far from any minimum.
-        let steps = if ctx.negative_control { 20 } else { steps };
+        let steps = if ctx.under("few-steps") { 20 } else { steps };
         let text = format!(
             r#"
 seed = {seed}
@@ -60,6 +60,13 @@ impl Claim for DeepLinearMinima {
         "n = 64 Gaussian inputs in d = 6, targets from a random tanh teacher plus N(0, 0.1²) noise \
          (not linear, so L* > 0); a 3-layer linear net 6 → 8 → 8 → 1 with W ~ N(0, 1/m); \
          gradient descent with η = 0.05; quick: 6 seeds × 3000 steps, full: 24 seeds × 8000. Negative control: 20 steps."
+    }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "few-steps",
+            breaks:
+                "20 steps, far from any minimum (stops training rather than breaking a hypothesis)",
+        }]
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let spec = Self::spec(ctx)?;

@@ -3,7 +3,7 @@
 //! minimum-nuclear-norm completion for a factorised matrix from a small initialisation.
 
 use super::slope_of;
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::Dataset;
 use crate::error::Result;
@@ -53,7 +53,7 @@ fn mean_field_margin(ctx: &Context) -> Result<(Vec<(f64, f64)>, crate::nn::margi
         ..TwoLayer::new(3, width, Activation::Relu, 1.0)?
     };
     // Negative control: a step size 100 times too small (the margin has not converged).
-    let lr = if ctx.negative_control { 0.005 } else { 0.5 };
+    let lr = if ctx.under("small-step") { 0.005 } else { 0.5 };
     let optimizer = Optimizer::chain(vec![Box::new(ParticleStep {
         lr: Schedule::Constant { value: lr },
         width,
@@ -133,6 +133,22 @@ impl Claim for ImplicitBias {
          80000 steps over seeds 0–2) and ≤ the upper bound (+2 % for the \
          dictionary); negative control: a step size 100 times too small."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[
+            Control {
+                name: "small-step",
+                breaks: "a step size 100 times too small",
+            },
+            Control {
+                name: "flipped-labels",
+                breaks: "10 % of the labels flipped: not separable",
+            },
+            Control {
+                name: "large-init",
+                breaks: "initialisation scale σ = 1 instead of 10⁻³",
+            },
+        ]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let mut checks = Vec::new();
         let mut tables = Vec::new();
@@ -157,7 +173,7 @@ impl Claim for ImplicitBias {
         let mut y: Vec<f64> = (0..40)
             .map(|i| crate::linalg::dot(x.row(i), &truth).signum())
             .collect();
-        if ctx.negative_control {
+        if ctx.under("flipped-labels") {
             for v in y.iter_mut().step_by(10) {
                 *v = -*v;
             }
@@ -249,7 +265,7 @@ impl Claim for ImplicitBias {
         tables.push(("max_margin".to_string(), table));
 
         // (b) Matrix factorisation from a small initialisation.
-        let sigma = if ctx.negative_control { 1.0 } else { 1e-3 };
+        let sigma = if ctx.under("large-init") { 1.0 } else { 1e-3 };
         let text = format!(
             r#"
 seed = {seed}

@@ -2,7 +2,7 @@
 //! GP posterior, with a bias that shrinks with the step size and does not depend on the
 //! truncation.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::{synthetic, Dataset};
 use crate::error::{Error, Result};
@@ -42,8 +42,14 @@ impl Claim for InfiniteLangevin {
          standard errors of the posterior mean. Negative control: the explicit Euler scheme \
          (no (I + ηλA)^{-1}), which breaks down as K grows."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "explicit-euler",
+            breaks: "the explicit Euler scheme in place of the semi-implicit one",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let scheme = if ctx.negative_control {
+        let scheme = if ctx.under("explicit-euler") {
             Scheme::Explicit
         } else {
             Scheme::SemiImplicit

@@ -1,7 +1,7 @@
 //! Claim `kernel-vs-network`: a wide network trained by gradient descent follows the kernel
 //! gradient flow of its NTK.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::{synthetic, Dataset};
 use crate::error::Result;
@@ -37,6 +37,12 @@ impl Claim for KernelVsNetwork {
          f ← f − (η/n) k_∞ (f − y). Checks: the log-log slope of the gap against M is −0.5 ± 0.2 and \
          the gap at the largest width is below 5%. Negative control: the mean-field scaling γ = 1."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "mean-field-scaling",
+            breaks: "the mean-field scaling γ = 1, which the NTK does not describe",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let widths: Vec<usize> = if ctx.quick {
             vec![256, 1024, 4096]
@@ -62,7 +68,11 @@ impl Claim for KernelVsNetwork {
         let mut means = Vec::new();
         for &m in &widths {
             // Negative control: the mean-field scaling γ = 1, which the NTK does not describe.
-            let gamma = if ctx.negative_control { 1.0 } else { 0.5 };
+            let gamma = if ctx.under("mean-field-scaling") {
+                1.0
+            } else {
+                0.5
+            };
             let model = TwoLayer {
                 symmetric: true,
                 ..TwoLayer::new(3, m, Activation::Relu, gamma)?

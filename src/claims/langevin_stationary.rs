@@ -1,7 +1,7 @@
 //! Claim `langevin-stationary`: gradient Langevin dynamics samples exp(−βL), escapes a basin in
 //! a time growing like exp(βΔL), and concentrates at the global minimum as β → ∞.
 
-use super::{slope_of, Check, Claim, ClaimOutcome, Context, Relation};
+use super::{slope_of, Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::langevin::{self, FirstPassage, GibbsDistance, Grid};
@@ -78,11 +78,17 @@ impl Claim for LangevinStationary {
          and exceeds 0.95 at β = 16. Negative control: the chains run at 2β (noise too small by \
          √2) but are compared with the prediction at β."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "colder-chains",
+            breaks: "the chains run at 2β, colder than the law they are compared with",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let lr = 0.01;
         // Negative control: the dynamics run colder than the law they are compared with.
         let run_beta = |beta: f64| {
-            if ctx.negative_control {
+            if ctx.under("colder-chains") {
                 2.0 * beta
             } else {
                 beta

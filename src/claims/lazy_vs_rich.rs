@@ -3,7 +3,7 @@
 //! depends on one direction only.
 
 use super::slope_of;
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::kernel::analytic::two_layer_ntk;
@@ -73,6 +73,12 @@ impl Claim for LazyVsRich {
          0 ± 0.15 (mean-field); the mean-field test error at the largest width ≤ 0.8 × the \
          kernel's. Negative control: the 'mean-field' runs use the NTK scaling too."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "ntk-scaling-everywhere",
+            breaks: "the mean-field runs use the NTK scaling too",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let widths: Vec<usize> = if ctx.quick {
             vec![128, 512, 2048]
@@ -87,7 +93,12 @@ impl Claim for LazyVsRich {
         let mut data = None;
         for (k, rich) in [false, true].into_iter().enumerate() {
             for &m in &widths {
-                let text = spec_text(ctx.seed.0, m, rich && !ctx.negative_control, steps);
+                let text = spec_text(
+                    ctx.seed.0,
+                    m,
+                    rich && !ctx.under("ntk-scaling-everywhere"),
+                    steps,
+                );
                 let spec = Spec::from_toml(&text, Path::new("<lazy-vs-rich>"))?;
                 if data.is_none() {
                     data = Some(spec.load_data(base)?);

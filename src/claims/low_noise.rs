@@ -3,7 +3,7 @@
 //! rate of the risk (exponentially in n).
 
 use super::slope_of;
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::synthetic;
 use crate::error::Result;
@@ -78,6 +78,12 @@ impl Claim for LowNoiseClassification {
          largest n ≤ 0.01. Negative control: no margin and P(y = 1 | x) = ½ + x₁/2 (noise ½ at \
          the boundary)."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "no-margin",
+            breaks: "no margin: P(y = 1 | x) = ½ + x₁/2",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let sizes: Vec<usize> = if ctx.quick {
             vec![32, 64, 128, 256, 512]
@@ -85,7 +91,7 @@ impl Claim for LowNoiseClassification {
             vec![32, 64, 128, 256, 512, 1024]
         };
         let draws = if ctx.quick { 24 } else { 64 };
-        let (margin, smooth) = if ctx.negative_control {
+        let (margin, smooth) = if ctx.under("no-margin") {
             (0.0, true)
         } else {
             (0.2, false)

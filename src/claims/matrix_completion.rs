@@ -1,6 +1,6 @@
 //! Claim `matrix-completion`: low-rank symmetric matrix completion has no spurious local minima.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::report::{Figure, Scale};
@@ -28,10 +28,20 @@ impl Claim for MatrixCompletion {
          unobserved entry. quick: 4 seeds × 4000 steps, full: 16 seeds × 8000. Negative control: a \
          rank-1 factor."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "rank-deficient-factor",
+            breaks: "a rank-1 factor for rank-2 data: the model cannot express the target",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let (trials, steps) = if ctx.quick { (4, 4000) } else { (16, 8000) };
         // Negative control: a rank-1 factor for rank-2 data cannot recover it.
-        let model_rank = if ctx.negative_control { 1 } else { 2 };
+        let model_rank = if ctx.under("rank-deficient-factor") {
+            1
+        } else {
+            2
+        };
         let text = format!(
             r#"
 seed = {seed}

@@ -2,7 +2,7 @@
 //! gradient) flow as M → ∞: independent runs agree up to O(M^{−1/2}).
 
 use super::slope_of;
-use super::{mean_field_regression, Check, Claim, ClaimOutcome, Context, Relation};
+use super::{mean_field_regression, Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::meanfield::{particles, w2_squared, ParticleLayout};
@@ -35,6 +35,12 @@ impl Claim for MeanFieldLimit {
          −0.5 ± 0.15; W2 between the final particle clouds of two runs falls with M (slope ≤ −0.1). \
          Negative control: every run uses the smallest width."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "smallest-width",
+            breaks: "every run uses the smallest width",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         // W2 between clouds is exact (network simplex) up to 3000 particles: the full setting
         // adds runs, not widths.
@@ -44,7 +50,11 @@ impl Claim for MeanFieldLimit {
         let mut table = Table::new(&["width", "spread", "w2_final", "w2_initial"]);
         let mut points = Vec::new();
         for &m in &widths {
-            let width = if ctx.negative_control { widths[0] } else { m };
+            let width = if ctx.under("smallest-width") {
+                widths[0]
+            } else {
+                m
+            };
             let spec = mean_field_regression(ctx.seed.0, width, runs, 200)?;
             let outcome = run(&spec, base, None, false)?;
             let spread = outcome.summary["prediction_spread"]["value"]

@@ -24,17 +24,20 @@ mod ntk_linear_rate;
 mod ntk_positive;
 mod optimizers;
 mod report;
+mod reproduce;
 mod smoothing;
 mod spectral_bias;
 mod teacher_student;
 mod wasserstein_flow;
 
-pub use check::{Check, ClaimOutcome, Relation};
+pub use check::{Basis, Check, ClaimOutcome, Control, ControlResult, Relation, Verdict};
+pub use reproduce::{
+    claim_seed, parse_seeds, reproduce, run_claim, seed_rows, ClaimResult, ControlRun, Options,
+    Report, SeedRow,
+};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rng::Seed;
-use std::path::PathBuf;
-use std::time::Instant;
 
 /// What a claim's run knows.
 #[derive(Clone, Copy, Debug)]
@@ -43,9 +46,17 @@ pub struct Context {
     pub quick: bool,
     /// The claim's seed.
     pub seed: Seed,
-    /// Run the claim's documented negative control instead: a deliberately broken setting under
-    /// which its checks must fail (tests use it to show that every check can fail).
-    pub negative_control: bool,
+    /// Run this negative control of the claim (one of [`Claim::controls`]) instead of the
+    /// normal setting: a setting that breaks a hypothesis of the theorem, under which the checks
+    /// that name it must fail.
+    pub control: Option<&'static str>,
+}
+
+impl Context {
+    /// True when the run is the claim's control `name`.
+    pub fn under(&self, name: &str) -> bool {
+        self.control == Some(name)
+    }
 }
 
 /// One result of the document, reproduced.
@@ -58,7 +69,10 @@ pub trait Claim: Sync {
     fn statement(&self) -> &'static str;
     /// The setup, in words (quick and full settings).
     fn setup(&self) -> &'static str;
-    /// Runs the experiments and the checks.
+    /// The negative controls: each breaks one hypothesis of the theorem, and every check names
+    /// the one under which it must fail.
+    fn controls(&self) -> &'static [Control];
+    /// Runs the experiments and the checks (under `ctx.control` when it is set).
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome>;
 }
 
@@ -135,217 +149,4 @@ record_every = {steps}
 "#
     );
     crate::spec::Spec::from_toml(&text, std::path::Path::new("<mean-field regression>"))
-}
-
-/// Options of `gradflow reproduce`.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// Quick setting.
-    pub quick: bool,
-    /// Only these ids (all when empty).
-    pub only: Vec<String>,
-    /// Output folder.
-    pub out: PathBuf,
-    /// Root seed.
-    pub seed: u64,
-    /// No progress output.
-    pub quiet: bool,
-    /// Run the negative controls instead (see [`Context::negative_control`]).
-    pub negative_control: bool,
-}
-
-/// The result of a claim run, for the summary.
-#[derive(Clone, Debug)]
-pub struct ClaimResult {
-    /// Id.
-    pub id: &'static str,
-    /// Title.
-    pub title: &'static str,
-    /// Statement.
-    pub statement: &'static str,
-    /// Setup.
-    pub setup: &'static str,
-    /// The outcome (an error message when the run itself failed).
-    pub outcome: std::result::Result<ClaimOutcome, String>,
-    /// Wall-clock seconds (reported on the terminal only, never in summary.json).
-    pub seconds: f64,
-    /// The rendered SVG figures (as written to the claim's folder).
-    pub svgs: Vec<String>,
-}
-
-impl ClaimResult {
-    /// True when the run succeeded and every check passed.
-    pub fn passed(&self) -> bool {
-        match &self.outcome {
-            Ok(o) => o.checks.iter().all(|c| c.passed),
-            Err(_) => false,
-        }
-    }
-}
-
-/// Everything `reproduce` did.
-#[derive(Clone, Debug)]
-pub struct Report {
-    /// Per claim.
-    pub claims: Vec<ClaimResult>,
-}
-
-impl Report {
-    /// True when every check of every claim passed.
-    pub fn all_passed(&self) -> bool {
-        self.claims.iter().all(ClaimResult::passed)
-    }
-}
-
-/// Progress on stderr: a bar when stderr is a terminal, one plain line per claim otherwise,
-/// nothing with `--quiet`.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    total: usize,
-    quiet: bool,
-}
-
-impl Progress {
-    fn new(total: usize, quiet: bool) -> Progress {
-        use std::io::IsTerminal;
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(total as u64);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-            ) {
-                bar.set_style(style);
-            }
-            bar.enable_steady_tick(std::time::Duration::from_millis(200));
-            bar
-        });
-        Progress { bar, total, quiet }
-    }
-
-    fn start(&self, k: usize, id: &str) {
-        match &self.bar {
-            Some(bar) => bar.set_message(id.to_string()),
-            None if !self.quiet => eprintln!("[{}/{}] {id} …", k + 1, self.total),
-            None => {}
-        }
-    }
-
-    fn finish(&self, k: usize, id: &str, passed: bool, seconds: f64) {
-        let verdict = if passed { "PASS" } else { "FAIL" };
-        match &self.bar {
-            Some(bar) => {
-                bar.println(format!("{verdict} {id} ({seconds:.1} s)"));
-                bar.set_position(k as u64 + 1);
-            }
-            None if !self.quiet => eprintln!("      {verdict} in {seconds:.1} s"),
-            None => {}
-        }
-    }
-
-    fn done(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// Runs the selected claims and writes their outputs (see the module doc).
-pub fn reproduce(options: &Options) -> Result<Report> {
-    let all = registry();
-    for id in &options.only {
-        if !all.iter().any(|c| c.id() == id) {
-            let ids: Vec<_> = all.iter().map(|c| c.id()).collect();
-            return Err(Error::invalid(
-                "--only",
-                format!("unknown claim '{id}'; known claims: {}", ids.join(", ")),
-            ));
-        }
-    }
-    std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
-    let selected: Vec<&Box<dyn Claim>> = all
-        .iter()
-        .filter(|c| options.only.is_empty() || options.only.iter().any(|o| o == c.id()))
-        .collect();
-    let root = Seed(options.seed);
-    let mut results = Vec::new();
-    let progress = Progress::new(selected.len(), options.quiet);
-    for (k, claim) in selected.iter().enumerate() {
-        progress.start(k, claim.id());
-        let ctx = Context {
-            quick: options.quick,
-            seed: root.child(claim.id(), 0),
-            negative_control: options.negative_control,
-        };
-        let started = Instant::now();
-        let outcome = claim.run(&ctx).map_err(|e| e.to_string());
-        let mut result = ClaimResult {
-            id: claim.id(),
-            title: claim.title(),
-            statement: claim.statement(),
-            setup: claim.setup(),
-            outcome,
-            seconds: started.elapsed().as_secs_f64(),
-            svgs: Vec::new(),
-        };
-        if let Ok(o) = &result.outcome {
-            result.svgs = report::write_claim_folder(&options.out, claim.id(), o)?;
-        }
-        progress.finish(k, claim.id(), result.passed(), result.seconds);
-        results.push(result);
-    }
-    progress.done();
-    let report = Report { claims: results };
-    report::write_summary(&options.out, &report, options)?;
-    report::write_html(&options.out, &report, options)?;
-    if !options.quiet {
-        eprint!("{}", report::terminal_table(&report));
-    }
-    Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every claim passes in its quick setting and fails under its negative control: each check
-    /// can fail.
-    #[test]
-    fn every_claim_passes_and_its_negative_control_fails() {
-        for claim in registry() {
-            let ctx = Context {
-                quick: true,
-                seed: Seed(0).child(claim.id(), 0),
-                negative_control: false,
-            };
-            let good = claim.run(&ctx).unwrap();
-            assert!(
-                good.checks.iter().all(|c| c.passed),
-                "{}: {:?}",
-                claim.id(),
-                good.checks
-            );
-            let broken = claim.run(&Context {
-                negative_control: true,
-                ..ctx
-            });
-            if let Ok(o) = &broken {
-                for c in o.checks.iter().filter(|c| !c.passed) {
-                    eprintln!(
-                        "{} negative control: {} = {:.3e} fails",
-                        claim.id(),
-                        c.name,
-                        c.measured
-                    );
-                }
-            }
-            match broken {
-                Ok(o) => assert!(
-                    o.checks.iter().any(|c| !c.passed),
-                    "{}: the negative control passed: {:?}",
-                    claim.id(),
-                    o.checks
-                ),
-                Err(e) => panic!("{}: the negative control did not run: {e}", claim.id()),
-            }
-        }
-    }
 }

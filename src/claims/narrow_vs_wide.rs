@@ -1,7 +1,7 @@
 //! Claim `narrow-vs-wide`: narrow networks can get stuck, networks with M ≥ n reach zero training
 //! error from every initialisation.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::report::{Figure, Scale};
@@ -35,6 +35,12 @@ impl Claim for NarrowVsWide {
          final training loss ≤ 10⁻³ × the initial loss. Checks: success rate at the largest \
          width ≥ 0.95; success rate at M = 4 ≤ 0.5. Negative control: the 'wide' nets have M = 4."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "narrow-wide",
+            breaks: "the wide nets have M = 4 < n: no over-parameterisation",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let widths = [2usize, 4, 8, 16, 64, 256];
         let trials = if ctx.quick { 8 } else { 24 };
@@ -42,7 +48,7 @@ impl Claim for NarrowVsWide {
         let mut table = Table::new(&["width", "trial", "initial_loss", "final_loss", "success"]);
         let mut rates = Vec::new();
         for &m in &widths {
-            let width = if ctx.negative_control && m == 256 {
+            let width = if ctx.under("narrow-wide") && m == 256 {
                 4
             } else {
                 m

@@ -1,7 +1,7 @@
 //! Claim `ntk-concentration`: the random-feature kernel at initialisation concentrates around
 //! its infinite-width limit at rate M^{−1/2}.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::synthetic;
 use crate::error::Result;
@@ -33,6 +33,12 @@ impl Claim for NtkConcentration {
          −0.5 ± 0.1, and no draw exceeds the Hoeffding bound. Negative control: K_∞ of the wrong \
          activation (erf)."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "wrong-activation",
+            breaks: "K_∞ of the wrong activation (erf) as the limit",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let (widths, draws): (Vec<usize>, usize) = if ctx.quick {
             (vec![64, 256, 1024, 4096], 8)
@@ -41,7 +47,7 @@ impl Claim for NtkConcentration {
         };
         let x = synthetic::sphere(20, 5, &mut ctx.seed.stream("inputs", 0));
         // Negative control: the prediction computed for the wrong activation (erf).
-        let limit = if ctx.negative_control {
+        let limit = if ctx.under("wrong-activation") {
             Activation::ERF
         } else {
             Activation::Relu

@@ -1,7 +1,7 @@
 //! Claim `ntk-generalization`: the data-dependent complexity √(yᵀK^{-1}y/n) of the NTK separates
 //! true labels from random ones, and so does the test error.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::synthetic;
 use crate::error::Result;
@@ -35,6 +35,12 @@ impl Claim for NtkGeneralization {
          fresh points, relative to the labels' RMS. Checks: at the largest n, complexity(random) \
          / complexity(true) ≥ 2; relative test error true ≤ 0.3 and random ≥ 0.9. Negative \
          control: the 'true' labels are random too."
+    }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "random-labels",
+            breaks: "random labels in place of the true ones",
+        }]
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let sizes: Vec<usize> = if ctx.quick {
@@ -72,7 +78,7 @@ impl Claim for NtkGeneralization {
                 rng.fill_normal(&mut m.data, 1.0);
                 m
             };
-            let (y_true, yt_true) = if ctx.negative_control {
+            let (y_true, yt_true) = if ctx.under("random-labels") {
                 (random(n, &mut rng), random(400, &mut rng))
             } else {
                 (truth(&x), truth(&x_test))

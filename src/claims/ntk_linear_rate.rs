@@ -2,7 +2,7 @@
 //! in t) at a rate set by λ_min of the limit kernel, while the weights move O(1/√M).
 
 use super::slope_of;
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::{synthetic, Dataset};
 use crate::error::Result;
@@ -38,13 +38,23 @@ impl Claim for NtkLinearRate {
          0.5·(−log(1 − ηλ₀/n)); the log-log slope of the final relative weight movement against M \
          is −0.5 ± 0.1. Negative control: the mean-field scaling γ = 1 at the same step size."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "mean-field-scaling",
+            breaks: "the mean-field scaling γ = 1 instead of the NTK scaling γ = ½",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let widths: Vec<usize> = if ctx.quick {
             vec![256, 1024, 4096]
         } else {
             vec![256, 1024, 4096, 16384]
         };
-        let gamma = if ctx.negative_control { 1.0 } else { 0.5 };
+        let gamma = if ctx.under("mean-field-scaling") {
+            1.0
+        } else {
+            0.5
+        };
         let (n, steps, lr) = (20usize, 3000u64, 1.0);
         let mut rng = ctx.seed.stream("data", 0);
         let x = synthetic::sphere(n, 3, &mut rng);

@@ -2,7 +2,7 @@
 //! on distinct, non-parallel inputs, with λ_min bounded below by the separation.
 
 use super::slope_of;
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::synthetic;
 use crate::error::Result;
@@ -59,8 +59,14 @@ impl Claim for NtkPositive {
          (linear). Negative control: the kernel of a smooth activation (erf), for which the bound \
          is not claimed."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "smooth-activation",
+            breaks: "the kernel of a smooth activation (erf)",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let act = if ctx.negative_control {
+        let act = if ctx.under("smooth-activation") {
             Activation::ERF
         } else {
             Activation::Relu

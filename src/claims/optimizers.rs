@@ -1,6 +1,6 @@
 //! Claim `optimizers`: SGD, momentum, Nesterov, AdaGrad, RMSprop and Adam all train a deep net.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::report::{Figure, Scale};
@@ -63,11 +63,19 @@ impl Claim for Optimizers {
          (NTK parameterization); full-batch training from the same initialisation; \
          quick: 3000 steps, full: 6000 steps. Check: final loss ≤ 1% of the initial loss. Negative control: learning rates ÷ 10⁴."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[
+            Control {
+                name: "tiny-learning-rate",
+                breaks: "every learning rate divided by 10⁴ (nothing trains; stops training rather than breaking a hypothesis)",
+            },
+        ]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let steps = if ctx.quick { 3000 } else { 6000 };
         // Negative control: every learning rate divided by 10⁴ (nothing trains).
         let shrink = |table: &str| -> String {
-            if !ctx.negative_control {
+            if !ctx.under("tiny-learning-rate") {
                 return table.to_string();
             }
             table

@@ -1,7 +1,7 @@
 //! Claim `smoothing`: graduated optimisation (gradient descent on a smoothed objective with a
 //! decreasing smoothing radius) escapes poor local minima and prefers flat minima.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::langevin::sharpness;
@@ -61,10 +61,16 @@ impl Claim for GraduatedOptimisation {
          the graduated end points ≤ 0.1 × gradient descent's. Negative control: δ ≡ 0 (no \
          smoothing)."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "no-smoothing",
+            breaks: "δ ≡ 0: no smoothing",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let steps = 3000;
         let lr = 0.01;
-        let initial = if ctx.negative_control { 0.0 } else { 3.0 };
+        let initial = if ctx.under("no-smoothing") { 0.0 } else { 3.0 };
         let plain = Optimizer::chain(vec![Box::new(Sgd { lr: lr.into() })]);
         let smooth = |initial: f64| {
             Optimizer::chain(vec![

@@ -1,7 +1,7 @@
 //! Claim `spectral-bias`: the NTK's eigenvalues decay polynomially, and a network trained by
 //! gradient descent learns the low frequencies of its target first, at the kernel's rates.
 
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::{synthetic, Dataset};
 use crate::error::Result;
@@ -46,8 +46,14 @@ impl Claim for SpectralBias {
          control: every prediction computed with the kernel of the erf activation (which decays \
          exponentially) for the same ReLU network."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "smooth-activation",
+            breaks: "a smooth activation (erf) in place of ReLU",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let act = if ctx.negative_control {
+        let act = if ctx.under("smooth-activation") {
             Activation::ERF
         } else {
             Activation::Relu

@@ -3,7 +3,7 @@
 //! linearly); an over-complete student drives the loss to zero.
 
 use super::slope_of;
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::{synthetic, Dataset};
 use crate::error::Result;
@@ -65,10 +65,16 @@ impl Claim for TeacherStudent {
          on those, the log-loss slope over the last third ≤ −10⁻³ per step (linear convergence); \
          median final loss of the m = 8 students ≤ 10⁻⁴ × initial. Negative control: η = 0.005."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "small-step",
+            breaks: "η = 0.005 (stops training rather than breaking a hypothesis)",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let (d, k, n) = (10usize, 4usize, 2000usize);
         let steps = 5000u64;
-        let lr = if ctx.negative_control { 0.005 } else { 0.5 };
+        let lr = if ctx.under("small-step") { 0.005 } else { 0.5 };
         let trials = if ctx.quick { 8 } else { 32 };
         let mut rng = ctx.seed.stream("data", 0);
         let x = synthetic::gaussian(n, d, 1.0, &mut rng);

@@ -2,7 +2,7 @@
 //! contracts W2 exponentially at rate λ; the Benamou–Brenier action bounds W2².
 
 use super::slope_of;
-use super::{Check, Claim, ClaimOutcome, Context, Relation};
+use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::linalg::Matrix;
@@ -37,8 +37,18 @@ impl Claim for WassersteinFlow {
          action) ≤ 1. Negative control: h = 0.1 (V not convex: particles stay in different \
          wells) compared with the same λ."
     }
+    fn controls(&self) -> &'static [Control] {
+        &[Control {
+            name: "non-convex-potential",
+            breaks: "h = 0.1: V is not convex",
+        }]
+    }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let depth = if ctx.negative_control { 0.1 } else { 0.01 };
+        let depth = if ctx.under("non-convex-potential") {
+            0.1
+        } else {
+            0.01
+        };
         let lambda = 1.0 - 4.0 * std::f64::consts::PI.powi(2) * 0.01;
         let c = if ctx.quick { 2000 } else { 20000 };
         let (lr, steps, every) = (0.01, 500u64, 25u64);
