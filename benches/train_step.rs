@@ -112,6 +112,7 @@ fn main() {
     let per_step = start.elapsed().as_secs_f64() / steps as f64;
     let final_loss = table
         .column("train_loss")
+        .ok()
         .and_then(|c| c.last().copied())
         .unwrap_or(f64::NAN);
     println!(

@@ -471,7 +471,11 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                     if !quiet {
                         for (k, t) in o.trials.iter().enumerate() {
                             let last = t.table.rows.last().cloned().unwrap_or_default();
-                            let loss = t.table.column("train_loss").and_then(|c| c.last().copied());
+                            let loss = t
+                                .table
+                                .column("train_loss")
+                                .ok()
+                                .and_then(|c| c.last().copied());
                             eprintln!(
                                 "trial {k}: step {} train_loss {:.6e}",
                                 last.first().copied().unwrap_or(0.0),

@@ -77,8 +77,9 @@ impl Claim for Connectivity {
                 let outcome = run(&spec, base, None, false)?;
                 let initial = outcome.trials[0]
                     .table
-                    .column("train_loss")
-                    .and_then(|c| c.first().copied())
+                    .column("train_loss")?
+                    .first()
+                    .copied()
                     .unwrap_or(f64::NAN);
                 let layout = ParticleLayout::of(model.as_ref())?;
                 let (a, b) = (&outcome.trials[0].params, &outcome.trials[1].params);

@@ -94,8 +94,8 @@ impl Claim for DeepLinearMinima {
         .x("step", Scale::Linear)
         .y("L(θ_t) − L*", Scale::Log);
         for (k, t) in outcome.trials.iter().enumerate() {
-            let steps = t.table.column("step").unwrap_or_default();
-            let losses = t.table.column("train_loss").unwrap_or_default();
+            let steps = t.table.column("step")?;
+            let losses = t.table.column("train_loss")?;
             for (s, l) in steps.iter().zip(&losses) {
                 curves.push(vec![k as f64, *s, *l]);
             }

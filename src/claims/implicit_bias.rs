@@ -75,8 +75,8 @@ fn mean_field_margin(ctx: &Context) -> Result<(Vec<(f64, f64)>, crate::nn::margi
     let mut state = trainer.start(model.init(&mut ctx.seed.stream("init", 0)));
     let mut table = trainer.table(&[&mut observer]);
     trainer.run(&mut state, &data, steps, &mut [&mut observer], &mut table)?;
-    let s = table.column("step").unwrap_or_default();
-    let m = table.column("normalized_margin").unwrap_or_default();
+    let s = table.column("step")?;
+    let m = table.column("normalized_margin")?;
     // The F1 reference over a dictionary of unit neuron directions.
     let j = 2000;
     let golden = std::f64::consts::PI * (3.0 - 5f64.sqrt());
@@ -304,10 +304,7 @@ record_every = 1000
         let convex: f64 = (0..n).map(|i| optimum.get(i, i)).sum();
         let mut nuclear = Table::new(&["step", "train_loss"]);
         let t = &outcome.trials[0].table;
-        let (s, l) = (
-            t.column("step").unwrap_or_default(),
-            t.column("train_loss").unwrap_or_default(),
-        );
+        let (s, l) = (t.column("step")?, t.column("train_loss")?);
         for (a, b) in s.iter().zip(&l) {
             nuclear.push(vec![*a, *b]);
         }

@@ -173,8 +173,8 @@ impl Claim for InfiniteLangevin {
                 Err(Error::Diverged { .. }) => values.push(f64::INFINITY),
                 Err(e) => return Err(e),
             }
-            let s = t.column("step").unwrap_or_default();
-            let f = t.column("prediction").unwrap_or_default();
+            let s = t.column("step")?;
+            let f = t.column("prediction")?;
             for (s, f) in s.iter().zip(&f) {
                 traces.push(vec![c as f64, *s, *f]);
                 if *s >= burn_in {

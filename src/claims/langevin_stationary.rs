@@ -118,9 +118,9 @@ impl Claim for LangevinStationary {
             &mut tv,
             |_| false,
         )?;
-        let steps = table.column("step").unwrap_or_default();
-        let tvs = table.column("tv_gibbs").unwrap_or_default();
-        let kls = table.column("kl_gibbs").unwrap_or_default();
+        let steps = table.column("step")?;
+        let tvs = table.column("tv_gibbs")?;
+        let kls = table.column("kl_gibbs")?;
         let final_tv = tvs.last().copied().unwrap_or(f64::NAN);
         checks.push(Check::new(
             "TV(chains at step 6000, Gibbs law)",

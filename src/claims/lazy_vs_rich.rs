@@ -106,13 +106,11 @@ impl Claim for LazyVsRich {
                 let outcome = run(&spec, base, None, false)?;
                 let t = &outcome.trials[0].table;
                 let moved = t
-                    .column("param_distance_relative")
-                    .and_then(|c| c.last().copied())
+                    .column("param_distance_relative")?
+                    .last()
+                    .copied()
                     .unwrap_or(f64::NAN);
-                let test = t
-                    .column("test_loss")
-                    .and_then(|c| c.last().copied())
-                    .unwrap_or(f64::NAN);
+                let test = t.column("test_loss")?.last().copied().unwrap_or(f64::NAN);
                 table.push(vec![m as f64, k as f64, moved, test]);
                 movement[k].push((m as f64, moved));
                 last_test[k] = test;

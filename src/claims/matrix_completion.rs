@@ -77,16 +77,15 @@ record_every = 100
             .x("step", Scale::Linear)
             .y("RMSE(unobserved) / RMS(Y)", Scale::Log);
         for (k, t) in outcome.trials.iter().enumerate() {
-            if let (Some(s), Some(l)) = (t.table.column("step"), t.table.column("test_loss")) {
-                figure = figure.line(
-                    if k == 0 { "each seed" } else { "" },
-                    s.into_iter()
-                        .zip(l)
-                        .map(|(s, l)| (s, (2.0 * l).sqrt() / scale)),
-                );
-            }
-            let train = t.table.column("train_loss").and_then(|c| c.last().copied());
-            let test_loss = t.table.column("test_loss").and_then(|c| c.last().copied());
+            let (s, l) = (t.table.column("step")?, t.table.column("test_loss")?);
+            figure = figure.line(
+                if k == 0 { "each seed" } else { "" },
+                s.into_iter()
+                    .zip(l)
+                    .map(|(s, l)| (s, (2.0 * l).sqrt() / scale)),
+            );
+            let train = t.table.column("train_loss")?.last().copied();
+            let test_loss = t.table.column("test_loss")?.last().copied();
             let rmse = (2.0 * test_loss.unwrap_or(f64::NAN)).sqrt();
             let rel = rmse / scale;
             worst = if rel.is_nan() {

@@ -81,7 +81,7 @@ record_every = 40000
             let outcome = run(&spec, base, None, false)?;
             let mut wins = 0;
             for (k, t) in outcome.trials.iter().enumerate() {
-                let loss = t.table.column("train_loss").unwrap_or_default();
+                let loss = t.table.column("train_loss")?;
                 let (first, last) = (
                     loss.first().copied().unwrap_or(f64::NAN),
                     loss.last().copied().unwrap_or(f64::NAN),

@@ -80,9 +80,9 @@ impl Claim for NtkLinearRate {
                 ..Trainer::full_batch(Objective::squared(&model), &optimizer, seed, steps)
             };
             let (_, table) = trainer.fit(model.init(&mut seed.stream("init", 0)), &data)?;
-            let s = table.column("step").unwrap_or_default();
-            let loss = table.column("train_loss").unwrap_or_default();
-            let moved = table.column("param_distance_relative").unwrap_or_default();
+            let s = table.column("step")?;
+            let loss = table.column("train_loss")?;
+            let moved = table.column("param_distance_relative")?;
             // ‖f − y‖ = √(2n L).
             let r: Vec<f64> = loss.iter().map(|l| (2.0 * n as f64 * l).sqrt()).collect();
             for k in 0..s.len() {

@@ -117,8 +117,8 @@ record_every = 10
             let spec = Spec::from_toml(&text, Path::new("<optimizers>"))?;
             let outcome = run(&spec, Path::new("."), None, false)?;
             let t = &outcome.trials[0].table;
-            let steps_col = t.column("step").unwrap_or_default();
-            let losses = t.column("train_loss").unwrap_or_default();
+            let steps_col = t.column("step")?;
+            let losses = t.column("train_loss")?;
             for (s, l) in steps_col.iter().zip(&losses) {
                 curves.push(vec![k as f64, *s, *l]);
             }

@@ -434,10 +434,19 @@ impl Table {
         self.rows.push(row);
     }
 
-    /// The column named `name`.
-    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
-        let k = self.columns.iter().position(|c| c == name)?;
-        Some(self.rows.iter().map(|r| r[k]).collect())
+    /// The column named `name`; an unknown name is an error that lists the columns (so a
+    /// misspelt metric never reads as an empty or a wrong column).
+    pub fn column(&self, name: &str) -> Result<Vec<f64>> {
+        let k = self.columns.iter().position(|c| c == name).ok_or_else(|| {
+            Error::invalid(
+                "column",
+                format!(
+                    "no column '{name}' in the table; its columns: {}",
+                    self.columns.join(", ")
+                ),
+            )
+        })?;
+        Ok(self.rows.iter().map(|r| r[k]).collect())
     }
 
     /// The CSV text (shortest round-trip representation of each number).
@@ -464,6 +473,18 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_columns_are_errors() {
+        let mut t = Table::new(&["step", "train_loss"]);
+        t.push(vec![0.0, 1.5]);
+        assert_eq!(t.column("train_loss").unwrap(), vec![1.5]);
+        let e = t.column("train_los").unwrap_err().to_string();
+        assert!(
+            e.contains("train_los") && e.contains("step, train_loss"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn round_trip_through_bytes() {

@@ -194,6 +194,36 @@ mod tests {
         assert_ne!(a, c);
     }
 
+    /// Two noise transforms in one chain draw independent noise: one step from a zero gradient
+    /// has variance 2·(2η/β) per coordinate, not the 4·(2η/β) of the same ξ added twice. (Before
+    /// the per-transform seeds both drew `seed.child("langevin", t)`.)
+    #[test]
+    fn two_noise_transforms_in_one_chain_are_independent() {
+        let noise = || -> Box<dyn crate::optim::Transform> {
+            Box::new(LangevinNoise {
+                lr: 0.5.into(),
+                inverse_temperature: 4.0,
+            })
+        };
+        let chain = crate::optim::Optimizer::chain(vec![noise(), noise()]);
+        let n = 200_000;
+        let mut v = vec![0.0; n];
+        let mut states = chain.init(&v);
+        let params = vec![0.0; n];
+        let ctx = StepContext {
+            step: 3,
+            seed: Seed(9),
+        };
+        chain.update(&mut v, &mut states, &params, &ctx);
+        let var = v.iter().map(|x| x * x).sum::<f64>() / n as f64;
+        let one = 2.0 * 0.5 / 4.0;
+        // Standard error of the variance estimate: 2·one·√(2/n) ≈ 0.0016.
+        assert!(
+            (var - 2.0 * one).abs() < 5.0 * 2.0 * one * (2.0 / n as f64).sqrt(),
+            "{var}"
+        );
+    }
+
     #[test]
     fn semi_implicit_step_divides_by_one_plus_eta_lambda_over_mu() {
         let t = SemiImplicit {

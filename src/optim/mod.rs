@@ -37,8 +37,22 @@ use serde::{Deserialize, Serialize};
 pub struct StepContext {
     /// The step index t, starting at 0.
     pub step: u64,
-    /// The run's seed (noise transforms draw `seed.stream(.., step)`).
+    /// The run's seed; inside a chain, the transform's own seed (see
+    /// [`StepContext::for_transform`]). Noise transforms draw `seed.child(.., step)`.
     pub seed: Seed,
+}
+
+impl StepContext {
+    /// The context of the transform at position `index` of a chain: the same step, and a seed
+    /// of its own (`seed.child("transform", index)`), so that two noise sources of one chain
+    /// (two [`LangevinNoise`] transforms, or a tempered [`crate::meanfield::ParticleStep`] and
+    /// a noise transform) draw independent noise.
+    pub fn for_transform(&self, index: usize) -> StepContext {
+        StepContext {
+            step: self.step,
+            seed: self.seed.child("transform", index as u64),
+        }
+    }
 }
 
 /// The state of one transform: vectors the size of the parameters and a step counter.
@@ -147,8 +161,8 @@ impl Optimizer {
         params: &[f64],
         ctx: &StepContext,
     ) {
-        for (t, s) in self.transforms.iter().zip(states.iter_mut()) {
-            t.update(grad, s, params, ctx);
+        for (k, (t, s)) in self.transforms.iter().zip(states.iter_mut()).enumerate() {
+            t.update(grad, s, params, &ctx.for_transform(k));
             s.count += 1;
         }
     }
@@ -163,8 +177,8 @@ impl Optimizer {
         points: &mut Points,
     ) {
         points.clear();
-        for (t, s) in self.transforms.iter().zip(states) {
-            t.gradient_points(params, s, ctx, points);
+        for (k, (t, s)) in self.transforms.iter().zip(states).enumerate() {
+            t.gradient_points(params, s, &ctx.for_transform(k), points);
             if !points.is_empty() {
                 return;
             }
