@@ -151,3 +151,15 @@ pub fn check_non_negative(field: &str, value: f64) -> Result<()> {
         ))
     }
 }
+
+/// Returns an error unless `0 ≤ value < 1` (a momentum or averaging coefficient).
+pub fn check_unit_interval(field: &str, value: f64) -> Result<()> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("expected a value in [0, 1), got {value}"),
+        ))
+    }
+}

@@ -253,3 +253,35 @@ fn data_of_the_wrong_shape_is_an_error_not_a_panic() {
     let e = error_naming(trainer.fit(theta[1..].to_vec(), &data), "train state");
     assert!(e.contains(&format!("got {}", theta.len() - 1)), "{e}");
 }
+
+/// The library owns the rules: a transform built in Rust with an invalid setting, and targets
+/// a classification loss cannot take, are errors of the trainer (naming the field), not
+/// silently trained.
+#[test]
+fn the_trainer_checks_its_optimizer_and_targets() {
+    let mut rng = Seed(1).stream("data", 0);
+    let x = synthetic::sphere(10, 3, &mut rng);
+    let y01 = Matrix::from_vec(10, 1, (0..10).map(|i| (i % 2) as f64).collect()).unwrap();
+    let data = Dataset::new("train", x, y01).unwrap();
+    let model = TwoLayer::new(3, 16, Activation::Tanh, 0.5).unwrap();
+    let params = model.init(&mut Seed(1).stream("init", 0));
+    let bad_adam = Optimizer::chain(vec![
+        Box::new(Sgd { lr: 0.1.into() }),
+        Box::new(Adam {
+            beta1: 1.5,
+            ..Adam::torch_default(1e-3)
+        }),
+    ]);
+    let trainer = Trainer::full_batch(Objective::squared(&model), &bad_adam, Seed(1), 5);
+    error_naming(trainer.fit(params.clone(), &data), "optimizer[1].beta1");
+    let sgd = Optimizer::chain(vec![Box::new(Sgd { lr: 0.1.into() })]);
+    let logistic = Objective {
+        model: &model,
+        loss: Loss::Logistic,
+        l2: 0.0,
+    };
+    error_naming(
+        Trainer::full_batch(logistic, &sgd, Seed(1), 5).fit(params, &data),
+        "±1 labels",
+    );
+}

@@ -17,7 +17,7 @@
 //! across seeds.
 
 use crate::data::{synthetic, Dataset};
-use crate::error::{Error, Result};
+use crate::error::{check_non_negative, check_positive, Error, Result};
 use crate::linalg::Matrix;
 use crate::nn::{Activation, Loss, Model};
 use crate::optim::{LangevinNoise, Schedule, State, StepContext, Transform};
@@ -45,6 +45,23 @@ pub struct ParticleStep {
 }
 
 impl Transform for ParticleStep {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_non_negative(&format!("{at}.l2"), self.l2)?;
+        if let Some(beta) = self.inverse_temperature {
+            check_positive(&format!("{at}.inverse_temperature"), beta)?;
+        }
+        if let Some(a) = &self.anneal {
+            a.validate(&format!("{at}.anneal"))?;
+        }
+        if self.width == 0 {
+            return Err(Error::invalid(
+                format!("{at}.width"),
+                "expected ≥ 1 particle",
+            ));
+        }
+        Ok(())
+    }
     fn update(&self, v: &mut [f64], _state: &mut State, params: &[f64], ctx: &StepContext) {
         let lr = self.lr.at(ctx.step);
         let m = self.width as f64;

@@ -54,6 +54,24 @@ impl Loss {
         matches!(self, Loss::Logistic | Loss::Exponential)
     }
 
+    /// Checks targets against the loss: the classification losses need every target to be ±1
+    /// (the error names `field` and the first target that is not).
+    pub fn check_targets(self, field: &str, y: &[f64]) -> crate::error::Result<()> {
+        if !self.is_classification() {
+            return Ok(());
+        }
+        match y.iter().position(|&v| v != 1.0 && v != -1.0) {
+            None => Ok(()),
+            Some(k) => Err(crate::error::Error::invalid(
+                field,
+                format!(
+                    "the {self:?} loss needs ±1 labels; training target {k} is {}",
+                    y[k]
+                ),
+            )),
+        }
+    }
+
     /// Mean loss (1/n) Σ ℓ(y_i, f_i) over a batch; with k outputs the k losses of a sample add.
     pub fn mean(self, y: &[f64], f: &[f64], n: usize) -> f64 {
         y.iter()

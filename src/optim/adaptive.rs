@@ -7,6 +7,7 @@
 //! vectorised kernels: a few units in the last place, which the trajectory tests bound.
 
 use super::{Schedule, State, StepContext, Transform};
+use crate::error::{check_non_negative, check_unit_interval, Result};
 
 /// PyTorch's lerp: a + w (b − a) for |w| < 1/2, b − (b − a)(1 − w) otherwise.
 #[inline]
@@ -35,7 +36,34 @@ pub struct AdaGrad {
     pub eps: f64,
 }
 
+impl AdaGrad {
+    /// `torch.optim.Adagrad`'s default learning rate.
+    pub const TORCH_LR: f64 = 0.01;
+
+    /// `torch.optim.Adagrad`'s defaults at learning rate `lr`.
+    pub fn torch_default(lr: f64) -> AdaGrad {
+        AdaGrad {
+            lr: lr.into(),
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+        }
+    }
+}
+
 impl Transform for AdaGrad {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_non_negative(&format!("{at}.lr_decay"), self.lr_decay)?;
+        check_non_negative(&format!("{at}.weight_decay"), self.weight_decay)?;
+        check_non_negative(
+            &format!("{at}.initial_accumulator_value"),
+            self.initial_accumulator_value,
+        )?;
+        check_non_negative(&format!("{at}.eps"), self.eps)?;
+        Ok(())
+    }
     fn init(&self, params: &[f64]) -> State {
         State {
             buffers: vec![vec![self.initial_accumulator_value; params.len()]],
@@ -78,7 +106,32 @@ pub struct RmsProp {
     pub centered: bool,
 }
 
+impl RmsProp {
+    /// `torch.optim.RMSprop`'s default learning rate.
+    pub const TORCH_LR: f64 = 0.01;
+
+    /// `torch.optim.RMSprop`'s defaults at learning rate `lr`.
+    pub fn torch_default(lr: f64) -> RmsProp {
+        RmsProp {
+            lr: lr.into(),
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+        }
+    }
+}
+
 impl Transform for RmsProp {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_unit_interval(&format!("{at}.alpha"), self.alpha)?;
+        check_non_negative(&format!("{at}.eps"), self.eps)?;
+        check_non_negative(&format!("{at}.weight_decay"), self.weight_decay)?;
+        check_non_negative(&format!("{at}.momentum"), self.momentum)?;
+        Ok(())
+    }
     fn init(&self, params: &[f64]) -> State {
         State::zeros(3, params.len())
     }
@@ -135,6 +188,9 @@ pub struct Adam {
 }
 
 impl Adam {
+    /// `torch.optim.Adam`'s (and AdamW's) default learning rate.
+    pub const TORCH_LR: f64 = 1e-3;
+
     /// `torch.optim.Adam`'s defaults at learning rate `lr`.
     pub fn torch_default(lr: f64) -> Adam {
         Adam {
@@ -159,6 +215,14 @@ impl Adam {
 }
 
 impl Transform for Adam {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_unit_interval(&format!("{at}.beta1"), self.beta1)?;
+        check_unit_interval(&format!("{at}.beta2"), self.beta2)?;
+        check_non_negative(&format!("{at}.eps"), self.eps)?;
+        check_non_negative(&format!("{at}.weight_decay"), self.weight_decay)?;
+        Ok(())
+    }
     fn init(&self, params: &[f64]) -> State {
         State::zeros(if self.amsgrad { 3 } else { 2 }, params.len())
     }

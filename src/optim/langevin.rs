@@ -1,6 +1,7 @@
 //! Langevin noise, the semi-implicit preconditioned step and smoothing (graduated optimisation).
 
 use super::{Points, Schedule, State, StepContext, Transform};
+use crate::error::{check_positive, Error, Result};
 use rayon::prelude::*;
 
 /// Parameters per noise block: each block draws its own stream, so noise generation runs in
@@ -34,6 +35,14 @@ impl LangevinNoise {
 }
 
 impl Transform for LangevinNoise {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_positive(
+            &format!("{at}.inverse_temperature"),
+            self.inverse_temperature,
+        )?;
+        Ok(())
+    }
     fn update(&self, v: &mut [f64], _state: &mut State, _params: &[f64], ctx: &StepContext) {
         let std = (2.0 * self.lr.at(ctx.step) / self.inverse_temperature).sqrt();
         Self::add_noise(v, std, ctx);
@@ -54,6 +63,20 @@ pub struct SemiImplicit {
 }
 
 impl Transform for SemiImplicit {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_positive(&format!("{at}.lambda"), self.lambda)?;
+        if let Some(k) = self.mu.iter().position(|m| !(m.is_finite() && *m > 0.0)) {
+            return Err(Error::invalid(
+                format!("{at}.mu"),
+                format!(
+                    "prior variances must be finite and > 0; μ_{k} = {}",
+                    self.mu[k]
+                ),
+            ));
+        }
+        Ok(())
+    }
     fn update(&self, v: &mut [f64], _state: &mut State, params: &[f64], ctx: &StepContext) {
         let el = self.lr.at(ctx.step) * self.lambda;
         for ((d, &x), &mu) in v.iter_mut().zip(params).zip(&self.mu) {
@@ -76,6 +99,20 @@ pub struct PriorGradient {
 }
 
 impl Transform for PriorGradient {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_positive(&format!("{at}.lambda"), self.lambda)?;
+        if let Some(k) = self.mu.iter().position(|m| !(m.is_finite() && *m > 0.0)) {
+            return Err(Error::invalid(
+                format!("{at}.mu"),
+                format!(
+                    "prior variances must be finite and > 0; μ_{k} = {}",
+                    self.mu[k]
+                ),
+            ));
+        }
+        Ok(())
+    }
     fn update(&self, v: &mut [f64], _state: &mut State, params: &[f64], ctx: &StepContext) {
         let el = self.lr.at(ctx.step) * self.lambda;
         for ((d, &x), &mu) in v.iter_mut().zip(params).zip(&self.mu) {
@@ -274,6 +311,13 @@ pub struct Smoothing {
 }
 
 impl Transform for Smoothing {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.delta.validate(&format!("{at}.delta"))?;
+        if self.samples == 0 {
+            return Err(Error::invalid(format!("{at}.samples"), "expected ≥ 1"));
+        }
+        Ok(())
+    }
     fn update(&self, _v: &mut [f64], _state: &mut State, _params: &[f64], _ctx: &StepContext) {}
 
     fn gradient_points(

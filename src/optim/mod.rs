@@ -80,6 +80,12 @@ pub trait Transform: Send + Sync + std::fmt::Debug {
     fn init(&self, _params: &[f64]) -> State {
         State::default()
     }
+    /// Checks the transform's settings (β ∈ [0, 1), rates > 0, …); errors name the field as
+    /// `AT.FIELD`. The trainer calls it (through [`Optimizer::validate`]) before the first step,
+    /// so a transform built in Rust is checked like one read from a spec.
+    fn validate(&self, _at: &str) -> crate::error::Result<()> {
+        Ok(())
+    }
     /// Transforms `v` in place (the gradient, or the increment built so far) at parameters θ_t.
     fn update(&self, v: &mut [f64], state: &mut State, params: &[f64], ctx: &StepContext);
     /// Where the gradient of step t is to be evaluated, if not at θ_t: pushes one or more points
@@ -146,6 +152,15 @@ impl Optimizer {
     /// A chain of transforms.
     pub fn chain(transforms: Vec<Box<dyn Transform>>) -> Optimizer {
         Optimizer { transforms }
+    }
+
+    /// Checks every transform's settings ([`Transform::validate`]); errors name the field as
+    /// `optimizer[K].FIELD`, K the position in the chain.
+    pub fn validate(&self) -> crate::error::Result<()> {
+        self.transforms
+            .iter()
+            .enumerate()
+            .try_for_each(|(k, t)| t.validate(&format!("optimizer[{k}]")))
     }
 
     /// The initial states, one per transform.

@@ -1,6 +1,7 @@
 //! Gradient-side regularisers: weight decay (L2) and anchoring to the initialisation.
 
 use super::{State, StepContext, Transform};
+use crate::error::{check_non_negative, Result};
 
 /// Weight decay as an L2 term on the gradient: g ← g + λ θ (the gradient of λ/2 ‖θ‖²).
 #[derive(Clone, Debug)]
@@ -10,6 +11,10 @@ pub struct WeightDecay {
 }
 
 impl Transform for WeightDecay {
+    fn validate(&self, at: &str) -> Result<()> {
+        check_non_negative(&format!("{at}.coefficient"), self.coefficient)?;
+        Ok(())
+    }
     fn update(&self, v: &mut [f64], _state: &mut State, params: &[f64], _ctx: &StepContext) {
         v.iter_mut()
             .zip(params)
@@ -27,6 +32,10 @@ pub struct Anchor {
 }
 
 impl Transform for Anchor {
+    fn validate(&self, at: &str) -> Result<()> {
+        check_non_negative(&format!("{at}.lambda"), self.lambda)?;
+        Ok(())
+    }
     fn init(&self, params: &[f64]) -> State {
         State {
             buffers: vec![params.to_vec()],

@@ -1,6 +1,7 @@
 //! Plain gradient descent, the document's momentum and look-ahead Nesterov, and PyTorch's SGD.
 
 use super::{Points, Schedule, State, StepContext, Transform};
+use crate::error::{check_non_negative, check_unit_interval, Result};
 
 /// Gradient descent: Δw_t = −η_t g_t.
 #[derive(Clone, Debug)]
@@ -10,6 +11,10 @@ pub struct Sgd {
 }
 
 impl Transform for Sgd {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        Ok(())
+    }
     fn update(&self, v: &mut [f64], _state: &mut State, _params: &[f64], ctx: &StepContext) {
         let lr = self.lr.at(ctx.step);
         v.iter_mut().for_each(|g| *g *= -lr);
@@ -26,6 +31,11 @@ pub struct Momentum {
 }
 
 impl Transform for Momentum {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_unit_interval(&format!("{at}.theta"), self.theta)?;
+        Ok(())
+    }
     fn init(&self, params: &[f64]) -> State {
         State::zeros(1, params.len())
     }
@@ -53,6 +63,11 @@ pub struct Nesterov {
 }
 
 impl Transform for Nesterov {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_unit_interval(&format!("{at}.theta"), self.theta)?;
+        Ok(())
+    }
     fn init(&self, params: &[f64]) -> State {
         State::zeros(1, params.len())
     }
@@ -90,7 +105,34 @@ pub struct TorchSgd {
     pub weight_decay: f64,
 }
 
+impl TorchSgd {
+    /// `torch.optim.SGD`'s defaults (no momentum, dampening or weight decay) at learning rate
+    /// `lr`.
+    pub fn torch_default(lr: f64) -> TorchSgd {
+        TorchSgd {
+            lr: lr.into(),
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+    }
+}
+
 impl Transform for TorchSgd {
+    fn validate(&self, at: &str) -> Result<()> {
+        self.lr.validate(&format!("{at}.lr"))?;
+        check_non_negative(&format!("{at}.momentum"), self.momentum)?;
+        check_non_negative(&format!("{at}.dampening"), self.dampening)?;
+        check_non_negative(&format!("{at}.weight_decay"), self.weight_decay)?;
+        if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            return Err(crate::error::Error::invalid(
+                format!("{at}.nesterov"),
+                "PyTorch's Nesterov momentum requires momentum > 0 and zero dampening",
+            ));
+        }
+        Ok(())
+    }
     fn init(&self, params: &[f64]) -> State {
         State::zeros(usize::from(self.momentum != 0.0), params.len())
     }

@@ -318,24 +318,8 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
     if let Some(t) = &data.test {
         model.check_input("test data", &t.x)?;
     }
-    if spec.loss_kind().is_classification() {
-        if let Some(k) = data
-            .train
-            .y
-            .data
-            .iter()
-            .position(|&v| v != 1.0 && v != -1.0)
-        {
-            return Err(Error::invalid(
-                "loss.kind",
-                format!(
-                    "the {:?} loss needs ±1 labels; training target {k} is {}",
-                    spec.loss_kind(),
-                    data.train.y.data[k]
-                ),
-            ));
-        }
-    }
+    spec.loss_kind()
+        .check_targets("loss.kind", &data.train.y.data)?;
     let optimizer = optimizer::build_chain(&spec.optimizer, model.as_ref())?;
     let batching = if batch == 0 {
         Batching::Full

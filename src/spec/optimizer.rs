@@ -1,6 +1,6 @@
 //! `[[optimizer]]`: the transforms of the chain, in order.
 
-use crate::error::{check_non_negative, check_positive, Error, Result};
+use crate::error::{Error, Result};
 use crate::meanfield::{ParticleLayout, ParticleStep};
 use crate::nn::Model;
 use crate::optim::{
@@ -39,29 +39,36 @@ fn ball() -> SmoothingKind {
     SmoothingKind::Ball
 }
 
-fn lr_001() -> LearningRate {
-    LearningRate(0.01.into())
+// PyTorch's defaults, read from the library's constructors (one place for each).
+fn lr_adagrad() -> LearningRate {
+    LearningRate(AdaGrad::TORCH_LR.into())
 }
-fn lr_0001() -> LearningRate {
-    LearningRate(1e-3.into())
+fn lr_rmsprop() -> LearningRate {
+    LearningRate(RmsProp::TORCH_LR.into())
 }
-fn b09() -> f64 {
-    0.9
+fn lr_adam() -> LearningRate {
+    LearningRate(Adam::TORCH_LR.into())
 }
-fn b0999() -> f64 {
-    0.999
+fn adam_beta1() -> f64 {
+    Adam::torch_default(Adam::TORCH_LR).beta1
 }
-fn a099() -> f64 {
-    0.99
+fn adam_beta2() -> f64 {
+    Adam::torch_default(Adam::TORCH_LR).beta2
 }
-fn eps8() -> f64 {
-    1e-8
+fn adam_eps() -> f64 {
+    Adam::torch_default(Adam::TORCH_LR).eps
 }
-fn eps10() -> f64 {
-    1e-10
+fn adamw_weight_decay() -> f64 {
+    Adam::adamw_default(Adam::TORCH_LR).weight_decay
 }
-fn wd2() -> f64 {
-    1e-2
+fn rmsprop_alpha() -> f64 {
+    RmsProp::torch_default(RmsProp::TORCH_LR).alpha
+}
+fn rmsprop_eps() -> f64 {
+    RmsProp::torch_default(RmsProp::TORCH_LR).eps
+}
+fn adagrad_eps() -> f64 {
+    AdaGrad::torch_default(AdaGrad::TORCH_LR).eps
 }
 
 /// One transform of the optimizer chain, as written in a spec (defaults are PyTorch's).
@@ -107,7 +114,7 @@ pub enum TransformSpec {
     /// [`AdaGrad`].
     Adagrad {
         /// η (0.01).
-        #[serde(default = "lr_001")]
+        #[serde(default = "lr_adagrad")]
         lr: LearningRate,
         /// lr_decay (0).
         #[serde(default)]
@@ -119,19 +126,19 @@ pub enum TransformSpec {
         #[serde(default)]
         initial_accumulator_value: f64,
         /// ε (1e-10).
-        #[serde(default = "eps10")]
+        #[serde(default = "adagrad_eps")]
         eps: f64,
     },
     /// [`RmsProp`].
     Rmsprop {
         /// η (0.01).
-        #[serde(default = "lr_001")]
+        #[serde(default = "lr_rmsprop")]
         lr: LearningRate,
         /// α (0.99).
-        #[serde(default = "a099")]
+        #[serde(default = "rmsprop_alpha")]
         alpha: f64,
         /// ε (1e-8).
-        #[serde(default = "eps8")]
+        #[serde(default = "rmsprop_eps")]
         eps: f64,
         /// λ (0).
         #[serde(default)]
@@ -146,16 +153,16 @@ pub enum TransformSpec {
     /// [`Adam`] (coupled weight decay).
     Adam {
         /// η (1e-3).
-        #[serde(default = "lr_0001")]
+        #[serde(default = "lr_adam")]
         lr: LearningRate,
         /// β₁ (0.9).
-        #[serde(default = "b09")]
+        #[serde(default = "adam_beta1")]
         beta1: f64,
         /// β₂ (0.999).
-        #[serde(default = "b0999")]
+        #[serde(default = "adam_beta2")]
         beta2: f64,
         /// ε (1e-8).
-        #[serde(default = "eps8")]
+        #[serde(default = "adam_eps")]
         eps: f64,
         /// λ (0).
         #[serde(default)]
@@ -167,19 +174,19 @@ pub enum TransformSpec {
     /// [`Adam`] with decoupled weight decay (AdamW).
     Adamw {
         /// η (1e-3).
-        #[serde(default = "lr_0001")]
+        #[serde(default = "lr_adam")]
         lr: LearningRate,
         /// β₁ (0.9).
-        #[serde(default = "b09")]
+        #[serde(default = "adam_beta1")]
         beta1: f64,
         /// β₂ (0.999).
-        #[serde(default = "b0999")]
+        #[serde(default = "adam_beta2")]
         beta2: f64,
         /// ε (1e-8).
-        #[serde(default = "eps8")]
+        #[serde(default = "adam_eps")]
         eps: f64,
         /// λ (1e-2).
-        #[serde(default = "wd2")]
+        #[serde(default = "adamw_weight_decay")]
         weight_decay: f64,
         /// AMSGrad (false).
         #[serde(default)]
@@ -239,83 +246,46 @@ pub enum TransformSpec {
     },
 }
 
-fn unit_interval(field: &str, v: f64) -> Result<()> {
-    if (0.0..1.0).contains(&v) {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("expected a value in [0, 1), got {v}"),
-        ))
-    }
-}
-
 impl TransformSpec {
     /// Builds the transform (position `k` in the chain, for error messages).
     pub fn build(&self, k: usize, model: &dyn Model) -> Result<Box<dyn Transform>> {
         let at = |name: &str| format!("optimizer[{k}].{name}");
-        let lr = |l: &LearningRate| -> Result<Schedule> {
-            l.0.validate(&at("lr"))?;
-            Ok(l.0)
-        };
-        Ok(match self {
-            TransformSpec::Sgd { lr: l } => Box::new(Sgd { lr: lr(l)? }),
-            TransformSpec::Momentum { lr: l, theta } => {
-                unit_interval(&at("theta"), *theta)?;
-                Box::new(Momentum {
-                    theta: *theta,
-                    lr: lr(l)?,
-                })
-            }
-            TransformSpec::Nesterov { lr: l, theta } => {
-                unit_interval(&at("theta"), *theta)?;
-                Box::new(Nesterov {
-                    theta: *theta,
-                    lr: lr(l)?,
-                })
-            }
+        let transform: Box<dyn Transform> = match self {
+            TransformSpec::Sgd { lr: l } => Box::new(Sgd { lr: l.0 }),
+            TransformSpec::Momentum { lr: l, theta } => Box::new(Momentum {
+                theta: *theta,
+                lr: l.0,
+            }),
+            TransformSpec::Nesterov { lr: l, theta } => Box::new(Nesterov {
+                theta: *theta,
+                lr: l.0,
+            }),
             TransformSpec::TorchSgd {
                 lr: l,
                 momentum,
                 dampening,
                 nesterov,
                 weight_decay,
-            } => {
-                check_non_negative(&at("momentum"), *momentum)?;
-                check_non_negative(&at("weight_decay"), *weight_decay)?;
-                if *nesterov && (*momentum <= 0.0 || *dampening != 0.0) {
-                    return Err(Error::invalid(
-                        at("nesterov"),
-                        "PyTorch's Nesterov momentum requires momentum > 0 and zero dampening",
-                    ));
-                }
-                Box::new(TorchSgd {
-                    lr: lr(l)?,
-                    momentum: *momentum,
-                    dampening: *dampening,
-                    nesterov: *nesterov,
-                    weight_decay: *weight_decay,
-                })
-            }
+            } => Box::new(TorchSgd {
+                lr: l.0,
+                momentum: *momentum,
+                dampening: *dampening,
+                nesterov: *nesterov,
+                weight_decay: *weight_decay,
+            }),
             TransformSpec::Adagrad {
                 lr: l,
                 lr_decay,
                 weight_decay,
                 initial_accumulator_value,
                 eps,
-            } => {
-                check_non_negative(&at("lr_decay"), *lr_decay)?;
-                check_non_negative(&at("weight_decay"), *weight_decay)?;
-                check_non_negative(&at("initial_accumulator_value"), *initial_accumulator_value)?;
-                check_non_negative(&at("eps"), *eps)?;
-                Box::new(AdaGrad {
-                    lr: lr(l)?,
-                    lr_decay: *lr_decay,
-                    weight_decay: *weight_decay,
-                    initial_accumulator_value: *initial_accumulator_value,
-                    eps: *eps,
-                })
-            }
+            } => Box::new(AdaGrad {
+                lr: l.0,
+                lr_decay: *lr_decay,
+                weight_decay: *weight_decay,
+                initial_accumulator_value: *initial_accumulator_value,
+                eps: *eps,
+            }),
             TransformSpec::Rmsprop {
                 lr: l,
                 alpha,
@@ -323,20 +293,14 @@ impl TransformSpec {
                 weight_decay,
                 momentum,
                 centered,
-            } => {
-                unit_interval(&at("alpha"), *alpha)?;
-                check_non_negative(&at("eps"), *eps)?;
-                check_non_negative(&at("weight_decay"), *weight_decay)?;
-                check_non_negative(&at("momentum"), *momentum)?;
-                Box::new(RmsProp {
-                    lr: lr(l)?,
-                    alpha: *alpha,
-                    eps: *eps,
-                    weight_decay: *weight_decay,
-                    momentum: *momentum,
-                    centered: *centered,
-                })
-            }
+            } => Box::new(RmsProp {
+                lr: l.0,
+                alpha: *alpha,
+                eps: *eps,
+                weight_decay: *weight_decay,
+                momentum: *momentum,
+                centered: *centered,
+            }),
             TransformSpec::Adam {
                 lr: l,
                 beta1,
@@ -352,52 +316,30 @@ impl TransformSpec {
                 eps,
                 weight_decay,
                 amsgrad,
-            } => {
-                unit_interval(&at("beta1"), *beta1)?;
-                unit_interval(&at("beta2"), *beta2)?;
-                check_non_negative(&at("eps"), *eps)?;
-                check_non_negative(&at("weight_decay"), *weight_decay)?;
-                Box::new(Adam {
-                    lr: lr(l)?,
-                    beta1: *beta1,
-                    beta2: *beta2,
-                    eps: *eps,
-                    weight_decay: *weight_decay,
-                    amsgrad: *amsgrad,
-                    decoupled: matches!(self, TransformSpec::Adamw { .. }),
-                })
-            }
-            TransformSpec::WeightDecay { coefficient } => {
-                check_non_negative(&at("coefficient"), *coefficient)?;
-                Box::new(WeightDecay {
-                    coefficient: *coefficient,
-                })
-            }
-            TransformSpec::Anchor { lambda } => {
-                check_non_negative(&at("lambda"), *lambda)?;
-                Box::new(Anchor { lambda: *lambda })
-            }
+            } => Box::new(Adam {
+                lr: l.0,
+                beta1: *beta1,
+                beta2: *beta2,
+                eps: *eps,
+                weight_decay: *weight_decay,
+                amsgrad: *amsgrad,
+                decoupled: matches!(self, TransformSpec::Adamw { .. }),
+            }),
+            TransformSpec::WeightDecay { coefficient } => Box::new(WeightDecay {
+                coefficient: *coefficient,
+            }),
+            TransformSpec::Anchor { lambda } => Box::new(Anchor { lambda: *lambda }),
             TransformSpec::MeanField {
                 lr: l,
                 l2,
                 inverse_temperature,
                 anneal,
             } => {
-                check_non_negative(&at("l2"), *l2)?;
-                if let Some(beta) = inverse_temperature {
-                    check_positive(&at("inverse_temperature"), *beta)?;
-                }
-                let anneal = anneal
-                    .as_ref()
-                    .map(|a| {
-                        a.0.validate(&at("anneal"))?;
-                        Ok::<_, Error>(a.0)
-                    })
-                    .transpose()?;
+                let anneal = anneal.as_ref().map(|a| a.0);
                 let layout = ParticleLayout::of(model)
                     .map_err(|e| Error::invalid(at("kind"), e.to_string()))?;
                 Box::new(ParticleStep {
-                    lr: lr(l)?,
+                    lr: l.0,
                     width: layout.width,
                     l2: *l2,
                     inverse_temperature: *inverse_temperature,
@@ -409,7 +351,6 @@ impl TransformSpec {
                 samples,
                 perturbation,
             } => {
-                delta.0.validate(&at("delta"))?;
                 if *samples < 1 {
                     return Err(Error::invalid(
                         at("samples"),
@@ -425,15 +366,11 @@ impl TransformSpec {
             TransformSpec::LangevinNoise {
                 lr: l,
                 inverse_temperature,
-            } => {
-                check_positive(&at("inverse_temperature"), *inverse_temperature)?;
-                Box::new(LangevinNoise {
-                    lr: lr(l)?,
-                    inverse_temperature: *inverse_temperature,
-                })
-            }
+            } => Box::new(LangevinNoise {
+                lr: l.0,
+                inverse_temperature: *inverse_temperature,
+            }),
             TransformSpec::SemiImplicit { lr: l, lambda } => {
-                check_positive(&at("lambda"), *lambda)?;
                 let mu = model.prior_variances().ok_or_else(|| {
                     Error::invalid(
                         at("kind"),
@@ -444,12 +381,15 @@ impl TransformSpec {
                     )
                 })?;
                 Box::new(SemiImplicit {
-                    lr: lr(l)?,
+                    lr: l.0,
                     lambda: *lambda,
                     mu,
                 })
             }
-        })
+        };
+        // The library owns the rules; the spec only names the chain position.
+        transform.validate(&format!("optimizer[{k}]"))?;
+        Ok(transform)
     }
 }
 

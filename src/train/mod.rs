@@ -223,6 +223,10 @@ impl Trainer<'_> {
             return Err(Error::invalid("batch_size", "expected ≥ 1"));
         }
         model.check_input("train data", &data.x)?;
+        self.objective
+            .loss
+            .check_targets("train data targets", &data.y.data)?;
+        self.optimizer.validate()?;
         if data.output_dim() != model.output_dim() {
             return Err(Error::shape(
                 "train data",
