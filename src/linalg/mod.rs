@@ -542,35 +542,6 @@ fn gemm_impl(
     clear_upper_vector_state();
 }
 
-/// C ← α A B on the calling thread, for C a `rows × cols` block of a row-major buffer at `c`
-/// with row stride `row_stride` (a tile of a larger matrix, filled in place by one task).
-///
-/// # Safety
-/// `c` must be valid for reads and writes of the block's entries, which no other thread may
-/// access during the call.
-pub unsafe fn gemm_tile_sequential(
-    c: *mut f64,
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    a: MatRef<'_, f64>,
-    b: MatRef<'_, f64>,
-    alpha: f64,
-) {
-    assert_eq!(
-        (a.nrows(), b.ncols(), a.ncols()),
-        (rows, cols, b.nrows()),
-        "gemm tile shape"
-    );
-    if rows == 0 || cols == 0 {
-        return;
-    }
-    // SAFETY: the caller guarantees exclusive access to the block's entries.
-    let dst = unsafe { faer::MatMut::from_raw_parts_mut(c, rows, cols, row_stride as isize, 1) };
-    matmul(dst, Accum::Replace, a, b, alpha, Par::Seq);
-    clear_upper_vector_state();
-}
-
 /// Copies the upper triangle of a square matrix onto its lower triangle, in place, in parallel
 /// over row blocks of cache-sized tiles (each entry is a copy: thread-count independent).
 pub fn fill_lower_from_upper(m: &mut Matrix) {

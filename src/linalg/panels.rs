@@ -406,6 +406,7 @@ impl Block<'_> {
         {
             use vector::{avx2, avx512};
             if super::tier_allowed(0) && std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the caller's contract; AVX-512F was detected.
                 unsafe { by_shape!(avx512, self.rows, 0, c) };
                 return;
             }
@@ -418,11 +419,13 @@ impl Block<'_> {
                     let rows = 4.min(self.rows - lane0);
                     // SAFETY: rows lane0.. of the block.
                     let c = unsafe { c.add(lane0 * ldc) };
+                    // SAFETY: the caller's contract for these rows; AVX2 and FMA were detected.
                     unsafe { by_shape!(avx2, rows, lane0, c) };
                 }
                 return;
             }
         }
+        // SAFETY: the caller's contract; the portable kernel needs no CPU feature.
         unsafe { by_shape!(block_lines, self.rows, 0, c) };
     }
 }

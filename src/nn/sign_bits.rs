@@ -625,7 +625,7 @@ mod tests {
         }
     }
 
-    /// Where the CPU has AMX, its byte products give the tables' integers exactly (same-set and
+    /// Where the CPU has AMX, its byte products ran and give the tables' integers exactly (same-set and
     /// cross; row counts that leave partial 16-row tiles, 32-row tasks and an odd number of
     /// 16-column tiles; a width that is not a multiple of 64). Elsewhere both sides are tables.
     /// Non-finite or negative weights make every quantity NaN instead of a wrong number.
@@ -662,7 +662,8 @@ mod tests {
                 (&tables.1, tables.2, tables.3),
                 (&with_products.1, with_products.2, with_products.3)
             );
-            eprintln!("upper = {upper}: AMX products used: {}", with_products.4);
+            // Where the CPU (and the kernel) allow AMX, the products path must have run.
+            assert_eq!(with_products.4, amx::available(), "upper = {upper}");
         }
         for bad in [f64::NAN, -1.0, f64::INFINITY] {
             let mut w = w.clone();

@@ -182,6 +182,72 @@ impl Optimizer {
         }
     }
 
+    /// The gradient of step t into `grad` (resized to θ's length) and the loss it came with:
+    /// ∇L(θ_t) where no transform asks for other points, else the mean of ∇L over the points of
+    /// [`Optimizer::gradient_points`] (a look-ahead, smoothing perturbations) and the mean loss
+    /// there. `value_and_gradient(at, g)` writes ∇L(at) into g and returns L(at); `points` and
+    /// `scratch` are buffers kept between steps.
+    pub fn gradient(
+        &self,
+        params: &[f64],
+        states: &[State],
+        ctx: &StepContext,
+        points: &mut Points,
+        scratch: &mut Vec<f64>,
+        grad: &mut Vec<f64>,
+        mut value_and_gradient: impl FnMut(&[f64], &mut [f64]) -> f64,
+    ) -> f64 {
+        let p = params.len();
+        grad.resize(p, 0.0);
+        self.gradient_points(params, states, ctx, points);
+        if points.is_empty() {
+            return value_and_gradient(params, grad);
+        }
+        scratch.resize(p, 0.0);
+        grad.fill(0.0);
+        let mut total = 0.0;
+        for at in points.as_slice() {
+            total += value_and_gradient(at, scratch);
+            grad.iter_mut()
+                .zip(scratch.iter())
+                .for_each(|(g, q)| *g += q);
+        }
+        let k = points.len() as f64;
+        grad.iter_mut().for_each(|g| *g /= k);
+        total / k
+    }
+
+    /// One whole step θ ← θ + Δθ, Δθ the chain's update of [`Optimizer::gradient`]; returns the
+    /// loss of that gradient. (The trainer runs the same two calls with its records, frozen
+    /// blocks and iterate average between them.)
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(
+        &self,
+        params: &mut [f64],
+        states: &mut [State],
+        ctx: &StepContext,
+        points: &mut Points,
+        scratch: &mut Vec<f64>,
+        grad: &mut Vec<f64>,
+        value_and_gradient: impl FnMut(&[f64], &mut [f64]) -> f64,
+    ) -> f64 {
+        let loss = self.gradient(
+            params,
+            states,
+            ctx,
+            points,
+            scratch,
+            grad,
+            value_and_gradient,
+        );
+        self.update(grad, states, params, ctx);
+        params
+            .iter_mut()
+            .zip(grad.iter())
+            .for_each(|(p, d)| *p += d);
+        loss
+    }
+
     /// The points at which to evaluate the gradient of step t (empty: at θ_t); the first
     /// transform of the chain that asks for points decides.
     pub fn gradient_points(
@@ -215,24 +281,24 @@ pub(crate) mod testing {
         let mut theta = theta0.to_vec();
         let mut states = opt.init(&theta);
         let mut out = vec![theta.clone()];
-        let mut points = Points::default();
+        let (mut points, mut scratch, mut grad) = (Points::default(), Vec::new(), Vec::new());
         for t in 0..steps {
             let ctx = StepContext {
                 step: t as u64,
                 seed: Seed(0),
             };
-            opt.gradient_points(&theta, &states, &ctx, &mut points);
-            let mut g = if points.is_empty() {
-                grad_fn(&theta)
-            } else {
-                let mut sum = vec![0.0; theta.len()];
-                for p in points.as_slice() {
-                    sum.iter_mut().zip(grad_fn(p)).for_each(|(a, b)| *a += b);
-                }
-                sum.iter().map(|v| v / points.len() as f64).collect()
-            };
-            opt.update(&mut g, &mut states, &theta, &ctx);
-            theta.iter_mut().zip(&g).for_each(|(p, d)| *p += d);
+            opt.step(
+                &mut theta,
+                &mut states,
+                &ctx,
+                &mut points,
+                &mut scratch,
+                &mut grad,
+                |at, g| {
+                    g.copy_from_slice(&grad_fn(at));
+                    0.0
+                },
+            );
             out.push(theta.clone());
         }
         out

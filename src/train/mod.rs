@@ -262,28 +262,20 @@ impl Trainer<'_> {
                 step: t,
                 seed: self.seed,
             };
-            self.optimizer
-                .gradient_points(&state.params, &state.optimizer, &ctx, &mut points);
-            let lookahead = !points.is_empty();
             let batch_data = batch.unwrap_or(data);
-            let loss = if lookahead {
-                // The mean gradient (and loss) over the evaluation points.
-                let mut total = 0.0;
-                point_grad.resize(p, 0.0);
-                grad.fill(0.0);
-                for at in points.as_slice() {
-                    total +=
-                        self.objective
-                            .value_and_gradient(at, batch_data, &mut ws, &mut point_grad);
-                    grad.iter_mut().zip(&point_grad).for_each(|(g, q)| *g += q);
-                }
-                let k = points.len() as f64;
-                grad.iter_mut().for_each(|g| *g /= k);
-                total / k
-            } else {
-                self.objective
-                    .value_and_gradient(&state.params, batch_data, &mut ws, &mut grad)
-            };
+            let loss = self.optimizer.gradient(
+                &state.params,
+                &state.optimizer,
+                &ctx,
+                &mut points,
+                &mut point_grad,
+                &mut grad,
+                |at, g| {
+                    self.objective
+                        .value_and_gradient(at, batch_data, &mut ws, g)
+                },
+            );
+            let lookahead = !points.is_empty();
             let grad_norm = norm(&grad);
             if !loss.is_finite() || !grad_norm.is_finite() {
                 return Err(Error::Diverged { step: t, loss });

@@ -50,7 +50,7 @@ fn bytes_mut(lines: &mut [Line]) -> &mut [u8] {
 }
 
 /// Whether AMX int8 products can run in this process (checked once).
-fn available() -> bool {
+pub(super) fn available() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(detect)
 }
