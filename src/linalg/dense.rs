@@ -1,0 +1,78 @@
+//! Dense factorizations over faer: symmetric eigendecomposition, Cholesky solves, least squares.
+
+use super::*;
+
+/// Eigendecomposition of a symmetric matrix: eigenvalues ascending, eigenvectors as the
+/// columns of the returned matrix (row-major n × n).
+pub fn symmetric_eigen(a: &Matrix) -> Result<(Vec<f64>, Matrix)> {
+    square("symmetric_eigen", a)?;
+    let evd = a
+        .view()
+        .self_adjoint_eigen(faer::Side::Lower)
+        .map_err(|e| Error::Numerical {
+            routine: "symmetric_eigen".into(),
+            message: format!("{e:?}"),
+        })?;
+    clear_upper_vector_state();
+    let s = evd.S();
+    let u = evd.U();
+    let n = a.rows;
+    let values = (0..n).map(|i| s[i]).collect();
+    let vectors = Matrix::from_fn(n, n, |i, j| u[(i, j)]);
+    Ok((values, vectors))
+}
+
+/// Eigenvalues (ascending) of a symmetric matrix.
+pub fn symmetric_eigenvalues(a: &Matrix) -> Result<Vec<f64>> {
+    square("symmetric_eigenvalues", a)?;
+    let values = a
+        .view()
+        .self_adjoint_eigenvalues(faer::Side::Lower)
+        .map_err(|e| Error::Numerical {
+            routine: "symmetric_eigenvalues".into(),
+            message: format!("{e:?}"),
+        });
+    clear_upper_vector_state();
+    values
+}
+
+/// Solves A X = B for symmetric positive definite A by Cholesky (A = L Lᵀ).
+pub fn cholesky_solve(a: &Matrix, b: &Matrix) -> Result<Matrix> {
+    square("cholesky_solve", a)?;
+    if b.rows != a.rows {
+        return Err(Error::shape(
+            "cholesky_solve",
+            format!("A is {}×{}, B has {} rows", a.rows, a.cols, b.rows),
+        ));
+    }
+    let llt = a
+        .view()
+        .llt(faer::Side::Lower)
+        .map_err(|e| Error::Numerical {
+            routine: "cholesky_solve".into(),
+            message: format!("matrix is not positive definite ({e:?})"),
+        })?;
+    let x = llt.solve(b.view());
+    clear_upper_vector_state();
+    Ok(Matrix::from_fn(b.rows, b.cols, |i, j| x[(i, j)]))
+}
+
+/// Least-squares solution of min_X ‖A X − B‖_F (A of full column rank), by the normal
+/// equations AᵀA X = AᵀB with a Cholesky factorization.
+pub fn least_squares(a: &Matrix, b: &Matrix) -> Result<Matrix> {
+    let mut ata = Matrix::zeros(a.cols, a.cols);
+    gemm(&mut ata, 0.0, a.view().transpose(), a.view(), 1.0);
+    let mut atb = Matrix::zeros(a.cols, b.cols);
+    gemm(&mut atb, 0.0, a.view().transpose(), b.view(), 1.0);
+    cholesky_solve(&ata, &atb)
+}
+
+pub(crate) fn square(routine: &str, a: &Matrix) -> Result<()> {
+    if a.rows != a.cols {
+        return Err(Error::shape(
+            routine,
+            format!("expected a square matrix, got {}×{}", a.rows, a.cols),
+        ));
+    }
+    Ok(())
+}
