@@ -55,8 +55,9 @@ pub fn selected(name: &str) -> bool {
 pub fn minor_faults() -> u64 {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: getrusage writes one `rusage` struct, zero-initialised here.
+        // SAFETY: `rusage` is plain integers, for which all-zero bytes are a valid value.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage writes one `rusage` struct into the valid, owned `usage`.
         if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
             return usage.ru_minflt as u64;
         }

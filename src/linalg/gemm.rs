@@ -135,6 +135,7 @@ pub(crate) struct SharedPtr(*mut f64);
 // SAFETY: the passes that create one keep their tasks' accesses disjoint (or read-only), and the
 // buffer outlives the pass (see each use).
 unsafe impl Send for SharedPtr {}
+// SAFETY: as for `Send`: shared use never makes two tasks write one entry.
 unsafe impl Sync for SharedPtr {}
 
 impl SharedPtr {

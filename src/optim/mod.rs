@@ -101,6 +101,17 @@ pub trait Transform: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// The buffers of a step, kept between steps: the evaluation points, a scratch gradient, and
+/// the step's gradient (then its increment) in `grad`.
+#[derive(Debug, Default)]
+pub struct StepBuffers {
+    /// The chain's evaluation points of the step.
+    pub points: Points,
+    scratch: Vec<f64>,
+    /// The gradient after [`Optimizer::gradient`]; the increment Δθ after [`Optimizer::update`].
+    pub grad: Vec<f64>,
+}
+
 /// Evaluation points of a step's gradient, with their buffers kept between steps.
 #[derive(Debug, Default)]
 pub struct Points {
@@ -182,22 +193,24 @@ impl Optimizer {
         }
     }
 
-    /// The gradient of step t into `grad` (resized to θ's length) and the loss it came with:
+    /// The gradient of step t into `buffers.grad` (sized to θ) and the loss it came with:
     /// ∇L(θ_t) where no transform asks for other points, else the mean of ∇L over the points of
     /// [`Optimizer::gradient_points`] (a look-ahead, smoothing perturbations) and the mean loss
-    /// there. `value_and_gradient(at, g)` writes ∇L(at) into g and returns L(at); `points` and
-    /// `scratch` are buffers kept between steps.
+    /// there. `value_and_gradient(at, g)` writes ∇L(at) into g and returns L(at).
     pub fn gradient(
         &self,
         params: &[f64],
         states: &[State],
         ctx: &StepContext,
-        points: &mut Points,
-        scratch: &mut Vec<f64>,
-        grad: &mut Vec<f64>,
+        buffers: &mut StepBuffers,
         mut value_and_gradient: impl FnMut(&[f64], &mut [f64]) -> f64,
     ) -> f64 {
         let p = params.len();
+        let StepBuffers {
+            points,
+            scratch,
+            grad,
+        } = buffers;
         grad.resize(p, 0.0);
         self.gradient_points(params, states, ctx, points);
         if points.is_empty() {
@@ -220,30 +233,19 @@ impl Optimizer {
     /// One whole step θ ← θ + Δθ, Δθ the chain's update of [`Optimizer::gradient`]; returns the
     /// loss of that gradient. (The trainer runs the same two calls with its records, frozen
     /// blocks and iterate average between them.)
-    #[allow(clippy::too_many_arguments)]
     pub fn step(
         &self,
         params: &mut [f64],
         states: &mut [State],
         ctx: &StepContext,
-        points: &mut Points,
-        scratch: &mut Vec<f64>,
-        grad: &mut Vec<f64>,
+        buffers: &mut StepBuffers,
         value_and_gradient: impl FnMut(&[f64], &mut [f64]) -> f64,
     ) -> f64 {
-        let loss = self.gradient(
-            params,
-            states,
-            ctx,
-            points,
-            scratch,
-            grad,
-            value_and_gradient,
-        );
-        self.update(grad, states, params, ctx);
+        let loss = self.gradient(params, states, ctx, buffers, value_and_gradient);
+        self.update(&mut buffers.grad, states, params, ctx);
         params
             .iter_mut()
-            .zip(grad.iter())
+            .zip(buffers.grad.iter())
             .for_each(|(p, d)| *p += d);
         loss
     }
@@ -281,24 +283,16 @@ pub(crate) mod testing {
         let mut theta = theta0.to_vec();
         let mut states = opt.init(&theta);
         let mut out = vec![theta.clone()];
-        let (mut points, mut scratch, mut grad) = (Points::default(), Vec::new(), Vec::new());
+        let mut buffers = StepBuffers::default();
         for t in 0..steps {
             let ctx = StepContext {
                 step: t as u64,
                 seed: Seed(0),
             };
-            opt.step(
-                &mut theta,
-                &mut states,
-                &ctx,
-                &mut points,
-                &mut scratch,
-                &mut grad,
-                |at, g| {
-                    g.copy_from_slice(&grad_fn(at));
-                    0.0
-                },
-            );
+            opt.step(&mut theta, &mut states, &ctx, &mut buffers, |at, g| {
+                g.copy_from_slice(&grad_fn(at));
+                0.0
+            });
             out.push(theta.clone());
         }
         out

@@ -24,7 +24,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::{norm, Matrix};
 use crate::nn::{Cache, Loss, Model};
-use crate::optim::{IterateAverage, Optimizer, Points, State, StepContext};
+use crate::optim::{IterateAverage, Optimizer, State, StepBuffers, StepContext};
 use crate::rng::Seed;
 
 /// Which samples each step uses.
@@ -238,7 +238,6 @@ impl Trainer<'_> {
             ));
         }
         let until = until.min(self.steps);
-        let p = state.params.len();
         let frozen: Vec<std::ops::Range<usize>> = model
             .layout()
             .into_iter()
@@ -247,9 +246,7 @@ impl Trainer<'_> {
             .collect();
         let mut ws = Workspace::default();
         let mut eval_ws = Workspace::default();
-        let mut grad = vec![0.0; p];
-        let mut points = Points::default();
-        let mut point_grad = Vec::new();
+        let mut buffers = StepBuffers::default();
         let mut batch_buffer: Option<Dataset> = None;
         let mut sampler = BatchSampler::new(self.batching, data.len(), self.seed);
         let norm0 = norm(&state.initial);
@@ -267,16 +264,15 @@ impl Trainer<'_> {
                 &state.params,
                 &state.optimizer,
                 &ctx,
-                &mut points,
-                &mut point_grad,
-                &mut grad,
+                &mut buffers,
                 |at, g| {
                     self.objective
                         .value_and_gradient(at, batch_data, &mut ws, g)
                 },
             );
-            let lookahead = !points.is_empty();
-            let grad_norm = norm(&grad);
+            let lookahead = !buffers.points.is_empty();
+            let grad = &mut buffers.grad;
+            let grad_norm = norm(grad);
             if !loss.is_finite() || !grad_norm.is_finite() {
                 return Err(Error::Diverged { step: t, loss });
             }
@@ -289,12 +285,12 @@ impl Trainer<'_> {
                 self.record(state, train_loss, grad_norm, norm0, observers, table)?;
             }
             self.optimizer
-                .update(&mut grad, &mut state.optimizer, &state.params, &ctx);
+                .update(grad, &mut state.optimizer, &state.params, &ctx);
             for r in &frozen {
                 grad[r.clone()].fill(0.0);
             }
             // θ_t joins the iterate average (the update above only read θ), then θ ← θ + d.
-            let finite = state.average.push_and_step(&mut state.params, &grad);
+            let finite = state.average.push_and_step(&mut state.params, grad);
             state.step += 1;
             if !finite {
                 return Err(Error::Diverged {
@@ -305,16 +301,16 @@ impl Trainer<'_> {
         }
         if state.step == self.steps && started < self.steps {
             // The final row, at θ_T (step T is never a loop step).
-            let loss = self
-                .objective
-                .value_and_gradient(&state.params, data, &mut ws, &mut grad);
+            let loss =
+                self.objective
+                    .value_and_gradient(&state.params, data, &mut ws, &mut buffers.grad);
             if !loss.is_finite() {
                 return Err(Error::Diverged {
                     step: state.step,
                     loss,
                 });
             }
-            let grad_norm = norm(&grad);
+            let grad_norm = norm(&buffers.grad);
             self.record(state, loss, grad_norm, norm0, observers, table)?;
         }
         Ok(())
