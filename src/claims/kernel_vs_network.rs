@@ -1,58 +1,82 @@
 //! Claim `kernel-vs-network`: a wide network trained by gradient descent follows the kernel
-//! gradient flow of its NTK.
+//! gradient descent of its NTK, with a gap that falls like M^{−1/2} against the limit kernel.
 
-use super::{Check, Claim, ClaimOutcome, Context, Control, Relation};
+use super::{Basis, Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::data::{synthetic, Dataset};
 use crate::error::Result;
 use crate::kernel::analytic::two_layer_ntk;
 use crate::kernel::dynamics::{gradient_descent_mse_discrete, FlowSettings};
-use crate::kernel::spectrum::fit_log_log;
+use crate::kernel::empirical::empirical_ntk;
 use crate::linalg::distance;
 use crate::nn::{Activation, Model, TwoLayer};
 use crate::optim::{Optimizer, Sgd};
 use crate::report::{Figure, Scale};
+use crate::stats::{fit_log_log, LinearFit};
 use crate::train::{Objective, Trainer};
 
 /// The gap between the trained network and the kernel prediction falls as M grows.
 pub struct KernelVsNetwork;
+
+/// The control: the mean-field scaling γ = 1 trained by the particle step.
+const MEAN_FIELD: &str = "mean-field-scaling";
+
+/// Tolerance of the slope against k_∞: over root seeds 0–9 the slope's std is 0.026 (median
+/// −0.474, range −0.511 … −0.427) and each fit's standard error ≈ 0.025; 0.1 ≥ 3 × 0.026 and
+/// 4 × the fit error.
+const TOL_LIMIT: f64 = 0.1;
 
 impl Claim for KernelVsNetwork {
     fn id(&self) -> &'static str {
         "kernel-vs-network"
     }
     fn title(&self) -> &'static str {
-        "a wide net trained by GD follows the kernel gradient flow"
+        "a wide net trained by GD follows the kernel gradient descent of its NTK"
     }
     fn statement(&self) -> &'static str {
         "In the NTK scaling f(x) = M^{−1/2} Σ_j a_j η(w_jᵀx) with f₀ = 0, gradient descent on \
          (1/2n)‖f − y‖² stays close to gradient descent in function space with the limit kernel \
-         k_∞(x, x') = E[η(wᵀx)η(wᵀx')] + E[η'(wᵀx)η'(wᵀx')] xᵀx': the test-prediction gap \
-         shrinks like M^{−1/2}."
+         k_∞(x, x') = E[η(wᵀx)η(wᵀx')] + E[η'(wᵀx)η'(wᵀx')] xᵀx' (Jacot, Gabriel & Hongler \
+         2018; Lee et al. 2019): the test-prediction gap is driven by the fluctuation of the \
+         initial kernel, K_{W₀} − k_∞ = O_P(M^{−1/2}) (a mean of M i.i.d. rank-one terms), so \
+         it shrinks like M^{−1/2}."
     }
     fn setup(&self) -> &'static str {
-        "n = 20 training and 10 test points on S², target a degree-2 zonal harmonic; two-layer ReLU \
-         nets with symmetric initialisation (f₀ = 0), widths 256 … 16384 (quick: 256 … 4096), 3 \
-         seeds each; 300 full-batch GD steps with η = 1; the kernel side is the same 300 steps \
-         f ← f − (η/n) k_∞ (f − y). Checks: the log-log slope of the gap against M is −0.5 ± 0.2 and \
-         the gap at the largest width is below 5%. Negative control: the mean-field scaling γ = 1."
+        "n = 20 training and 50 test points uniform on S², target a degree-2 zonal harmonic; \
+         two-layer ReLU nets with symmetric initialisation (f₀ = 0, a_j = ±1, w_j ~ N(0, I)), \
+         widths M = 256, 512, …, 8192 (6 widths; full: 256 … 32768, 8 widths), 8 networks per \
+         width (full: 16); 300 full-batch GD steps with η = 1. Kernel side: the same 300 steps \
+         f ← f − (η/n) K (f − y) in closed form (I − ηK/n)^t with K = k_∞ (analytic). Gap: \
+         ‖f_net − f_{k∞}‖ / ‖f_{k∞}‖ on the test points. Check: the least-squares slope of log \
+         gap against log M through every (width, network) point (48 points quick, 128 full), \
+         with its standard error, = −1/2 (theorem); tolerance 3 × its seed-to-seed standard \
+         deviation over root seeds 0–9 (≥ the fit error). The old check 'gap at the largest \
+         width ≤ 5 %' had no basis and was removed. Reported, not checked: the gap between the \
+         network and GD with its own initial tangent kernel K_{W₀} (its linearisation), the \
+         part due to the kernel's motion during training; it falls faster, with slope ≈ −0.75 \
+         over seeds 0–9 (the M^{−1} of smooth activations, Dyer & Gur-Ari 2020, is not reached \
+         by ReLU, whose activation-pattern flips are not covered by that theory). Control \
+         'mean-field-scaling' (fails the check): γ = 1 trained by the mean-field particle step \
+         Δθ = −η M ∇L — the same kernel dynamics at t = 0, but features move O(1) whatever M, \
+         so the NTK does not describe it and the gap does not shrink (slope ≈ 0)."
     }
     fn controls(&self) -> &'static [Control] {
         &[Control {
-            name: "mean-field-scaling",
-            breaks: "the mean-field scaling γ = 1, which the NTK does not describe",
+            name: MEAN_FIELD,
+            breaks: "the NTK scaling γ = 1/2: the mean-field scaling γ = 1 with the particle \
+                     step (−η M ∇L), whose features move O(1) at every width",
         }]
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let widths: Vec<usize> = if ctx.quick {
-            vec![256, 1024, 4096]
+        let (widths, nets): (Vec<usize>, u64) = if ctx.quick {
+            ((8..=13).map(|p| 1usize << p).collect(), 8)
         } else {
-            vec![256, 1024, 4096, 16384]
+            ((8..=15).map(|p| 1usize << p).collect(), 16)
         };
-        let (n, steps, lr) = (20usize, 300u64, 1.0);
+        let (n, n_test, steps, lr) = (20usize, 50usize, 300u64, 1.0);
         let mut rng = ctx.seed.stream("data", 0);
         let x = synthetic::sphere(n, 3, &mut rng);
-        let xt = synthetic::sphere(10, 3, &mut rng);
+        let xt = synthetic::sphere(n_test, 3, &mut rng);
         let y = synthetic::spherical_harmonic_target(&x, &[0.0, 0.6, 0.8], 2);
         let data = Dataset::new("train", x.clone(), y.clone())?;
         let theta = two_layer_ntk(&x, &x, Activation::Relu)?;
@@ -61,74 +85,120 @@ impl Claim for KernelVsNetwork {
             learning_rate: lr,
             ..FlowSettings::default()
         };
-        let kernel = gradient_descent_mse_discrete(&theta, &theta_te, &y, &[steps], &settings)?;
-        let target = &kernel.test[0];
-        let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: lr.into() })]);
-        let mut table = Table::new(&["width", "seed", "relative_test_gap"]);
-        let mut means = Vec::new();
+        let limit = gradient_descent_mse_discrete(&theta, &theta_te, &y, &[steps], &settings)?;
+        let target = &limit.test[0];
+        let scale = target.frobenius_norm();
+        let mean_field = ctx.under(MEAN_FIELD);
+        let mut table = Table::new(&["width", "network", "gap_limit_kernel", "gap_own_kernel"]);
+        let (mut log_m, mut gap_limit, mut gap_own) = (Vec::new(), Vec::new(), Vec::new());
         for &m in &widths {
-            // Negative control: the mean-field scaling γ = 1, which the NTK does not describe.
-            let gamma = if ctx.under("mean-field-scaling") {
-                1.0
+            // The control: γ = 1 and the particle step Δθ = −η M ∇L (time rescaled by M).
+            let (gamma, step) = if mean_field {
+                (1.0, lr * m as f64)
             } else {
-                0.5
+                (0.5, lr)
             };
             let model = TwoLayer {
                 symmetric: true,
                 ..TwoLayer::new(3, m, Activation::Relu, gamma)?
             };
-            let mut total = 0.0;
-            for s in 0..3u64 {
-                let seed = ctx.seed.child("net", m as u64 * 16 + s);
+            let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: step.into() })]);
+            for s in 0..nets {
+                let seed = ctx.seed.child("net", m as u64 * 64 + s);
+                let params = model.init(&mut seed.stream("init", 0));
+                // The linearisation: GD with the network's own tangent kernel at W₀ and the
+                // network's step.
+                let k0 = empirical_ntk(&model, &params, &x, None)?;
+                let k0_te = empirical_ntk(&model, &params, &xt, Some(&x))?;
+                let own_settings = FlowSettings {
+                    learning_rate: step,
+                    ..FlowSettings::default()
+                };
+                let own = gradient_descent_mse_discrete(&k0, &k0_te, &y, &[steps], &own_settings)?;
                 let trainer =
                     Trainer::full_batch(Objective::squared(&model), &optimizer, seed, steps);
-                let (state, _) = trainer.fit(model.init(&mut seed.stream("init", 0)), &data)?;
+                let (state, _) = trainer.fit(params, &data)?;
                 let pred = model.predict(&state.params, &xt)?;
-                let gap = distance(&pred.data, &target.data) / target.frobenius_norm();
-                table.push(vec![m as f64, s as f64, gap]);
-                total += gap / 3.0;
+                let g_limit = distance(&pred.data, &target.data) / scale;
+                let g_own = distance(&pred.data, &own.test[0].data) / scale;
+                table.push(vec![m as f64, s as f64, g_limit, g_own]);
+                log_m.push(m as f64);
+                gap_limit.push(g_limit);
+                gap_own.push(g_own);
             }
-            means.push(total);
         }
-        let slope = -fit_log_log(
-            &widths.iter().map(|&m| m as f64).collect::<Vec<_>>(),
-            &means,
-        )?
-        .exponent;
-        Ok(ClaimOutcome {
-            checks: vec![
-                Check::new(
-                    "log-log slope of the test gap vs M",
-                    slope,
-                    Relation::Within,
-                    -0.5,
-                    0.2,
-                ),
-                Check::new(
-                    "relative test gap at the largest width",
-                    *means.last().unwrap_or(&f64::NAN),
-                    Relation::AtMost,
-                    0.05,
-                    0.0,
-                ),
-            ],
-            tables: vec![("gaps".into(), table)],
-            figures: vec![Figure::new(
-                "gap_vs_width",
-                "network − kernel prediction gap against width",
-            )
+        let fit_limit = fit_log_log(&log_m, &gap_limit)?;
+        let fit_own = fit_log_log(&log_m, &gap_own)?;
+        let mean_at = |g: &[f64], i: usize| -> f64 {
+            let k = nets as usize;
+            g[i * k..(i + 1) * k].iter().sum::<f64>() / k as f64
+        };
+        let line = |f: &LinearFit| -> Vec<(f64, f64)> {
+            widths
+                .iter()
+                .map(|&m| (m as f64, f.at((m as f64).ln()).exp()))
+                .collect()
+        };
+        let range = format!(
+            "M = {} … {}, {} points",
+            widths[0],
+            widths[widths.len() - 1],
+            log_m.len()
+        );
+        let figure = Figure::new("gap_vs_width", "network − kernel-GD test gap against width")
             .x("width M", Scale::Log)
             .y("relative test gap", Scale::Log)
             .markers(
-                "mean over 3 seeds",
-                widths.iter().zip(&means).map(|(&m, &g)| (m as f64, g)),
-            )
-            .prediction(
-                "∝ M^{-1/2}",
+                "vs k_∞ (mean over networks)",
                 widths
                     .iter()
-                    .map(|&m| (m as f64, means[0] * (widths[0] as f64 / m as f64).sqrt())),
-            )],
+                    .enumerate()
+                    .map(|(i, &m)| (m as f64, mean_at(&gap_limit, i))),
+            )
+            .markers(
+                "vs own K_{W₀} (mean over networks)",
+                widths
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &m)| (m as f64, mean_at(&gap_own, i))),
+            )
+            .prediction(
+                "∝ M^{-1/2} (through the fit at M₀)",
+                widths.iter().map(|&m| {
+                    let m0 = widths[0] as f64;
+                    (
+                        m as f64,
+                        fit_limit.at(m0.ln()).exp() * (m0 / m as f64).sqrt(),
+                    )
+                }),
+            )
+            .line(
+                &format!(
+                    "fit vs k_∞: slope {:.3} ± {:.3}",
+                    fit_limit.slope, fit_limit.slope_std_error
+                ),
+                line(&fit_limit),
+            )
+            .line(
+                &format!(
+                    "fit vs K_{{W₀}} (not checked): slope {:.3} ± {:.3}",
+                    fit_own.slope, fit_own.slope_std_error
+                ),
+                line(&fit_own),
+            );
+        Ok(ClaimOutcome {
+            checks: vec![Check::new(
+                format!("log-log slope of the gap to k_∞-GD against M ({range})"),
+                fit_limit.slope,
+                Relation::Within,
+                -0.5,
+                TOL_LIMIT,
+            )
+            .basis(Basis::Theorem)
+            .control(MEAN_FIELD)
+            .fit(&fit_limit)],
+            tables: vec![("gaps".into(), table)],
+            figures: vec![figure],
         })
     }
 }
