@@ -177,7 +177,10 @@ impl Claim for AveragedSgd {
          tolerance from the 10-seed spread); (2) the log-log slope of the mean averaged excess \
          risk over the 6 horizons = −1 (theorem); (3) the last iterate's excess risk, averaged \
          over t ∈ (32000, 64000], over the exact stationary floor ½α²σ²d/(1 − c) = 1 (closed \
-         form). Controls: no-averaging (the estimator is the last iterate — the theorem's \
+         form). Tolerances from the 10-seed spread (seeds 0–9, quick): (1) ± 0.10 (std 0.031, \
+         Monte Carlo SE ≈ 0.03 per seed), (2) ± 0.05 (std 0.013, fit SE ≈ 0.01; the bias term \
+         ‖e₀‖²/(αT)² steepens the finite-T slope to ≈ −1.01), (3) ± 0.01 (std 0.0016). \
+         Controls: no-averaging (the estimator is the last iterate — the theorem's \
          averaging removed; fails 2), heteroscedastic-noise (ε = σξ‖x‖²/√(d(d+2)): same variance, \
          but not independent of x — the hypothesis behind σ²d; the asymptotic variance becomes \
          σ²(d+4)/(2T) and the floor grows by (d+4)/d; fails 1 and 3), decaying-step (α_t = \
@@ -250,7 +253,7 @@ impl Claim for AveragedSgd {
                     ratio,
                     Relation::Within,
                     1.0,
-                    0.12,
+                    0.1,
                 )
                 .basis(Basis::ClosedForm)
                 .control("heteroscedastic-noise")
@@ -260,7 +263,7 @@ impl Claim for AveragedSgd {
                     fit.slope,
                     Relation::Within,
                     -1.0,
-                    0.1,
+                    0.05,
                 )
                 .basis(Basis::Theorem)
                 .control("no-averaging")
@@ -270,7 +273,7 @@ impl Claim for AveragedSgd {
                     floor_ratio,
                     Relation::Within,
                     1.0,
-                    0.1,
+                    0.01,
                 )
                 .basis(Basis::ClosedForm)
                 .control("decaying-step")

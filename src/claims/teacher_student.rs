@@ -248,7 +248,15 @@ impl Claim for TeacherStudent {
          narrow-student — the students are narrower than the hypothesis needs (m = k − 1 = 3 \
          for the exact-size student, which cannot represent the teacher; m = 1 < n, d·m = 10 < \
          n parameters, for the over-parameterised one): fails 1, 2 (the loss plateaus) and 3 \
-         (K₀ is singular: no linear rate is predicted, and none is measured). The old \
+         (K₀ is singular: no linear rate is predicted, and none is measured). Tolerances: \
+         (1) 0.25 (every initialisation recovered at every seed 0–9, std 0; 4 of 16 may fail); \
+         (2) 0.005 (10-seed std 1.4·10⁻⁵; the tolerance is set by the fits' relative standard \
+         error ≈ 0.002, recorded as the check's SE); (3) 0.06 (10-seed std 0.018, 3·std = \
+         0.054; the kernel moves by O(M^{−1/2}) during training, which slows the measured rate \
+         by ≈ 1.5 %). Not checked: the slow first phase. The switch time (parameter error \
+         crossing 0.1) is measured per run and tabled (200–1000 steps at seed 0), but the \
+         initial loss drop before the plateau is fast, so a phase-1/phase-2 slope ratio is not \
+         a robust per-run signature; no check is made of it. The old \
          control (η = 0.005) only stopped training and is removed, as is the old m = 2k check \
          (m = 2k ≪ n is not the document's over-parameterised case; it converges sublinearly)."
     }
@@ -297,7 +305,7 @@ impl Claim for TeacherStudent {
         let mut ws = crate::train::Workspace::default();
         let m = if narrow { k - 1 } else { k };
         let student = net(d, m)?;
-        let (mut recovered, mut ratios) = (0usize, Vec::new());
+        let (mut recovered, mut ratios, mut rel_se) = (0usize, Vec::new(), Vec::new());
         for r in 0..trials {
             let seed = ctx.seed.child("student", (k * 1000 + r) as u64);
             let trainer =
@@ -350,6 +358,7 @@ impl Claim for TeacherStudent {
             // with the slowest local rate.
             let predicted = predicted.unwrap_or(local_rate);
             ratios.push(slope / predicted);
+            rel_se.push((se / slope).abs());
             table.push(vec![
                 r as f64,
                 final_err,
@@ -401,7 +410,7 @@ impl Claim for TeacherStudent {
         )
         .x("step", Scale::Linear)
         .y("L / L₀", Scale::Log);
-        let mut wide_ratios = Vec::new();
+        let (mut wide_ratios, mut wide_rel_se) = (Vec::new(), Vec::new());
         for r in 0..wide_trials {
             let seed = ctx.seed.child("wide-student", r);
             let params = if narrow {
@@ -430,6 +439,7 @@ impl Claim for TeacherStudent {
             }
             let (slope, se, points) = late_slope(&losses, 1e-4, 100);
             wide_ratios.push(predicted / slope);
+            wide_rel_se.push((se / slope).abs());
             let first = losses[0].1;
             if r == 0 {
                 let mid = losses
@@ -473,19 +483,21 @@ impl Claim for TeacherStudent {
                     median(ratios),
                     Relation::Within,
                     1.0,
-                    0.05,
+                    0.005,
                 )
                 .basis(Basis::ClosedForm)
-                .control("narrow-student"),
+                .control("narrow-student")
+                .std_error(median(rel_se)),
                 Check::new(
                     "m > n: 2 ln(1 − ηλ_min(K₀)/n) / late log-loss slope (median)",
                     median(wide_ratios),
                     Relation::Within,
                     1.0,
-                    0.1,
+                    0.06,
                 )
                 .basis(Basis::ClosedForm)
-                .control("narrow-student"),
+                .control("narrow-student")
+                .std_error(median(wide_rel_se)),
             ],
             tables: vec![("exact_size".into(), table), ("wide".into(), wide_table)],
             figures: vec![fig, losses_fig, wide_fig],
