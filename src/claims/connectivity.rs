@@ -108,8 +108,8 @@ impl Claim for Connectivity {
          no constant for a finite path search): (1) median searched-path barrier at M = 1024 \
          ≤ 0 + 0.01 (it is exactly 0 at every pair of seeds 0–9 from M = 256 on; 0.01 is the \
          resolution asked of the search, below the narrow nets' median barriers of 0.04–0.08); \
-         (2) median straight-path barrier at M = 1024 ≤ 0 + 0.015 (10-seed std 0.0027, \
-         3·std = 0.008). The straight path between aligned nets is kept as a second check, \
+         (2) median straight-path barrier at M = 1024 ≤ 0 + 0.015 (10-seed std 0.0021, \
+         3·std = 0.006). The straight path between aligned nets is kept as a second check, \
          but it shrinks with M partly because both runs approach the same mean-field measure; \
          the searched path is the statement's path. Searched barriers fall to 0 between \
          M = 16 and M = 64, i.e. as M crosses n = 20 (figure barrier_vs_width). Control narrow-wide: the 'wide' nets have M = 4 — no \

@@ -77,8 +77,9 @@ fn gram(w: &Matrix, x: &Matrix, by_parameter: bool) -> Matrix {
         for j in 0..m {
             let pre: f64 = w.row(j).iter().zip(xi).map(|(a, b)| a * b).sum();
             if pre > 0.0 {
-                for c in 0..d {
-                    jac.data[i * m * d + j * d + c] = scale * xi[c];
+                let start = i * m * d + j * d;
+                for (o, v) in jac.data[start..start + d].iter_mut().zip(xi) {
+                    *o = scale * v;
                 }
             }
         }
@@ -479,7 +480,7 @@ impl Claim for TeacherStudent {
                 .basis(Basis::Empirical)
                 .control("narrow-student"),
                 Check::new(
-                    "m = k: late log-loss slope / 2 ln(1 − ηλ_min(H*)) (median)",
+                    "m = k: late log-loss slope / the local quadratic model's (median)",
                     median(ratios),
                     Relation::Within,
                     1.0,
