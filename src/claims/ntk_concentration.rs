@@ -144,7 +144,7 @@ impl Claim for NtkConcentration {
             ]);
         }
         let summary = summarize(&scaled)?;
-        if !(summary.mean > 0.0) {
+        if !summary.mean.is_finite() || summary.mean <= 0.0 {
             return Err(Error::invalid("ntk-concentration", "zero kernel error"));
         }
         // √(mean of M‖ΔK‖²/S); its standard error by the delta method, se(√q) = se(q)/(2√q).

@@ -175,10 +175,10 @@ impl Claim for NtkLinearRate {
                     let moved = table.column("param_distance_relative")?;
                     // The residual vectors f_t − y on the training inputs.
                     let mut r = vec![vec![0.0; n]; s.len()];
-                    for i in 0..n {
+                    for (i, yi) in y.data.iter().enumerate() {
                         let f = table.column(&format!("prediction_{i}_0"))?;
-                        for (t, v) in f.iter().enumerate() {
-                            r[t][i] = v - y.data[i];
+                        for (rt, v) in r.iter_mut().zip(&f) {
+                            rt[i] = v - yi;
                         }
                     }
                     let r0: Vec<f64> = y.data.iter().map(|v| -v).collect();
@@ -190,11 +190,10 @@ impl Claim for NtkLinearRate {
             let mut d0 = 0.0;
             let mut di = 0.0;
             let mut mv = 0.0;
-            for (s, r, p_w0, p_inf, moved) in &runs {
+            for (_, r, p_w0, p_inf, moved) in &runs {
                 d0 += relative_deviation(r, p_w0, y_norm) / nets as f64;
                 di += relative_deviation(r, p_inf, y_norm) / nets as f64;
                 mv += moved.last().copied().unwrap_or(f64::NAN) / nets as f64;
-                let _ = s;
             }
             if let Some((s, r, p_w0, p_inf, moved)) = runs.first() {
                 for k in 0..s.len() {
@@ -223,7 +222,11 @@ impl Claim for NtkLinearRate {
             dev_inf.push(di);
             movement.push(mv);
         }
-        if dev_w0.iter().chain(&dev_inf).any(|d| !(*d > 0.0)) {
+        if dev_w0
+            .iter()
+            .chain(&dev_inf)
+            .any(|d| !d.is_finite() || *d <= 0.0)
+        {
             return Err(Error::invalid(
                 "ntk-linear-rate",
                 "a deviation from the kernel prediction is zero or not finite",
