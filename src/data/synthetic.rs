@@ -7,7 +7,6 @@
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
-use crate::nn::Model;
 use crate::rng::Rng;
 
 /// n points uniform on the unit sphere S^{d−1} ⊂ R^d.
@@ -133,11 +132,6 @@ pub fn with_bias_coordinate(data: &Dataset) -> Result<Dataset> {
     let (n, d) = (data.x.rows, data.x.cols);
     let x = Matrix::from_fn(n, d + 1, |i, j| if j == d { 1.0 } else { data.x.get(i, j) });
     Dataset::new("data with a bias coordinate", x, data.y.clone())
-}
-
-/// Targets of a teacher network: y = f_teacher(x) for a model of the crate and its parameters.
-pub fn teacher(model: &dyn Model, params: &[f64], x: &Matrix) -> Result<Matrix> {
-    model.predict(params, x)
 }
 
 /// A random symmetric PSD matrix of rank r: Y = U Uᵀ / r with U ∈ R^{n×r}, U_ij ~ N(0, 1)

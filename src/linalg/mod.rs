@@ -15,6 +15,7 @@
 
 pub mod lanczos;
 pub mod panels;
+pub(crate) mod sign_bits;
 mod transpose;
 
 pub use lanczos::{lanczos_apply, tridiagonal, Lanczos, LanczosOutput};

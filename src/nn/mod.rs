@@ -12,7 +12,6 @@ pub mod margin;
 pub mod mlp;
 pub mod model;
 pub mod potential;
-mod sign_bits;
 pub mod two_layer;
 
 pub use activation::Activation;

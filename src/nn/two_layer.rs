@@ -7,12 +7,12 @@
 
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::panels::{Line, LANES};
+use crate::linalg::sign_bits::{Overlaps, SignBits};
 use crate::linalg::{
     fill_lower_from_upper, gemm_nt, gemm_panels, gemm_panels_block, gemm_slice_sequential,
     gram_upper, gram_upper_panels, view, Matrix, Panels,
 };
 use crate::nn::model::{zero_frozen, Cache, Model, ParamBlock};
-use crate::nn::sign_bits::{Overlaps, SignBits};
 use crate::nn::Activation;
 use crate::rng::Rng;
 use rayon::prelude::*;

@@ -217,8 +217,8 @@ impl TargetSpec {
                 let teacher = model.build(d, 1, None)?;
                 let params = teacher.init(&mut rng);
                 Ok((
-                    synthetic::teacher(teacher.as_ref(), &params, x_train)?,
-                    synthetic::teacher(teacher.as_ref(), &params, x_test)?,
+                    teacher.predict(&params, x_train)?,
+                    teacher.predict(&params, x_test)?,
                 ))
             }
             TargetSpec::Harmonic { degree } => {
