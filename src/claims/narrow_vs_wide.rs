@@ -30,6 +30,8 @@ const WIDE: usize = 256;
 const SUCCESS: f64 = 1e-10;
 /// Runs stop once L_t ≤ this × L_0.
 const STOP: f64 = 1e-12;
+/// Tolerance of the failure fraction at M = 2 (3 std over seeds 0–9 is 0.16).
+const FAIL_TOL: f64 = 0.2;
 /// Tolerance of the wide-net rate ratio (see `setup`).
 const RATE_TOL: f64 = 0.3;
 
@@ -211,7 +213,8 @@ impl Claim for NarrowVsWide {
          (measured ratios 0.97–1.25 over seeds, std 0.1; the tolerance is 3 std; the table \
          also lists ηλ_min(K_T)/n at the end); Du et al. guarantee a quarter of it; (3) \
          empirical (the theorem says nothing below n) — at M = 2 < n, with 24 ≥ n parameters, \
-         at least one initialisation does not reach the global minimum. What the failing \
+         most initialisations do not reach the global minimum: failure fraction ≥ 0.5 − 0.2 \
+         (measured 0.875–1 over seeds 0–9, std 0.05). What the failing \
          narrow runs are: the table lists ‖∇L(θ_T)‖/‖∇L(θ₀)‖; at M = 1 most failed runs sit at \
          near-stationary points (ratio ≤ 10⁻³) with losses above the best run's, but at M = 2 \
          the failed runs still have ratios 10⁻²–10⁻¹ after 20000 steps with the loss creeping \
@@ -332,11 +335,11 @@ impl Claim for NarrowVsWide {
                 .std_error(worst_se)
                 .control("narrow"),
                 Check::new(
-                    "M = 2 < n (24 ≥ n parameters): initialisations not reaching the global minimum (empirical)",
-                    failed as f64,
+                    "M = 2 < n (24 ≥ n parameters): fraction of initialisations not reaching the global minimum (empirical)",
+                    failed as f64 / trials as f64,
                     Relation::AtLeast,
-                    1.0,
                     0.5,
+                    FAIL_TOL,
                 )
                 .basis(Basis::Empirical)
                 .control("all-wide"),
