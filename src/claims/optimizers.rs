@@ -102,7 +102,7 @@ fn trajectory(opt: &Optimizer, f: &Quadratic, w0: &[f64], steps: usize) -> Vec<V
         let mut g = if points.is_empty() {
             f.gradient(&w)
         } else {
-            let mut sum = vec![0.0; DIM];
+            let mut sum = [0.0; DIM];
             for p in points.as_slice() {
                 sum.iter_mut().zip(f.gradient(p)).for_each(|(a, b)| *a += b);
             }
