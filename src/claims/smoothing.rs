@@ -61,16 +61,18 @@ impl Claim for GraduatedOptimisation {
          Starts on a grid of [−4, 4] (quick: 48, full: 200); gradient descent η = 0.01, 3000 \
          steps, against the same with Gaussian smoothing, S = 8, δ_t from 3 to 0 along a \
          cosine; success = |x_T| < 0.5. Check (1): graduated success rate = 1 (theorem; \
-         tolerance from the seed spread). (b) U(x) = −exp(−x²/(2a²)) − d exp(−(x − 2)²/(2b²)), \
-         a = 0.15 (sharp well, the deeper one: the global minimum, U″ ≈ 44.6), b = 1, d = 0.8 \
+         tolerance 0.1 ≥ 3 × the 10-seed std 0.022: the Monte Carlo gradient loses 0–3 of 48 \
+         starts). (b) U(x) = −exp(−x²/(2a²)) − d exp(−(x − 2)²/(2b²)), \
+         a = 0.15 (sharp well, the deeper one: the global minimum, U″ = 44.05), b = 1, d = 0.8 \
          (flat well, U″ ≈ 0.80); starts on a grid of [−0.3, 0.3] (inside the sharp basin, \
-         quick: 16, full: 64); gradient descent η = 0.02 (η·U″ = 0.89 < 2 at the sharp \
+         quick: 16, full: 64); gradient descent η = 0.02 (η·U″ = 0.88 < 2 at the sharp \
          minimum: the old η = 0.05 gave 2.2, a 2-cycle), 7500 steps, against the same with \
          δ_t from 1.5 to 0 along a cosine. The minimisers and their curvatures are computed by \
          Newton's method on U′ (closed form). Checks: (2) median sharpness (Lanczos) of the \
          graduated end points = U″ at the flat minimum, (3) median sharpness of gradient \
-         descent's end points = U″ at the sharp minimum (both theorem/closed form, 2 % \
-         tolerance); the end points' gradient norms are in the table. Controls: no-smoothing \
+         descent's end points = U″ at the sharp minimum (closed form; tolerance 2 %, an allowance \
+         for the finite-difference Hessian and the schedule's tail: the 10-seed spread is \
+         below 10⁻¹⁰); the end points' gradient norms are in the table. Controls: no-smoothing \
          (δ ≡ 0: the smoothing the theorem assumes is absent) fails (1) and (2); unstable-step \
          (η = 0.05 in (b): η·U″ = 2.2 > 2 breaks the stability of the sharp minimum, gradient \
          descent sits on a 2-cycle away from it) fails (3). The old checks (success ≥ 0.8, a \
@@ -151,7 +153,7 @@ impl Claim for GraduatedOptimisation {
         let starts_b: Vec<f64> = (0..m)
             .map(|k| -0.3 + 0.6 * k as f64 / (m - 1) as f64)
             .collect();
-        // η·U″ < 2 at both minima (0.89 at the sharp one); 0.05 (2.2) under the control.
+        // η·U″ < 2 at both minima (0.88 at the sharp one); 0.05 (2.20) under the control.
         let lr_b = if ctx.under("unstable-step") {
             0.05
         } else {
