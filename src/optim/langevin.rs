@@ -312,7 +312,7 @@ pub struct Smoothing {
 
 impl Transform for Smoothing {
     fn validate(&self, at: &str) -> Result<()> {
-        self.delta.validate(&format!("{at}.delta"))?;
+        self.delta.validate_non_negative(&format!("{at}.delta"))?;
         if self.samples == 0 {
             return Err(Error::invalid(format!("{at}.samples"), "expected ≥ 1"));
         }

@@ -73,14 +73,31 @@ impl Schedule {
 
     /// Checks that every η_t is positive and finite (`field` names the setting in errors).
     pub fn validate(&self, field: &str) -> Result<()> {
+        self.check(field, false)
+    }
+
+    /// Checks that every value is finite and ≥ 0: for a quantity that may decrease to, or be,
+    /// zero (a smoothing radius δ_t annealed to 0). Growth settings keep their rules.
+    pub fn validate_non_negative(&self, field: &str) -> Result<()> {
+        self.check(field, true)
+    }
+
+    fn check(&self, field: &str, zero_allowed: bool) -> Result<()> {
+        let level = |name: &str, v: f64| {
+            if zero_allowed {
+                check_non_negative(name, v)
+            } else {
+                check_positive(name, v)
+            }
+        };
         match *self {
-            Schedule::Constant { value } => check_positive(field, value),
+            Schedule::Constant { value } => level(field, value),
             Schedule::Step {
                 initial,
                 factor,
                 every,
             } => {
-                check_positive(field, initial)?;
+                level(field, initial)?;
                 check_positive(&format!("{field}.factor"), factor)?;
                 if every == 0 {
                     return Err(Error::invalid(format!("{field}.every"), "expected ≥ 1"));
@@ -88,7 +105,7 @@ impl Schedule {
                 Ok(())
             }
             Schedule::InversePower { a, b, c } => {
-                check_positive(field, a)?;
+                level(field, a)?;
                 check_positive(&format!("{field}.b"), b)?;
                 check_non_negative(&format!("{field}.c"), c)
             }
@@ -97,8 +114,8 @@ impl Schedule {
                 final_value,
                 total,
             } => {
-                check_positive(field, initial)?;
-                check_positive(&format!("{field}.final"), final_value)?;
+                level(field, initial)?;
+                level(&format!("{field}.final"), final_value)?;
                 if total == 0 {
                     return Err(Error::invalid(format!("{field}.total"), "expected ≥ 1"));
                 }
@@ -140,5 +157,15 @@ mod tests {
         assert!(c.at(100).abs() < 1e-15 && c.at(200).abs() < 1e-15);
         assert!(Schedule::from(-1.0).validate("lr").is_err());
         assert!(Schedule::from(0.0).validate("lr").is_err());
+        assert!(Schedule::from(0.0).validate_non_negative("delta").is_ok());
+        assert!(Schedule::from(-1e-9)
+            .validate_non_negative("delta")
+            .is_err());
+        let to_zero = Schedule::Cosine {
+            initial: 3.0,
+            final_value: 0.0,
+            total: 10,
+        };
+        assert!(to_zero.validate("lr").is_err() && to_zero.validate_non_negative("delta").is_ok());
     }
 }
