@@ -258,18 +258,18 @@ impl Claim for InfiniteLangevin {
         let noise = (2.0 * lr / BETA).sqrt();
         let (mut band_sum, mut above_sum, mut count) = (0.0, 0.0, 0usize);
         let mut traces = Table::new(&["chain", "step", "band_energy", "energy_above_band"]);
-        let mut grad = vec![0.0; BAND];
+        let mut grad = [0.0; BAND];
         for c in 0..chains {
             let mut rng = ctx.seed.stream("chain", c as u64);
             let mut x = vec![0.0; terms];
             for step in 0..steps {
                 // ∇L on the band: Φᵀ(Φx − y)/n.
                 grad.iter_mut().for_each(|g| *g = 0.0);
-                for i in 0..POINTS {
+                for (i, yi) in y.iter().enumerate() {
                     let row = phi.row(i);
-                    let r: f64 = row.iter().zip(&x[..BAND]).map(|(a, b)| a * b).sum::<f64>() - y[i];
-                    for k in 0..BAND {
-                        grad[k] += row[k] * r / POINTS as f64;
+                    let r: f64 = row.iter().zip(&x[..BAND]).map(|(a, b)| a * b).sum::<f64>() - yi;
+                    for (g, a) in grad.iter_mut().zip(row) {
+                        *g += a * r / POINTS as f64;
                     }
                 }
                 for k in 0..terms {
