@@ -140,7 +140,7 @@ fn depth_one_recursion_equals_the_documents_two_layer_kernel() {
     for act in Activation::ALL {
         let net = Network::new(1, act);
         let recursion = net.kernels(&scaled, None).unwrap().ntk;
-        let named = two_layer_ntk(&x, &x, act).unwrap();
+        let named = two_layer_ntk(&x, None, act).unwrap();
         let err = rel_frobenius(&recursion, &named);
         assert!(err < 1e-12, "{act:?}: {err}");
     }
@@ -330,7 +330,7 @@ fn structured_two_layer_ntk_equals_the_jacobian_and_approaches_k_infinity() {
     let model = TwoLayer::new(3, 40_000, Activation::Relu, 0.5).unwrap();
     let p = model.init(&mut Seed(2).stream("ntk", 0));
     let emp = empirical_ntk(&model, &p, &x, None).unwrap();
-    let exact = two_layer_ntk(&x, &x, Activation::Relu).unwrap();
+    let exact = two_layer_ntk(&x, None, Activation::Relu).unwrap();
     assert!(rel_frobenius(&emp, &exact) < 0.03);
 }
 
@@ -660,8 +660,8 @@ fn wide_two_layer_nets_follow_the_kernel_dynamics() {
     let xt = synthetic::sphere(10, 3, &mut r);
     let y = synthetic::spherical_harmonic_target(&x, &[0.0, 0.6, 0.8], 2);
     let data = Dataset::new("train", x.clone(), y.clone()).unwrap();
-    let theta = two_layer_ntk(&x, &x, Activation::Relu).unwrap();
-    let theta_te = two_layer_ntk(&xt, &x, Activation::Relu).unwrap();
+    let theta = two_layer_ntk(&x, None, Activation::Relu).unwrap();
+    let theta_te = two_layer_ntk(&xt, Some(&x), Activation::Relu).unwrap();
     let (mut f, mut ft) = (Matrix::zeros(n, 1), Matrix::zeros(10, 1));
     for _ in 0..steps {
         let res = Matrix::from_fn(n, 1, |i, _| f.data[i] - y.data[i]);
@@ -781,7 +781,7 @@ fn first_layer_kernel_concentrates_like_m_to_the_minus_half_within_hoeffding() {
     assert!((slope + 0.5).abs() < 0.1, "slope {slope}");
     // The mean over draws of the empirical NTK also approaches k_∞ (error shrinks with draws).
     let model = TwoLayer::new(4, 256, Activation::Relu, 0.5).unwrap();
-    let exact = two_layer_ntk(&x, &x, Activation::Relu).unwrap();
+    let exact = two_layer_ntk(&x, None, Activation::Relu).unwrap();
     let one = mean_empirical_ntk(&model, &x, 1, Seed(5)).unwrap();
     let many = mean_empirical_ntk(&model, &x, 64, Seed(5)).unwrap();
     assert!(rel_frobenius(&many, &exact) < 0.5 * rel_frobenius(&one, &exact));
@@ -970,7 +970,7 @@ fn bad_kernel_inputs_are_errors_naming_the_field() {
     error_naming(net.kernels(&Matrix::zeros(3, 0), None), "no columns");
     let empty = net.kernels(&x, Some(&Matrix::zeros(0, 3))).unwrap();
     assert_eq!((empty.ntk.rows, empty.ntk.cols), (5, 0));
-    let limit = two_layer_ntk(&x, &x, Activation::Relu).unwrap();
+    let limit = two_layer_ntk(&x, None, Activation::Relu).unwrap();
     use gradflow::kernel::monte_carlo::concentration_against;
     error_naming(
         concentration_against(&x, &k, &[8], 2, 0.1, Seed(0)),
@@ -980,4 +980,35 @@ fn bad_kernel_inputs_are_errors_naming_the_field() {
         concentration_against(&x, &limit, &[8], 0, 0.1, Seed(0)),
         "draws",
     );
+}
+
+/// The set-with-itself layout is chosen by `None`, not by pointer identity: `None` is exactly
+/// symmetric, and a copy of the set passed as `Some` (the cross layout) agrees to round-off off
+/// the diagonal. On the diagonal only the same-set layout knows that the angle is exactly 0;
+/// the cross layout's cosine is 1 − O(ε), and arccos near 1 turns that into an angle of
+/// O(√ε) ≈ 1e-8, so the diagonal agrees to 1e-7 relative.
+#[test]
+fn two_layer_kernels_take_the_same_set_explicitly() {
+    use gradflow::kernel::analytic::{two_layer_first_layer_ntk, two_layer_ntk};
+    let mut rng = gradflow::Seed(3).stream("x", 0);
+    let x = gradflow::data::synthetic::sphere(40, 5, &mut rng);
+    let copy = x.clone();
+    for both in [true, false] {
+        let kernel = |x2| {
+            if both {
+                two_layer_ntk(&x, x2, Activation::Relu).unwrap()
+            } else {
+                two_layer_first_layer_ntk(&x, x2, Activation::Relu).unwrap()
+            }
+        };
+        let (same, cross) = (kernel(None), kernel(Some(&copy)));
+        for i in 0..40 {
+            for j in 0..40 {
+                assert_eq!(same.get(i, j).to_bits(), same.get(j, i).to_bits());
+                let tolerance = if i == j { 1e-7 * same.get(i, i) } else { 1e-12 };
+                let d = (same.get(i, j) - cross.get(i, j)).abs();
+                assert!(d < tolerance, "({i}, {j}): {d:e}");
+            }
+        }
+    }
 }

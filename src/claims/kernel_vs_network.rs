@@ -79,8 +79,8 @@ impl Claim for KernelVsNetwork {
         let xt = synthetic::sphere(n_test, 3, &mut rng);
         let y = synthetic::spherical_harmonic_target(&x, &[0.0, 0.6, 0.8], 2);
         let data = Dataset::new("train", x.clone(), y.clone())?;
-        let theta = two_layer_ntk(&x, &x, Activation::Relu)?;
-        let theta_te = two_layer_ntk(&xt, &x, Activation::Relu)?;
+        let theta = two_layer_ntk(&x, None, Activation::Relu)?;
+        let theta_te = two_layer_ntk(&xt, Some(&x), Activation::Relu)?;
         let settings = FlowSettings {
             learning_rate: lr,
             ..FlowSettings::default()

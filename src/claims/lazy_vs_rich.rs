@@ -120,8 +120,8 @@ fn linearised_movement(k: &Matrix, y: &[f64], lr: f64, steps: u64) -> Result<f64
 /// t = 1, 2, 4, … 2²⁴ steps and at t = ∞ (ridge 1e-8 · tr K/n) — with kernel k_∞: the kernel
 /// method with oracle early stopping.
 fn best_kernel_error(train: &Dataset, test: &Dataset, lr: f64) -> Result<f64> {
-    let k = two_layer_ntk(&train.x, &train.x, Activation::Relu)?;
-    let k_te = two_layer_ntk(&test.x, &train.x, Activation::Relu)?;
+    let k = two_layer_ntk(&train.x, None, Activation::Relu)?;
+    let k_te = two_layer_ntk(&test.x, Some(&train.x), Activation::Relu)?;
     let settings = FlowSettings {
         learning_rate: lr,
         ..FlowSettings::default()
@@ -270,7 +270,7 @@ impl Claim for LazyVsRich {
         }
         figures.push(fig);
         if !ctx.under(NTK_EVERYWHERE) {
-            let k_inf = two_layer_ntk(&train_a.x, &train_a.x, Activation::Relu)?;
+            let k_inf = two_layer_ntk(&train_a.x, None, Activation::Relu)?;
             let closed = linearised_movement(&k_inf, &train_a.y.data, LR_LAZY, steps)?;
             checks.push(
                 Check::new(

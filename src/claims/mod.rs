@@ -103,17 +103,6 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
     ]
 }
 
-/// Least-squares slope of y against x.
-pub(crate) fn slope_of(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    x.iter()
-        .zip(y)
-        .map(|(a, b)| (a - mx) * (b - my))
-        .sum::<f64>()
-        / x.iter().map(|a| (a - mx).powi(2)).sum::<f64>()
-}
-
 /// The mean-field regression setting shared by `meanfield-limit` and `connectivity`: n = 20
 /// points on S² with a degree-2 zonal-harmonic target (and 30 test points), a tanh two-layer net
 /// in the mean-field scaling γ = 1 with a_j ~ N(0, 1), trained by the particle step η = 0.5;

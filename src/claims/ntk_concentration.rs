@@ -96,7 +96,7 @@ impl Claim for NtkConcentration {
         } else {
             Activation::Relu
         };
-        let exact = two_layer_first_layer_ntk(&x, &x, limit)?;
+        let exact = two_layer_first_layer_ntk(&x, None, limit)?;
         let s = per_neuron_variance(&x);
         let tied = ctx.under("tied-features");
         let mut table = Table::new(&[

@@ -124,7 +124,7 @@ impl Claim for NtkGeneralization {
             )
         };
         let (y_rand, yt_rand) = (random(n), random(n_test));
-        let k = two_layer_first_layer_ntk(&x, &x, Activation::Relu)?;
+        let k = two_layer_first_layer_ntk(&x, None, Activation::Relu)?;
         let spectrum = Spectrum::of(&k)?;
         let lr = n as f64 / spectrum.lambda_max();
         let model = TwoLayer {

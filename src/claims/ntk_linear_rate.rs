@@ -123,7 +123,7 @@ impl Claim for NtkLinearRate {
         let x = synthetic::sphere(n, 3, &mut rng);
         let y = synthetic::spherical_harmonic_target(&x, &[0.0, 0.6, 0.8], 2);
         let data = Dataset::new("train", x.clone(), y.clone())?;
-        let k_inf = two_layer_ntk(&x, &x, Activation::Relu)?;
+        let k_inf = two_layer_ntk(&x, None, Activation::Relu)?;
         let y_norm = y.data.iter().map(|v| v * v).sum::<f64>().sqrt();
         let mut curves = Table::new(&[
             "width",

@@ -97,7 +97,7 @@ impl Claim for NtkPositive {
         for &phi in phis.iter().chain(std::iter::once(&reference)) {
             let mut x = base.clone();
             plant_pair(&mut x, phi);
-            let lmin = Spectrum::of(&two_layer_first_layer_ntk(&x, &x, act)?)?.lambda_min();
+            let lmin = Spectrum::of(&two_layer_first_layer_ntk(&x, None, act)?)?.lambda_min();
             let predicted = pair_lambda(phi);
             if phi == reference {
                 ratio_at_reference = lmin / predicted;

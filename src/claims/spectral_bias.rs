@@ -58,7 +58,7 @@ fn sphere_eigenvalues(act: Activation, d: usize, degrees: &[usize]) -> Result<Ve
             1 => (1.0 - t * t).max(0.0).sqrt(),
             _ => 0.0,
         });
-        two_layer_ntk(&a, &b, act)
+        two_layer_ntk(&a, Some(&b), act)
             .map(|k| k.data[0])
             .unwrap_or(f64::NAN)
     };
@@ -241,7 +241,7 @@ impl Claim for SpectralBias {
         trainer.run(&mut state, &data, steps, &mut [&mut probe], &mut table)?;
         let kmax = FREQUENCIES[FREQUENCIES.len() - 1];
         // The prediction always uses the ReLU NTK k_∞ of the network trained in the normal run.
-        let k_row = two_layer_ntk(&x, &x, Activation::Relu)?;
+        let k_row = two_layer_ntk(&x, None, Activation::Relu)?;
         let columns: Vec<usize> = (0..n)
             .map(|i| {
                 let name = format!("prediction_{i}_0");

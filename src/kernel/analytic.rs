@@ -974,10 +974,11 @@ pub fn stream_to_npy(
 }
 
 /// The document's K_∞,ij = E_{w~N(0,I)}[x_iᵀx_j η'(wᵀx_i) η'(wᵀx_j)]: the NTK of a two-layer
-/// net with only the first layer trained (unit output weights, 1/√M scaling).
+/// net with only the first layer trained (unit output weights, 1/√M scaling), between `x1` and
+/// `x2`, or of `x1` with itself (exactly symmetric) when `x2` is `None`.
 pub fn two_layer_first_layer_ntk(
     x1: &Matrix,
-    x2: &Matrix,
+    x2: Option<&Matrix>,
     activation: Activation,
 ) -> Result<Matrix> {
     two_layer(x1, x2, activation, false)
@@ -985,12 +986,20 @@ pub fn two_layer_first_layer_ntk(
 
 /// The document's k_∞(x, x') = E[η(wᵀx) η(wᵀx')] + E[η'(wᵀx) η'(wᵀx')] xᵀx', w ~ N(0, I): the
 /// NTK of a two-layer net with both layers trained — the limit of
-/// [`crate::nn::TwoLayer`] at γ = 1/2 with σ_w = 1, |a_j| = 1, no bias.
-pub fn two_layer_ntk(x1: &Matrix, x2: &Matrix, activation: Activation) -> Result<Matrix> {
+/// [`crate::nn::TwoLayer`] at γ = 1/2 with σ_w = 1, |a_j| = 1, no bias — between `x1` and `x2`,
+/// or of `x1` with itself (exactly symmetric, half the work) when `x2` is `None`.
+pub fn two_layer_ntk(x1: &Matrix, x2: Option<&Matrix>, activation: Activation) -> Result<Matrix> {
     two_layer(x1, x2, activation, true)
 }
 
-fn two_layer(x1: &Matrix, x2: &Matrix, activation: Activation, both: bool) -> Result<Matrix> {
+fn two_layer(
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+    activation: Activation,
+    both: bool,
+) -> Result<Matrix> {
+    let same = x2.is_none();
+    let x2 = x2.unwrap_or(x1);
     if x1.cols != x2.cols {
         return Err(Error::shape(
             "two-layer kernel",
@@ -1004,7 +1013,6 @@ fn two_layer(x1: &Matrix, x2: &Matrix, activation: Activation, both: bool) -> Re
             .collect()
     };
     let (q1, q2) = (norms(x1), norms(x2));
-    let same = std::ptr::eq(x1, x2);
     let mut cross = Matrix::default();
     if same {
         gram(&mut cross, x1.view(), 1.0);

@@ -74,7 +74,7 @@ pub fn first_layer_concentration(
             ));
         }
     }
-    let exact = two_layer_first_layer_ntk(x, x, Activation::Relu)?;
+    let exact = two_layer_first_layer_ntk(x, None, Activation::Relu)?;
     concentration_against(x, &exact, widths, draws, delta, seed)
 }
 
