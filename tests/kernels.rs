@@ -1012,3 +1012,31 @@ fn two_layer_kernels_take_the_same_set_explicitly() {
         }
     }
 }
+
+/// faer's factorizations split their work by a fixed count, not by the pool's threads: the
+/// eigendecomposition and the Cholesky solve of a 400 × 400 kernel are bit-identical on 1, 2
+/// and 3 threads. (With faer's default, one piece per thread, they differed in the last bits,
+/// and so did two claims' summaries.)
+#[test]
+fn factorizations_do_not_depend_on_the_thread_count() {
+    use gradflow::linalg::{cholesky_solve, symmetric_eigen};
+    let mut rng = Seed(4).stream("x", 0);
+    let x = gradflow::data::synthetic::sphere(400, 6, &mut rng);
+    let mut k = two_layer_ntk(&x, None, Activation::Relu).unwrap();
+    for i in 0..400 {
+        k.data[i * 400 + i] += 1e-3;
+    }
+    let b = Matrix::from_fn(400, 2, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+    let run = |threads| {
+        on_threads(threads, || {
+            let (values, vectors) = symmetric_eigen(&k).unwrap();
+            let solved = cholesky_solve(&k, &b).unwrap();
+            let mut all = values;
+            all.extend(vectors.data);
+            all.extend(solved.data);
+            all.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        })
+    };
+    let one = run(1);
+    assert!(one == run(2) && one == run(3));
+}

@@ -2,10 +2,22 @@
 
 use super::*;
 
+/// The number of pieces faer's factorizations split their work into. faer's solvers read one
+/// global setting, by default `Par::rayon(0)` — as many pieces as the pool has threads — which
+/// makes the rounding of a decomposition depend on the thread count. A fixed count keeps them
+/// parallel and bit-identical whatever `--threads` is.
+const FACTORIZATION_TASKS: usize = 8;
+
+/// Fixes faer's global parallelism (see [`FACTORIZATION_TASKS`]) before a factorization.
+fn fixed_parallelism() {
+    faer::set_global_parallelism(Par::rayon(FACTORIZATION_TASKS));
+}
+
 /// Eigendecomposition of a symmetric matrix: eigenvalues ascending, eigenvectors as the
 /// columns of the returned matrix (row-major n × n).
 pub fn symmetric_eigen(a: &Matrix) -> Result<(Vec<f64>, Matrix)> {
     square("symmetric_eigen", a)?;
+    fixed_parallelism();
     let evd = a
         .view()
         .self_adjoint_eigen(faer::Side::Lower)
@@ -25,6 +37,7 @@ pub fn symmetric_eigen(a: &Matrix) -> Result<(Vec<f64>, Matrix)> {
 /// Eigenvalues (ascending) of a symmetric matrix.
 pub fn symmetric_eigenvalues(a: &Matrix) -> Result<Vec<f64>> {
     square("symmetric_eigenvalues", a)?;
+    fixed_parallelism();
     let values = a
         .view()
         .self_adjoint_eigenvalues(faer::Side::Lower)
@@ -45,6 +58,7 @@ pub fn cholesky_solve(a: &Matrix, b: &Matrix) -> Result<Matrix> {
             format!("A is {}×{}, B has {} rows", a.rows, a.cols, b.rows),
         ));
     }
+    fixed_parallelism();
     let llt = a
         .view()
         .llt(faer::Side::Lower)
