@@ -3,12 +3,11 @@
 
 use super::{Basis, Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
-use crate::data::synthetic::gaussian;
+use crate::data::synthetic::{gaussian, orthonormal};
 use crate::error::{Error, Result};
 use crate::linalg::{least_squares, symmetric_eigen, Matrix};
 use crate::nn::{Activation, Cache, DeepLinear, Mlp, Model, Parameterization};
 use crate::report::{Figure, Scale};
-use crate::rng::Rng;
 
 /// Gradient descent on a deep linear net with a bottleneck reaches the reduced-rank optimum.
 pub struct DeepLinearMinima;
@@ -33,25 +32,6 @@ const LR: f64 = 0.1;
 const GAP_TOL: f64 = 1e-10;
 /// Tolerance of the relative distance of the fitted values from the rank-2 optimum's.
 const FIT_TOL: f64 = 1e-9;
-
-/// Orthonormal columns of a random Gaussian matrix (rows × cols, rows ≥ cols) by modified
-/// Gram–Schmidt.
-fn orthonormal(rows: usize, cols: usize, rng: &mut Rng) -> Matrix {
-    let mut q = gaussian(rows, cols, 1.0, rng);
-    for c in 0..cols {
-        for p in 0..c {
-            let dot: f64 = (0..rows).map(|i| q.get(i, c) * q.get(i, p)).sum();
-            for i in 0..rows {
-                q.set(i, c, q.get(i, c) - dot * q.get(i, p));
-            }
-        }
-        let norm = (0..rows).map(|i| q.get(i, c).powi(2)).sum::<f64>().sqrt();
-        for i in 0..rows {
-            q.set(i, c, q.get(i, c) / norm);
-        }
-    }
-    q
-}
 
 /// The data: X (n × d) Gaussian, Y = X Bᵀ + N(0, 0.1²) with B = U diag(TEACHER) Vᵀ (k × d).
 fn data(ctx: &Context) -> (Matrix, Matrix) {

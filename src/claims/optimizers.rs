@@ -4,12 +4,12 @@
 
 use super::{Basis, Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
-use crate::data::synthetic::gaussian;
+use crate::data::synthetic::orthonormal;
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::optim::{Momentum, Nesterov, Optimizer, Points, Sgd, StepContext, TorchSgd, Transform};
 use crate::report::{Figure, Scale};
-use crate::rng::{Rng, Seed};
+use crate::rng::Seed;
 use crate::spec::{run, Spec};
 use crate::stats::fit_linear;
 use std::path::Path;
@@ -40,24 +40,6 @@ const OPTIMIZERS: [(&str, &str); 6] = [
     ("rmsprop", "kind = \"rmsprop\"\nlr = 0.002"),
     ("adam", "kind = \"adam\"\nlr = 0.005"),
 ];
-
-/// A random orthogonal matrix (Gram–Schmidt on a Gaussian one), columns = eigenvectors.
-fn orthogonal(rng: &mut Rng) -> Matrix {
-    let mut q = gaussian(DIM, DIM, 1.0, rng);
-    for c in 0..DIM {
-        for p in 0..c {
-            let dot: f64 = (0..DIM).map(|i| q.get(i, c) * q.get(i, p)).sum();
-            for i in 0..DIM {
-                q.set(i, c, q.get(i, c) - dot * q.get(i, p));
-            }
-        }
-        let norm = (0..DIM).map(|i| q.get(i, c).powi(2)).sum::<f64>().sqrt();
-        for i in 0..DIM {
-            q.set(i, c, q.get(i, c) / norm);
-        }
-    }
-    q
-}
 
 /// The quadratic L(w) = ½ wᵀ H w, H = Q diag(λ) Qᵀ (minimiser 0, so iterates keep full
 /// relative precision as they shrink).
@@ -300,7 +282,7 @@ impl Claim for Optimizers {
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let mut rng = ctx.seed.stream("optimizers-quadratic", 0);
-        let q = orthogonal(&mut rng);
+        let q = orthonormal(DIM, DIM, &mut rng);
         let mut w0 = vec![0.0; DIM];
         rng.fill_normal(&mut w0, 1.0);
         let mut checks = Vec::new();

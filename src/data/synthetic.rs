@@ -134,6 +134,26 @@ pub fn with_bias_coordinate(data: &Dataset) -> Result<Dataset> {
     Dataset::new("data with a bias coordinate", x, data.y.clone())
 }
 
+/// A random `rows × cols` matrix with orthonormal columns (rows ≥ cols): classical Gram–Schmidt
+/// on a standard Gaussian matrix, column by column (q_c ← q_c − Σ_{p<c} ⟨q_c, q_p⟩ q_p, then
+/// q_c ← q_c/‖q_c‖); for rows = cols a random orthogonal matrix.
+pub fn orthonormal(rows: usize, cols: usize, rng: &mut Rng) -> Matrix {
+    let mut q = gaussian(rows, cols, 1.0, rng);
+    for c in 0..cols {
+        for p in 0..c {
+            let dot: f64 = (0..rows).map(|i| q.get(i, c) * q.get(i, p)).sum();
+            for i in 0..rows {
+                q.set(i, c, q.get(i, c) - dot * q.get(i, p));
+            }
+        }
+        let norm = (0..rows).map(|i| q.get(i, c).powi(2)).sum::<f64>().sqrt();
+        for i in 0..rows {
+            q.set(i, c, q.get(i, c) / norm);
+        }
+    }
+    q
+}
+
 /// A random symmetric PSD matrix of rank r: Y = U Uᵀ / r with U ∈ R^{n×r}, U_ij ~ N(0, 1)
 /// (so that E Y_ii = 1). Returns (Y, U).
 pub fn low_rank_psd(n: usize, rank: usize, rng: &mut Rng) -> (Matrix, Matrix) {
@@ -192,6 +212,18 @@ pub fn add_noise(y: &mut Matrix, std: f64, rng: &mut Rng) {
 mod tests {
     use super::*;
     use crate::rng::Seed;
+
+    #[test]
+    fn orthonormal_columns_are_orthonormal() {
+        let q = orthonormal(7, 4, &mut Seed(2).stream("q", 0));
+        for a in 0..4 {
+            for b in 0..4 {
+                let dot: f64 = (0..7).map(|i| q.get(i, a) * q.get(i, b)).sum();
+                let expected = if a == b { 1.0 } else { 0.0 };
+                assert!((dot - expected).abs() < 1e-12, "({a}, {b}): {dot}");
+            }
+        }
+    }
 
     #[test]
     fn sphere_points_have_unit_norm_and_zero_mean() {

@@ -66,22 +66,24 @@ impl Transform for SemiImplicit {
     fn validate(&self, at: &str) -> Result<()> {
         self.lr.validate(&format!("{at}.lr"))?;
         check_positive(&format!("{at}.lambda"), self.lambda)?;
-        if let Some(k) = self.mu.iter().position(|m| !(m.is_finite() && *m > 0.0)) {
-            return Err(Error::invalid(
-                format!("{at}.mu"),
-                format!(
-                    "prior variances must be finite and > 0; μ_{k} = {}",
-                    self.mu[k]
-                ),
-            ));
-        }
-        Ok(())
+        check_prior_variances(at, &self.mu)
     }
     fn update(&self, v: &mut [f64], _state: &mut State, params: &[f64], ctx: &StepContext) {
         let el = self.lr.at(ctx.step) * self.lambda;
         for ((d, &x), &mu) in v.iter_mut().zip(params).zip(&self.mu) {
             *d = (x + *d) / (1.0 + el / mu) - x;
         }
+    }
+}
+
+/// Prior variances μ_k must be finite and > 0 (A = diag(μ_k^{−1}) divides by them).
+fn check_prior_variances(at: &str, mu: &[f64]) -> Result<()> {
+    match mu.iter().position(|m| !(m.is_finite() && *m > 0.0)) {
+        None => Ok(()),
+        Some(k) => Err(Error::invalid(
+            format!("{at}.mu"),
+            format!("prior variances must be finite and > 0; μ_{k} = {}", mu[k]),
+        )),
     }
 }
 
@@ -102,16 +104,7 @@ impl Transform for PriorGradient {
     fn validate(&self, at: &str) -> Result<()> {
         self.lr.validate(&format!("{at}.lr"))?;
         check_positive(&format!("{at}.lambda"), self.lambda)?;
-        if let Some(k) = self.mu.iter().position(|m| !(m.is_finite() && *m > 0.0)) {
-            return Err(Error::invalid(
-                format!("{at}.mu"),
-                format!(
-                    "prior variances must be finite and > 0; μ_{k} = {}",
-                    self.mu[k]
-                ),
-            ));
-        }
-        Ok(())
+        check_prior_variances(at, &self.mu)
     }
     fn update(&self, v: &mut [f64], _state: &mut State, params: &[f64], ctx: &StepContext) {
         let el = self.lr.at(ctx.step) * self.lambda;
