@@ -71,6 +71,7 @@ thread_local! {
 /// transposes, the streaming stores, the sign-bit paths) ask it too, AVX-512 as tier 0 and
 /// AVX2 + FMA as tier 1, so that [`same_on_every_tier`] reaches their portable code as well.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn tier_allowed(index: usize) -> bool {
     #[cfg(test)]
     {

@@ -23,6 +23,9 @@ pub(crate) unsafe fn transpose_group(
     if rows == 0 {
         return;
     }
+    // Streaming stores exist on the x86 paths only.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = stream;
     #[cfg(target_arch = "x86_64")]
     if super::tier_allowed(0) && std::arch::is_x86_feature_detected!("avx512f") {
         /// # Safety

@@ -16,6 +16,10 @@
 //! tile data state (`arch_prctl(ARCH_REQ_XCOMP_PERM)`); elsewhere [`Digits::new`] returns
 //! `None` and the tables are used.
 
+// Off x86-64 Linux there is no AMX: `Digits::new` always returns `None`, and the products'
+// code is compiled but never reached.
+#![cfg_attr(not(all(target_arch = "x86_64", target_os = "linux")), allow(dead_code))]
+
 use super::SignBits;
 use rayon::prelude::*;
 
