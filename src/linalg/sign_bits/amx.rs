@@ -18,7 +18,10 @@
 
 // Off x86-64 Linux there is no AMX: `Digits::new` always returns `None`, and the products'
 // code is compiled but never reached.
-#![cfg_attr(not(all(target_arch = "x86_64", target_os = "linux")), allow(dead_code))]
+#![cfg_attr(
+    not(all(target_arch = "x86_64", target_os = "linux")),
+    allow(dead_code)
+)]
 
 use super::SignBits;
 use rayon::prelude::*;
