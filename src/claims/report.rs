@@ -184,6 +184,16 @@ pub fn terminal_seed_table(reports: &[Report]) -> String {
     s
 }
 
+/// A distance in tolerance units for the page: two decimals in the usual range, three
+/// significant digits in scientific notation beyond it (a control can miss by 10¹²).
+fn short(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && !(1e-2..1e4).contains(&x.abs()) {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -198,7 +208,7 @@ pub fn write_html(out: &Path, report: &Report, options: &Options) -> Result<()> 
         h,
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gradflow reproduce</title>\
          <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em}}\
+         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em}}td.name{{min-width:18em}}\
          .pass{{color:#070}}.fail{{color:#b00}}</style></head><body>\
          <h1>gradflow reproduce</h1><p>setting: {}, seed {}. Each check names its basis \
          (theorem, closed form, or an empirical threshold) and its own negative control, a \
@@ -239,17 +249,17 @@ pub fn write_html(out: &Path, report: &Report, options: &Options) -> Result<()> 
                         .map_or((f64::NAN, f64::NAN), |r| (r.measured, r.distance));
                     let _ = write!(
                         h,
-                        "<tr><td>{}</td><td>{:.4e}</td><td>{}</td><td>{:.4e}</td><td>{:.2e}</td><td>{}</td><td>{:.2}</td><td>{}</td><td>{:.4e}</td><td>{:.2}</td><td class=\"{}\">{}</td></tr>",
+                        "<tr><td class=\"name\">{}</td><td>{:.4e}</td><td>{}</td><td>{:.4e}</td><td>{:.2e}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4e}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
                         escape(&k.name),
                         k.measured,
                         k.relation.symbol(),
                         k.predicted,
                         k.tolerance,
                         k.basis.map_or("—", |b| b.label()),
-                        k.distance(),
+                        short(k.distance()),
                         k.control.unwrap_or("—"),
                         cm,
-                        cd,
+                        short(cd),
                         if verdict == super::Verdict::Pass { "pass" } else { "fail" },
                         verdict.word()
                     );
