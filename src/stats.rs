@@ -37,14 +37,19 @@ impl LinearFit {
 
 /// Least-squares line through (x_i, y_i), at least 3 finite points with x not all equal.
 pub fn fit_linear(x: &[f64], y: &[f64]) -> Result<LinearFit> {
+    fit_named("fit", x, y)
+}
+
+/// [`fit_linear`] with errors naming `what` (the kind of fit the caller asked for).
+fn fit_named(what: &str, x: &[f64], y: &[f64]) -> Result<LinearFit> {
     if x.len() != y.len() || x.len() < 3 {
         return Err(Error::invalid(
-            "fit",
+            what,
             format!("need ≥ 3 paired points, got {} and {}", x.len(), y.len()),
         ));
     }
     if x.iter().chain(y).any(|v| !v.is_finite()) {
-        return Err(Error::invalid("fit", "every x and y must be finite"));
+        return Err(Error::invalid(what, "every x and y must be finite"));
     }
     let n = x.len() as f64;
     let mx = x.iter().sum::<f64>() / n;
@@ -52,7 +57,7 @@ pub fn fit_linear(x: &[f64], y: &[f64]) -> Result<LinearFit> {
     let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
     if sxx == 0.0 {
         return Err(Error::invalid(
-            "fit",
+            what,
             "the x values are all equal: no slope to fit",
         ));
     }
@@ -82,14 +87,14 @@ pub fn fit_linear(x: &[f64], y: &[f64]) -> Result<LinearFit> {
 pub fn fit_log_log(x: &[f64], y: &[f64]) -> Result<LinearFit> {
     positive("power-law fit", x)?;
     positive("power-law fit", y)?;
-    fit_linear(&logs(x), &logs(y))
+    fit_named("power-law fit", &logs(x), &logs(y))
 }
 
 /// Least-squares fit of log y = log C + slope · x (every y > 0): an exponential y ≈ C e^{slope·x},
 /// so −slope is a decay rate.
 pub fn fit_semilog(x: &[f64], y: &[f64]) -> Result<LinearFit> {
     positive("exponential fit", y)?;
-    fit_linear(x, &logs(y))
+    fit_named("exponential fit", x, &logs(y))
 }
 
 fn logs(v: &[f64]) -> Vec<f64> {

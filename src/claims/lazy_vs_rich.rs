@@ -8,7 +8,8 @@ use crate::data::{synthetic, Dataset};
 use crate::error::Result;
 use crate::kernel::analytic::two_layer_ntk;
 use crate::kernel::dynamics::{gradient_descent_mse_discrete, kernel_ridge, FlowSettings};
-use crate::linalg::{distance, symmetric_eigen, Matrix};
+use crate::kernel::spectrum::Spectrum;
+use crate::linalg::{distance, Matrix};
 use crate::nn::{Activation, Model, TwoLayer};
 use crate::optim::{Optimizer, Sgd};
 use crate::report::{Figure, Scale};
@@ -96,24 +97,6 @@ fn train(
 /// ‖f − y‖² / ‖y‖².
 fn relative_error(f: &Matrix, y: &Matrix) -> f64 {
     (distance(&f.data, &y.data) / y.frobenius_norm()).powi(2)
-}
-
-/// ‖θ_T − θ₀‖ of the linearised model trained by T steps of GD with step η from f₀ = 0 on
-/// (1/2n)‖f − y‖² with tangent kernel K: θ_T − θ₀ = Jᵀ K^{−1}(I − (I − ηK/n)^T) y, so
-/// ‖θ_T − θ₀‖² = Σ_i (1 − (1 − ηλ_i/n)^T)² (v_iᵀy)² / λ_i over K = Σ λ_i v_i v_iᵀ.
-fn linearised_movement(k: &Matrix, y: &[f64], lr: f64, steps: u64) -> Result<f64> {
-    let n = k.rows;
-    let (values, vectors) = symmetric_eigen(k)?;
-    let mut total = 0.0;
-    for (i, &lam) in values.iter().enumerate() {
-        if lam <= 0.0 {
-            continue;
-        }
-        let c: f64 = (0..n).map(|r| vectors.get(r, i) * y[r]).sum();
-        let g = 1.0 - (1.0 - lr * lam / n as f64).powf(steps as f64);
-        total += g * g * c * c / lam;
-    }
-    Ok(total.sqrt())
 }
 
 /// The best relative test error of kernel gradient descent (step `lr`) along its path — at
@@ -271,7 +254,11 @@ impl Claim for LazyVsRich {
         figures.push(fig);
         if !ctx.under(NTK_EVERYWHERE) {
             let k_inf = two_layer_ntk(&train_a.x, None, Activation::Relu)?;
-            let closed = linearised_movement(&k_inf, &train_a.y.data, LR_LAZY, steps)?;
+            let closed = Spectrum::of(&k_inf)?.linearised_distance(
+                &train_a.y.data,
+                LR_LAZY / train_a.len() as f64,
+                steps,
+            )?;
             checks.push(
                 Check::new(
                     format!(

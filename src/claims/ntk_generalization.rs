@@ -28,20 +28,6 @@ fn ramp_loss(f: &[f64], y: &[f64]) -> f64 {
         / y.len() as f64
 }
 
-/// ‖W_T − W₀‖_F of the linearised first layer after T steps of gradient descent with step η on
-/// (1/2n)‖f − y‖² from f₀ = 0: W_T − W₀ = Jᵀ K⁻¹ (I − (I − aK)^T) y with K = JJᵀ, a = η/n, so
-/// ‖W_T − W₀‖_F² = Σ_k (1 − (1 − aλ_k)^T)² ⟨v_k, y⟩²/λ_k → yᵀK⁻¹y as T → ∞ (Arora et al.
-/// 2019, Lemma 5.3, with equality in the infinite-width limit).
-fn travelled(s: &Spectrum, y: &[f64], a: f64, steps: u64) -> Result<f64> {
-    let proj = s.project(y)?;
-    Ok(s.values
-        .iter()
-        .zip(&proj)
-        .map(|(l, p)| (1.0 - (1.0 - a * l).powf(steps as f64)).powi(2) * p * p / l)
-        .sum::<f64>()
-        .sqrt())
-}
-
 /// What one training run measured.
 struct Run {
     train_loss: f64,
@@ -171,7 +157,7 @@ impl Claim for NtkGeneralization {
             let run = train(y, yt, label as u64)?;
             let bound = 2f64.sqrt() * complexity(&k, y)?;
             let zero = ramp_loss(&vec![0.0; n_test], &yt.data);
-            let closed = travelled(&spectrum, &y.data, a, steps)?;
+            let closed = spectrum.linearised_distance(&y.data, a, steps)?;
             // The standard error of the test-set mean of ℓ ∈ [0, 1]: ≤ √(mean ℓ (1 − mean ℓ)/m).
             let se = (run.test_loss * (1.0 - run.test_loss) / n_test as f64)
                 .max(0.0)

@@ -58,6 +58,23 @@ impl Spectrum {
         fit_power_law(&self.values, first, last)
     }
 
+    /// ‖θ_T − θ₀‖ of the model linearised at θ₀ (tangent kernel K = JJᵀ, this spectrum) after T
+    /// steps of gradient descent on (1/2n)‖f − y‖² from f₀ = 0 with step η, `a` = η/n:
+    /// θ_T − θ₀ = Jᵀ K⁻¹ (I − (I − aK)^T) y, so
+    /// ‖θ_T − θ₀‖² = Σ_k (1 − (1 − aλ_k)^T)² ⟨v_k, y⟩²/λ_k, → yᵀK⁻¹y as T → ∞ (Arora et al.
+    /// 2019, Lemma 5.3). Directions with λ_k ≤ 0 carry no movement and are skipped.
+    pub fn linearised_distance(&self, y: &[f64], a: f64, steps: u64) -> Result<f64> {
+        let proj = self.project(y)?;
+        Ok(self
+            .values
+            .iter()
+            .zip(&proj)
+            .filter(|(l, _)| **l > 0.0)
+            .map(|(l, p)| (1.0 - (1.0 - a * l).powf(steps as f64)).powi(2) * p * p / l)
+            .sum::<f64>()
+            .sqrt())
+    }
+
     /// ⟨v_k, r⟩ for every eigenvector k (r of length n).
     pub fn project(&self, r: &[f64]) -> Result<Vec<f64>> {
         let n = self.values.len();
@@ -236,42 +253,11 @@ pub fn fit_power_law(values: &[f64], first: usize, last: usize) -> Result<PowerL
 /// Least-squares fit of y ≈ C x^{−β} on a log-log scale (x, y > 0, at least 3 points): the
 /// exponent β (so the log-log slope is −β), C, and the standard error of β from the residuals.
 pub fn fit_log_log(x: &[f64], y: &[f64]) -> Result<PowerLaw> {
-    if x.len() != y.len() || x.len() < 3 {
-        return Err(Error::invalid(
-            "power-law fit",
-            format!("need ≥ 3 paired points, got {} and {}", x.len(), y.len()),
-        ));
-    }
-    if x.iter().chain(y).any(|v| !v.is_finite() || *v <= 0.0) {
-        return Err(Error::invalid(
-            "power-law fit",
-            "every x and y must be finite and > 0 (eigenvalues ≤ 0 in the fitted range?)",
-        ));
-    }
-    if x.iter().all(|&v| v == x[0]) {
-        return Err(Error::invalid(
-            "power-law fit",
-            "the x values are all equal: no slope to fit",
-        ));
-    }
-    let pts: Vec<(f64, f64)> = x.iter().zip(y).map(|(a, b)| (a.ln(), b.ln())).collect();
-    let m = pts.len() as f64;
-    let (mx, my) = (
-        pts.iter().map(|p| p.0).sum::<f64>() / m,
-        pts.iter().map(|p| p.1).sum::<f64>() / m,
-    );
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let slope = sxy / sxx;
-    let intercept = my - slope * mx;
-    let rss: f64 = pts
-        .iter()
-        .map(|p| (p.1 - intercept - slope * p.0).powi(2))
-        .sum();
+    let fit = crate::stats::fit_log_log(x, y)?;
     Ok(PowerLaw {
-        exponent: -slope,
-        constant: intercept.exp(),
-        exponent_std_error: (rss / (m - 2.0) / sxx).sqrt(),
+        exponent: -fit.slope,
+        constant: fit.intercept.exp(),
+        exponent_std_error: fit.slope_std_error,
     })
 }
 
@@ -424,5 +410,36 @@ mod tests {
                 assert!((ct[k] - want).abs() < 1e-10, "component {k}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod linearised_tests {
+    use super::*;
+
+    /// The closed form against the dynamics it describes: a linear model f = Jθ (J of size
+    /// n × p, p > n) trained by T explicit gradient steps on (1/2n)‖Jθ − y‖² from θ₀ = 0.
+    #[test]
+    fn linearised_distance_equals_gradient_descent_on_the_linear_model() {
+        let (n, p, steps, lr) = (6, 15, 40u64, 0.3);
+        let mut rng = crate::Seed(5).stream("j", 0);
+        let j = crate::data::synthetic::gaussian(n, p, 1.0, &mut rng);
+        let y: Vec<f64> = (0..n).map(|i| (i as f64 * 0.7).sin()).collect();
+        let mut theta = vec![0.0; p];
+        for _ in 0..steps {
+            let r: Vec<f64> = (0..n)
+                .map(|i| (0..p).map(|c| j.get(i, c) * theta[c]).sum::<f64>() - y[i])
+                .collect();
+            for (c, t) in theta.iter_mut().enumerate() {
+                *t -= lr / n as f64 * (0..n).map(|i| j.get(i, c) * r[i]).sum::<f64>();
+            }
+        }
+        let moved = theta.iter().map(|t| t * t).sum::<f64>().sqrt();
+        let k = j.matmul(&j.transpose()).unwrap();
+        let closed = Spectrum::of(&k)
+            .unwrap()
+            .linearised_distance(&y, lr / n as f64, steps)
+            .unwrap();
+        assert!((closed / moved - 1.0).abs() < 1e-10, "{closed} vs {moved}");
     }
 }
