@@ -84,14 +84,53 @@ pub(crate) fn gemm_impl(
         }
         return;
     }
+    let parallel = allow_parallel && m * n * k >= PARALLEL_WORK && rayon::current_num_threads() > 1;
+    if parallel && (m == 1 || n == 1) {
+        matrix_vector_chunks(c, accum, av, bv, alpha);
+        clear_upper_vector_state();
+        return;
+    }
     let dst = faer::MatMut::from_row_major_slice_mut(c, m, n);
-    if allow_parallel && m * n * k >= PARALLEL_WORK && rayon::current_num_threads() > 1 {
+    if parallel {
         matmul(dst, accum, av, bv, alpha, Par::rayon(0));
         rayon::broadcast(|_| clear_upper_vector_state());
     } else {
         matmul(dst, accum, av, bv, alpha, Par::Seq);
     }
     clear_upper_vector_state();
+}
+
+/// Output entries per task of a parallel matrix–vector product: a constant, so the split — and
+/// with it every entry's sequence of operations — does not depend on the thread count.
+const VECTOR_CHUNK: usize = 256;
+
+/// A matrix–vector product (C is one column, m × 1, or one row, 1 × n) in parallel over fixed
+/// chunks of the output, each on faer's sequential kernel. faer's own parallel kernel splits the
+/// inner dimension of a matrix–vector product when the matrix is column-major, which changes
+/// the summation order with the thread count.
+fn matrix_vector_chunks(
+    c: &mut [f64],
+    accum: Accum,
+    av: MatRef<'_, f64>,
+    bv: MatRef<'_, f64>,
+    alpha: f64,
+) {
+    let (m, n) = (av.nrows(), bv.ncols());
+    c.par_chunks_mut(VECTOR_CHUNK)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let start = chunk * VECTOR_CHUNK;
+            let len = out.len();
+            if n == 1 {
+                let dst = faer::MatMut::from_row_major_slice_mut(out, len, 1);
+                matmul(dst, accum, av.subrows(start, len), bv, alpha, Par::Seq);
+            } else {
+                debug_assert_eq!(m, 1);
+                let dst = faer::MatMut::from_row_major_slice_mut(out, 1, len);
+                matmul(dst, accum, av, bv.subcols(start, len), alpha, Par::Seq);
+            }
+            clear_upper_vector_state();
+        });
 }
 
 /// Copies the upper triangle of a square matrix onto its lower triangle, in place, in parallel

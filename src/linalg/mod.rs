@@ -186,6 +186,42 @@ mod tests {
         assert_eq!(run(1).data, run(3).data);
     }
 
+    /// Matrix–vector products (one output column or one output row) are bit-identical across
+    /// thread counts too, for either layout of the matrix: faer's parallel matrix–vector kernel
+    /// splits the inner dimension for a transposed (column-major) matrix, which made
+    /// `predict --solver eigen` (Vᵀr) depend on the thread count in the last bit.
+    #[test]
+    fn matrix_vector_products_are_bit_identical_across_thread_counts() {
+        let a = random(1500, 1500, 12);
+        let col = random(1500, 1, 13);
+        let row = random(1, 1500, 14);
+        for transposed in [false, true] {
+            let lhs = if transposed {
+                a.view().transpose()
+            } else {
+                a.view()
+            };
+            let mv = |threads| {
+                on_threads(threads, || {
+                    let mut c = Matrix::zeros(1500, 1);
+                    gemm(&mut c, 0.0, lhs, col.view(), 1.0);
+                    c.data
+                })
+            };
+            let vm = |threads| {
+                on_threads(threads, || {
+                    let mut c = Matrix::zeros(1, 1500);
+                    gemm(&mut c, 0.0, row.view(), lhs, 1.0);
+                    c.data
+                })
+            };
+            assert_eq!(mv(1), mv(2), "A x, transposed = {transposed}");
+            assert_eq!(mv(1), mv(3), "A x, transposed = {transposed}");
+            assert_eq!(vm(1), vm(2), "x A, transposed = {transposed}");
+            assert_eq!(vm(1), vm(3), "x A, transposed = {transposed}");
+        }
+    }
+
     /// Every block of `filled_by_blocks` starts zeroed (the buffer comes from fresh capacity), the
     /// first on a 64-byte line,
     /// is handed to `fill` once with its own item and its index, and the last one is short.
