@@ -113,29 +113,19 @@ pub(crate) fn mean_field_regression(
     trials: usize,
     steps: u64,
 ) -> Result<crate::spec::Spec> {
-    let text = format!(
-        r#"
-seed = {seed}
-trials = {trials}
-[data]
-kind = "sphere"
-n = 20
-n_test = 30
-dim = 3
-target = {{ kind = "harmonic", degree = 2 }}
-[model]
-kind = "two_layer"
-width = {width}
-activation = "tanh"
-gamma = 1.0
-output_init = {{ kind = "gaussian", std = 1.0 }}
-[[optimizer]]
-kind = "mean_field"
-lr = 0.5
-[train]
-steps = {steps}
-record_every = {steps}
-"#
-    );
-    crate::spec::Spec::from_toml(&text, std::path::Path::new("<mean-field regression>"))
+    use crate::spec::{
+        data::DataSpec, data::TargetSpec, model::ModelSpec, optimizer::TransformSpec,
+    };
+    let model = ModelSpec::two_layer(width)
+        .activation(crate::nn::Activation::Tanh)
+        .gamma(1.0)
+        .output_init(crate::nn::OutputInit::Gaussian { std: 1.0 });
+    let data = DataSpec::sphere(20, 3, TargetSpec::Harmonic { degree: 2 }).n_test(30);
+    let train = crate::spec::TrainSpec::new(steps).record_every(steps);
+    Ok(
+        crate::spec::Spec::new(model, vec![TransformSpec::mean_field(0.5)], train)
+            .data(data)
+            .trials(trials)
+            .seed(seed),
+    )
 }

@@ -30,17 +30,28 @@ pub const EXACT_LIMIT: usize = 3000;
 
 /// The particle step of mean-field gradient descent / Langevin dynamics (see the module docs):
 /// v ← −η_t (M g + λ θ) + √(2η_t T_t) ξ with T_t = `temperature(t)` / β.
-#[derive(Clone, Debug)]
+///
+/// Read from a spec (`kind = "mean_field"`): `lr`, and optionally `l2` (default 0),
+/// `inverse_temperature` and `anneal`; M is not a setting but the model's width, filled in when
+/// the chain is built for a model.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ParticleStep {
     /// η_t, the time step of the M → ∞ flow.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
     /// M, the number of particles (the factor that rescales time).
+    #[serde(skip)]
     pub width: usize,
     /// λ, the L2 term of F (λ θ_j added to each particle's velocity).
+    #[serde(default)]
     pub l2: f64,
     /// β: `None` for noiseless particle gradient descent.
+    #[serde(default)]
     pub inverse_temperature: Option<f64>,
-    /// Annealing: the temperature at step t is `anneal(t)` / β (default constant 1).
+    /// Annealing: the temperature at step t is `anneal(t)` / β (default constant 1), e.g.
+    /// `{ kind = "inverse_power", a = 1.0, b = 1.0, c = 0.5 }`.
+    #[serde(default, deserialize_with = "Schedule::optional_number_or_table")]
     pub anneal: Option<Schedule>,
 }
 

@@ -8,6 +8,7 @@
 
 use super::{Schedule, State, StepContext, Transform};
 use crate::error::{check_non_negative, check_unit_interval, Result};
+use serde::Deserialize;
 
 /// PyTorch's lerp: a + w (b − a) for |w| < 1/2, b − (b − a)(1 − w) otherwise.
 #[inline]
@@ -22,9 +23,13 @@ fn lerp(a: f64, b: f64, w: f64) -> f64 {
 /// `torch.optim.Adagrad` (defaults: lr 0.01, lr_decay 0, weight_decay 0,
 /// initial_accumulator_value 0, eps 1e-10):
 /// g ← g + λθ; s ← s + g²; Δθ = −η/(1 + (t−1)·decay) · g / (√s + ε).
-#[derive(Clone, Debug)]
+///
+/// Read from a spec, a missing setting takes PyTorch's default ([`Default`]).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AdaGrad {
     /// η.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
     /// lr_decay.
     pub lr_decay: f64,
@@ -49,6 +54,13 @@ impl AdaGrad {
             initial_accumulator_value: 0.0,
             eps: 1e-10,
         }
+    }
+}
+
+impl Default for AdaGrad {
+    /// `torch.optim.Adagrad`'s defaults, learning rate included.
+    fn default() -> AdaGrad {
+        AdaGrad::torch_default(AdaGrad::TORCH_LR)
     }
 }
 
@@ -90,9 +102,13 @@ impl Transform for AdaGrad {
 /// momentum 0, centered false): g ← g + λθ; v ← α v + (1−α) g²;
 /// centered: ḡ ← lerp(ḡ, g, 1−α), d = √(v − ḡ²) + ε, else d = √v + ε;
 /// momentum: b ← μ b + g/d, Δθ = −η b; otherwise Δθ = −η g/d.
-#[derive(Clone, Debug)]
+///
+/// Read from a spec, a missing setting takes PyTorch's default ([`Default`]).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RmsProp {
     /// η.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
     /// α.
     pub alpha: f64,
@@ -120,6 +136,13 @@ impl RmsProp {
             momentum: 0.0,
             centered: false,
         }
+    }
+}
+
+impl Default for RmsProp {
+    /// `torch.optim.RMSprop`'s defaults, learning rate included.
+    fn default() -> RmsProp {
+        RmsProp::torch_default(RmsProp::TORCH_LR)
     }
 }
 
@@ -169,9 +192,13 @@ impl Transform for RmsProp {
 /// AdamW first shrinks θ ← θ(1 − ηλ) (decoupled), Adam adds λθ to g (coupled);
 /// m ← lerp(m, g, 1−β₁); v ← β₂ v + (1−β₂) g²; v̂ = max(v̂, v) with AMSGrad;
 /// Δθ = −(η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε).
-#[derive(Clone, Debug)]
+///
+/// Read from a spec, a missing setting takes PyTorch's default ([`Default`]).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Adam {
     /// η.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
     /// β₁.
     pub beta1: f64,
@@ -183,7 +210,8 @@ pub struct Adam {
     pub weight_decay: f64,
     /// AMSGrad's running maximum of v.
     pub amsgrad: bool,
-    /// Decoupled weight decay (AdamW).
+    /// Decoupled weight decay (AdamW; not a spec setting: the spec's `adamw` kind).
+    #[serde(skip)]
     pub decoupled: bool,
 }
 
@@ -211,6 +239,13 @@ impl Adam {
             decoupled: true,
             ..Adam::torch_default(lr)
         }
+    }
+}
+
+impl Default for Adam {
+    /// `torch.optim.Adam`'s defaults, learning rate included.
+    fn default() -> Adam {
+        Adam::torch_default(Adam::TORCH_LR)
     }
 }
 

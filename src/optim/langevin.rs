@@ -3,6 +3,7 @@
 use super::{Points, Schedule, State, StepContext, Transform};
 use crate::error::{check_positive, Error, Result};
 use rayon::prelude::*;
+use serde::Deserialize;
 
 /// Parameters per noise block: each block draws its own stream, so noise generation runs in
 /// parallel and still does not depend on the thread count.
@@ -13,9 +14,11 @@ const NOISE_BLOCK: usize = 1 << 14;
 /// Placed after [`super::Sgd`] this is GLD, X_{k+1} = X_k − η∇L(X_k) + √(2η/β) ξ_k, whose
 /// stationary law is π ∝ exp(−βL) as η → 0. ξ_t is drawn from the run's seed and the step
 /// index alone (`seed.child("langevin", t)`), so a resumed run draws the same noise.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LangevinNoise {
     /// η_t (the same schedule as the gradient step).
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
     /// Inverse temperature β.
     pub inverse_temperature: f64,
@@ -52,13 +55,19 @@ impl Transform for LangevinNoise {
 /// The semi-implicit Euler step of infinite-dimensional Langevin dynamics:
 /// X_{n+1} = S_η (X_n + Δ) with S_η = (I + ηλA)^{−1}, A = diag(μ_k^{−1}), i.e. coordinate k is
 /// divided by 1 + ηλ/μ_k. As an increment: Δ ← S_η(X_n + Δ) − X_n.
-#[derive(Clone, Debug)]
+///
+/// Read from a spec, μ is not a setting: it is the model's prior, filled in when the chain is
+/// built for a model.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SemiImplicit {
     /// η_t.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
     /// λ, the strength of the prior term λ/2 ⟨X, A X⟩.
     pub lambda: f64,
     /// μ_k per coordinate (from [`crate::nn::Model::prior_variances`]).
+    #[serde(skip)]
     pub mu: Vec<f64>,
 }
 
@@ -279,10 +288,11 @@ mod tests {
 }
 
 /// How [`Smoothing`] draws its perturbations u.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SmoothingKind {
-    /// u uniform in the unit ball.
+    /// u uniform in the unit ball (the default).
+    #[default]
     Ball,
     /// u ~ N(0, I).
     Gaussian,
@@ -293,14 +303,28 @@ pub enum SmoothingKind {
 /// with S fresh perturbations per step (stream ("smoothing", t) of the run's seed) and a
 /// decreasing schedule δ_t (e.g. cosine from δ₀ to 0). It only moves the evaluation points;
 /// chain it before `sgd` (or any step rule).
-#[derive(Clone, Debug)]
+///
+/// Read from a spec: `delta`, `samples` (default 1) and `perturbation` (the law of u, default
+/// `ball`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Smoothing {
     /// δ_t.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub delta: Schedule,
     /// S ≥ 1.
+    #[serde(default = "Smoothing::one_sample")]
     pub samples: usize,
     /// The law of u.
+    #[serde(rename = "perturbation", default)]
     pub kind: SmoothingKind,
+}
+
+impl Smoothing {
+    /// The default S: one perturbation per step.
+    fn one_sample() -> usize {
+        1
+    }
 }
 
 impl Transform for Smoothing {

@@ -2,9 +2,11 @@
 
 use super::{State, StepContext, Transform};
 use crate::error::{check_non_negative, Result};
+use serde::Deserialize;
 
 /// Weight decay as an L2 term on the gradient: g ← g + λ θ (the gradient of λ/2 ‖θ‖²).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WeightDecay {
     /// λ.
     pub coefficient: f64,
@@ -25,7 +27,8 @@ impl Transform for WeightDecay {
 /// Regularisation towards the initialisation: g ← g + λ(θ − θ₀), the gradient of
 /// λ/2 ‖θ − θ₀‖² (averaged SGD in the NTK regime, Nitanda & Suzuki 2020). θ₀ is the parameter
 /// vector the optimizer state was initialised with.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Anchor {
     /// λ.
     pub lambda: f64,

@@ -1,7 +1,7 @@
 //! Learning-rate schedules η_t (t = 0, 1, … is the step index).
 
 use crate::error::{check_non_negative, check_positive, Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A learning-rate schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,6 +49,32 @@ impl From<f64> for Schedule {
 }
 
 impl Schedule {
+    /// Reads a schedule written as a number (a constant) or as a schedule table: the form of
+    /// every learning rate in a spec (`lr = 0.1` or `lr = { kind = "cosine", .. }`).
+    pub fn number_or_table<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Schedule, D::Error> {
+        use serde::de::Error as _;
+        match toml::Value::deserialize(d)? {
+            toml::Value::Float(v) => Ok(v.into()),
+            toml::Value::Integer(v) => Ok((v as f64).into()),
+            toml::Value::Table(t) => {
+                Schedule::deserialize(toml::Value::Table(t)).map_err(D::Error::custom)
+            }
+            other => Err(D::Error::custom(format!(
+                "expected a number or a schedule table, got {}",
+                other.type_str()
+            ))),
+        }
+    }
+
+    /// [`Schedule::number_or_table`] for an optional setting (with `#[serde(default)]`).
+    pub fn optional_number_or_table<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<Schedule>, D::Error> {
+        Schedule::number_or_table(d).map(Some)
+    }
+
     /// η_t.
     pub fn at(&self, t: u64) -> f64 {
         match *self {

@@ -2,11 +2,14 @@
 
 use super::{Points, Schedule, State, StepContext, Transform};
 use crate::error::{check_non_negative, check_unit_interval, Result};
+use serde::Deserialize;
 
 /// Gradient descent: Δw_t = −η_t g_t.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Sgd {
     /// η_t.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
 }
 
@@ -22,11 +25,13 @@ impl Transform for Sgd {
 }
 
 /// Momentum in the source document's form: Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t, Δw_0 = 0.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Momentum {
     /// θ ∈ [0, 1).
     pub theta: f64,
     /// η_t.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
 }
 
@@ -54,11 +59,13 @@ fn momentum_step(theta: f64, lr: f64, v: &mut [f64], delta: &mut [f64]) {
 
 /// Nesterov's accelerated gradient in the source document's form: the gradient is taken at the
 /// look-ahead point, g_t = ∇L(w_t + θ Δw_{t−1}), and Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Nesterov {
     /// θ ∈ [0, 1).
     pub theta: f64,
     /// η_t.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
 }
 
@@ -91,17 +98,25 @@ impl Transform for Nesterov {
 /// `torch.optim.SGD` with its update order and defaults (momentum 0, dampening 0,
 /// nesterov false, weight_decay 0):
 /// g ← g + λθ; b₁ = g, b_t = μ b_{t−1} + (1−τ) g; g ← g + μ b (nesterov) or b; Δθ = −η g.
-#[derive(Clone, Debug)]
+///
+/// Read from a spec, every setting but `lr` defaults to PyTorch's, all zero (false).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TorchSgd {
     /// η.
+    #[serde(deserialize_with = "Schedule::number_or_table")]
     pub lr: Schedule,
     /// μ.
+    #[serde(default)]
     pub momentum: f64,
     /// τ.
+    #[serde(default)]
     pub dampening: f64,
     /// Nesterov's variant (PyTorch's, not the document's look-ahead).
+    #[serde(default)]
     pub nesterov: bool,
     /// λ (coupled L2: added to the gradient).
+    #[serde(default)]
     pub weight_decay: f64,
 }
 

@@ -31,6 +31,7 @@
 //!
 //! Every table rejects unknown keys, naming them.
 
+mod build;
 pub mod data;
 pub mod model;
 pub mod optimizer;
@@ -157,17 +158,9 @@ fn forty() -> i64 {
 impl Spec {
     /// The inverse temperature β of the optimizer chain's Langevin noise, if any.
     pub fn inverse_temperature(&self) -> Option<f64> {
-        self.optimizer.iter().find_map(|t| match t {
-            TransformSpec::LangevinNoise {
-                inverse_temperature,
-                ..
-            } => Some(*inverse_temperature),
-            TransformSpec::MeanField {
-                inverse_temperature,
-                ..
-            } => *inverse_temperature,
-            _ => None,
-        })
+        self.optimizer
+            .iter()
+            .find_map(TransformSpec::inverse_temperature)
     }
 
     /// The Gibbs observer of `[train] gibbs`, checked against the model and the optimizer.
