@@ -2,7 +2,8 @@
 //!
 //! Every variant names *what* was wrong and *where* (the file, the field, the step), so that a
 //! command-line user can act on the message. [`Error::exit_code`] maps each variant onto the
-//! CLI contract: 2 for bad input, 1 for a run that failed (divergence, a failed check).
+//! CLI contract: 1 for a run that diverged (or a failed check), 2 for bad input, 3 for a
+//! numerical failure.
 
 use std::path::PathBuf;
 
@@ -103,13 +104,26 @@ impl Error {
         }
     }
 
-    /// The process exit code of the CLI contract: 2 for bad input, 1 for a failed run.
+    /// The process exit code of the CLI contract: 1 for a run that diverged, 2 for bad input,
+    /// 3 for a numerical failure (a result that cannot be trusted: a singular kernel, a
+    /// Sinkhorn run that did not converge or overflowed).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Diverged { .. } | Error::Numerical { .. } => 1,
+            Error::Diverged { .. } => 1,
+            Error::Numerical { .. } => 3,
             _ => 2,
         }
     }
+}
+
+/// Parses a unit variant of an enum by its serde name — the name a spec file uses
+/// (`"ntk"`, `"standard"`) — for the enums' `FromStr` (and so clap's flags): one spelling in
+/// specs, flags and JSON.
+pub fn parse_variant<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, String> {
+    use serde::de::IntoDeserializer;
+    let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        text.trim().into_deserializer();
+    T::deserialize(de).map_err(|e| e.to_string())
 }
 
 /// Returns an error naming `what` and the first index where `values` is not finite.

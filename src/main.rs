@@ -1,5 +1,6 @@
 //! The `gradflow` command line: parses, calls the library, writes. See the README for the
-//! contract (exit codes: 0 ok, 1 a check failed or a run diverged, 2 bad input).
+//! contract (exit codes: 0 ok, 1 a check failed or a run diverged, 2 bad input, 3 a numerical
+//! failure: a singular kernel, a Sinkhorn run that did not converge).
 
 use clap::{Parser, Subcommand};
 use gradflow::error::Error;
@@ -45,13 +46,13 @@ struct KernelArgs {
     b_std: Option<f64>,
     /// ntk or standard.
     #[arg(long, default_value = "ntk")]
-    parameterization: String,
+    parameterization: gradflow::nn::Parameterization,
     /// Hidden width (used by the standard parameterization's NTK only).
     #[arg(long, default_value_t = 512)]
     width: usize,
     /// ntk or nngp.
     #[arg(long, default_value = "ntk")]
-    kind: String,
+    kind: gradflow::kernel::Kind,
     /// Gauss–Hermite points per axis for activations without a closed form (1 to 1000).
     #[arg(long, default_value_t = 48)]
     quadrature_degree: usize,
@@ -59,43 +60,21 @@ struct KernelArgs {
 
 impl KernelArgs {
     fn network(&self) -> Result<(gradflow::kernel::Network, gradflow::kernel::Kind), Error> {
-        use gradflow::kernel::Kind;
-        use gradflow::nn::Parameterization;
         let activation = self
             .activation
             .parse()
             .map_err(|m: String| Error::invalid("--activation", m))?;
-        let parameterization = match self.parameterization.as_str() {
-            "ntk" => Parameterization::Ntk,
-            "standard" => Parameterization::Standard,
-            other => {
-                return Err(Error::invalid(
-                    "--parameterization",
-                    format!("expected ntk or standard, got '{other}'"),
-                ))
-            }
-        };
-        let kind = match self.kind.as_str() {
-            "ntk" => Kind::Ntk,
-            "nngp" => Kind::Nngp,
-            other => {
-                return Err(Error::invalid(
-                    "--kind",
-                    format!("expected ntk or nngp, got '{other}'"),
-                ))
-            }
-        };
         let network = gradflow::kernel::Network {
             depth: self.depth,
             activation,
             w_std: self.w_std,
             b_std: self.b_std,
-            parameterization,
+            parameterization: self.parameterization,
             width: self.width,
             quadrature_degree: self.quadrature_degree,
         };
         network.validate()?;
-        Ok((network, kind))
+        Ok((network, self.kind))
     }
 }
 
@@ -105,66 +84,26 @@ fn read_finite(path: &std::path::Path, what: &str) -> Result<gradflow::Matrix, E
     Ok(m)
 }
 
-/// The solvers of `gradflow ot`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
-enum OtMethod {
-    /// Network simplex (exact).
-    Exact,
-    /// Log-domain Sinkhorn at --reg.
-    Sinkhorn,
-    /// Sliced W_p over --projections directions.
-    Sliced,
-    /// Exact transport on the line (1-D points).
-    #[value(name = "1d")]
-    OneD,
-}
-
-/// A measure from a points file and an optional weights file.
-fn read_measure(
-    points: &std::path::Path,
-    weights: Option<&std::path::Path>,
-    flag: &str,
-    wflag: &str,
-) -> Result<gradflow::transport::Measure, Error> {
-    let pts = read_finite(points, flag)?;
-    let w = match weights {
-        Some(path) => {
-            let m = gradflow::data::io::read_npy_matrix(path)?;
-            if m.rows != 1 && m.cols != 1 {
-                return Err(Error::shape(
-                    format!("{wflag} ({})", path.display()),
-                    format!(
-                        "expected a vector of weights, got a {} × {} array",
-                        m.rows, m.cols
-                    ),
-                ));
-            }
-            Some(m.data)
-        }
-        None => None,
-    };
-    let name = match weights {
-        Some(path) => format!("{wflag} ({})", path.display()),
-        None => format!("{flag} ({})", points.display()),
-    };
-    gradflow::transport::Measure::new(&name, pts, w)
-}
-
-/// The settings of `gradflow ot`.
+/// The settings of `gradflow ot` (the library's [`gradflow::transport::Settings`]).
 #[derive(clap::Args)]
 struct OtSettings {
-    /// Solver.
-    #[arg(long, value_enum, default_value_t = OtMethod::Exact)]
-    method: OtMethod,
+    /// Solver: exact (network simplex), sinkhorn (log-domain, at --reg), sliced (over
+    /// --projections directions) or 1d (exact on the line).
+    #[arg(long, default_value = "exact")]
+    method: gradflow::transport::Method,
     /// Order p of W_p (cost ‖x − y‖^p).
     #[arg(long, default_value_t = 2.0)]
     p: f64,
-    /// Entropic regularisation ε (required by --method sinkhorn).
-    #[arg(long)]
+    /// Entropic regularisation ε > 0 (required with --method sinkhorn).
+    #[arg(long, required_if_eq("method", "sinkhorn"))]
     reg: Option<f64>,
-    /// Sinkhorn: stop when ‖Pᵀ1 − b‖₂ < TOL.
+    /// Sinkhorn: stop when both marginals of the plan are within TOL (Euclidean norm).
     #[arg(long, default_value_t = 1e-9)]
     tol: f64,
+    /// Sinkhorn: at most this many iterations at the final ε; a run that stops here without
+    /// reaching --tol exits 3.
+    #[arg(long, default_value_t = 100_000)]
+    max_iter: usize,
     /// Sinkhorn: ε-scaling factor θ ∈ (0, 1) (default: automatic).
     #[arg(long)]
     eps_scaling: Option<f64>,
@@ -182,87 +121,27 @@ struct OtSettings {
     seed: u64,
 }
 
-/// Solves the `ot` problem; returns the JSON report and, when asked, the dense plan.
-fn ot_command(
-    mu: &gradflow::transport::Measure,
-    nu: &gradflow::transport::Measure,
-    s: &OtSettings,
-    want_plan: bool,
-) -> Result<(serde_json::Value, Option<gradflow::Matrix>), Error> {
-    use gradflow::transport::{self as ot, GroundCost, Wasserstein};
-    ot::check_same_dim(mu, nu)?;
-    let ground = GroundCost::for_order(s.p)?;
-    let mut report = serde_json::json!({
-        "method": format!("{:?}", s.method).to_lowercase(), "p": s.p,
-        "n": mu.len(), "m": nu.len(), "dim": mu.dim(),
-    });
-    let mut set = |key: &str, value: serde_json::Value| report[key] = value;
-    let (cost, plan) = match s.method {
-        OtMethod::Exact => {
-            let c = ot::cost_matrix(&mu.points, &nu.points, ground)?;
-            let sol = ot::exact::solve(&mu.weights, &nu.weights, &c)?;
-            set("dual_value", sol.dual_value.into());
-            set("pivots", sol.pivots.into());
-            if let Some(sigma) = sol.assignment() {
-                set("assignment", sigma.into());
-            }
-            (sol.cost, want_plan.then(|| sol.plan.to_dense()))
+impl OtSettings {
+    fn settings(&self, plan: bool) -> gradflow::transport::Settings {
+        gradflow::transport::Settings {
+            method: self.method,
+            p: self.p,
+            reg: self.reg,
+            tol: self.tol,
+            max_iter: self.max_iter,
+            eps_scaling: self.eps_scaling,
+            online: self.online,
+            divergence: self.divergence,
+            projections: self.projections,
+            seed: self.seed,
+            plan,
         }
-        OtMethod::OneD => {
-            let sol = ot::one_d::wasserstein_1d(mu, nu, s.p)?;
-            (sol.cost, want_plan.then(|| sol.plan.to_dense()))
-        }
-        OtMethod::Sliced => {
-            let sol =
-                ot::sliced::sliced_wasserstein(mu, nu, s.p, s.projections, gradflow::Seed(s.seed))?;
-            if want_plan {
-                return Err(Error::invalid(
-                    "--plan",
-                    "the sliced distance has no transport plan",
-                ));
-            }
-            set("projections", s.projections.into());
-            (sol.cost, None)
-        }
-        OtMethod::Sinkhorn => {
-            let reg = s
-                .reg
-                .ok_or_else(|| Error::invalid("--reg", "--method sinkhorn needs --reg ε > 0"))?;
-            let mut opts = ot::sinkhorn::Options::new(reg)?;
-            opts.tol = s.tol;
-            opts.eps_scaling = s.eps_scaling;
-            let sol = if s.online {
-                if want_plan {
-                    return Err(Error::invalid(
-                        "--plan",
-                        "--online never forms the n × m plan",
-                    ));
-                }
-                ot::sinkhorn::solve_online(mu, nu, ground, &opts)?
-            } else {
-                let c = ot::cost_matrix(&mu.points, &nu.points, ground)?;
-                ot::sinkhorn::solve(&mu.weights, &nu.weights, &c, &opts)?
-            };
-            set("reg", reg.into());
-            set("entropic", sol.entropic.into());
-            set("iterations", sol.iterations.into());
-            set("marginal_error", sol.marginal_error.into());
-            set("converged", sol.converged.into());
-            if s.divergence {
-                set(
-                    "divergence",
-                    ot::sinkhorn::divergence(mu, nu, ground, &opts)?.into(),
-                );
-            }
-            let plan = want_plan.then_some(sol.plan);
-            (sol.cost, plan)
-        }
-    };
-    let w = Wasserstein::from_cost(cost, s.p);
-    report["cost"] = w.cost.into();
-    report["distance"] = w.distance.into();
-    Ok((report, plan))
+    }
 }
+
+/// Exit code of a numerical failure: a result computed but not trustworthy (a Sinkhorn run
+/// that did not converge or overflowed, a numerically singular kernel).
+const EXIT_NUMERICAL: u8 = 3;
 
 #[derive(Subcommand)]
 enum Command {
@@ -343,12 +222,12 @@ enum Command {
         /// Finite times by `eigen` (full eigendecomposition), `krylov` (Lanczos
         /// matrix-function–vector products) or `auto` (krylov for n ≥ 400 and ≤ 8 outputs).
         #[arg(long, default_value = "auto")]
-        solver: String,
-        /// Initial outputs on the training inputs (default 0).
-        #[arg(long)]
+        solver: gradflow::kernel::dynamics::Solver,
+        /// Initial outputs on the training inputs (default 0; give --f0-test with it).
+        #[arg(long, requires = "f0_test")]
         f0_train: Option<PathBuf>,
-        /// Initial outputs on the test inputs (default 0).
-        #[arg(long)]
+        /// Initial outputs on the test inputs (default 0; give --f0-train with it).
+        #[arg(long, requires = "f0_train")]
         f0_test: Option<PathBuf>,
         /// Also write the training predictions (times × n × k).
         #[arg(long)]
@@ -511,22 +390,31 @@ fn execute(cli: Cli) -> Result<u8, Error> {
             plan,
             json,
         } => {
-            let mu = read_measure(&x, wx.as_deref(), "--x", "--wx")?;
-            let nu = read_measure(&y, wy.as_deref(), "--y", "--wy")?;
-            let (method, p) = (settings.method, settings.p);
+            let mu = gradflow::transport::Measure::read(&x, wx.as_deref(), "--x", "--wx")?;
+            let nu = gradflow::transport::Measure::read(&y, wy.as_deref(), "--y", "--wy")?;
             let started = std::time::Instant::now();
-            let (report, dense_plan) = ot_command(&mu, &nu, &settings, plan.is_some())?;
-            if let (Some(path), Some(p)) = (&plan, dense_plan) {
+            let mut report =
+                gradflow::transport::solve(&mu, &nu, &settings.settings(plan.is_some()))?;
+            let failure = report.failure();
+            if let (Some(path), Some(p), None) = (&plan, report.plan.take(), &failure) {
                 gradflow::data::io::write_npy_matrix(path, &p)?;
             }
             if json {
-                println!("{report}");
+                let text = serde_json::to_string(&report)
+                    .map_err(|e| Error::invalid("--json", e.to_string()))?;
+                println!("{text}");
+            }
+            if let Some(message) = failure {
+                eprintln!("warning: {message}");
+                return Ok(EXIT_NUMERICAL);
             }
             if !quiet {
+                let p = report.p;
                 eprintln!(
-                    "W_{p} = {} (W_{p}^{p} = {}) by {method:?} in {:.3} s",
-                    report["distance"],
-                    report["cost"],
+                    "W_{p} = {} (W_{p}^{p} = {}) by {} in {:.3} s",
+                    report.distance,
+                    report.cost,
+                    report.method,
                     started.elapsed().as_secs_f64()
                 );
             }
@@ -579,24 +467,8 @@ fn execute(cli: Cli) -> Result<u8, Error> {
             out,
             json,
         } => {
-            let solver: gradflow::kernel::dynamics::Solver = solver
-                .parse()
-                .map_err(|e: String| Error::invalid("--solver", e))?;
             let (network, kind) = net.network()?;
-            let times = time
-                .iter()
-                .map(|t| match t.trim() {
-                    "inf" | "infinity" => Ok(f64::INFINITY),
-                    v => v
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|x| *x >= 0.0 && x.is_finite())
-                        .ok_or_else(|| {
-                            Error::invalid("--time", format!("expected t ≥ 0 or inf, got '{v}'"))
-                        }),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            gradflow::error::check_positive("--learning-rate", learning_rate)?;
+            let times = gradflow::kernel::dynamics::parse_times("--time", &time)?;
             let xtr = read_finite(&x_train, "--x-train")?;
             let ytr = read_finite(&y_train, "--y-train")?;
             let xte = read_finite(&x_test, "--x-test")?;
@@ -605,13 +477,7 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                     read_finite(&a, "--f0-train")?,
                     read_finite(&b, "--f0-test")?,
                 )),
-                (None, None) => None,
-                _ => {
-                    return Err(Error::invalid(
-                        "--f0-train/--f0-test",
-                        "give both or neither",
-                    ))
-                }
+                _ => None, // clap requires both or neither
             };
             let settings = gradflow::kernel::dynamics::FlowSettings {
                 learning_rate,

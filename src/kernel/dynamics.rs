@@ -18,7 +18,9 @@
 //! or r (absolute) to the diagonal of Θ.
 
 use crate::error::{check_non_negative, check_positive, Error, Result};
-use crate::linalg::{cholesky_solve, gemm, lanczos_apply, symmetric_eigen, Matrix};
+use crate::linalg::{
+    cholesky_solve, cholesky_solve_with_pivots, gemm, lanczos_apply, symmetric_eigen, Matrix,
+};
 
 /// How [`gradient_descent_mse`] evaluates the matrix functions at finite times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -228,14 +230,7 @@ pub fn gradient_descent_mse(
     for &t in times {
         // c = g(Θ)(y − f₀) with g = Θ^{-1}(I − e^{−aΘ}) (test) and e^{−aΘ} (train).
         let (train_res, coef) = if t.is_infinite() {
-            let coef = cholesky_solve(&theta, &residual0).map_err(|_| Error::Numerical {
-                routine: "gradient flow at t = ∞".into(),
-                message: "the training kernel is singular to working precision (e.g. the \
-                          bias-free ReLU NTK on a circle has zero eigenvalues); add a diagonal \
-                          regularisation (diag_reg, --diag-reg)"
-                    .into(),
-            })?;
-            (Matrix::zeros(n, k), coef)
+            (Matrix::zeros(n, k), solve_at_infinity(&theta, &residual0)?)
         } else {
             pairs.next().expect("one pair per finite time")
         };
@@ -246,6 +241,57 @@ pub fn gradient_descent_mse(
         out.test.push(test);
     }
     Ok(out)
+}
+
+/// The relative Cholesky pivot below which [`gradient_descent_mse`] calls a kernel of n
+/// training points singular: n · ε (ε = 2.2e-16, f64's rounding unit), as LAPACK's rank
+/// decisions.
+pub fn singularity_threshold(n: usize) -> f64 {
+    n.max(1) as f64 * f64::EPSILON
+}
+
+/// Θ⁻¹ R for t = ∞, refusing a kernel singular to working precision: by the Cholesky pivots
+/// (min L_ii² / max Θ_ii ≥ λ_min/λ_max, see [`crate::linalg::cholesky_solve_with_pivots`])
+/// against [`singularity_threshold`] — the same test whichever [`Solver`] evaluates the finite
+/// times. A failed factorization is the same error.
+fn solve_at_infinity(theta: &Matrix, residual: &Matrix) -> Result<Matrix> {
+    let n = theta.rows;
+    let threshold = singularity_threshold(n);
+    let advice = "(e.g. repeated training inputs, or the bias-free ReLU NTK on a circle); add \
+                  a diagonal regularisation (diag_reg, --diag-reg, e.g. 1e-6) or use finite times";
+    match cholesky_solve_with_pivots(theta, residual) {
+        Ok((coef, ratio)) if ratio >= threshold => Ok(coef),
+        Ok((_, ratio)) => Err(Error::Numerical {
+            routine: "gradient flow at t = ∞".into(),
+            message: format!(
+                "the training kernel is numerically singular: its smallest Cholesky pivot is \
+                 {ratio:.2e} of its largest diagonal entry, below n·ε = {threshold:.2e} {advice}"
+            ),
+        }),
+        Err(_) => Err(Error::Numerical {
+            routine: "gradient flow at t = ∞".into(),
+            message: format!(
+                "the training kernel is singular to working precision (not positive definite) \
+                 {advice}"
+            ),
+        }),
+    }
+}
+
+/// Parses prediction times: each a number t ≥ 0 or `inf` / `infinity` (t = ∞); errors name
+/// `field` and the value.
+pub fn parse_times(field: &str, values: &[String]) -> Result<Vec<f64>> {
+    values
+        .iter()
+        .map(|t| match t.trim() {
+            "inf" | "infinity" => Ok(f64::INFINITY),
+            v => v
+                .parse::<f64>()
+                .ok()
+                .filter(|x| *x >= 0.0 && x.is_finite())
+                .ok_or_else(|| Error::invalid(field, format!("expected t ≥ 0 or inf, got '{v}'"))),
+        })
+        .collect()
 }
 
 /// (e^{−aΘ} r, g(Θ) r) at one time: the decayed training residual and the test coefficients.

@@ -51,6 +51,15 @@ pub fn symmetric_eigenvalues(a: &Matrix) -> Result<Vec<f64>> {
 
 /// Solves A X = B for symmetric positive definite A by Cholesky (A = L Lᵀ).
 pub fn cholesky_solve(a: &Matrix, b: &Matrix) -> Result<Matrix> {
+    Ok(cholesky_solve_with_pivots(a, b)?.0)
+}
+
+/// [`cholesky_solve`], also returning the relative size of the smallest Cholesky pivot,
+/// min_i L_ii² / max_i A_ii: a cheap condition estimate. Each pivot L_ii² is the Schur
+/// complement 1/(A_{1..i}⁻¹)_ii ≥ λ_min(A), and max_i A_ii ≤ λ_max(A), so the ratio is at least
+/// λ_min/λ_max; a ratio near the rounding unit ε means A is singular to working precision
+/// (a repeated row gives a pivot of rounding size).
+pub fn cholesky_solve_with_pivots(a: &Matrix, b: &Matrix) -> Result<(Matrix, f64)> {
     square("cholesky_solve", a)?;
     if b.rows != a.rows {
         return Err(Error::shape(
@@ -66,9 +75,19 @@ pub fn cholesky_solve(a: &Matrix, b: &Matrix) -> Result<Matrix> {
             routine: "cholesky_solve".into(),
             message: format!("matrix is not positive definite ({e:?})"),
         })?;
+    let factor = llt.L();
+    let min_pivot = (0..a.rows)
+        .map(|i| factor[(i, i)] * factor[(i, i)])
+        .fold(f64::INFINITY, f64::min);
+    let max_diag = (0..a.rows).map(|i| a.get(i, i)).fold(0.0f64, f64::max);
+    let ratio = if max_diag > 0.0 {
+        min_pivot / max_diag
+    } else {
+        0.0
+    };
     let x = llt.solve(b.view());
     clear_upper_vector_state();
-    Ok(Matrix::from_fn(b.rows, b.cols, |i, j| x[(i, j)]))
+    Ok((Matrix::from_fn(b.rows, b.cols, |i, j| x[(i, j)]), ratio))
 }
 
 /// Least-squares solution of min_X ‖A X − B‖_F (A of full column rank), by the normal

@@ -18,6 +18,14 @@ pub enum Parameterization {
     Standard,
 }
 
+impl std::str::FromStr for Parameterization {
+    type Err = String;
+    /// The spec's spelling (snake case), via [`crate::error::parse_variant`].
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        crate::error::parse_variant(s)
+    }
+}
+
 /// A fully connected network R^d → R^k: hidden Dense + activation layers, then a final Dense.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mlp {

@@ -298,6 +298,10 @@ pub enum SmoothingKind {
     Gaussian,
 }
 
+/// The most perturbations [`Smoothing`] draws per step: the step costs `samples` gradient
+/// evaluations (and holds as many perturbed copies of θ).
+pub const MAX_SMOOTHING_SAMPLES: usize = 10_000;
+
 /// Graduated optimisation (Hazan, Levy & Shalev-Shwartz 2016): the gradient of step t is the
 /// Monte Carlo estimate (1/S) Σ_s ∇L(θ_t + δ_t u_s) of ∇L̂_δ(θ_t), L̂_δ(θ) = E_u[L(θ + δu)],
 /// with S fresh perturbations per step (stream ("smoothing", t) of the run's seed) and a
@@ -330,8 +334,15 @@ impl Smoothing {
 impl Transform for Smoothing {
     fn validate(&self, at: &str) -> Result<()> {
         self.delta.validate_non_negative(&format!("{at}.delta"))?;
-        if self.samples == 0 {
-            return Err(Error::invalid(format!("{at}.samples"), "expected ≥ 1"));
+        if self.samples == 0 || self.samples > MAX_SMOOTHING_SAMPLES {
+            return Err(Error::invalid(
+                format!("{at}.samples"),
+                format!(
+                    "expected 1 to {MAX_SMOOTHING_SAMPLES} (each sample is one more gradient \
+                     evaluation per step), got {}",
+                    self.samples
+                ),
+            ));
         }
         Ok(())
     }

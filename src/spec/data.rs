@@ -1,5 +1,6 @@
 //! `[data]`: a synthetic generator or NPY files, with train and test splits.
 
+use super::limits;
 use super::model::ModelSpec;
 use crate::data::{io, synthetic, Dataset};
 use crate::error::{Error, Result};
@@ -155,23 +156,11 @@ pub enum TargetSpec {
 }
 
 fn positive(field: &str, v: i64) -> Result<usize> {
-    if v <= 0 {
-        return Err(Error::invalid(
-            format!("data.{field}"),
-            format!("expected a positive integer, got {v}"),
-        ));
-    }
-    Ok(v as usize)
+    limits::count(&format!("data.{field}"), v, 1)
 }
 
 fn non_negative(field: &str, v: i64) -> Result<usize> {
-    if v < 0 {
-        return Err(Error::invalid(
-            format!("data.{field}"),
-            format!("expected an integer ≥ 0, got {v}"),
-        ));
-    }
-    Ok(v as usize)
+    limits::count(&format!("data.{field}"), v, 0)
 }
 
 /// The sizes (n, n_test, dim) of a generated data set, checked: n and dim positive, n_test
@@ -183,7 +172,7 @@ fn sizes(n: i64, n_test: i64, dim: i64) -> Result<(usize, usize, usize)> {
         positive("dim", dim)?,
     );
     let rows = n.saturating_add(nt);
-    crate::linalg::check_fits("data.n, data.n_test and data.dim (the inputs)", &[rows, d])?;
+    limits::fits("data.n, data.n_test and data.dim (the inputs)", &[rows, d])?;
     Ok((n, nt, d))
 }
 
@@ -214,7 +203,7 @@ impl TargetSpec {
         let mut rng = seed.stream("target", 0);
         match self {
             TargetSpec::Teacher { model } => {
-                let teacher = model.build(d, 1, None)?;
+                let teacher = model.build_at("data.target.model", d, 1, None)?;
                 let params = teacher.init(&mut rng);
                 Ok((
                     teacher.predict(&params, x_train)?,
@@ -223,6 +212,12 @@ impl TargetSpec {
             }
             TargetSpec::Harmonic { degree } => {
                 let k = non_negative("target.degree", *degree)?;
+                limits::at_most(
+                    "data.target.degree",
+                    k,
+                    limits::MAX_HARMONIC_DEGREE,
+                    "each point costs a recurrence of `degree` steps",
+                )?;
                 let mut u = vec![0.0; d];
                 rng.unit_vector(&mut u);
                 Ok((
@@ -361,7 +356,14 @@ impl DataSpec {
                 bias_coordinate,
             } => {
                 let (n, nt, d) = sizes(*n, *n_test, *dim)?;
-                let k = positive("clusters", *clusters)?;
+                let k = limits::count("data.clusters", *clusters, 2)?;
+                limits::at_most(
+                    "data.clusters",
+                    k,
+                    n + nt,
+                    "at most one cluster per sample of data.n + data.n_test",
+                )?;
+                limits::fits("data.clusters (the centres)", &[k, d])?;
                 probability("label_noise", *label_noise)?;
                 if !(spread.is_finite() && *spread >= 0.0) {
                     return Err(Error::invalid("data.spread", "expected ≥ 0"));
@@ -391,7 +393,9 @@ impl DataSpec {
                 observe,
             } => {
                 let (size, rank) = (positive("size", *size)?, positive("rank", *rank)?);
-                crate::linalg::check_fits("data.size (the size × size matrix)", &[size, size])?;
+                limits::at_most("data.rank", rank, size, "the rank of a size × size matrix")?;
+                // Y, and the observed and hidden entries (two coordinates and a value each).
+                limits::fits("data.size (the size × size matrix)", &[size, size, 4])?;
                 probability("observe", *observe)?;
                 let (y, _) = synthetic::low_rank_psd(size, rank, &mut rng);
                 let observed = synthetic::observation_mask(size, *observe, &mut rng);

@@ -33,6 +33,7 @@
 
 mod build;
 pub mod data;
+pub mod limits;
 pub mod model;
 pub mod optimizer;
 
@@ -188,12 +189,18 @@ impl Spec {
                 "needs a langevin_noise (or mean_field with inverse_temperature) optimizer for β",
             )
         })?;
-        if g.bins <= 0 {
-            return Err(Error::invalid(
-                format!("{field}.bins"),
-                format!("expected a positive integer, got {}", g.bins),
-            ));
-        }
+        let bins = limits::count("train.gibbs.bins", g.bins, 1)?;
+        let cells = if d == 2 {
+            limits::product("train.gibbs.bins", bins, bins)?
+        } else {
+            bins
+        };
+        limits::at_most(
+            "train.gibbs.bins",
+            cells,
+            limits::MAX_GIBBS_CELLS,
+            "cells of the grid, bins^dim; each record integrates the Gibbs law over every cell",
+        )?;
         let grid = crate::langevin::Grid::new(g.lo, g.hi, g.bins as usize)
             .map_err(|e| Error::invalid(field, e.to_string()))?;
         let u = *potential;
@@ -263,16 +270,7 @@ pub struct RunOutcome {
 }
 
 fn step_count(field: &str, v: i64, allow_zero: bool) -> Result<u64> {
-    if v < 0 || (v == 0 && !allow_zero) {
-        return Err(Error::invalid(
-            field,
-            format!(
-                "expected an integer {} 0, got {v}",
-                if allow_zero { "≥" } else { ">" }
-            ),
-        ));
-    }
-    Ok(v as u64)
+    Ok(limits::count(field, v, if allow_zero { 0 } else { 1 })? as u64)
 }
 
 /// Runs a spec. With `out`, writes `metrics.csv`, `params.npy` (trials × P), `summary.json`
@@ -313,6 +311,23 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
     }
     spec.loss_kind()
         .check_targets("loss.kind", &data.train.y.data)?;
+    // Per trial: θ with its optimizer buffers, the metrics table (a row of at most 16 columns
+    // per record) and, with `particles`, a copy of θ per record.
+    let records = (steps / record_every) as usize + 2;
+    limits::fits(
+        "trials (θ and its buffers per trial)",
+        &[trials, model.num_params(), 4],
+    )?;
+    limits::fits(
+        "train.steps / train.record_every (the metrics table of every trial)",
+        &[trials, records, 16],
+    )?;
+    if spec.train.particles {
+        limits::fits(
+            "train.particles (the particle clouds at every record of every trial)",
+            &[trials, records, model.num_params()],
+        )?;
+    }
     let optimizer = optimizer::build_chain(&spec.optimizer, model.as_ref())?;
     let batching = if batch == 0 {
         Batching::Full

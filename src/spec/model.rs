@@ -1,5 +1,6 @@
 //! `[model]`: which network, built for the data's dimensions.
 
+use super::limits;
 use crate::error::{Error, Result};
 use crate::nn::{
     Activation, DeepLinear, Factorization, InfiniteWidth, Landscape, Mlp, Model, OutputInit,
@@ -155,33 +156,114 @@ fn tanh() -> Activation {
     Activation::Tanh
 }
 
-fn count(field: &str, v: i64) -> Result<usize> {
-    if v <= 0 {
-        return Err(Error::invalid(
-            format!("model.{field}"),
-            format!("expected a positive integer, got {v}"),
-        ));
-    }
-    Ok(v as usize)
-}
-
-fn counts(field: &str, v: &[i64]) -> Result<Vec<usize>> {
-    v.iter().map(|&w| count(field, w)).collect()
-}
-
 impl ModelSpec {
     /// Builds the model for inputs of dimension `input_dim` and `outputs` targets;
-    /// `matrix_size` is the n of a completion data set.
+    /// `matrix_size` is the n of a completion data set. Errors name the fields as `model.FIELD`.
     pub fn build(
         &self,
         input_dim: usize,
         outputs: usize,
         matrix_size: Option<usize>,
     ) -> Result<Box<dyn Model>> {
+        self.build_at("model", input_dim, outputs, matrix_size)
+    }
+
+    /// [`ModelSpec::build`] for the model table at `path` (`model`, `data.target.model`): every
+    /// field error names its full path, and the parameter count is checked (overflow, memory)
+    /// before anything is allocated.
+    pub fn build_at(
+        &self,
+        path: &str,
+        input_dim: usize,
+        outputs: usize,
+        matrix_size: Option<usize>,
+    ) -> Result<Box<dyn Model>> {
+        let (field, params) = self.parameter_count(path, input_dim, outputs, matrix_size)?;
+        // The parameters, their gradient and up to two optimizer moments of the same size.
+        limits::fits(&field, &[params, 4])?;
+        self.build_unchecked(path, input_dim, outputs, matrix_size)
+            .map_err(|e| match e {
+                Error::Invalid { field, message } if !field.starts_with(path) => {
+                    Error::invalid(format!("{path}.{field}"), message)
+                }
+                other => other,
+            })
+    }
+
+    /// The field that sets the size of the parameter vector, and (by checked arithmetic) that
+    /// size: an upper bound of what the model will allocate per copy of θ.
+    fn parameter_count(
+        &self,
+        path: &str,
+        d: usize,
+        outputs: usize,
+        matrix_size: Option<usize>,
+    ) -> Result<(String, usize)> {
+        let at = |f: &str| format!("{path}.{f}");
+        match self {
+            ModelSpec::TwoLayer { width, .. } => {
+                let f = at("width");
+                let m = limits::count(&f, *width, 1)?;
+                Ok((f.clone(), limits::product(&f, m, d.saturating_add(2))?))
+            }
+            ModelSpec::Mlp { widths, .. } | ModelSpec::DeepLinear { widths, .. } => {
+                let f = at("widths");
+                let mut all = vec![d];
+                for &w in widths {
+                    all.push(limits::count(&f, w, 1)?);
+                }
+                all.push(outputs);
+                let mut total = 0usize;
+                for pair in all.windows(2) {
+                    let layer = limits::product(&f, pair[0].saturating_add(1), pair[1])?;
+                    total = total.checked_add(layer).ok_or_else(|| {
+                        Error::invalid(&f, "the layers hold more parameters than an address space")
+                    })?;
+                }
+                Ok((f, total))
+            }
+            ModelSpec::Factorization { rank, .. } => {
+                let f = at("rank");
+                let r = limits::count(&f, *rank, 1)?;
+                Ok((f.clone(), limits::product(&f, r, matrix_size.unwrap_or(1))?))
+            }
+            ModelSpec::InfiniteWidth { terms, .. } => {
+                let f = at("terms");
+                let k = limits::count(&f, *terms, 1)?;
+                Ok((f.clone(), limits::product(&f, k, d.saturating_add(1))?))
+            }
+            ModelSpec::Potential {
+                potential,
+                dim,
+                chains,
+                ..
+            } => {
+                let f = at("chains");
+                let c = limits::count(&f, *chains, 1)?;
+                let d = match dim {
+                    Some(v) => limits::count(&at("dim"), *v, 1)?,
+                    None => potential.required_dim().unwrap_or(1),
+                };
+                Ok((format!("{f} × {path}.dim"), limits::product(&f, c, d)?))
+            }
+        }
+    }
+
+    fn build_unchecked(
+        &self,
+        path: &str,
+        input_dim: usize,
+        outputs: usize,
+        matrix_size: Option<usize>,
+    ) -> Result<Box<dyn Model>> {
+        let count = |field: &str, v: i64| limits::count(&format!("{path}.{field}"), v, 1);
+        let counts = |field: &str, v: &[i64]| -> Result<Vec<usize>> {
+            v.iter().map(|&w| count(field, w)).collect()
+        };
         let single_output = |kind: &str| -> Result<()> {
             if outputs != 1 {
                 return Err(Error::shape(
-                    format!("model.kind = \"{kind}\""),
+                    format!("{path}.kind = \"{kind}\""),
                     format!("this model has one output, the targets have {outputs} columns"),
                 ));
             }
@@ -250,7 +332,7 @@ impl ModelSpec {
                 single_output("factorization")?;
                 let size = matrix_size.ok_or_else(|| {
                     Error::invalid(
-                        "model.kind",
+                        format!("{path}.kind"),
                         "a factorization model needs completion data ([data] kind = \"completion\")",
                     )
                 })?;
@@ -285,22 +367,15 @@ impl ModelSpec {
                     None => potential.required_dim().unwrap_or(1),
                 };
                 let start = start.clone().unwrap_or_else(|| vec![0.0; d]);
-                Box::new(
-                    Potential::new(*potential, d, count("chains", *chains)?, start, *init_std)
-                        .map_err(|e| match e {
-                            Error::Invalid { field, message } => {
-                                Error::invalid(format!("model.{field}"), message)
-                            }
-                            other => other,
-                        })?,
-                )
+                Box::new(Potential::new(
+                    *potential,
+                    d,
+                    count("chains", *chains)?,
+                    start,
+                    *init_std,
+                )?)
             }
         };
-        // The parameters, their gradient and up to two optimizer moments of the same size.
-        crate::linalg::check_fits(
-            "model (its parameters and their training buffers)",
-            &[model.num_params(), 4],
-        )?;
         Ok(model)
     }
 }

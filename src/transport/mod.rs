@@ -15,13 +15,18 @@
 //!   ε-scaling, its debiased divergence, and an online mode that never stores C;
 //! * [`sliced`] — the sliced distance SW_p^p = E_θ W_p^p(θ#μ, θ#ν) over seeded directions.
 //!
-//! [`wasserstein`] is the one entry point the CLI and the mean-field observers use: it returns
-//! the cost W_p^p (`cost`, what POT's `emd2` returns) and the distance W_p (`distance`), named.
+//! [`solve`] is the one entry point the CLI uses: two measures and [`Settings`] (the
+//! [`Method`] by name — `exact`, `sinkhorn`, `sliced`, `1d` — and its knobs) give a serializable
+//! [`Report`] with the cost W_p^p (`cost`, what POT's `emd2` returns), the distance W_p
+//! (`distance`) and what the method knows; [`wasserstein`] is its short form for a value.
 
 pub mod exact;
 pub mod one_d;
 pub mod sinkhorn;
 pub mod sliced;
+pub mod solve;
+
+pub use solve::{solve, Method, Report, Settings};
 
 use crate::error::{check_finite, Error, Result};
 use crate::linalg::{self, Matrix};
@@ -51,6 +56,40 @@ impl Measure {
             Some(w) => normalise_weights(&format!("{name} (weights)"), w, points.rows)?,
         };
         Ok(Measure { points, weights })
+    }
+
+    /// The measure of an NPY file of points (n × d) and an optional NPY vector of weights (n,
+    /// or 1 × n / n × 1); errors name the file and the flag (`flag`, `wflag`) it came from.
+    pub fn read(
+        points: &std::path::Path,
+        weights: Option<&std::path::Path>,
+        flag: &str,
+        wflag: &str,
+    ) -> Result<Measure> {
+        let pts = crate::data::io::read_npy_matrix(points)?;
+        check_finite(
+            &format!("{flag} ({})", points.display()),
+            &pts.data,
+            pts.cols,
+        )?;
+        let (name, w) = match weights {
+            Some(path) => {
+                let name = format!("{wflag} ({})", path.display());
+                let m = crate::data::io::read_npy_matrix(path)?;
+                if m.rows != 1 && m.cols != 1 {
+                    return Err(Error::shape(
+                        name,
+                        format!(
+                            "expected a vector of weights, got a {} × {} array",
+                            m.rows, m.cols
+                        ),
+                    ));
+                }
+                (name, Some(m.data))
+            }
+            None => (format!("{flag} ({})", points.display()), None),
+        };
+        Measure::new(&name, pts, w)
     }
 
     /// The uniform measure on the rows of `points`.
@@ -347,27 +386,6 @@ impl Plan {
     }
 }
 
-/// Which solver computes W_p.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Method {
-    /// The exact discrete problem (network simplex).
-    Exact,
-    /// Entropic transport at regularisation ε (log-domain Sinkhorn); the value is ⟨C, P_ε⟩.
-    Sinkhorn {
-        /// ε > 0.
-        reg: f64,
-    },
-    /// Sliced W_p over this many seeded directions.
-    Sliced {
-        /// Number of projections.
-        projections: usize,
-        /// Seed of the directions.
-        seed: u64,
-    },
-    /// The exact 1-D solver (points must be one-dimensional).
-    OneD,
-}
-
 /// W_p between two measures: `cost` = W_p^p (the transport value of the cost ‖x − y‖^p) and
 /// `distance` = W_p = cost^{1/p}.
 #[derive(Clone, Debug, PartialEq)]
@@ -388,25 +406,27 @@ impl Wasserstein {
     }
 }
 
-/// W_p(μ, ν) by `method` (see [`Method`]); the plan-returning solvers are in the submodules.
+/// W_p(μ, ν) by `method` at order p, the other settings default (see [`solve`]; Sinkhorn needs
+/// an ε, so call [`solve`] with [`Settings::reg`] for it). A Sinkhorn value that did not converge
+/// is an [`Error::Numerical`] here.
 pub fn wasserstein(mu: &Measure, nu: &Measure, p: f64, method: Method) -> Result<Wasserstein> {
-    check_same_dim(mu, nu)?;
-    let ground = GroundCost::for_order(p)?;
-    let cost = match method {
-        Method::OneD => one_d::wasserstein_1d_cost(mu, nu, p)?,
-        Method::Exact => {
-            let c = cost_matrix(&mu.points, &nu.points, ground)?;
-            exact::solve(&mu.weights, &nu.weights, &c)?.cost
-        }
-        Method::Sinkhorn { reg } => {
-            let c = cost_matrix(&mu.points, &nu.points, ground)?;
-            sinkhorn::solve(&mu.weights, &nu.weights, &c, &sinkhorn::Options::new(reg)?)?.cost
-        }
-        Method::Sliced { projections, seed } => {
-            sliced::sliced_wasserstein(mu, nu, p, projections, crate::Seed(seed))?.cost
-        }
-    };
-    Ok(Wasserstein::from_cost(cost, p))
+    wasserstein_with(mu, nu, &Settings::new(method, p))
+}
+
+/// W_p(μ, ν) by [`solve`] with `settings`; an untrustworthy value ([`Report::failure`]) is an
+/// [`Error::Numerical`].
+pub fn wasserstein_with(mu: &Measure, nu: &Measure, settings: &Settings) -> Result<Wasserstein> {
+    let report = solve(mu, nu, settings)?;
+    if let Some(message) = report.failure() {
+        return Err(Error::Numerical {
+            routine: "sinkhorn".into(),
+            message,
+        });
+    }
+    Ok(Wasserstein {
+        cost: report.cost,
+        distance: report.distance,
+    })
 }
 
 /// The squared Bures–Wasserstein distance between Gaussians N(m1, Σ1) and N(m2, Σ2):

@@ -111,9 +111,10 @@ pub struct SinkhornSolution {
     pub psi: Vec<f64>,
     /// Iterations of the final stage (plus those of the ε-scaling stages).
     pub iterations: usize,
-    /// ‖P_ε^T 1 − b‖₂ at the end.
+    /// max(‖P_ε 1 − a‖₂, ‖P_ε^T 1 − b‖₂) of the plan returned (computed from the plan itself;
+    /// NaN or ∞ when it overflowed).
     pub marginal_error: f64,
-    /// Whether the final stage reached `tol`.
+    /// Whether the returned plan meets `tol` on both marginals with a finite value.
     pub converged: bool,
     /// The dense plan (empty for [`solve_online`]).
     pub plan: Matrix,
@@ -133,6 +134,8 @@ struct Dense<'a> {
     /// Kᵀu for the current u.
     ktu: Vec<f64>,
     block: usize,
+    /// Whether ε-scaling is on (the underflow advice depends on it).
+    scaled: bool,
 }
 
 const ABSORB_LOG: f64 = 100.0;
@@ -154,6 +157,7 @@ impl<'a> Dense<'a> {
             k: Matrix::zeros(n, m),
             ktu: vec![0.0; m],
             block,
+            scaled: false,
         };
         s.rebuild_kernel();
         s
@@ -225,10 +229,15 @@ impl<'a> Dense<'a> {
             .chain(&self.v)
             .all(|x| x.is_finite() && *x > 0.0)
         {
+            let advice = if self.scaled {
+                "ε-scaling is on and did not prevent it: use a larger ε or the exact solver"
+            } else {
+                "use ε-scaling (--eps-scaling) or a larger ε"
+            };
             return Err(Error::Numerical {
                 routine: "sinkhorn".into(),
                 message: format!(
-                    "the kernel exp(−C/ε) underflowed at ε = {}; use ε-scaling or a larger ε",
+                    "the kernel exp(−C/ε) underflowed at ε = {}; {advice}",
                     self.eps
                 ),
             });
@@ -311,6 +320,7 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix, opts: &Options) -> Result<Sinkhor
     let max_cost = c.data.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
     let schedule = opts.schedule(max_cost);
     let mut state = Dense::new(c, a, b, schedule[0]);
+    state.scaled = schedule.len() > 1;
     let mut iterations = 0;
     for &eps in &schedule[..schedule.len() - 1] {
         if eps != state.eps {
@@ -321,18 +331,22 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix, opts: &Options) -> Result<Sinkhor
             .0;
     }
     state.absorb_to(opts.reg);
-    let (it, err) = state.run(opts.tol, opts.max_iter)?;
+    let (it, _) = state.run(opts.tol, opts.max_iter)?;
     iterations += it;
     let (plan, phi, psi, cost, kl) = state.finish();
     let eps = opts.reg;
+    // The error of the plan returned, both marginals, from its own sums (an overflowed plan
+    // shows here, whatever the iteration's bookkeeping said).
+    let err = plan_marginal_error(&plan, a, b);
+    let entropic = cost + eps * kl;
     Ok(SinkhornSolution {
         cost,
-        entropic: cost + eps * kl,
+        entropic,
         phi,
         psi,
         iterations,
         marginal_error: err,
-        converged: err < opts.tol,
+        converged: err < opts.tol && cost.is_finite() && entropic.is_finite(),
         plan,
     })
 }
@@ -376,6 +390,25 @@ impl Dense<'_> {
         let (phi, psi) = (total(&self.big_f, &self.u), total(&self.big_g, &self.v));
         let (cost, kl) = plan_values(&plan, self.c, self.a, self.b, &phi, &psi, eps);
         (plan, phi, psi, cost, kl)
+    }
+}
+
+/// max(‖P1 − a‖₂, ‖Pᵀ1 − b‖₂) of a dense plan (NaN-propagating: a non-finite plan gives NaN
+/// or ∞).
+fn plan_marginal_error(plan: &Matrix, a: &[f64], b: &[f64]) -> f64 {
+    let m = plan.cols;
+    let mut cols = vec![0.0; m];
+    let mut rows = 0.0;
+    for (prow, ai) in plan.data.chunks(m.max(1)).zip(a) {
+        rows += (prow.iter().sum::<f64>() - ai).powi(2);
+        cols.iter_mut().zip(prow).for_each(|(c, p)| *c += p);
+    }
+    let col_err: f64 = cols.iter().zip(b).map(|(c, bj)| (c - bj).powi(2)).sum();
+    let worst = rows.max(col_err);
+    if rows.is_nan() || col_err.is_nan() {
+        f64::NAN
+    } else {
+        worst.sqrt()
     }
 }
 
@@ -620,17 +653,30 @@ pub fn solve_online(
         }
         (cost, kl, mass)
     });
+    // The row marginal of the final plan, checked too (an overflow shows here).
+    let row_err = rows
+        .iter()
+        .zip(a)
+        .map(|(r, ai)| (r.2 - ai).powi(2))
+        .sum::<f64>()
+        .sqrt();
     let (cost, kl, mass) = rows
         .iter()
         .fold((0.0, 0.0, 0.0), |s, r| (s.0 + r.0, s.1 + r.1, s.2 + r.2));
+    let err = if row_err.is_nan() || err.is_nan() {
+        f64::NAN
+    } else {
+        err.max(row_err)
+    };
+    let entropic = cost + eps * (kl - mass + 1.0);
     Ok(SinkhornSolution {
         cost,
-        entropic: cost + eps * (kl - mass + 1.0),
+        entropic,
         phi,
         psi,
         iterations,
         marginal_error: err,
-        converged,
+        converged: converged && err < opts.tol && cost.is_finite() && entropic.is_finite(),
         plan: Matrix::zeros(0, 0),
     })
 }
