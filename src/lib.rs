@@ -9,6 +9,9 @@
 //! * [`error`] — one error type; [`rng`] — seeds and independent named streams; [`stats`] —
 //!   least-squares fits with standard errors, summaries over seeds, crossing times;
 //!   [`linalg`] — a row-major [`linalg::Matrix`] and deterministic parallel GEMM over faer.
+//! * [`fsutil`] — the file-system guarantees: only regular files replaced, registered
+//!   temporaries, output-folder locks, bounded reads; [`signals`] — SIGINT / SIGTERM remove
+//!   the temporaries before exit.
 //! * [`data`] — data sets, synthetic generators and NPY / CSV input and output.
 //! * [`nn`] — activations, losses and the models, all on one flat parameter vector.
 //! * [`optim`] — optimizers as composable transforms over `&[f64]`, and schedules.
@@ -56,6 +59,7 @@ pub mod alloc;
 pub mod claims;
 pub mod data;
 pub mod error;
+pub mod fsutil;
 pub mod kernel;
 pub mod langevin;
 pub mod linalg;
@@ -64,6 +68,7 @@ pub mod nn;
 pub mod optim;
 pub mod report;
 pub mod rng;
+pub mod signals;
 pub mod spec;
 pub mod stats;
 pub mod train;

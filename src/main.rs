@@ -280,6 +280,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // SIGINT / SIGTERM remove every temporary file before exiting with 130 / 143.
+    if let Err(e) = gradflow::signals::install() {
+        eprintln!("warning: signal handling not installed: {e}");
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -115,6 +115,7 @@ fn resume_from_checkpoint_is_bit_identical() {
     let bytes = Checkpoint {
         state: part,
         table: part_table,
+        fingerprint: Default::default(),
     }
     .to_bytes()
     .unwrap();

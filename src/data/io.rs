@@ -1,188 +1,22 @@
-//! File input and output: NPY arrays (read: header versions 1.0–3.0, f64/f32, either byte
-//! order, C or Fortran order; write: f64 little-endian, C order), CSV tables, and atomic writes
-//! (temporary file + rename, so a crash never leaves a half-written result).
+//! File input and output: NPY arrays (read: see [`super::npy`]; write: f64 little-endian, C
+//! order), CSV tables, and atomic writes (temporary file + rename, so a crash never leaves a
+//! half-written result; the output rules of [`crate::fsutil`]: only regular files are replaced,
+//! symbolic links are written through).
 
 use crate::error::{Error, Result};
+use crate::fsutil::output_target;
+use crate::fsutil::temp::Temporary;
 use crate::linalg::Matrix;
 use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
-/// An array read from an NPY file: its shape and its values in C (row-major) order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NpyArray {
-    /// The shape, as in the file (`()` for a scalar).
-    pub shape: Vec<usize>,
-    /// The values in C order, converted to f64.
-    pub data: Vec<f64>,
-}
-
-impl NpyArray {
-    /// The array as a matrix: 1-D arrays become columns (n × 1), 2-D arrays keep their shape.
-    pub fn into_matrix(self, path: &Path) -> Result<Matrix> {
-        match self.shape.as_slice() {
-            [n] => Matrix::from_vec(*n, 1, self.data),
-            [r, c] => Matrix::from_vec(*r, *c, self.data),
-            other => Err(Error::format(
-                path,
-                format!("expected a 1-D or 2-D array, got shape {other:?}"),
-            )),
-        }
-    }
-}
+pub use super::npy::{parse_npy, read_npy, NpyArray};
 
 /// Reads an NPY file as a matrix (1-D arrays become one column).
 pub fn read_npy_matrix(path: &Path) -> Result<Matrix> {
     read_npy(path)?.into_matrix(path)
-}
-
-/// Reads an NPY file (see the module doc for what is accepted).
-pub fn read_npy(path: &Path) -> Result<NpyArray> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse_npy(&bytes).map_err(|m| Error::format(path, m))
-}
-
-/// Parses the bytes of an NPY file; the error is a message without the path.
-pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
-    if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err("not an NPY file (missing the \\x93NUMPY magic string)".into());
-    }
-    let (major, minor) = (bytes[6], bytes[7]);
-    let (header_len, start) = match major {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 => {
-            if bytes.len() < 12 {
-                return Err("truncated NPY header".into());
-            }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
-        }
-        _ => return Err(format!("unsupported NPY format version {major}.{minor}")),
-    };
-    let end = start + header_len;
-    if bytes.len() < end {
-        return Err("truncated NPY header".into());
-    }
-    let header = std::str::from_utf8(&bytes[start..end])
-        .map_err(|_| "NPY header is not valid text".to_string())?;
-    let descr = dict_value(header, "descr").ok_or("NPY header has no 'descr'")?;
-    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
-    let fortran = match dict_value(header, "fortran_order").map(str::trim) {
-        Some("True") => true,
-        Some("False") => false,
-        _ => return Err("NPY header has no valid 'fortran_order'".into()),
-    };
-    let shape_text = dict_value(header, "shape").ok_or("NPY header has no 'shape'")?;
-    let shape = parse_shape(shape_text)?;
-    let (size, little, is_f32) = match descr {
-        "<f8" | "=f8" | "f8" | "<d" => (8, true, false),
-        ">f8" | ">d" => (8, false, false),
-        "<f4" | "=f4" | "f4" | "<f" => (4, true, true),
-        ">f4" | ">f" => (4, false, true),
-        other => {
-            return Err(format!(
-                "unsupported dtype '{other}': expected float64 ('<f8') or float32 ('<f4')"
-            ))
-        }
-    };
-    // Element and byte counts with overflow checks: a shape whose product wraps must not read
-    // as a small (or empty) array.
-    let count = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|c| c.checked_mul(size).is_some())
-        .ok_or_else(|| format!("NPY shape {shape:?} is too large to address"))?;
-    let body = &bytes[end..];
-    if body.len() < count * size {
-        return Err(format!(
-            "truncated NPY data: shape {shape:?} needs {} bytes, file has {}",
-            count * size,
-            body.len()
-        ));
-    }
-    let mut data: Vec<f64> = body[..count * size]
-        .chunks_exact(size)
-        .map(|c| match (is_f32, little) {
-            (false, true) => f64::from_le_bytes(c.try_into().unwrap_or([0; 8])),
-            (false, false) => f64::from_be_bytes(c.try_into().unwrap_or([0; 8])),
-            (true, true) => f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))),
-            (true, false) => f64::from(f32::from_be_bytes(c.try_into().unwrap_or([0; 4]))),
-        })
-        .collect();
-    if fortran && shape.len() > 1 {
-        data = fortran_to_c(&data, &shape);
-    }
-    Ok(NpyArray { shape, data })
-}
-
-/// The raw text of `'key': value` in a Python dict literal (value up to the next top-level comma).
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let pat_single = format!("'{key}'");
-    let pat_double = format!("\"{key}\"");
-    let pos = header
-        .find(&pat_single)
-        .map(|p| p + pat_single.len())
-        .or_else(|| header.find(&pat_double).map(|p| p + pat_double.len()))?;
-    let rest = header[pos..].trim_start().strip_prefix(':')?.trim_start();
-    let mut depth = 0i32;
-    for (i, ch) in rest.char_indices() {
-        match ch {
-            '(' | '[' => depth += 1,
-            ')' | ']' => {
-                depth -= 1;
-                if depth < 0 {
-                    return Some(&rest[..i]);
-                }
-            }
-            ',' | '}' if depth == 0 => return Some(&rest[..i]),
-            _ => {}
-        }
-    }
-    Some(rest)
-}
-
-fn parse_shape(text: &str) -> std::result::Result<Vec<usize>, String> {
-    let inner = text
-        .trim()
-        .strip_prefix('(')
-        .and_then(|t| t.strip_suffix(')'))
-        .ok_or_else(|| format!("malformed NPY shape '{text}'"))?;
-    inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.trim_end_matches('L')
-                .parse::<usize>()
-                .map_err(|_| format!("malformed NPY shape '{text}'"))
-        })
-        .collect()
-}
-
-/// Reorders Fortran-order (column-major) data of any rank into C order.
-fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {
-    let rank = shape.len();
-    let mut f_strides = vec![1usize; rank];
-    for k in 1..rank {
-        f_strides[k] = f_strides[k - 1] * shape[k - 1];
-    }
-    let mut out = Vec::with_capacity(data.len());
-    let mut idx = vec![0usize; rank];
-    for _ in 0..data.len() {
-        let off: usize = idx.iter().zip(&f_strides).map(|(i, s)| i * s).sum();
-        out.push(data[off]);
-        for k in (0..rank).rev() {
-            idx[k] += 1;
-            if idx[k] < shape[k] {
-                break;
-            }
-            idx[k] = 0;
-        }
-    }
-    out
 }
 
 /// The NPY header (magic, version, length, dict, padding) for a C-order f64 array of `shape`.
@@ -232,10 +66,13 @@ pub fn npy_bytes(shape: &[usize], data: &[f64]) -> Vec<u8> {
 }
 
 /// Writes an NPY file row block by row block (for arrays larger than memory), atomically: the
-/// data goes to a temporary file that [`NpyWriter::finish`] renames once every value is in.
+/// data goes to a registered temporary file ([`crate::fsutil::temp`]) that
+/// [`NpyWriter::finish`] renames once every value is in.
 pub struct NpyWriter {
+    /// The path the user named (for messages).
     path: std::path::PathBuf,
-    tmp: std::path::PathBuf,
+    /// The temporary; dropping the writer (an error midway) removes it.
+    tmp: Temporary,
     file: std::io::BufWriter<std::fs::File>,
     remaining: usize,
     /// The shape as rows × trailing dimension, and the header length (for
@@ -243,17 +80,6 @@ pub struct NpyWriter {
     rows: usize,
     cols: usize,
     header: u64,
-    /// Set once the file is renamed into place; until then dropping the writer (an error
-    /// midway) removes the temporary file.
-    done: bool,
-}
-
-impl Drop for NpyWriter {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
 }
 
 /// Reserves `bytes` for a file about to be written (Linux `fallocate`), so that a file system
@@ -281,20 +107,18 @@ fn reserve(file: &std::fs::File, bytes: u64) -> std::io::Result<()> {
 }
 
 impl NpyWriter {
-    /// Starts a C-order f64 array of `shape` at `path`; its full size is reserved on disk
-    /// first.
+    /// Starts a C-order f64 array of `shape` at `path` (the rules of [`output_target`]: an
+    /// existing path that is not a regular file is refused, a symbolic link written through);
+    /// its full size is reserved on disk first.
     pub fn create(path: &Path, shape: &[usize]) -> Result<NpyWriter> {
-        let tmp = temporary_path(path);
-        let f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        let target = output_target(path)?;
+        let (tmp, f) = Temporary::create(&target).map_err(|e| Error::io(path, e))?;
         let header = npy_header(shape);
         let bytes = shape
             .iter()
             .try_fold(8u64, |a, &d| a.checked_mul(d as u64))
             .and_then(|b| b.checked_add(header.len() as u64));
-        if let Err(e) = reserve(&f, bytes.unwrap_or(u64::MAX)) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::io(path, e));
-        }
+        reserve(&f, bytes.unwrap_or(u64::MAX)).map_err(|e| Error::io(path, e))?;
         let mut file = std::io::BufWriter::new(f);
         file.write_all(&header).map_err(|e| Error::io(path, e))?;
         Ok(NpyWriter {
@@ -305,7 +129,6 @@ impl NpyWriter {
             rows: shape.iter().rev().skip(1).product(),
             cols: shape.last().copied().unwrap_or(1),
             header: header.len() as u64,
-            done: false,
         })
     }
 
@@ -365,10 +188,9 @@ impl NpyWriter {
         self.file
             .flush()
             .and_then(|()| self.file.get_ref().sync_all())
-            .and_then(|()| std::fs::rename(&self.tmp, &self.path))
             .map_err(|e| Error::io(&self.path, e))?;
-        self.done = true;
-        Ok(())
+        let path = self.path;
+        self.tmp.persist().map_err(|e| Error::io(path, e))
     }
 }
 
@@ -382,32 +204,17 @@ pub fn write_npy_vector(path: &Path, v: &[f64]) -> Result<()> {
     write_atomic(path, &npy_bytes(&[v.len()], v))
 }
 
-/// The temporary file beside `path` that an atomic write renames into place.
-fn temporary_path(path: &Path) -> std::path::PathBuf {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    dir.join(format!(".{name}.tmp{}", std::process::id()))
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
+/// Writes `bytes` to `path` atomically: a registered temporary file in the same folder, synced,
+/// then a rename. An existing `path` that is not a regular file is refused; a symbolic link is
+/// written through (the file it points to is replaced, the link stays); see
+/// [`crate::fsutil`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temporary_path(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    let target = output_target(path)?;
+    let (tmp, mut f) = Temporary::create(&target).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| tmp.persist())
+        .map_err(|e| Error::io(path, e))
 }
 
 /// A CSV table: a header and rows of numbers, written with full f64 precision.
@@ -501,13 +308,6 @@ mod tests {
     }
 
     #[test]
-    fn fortran_order_is_transposed_back() {
-        // A 2 × 3 array [[0,1,2],[3,4,5]] stored column-major is 0,3,1,4,2,5.
-        let f = fortran_to_c(&[0.0, 3.0, 1.0, 4.0, 2.0, 5.0], &[2, 3]);
-        assert_eq!(f, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
-    }
-
-    #[test]
     fn malformed_input_is_an_error_not_a_panic() {
         let good = npy_bytes(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
         for cut in [0, 5, 9, 20, good.len() - 1] {
@@ -530,7 +330,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gradflow-npy-writer-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("k.npy");
-        let tmp = temporary_path(&path);
+        let tmp = crate::fsutil::temp::temporary_path(&path);
         // Dropped midway (an error in the computation): neither file remains.
         let mut w = NpyWriter::create(&path, &[2, 3]).unwrap();
         assert!(tmp.exists());

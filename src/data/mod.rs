@@ -2,6 +2,7 @@
 //! input and output.
 
 pub mod io;
+pub mod npy;
 pub mod synthetic;
 
 use crate::error::{check_finite, Error, Result};

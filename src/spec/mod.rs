@@ -240,7 +240,10 @@ impl Spec {
 
     /// Reads and parses a spec file.
     pub fn load(path: &Path) -> Result<Spec> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // Bounded: a spec path of /dev/zero or an endless FIFO is refused, not read forever.
+        let bytes = crate::fsutil::read_bounded(path, 1 << 24, "a spec file")?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::format(path, "a spec file must be UTF-8 text"))?;
         Spec::from_toml(&text, path)
     }
 }
@@ -334,9 +337,17 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
     } else {
         Batching::Minibatch(batch)
     };
-    if let Some(dir) = out {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
+    // Held until the outputs are written: a second run into the same folder is refused.
+    let _lock = out
+        .map(crate::fsutil::lock::FolderLock::acquire)
+        .transpose()?;
+    let normalized = normalized_spec(spec);
+    let data_hash = crate::train::fingerprint::hash_values(
+        [&data.train.x.data, &data.train.y.data]
+            .into_iter()
+            .chain(data.test.iter().flat_map(|t| [&t.x.data, &t.y.data]))
+            .map(Vec::as_slice),
+    );
     let objective = Objective {
         model: model.as_ref(),
         loss: spec.loss_kind(),
@@ -389,17 +400,24 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                 observers.push(o);
             }
             let ckpt_path = out.map(|d| d.join(format!("checkpoint_trial{k}.bin")));
-            let resumed = match (&ckpt_path, resume) {
-                (Some(p), true) if p.exists() => Some(Checkpoint::load(p)?),
-                _ => None,
+            let fingerprint = crate::train::Fingerprint {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                seed: spec.seed,
+                trial: k as u64,
+                trial_seed: trial_seed.0,
+                steps,
+                spec: normalized.clone(),
+                data: data_hash,
             };
-            let (mut state, mut table) = match resumed {
-                Some(c) => (c.state, c.table),
-                None => {
-                    let params = model.init(&mut trial_seed.stream("init", 0));
-                    (trainer.start(params), trainer.table(&observers))
+            let params = model.init(&mut trial_seed.stream("init", 0));
+            let (mut state, mut table) = (trainer.start(params), trainer.table(&observers));
+            if let (Some(p), true) = (&ckpt_path, resume) {
+                if p.exists() {
+                    let c = Checkpoint::load(p)?;
+                    c.check_resumes(p, &fingerprint, &state, &table.columns)?;
+                    (state, table) = (c.state, c.table);
                 }
-            };
+            }
             let mut diverged = None;
             while state.step < steps {
                 let until = if checkpoint_every > 0 && ckpt_path.is_some() {
@@ -419,6 +437,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                     Checkpoint {
                         state: state.clone(),
                         table: table.clone(),
+                        fingerprint: fingerprint.clone(),
                     }
                     .save(p)?;
                 }
@@ -468,6 +487,15 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
         trials: trials_out,
         summary,
     })
+}
+
+/// The normalized spec of a checkpoint's fingerprint: the parsed spec pretty-printed (every
+/// default filled in), without the title and the checkpoint interval, which change no result.
+fn normalized_spec(spec: &Spec) -> String {
+    let mut s = spec.clone();
+    s.name = None;
+    s.train.checkpoint_every = 0;
+    format!("{s:#?}")
 }
 
 fn summarize(

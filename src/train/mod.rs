@@ -13,10 +13,12 @@
 //! step; the rows recorded so far stay in the caller's table.
 
 pub mod checkpoint;
+pub mod fingerprint;
 pub mod landscape;
 pub mod observer;
 
 pub use checkpoint::Checkpoint;
+pub use fingerprint::Fingerprint;
 pub use observer::{Observer, PredictionProbe, Snapshot, TestLoss};
 
 use crate::data::io::Table;
