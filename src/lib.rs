@@ -66,6 +66,7 @@ pub mod report;
 pub mod rng;
 pub mod spec;
 pub mod stats;
+pub mod sweep;
 pub mod train;
 pub mod transport;
 
