@@ -71,6 +71,7 @@ pub mod rng;
 pub mod signals;
 pub mod spec;
 pub mod stats;
+pub mod sweep;
 pub mod train;
 pub mod transport;
 

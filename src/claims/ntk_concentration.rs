@@ -12,7 +12,7 @@ use crate::linalg::{distance, Matrix};
 use crate::nn::{Activation, Model, TwoLayer};
 use crate::report::{Figure, Scale};
 use crate::stats::{fit_log_log, summarize};
-use rayon::prelude::*;
+use crate::sweep::Sweep;
 
 /// √M‖K_{W₀} − K_∞‖_F against its exact root mean square, and the M^{−1/2} law.
 pub struct NtkConcentration;
@@ -107,32 +107,32 @@ impl Claim for NtkConcentration {
             "ratio",
         ]);
         // Per draw: M‖K_{W₀} − K_∞‖_F² / S (expectation 1 for i.i.d. features).
+        let sweep = Sweep::new(ctx.seed, "width", &widths, draws)
+            .keyed(|_, &m| m as u64)
+            .run(|cell| {
+                let m = *cell.value;
+                let model = TwoLayer {
+                    train_second: false,
+                    ..TwoLayer::new(x.cols, m, Activation::Relu, 0.5)?
+                };
+                let mut params =
+                    model.init(&mut cell.point_seed.stream("draw", cell.replicate as u64));
+                if tied {
+                    let d = x.cols;
+                    for j in 0..m {
+                        let src = j - j % TIE;
+                        params.copy_within(src * d..(src + 1) * d, j * d);
+                    }
+                }
+                let kw = empirical_ntk(&model, &params, &x, None)?;
+                Ok(distance(&kw.data, &exact.data))
+            })?;
         let mut scaled = Vec::new();
         let mut rms = Vec::new();
-        for &m in &widths {
-            let model = TwoLayer {
-                train_second: false,
-                ..TwoLayer::new(x.cols, m, Activation::Relu, 0.5)?
-            };
-            let seed = ctx.seed.child("width", m as u64);
-            let errors = (0..draws)
-                .into_par_iter()
-                .map(|k| {
-                    let mut params = model.init(&mut seed.stream("draw", k as u64));
-                    if tied {
-                        let d = x.cols;
-                        for j in 0..m {
-                            let src = j - j % TIE;
-                            params.copy_within(src * d..(src + 1) * d, j * d);
-                        }
-                    }
-                    let kw = empirical_ntk(&model, &params, &x, None)?;
-                    Ok(distance(&kw.data, &exact.data))
-                })
-                .collect::<Result<Vec<f64>>>()?;
-            let mean_sq = errors.iter().map(|e| e * e).sum::<f64>() / draws as f64;
-            for e in &errors {
-                scaled.push(m as f64 * e * e / s);
+        for (&m, rows) in sweep.points() {
+            let mean_sq = rows.iter().map(|r| r.result * r.result).sum::<f64>() / draws as f64;
+            for r in rows {
+                scaled.push(m as f64 * r.result * r.result / s);
             }
             rms.push(mean_sq.sqrt());
             table.push(vec![

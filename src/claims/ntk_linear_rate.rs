@@ -14,8 +14,8 @@ use crate::nn::{Activation, Model, TwoLayer};
 use crate::optim::{Optimizer, Sgd};
 use crate::report::{Figure, Scale};
 use crate::stats::fit_log_log;
+use crate::sweep::Sweep;
 use crate::train::{Objective, PredictionProbe, Trainer};
-use rayon::prelude::*;
 
 /// The measured residual curve against discrete kernel descent, and O(M^{−1/2}) weight movement.
 pub struct NtkLinearRate;
@@ -145,48 +145,49 @@ impl Claim for NtkLinearRate {
         let mut fig = Figure::new("residual", "‖f_t − y‖ against steps")
             .x("step", Scale::Linear)
             .y("‖f_t − y‖", Scale::Log);
-        for &m in &widths {
-            let model = TwoLayer {
-                symmetric: true,
-                ..TwoLayer::new(3, m, Activation::Relu, gamma)?
-            };
-            // The mean-field control takes the step η·M: with K_{W₀} = M^{1−2γ}·(≈ K_∞) the
-            // function-space step ηM·K_{W₀}/n is the NTK one.
-            let step = if mean_field { lr * m as f64 } else { lr };
-            let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: step.into() })]);
-            let a = step / n as f64;
-            let scale = (m as f64).powf(1.0 - 2.0 * gamma);
-            let k_scaled = Matrix::from_fn(n, n, |i, j| scale * k_inf.get(i, j));
-            let runs = (0..nets)
-                .into_par_iter()
-                .map(|k| -> Result<_> {
-                    let seed = ctx.seed.child("net", m as u64).child("draw", k as u64);
-                    let params = model.init(&mut seed.stream("init", 0));
-                    let k_w0 = empirical_ntk(&model, &params, &x, None)?;
-                    let trainer = Trainer {
-                        record_every: 10,
-                        ..Trainer::full_batch(Objective::squared(&model), &optimizer, seed, steps)
-                    };
-                    let mut probe = PredictionProbe::new(x.clone());
-                    let mut table = trainer.table(&[&mut probe]);
-                    let mut state = trainer.start(params);
-                    trainer.run(&mut state, &data, steps, &mut [&mut probe], &mut table)?;
-                    let s = table.column("step")?;
-                    let moved = table.column("param_distance_relative")?;
-                    // The residual vectors f_t − y on the training inputs.
-                    let mut r = vec![vec![0.0; n]; s.len()];
-                    for (i, yi) in y.data.iter().enumerate() {
-                        let f = table.column(&format!("prediction_{i}_0"))?;
-                        for (rt, v) in r.iter_mut().zip(&f) {
-                            rt[i] = v - yi;
-                        }
+        // The mean-field control takes the step η·M: with K_{W₀} = M^{1−2γ}·(≈ K_∞) the
+        // function-space step ηM·K_{W₀}/n is the NTK one.
+        let step_of = |m: usize| if mean_field { lr * m as f64 } else { lr };
+        let sweep = Sweep::new(ctx.seed, "net", &widths, nets)
+            .keyed(|_, &m| m as u64)
+            .replicate_label("draw")
+            .run(|cell| -> Result<_> {
+                let m = *cell.value;
+                let model = TwoLayer {
+                    symmetric: true,
+                    ..TwoLayer::new(3, m, Activation::Relu, gamma)?
+                };
+                let step = step_of(m);
+                let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: step.into() })]);
+                let a = step / n as f64;
+                let scale = (m as f64).powf(1.0 - 2.0 * gamma);
+                let k_scaled = Matrix::from_fn(n, n, |i, j| scale * k_inf.get(i, j));
+                let seed = cell.seed();
+                let params = model.init(&mut seed.stream("init", 0));
+                let k_w0 = empirical_ntk(&model, &params, &x, None)?;
+                let trainer = Trainer {
+                    record_every: 10,
+                    ..Trainer::full_batch(Objective::squared(&model), &optimizer, seed, steps)
+                };
+                let mut probe = PredictionProbe::new(x.clone());
+                let (_, table) = trainer.fit_with(params, &data, &mut [&mut probe])?;
+                let s = table.column("step")?;
+                let moved = table.column("param_distance_relative")?;
+                // The residual vectors f_t − y on the training inputs.
+                let mut r = vec![vec![0.0; n]; s.len()];
+                for (i, yi) in y.data.iter().enumerate() {
+                    let f = table.column(&format!("prediction_{i}_0"))?;
+                    for (rt, v) in r.iter_mut().zip(&f) {
+                        rt[i] = v - yi;
                     }
-                    let r0: Vec<f64> = y.data.iter().map(|v| -v).collect();
-                    let p_w0 = kernel_descent(&k_w0, &r0, a, &s)?;
-                    let p_inf = kernel_descent(&k_scaled, &r0, a, &s)?;
-                    Ok((s, r, p_w0, p_inf, moved))
-                })
-                .collect::<Result<Vec<_>>>()?;
+                }
+                let r0: Vec<f64> = y.data.iter().map(|v| -v).collect();
+                let p_w0 = kernel_descent(&k_w0, &r0, a, &s)?;
+                let p_inf = kernel_descent(&k_scaled, &r0, a, &s)?;
+                Ok((s, r, p_w0, p_inf, moved))
+            })?;
+        for (&m, rows) in sweep.points() {
+            let runs: Vec<_> = rows.iter().map(|row| &row.result).collect();
             let mut d0 = 0.0;
             let mut di = 0.0;
             let mut mv = 0.0;

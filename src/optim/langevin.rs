@@ -137,10 +137,7 @@ mod tests {
         let mu = vec![1.0, 0.25, 0.01];
         let x = vec![0.3, -1.2, 2.0];
         let g = vec![0.7, 0.1, -0.4];
-        let ctx = StepContext {
-            step: 0,
-            seed: Seed(0),
-        };
+        let ctx = StepContext::new(0, Seed(0));
         for explicit in [true, false] {
             let prior: Box<dyn Transform> = if explicit {
                 Box::new(PriorGradient {
@@ -187,10 +184,7 @@ mod tests {
         let mut states = opt.init(&x);
         for t in 0..200 {
             let mut g: Vec<f64> = x.iter().map(|v| k * v).collect();
-            let ctx = StepContext {
-                step: t,
-                seed: Seed(11),
-            };
+            let ctx = StepContext::new(t, Seed(11));
             opt.update(&mut g, &mut states, &x, &ctx);
             x.iter_mut().zip(&g).for_each(|(p, d)| *p += d);
         }
@@ -208,10 +202,7 @@ mod tests {
 
     #[test]
     fn noise_is_a_function_of_seed_and_step_only() {
-        let ctx = StepContext {
-            step: 5,
-            seed: Seed(1),
-        };
+        let ctx = StepContext::new(5, Seed(1));
         let mut a = vec![0.0; 40_000];
         let mut b = vec![0.0; 40_000];
         LangevinNoise::add_noise(&mut a, 1.0, &ctx);
@@ -225,10 +216,7 @@ mod tests {
         LangevinNoise::add_noise(
             &mut c,
             1.0,
-            &StepContext {
-                step: 6,
-                seed: Seed(1),
-            },
+            &StepContext::new(6, Seed(1)),
         );
         assert_ne!(a, c);
     }
@@ -249,10 +237,7 @@ mod tests {
         let mut v = vec![0.0; n];
         let mut states = chain.init(&v);
         let params = vec![0.0; n];
-        let ctx = StepContext {
-            step: 3,
-            seed: Seed(9),
-        };
+        let ctx = StepContext::new(3, Seed(9));
         chain.update(&mut v, &mut states, &params, &ctx);
         let var = v.iter().map(|x| x * x).sum::<f64>() / n as f64;
         let one = 2.0 * 0.5 / 4.0;
@@ -276,10 +261,7 @@ mod tests {
             &mut d,
             &mut State::default(),
             &params,
-            &StepContext {
-                step: 0,
-                seed: Seed(0),
-            },
+            &StepContext::new(0, Seed(0)),
         );
         // X + Δ = 1.5; divided by 1 + 0.2/1 = 1.2 and 1 + 0.2/0.25 = 1.8.
         assert!((params[0] + d[0] - 1.25).abs() < 1e-15);

@@ -43,15 +43,17 @@ pub struct StepContext {
 }
 
 impl StepContext {
+    /// The context of step t of a run with seed `seed`.
+    pub fn new(step: u64, seed: Seed) -> StepContext {
+        StepContext { step, seed }
+    }
+
     /// The context of the transform at position `index` of a chain: the same step, and a seed
     /// of its own (`seed.child("transform", index)`), so that two noise sources of one chain
     /// (two [`LangevinNoise`] transforms, or a tempered [`crate::meanfield::ParticleStep`] and
     /// a noise transform) draw independent noise.
     pub fn for_transform(&self, index: usize) -> StepContext {
-        StepContext {
-            step: self.step,
-            seed: self.seed.child("transform", index as u64),
-        }
+        StepContext::new(self.step, self.seed.child("transform", index as u64))
     }
 }
 
@@ -285,10 +287,7 @@ pub(crate) mod testing {
         let mut out = vec![theta.clone()];
         let mut buffers = StepBuffers::default();
         for t in 0..steps {
-            let ctx = StepContext {
-                step: t as u64,
-                seed: Seed(0),
-            };
+            let ctx = StepContext::new(t as u64, Seed(0));
             opt.step(&mut theta, &mut states, &ctx, &mut buffers, |at, g| {
                 g.copy_from_slice(&grad_fn(at));
                 0.0

@@ -276,6 +276,14 @@ fn step_count(field: &str, v: i64, allow_zero: bool) -> Result<u64> {
     Ok(limits::count(field, v, if allow_zero { 0 } else { 1 })? as u64)
 }
 
+/// The seed of trial k of a run with root seed s: `s.child("trial", k)`. Everything a trial
+/// draws (initialisation, batches, noise) derives from it, so trial k of a spec is the same
+/// whatever the number of trials or threads; anything that reproduces a trial of [`run`]
+/// outside it derives the seed here.
+pub fn trial_seed(root: Seed, trial: usize) -> Seed {
+    root.child("trial", trial as u64)
+}
+
 /// Runs a spec. With `out`, writes `metrics.csv`, `params.npy` (trials × P), `summary.json`
 /// (and `params_average.npy`, checkpoints) there, atomically. With `resume`, each trial
 /// continues from its checkpoint in `out` when there is one. A divergence is reported as
@@ -356,7 +364,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
     let outcomes: Vec<Result<TrialOutcome>> = (0..trials)
         .into_par_iter()
         .map(|k| {
-            let trial_seed = seed.child("trial", k as u64);
+            let trial_seed = trial_seed(seed, k);
             let trainer = Trainer {
                 objective,
                 optimizer: &optimizer,

@@ -181,9 +181,21 @@ impl<'a> Trainer<'a> {
 impl Trainer<'_> {
     /// Runs all T steps from θ₀ without observers: the final state and the recorded metrics.
     pub fn fit(&self, params: Vec<f64>, data: &Dataset) -> Result<(TrainState, Table)> {
+        self.fit_with(params, data, &mut [])
+    }
+
+    /// Runs all T steps from θ₀ with `observers` (their columns after the fixed ones): the
+    /// final state and the recorded metrics. [`Trainer::start`], [`Trainer::table`] and
+    /// [`Trainer::run`] are the same in parts, for runs that stop and resume.
+    pub fn fit_with(
+        &self,
+        params: Vec<f64>,
+        data: &Dataset,
+        observers: &mut [&mut dyn Observer],
+    ) -> Result<(TrainState, Table)> {
         let mut state = self.start(params);
-        let mut table = self.table(&[]);
-        self.run(&mut state, data, self.steps, &mut [], &mut table)?;
+        let mut table = self.table(observers);
+        self.run(&mut state, data, self.steps, observers, &mut table)?;
         Ok((state, table))
     }
 
@@ -257,10 +269,7 @@ impl Trainer<'_> {
         while state.step < until {
             let t = state.step;
             let batch = sampler.batch(t, data, &mut batch_buffer);
-            let ctx = StepContext {
-                step: t,
-                seed: self.seed,
-            };
+            let ctx = StepContext::new(t, self.seed);
             let batch_data = batch.unwrap_or(data);
             let loss = self.optimizer.gradient(
                 &state.params,

@@ -1,0 +1,267 @@
+//! The tiled, parallel computation of K and Θ between two input sets: per-thread scratch
+//! tiles, non-temporal stores, and the mirror of the leading square.
+
+use super::*;
+use crate::error::{Error, Result};
+use crate::linalg::{
+    check_fits, gemm_slice_sequential, stream_fence, stream_store, transpose_group, Matrix,
+    SharedPtr,
+};
+use rayon::prelude::*;
+
+/// Writes `dst[c·dst_stride + i] = src[i·src_stride + c]` for i in `rows`, c in `cols` (only
+/// c > i when `upper_only`): a transpose between two row-major buffers, or with `src` = `dst`
+/// the mirror of a block's upper part onto its lower part. Runs over groups of 8 rows
+/// ([`transpose_group`], ordinary stores); with `upper_only` the entries of each group's
+/// diagonal 8 × 8 block are copied one by one.
+///
+/// # Safety
+/// Both buffers must be valid for the entries read and written, which no other thread may
+/// access; a read entry is never a written one (with `src` = `dst`, `upper_only` must hold).
+pub(super) unsafe fn transpose_entries(
+    (src, ss): (*const f64, usize),
+    (dst, ds): (*mut f64, usize),
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    upper_only: bool,
+) {
+    for ib in rows.clone().step_by(8) {
+        let ie = (ib + 8).min(rows.end);
+        // Columns every row of the group keeps (all of them, or those right of the group).
+        let c0 = if upper_only {
+            cols.start.max(ie)
+        } else {
+            cols.start
+        };
+        // SAFETY: the caller's contract; every entry below lies in `rows` × `cols`.
+        unsafe {
+            if upper_only {
+                for i in ib..ie {
+                    for c in cols.start.max(i + 1)..ie.min(cols.end) {
+                        *dst.add(c * ds + i) = *src.add(i * ss + c);
+                    }
+                }
+            }
+            if c0 < cols.end {
+                let (from, to) = (src.add(ib * ss + c0), dst.add(c0 * ds + ib));
+                transpose_group((from, ss), (to, ds), ie - ib, cols.end - c0, false);
+            }
+        }
+    }
+}
+
+impl Network {
+    /// The tiled computation of [`Network::compute`]: K and Θ between the rows of `x1` and of
+    /// `x2`, written to the r × n₂ outputs at `kp` and `tp` (r = rows of x1, n₂ = rows of x2).
+    /// Work is split into TILE × TILE tiles, each a parallel task (so that a few rows against
+    /// many still use every core): a tile is computed in a per-thread scratch that stays in
+    /// cache — K⁰ = ⟨x, x'⟩/d by a small GEMM, then the layer maps row by row — and written
+    /// out once, with non-temporal stores ([`stream_store`]: no read of the output's lines
+    /// before they are written). In the `leading` layout (x1 = the first r rows of x2) only
+    /// the tiles on and right of the diagonal are computed, with cos θ = 1 at j = i; inside the
+    /// leading r × r square each one is also written transposed into the rows below (entries no
+    /// other task writes). Each entry is the same sequence of operations whatever the thread
+    /// count.
+    ///
+    /// Every one of the r × n₂ entries of both outputs is written and none is read, so the
+    /// outputs may be uninitialised memory.
+    ///
+    /// # Safety
+    /// `kp` and `tp` must each be valid for writes of r × n₂ values, which nothing else
+    /// accesses during the call.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn tiles(
+        &self,
+        map: &ActivationMap,
+        var1: &[Vec<f64>],
+        var2_layers: &[LayerVariances],
+        (x1, x2, scale): (&Matrix, &Matrix, f64),
+        leading: bool,
+        (kp, tp): (SharedPtr, SharedPtr),
+    ) {
+        const TILE: usize = 128;
+        let (r, n2) = (x1.rows, x2.rows);
+        let input_dim = x1.cols;
+        // The tiles (bi, bj), each a task: all of them in the cross layout, those with bj ≥ bi
+        // in the leading one (whose tile columns start at the row block's own start).
+        let (row_blocks, col_blocks) = (r.div_ceil(TILE), n2.div_ceil(TILE));
+        let tiles: Vec<(usize, usize)> = (0..row_blocks)
+            .flat_map(|bi| (if leading { bi } else { 0 }..col_blocks).map(move |bj| (bi, bj)))
+            .collect();
+        tiles.into_par_iter().for_each(|(bi, bj)| {
+            let (i0, i1) = (bi * TILE, ((bi + 1) * TILE).min(r));
+            let (j0, ri) = (bj * TILE, i1 - i0);
+            let cj = (j0 + TILE).min(n2) - j0;
+            // The K and Θ tiles.
+            crate::linalg::with_scratch(2 * TILE * TILE, |scratch| {
+                let (k_tile, t_tile) = scratch.split_at_mut(TILE * TILE);
+                let (k_tile, t_tile) = (&mut k_tile[..ri * cj], &mut t_tile[..ri * cj]);
+                // K⁰ of the tile, ⟨x_i, x'_j⟩/d, in cache.
+                let (a, b) = (x1.view().subrows(i0, ri), x2.view().subrows(j0, cj));
+                gemm_slice_sequential(k_tile, ri, cj, 0.0, a, b.transpose(), scale);
+                let diagonal_tile = leading && j0 == i0;
+                // The tile's columns inside the leading square (c < r), whose transposes
+                // go below the diagonal: rows j0 + c, columns i0.. (no other task writes
+                // there). In groups of rows that start a 64-byte line of those output rows
+                // (when the row length allows), so that each group's transpose is whole
+                // lines; the groups are written while the next ones are computed.
+                let square = if leading {
+                    (j0 + cj).min(r).saturating_sub(j0)
+                } else {
+                    0
+                };
+                let offset = (kp.at(0) as usize / 8 + j0 * n2 + i0) % 8;
+                let lead = if n2.is_multiple_of(8) {
+                    (8 - offset) % 8
+                } else {
+                    0
+                };
+                let mut g0 = 0;
+                while g0 < ri {
+                    let g1 = if g0 == 0 && lead > 0 { lead } else { g0 + 8 }.min(ri);
+                    for li in g0..g1 {
+                        let i = i0 + li;
+                        let start = if leading { j0.max(i) } else { j0 };
+                        if start >= j0 + cj {
+                            continue;
+                        }
+                        let diagonal = (leading && start == i).then_some(0);
+                        let span = li * cj + (start - j0)..(li + 1) * cj;
+                        let (k_row, t_row) = (&mut k_tile[span.clone()], &mut t_tile[span]);
+                        let (v1, v2) = (&var1[i], var2_layers);
+                        self.row(map, v1, v2, start, k_row, t_row, diagonal, input_dim);
+                    }
+                    if !diagonal_tile {
+                        for (tile, out) in [(&*k_tile, kp), (&*t_tile, tp)] {
+                            let rows = &tile[g0 * cj..g1 * cj];
+                            // SAFETY: rows i0 + g0..i0 + g1, columns j0..j0 + cj are this
+                            // task's tile, which no other task writes (in the leading layout
+                            // it lies above the diagonal); below the diagonal, rows j0..,
+                            // columns i0 + g0..i0 + g1, as said above. The outputs are valid
+                            // for all of it (the caller's contract).
+                            unsafe {
+                                for (li, row) in rows.chunks_exact(cj).enumerate() {
+                                    stream_store(out.at((i0 + g0 + li) * n2 + j0), row);
+                                }
+                                if square > 0 {
+                                    let src = (rows.as_ptr(), cj);
+                                    let dst = (out.at(j0 * n2 + i0 + g0), n2);
+                                    transpose_group(src, dst, g1 - g0, square, true);
+                                }
+                            }
+                        }
+                    }
+                    g0 = g1;
+                }
+                if diagonal_tile {
+                    for (tile, out) in [(&mut *k_tile, kp), (&mut *t_tile, tp)] {
+                        // Its lower part is its upper part mirrored.
+                        let base = tile.as_mut_ptr();
+                        // SAFETY: inside the tile; only c > i is read, only c < i written;
+                        // then this task's tile, rows i0.., columns j0 = i0.. on the
+                        // diagonal (no other task writes it).
+                        unsafe {
+                            transpose_entries((base, cj), (base, cj), 0..ri, 0..square, true);
+                            for (li, row) in tile.chunks_exact(cj).enumerate() {
+                                stream_store(out.at((i0 + li) * n2 + j0), row);
+                            }
+                        }
+                    }
+                }
+            });
+            stream_fence();
+        });
+    }
+
+    /// K and Θ between the rows of `x1` and of `x2`; `leading` says that `x1` is the first
+    /// rows of `x2` (x1 = x2 included): only entries j ≥ i are computed, with cos θ = 1 at
+    /// j = i, and the leading square is mirrored.
+    pub(super) fn compute(
+        &self,
+        x1: &Matrix,
+        x2: &Matrix,
+        leading: bool,
+        out: &mut Kernels,
+    ) -> Result<()> {
+        self.validate()?;
+        let d = x1.cols;
+        if x2.cols != d {
+            return Err(Error::shape(
+                "kernel",
+                format!("x has {d} columns but x2 has {}", x2.cols),
+            ));
+        }
+        if d == 0 {
+            return Err(Error::shape(
+                "kernel",
+                "the inputs have no columns (the kernels normalise by the input dimension)",
+            ));
+        }
+        let map = ActivationMap::new(self.activation, self.quadrature_degree)?;
+        // The per-layer variances below: q of every input, and q, √q, 1/√q of x2's.
+        let inputs = x1.rows + x2.rows;
+        check_fits(
+            "depth (the per-layer variances of the inputs)",
+            &[inputs, self.depth, 4],
+        )?;
+        if [&out.nngp, &out.ntk]
+            .iter()
+            .any(|m| (m.rows, m.cols) != (x1.rows, x2.rows))
+        {
+            check_fits(
+                "kernel size (NNGP and NTK, rows of x × rows of x2)",
+                &[2, x1.rows, x2.rows],
+            )?;
+        }
+        let scale = 1.0 / d as f64;
+        let sq = |x: &Matrix| -> Vec<f64> {
+            (0..x.rows)
+                .map(|i| x.row(i).iter().map(|v| v * v).sum::<f64>() * scale)
+                .collect()
+        };
+        let var2: Vec<Vec<f64>> = sq(x2)
+            .into_iter()
+            .map(|q| self.variances(&map, q))
+            .collect::<Result<_>>()?;
+        let var1: Vec<Vec<f64>> = if leading {
+            var2[..x1.rows].to_vec()
+        } else {
+            sq(x1)
+                .into_iter()
+                .map(|q| self.variances(&map, q))
+                .collect::<Result<_>>()?
+        };
+        // Per layer, the variances of the second set as arrays (rows run over j).
+        let var2_layers: Vec<LayerVariances> = (0..self.depth)
+            .map(|l| {
+                let mut layer = LayerVariances::default();
+                var2.iter().for_each(|v| layer.push(v[l]));
+                layer
+            })
+            .collect();
+        let (r, n2) = (x1.rows, x2.rows);
+        let tiles = |kp: *mut f64, tp: *mut f64| {
+            let inputs = (x1, x2, scale);
+            let outputs = (SharedPtr::new(kp), SharedPtr::new(tp));
+            // SAFETY: both outputs are r × n₂ values (the buffers below), used by nothing else
+            // during the call.
+            unsafe { self.tiles(&map, &var1, &var2_layers, inputs, leading, outputs) }
+        };
+        let Kernels { nngp, ntk } = out;
+        if [&*nngp, &*ntk].iter().all(|m| (m.rows, m.cols) == (r, n2)) {
+            // Reused buffers: every entry is overwritten, none read.
+            tiles(nngp.data.as_mut_ptr(), ntk.data.as_mut_ptr());
+        } else {
+            // Fresh outputs, not initialised first (no zeroing pass before the tiles write
+            // every entry; where the allocator recycles memory, none of its pages is touched
+            // twice).
+            // SAFETY: `tiles` writes every one of the r × n₂ entries of each.
+            (*nngp, *ntk) = unsafe {
+                Matrix::written_in_place(r, n2, |kp| {
+                    Matrix::written_in_place(r, n2, |tp| tiles(kp, tp)).0
+                })
+            };
+        }
+        Ok(())
+    }
+}
