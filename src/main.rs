@@ -17,8 +17,8 @@ static ALLOCATOR: gradflow::alloc::Allocator = gradflow::alloc::Allocator;
     about = "Optimization theory of deep learning: train in the NTK, mean-field and Langevin regimes and check the theorems"
 )]
 struct Cli {
-    /// Worker threads (results do not depend on it; at most 16 per core, or 256); default: all
-    /// cores.
+    /// Worker threads: 1 to 16 per core (at least 256 allowed); results do not depend on it;
+    /// default: all cores.
     #[arg(long, global = true)]
     threads: Option<usize>,
     /// Print nothing but errors.
@@ -148,7 +148,8 @@ enum Command {
     /// Run the claims of the source document and check them against their predictions.
     #[command(allow_negative_numbers = true)]
     Reproduce {
-        /// The quick setting (minutes instead of hours).
+        /// The quick setting: fewer widths, seeds and steps (about a minute on two cores; the
+        /// full setting takes a few minutes).
         #[arg(long)]
         quick: bool,
         /// Only these claim ids (comma-separated).

@@ -256,13 +256,14 @@ impl Table {
         Ok(self.rows.iter().map(|r| r[k]).collect())
     }
 
-    /// The CSV text (shortest round-trip representation of each number).
+    /// The CSV text: integers (|v| < 2⁵³, exactly representable) without a fractional part
+    /// (`128`, not `128.0`), every other number in its shortest round-trip representation.
     pub fn to_csv(&self) -> Result<String> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let csv_err = |e: csv::Error| Error::format("<csv>", e.to_string());
         w.write_record(&self.columns).map_err(csv_err)?;
         for row in &self.rows {
-            w.write_record(row.iter().map(|v| format!("{v:?}")))
+            w.write_record(row.iter().map(|&v| csv_number(v)))
                 .map_err(csv_err)?;
         }
         let bytes = w
@@ -277,9 +278,43 @@ impl Table {
     }
 }
 
+/// A number as [`Table::to_csv`] writes it: an integer (below 2⁵³ in magnitude, where every
+/// integer is an f64) without ".0", anything else (−0, fractions, huge values, NaN, ±inf) by
+/// Rust's shortest round-trip form. Both parse back to the same f64.
+pub fn csv_number(v: f64) -> String {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if v.fract() == 0.0 && v.abs() < EXACT && !(v == 0.0 && v.is_sign_negative()) {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:?}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_are_written_as_integers_and_every_number_round_trips() {
+        assert_eq!(csv_number(128.0), "128");
+        assert_eq!(csv_number(-3.0), "-3");
+        assert_eq!(csv_number(0.0), "0");
+        assert_eq!(csv_number(-0.0), "-0.0");
+        assert_eq!(csv_number(0.5), "0.5");
+        assert_eq!(csv_number(1e300), "1e300");
+        for v in [
+            128.0,
+            -0.0,
+            0.1,
+            1e300,
+            2f64.powi(53),
+            2f64.powi(53) - 1.0,
+            f64::MIN_POSITIVE,
+        ] {
+            let back: f64 = csv_number(v).parse().unwrap();
+            assert_eq!(back.to_bits(), v.to_bits(), "{v}");
+        }
+    }
 
     #[test]
     fn unknown_columns_are_errors() {

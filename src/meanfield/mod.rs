@@ -25,8 +25,9 @@ use crate::rng::Rng;
 use crate::train::{Observer, Snapshot};
 use crate::transport::{self, GroundCost, Measure};
 
-/// Up to this many particles the observers use exact OT; beyond, Sinkhorn at ε = 1e-3 · mean C.
-pub const EXACT_LIMIT: usize = 3000;
+/// Up to this many particles the observers use exact OT; beyond, a Sinkhorn run of bounded
+/// cost, rounded to a feasible plan (see [`transport::bounded`]).
+pub const EXACT_LIMIT: usize = transport::bounded::EXACT_LIMIT;
 
 /// The particle step of mean-field gradient descent / Langevin dynamics (see the module docs):
 /// v ← −η_t (M g + λ θ) + √(2η_t T_t) ξ with T_t = `temperature(t)` / β.
@@ -218,19 +219,10 @@ pub fn align_neurons(
 }
 
 /// W2² between two particle clouds of uniform weight: exact (network simplex) up to
-/// [`EXACT_LIMIT`] particles, else the Sinkhorn cost ⟨C, P_ε⟩ at ε = 1e-3 · mean C.
+/// [`EXACT_LIMIT`] particles, else the cost of a feasible coupling from a Sinkhorn run of
+/// bounded cost ([`transport::bounded::w2_squared`], whose bracket also gives the accuracy).
 pub fn w2_squared(x: &Matrix, y: &Matrix) -> Result<f64> {
-    let mu = Measure::uniform("particles", x.clone())?;
-    let nu = Measure::uniform("reference particles", y.clone())?;
-    transport::check_same_dim(&mu, &nu)?;
-    let c = transport::cost_matrix(&mu.points, &nu.points, GroundCost::SqEuclidean)?;
-    if x.rows.max(y.rows) <= EXACT_LIMIT {
-        Ok(transport::exact::solve(&mu.weights, &nu.weights, &c)?.cost)
-    } else {
-        let mean = c.data.iter().sum::<f64>() / c.data.len() as f64;
-        let opts = transport::sinkhorn::Options::new(1e-3 * mean.max(f64::MIN_POSITIVE))?;
-        Ok(transport::sinkhorn::solve(&mu.weights, &nu.weights, &c, &opts)?.cost)
-    }
+    Ok(transport::bounded::w2_squared(x, y)?.upper)
 }
 
 /// The mean-field velocity field of SPEC §4 at every particle, computed directly from its
@@ -365,6 +357,10 @@ impl Observer for ParticleObserver {
             "displacement_sq".into(),
             "action".into(),
         ];
+        if self.layout.width > EXACT_LIMIT {
+            // The certified accuracy of w2_sq_init beyond the exact solver's size.
+            c.push("w2_sq_init_gap".into());
+        }
         if self.reference.is_some() {
             c.push("w2_sq_ref".into());
         }
@@ -387,11 +383,15 @@ impl Observer for ParticleObserver {
             self.energy += mean_sq(&now, prev);
             self.intervals += 1;
         }
+        let w2 = transport::bounded::w2_squared(&now, initial)?;
         let mut row = vec![
-            w2_squared(&now, initial)?,
+            w2.upper,
             mean_sq(&now, initial),
             self.intervals as f64 * self.energy,
         ];
+        if self.layout.width > EXACT_LIMIT {
+            row.push(w2.gap());
+        }
         if let Some(r) = &self.reference {
             row.push(w2_squared(&now, r)?);
         }

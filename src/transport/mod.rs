@@ -20,6 +20,7 @@
 //! [`Report`] with the cost W_p^p (`cost`, what POT's `emd2` returns), the distance W_p
 //! (`distance`) and what the method knows; [`wasserstein`] is its short form for a value.
 
+pub mod bounded;
 pub mod exact;
 pub mod one_d;
 pub mod sinkhorn;
