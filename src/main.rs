@@ -347,6 +347,9 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                 Some(&out),
                 resume,
             );
+            if outcome.is_ok() || matches!(outcome, Err(Error::Diverged { .. })) {
+                gradflow::report::run::write_run_report(&out)?;
+            }
             match outcome {
                 Ok(o) => {
                     if json {

@@ -4,6 +4,8 @@
 use super::reproduce::{seed_rows, ClaimResult, Options, Report};
 use super::{Check, ClaimOutcome};
 use crate::error::{Error, Result};
+use crate::report::page::{sig4, Provenance, STYLE};
+use crate::report::typography;
 use crate::spec::write_json;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -184,61 +186,144 @@ pub fn terminal_seed_table(reports: &[Report]) -> String {
     s
 }
 
-/// A distance in tolerance units for the page: two decimals in the usual range, three
-/// significant digits in scientific notation beyond it (a control can miss by 10¹²).
-fn short(x: f64) -> String {
-    if x.is_finite() && x != 0.0 && !(1e-2..1e4).contains(&x.abs()) {
-        format!("{x:.2e}")
-    } else {
-        format!("{x:.2}")
+/// The references a statement cites, in the order it cites them: every author list followed
+/// by a year ("Du, Zhai, Poczós, Singh 2019", "Jacot et al. 2018", "Bach & Moulines 2013,
+/// Thm 1"), read from the statement's text so that a claim needs no second list.
+pub fn references(statement: &str) -> Vec<String> {
+    let tokens: Vec<&str> = statement.split_whitespace().collect();
+    let is_year = |t: &str| {
+        let d: String = t.chars().take_while(char::is_ascii_digit).collect();
+        d.len() == 4
+            && (d.starts_with("19") || d.starts_with("20"))
+            && !t[4..].starts_with(|c: char| c.is_ascii_digit() || c == '.' && t.len() > 5)
+    };
+    let mut found: Vec<String> = Vec::new();
+    for (k, t) in tokens.iter().enumerate() {
+        if !is_year(t) {
+            continue;
+        }
+        let mut names: Vec<String> = Vec::new();
+        for prev in tokens[..k].iter().rev() {
+            if prev.ends_with(';') || prev.ends_with(':') || prev.ends_with(')') {
+                break;
+            }
+            let bare = prev.trim_start_matches('(');
+            let joins = ["&", "and", "et", "al.", "de", "van", "der", "von"];
+            let capital = bare.chars().next().is_some_and(char::is_uppercase)
+                && bare.chars().filter(|c| c.is_alphabetic()).count() >= 2;
+            if !(capital || joins.contains(&bare)) {
+                break;
+            }
+            names.push(bare.to_string());
+            if prev.starts_with('(') {
+                break;
+            }
+        }
+        while names
+            .last()
+            .is_some_and(|n| ["&", "and", "et", "al."].contains(&n.as_str()))
+        {
+            names.pop();
+        }
+        if !names
+            .iter()
+            .any(|n| n.chars().next().is_some_and(char::is_uppercase))
+        {
+            continue;
+        }
+        names.reverse();
+        let year: String = t.chars().take(4).collect();
+        let mut cite = format!("{} {year}", names.join(" "));
+        // A theorem, lemma … number right after the year.
+        if t[4..].starts_with(',') {
+            if let (Some(kind), Some(num)) = (tokens.get(k + 1), tokens.get(k + 2)) {
+                let kinds = [
+                    "Thm",
+                    "Theorem",
+                    "Lemma",
+                    "Prop.",
+                    "Proposition",
+                    "Cor.",
+                    "Corollary",
+                    "Section",
+                    "§",
+                ];
+                if kinds.contains(kind) {
+                    let num = num.trim_end_matches([';', ')', ',', '.']);
+                    cite = format!("{cite}, {kind} {num}");
+                }
+            }
+        }
+        if !found.contains(&cite) {
+            found.push(cite);
+        }
     }
+    found
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// `OUT/index.html`: a self-contained page (no scripts, fonts or images fetched) with a table
-/// of contents and, per claim, the statement, the setup and the checks.
+/// `OUT/index.html`: a self-contained page (no scripts, fonts or images fetched) with a header
+/// naming the software, commit, seed, threads, date and the source lecture; a table of contents;
+/// per claim, the statement (TeX typeset as HTML), its references, the setup, the checks, the
+/// controls, the figures and links to its CSV files, and a link back to the contents.
 pub fn write_html(out: &Path, report: &Report, options: &Options) -> Result<()> {
+    let passed = report.claims.iter().filter(|c| c.passed()).count();
+    let provenance = Provenance {
+        seeds: vec![report.seed],
+        threads: rayon::current_num_threads(),
+        extra: vec![
+            (
+                "setting".into(),
+                if options.quick { "quick" } else { "full" }.into(),
+            ),
+            (
+                "result".into(),
+                format!("{passed} of {} claims passed", report.claims.len()),
+            ),
+        ],
+    };
     let mut h = String::new();
     let _ = write!(
         h,
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>gradflow reproduce</title>\
-         <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em}}td.name{{min-width:18em}}\
-         .pass{{color:#070}}.fail{{color:#b00}}</style></head><body>\
-         <h1>gradflow reproduce</h1><p>setting: {}, seed {}. Each check names its basis \
-         (theorem, closed form, or an empirical threshold) and its own negative control, a \
-         setting that breaks a hypothesis of the theorem; the distance is the deviation from \
-         the prediction in units of the tolerance (≤ 1 passes), for the normal run and for the \
-         control, which must exceed 1. A check passes only when its control fails it.</p>\
-         <h2>Contents</h2><ul>",
-        if options.quick { "quick" } else { "full" },
-        report.seed
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>gradflow reproduce</title><style>{STYLE}</style></head><body>\
+         <h1>gradflow reproduce: the lecture's claims, checked</h1>{}\
+         <p>Each check names its basis (theorem, closed form, or an empirical threshold) and its \
+         own negative control, a setting that breaks a hypothesis of the theorem; the distance \
+         is the deviation from the prediction in units of the tolerance (≤ 1 passes), for the \
+         normal run and for the control, which must exceed 1. A check passes only when its \
+         control fails it. Numbers are shown to four significant digits; the CSV files hold \
+         them in full.</p><nav id=\"contents\"><h2>Contents</h2><ul>",
+        provenance.header_html()
     );
     for c in &report.claims {
         let _ = write!(
             h,
             "<li><a href=\"#{id}\">{id}</a> — {t} <span class=\"{cls}\">{v}</span></li>",
             id = c.id,
-            t = escape(c.title),
+            t = typography::html(c.title),
             cls = if c.passed() { "pass" } else { "fail" },
             v = if c.passed() { "PASS" } else { "FAIL" }
         );
     }
-    h.push_str("</ul>");
+    h.push_str("</ul></nav>");
     for c in &report.claims {
         let _ = write!(
             h,
-            "<h2 id=\"{id}\">{id}: {t}</h2><p>{s}</p><p><em>Setup.</em> {u}</p>",
+            "<section id=\"{id}\"><h2>{id}: {t} <a class=\"top\" href=\"#contents\">↑ contents</a></h2>\
+             <p>{s}</p><p><em>Setup.</em> {u}</p>",
             id = c.id,
-            t = escape(c.title),
-            s = escape(c.statement),
-            u = escape(c.setup)
+            t = typography::html(c.title),
+            s = typography::html(c.statement),
+            u = typography::html(c.setup)
         );
+        let refs = references(c.statement);
+        if !refs.is_empty() {
+            let _ = write!(
+                h,
+                "<p><em>References.</em> {}.</p>",
+                typography::html(&refs.join("; "))
+            );
+        }
         match &c.outcome {
             Ok(o) => {
                 h.push_str("<table><tr><th>check</th><th>measured</th><th></th><th>predicted</th><th>tolerance</th><th>basis</th><th>distance</th><th>control</th><th>control's value</th><th>control's distance</th><th>verdict</th></tr>");
@@ -249,17 +334,17 @@ pub fn write_html(out: &Path, report: &Report, options: &Options) -> Result<()> 
                         .map_or((f64::NAN, f64::NAN), |r| (r.measured, r.distance));
                     let _ = write!(
                         h,
-                        "<tr><td class=\"name\">{}</td><td>{:.4e}</td><td>{}</td><td>{:.4e}</td><td>{:.2e}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4e}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
-                        escape(&k.name),
-                        k.measured,
+                        "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"{}\">{}</td></tr>",
+                        typography::html(&k.name),
+                        sig4(k.measured),
                         k.relation.symbol(),
-                        k.predicted,
-                        k.tolerance,
+                        sig4(k.predicted),
+                        sig4(k.tolerance),
                         k.basis.map_or("—", |b| b.label()),
-                        short(k.distance()),
-                        k.control.unwrap_or("—"),
-                        cm,
-                        short(cd),
+                        sig4(k.distance()),
+                        k.control.map_or("—".to_string(), |n| format!("<code>{n}</code>")),
+                        sig4(cm),
+                        sig4(cd),
                         if verdict == super::Verdict::Pass { "pass" } else { "fail" },
                         verdict.word()
                     );
@@ -270,7 +355,7 @@ pub fn write_html(out: &Path, report: &Report, options: &Options) -> Result<()> 
                         h,
                         "<li><code>{}</code>: {}</li>",
                         r.control.name,
-                        escape(r.control.breaks)
+                        typography::html(r.control.breaks)
                     );
                 }
                 h.push_str("</ul>");
@@ -280,22 +365,30 @@ pub fn write_html(out: &Path, report: &Report, options: &Options) -> Result<()> 
                     let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
                     let _ = write!(
                         h,
-                        "<figure>{svg}<figcaption>{} (<code>{}/{}.svg</code>)</figcaption></figure>",
-                        escape(&f.title),
-                        c.id,
-                        f.name
+                        "<figure>{svg}<figcaption>{} (<a href=\"{id}/{n}.svg\">{id}/{n}.svg</a>)</figcaption></figure>",
+                        typography::html(&f.title),
+                        id = c.id,
+                        n = f.name
                     );
                 }
-                h.push_str("<p>Data: ");
-                for (n, _) in &o.tables {
-                    let _ = write!(h, "<code>{}/{n}.csv</code> ", c.id);
-                }
+                h.push_str("<p><em>Data.</em> ");
+                let links: Vec<String> = o
+                    .tables
+                    .iter()
+                    .map(|(n, _)| format!("<a href=\"{id}/{n}.csv\">{id}/{n}.csv</a>", id = c.id))
+                    .collect();
+                h.push_str(&links.join(", "));
                 h.push_str("</p>");
             }
             Err(m) => {
-                let _ = write!(h, "<p class=\"fail\">the run failed: {}</p>", escape(m));
+                let _ = write!(
+                    h,
+                    "<p class=\"fail\">the run failed: {}</p>",
+                    typography::html(m)
+                );
             }
         }
+        h.push_str("</section>");
     }
     h.push_str("</body></html>\n");
     crate::data::io::write_atomic(&out.join("index.html"), h.as_bytes())
@@ -368,4 +461,27 @@ pub fn terminal_table(report: &Report, show_controls: bool) -> String {
         report.claims.len()
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_read_from_the_statement() {
+        let s = "K (Du, Zhai, Poczós, Singh 2019, the concentration step; Jacot et al. 2018) and \
+                 E = σ²d/(2T) (Bach & Moulines 2013, Thm 1; the document's result is Nitanda & \
+                 Suzuki 2021, the same scheme), n = 2000 points, K = 2000, (Laplace; Raginsky, \
+                 Rakhlin, Telgarsky 2017 use it) and again Jacot et al. 2018.";
+        assert_eq!(
+            references(s),
+            [
+                "Du, Zhai, Poczós, Singh 2019",
+                "Jacot et al. 2018",
+                "Bach & Moulines 2013, Thm 1",
+                "Nitanda & Suzuki 2021",
+                "Raginsky, Rakhlin, Telgarsky 2017",
+            ]
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! `gradflow reproduce`: runs each selected claim in its normal setting and under each of its
 //! negative controls, for one or several seeds, attaches to every check what its own control
-//! did, and writes the outputs (see [`super::report`]).
+//! did, and writes the outputs (see [`super::report`]). The results table goes to stdout,
+//! progress to stderr.
 
 use super::{registry, report, Claim, ClaimOutcome, Context, Control, Verdict};
 use crate::error::{Error, Result};
@@ -282,13 +283,13 @@ pub fn reproduce(options: &Options) -> Result<Vec<Report>> {
     if several {
         report::write_seed_table(&options.out, &reports, options)?;
     }
-    if !options.quiet {
-        if several {
-            eprint!("{}", report::terminal_seed_table(&reports));
-        } else {
-            for r in &reports {
-                eprint!("{}", report::terminal_table(r, options.negative_control));
-            }
+    // The results table is the command's output: stdout, so that `> results.txt` keeps it
+    // (progress, above, goes to stderr and `--quiet` silences only that).
+    if several {
+        print!("{}", report::terminal_seed_table(&reports));
+    } else {
+        for r in &reports {
+            print!("{}", report::terminal_table(r, options.negative_control));
         }
     }
     Ok(reports)

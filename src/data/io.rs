@@ -276,6 +276,56 @@ impl Table {
     pub fn write(&self, path: &Path) -> Result<()> {
         write_atomic(path, self.to_csv()?.as_bytes())
     }
+
+    /// Reads a table written by [`Table::write`]: a header, then rows of numbers (an empty
+    /// field or `NaN` reads as NaN). Errors name the file, the line and the column.
+    pub fn read(path: &Path) -> Result<Table> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let columns: Vec<String> = r
+            .headers()
+            .map_err(|e| Error::format(path, e.to_string()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let mut table = Table {
+            columns,
+            rows: Vec::new(),
+        };
+        for (k, record) in r.records().enumerate() {
+            let record = record.map_err(|e| Error::format(path, e.to_string()))?;
+            let row = record
+                .iter()
+                .zip(&table.columns)
+                .map(|(v, c)| {
+                    let v = v.trim();
+                    if v.is_empty() {
+                        Ok(f64::NAN)
+                    } else {
+                        v.parse::<f64>().map_err(|_| {
+                            Error::format(
+                                path,
+                                format!("line {}, column '{c}': '{v}' is not a number", k + 2),
+                            )
+                        })
+                    }
+                })
+                .collect::<Result<Vec<f64>>>()?;
+            if row.len() != table.columns.len() {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "line {}: {} fields for {} columns",
+                        k + 2,
+                        row.len(),
+                        table.columns.len()
+                    ),
+                ));
+            }
+            table.rows.push(row);
+        }
+        Ok(table)
+    }
 }
 
 /// A number as [`Table::to_csv`] writes it: an integer (below 2⁵³ in magnitude, where every
