@@ -17,6 +17,7 @@
 
 pub mod adaptive;
 pub mod average;
+mod iterates;
 pub mod langevin;
 pub mod regularize;
 pub mod schedule;
