@@ -77,6 +77,14 @@ pub enum Kind {
     Nngp,
 }
 
+impl std::str::FromStr for Kind {
+    type Err = String;
+    /// The spec's spelling (snake case), via [`crate::error::parse_variant`].
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        crate::error::parse_variant(s)
+    }
+}
+
 /// NNGP and NTK matrices between two input sets.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Kernels {
