@@ -12,6 +12,7 @@ mod deep_linear;
 mod implicit_bias;
 mod infinite_langevin;
 mod kernel_vs_network;
+mod langevin_free_energy;
 mod langevin_stationary;
 mod lazy_vs_rich;
 mod low_noise;

@@ -12,6 +12,9 @@
 //! ([`crate::nn::Potential`] with `chains`, or `trials` of any spec), each with its own noise
 //! streams, deterministic per seed whatever the thread count.
 
+mod free_energy;
+pub use free_energy::{gibbs_free_energy, KernelDensity};
+
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::{self, Matrix};
