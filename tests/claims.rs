@@ -89,4 +89,5 @@ claim_tests! {
     langevin_stationary => "langevin-stationary",
     infinite_langevin => "infinite-langevin",
     low_noise_classification => "low-noise-classification",
+    sgld_excess_risk => "sgld-excess-risk",
 }

@@ -16,6 +16,9 @@ use crate::train::{Objective, Observer, Trainer};
 /// GLD's stationary law, escape times and low-temperature concentration.
 pub struct LangevinStationary;
 
+/// Tolerance of the extrapolated Eyring–Kramers ratio: 3 standard deviations over seeds 0–9.
+const EK_TOLERANCE: f64 = 0.2;
+
 /// Runs GLD (`sgd` + `langevin_noise` at inverse temperature `beta`) on the chains of
 /// `potential` for up to `steps` steps, recording `observer` every `every` steps, in pieces of
 /// 20 records until `stop(observer)`; returns the metrics table (step, train_loss, the
@@ -251,7 +254,11 @@ impl Claim for LangevinStationary {
          Klein 2004), so log τ is linear in β with slope ΔL; as β → ∞ the law concentrates at \
          the global minimum: the mass of a higher well falls like e^{−βδL}, δL its height above \
          the global minimum (Laplace; Raginsky, Rakhlin, Telgarsky 2017 use it for non-convex \
-         learning)."
+         learning). For a λ-convex potential π satisfies a log-Sobolev inequality with constant \
+         βλ (Bakry–Émery) and KL(ρ_t ‖ π) ≤ e^{−2λt} KL(ρ₀ ‖ π). The law ρ_t of the dynamics is \
+         the Wasserstein gradient flow of the free energy F(ρ) = ∫L dρ + β⁻¹∫ρ log ρ = \
+         β⁻¹KL(ρ ‖ π) + const (Jordan, Kinderlehrer, Otto 1998): F decreases at the rate \
+         dF/dt = −β⁻² ∫ρ_t|∇ log(ρ_t/π)|² (de Bruijn's identity) to its minimum F(π) = −β⁻¹ log Z."
     }
     fn setup(&self) -> &'static str {
         "η = 0.01 throughout. (1) Stationary law: tilted double well L(x) = (x² − 1)² + 0.3x, \
@@ -270,9 +277,11 @@ impl Claim for LangevinStationary {
          the exact passage time, + 3 standard deviations over seeds, 0.045); log(τ̂/τ_exact) \
          averaged over β ≈ 0 ± 0.05 against the exact continuous-time mean first-passage time \
          (closed form, a double quadrature; 3 standard deviations over seeds 0.044); the \
-         Eyring–Kramers formula with its prefactor at β = 5, τ̂/τ_EK ≈ 1 ± 0.22 (theorem; the \
-         tolerance = its O(1/β) correction at β = 5, +0.107 from the exact passage time, + 3 \
-         standard deviations over seeds, 0.11). (3) Concentration: the \
+         full Eyring–Kramers formula with its prefactor, τ_EK = 2π/√(U″(−1)|U″(0)|)·e^{βΔL}: \
+         τ = τ_EK(1 + O(1/β)), so the ratio τ̂/τ_EK is fitted by a line in 1/β over the 7 β's and \
+         its intercept (the limit β → ∞) ≈ 1 ± 0.2 (theorem; the exact passage time's own \
+         extrapolation is 1.02; 3 standard deviations over seeds 0–9: 0.18; the intercept's fit \
+         error is recorded). (3) Concentration: the \
          tilted well, chains (quick 600, full 2000) started in the wrong (right) well at x = 1, \
          β = 1, 1.5 … 4; after 1.5·10⁴ steps, the fraction of chain-steps outside the global \
          basin (x > saddle) over 10⁴ more steps. Checks: the slope of its log against β (7 points) \
@@ -285,8 +294,22 @@ impl Claim for LangevinStationary {
          chains (quick 40000, full 100000) from ρ₀ = N(2, 1/β); KL from the chains' mean and \
          variance (the law stays Gaussian) at t = 0.25 … 2 (8 points); check: its fitted decay \
          rate ≈ 2 ± 0.05 (theorem; 3 standard deviations over seeds 0.026, the discrete chain's \
-         rate is 2.01). Control `colder-chains`: every chain runs at 2β while it is compared with the \
-         law, passage time and mass at β (a wrong temperature) — every check fails under it. \
+         rate is 2.01). (5) GLD is the Wasserstein gradient flow of the free energy \
+         F(ρ) = ∫U dρ + β⁻¹∫ρ log ρ (Jordan–Kinderlehrer–Otto): on the tilted well at β = 2, \
+         chains (quick 20000, full 50000) from ρ₀ = N(0, 0.5²), η = 0.002 up to t = 0.2 then \
+         0.01; at t = 0, 0.02 … 0.2, 0.3, 0.5, 1 … 4 the law of the chains is estimated by a \
+         Gaussian kernel density (bandwidth 0.05, binned on 1201 points of [−3, 3]) and F(ρ_t) \
+         and the relative Fisher information I(ρ_t ‖ π) = ∫ρ|ρ′/ρ + βU′|² are computed on the \
+         grid; F(π) = −β⁻¹ log Z by quadrature. Checks (theorem): F(ρ_4) − F(π) ≤ 0 + 0.02 (the \
+         flow converges to the minimiser; the chains still carry 0.009 of metastable excess at \
+         t = 4); the largest increase of F between records ≤ 0 + 0.003 (F decreases; 3 standard \
+         deviations over seeds 0.0024); de Bruijn's identity dF/dt = −β⁻² I(ρ_t ‖ π) in integrated \
+         form over t = 0.02 … 0.2, (F(ρ_0.02) − F(ρ_0.2)) ÷ β⁻²∫I dt ≈ 1 ± 0.08 (measured 0.95–0.98: \
+         the kernel's O(h²) smoothing and the trapezoidal rule in t bias it low by ≈ 0.03; 3 \
+         standard deviations over seeds 0.03). Control `colder-chains`: every chain runs at 2β while it is compared with the \
+         law, passage time, mass and free energy at β (a wrong temperature) — every check fails \
+         under it (the free energy then stops at β⁻¹KL(π_2β ‖ π_β) ≈ 0.06 after rising again, and \
+         dissipates at 0.76 of β⁻² I). \
          The old Gibbs-mass check computed from the density alone is gone: the mass now comes \
          from the chains."
     }
@@ -444,20 +467,23 @@ impl Claim for LangevinStationary {
             .control("colder-chains")
             .std_error(se_mean),
         );
-        let last = escape.rows.last().cloned().unwrap_or_default();
-        let ek_ratio =
-            last.get(3).copied().unwrap_or(f64::NAN) / last.get(6).copied().unwrap_or(f64::NAN);
+        // The full Eyring–Kramers law τ = τ_EK(1 + O(1/β)): the ratio τ̂/τ_EK is linear in 1/β to
+        // first order, and its extrapolation to 1/β = 0 is 1.
+        let inv_betas: Vec<f64> = betas.iter().map(|b| 1.0 / b).collect();
+        let ek_ratios: Vec<f64> = escape.rows.iter().map(|r| r[3] / r[6]).collect();
+        let fit_ek = fit_finite("Eyring–Kramers extrapolation", &inv_betas, &ek_ratios)?;
         checks.push(
             Check::new(
-                "τ̂ / Eyring–Kramers time (prefactor included) at β = 5",
-                ek_ratio,
+                "τ̂ / Eyring–Kramers time (prefactor included), β = 2…5, extrapolated to 1/β → 0",
+                fit_ek.intercept,
                 Relation::Within,
                 1.0,
-                0.22,
+                EK_TOLERANCE,
             )
             .basis(Basis::Theorem)
             .control("colder-chains")
-            .std_error(ek_ratio * last.get(4).copied().unwrap_or(f64::NAN)),
+            .fit(&fit_ek)
+            .std_error(fit_ek.intercept_std_error),
         );
         let rows = escape.rows.clone();
         figures.push(
@@ -525,6 +551,13 @@ impl Claim for LangevinStationary {
             ),
         );
         tables.push(("kl_decay".to_string(), lsi));
+
+        // 5. GLD as the Wasserstein gradient flow of the free energy.
+        let (fe_checks, fe_table, fe_figure) =
+            super::langevin_free_energy::free_energy_checks(ctx, run_beta(2.0))?;
+        checks.extend(fe_checks);
+        tables.push(("free_energy".to_string(), fe_table));
+        figures.push(fe_figure);
 
         // 3. Concentration at the global minimum, measured from chains started in the wrong well.
         let (u_t, _) = well(0.3);

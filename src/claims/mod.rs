@@ -12,6 +12,7 @@ mod deep_linear;
 mod implicit_bias;
 mod infinite_langevin;
 mod kernel_vs_network;
+mod langevin_free_energy;
 mod langevin_stationary;
 mod lazy_vs_rich;
 mod low_noise;
@@ -25,6 +26,7 @@ mod ntk_positive;
 mod optimizers;
 mod report;
 mod reproduce;
+mod sgld_excess_risk;
 mod smoothing;
 mod spectral_bias;
 mod teacher_student;
@@ -100,6 +102,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(langevin_stationary::LangevinStationary),
         Box::new(infinite_langevin::InfiniteLangevin),
         Box::new(low_noise::LowNoiseClassification),
+        Box::new(sgld_excess_risk::SgldExcessRisk),
     ]
 }
 

@@ -17,9 +17,11 @@ mod escape;
 mod gibbs;
 mod posterior;
 mod sharpness;
+mod free_energy;
 
 pub use diagnostics::{effective_sample_size, split_rhat};
 pub use escape::{eyring_kramers_time, FirstPassage};
+pub use free_energy::{gibbs_free_energy, KernelDensity};
 pub use gibbs::{
     discrete_quadratic_variance, gibbs_probabilities, gibbs_probabilities_of, histogram,
     kl_divergence, total_variation, GibbsDistance, Grid,
