@@ -10,12 +10,14 @@ use crate::data::synthetic::orthonormal;
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::nn::{Activation, Parameterization};
-use crate::optim::{Momentum, Nesterov, Optimizer, Sgd, TorchSgd, Transform};
+use crate::optim::{
+    AdaGrad, Adam, Momentum, Nesterov, Optimizer, RmsProp, Sgd, TorchSgd, Transform,
+};
 use crate::report::{Figure, Scale};
 use crate::rng::Seed;
 use crate::spec::data::{DataSpec, TargetSpec};
 use crate::spec::model::ModelSpec;
-use crate::spec::optimizer::{LearningRate, TransformSpec};
+use crate::spec::optimizer::TransformSpec;
 use crate::spec::{run, LossSpec, Spec, TrainSpec};
 use crate::stats::fit_linear;
 use std::path::Path;
@@ -43,55 +45,31 @@ const TORCH_TOL: f64 = 1e-12;
 
 /// The optimizers of the deep-net figure, each with its step size.
 fn deep_net_optimizers() -> [(&'static str, TransformSpec); 6] {
-    let lr = |v: f64| LearningRate(v.into());
     [
-        ("sgd", TransformSpec::Sgd { lr: lr(1.0) }),
+        ("sgd", TransformSpec::Sgd(Sgd { lr: 1.0.into() })),
         (
             "momentum",
-            TransformSpec::Momentum {
-                lr: lr(1.0),
+            TransformSpec::Momentum(Momentum {
+                lr: 1.0.into(),
                 theta: 0.9,
-            },
+            }),
         ),
         (
             "nesterov",
-            TransformSpec::Nesterov {
-                lr: lr(1.0),
+            TransformSpec::Nesterov(Nesterov {
+                lr: 1.0.into(),
                 theta: 0.9,
-            },
+            }),
         ),
         (
             "adagrad",
-            TransformSpec::Adagrad {
-                lr: lr(0.05),
-                lr_decay: 0.0,
-                weight_decay: 0.0,
-                initial_accumulator_value: 0.0,
-                eps: 1e-10,
-            },
+            TransformSpec::Adagrad(AdaGrad::torch_default(0.05)),
         ),
         (
             "rmsprop",
-            TransformSpec::Rmsprop {
-                lr: lr(0.002),
-                alpha: 0.99,
-                eps: 1e-8,
-                weight_decay: 0.0,
-                momentum: 0.0,
-                centered: false,
-            },
+            TransformSpec::Rmsprop(RmsProp::torch_default(0.002)),
         ),
-        (
-            "adam",
-            TransformSpec::Adam {
-                lr: lr(0.005),
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-                weight_decay: 0.0,
-                amsgrad: false,
-            },
-        ),
+        ("adam", TransformSpec::Adam(Adam::torch_default(0.005))),
     ]
 }
 

@@ -14,10 +14,10 @@
 
 mod diagnostics;
 mod escape;
+mod free_energy;
 mod gibbs;
 mod posterior;
 mod sharpness;
-mod free_energy;
 
 pub use diagnostics::{effective_sample_size, split_rhat};
 pub use escape::{eyring_kramers_time, FirstPassage};
