@@ -108,7 +108,7 @@ pub fn open_input(path: &Path) -> Result<(std::fs::File, Option<u64>)> {
     if meta.is_dir() {
         return Err(refused(path, "is a directory, not a file".to_string()));
     }
-    Ok((file, meta.is_file().then(|| meta.len())))
+    Ok((file, meta.is_file().then_some(meta.len())))
 }
 
 /// Reads at most `limit` bytes of `path` (a regular file or a stream); a longer input is an
