@@ -11,6 +11,7 @@ mod connectivity;
 mod deep_linear;
 mod implicit_bias;
 mod infinite_langevin;
+mod infinite_langevin_gap;
 mod kernel_vs_network;
 mod langevin_free_energy;
 mod langevin_stationary;
