@@ -420,3 +420,47 @@ fn the_readme_predict_example_runs_and_predicts() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("--diag-reg"), "{}", stderr(&o));
 }
+
+/// A type error inside the model table (an internally tagged table, which the TOML parser
+/// reports at its header) points at the key's line and column; `run --out FILE` names the
+/// flag instead of "File exists (os error 17)"; huge finite kernel inputs name the file, not
+/// w_std.
+#[test]
+fn messages_point_at_the_key_the_flag_and_the_file() {
+    let dir = scratch("messages");
+    std::fs::write(
+        dir.join("spec.toml"),
+        SPHERE.replace("width = 16", "activation = \"relu\"\nwidth = \"abc\""),
+    )
+    .unwrap();
+    let o = gradflow(&["run", "spec.toml", "--out", "out"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    let line = SPHERE
+        .replace("width = 16", "activation = \"relu\"\nwidth = \"abc\"")
+        .lines()
+        .position(|l| l.starts_with("width"))
+        .unwrap()
+        + 1;
+    let want = format!("line {line}, column 1 (key `width`)");
+    assert!(stderr(&o).contains(&want), "{want} not in {}", stderr(&o));
+    std::fs::write(dir.join("good.toml"), SPHERE).unwrap();
+    std::fs::write(dir.join("afile"), "").unwrap();
+    let o = gradflow(&["run", "good.toml", "--out", "afile"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("invalid --out") && !stderr(&o).contains("os error"),
+        "{}",
+        stderr(&o)
+    );
+    write_npy(&dir, "hx.npy", &[2, 2], &[1e200, 1.0, 0.5, 2.0]);
+    let o = gradflow(
+        &["kernel", "--x", "hx.npy", "--depth", "1", "--out", "k.npy"],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--x (hx.npy)") && !stderr(&o).contains("w_std"),
+        "{}",
+        stderr(&o)
+    );
+}
