@@ -591,7 +591,7 @@ impl Network {
                 continue;
             }
             let q0 = s * s * row.iter().map(|v| (v / s) * (v / s)).sum::<f64>() / d;
-            if !(q0 <= VARIANCE_RANGE) {
+            if q0.is_nan() || q0 > VARIANCE_RANGE {
                 return Err(Error::invalid(
                     what,
                     format!(
