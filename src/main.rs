@@ -340,6 +340,16 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                         .unwrap_or_else(|| "run".into()),
                 )
             });
+            if out.exists() && !out.is_dir() {
+                return Err(Error::invalid(
+                    "--out",
+                    format!(
+                        "{} exists and is not a folder: `run` writes a folder of outputs there \
+                         (created when missing); give another path",
+                        out.display()
+                    ),
+                ));
+            }
             let started = std::time::Instant::now();
             let outcome = gradflow::spec::run(
                 &parsed,
@@ -438,7 +448,11 @@ fn execute(cli: Cli) -> Result<u8, Error> {
         } => {
             let (network, kind) = net.network()?;
             let x1 = read_finite(&x, "--x")?;
+            network.check_inputs(&format!("--x ({})", x.display()), &x1)?;
             let x2m = x2.as_ref().map(|p| read_finite(p, "--x2")).transpose()?;
+            if let (Some(m), Some(p)) = (&x2m, &x2) {
+                network.check_inputs(&format!("--x2 ({})", p.display()), m)?;
+            }
             let (rows, cols) = gradflow::kernel::analytic::stream_to_npy(
                 &network,
                 kind,
@@ -480,6 +494,8 @@ fn execute(cli: Cli) -> Result<u8, Error> {
             let xtr = read_finite(&x_train, "--x-train")?;
             let ytr = read_finite(&y_train, "--y-train")?;
             let xte = read_finite(&x_test, "--x-test")?;
+            network.check_inputs(&format!("--x-train ({})", x_train.display()), &xtr)?;
+            network.check_inputs(&format!("--x-test ({})", x_test.display()), &xte)?;
             let f0 = match (f0_train, f0_test) {
                 (Some(a), Some(b)) => Some((
                     read_finite(&a, "--f0-train")?,

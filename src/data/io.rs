@@ -456,6 +456,6 @@ mod tests {
         let mut t = Table::new(&["step", "loss"]);
         t.push(vec![0.0, 0.1 + 0.2]);
         let text = t.to_csv().unwrap();
-        assert_eq!(text, "step,loss\n0.0,0.30000000000000004\n");
+        assert_eq!(text, "step,loss\n0,0.30000000000000004\n");
     }
 }

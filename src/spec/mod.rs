@@ -36,6 +36,7 @@ pub mod data;
 pub mod limits;
 pub mod model;
 pub mod optimizer;
+mod toml_error;
 
 use crate::data::io::{write_atomic, write_npy_matrix, Table};
 use crate::error::{Error, Result};
@@ -210,7 +211,7 @@ impl Spec {
     }
     /// Parses a spec from TOML text (`path` names the file in errors).
     pub fn from_toml(text: &str, path: &Path) -> Result<Spec> {
-        toml::from_str(text).map_err(|e| Error::format(path, e.to_string()))
+        toml::from_str(text).map_err(|e| Error::format(path, toml_error::describe(text, &e)))
     }
 
     /// The data of this spec (the same draw [`run`] trains on).

@@ -136,6 +136,33 @@ impl Network {
         Ok(())
     }
 
+    /// Err naming `what` (the file or argument the inputs came from) when some row of `x` has
+    /// ‖x‖²/d beyond the variance range the layer maps hold (1e150) — huge finite inputs, whose
+    /// kernel would otherwise be blamed on w_std, b_std or the depth.
+    pub fn check_inputs(&self, what: &str, x: &Matrix) -> Result<()> {
+        let d = x.cols.max(1) as f64;
+        for i in 0..x.rows {
+            // Scaled so that the sum of squares cannot overflow: ‖x‖² = s² Σ (x_j / s)².
+            let row = x.row(i);
+            let s = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            if s == 0.0 {
+                continue;
+            }
+            let q0 = s * s * row.iter().map(|v| (v / s) * (v / s)).sum::<f64>() / d;
+            if q0.is_nan() || q0 > VARIANCE_RANGE {
+                return Err(Error::invalid(
+                    what,
+                    format!(
+                        "row {i} (largest entry {s:.3e}) has ‖x‖²/d = {q0:.3e}, beyond the range \
+                         the kernel's layer maps hold in f64 (≤ {VARIANCE_RANGE:e}); rescale the \
+                         inputs"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn bias_var(&self) -> f64 {
         self.b_std.map_or(0.0, |b| b * b)
     }
