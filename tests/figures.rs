@@ -142,6 +142,10 @@ fn the_page_speaks_mathematics_and_names_its_provenance() {
         while end < chars.len() && (chars[end].is_ascii_digit() || chars[end] == '.') {
             end += 1;
         }
+        // (A sentence may end right after a number.)
+        while end > k + 1 && chars[end - 1] == '.' {
+            end -= 1;
+        }
         let number: String = chars[k..end].iter().collect();
         let next = chars.get(end).copied().unwrap_or(' ');
         let context: String = chars[k.saturating_sub(30)..(end + 30).min(chars.len())]
