@@ -142,6 +142,10 @@ fn the_page_speaks_mathematics_and_names_its_provenance() {
         while end < chars.len() && (chars[end].is_ascii_digit() || chars[end] == '.') {
             end += 1;
         }
+        // (A sentence may end right after a number.)
+        while end > k + 1 && chars[end - 1] == '.' {
+            end -= 1;
+        }
         let number: String = chars[k..end].iter().collect();
         let next = chars.get(end).copied().unwrap_or(' ');
         let context: String = chars[k.saturating_sub(30)..(end + 30).min(chars.len())]
@@ -185,8 +189,7 @@ fn the_page_speaks_mathematics_and_names_its_provenance() {
     let mut linked = 0;
     for piece in html.split("href=\"").skip(1) {
         let target = &piece[..piece.find('"').unwrap()];
-        if target.starts_with('#') {
-            let id = &target[1..];
+        if let Some(id) = target.strip_prefix('#') {
             assert!(html.contains(&format!("id=\"{id}\"")), "dangling {target}");
         } else {
             assert!(dir.join(target).exists(), "link to missing {target}");
@@ -298,4 +301,53 @@ fn the_page_renders_in_a_browser_without_errors_requests_or_overlaps() {
     for key in ["empty", "overlaps", "resources", "external"] {
         assert!(v[key].as_array().unwrap().is_empty(), "{key}: {}", v[key]);
     }
+}
+
+#[test]
+fn run_plots_its_metrics_into_svg_and_a_page() {
+    let dir = std::env::temp_dir().join(format!("gradflow-run-figures-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = r#"
+seed = 3
+trials = 2
+[data]
+kind = "sphere"
+n = 30
+n_test = 20
+dim = 3
+target = { kind = "harmonic", degree = 1 }
+[model]
+kind = "two_layer"
+width = 32
+[[optimizer]]
+kind = "sgd"
+lr = 0.5
+[train]
+steps = 40
+record_every = 5
+"#;
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gradflow"))
+        .args(["run", "spec.toml", "--out", "out"])
+        .current_dir(&dir)
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = dir.join("out");
+    for f in ["loss.svg", "gradient.svg", "movement.svg", "report.html"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let loss = std::fs::read_to_string(out.join("loss.svg")).unwrap();
+    assert!(loss.contains("train_loss, trial 0") && loss.contains("test_loss, trial 1"));
+    for (path, svg) in svgs(&out) {
+        assert!(overlapping_text(&svg).is_empty(), "{}", path.display());
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("href=\"metrics.csv\"") && !html.contains("http"));
+    assert_eq!(html.matches("<svg").count(), svgs(&out).len());
 }

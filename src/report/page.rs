@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 /// The stylesheet of every page: readable widths, figures at their drawn size (800 px, so the
 /// figures' fonts of 14 px and more are shown at that size or larger), and a print layout
 /// (no navigation links, figures kept whole on a page).
-pub const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,Arial,sans-serif;max-width:62em;\
+pub const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,Arial,sans-serif;max-width:66em;\
 margin:2em auto;padding:0 1em;line-height:1.45;color:#111}\
 h1{font-size:1.7em}h2{margin-top:2.2em;border-bottom:1px solid #ccc}\
-table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;padding:.25em .55em;\
+table{border-collapse:collapse;margin:.8em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.2em .4em;\
 vertical-align:top}th{background:#f3f3f3;text-align:left}td.num{text-align:right;\
 font-variant-numeric:tabular-nums;white-space:nowrap}td.name{min-width:16em}\
 .pass{color:#070;font-weight:bold}.fail{color:#b00;font-weight:bold}\
@@ -24,11 +24,12 @@ a.top{font-size:.85em;float:right;font-weight:normal}\
 figure,table{break-inside:avoid}h2{break-before:page;border:none}\
 a{color:inherit;text-decoration:none}}";
 
-/// The source lecture, as its title page gives it (no author is named there).
+/// The source lecture, as its title page gives it (no author is named there), its Japanese
+/// names translated (a page must not depend on a CJK font being installed).
 pub const CITATION: &str = "Lecture slides on the optimization theory of deep learning, \
-Combinatorial Optimization Seminar 2020 (組合せ最適化セミナー2020, COSS2020), 6 August 2020; \
-Department of Mathematical Informatics, Graduate School of Information Science and Technology, \
-The University of Tokyo (東京大学大学院情報理工学系研究科数理情報学専攻) and RIKEN AIP (理研AIP).";
+Combinatorial Optimization Seminar 2020 (COSS2020), 6 August 2020; Department of Mathematical \
+Informatics, Graduate School of Information Science and Technology, The University of Tokyo, \
+and RIKEN AIP.";
 
 /// The git commit gradflow was built from, when the build could ask git.
 pub fn commit() -> Option<&'static str> {

@@ -125,7 +125,7 @@ fn fits(ticks: &[Tick], lo: f64, hi: f64, scale: Scale, room: Room) -> bool {
                 let extent = if room.horizontal {
                     text_width(l, room.font) + 0.8 * room.font
                 } else {
-                    1.5 * room.font
+                    2.0 * room.font
                 };
                 (fraction(t.value, lo, hi, scale) * room.length, extent)
             })

@@ -245,6 +245,16 @@ fn convert(text: &str, mode: Mode) -> String {
                     rest = after;
                 }
             }
+            '`' if mode == Mode::Html && after.contains('`') => {
+                // `code`, as Markdown writes it.
+                let end = after.find('`').unwrap_or(after.len());
+                out.push_str("<code>");
+                for ch in after[..end].chars() {
+                    escape_char(ch, &mut out, mode);
+                }
+                out.push_str("</code>");
+                rest = &after[(end + 1).min(after.len())..];
+            }
             '\\' => {
                 let name_len = after
                     .char_indices()
@@ -362,6 +372,10 @@ mod tests {
         );
         assert_eq!(html("_{k ∈ {1,2}}"), "<sub>k ∈ {1,2}</sub>");
         assert_eq!(html("a < b"), "a &lt; b");
+        assert_eq!(
+            html("`tied-features` (x_i)"),
+            "<code>tied-features</code> (x<sub>i</sub>)"
+        );
     }
 
     #[test]
