@@ -435,7 +435,7 @@ fn separable_logistic(
         (soudry.0, soudry.1),
         (square.0, square.1),
         (power.0, power.1),
-        (closed, inv_fit.clone()),
+        (closed, inv_fit),
     ]
     .into_iter()
     .enumerate()
