@@ -319,8 +319,8 @@ impl Claim for TeacherStudent {
          m = k students of s₁/s₂ ≤ 0 + 0.6 (empirical: the theorem describes a slow first \
          phase but gives no constant; the first phase is not flat — its fit includes the end of \
          the initial drop and the bend into the linear phase — and the median ratio was \
-         0.24–0.50 over seeds 0–9 with 16 students, std 0.09: 0.6 is the 10-seed median + 3 \
-         std, and a warm start gives ≈ 1). Controls: narrow-student — the students are narrower than the \
+         0.24–0.50 over seeds 0–9 with 16 students, std 0.09, and is 0.26–0.45 with 24, std \
+         0.07: 0.6 is about the 10-seed median + 3 std, and a warm start gives ≈ 1). Controls: narrow-student — the students are narrower than the \
          hypothesis needs (m = k − 1 = 3 for the exact-size student, which cannot represent the \
          teacher; m = 1 < n, d·m = 10 < n parameters, for the over-parameterised one): fails 1, \
          2 (the loss plateaus) and 3 (K₀ is singular: no linear rate is predicted, and none is \
