@@ -213,11 +213,7 @@ mod tests {
         pool.install(|| LangevinNoise::add_noise(&mut b, 1.0, &ctx));
         assert_eq!(a, b);
         let mut c = vec![0.0; 40_000];
-        LangevinNoise::add_noise(
-            &mut c,
-            1.0,
-            &StepContext::new(6, Seed(1)),
-        );
+        LangevinNoise::add_noise(&mut c, 1.0, &StepContext::new(6, Seed(1)));
         assert_ne!(a, c);
     }
 
