@@ -173,20 +173,12 @@ mod tests {
         Ok((cell.index * 10 + cell.replicate, x))
     }
 
-    fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(f)
-    }
-
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let grid = [4usize, 8, 16, 32];
         let run = || Sweep::new(Seed(3), "width", &grid, 5).run(draw).unwrap();
-        let one = in_pool(1, run);
-        let three = in_pool(3, run);
+        let one = crate::linalg::on_threads(1, run);
+        let three = crate::linalg::on_threads(3, run);
         assert_eq!(one, three);
         // Bit-identical values, not merely equal under PartialEq of f64.
         let bits = |t: &SweepTable<usize, (usize, f64)>| -> Vec<u64> {

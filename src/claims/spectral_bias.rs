@@ -236,9 +236,8 @@ impl Claim for SpectralBias {
             ..Trainer::full_batch(Objective::squared(&model), &optimizer, ctx.seed, steps)
         };
         let mut probe = PredictionProbe::new(x.clone());
-        let mut state = trainer.start(model.init(&mut ctx.seed.stream("init", 0)));
-        let mut table = trainer.table(&[&mut probe]);
-        trainer.run(&mut state, &data, steps, &mut [&mut probe], &mut table)?;
+        let params = model.init(&mut ctx.seed.stream("init", 0));
+        let (_, table) = trainer.fit_with(params, &data, &mut [&mut probe])?;
         let kmax = FREQUENCIES[FREQUENCIES.len() - 1];
         // The prediction always uses the ReLU NTK k_∞ of the network trained in the normal run.
         let k_row = two_layer_ntk(&x, None, Activation::Relu)?;

@@ -84,6 +84,17 @@ pub(crate) fn tier_allowed(index: usize) -> bool {
     }
 }
 
+/// `f` on a rayon pool of `threads` threads: for tests that hold results to be the same
+/// whatever the thread count.
+#[cfg(test)]
+pub(crate) fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a rayon pool for the test")
+        .install(f)
+}
+
 /// `f()` with the first 2, 1 and 0 tiers of every [`simd_dispatch`] function switched off on
 /// the calling thread — with the default tiers: plain code, AVX2 + FMA and AVX-512F, each where
 /// the CPU has it (a tier it lacks falls through to the next) — asserted bit for bit the same;

@@ -168,15 +168,6 @@ mod tests {
         assert_eq!(again, outer);
     }
 
-    /// `f` on a rayon pool of `threads` threads.
-    fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(f)
-    }
-
     #[test]
     fn gemm_is_bit_identical_across_thread_counts() {
         let a = random(700, 90, 10);

@@ -7,7 +7,7 @@
 
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::Matrix;
-use crate::nn::two_layer::HiddenLayer;
+use crate::nn::hidden_layer::HiddenLayer;
 use crate::nn::{Activation, Cache, Model, ParamBlock};
 use crate::rng::Rng;
 

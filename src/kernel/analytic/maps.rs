@@ -142,7 +142,7 @@ pub(super) fn ab_relu_map(
 crate::linalg::simd_dispatch! {
     /// [`dense_ab_relu_row_generic`] with runtime dispatch to the widest vector unit (8 lanes
     /// with AVX-512, 4 with AVX2); every path rounds identically.
-    fn dense_ab_relu_row(
+    pub(super) fn dense_ab_relu_row(
         dense: Dense,
         post: Option<Dense>,
         ab2: f64,

@@ -1,7 +1,10 @@
 //! Tests of the layer maps, the tiling and the settings checks.
 
+use super::tiles::transpose_entries;
 use super::*;
+use crate::kernel::gauss_hermite::GaussHermite;
 use crate::nn::activation::{normal_cdf, normal_pdf};
+use std::f64::consts::PI;
 
 /// (E[η(u)η(v)], E[η'(u)η'(v)]) for η = a·min(u, 0) + b·max(u, 0) by a 1-D integral over
 /// z₁ ∈ (−12, 12) of the inner expectation in closed form (for X = μ + σz:
