@@ -340,16 +340,6 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                         .unwrap_or_else(|| "run".into()),
                 )
             });
-            if out.exists() && !out.is_dir() {
-                return Err(Error::invalid(
-                    "--out",
-                    format!(
-                        "{} exists and is not a folder: `run` writes a folder of outputs there \
-                         (created when missing); give another path",
-                        out.display()
-                    ),
-                ));
-            }
             let started = std::time::Instant::now();
             let outcome = gradflow::spec::run(
                 &parsed,

@@ -425,7 +425,7 @@ fn the_readme_predict_example_runs_and_predicts() {
 
 /// A type error inside the model table (an internally tagged table, which the TOML parser
 /// reports at its header) points at the key's line and column; `run --out FILE` names the
-/// flag instead of "File exists (os error 17)"; huge finite kernel inputs name the file, not
+/// path and says it is not a folder instead of "File exists (os error 17)"; huge finite kernel inputs name the file, not
 /// w_std.
 #[test]
 fn messages_point_at_the_key_the_flag_and_the_file() {
@@ -450,7 +450,8 @@ fn messages_point_at_the_key_the_flag_and_the_file() {
     let o = gradflow(&["run", "good.toml", "--out", "afile"], &dir);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("invalid --out") && !stderr(&o).contains("os error"),
+        stderr(&o).contains("afile: exists and is not a folder")
+            && !stderr(&o).contains("os error"),
         "{}",
         stderr(&o)
     );
