@@ -326,7 +326,12 @@ impl Parser<'_> {
             }
             items.push(self.value().map_err(|e| {
                 let snippet = &self.text[open..];
-                let end = snippet.find(')').map_or(snippet.len().min(40), |i| i + 1);
+                // At most 40 characters (not bytes: the header may hold any UTF-8).
+                let cut = snippet
+                    .char_indices()
+                    .nth(40)
+                    .map_or(snippet.len(), |(i, _)| i);
+                let end = snippet.find(')').map_or(cut, |i| i + 1);
                 format!("{e} (in the tuple '{}')", snippet[..end].trim_end())
             })?);
             comma = self.eat(b',');
@@ -591,5 +596,20 @@ mod tests {
         );
         let msg = header(&padded).unwrap_err();
         assert!(msg.len() < 120 && !msg.contains("   "), "{msg}");
+    }
+
+    /// Found by the `npy_header` fuzz target: an unclosed tuple whose first 40 bytes end inside
+    /// a two-byte character ('ɓ') made the error message slice the text off a char boundary
+    /// (a panic). The message now cuts at 40 characters.
+    #[test]
+    fn an_unclosed_tuple_before_a_multibyte_character_is_an_error() {
+        let bytes: [u8; 62] = [
+            147, 78, 85, 77, 80, 89, 1, 6, 49, 0, 123, 32, 34, 42, 0, 0, 34, 58, 40, 0, 48, 44, 13,
+            13, 13, 13, 13, 13, 13, 13, 29, 9, 13, 13, 13, 13, 0, 0, 13, 13, 13, 13, 13, 13, 13,
+            13, 13, 13, 13, 13, 13, 13, 10, 9, 13, 32, 0, 201, 147, 78, 85, 77,
+        ];
+        assert!(crate::data::io::parse_npy(&bytes).is_err());
+        let text = format!("{{'shape': ({}ɓ", " ".repeat(38));
+        assert!(header(&text).is_err());
     }
 }
