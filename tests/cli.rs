@@ -4,25 +4,9 @@
 use gradflow::data::io::{npy_bytes, read_npy_matrix};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+mod common;
 
-fn gradflow(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradflow"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gradflow-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{gradflow, scratch, stderr};
 
 const SMALL: &str = r#"
 seed = 1

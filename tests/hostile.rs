@@ -11,12 +11,9 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+mod common;
 
-fn binary() -> PathBuf {
-    std::env::var_os("GRADFLOW_TEST_BINARY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_gradflow")))
-}
+use common::{binary, scratch, stderr};
 
 fn spawn(args: &[&str], cwd: &Path) -> Child {
     Command::new(binary())
@@ -46,17 +43,6 @@ fn gradflow_within(args: &[&str], cwd: &Path, limit: Duration) -> Output {
 
 fn gradflow(args: &[&str], cwd: &Path) -> Output {
     gradflow_within(args, cwd, Duration::from_secs(120))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gradflow-hostile-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn mkfifo(path: &Path) {

@@ -5,27 +5,10 @@
 //! spell them.
 
 use gradflow::data::io::npy_bytes;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+mod common;
 
-fn gradflow(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradflow"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gradflow-num-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{gradflow, scratch, stderr};
 
 fn write_npy(dir: &Path, name: &str, shape: &[usize], data: &[f64]) {
     std::fs::write(dir.join(name), npy_bytes(shape, data)).unwrap();
