@@ -35,20 +35,7 @@ pub struct Room {
 pub fn superscript(n: i32) -> String {
     n.to_string()
         .chars()
-        .map(|c| match c {
-            '-' => '⁻',
-            '0' => '⁰',
-            '1' => '¹',
-            '2' => '²',
-            '3' => '³',
-            '4' => '⁴',
-            '5' => '⁵',
-            '6' => '⁶',
-            '7' => '⁷',
-            '8' => '⁸',
-            '9' => '⁹',
-            other => other,
-        })
+        .map(|c| super::typography::superscript(c).unwrap_or(c))
         .collect()
 }
 

@@ -11,7 +11,7 @@ enum Mode {
 }
 
 /// Unicode superscript of one character, if there is one.
-fn superscript(c: char) -> Option<char> {
+pub(crate) fn superscript(c: char) -> Option<char> {
     Some(match c {
         '0' => '⁰',
         '1' => '¹',
