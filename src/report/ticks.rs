@@ -256,6 +256,13 @@ fn log_labels(values: &[f64]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn exponents_are_written_in_superscript_digits() {
+        assert_eq!(superscript(-12), "⁻¹²");
+        assert_eq!(superscript(305), "³⁰⁵");
+        assert_eq!(superscript(0), "⁰");
+    }
+
     fn room() -> Room {
         Room {
             length: 600.0,
