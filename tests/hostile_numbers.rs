@@ -189,6 +189,59 @@ fn every_size_a_spec_controls_is_checked_before_allocation() {
     }
 }
 
+/// The documented limits are the boundary itself: a harmonic of degree 10⁴, 10⁴ smoothing
+/// samples and a Gibbs grid of 10⁶ cells run (in a few seconds); one more is refused naming the
+/// field and the limit.
+#[test]
+fn size_limits_accept_their_bound_and_refuse_one_more() {
+    use gradflow::optim::langevin::MAX_SMOOTHING_SAMPLES;
+    use gradflow::spec::limits::{MAX_GIBBS_CELLS, MAX_HARMONIC_DEGREE};
+    let degree = |k: usize| SPHERE.replace("degree = 1", &format!("degree = {k}"));
+    let samples = |k: usize| {
+        WELL.replace(
+            "[[optimizer]]\nkind = \"sgd\"",
+            &format!(
+                "[[optimizer]]\nkind = \"smoothing\"\ndelta = 0.1\nsamples = {k}\n\
+                 [[optimizer]]\nkind = \"sgd\""
+            ),
+        )
+        .replace("steps = 5", "steps = 1")
+    };
+    // A 1-D grid: the cell count is the bins.
+    let bins = |k: usize| WELL.replace("bins = 40", &format!("bins = {k}"));
+    let cases: [(&str, String, String, &str); 3] = [
+        (
+            "degree-limit",
+            degree(MAX_HARMONIC_DEGREE),
+            degree(MAX_HARMONIC_DEGREE + 1),
+            "data.target.degree",
+        ),
+        (
+            "samples-limit",
+            samples(MAX_SMOOTHING_SAMPLES),
+            samples(MAX_SMOOTHING_SAMPLES + 1),
+            "optimizer[0].samples",
+        ),
+        (
+            "bins-limit",
+            bins(MAX_GIBBS_CELLS),
+            bins(MAX_GIBBS_CELLS + 1),
+            "train.gibbs.bins",
+        ),
+    ];
+    for (name, at, above, field) in cases {
+        let dir = scratch(name);
+        std::fs::write(dir.join("spec.toml"), &at).unwrap();
+        let out = gradflow(&["run", "spec.toml", "--out", "out", "--quiet"], &dir);
+        assert!(
+            out.status.success(),
+            "{name} at the limit: {}",
+            stderr(&out)
+        );
+        expect_field(name, &above, &[field]);
+    }
+}
+
 /// Field errors name their full table path: the model's γ is `model.gamma`, a teacher's σ_w is
 /// `data.target.model.w_std`.
 #[test]
