@@ -54,6 +54,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    gradflow::signals::default_sigpipe();
     // SIGINT / SIGTERM remove every temporary file before exiting with 130 / 143.
     if let Err(e) = gradflow::signals::install() {
         eprintln!("warning: signal handling not installed: {e}");

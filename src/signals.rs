@@ -8,6 +8,19 @@
 //! temporaries it leaves are removed by the next gradflow process that writes into that
 //! folder.
 
+/// Restores SIGPIPE's default action (the Rust runtime ignores it), for a command-line
+/// process: writing to a closed pipe (`gradflow ot … --json | head -c 10`) then ends the
+/// process quietly, as it ends `cat` or `grep`, instead of a panic in `println!` (exit 101).
+/// Not for a process that embeds the library (a Python interpreter sets its own).
+pub fn default_sigpipe() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `signal` with SIG_DFL installs no handler code; it only resets the disposition
+    // of one signal, which is sound at any point of a single- or multi-threaded process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The exit code after a signal: 128 + its number.
 pub fn exit_code(signal: i32) -> i32 {
     128 + signal

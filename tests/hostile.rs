@@ -446,3 +446,28 @@ fn sigterm_removes_the_temporary_and_exits_143() {
 fn sigint_removes_the_temporary_and_exits_130() {
     interrupted("sigint", "-INT", 130);
 }
+
+/// Output into a pipe its reader has closed (`gradflow ot … --json | head -c 10`) ends the
+/// process quietly — by SIGPIPE, as `cat` or `grep` end — never with a panic (exit 101,
+/// "failed printing to stdout: Broken pipe", seen before the fix).
+#[test]
+fn a_closed_stdout_pipe_ends_the_run_without_a_panic() {
+    let dir = scratch("closed-pipe");
+    let x: Vec<f64> = (0..2000).map(|i| (i as f64 * 0.37).sin()).collect();
+    std::fs::write(dir.join("x.npy"), npy_bytes(&[2000, 1], &x)).unwrap();
+    let mut child = Command::new(binary())
+        .args([
+            "ot", "--x", "x.npy", "--y", "x.npy", "--method", "1d", "--json",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let message = stderr(&out);
+    assert!(!message.contains("panicked"), "{message}");
+    assert_ne!(out.status.code(), Some(101), "{message}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
