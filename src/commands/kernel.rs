@@ -66,21 +66,20 @@ impl Request {
 }
 
 /// K(x, x2) (K(x, x) without `x2`), n × m, in memory: the same blocks, hence the same bits,
-/// as [`save`] writes. `cancel` is polled before each block.
+/// as [`save`] writes with the same `block_rows` (other block sizes may differ in the last
+/// bits). `cancel` is polled before each block of rows.
 pub fn run(request: &Request, x: &Input, x2: Option<&Input>, cancel: Cancel) -> Result<Matrix> {
     let (rows, cols) = request.prepare(x, x2)?;
     check_fits("the kernel", &[rows, cols])?;
     let mut k = Matrix::zeros(rows, cols);
-    let mut blocks = 0;
     stream_blocks(
         &request.network,
         request.kind,
         &x.matrix,
         x2.map(|i| &i.matrix),
         request.block_rows,
+        |row| cancel.check(|| format!("after {row} of {rows} kernel rows")),
         |row, col, block| {
-            cancel.check(|| format!("after {blocks} kernel blocks"))?;
-            blocks += 1;
             for r in 0..block.rows {
                 k.row_mut(row + r)[col..col + block.cols].copy_from_slice(block.row(r));
             }
@@ -91,7 +90,7 @@ pub fn run(request: &Request, x: &Input, x2: Option<&Input>, cancel: Cancel) -> 
 }
 
 /// Writes K(x, x2) to the NPY file `out` block by block (memory bounded by `block_rows`
-/// rows), atomically; returns the shape. `cancel` is polled before each block; an
+/// rows), atomically; returns the shape. `cancel` is polled before each block of rows; an
 /// interrupted or failed computation leaves no file.
 pub fn save(
     request: &Request,
@@ -100,8 +99,7 @@ pub fn save(
     out: &Path,
     cancel: Cancel,
 ) -> Result<(usize, usize)> {
-    request.prepare(x, x2)?;
-    let mut blocks = 0;
+    let (rows, _) = request.prepare(x, x2)?;
     stream_to_npy_with(
         &request.network,
         request.kind,
@@ -109,10 +107,7 @@ pub fn save(
         x2.map(|i| &i.matrix),
         request.block_rows,
         out,
-        || {
-            blocks += 1;
-            cancel.check(|| format!("after {} kernel blocks", blocks - 1))
-        },
+        |row| cancel.check(|| format!("after {row} of {rows} kernel rows")),
     )
 }
 
@@ -120,4 +115,137 @@ pub fn save(
 pub fn summary(request: &Request, out: &Path, shape: (usize, usize)) -> serde_json::Value {
     serde_json::json!({"out": out, "shape": [shape.0, shape.1], "kind": request.kind,
         "depth": request.network.depth, "activation": request.network.activation})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f64::consts::PI;
+
+    fn input(name: &str, rows: usize, cols: usize, f: impl FnMut(usize, usize) -> f64) -> Input {
+        Input::new(name, Matrix::from_fn(rows, cols, f)).unwrap()
+    }
+
+    /// The two-layer ReLU net (NTK parameterization, σ_w = 1, no bias) in closed form (Cho &
+    /// Saul's arc-cosine kernel of degree 1): with q = ⟨x, x'⟩/d, cos θ = q₁₂/√(q₁q₂),
+    /// NNGP = √(q₁q₂)/(2π) (sin θ + (π − θ) cos θ), NTK = NNGP + q₁₂ (π − θ)/(2π).
+    fn arc_cosine(x: &[f64], y: &[f64]) -> (f64, f64) {
+        let d = x.len() as f64;
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>() / d;
+        let (q1, q2, q12) = (dot(x, x), dot(y, y), dot(x, y));
+        let theta = (q12 / (q1 * q2).sqrt()).clamp(-1.0, 1.0).acos();
+        let nngp = (q1 * q2).sqrt() / (2.0 * PI) * (theta.sin() + (PI - theta) * theta.cos());
+        (nngp, nngp + q12 * (PI - theta) / (2.0 * PI))
+    }
+
+    #[test]
+    fn the_two_layer_relu_kernels_are_the_arc_cosine_closed_form() {
+        let x = input("x", 2, 3, |r, c| [[1.0, 0.0, 2.0], [0.5, -1.0, 1.0]][r][c]);
+        for (kind, pick) in [(Kind::Ntk, 1), (Kind::Nngp, 0)] {
+            let request = Request {
+                kind,
+                ..Request::default()
+            };
+            let k = run(&request, &x, None, Cancel::NEVER).unwrap();
+            for (i, j) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                let (nngp, ntk) = arc_cosine(x.matrix.row(i), x.matrix.row(j));
+                let want = [nngp, ntk][pick];
+                let got = k.get(i, j);
+                assert!(
+                    (got - want).abs() < 1e-14 * want.abs(),
+                    "{kind:?} ({i}, {j}): {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn in_memory_and_streamed_kernels_are_the_same_bits_for_any_block_size() {
+        let x = input("x", 7, 4, |r, c| ((r * 4 + c) as f64 * 0.37).sin());
+        let x2 = input("x2", 5, 4, |r, c| ((r * 4 + c) as f64 * 0.91).cos());
+        let dir = std::env::temp_dir().join(format!("gradflow-cmd-kernel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("k.npy");
+        for second in [None, Some(&x2)] {
+            let mut first: Option<Matrix> = None;
+            for block_rows in [1, 2, 3, 7, 100] {
+                let request = Request {
+                    block_rows,
+                    ..Request::default()
+                };
+                let k = run(&request, &x, second, Cancel::NEVER).unwrap();
+                let shape = save(&request, &x, second, &path, Cancel::NEVER).unwrap();
+                assert_eq!(shape, (k.rows, k.cols));
+                let file = crate::data::io::read_npy_matrix(&path).unwrap();
+                assert_eq!(file, k, "block_rows {block_rows}");
+                if second.is_none() {
+                    assert_eq!(k, k.transpose(), "exactly symmetric");
+                }
+                // Other block sizes round differently (the tiles' order of operations), by a
+                // few units in the last place at most.
+                match &first {
+                    Some(f) => {
+                        for (a, b) in k.data.iter().zip(&f.data) {
+                            assert!((a - b).abs() <= 1e-14 * b.abs().max(1.0), "{a} vs {b}");
+                        }
+                    }
+                    None => first = Some(k),
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cancelled_kernel_stops_between_blocks_and_leaves_no_file() {
+        let x = input("x", 6, 2, |r, c| (r + c) as f64);
+        let request = Request {
+            block_rows: 2,
+            ..Request::default()
+        };
+        let polls = std::sync::atomic::AtomicUsize::new(0);
+        let hook = || polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 2;
+        let e = run(&request, &x, None, Cancel::new(&hook)).unwrap_err();
+        assert!(matches!(e, crate::Error::Interrupted { .. }), "{e}");
+        assert_eq!(e.exit_code(), 130);
+        let dir = std::env::temp_dir().join(format!("gradflow-cmd-cancel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("k.npy");
+        polls.store(0, std::sync::atomic::Ordering::Relaxed);
+        let e = save(&request, &x, None, &path, Cancel::new(&hook)).unwrap_err();
+        assert_eq!(e.to_string(), "interrupted after 4 of 6 kernel rows");
+        assert!(
+            std::fs::read_dir(&dir).unwrap().next().is_none(),
+            "no file, no temporary"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn validation_errors_name_the_field_or_the_input() {
+        let x = input("x", 3, 2, |r, c| (r * c) as f64);
+        let bad = |request: Request, x2: Option<&Input>| {
+            run(&request, &x, x2, Cancel::NEVER)
+                .unwrap_err()
+                .to_string()
+        };
+        let mut request = Request::default();
+        request.network.depth = 0;
+        assert!(bad(request, None).starts_with("invalid depth:"));
+        let request = Request {
+            block_rows: 0,
+            ..Request::default()
+        };
+        assert!(bad(request.clone(), None).starts_with("invalid block_rows:"));
+        assert!(request.validate().is_err());
+        let mut request = Request::default();
+        request.network.w_std = f64::NAN;
+        assert!(bad(request, None).starts_with("invalid w_std:"));
+        let huge = input("x2 (huge)", 1, 2, |_, _| 1e200);
+        let e = bad(Request::default(), Some(&huge));
+        assert!(e.contains("x2 (huge)"), "{e}");
+        let wide = input("x2", 1, 3, |_, _| 1.0);
+        let e = bad(Request::default(), Some(&wide));
+        assert!(e.contains("columns"), "{e}");
+    }
 }

@@ -74,3 +74,22 @@ impl std::fmt::Debug for Cancel<'_> {
         f.debug_tuple("Cancel").field(&what).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancel_stops_once_its_hook_says_so() {
+        assert!(Cancel::NEVER.check(|| unreachable!()).is_ok());
+        assert!(Cancel::default().check(|| unreachable!()).is_ok());
+        let flag = std::sync::atomic::AtomicBool::new(false);
+        let hook = || flag.load(std::sync::atomic::Ordering::Relaxed);
+        let cancel = Cancel::new(&hook);
+        assert!(cancel.check(|| "here".into()).is_ok());
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        let e = cancel.check(|| "here".into()).unwrap_err();
+        assert_eq!(e.to_string(), "interrupted here");
+        assert_eq!(e.exit_code(), 130);
+    }
+}

@@ -19,3 +19,33 @@ pub fn run(request: &Request) -> Result<Vec<Report>> {
 pub fn all_passed(reports: &[Report]) -> bool {
     reports.iter().all(Report::all_passed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_name_the_flag() {
+        let request = Request {
+            only: vec!["ntk-positive".into(), "no-such-claim".into()],
+            ..Request::default()
+        };
+        let e = run(&request).unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid --only: unknown claim 'no-such-claim'"),
+            "{e}"
+        );
+        assert!(e.contains("ntk-positive"), "the known ids are listed: {e}");
+        let request = Request {
+            seeds: Vec::new(),
+            ..Request::default()
+        };
+        assert!(request
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("invalid --seeds:"));
+        assert!(Request::default().validate().is_ok());
+        assert!(all_passed(&[]));
+    }
+}

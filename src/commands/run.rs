@@ -89,3 +89,73 @@ pub fn last_step_and_loss(trial: &TrialOutcome) -> (f64, f64) {
         .unwrap_or(f64::NAN);
     (step, loss)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gradient descent on U(θ) = ½‖θ‖² (10 chains in ℝ³, step η = 0.25): θ_t = (1 − η)^t θ₀,
+    /// so U(θ_t) = (1 − η)^{2t} U(θ₀) whatever θ₀.
+    const SPEC: &str = r#"
+[model]
+kind = "potential"
+potential = { kind = "quadratic", k = 1.0 }
+dim = 3
+chains = 10
+start = [1.0, -2.0, 0.5]
+init_std = 0.3
+[[optimizer]]
+kind = "sgd"
+lr = 0.25
+[train]
+steps = 8
+record_every = 1
+"#;
+
+    fn request(out: Option<PathBuf>, resume: bool) -> Request {
+        Request {
+            spec: Spec::from_toml(SPEC, Path::new("quadratic.toml")).unwrap(),
+            base: PathBuf::from("."),
+            out,
+            resume,
+        }
+    }
+
+    #[test]
+    fn a_run_in_memory_follows_gradient_descent_on_a_quadratic() {
+        let outcome = run(&request(None, false)).unwrap();
+        assert_eq!(outcome.trials.len(), 1);
+        let trial = &outcome.trials[0];
+        let loss = trial.table.column("train_loss").unwrap();
+        let steps = trial.table.column("step").unwrap();
+        assert_eq!(steps.len(), 9);
+        for (t, l) in steps.iter().zip(&loss) {
+            let want = loss[0] * 0.75f64.powf(2.0 * t);
+            assert!(
+                (l - want).abs() < 1e-13 * loss[0],
+                "step {t}: {l} vs {want}"
+            );
+        }
+        assert_eq!(last_step_and_loss(trial), (8.0, *loss.last().unwrap()));
+        assert_eq!(trial.params.len(), 30);
+    }
+
+    #[test]
+    fn a_run_with_an_output_folder_writes_its_files_and_report() {
+        let dir = std::env::temp_dir().join(format!("gradflow-cmd-run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let outcome = run(&request(Some(dir.clone()), false)).unwrap();
+        for file in ["metrics.csv", "summary.json", "params.npy", "report.html"] {
+            assert!(dir.join(file).is_file(), "{file}");
+        }
+        let params = crate::data::io::read_npy_matrix(&dir.join("params.npy")).unwrap();
+        assert_eq!(params.data, outcome.trials[0].params);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn resume_needs_an_output_folder() {
+        let e = run(&request(None, true)).unwrap_err().to_string();
+        assert!(e.starts_with("invalid resume:"), "{e}");
+    }
+}

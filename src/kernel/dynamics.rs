@@ -189,12 +189,7 @@ pub fn gradient_descent_mse(
     let theta = regularized(theta_train, settings);
     let normalization = (n * k) as f64;
     let residual0 = sub(y_train, f0_tr); // y − f₀
-    if let Some(&t) = times.iter().find(|t| **t < 0.0 || t.is_nan()) {
-        return Err(Error::invalid(
-            "time",
-            format!("expected t ≥ 0 or inf, got {t}"),
-        ));
-    }
+    check_times(times)?;
     let finite: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
     let solver = settings.solver.resolve(n, k);
     // (e^{−aΘ} r, g(Θ) r) for every finite time, in the order of `finite`.
@@ -276,6 +271,17 @@ fn solve_at_infinity(theta: &Matrix, residual: &Matrix) -> Result<Matrix> {
             ),
         }),
     }
+}
+
+/// Err naming `time` unless every time is t ≥ 0 (`f64::INFINITY` for t = ∞; NaN is refused).
+pub fn check_times(times: &[f64]) -> Result<()> {
+    if let Some(&t) = times.iter().find(|t| **t < 0.0 || t.is_nan()) {
+        return Err(Error::invalid(
+            "time",
+            format!("expected t ≥ 0 or inf, got {t}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses prediction times: each a number t ≥ 0 or `inf` / `infinity` (t = ∞); errors name

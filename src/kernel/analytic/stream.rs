@@ -35,8 +35,9 @@ pub fn check_stream(
 
 /// Computes K(x1, x2) (or K(x1, x1) when `x2` is `None`) `block_rows` rows at a time and hands
 /// each block to `put(row, col, block)`, the block's place in the n × m kernel; the blocks
-/// cover the kernel exactly once. Returns the shape (n, m). Memory stays bounded by a block
-/// whatever the size; `put` may stop the computation by returning an error.
+/// cover the kernel exactly once. Before computing each block, `before(s)` is called with
+/// its first row s (a cancellation point). Returns the shape (n, m). Memory stays bounded by
+/// a block whatever the size; an error from `before` or `put` stops the computation.
 ///
 /// With `x2`, block b is rows s..e of K at column 0, in row order. For K(x1, x1), block b
 /// (rows s..e) computes only the columns s..n ([`Network::kernels_upper_block`]) and is put
@@ -48,6 +49,7 @@ pub fn stream_blocks(
     x1: &Matrix,
     x2: Option<&Matrix>,
     block_rows: usize,
+    mut before: impl FnMut(usize) -> Result<()>,
     mut put: impl FnMut(usize, usize, &Matrix) -> Result<()>,
 ) -> Result<(usize, usize)> {
     let (n, cols) = check_stream(network, x1, x2, block_rows)?;
@@ -55,6 +57,7 @@ pub fn stream_blocks(
     let mut start = 0;
     while start < n {
         let end = (start + block).min(n);
+        before(start)?;
         match x2 {
             Some(x2) => {
                 let rows: Vec<usize> = (start..end).collect();
@@ -91,11 +94,11 @@ pub fn stream_to_npy(
     block_rows: usize,
     path: &std::path::Path,
 ) -> Result<(usize, usize)> {
-    stream_to_npy_with(network, kind, x1, x2, block_rows, path, || Ok(()))
+    stream_to_npy_with(network, kind, x1, x2, block_rows, path, |_| Ok(()))
 }
 
-/// [`stream_to_npy`], calling `between()` before each block is written (a cancellation point:
-/// an error stops the computation and removes the unfinished file).
+/// [`stream_to_npy`], calling `before(s)` before computing the block that starts at row s (a
+/// cancellation point: an error stops the computation and removes the unfinished file).
 pub fn stream_to_npy_with(
     network: &Network,
     kind: Kind,
@@ -103,20 +106,27 @@ pub fn stream_to_npy_with(
     x2: Option<&Matrix>,
     block_rows: usize,
     path: &std::path::Path,
-    mut between: impl FnMut() -> Result<()>,
+    before: impl FnMut(usize) -> Result<()>,
 ) -> Result<(usize, usize)> {
     let (rows, cols) = check_stream(network, x1, x2, block_rows)?;
     let mut writer = crate::data::io::NpyWriter::create(path, &[rows, cols])?;
     // With x2 the blocks come in row order, full width: appended without seeking.
     let sequential = x2.is_some();
-    let shape = stream_blocks(network, kind, x1, x2, block_rows, |row, col, block| {
-        between()?;
-        if sequential {
-            writer.write(&block.data)
-        } else {
-            writer.write_rect(row, col, block)
-        }
-    })?;
+    let shape = stream_blocks(
+        network,
+        kind,
+        x1,
+        x2,
+        block_rows,
+        before,
+        |row, col, block| {
+            if sequential {
+                writer.write(&block.data)
+            } else {
+                writer.write_rect(row, col, block)
+            }
+        },
+    )?;
     writer.finish()?;
     Ok(shape)
 }
