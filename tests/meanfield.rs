@@ -234,7 +234,9 @@ fn benamou_brenier_action_bounds_w2_along_the_path() {
 
 #[test]
 fn implicit_bias_margin_grows_and_bad_models_are_rejected() {
-    let data = meanfield::chizat_bach_data(40, 3, 4, 0.05, &mut Seed(10).stream("cb", 0)).unwrap();
+    // Chizat & Bach's data: separable clusters in 2 dimensions and a bias coordinate.
+    let clusters = synthetic::clusters(40, 2, 4, 0.05, &mut Seed(10).stream("cb", 0)).unwrap();
+    let data = synthetic::with_bias_coordinate(&clusters).unwrap();
     assert!((0..40).all(|i| data.x.get(i, 2) == 1.0));
     let m = 100;
     let model = TwoLayer {

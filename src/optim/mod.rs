@@ -28,7 +28,7 @@ pub use average::IterateAverage;
 pub use langevin::{LangevinNoise, PriorGradient, SemiImplicit, Smoothing, SmoothingKind};
 pub use regularize::{Anchor, WeightDecay};
 pub use schedule::Schedule;
-pub use sgd::{Momentum, Nesterov, Sgd, TorchSgd};
+pub use sgd::{HeavyBall, Momentum, Nesterov, Sgd, TorchSgd};
 
 use crate::rng::Seed;
 use serde::{Deserialize, Serialize};

@@ -24,10 +24,11 @@ impl Transform for Sgd {
     }
 }
 
-/// Momentum in the source document's form: Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t, Δw_0 = 0.
+/// The document's heavy ball, Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t with Δw_0 = 0, its gradient
+/// taken at w_t ([`Momentum`]) or at the look-ahead point w_t + θ Δw_{t−1} ([`Nesterov`]).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Momentum {
+pub struct HeavyBall<const LOOK_AHEAD: bool> {
     /// θ ∈ [0, 1).
     pub theta: f64,
     /// η_t.
@@ -35,41 +36,14 @@ pub struct Momentum {
     pub lr: Schedule,
 }
 
-impl Transform for Momentum {
-    fn validate(&self, at: &str) -> Result<()> {
-        self.lr.validate(&format!("{at}.lr"))?;
-        check_unit_interval(&format!("{at}.theta"), self.theta)?;
-        Ok(())
-    }
-    fn init(&self, params: &[f64]) -> State {
-        State::zeros(1, params.len())
-    }
-    fn update(&self, v: &mut [f64], state: &mut State, _params: &[f64], ctx: &StepContext) {
-        momentum_step(self.theta, self.lr.at(ctx.step), v, &mut state.buffers[0]);
-    }
-}
-
-fn momentum_step(theta: f64, lr: f64, v: &mut [f64], delta: &mut [f64]) {
-    let c = (1.0 - theta) * lr;
-    for (g, d) in v.iter_mut().zip(delta.iter_mut()) {
-        *d = theta * *d - c * *g;
-        *g = *d;
-    }
-}
+/// Momentum in the source document's form: Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t, Δw_0 = 0.
+pub type Momentum = HeavyBall<false>;
 
 /// Nesterov's accelerated gradient in the source document's form: the gradient is taken at the
 /// look-ahead point, g_t = ∇L(w_t + θ Δw_{t−1}), and Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Nesterov {
-    /// θ ∈ [0, 1).
-    pub theta: f64,
-    /// η_t.
-    #[serde(deserialize_with = "Schedule::number_or_table")]
-    pub lr: Schedule,
-}
+pub type Nesterov = HeavyBall<true>;
 
-impl Transform for Nesterov {
+impl<const LOOK_AHEAD: bool> Transform for HeavyBall<LOOK_AHEAD> {
     fn validate(&self, at: &str) -> Result<()> {
         self.lr.validate(&format!("{at}.lr"))?;
         check_unit_interval(&format!("{at}.theta"), self.theta)?;
@@ -79,8 +53,13 @@ impl Transform for Nesterov {
         State::zeros(1, params.len())
     }
     fn update(&self, v: &mut [f64], state: &mut State, _params: &[f64], ctx: &StepContext) {
-        momentum_step(self.theta, self.lr.at(ctx.step), v, &mut state.buffers[0]);
+        let c = (1.0 - self.theta) * self.lr.at(ctx.step);
+        for (g, d) in v.iter_mut().zip(state.buffers[0].iter_mut()) {
+            *d = self.theta * *d - c * *g;
+            *g = *d;
+        }
     }
+    /// Nesterov: the look-ahead point w_t + θ Δw_{t−1}; momentum: none (the gradient at w_t).
     fn gradient_points(
         &self,
         params: &[f64],
@@ -88,9 +67,11 @@ impl Transform for Nesterov {
         _ctx: &StepContext,
         points: &mut Points,
     ) {
-        let point = points.push(params.len());
-        for ((p, &w), &d) in point.iter_mut().zip(params).zip(&state.buffers[0]) {
-            *p = w + self.theta * d;
+        if LOOK_AHEAD {
+            let point = points.push(params.len());
+            for ((p, &w), &d) in point.iter_mut().zip(params).zip(&state.buffers[0]) {
+                *p = w + self.theta * d;
+            }
         }
     }
 }
