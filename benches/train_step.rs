@@ -107,8 +107,7 @@ fn main() {
         record_every: u64::MAX,
         ..Trainer::full_batch(Objective::squared(&model), &optimizer, Seed(0), steps + 5)
     };
-    let mut state = trainer.start(model.init(&mut Seed(0).stream("init", 0)));
-    let mut table = trainer.table(&[]);
+    let (mut state, mut table) = trainer.begin(model.init(&mut Seed(0).stream("init", 0)), &[]);
     trainer
         .run(&mut state, &data, 5, &mut [], &mut table)
         .expect("warm-up");
