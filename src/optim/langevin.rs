@@ -117,7 +117,7 @@ impl Transform for PriorGradient {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Optimizer, Sgd};
+    use super::super::{Optimizer, Sgd, StepBuffers};
     use super::*;
     use crate::rng::Seed;
 
@@ -171,11 +171,13 @@ mod tests {
         let chains = 20_000;
         let mut x = vec![0.0; chains];
         let mut states = opt.init(&x);
+        let mut buffers = StepBuffers::default();
         for t in 0..200 {
-            let mut g: Vec<f64> = x.iter().map(|v| k * v).collect();
             let ctx = StepContext::new(t, Seed(11));
-            opt.update(&mut g, &mut states, &x, &ctx);
-            x.iter_mut().zip(&g).for_each(|(p, d)| *p += d);
+            opt.step(&mut x, &mut states, &ctx, &mut buffers, |at, g| {
+                g.iter_mut().zip(at).for_each(|(g, v)| *g = k * v);
+                0.0
+            });
         }
         let var = x.iter().map(|v| v * v).sum::<f64>() / chains as f64;
         let exact = 1.0 / (beta * k * (1.0 - eta * k / 2.0));

@@ -213,35 +213,40 @@ mod tests {
         assert!((traj[2][0] - 0.76).abs() < 1e-15);
     }
 
+    /// Momentum, weight decay and dampening (PyTorch's plain variant), and momentum, weight
+    /// decay and Nesterov (which PyTorch allows only without dampening).
     #[test]
     fn torch_sgd_with_everything_matches_the_formula() {
-        let (lr, mu, tau, wd) = (0.05, 0.9, 0.1, 0.01);
-        let t = Optimizer::chain(vec![Box::new(TorchSgd {
-            lr: lr.into(),
-            momentum: mu,
-            dampening: tau,
-            nesterov: true,
-            weight_decay: wd,
-        })]);
-        let theta0 = [0.3, -1.2, 2.0];
-        let traj = trajectory(&t, &theta0, 5, test_gradient);
-        // Independent re-implementation, written out per coordinate.
-        let mut th = theta0.to_vec();
-        let mut buf = [0.0; 3];
-        for step in 0..5 {
-            let g0 = test_gradient(&th);
-            for k in 0..3 {
-                let g = g0[k] + wd * th[k];
-                buf[k] = if step == 0 {
-                    g
-                } else {
-                    mu * buf[k] + (1.0 - tau) * g
-                };
-                th[k] -= lr * (g + mu * buf[k]);
+        let (lr, mu, wd) = (0.05, 0.9, 0.01);
+        for (nesterov, tau) in [(false, 0.1), (true, 0.0)] {
+            let t = Optimizer::chain(vec![Box::new(TorchSgd {
+                lr: lr.into(),
+                momentum: mu,
+                dampening: tau,
+                nesterov,
+                weight_decay: wd,
+            })]);
+            let theta0 = [0.3, -1.2, 2.0];
+            let traj = trajectory(&t, &theta0, 5, test_gradient);
+            // Independent re-implementation, written out per coordinate.
+            let mut th = theta0.to_vec();
+            let mut buf = [0.0; 3];
+            for step in 0..5 {
+                let g0 = test_gradient(&th);
+                for k in 0..3 {
+                    let g = g0[k] + wd * th[k];
+                    buf[k] = if step == 0 {
+                        g
+                    } else {
+                        mu * buf[k] + (1.0 - tau) * g
+                    };
+                    let direction = if nesterov { g + mu * buf[k] } else { buf[k] };
+                    th[k] -= lr * direction;
+                }
             }
-        }
-        for k in 0..3 {
-            assert!((traj[5][k] - th[k]).abs() < 1e-14);
+            for k in 0..3 {
+                assert!((traj[5][k] - th[k]).abs() < 1e-14, "nesterov {nesterov}");
+            }
         }
     }
 }
