@@ -39,8 +39,7 @@ fn per_step(
         steps: steps + 3,
         record_every: u64::MAX,
     };
-    let mut state = trainer.start(model.init(&mut Seed(0).stream("init", 0)));
-    let mut table = trainer.table(&[]);
+    let (mut state, mut table) = trainer.begin(model.init(&mut Seed(0).stream("init", 0)), &[]);
     trainer
         .run(&mut state, data, 3, &mut [], &mut table)
         .expect("warm-up");

@@ -9,7 +9,7 @@
 mod common;
 
 use gradflow::data::Dataset;
-use gradflow::linalg::{gemm, gemm_slice_sequential, view, Matrix};
+use gradflow::linalg::{gemm, gemm_slice, view, Matrix, Threads};
 use gradflow::nn::{Activation, Model, TwoLayer};
 use gradflow::optim::{Optimizer, Sgd};
 use gradflow::rng::Seed;
@@ -71,7 +71,7 @@ fn main() {
             .zip(w.data.par_chunks(BLOCK * D))
             .for_each(|(h, wb)| {
                 let rows = wb.len() / D;
-                gemm_slice_sequential(h, rows, N, 0.0, view(wb, rows, D), xt.view(), 1.0);
+                gemm_slice(h, 0.0, view(wb, rows, D), xt.view(), 1.0, Threads::Caller);
             });
         gw_rows
             .data
@@ -79,7 +79,14 @@ fn main() {
             .zip(delta_t.data.par_chunks(BLOCK * N))
             .for_each(|(g, db)| {
                 let rows = g.len() / D;
-                gemm_slice_sequential(g, rows, D, 0.0, view(db, rows, N), data.x.view(), 1.0);
+                gemm_slice(
+                    g,
+                    0.0,
+                    view(db, rows, N),
+                    data.x.view(),
+                    1.0,
+                    Threads::Caller,
+                );
             });
     };
     for _ in 0..3 {
@@ -100,8 +107,7 @@ fn main() {
         record_every: u64::MAX,
         ..Trainer::full_batch(Objective::squared(&model), &optimizer, Seed(0), steps + 5)
     };
-    let mut state = trainer.start(model.init(&mut Seed(0).stream("init", 0)));
-    let mut table = trainer.table(&[]);
+    let (mut state, mut table) = trainer.begin(model.init(&mut Seed(0).stream("init", 0)), &[]);
     trainer
         .run(&mut state, &data, 5, &mut [], &mut table)
         .expect("warm-up");

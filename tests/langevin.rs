@@ -138,8 +138,8 @@ fn escape_times_follow_the_eyring_kramers_law() {
             ..Trainer::full_batch(linear(&p), &opt, Seed(10 + k as u64), cap)
         };
         let mut passage = FirstPassage::new(1, |x: &[f64]| x[0] >= 1.0);
-        let mut state = trainer.start(p.init(&mut Seed(3).stream("init", 0)));
-        let mut table = trainer.table(&[&mut passage]);
+        let (mut state, mut table) =
+            trainer.begin(p.init(&mut Seed(3).stream("init", 0)), &[&mut passage]);
         while state.step < cap && passage.times().iter().filter(|t| t.is_some()).count() < 300 {
             let until = (state.step + 2000).min(cap);
             trainer
@@ -263,11 +263,8 @@ fn semi_implicit_langevin_samples_the_gp_posterior_whatever_the_truncation() {
                 record_every: 10,
             };
             let mut obs = PredictionProbe::new(probe.clone());
-            let mut state = trainer.start(model.init(&mut Seed(chain).stream("init", 0)));
-            let mut table = trainer.table(&[&mut obs]);
-            trainer
-                .run(&mut state, &data, 3000, &mut [&mut obs], &mut table)
-                .unwrap();
+            let init = model.init(&mut Seed(chain).stream("init", 0));
+            let (_, table) = trainer.fit_with(init, &data, &mut [&mut obs]).unwrap();
             let steps = table.column("step").unwrap();
             let f = table.column("prediction").unwrap();
             values.extend(

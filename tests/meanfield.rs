@@ -120,9 +120,8 @@ fn noninteracting_langevin_particles_sample_the_discrete_gibbs_law() {
         steps: 250,
         record_every: 1000,
     };
-    let mut state = trainer.start(model.init(&mut Seed(5).stream("init", 0)));
+    let (mut state, mut table) = trainer.begin(model.init(&mut Seed(5).stream("init", 0)), &[]);
     let layout = ParticleLayout::of(&model).unwrap();
-    let mut table = trainer.table(&[]);
     let (mut sum, mut count) = (0.0, 0.0);
     for snapshot in 0..20 {
         let until = 50 + 10 * snapshot as u64;
@@ -212,10 +211,12 @@ fn benamou_brenier_action_bounds_w2_along_the_path() {
         ..Trainer::full_batch(Objective::squared(&model), &opt, Seed(9), 200)
     };
     let mut observer = ParticleObserver::new(&model).unwrap();
-    let mut state = trainer.start(model.init(&mut Seed(9).stream("init", 0)));
-    let mut table = trainer.table(&[&mut observer]);
-    trainer
-        .run(&mut state, &data, 200, &mut [&mut observer], &mut table)
+    let (_, table) = trainer
+        .fit_with(
+            model.init(&mut Seed(9).stream("init", 0)),
+            &data,
+            &mut [&mut observer],
+        )
         .unwrap();
     let w2 = table.column("w2_sq_init").unwrap();
     let disp = table.column("displacement_sq").unwrap();
@@ -234,7 +235,9 @@ fn benamou_brenier_action_bounds_w2_along_the_path() {
 
 #[test]
 fn implicit_bias_margin_grows_and_bad_models_are_rejected() {
-    let data = meanfield::chizat_bach_data(40, 3, 4, 0.05, &mut Seed(10).stream("cb", 0)).unwrap();
+    // Chizat & Bach's data: separable clusters in 2 dimensions and a bias coordinate.
+    let clusters = synthetic::clusters(40, 2, 4, 0.05, &mut Seed(10).stream("cb", 0)).unwrap();
+    let data = synthetic::with_bias_coordinate(&clusters).unwrap();
     assert!((0..40).all(|i| data.x.get(i, 2) == 1.0));
     let m = 100;
     let model = TwoLayer {
@@ -261,10 +264,12 @@ fn implicit_bias_margin_grows_and_bad_models_are_rejected() {
     let mut observer = ParticleObserver::new(&model)
         .unwrap()
         .with_margin(data.clone());
-    let mut state = trainer.start(model.init(&mut Seed(11).stream("init", 0)));
-    let mut table = trainer.table(&[&mut observer]);
-    trainer
-        .run(&mut state, &data, 2000, &mut [&mut observer], &mut table)
+    let (_, table) = trainer
+        .fit_with(
+            model.init(&mut Seed(11).stream("init", 0)),
+            &data,
+            &mut [&mut observer],
+        )
         .unwrap();
     let margin = table.column("normalized_margin").unwrap();
     let half = margin.len() / 2;

@@ -6,7 +6,7 @@
 //! round once where our scalar code rounds twice (a few ulps per step at most); the measured
 //! worst case is printed by the test.
 
-use gradflow::optim::{AdaGrad, Adam, Optimizer, RmsProp, StepContext, TorchSgd, Transform};
+use gradflow::optim::{AdaGrad, Adam, Optimizer, RmsProp, TorchSgd, Transform};
 use gradflow::rng::Seed;
 use serde_json::Value;
 
@@ -90,17 +90,15 @@ fn torch_compatible_transforms_match_torch_optim() {
             &config["hyper"],
         )]);
         let expected = config["trajectory"].as_array().unwrap();
-        let mut theta = theta0.clone();
-        let mut states = opt.init(&theta);
+        // The library's step loop (the trainer's step, with its step contexts).
+        let steps = expected.len() as u64 - 1;
+        let iterates = opt
+            .iterates(&theta0, steps, Seed(0), |at, g| {
+                g.copy_from_slice(&gradient(at))
+            })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut worst: f64 = 0.0;
-        for (t, row) in expected.iter().enumerate().skip(1) {
-            let mut g = gradient(&theta);
-            let ctx = StepContext {
-                step: t as u64 - 1,
-                seed: Seed(0),
-            };
-            opt.update(&mut g, &mut states, &theta, &ctx);
-            theta.iter_mut().zip(&g).for_each(|(p, d)| *p += d);
+        for (theta, row) in iterates.iter().zip(expected).skip(1) {
             for (k, want) in row.as_array().unwrap().iter().enumerate() {
                 let want = want.as_f64().unwrap();
                 let rel = (theta[k] - want).abs() / want.abs().max(1e-3);

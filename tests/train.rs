@@ -101,14 +101,9 @@ fn resume_from_checkpoint_is_bit_identical() {
     };
     let init = model.init(&mut Seed(9).stream("init", 0));
     // Uninterrupted.
-    let mut whole = trainer.start(init.clone());
-    let mut whole_table = trainer.table(&[]);
-    trainer
-        .run(&mut whole, &data, 100, &mut [], &mut whole_table)
-        .unwrap();
+    let (whole, whole_table) = trainer.fit(init.clone(), &data).unwrap();
     // Interrupted at 37, through the checkpoint bytes, then continued.
-    let mut part = trainer.start(init);
-    let mut part_table = trainer.table(&[]);
+    let (mut part, mut part_table) = trainer.begin(init, &[]);
     trainer
         .run(&mut part, &data, 37, &mut [], &mut part_table)
         .unwrap();
@@ -141,8 +136,7 @@ fn divergence_stops_with_the_step_and_keeps_the_rows() {
         record_every: 1,
         ..Trainer::full_batch(Objective::squared(&model), &optimizer, Seed(1), 1000)
     };
-    let mut state = trainer.start(model.init(&mut Seed(1).stream("init", 0)));
-    let mut table = trainer.table(&[]);
+    let (mut state, mut table) = trainer.begin(model.init(&mut Seed(1).stream("init", 0)), &[]);
     let err = trainer
         .run(&mut state, &data, 1000, &mut [], &mut table)
         .unwrap_err();
@@ -180,11 +174,7 @@ fn frozen_layers_do_not_move_even_under_noise_and_decay() {
         record_every: 10,
     };
     let init = model.init(&mut Seed(2).stream("init", 0));
-    let mut state = trainer.start(init.clone());
-    let mut table = trainer.table(&[]);
-    trainer
-        .run(&mut state, &data, 50, &mut [], &mut table)
-        .unwrap();
+    let (state, _) = trainer.fit(init.clone(), &data).unwrap();
     let a = model.layout().into_iter().find(|b| b.name == "a").unwrap();
     assert_eq!(state.params[a.range()], init[a.range()]);
     let w = model.layout().into_iter().find(|b| b.name == "W").unwrap();
@@ -214,11 +204,7 @@ fn one_sample_steps_visit_every_sample_once_per_epoch() {
         record_every: 100,
     };
     let init = vec![0.0; n];
-    let mut state = trainer.start(init);
-    let mut table = trainer.table(&[]);
-    trainer
-        .run(&mut state, &data, n as u64, &mut [], &mut table)
-        .unwrap();
+    let (state, _) = trainer.fit(init, &data).unwrap();
     // Each step: w_i ← w_i − 0.5 (w_i − 1) = 0.5 for the sampled i only.
     assert!(state.params.iter().all(|&w| w == 0.5), "{:?}", state.params);
 }

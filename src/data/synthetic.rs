@@ -128,6 +128,7 @@ pub fn clusters(
 
 /// The same data with a constant last coordinate 1 appended to every input (a bias coordinate:
 /// a bias-free net on these inputs has a bias, and stays positively homogeneous in its weights).
+/// On [`clusters`] in d − 1 dimensions: the implicit-bias data of Chizat & Bach (2020).
 pub fn with_bias_coordinate(data: &Dataset) -> Result<Dataset> {
     let (n, d) = (data.x.rows, data.x.cols);
     let x = Matrix::from_fn(n, d + 1, |i, j| if j == d { 1.0 } else { data.x.get(i, j) });

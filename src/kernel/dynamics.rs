@@ -120,25 +120,23 @@ fn check_kernels(
     theta_test_train: &Matrix,
     n: usize,
 ) -> Result<()> {
-    if theta_train.rows != n || theta_train.cols != n {
-        return Err(Error::shape(
-            routine,
-            format!(
-                "the training kernel is {}×{}, the targets have {n} rows",
-                theta_train.rows, theta_train.cols
-            ),
-        ));
+    let (rows, cols) = (theta_train.rows, theta_train.cols);
+    require(rows == n && cols == n, routine, || {
+        format!("the training kernel is {rows}×{cols}, the targets have {n} rows")
+    })?;
+    let test_cols = theta_test_train.cols;
+    require(test_cols == n, routine, || {
+        format!("the test–train kernel has {test_cols} columns, expected {n}")
+    })
+}
+
+/// A shape error in `routine` with `message()` unless `ok`.
+fn require(ok: bool, routine: &str, message: impl FnOnce() -> String) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::shape(routine, message()))
     }
-    if theta_test_train.cols != n {
-        return Err(Error::shape(
-            routine,
-            format!(
-                "the test–train kernel has {} columns, expected {n}",
-                theta_test_train.cols
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn regularized(theta: &Matrix, s: &FlowSettings) -> Matrix {
@@ -430,24 +428,14 @@ pub fn predict(
     times: &[f64],
     settings: &FlowSettings,
 ) -> Result<Predictions> {
-    if x_train.rows != y_train.rows {
-        return Err(Error::shape(
-            "predict",
-            format!(
-                "x_train has {} rows, y_train {}",
-                x_train.rows, y_train.rows
-            ),
-        ));
-    }
-    if x_test.cols != x_train.cols {
-        return Err(Error::shape(
-            "predict",
-            format!(
-                "x_test has {} columns, x_train {}",
-                x_test.cols, x_train.cols
-            ),
-        ));
-    }
+    let (n, n_y) = (x_train.rows, y_train.rows);
+    require(n == n_y, "predict", || {
+        format!("x_train has {n} rows, y_train {n_y}")
+    })?;
+    let (d_test, d) = (x_test.cols, x_train.cols);
+    require(d_test == d, "predict", || {
+        format!("x_test has {d_test} columns, x_train {d}")
+    })?;
     let theta = network.kernels(x_train, None)?.take(kind);
     let theta_te = network.kernels(x_test, Some(x_train))?.take(kind);
     gradient_descent_mse(

@@ -16,16 +16,9 @@ fn fixed_parallelism() {
 /// Eigendecomposition of a symmetric matrix: eigenvalues ascending, eigenvectors as the
 /// columns of the returned matrix (row-major n × n).
 pub fn symmetric_eigen(a: &Matrix) -> Result<(Vec<f64>, Matrix)> {
-    square("symmetric_eigen", a)?;
-    fixed_parallelism();
-    let evd = a
-        .view()
-        .self_adjoint_eigen(faer::Side::Lower)
-        .map_err(|e| Error::Numerical {
-            routine: "symmetric_eigen".into(),
-            message: format!("{e:?}"),
-        })?;
-    clear_upper_vector_state();
+    let evd = factorized("symmetric_eigen", a, |a| {
+        a.self_adjoint_eigen(faer::Side::Lower)
+    })?;
     let s = evd.S();
     let u = evd.U();
     let n = a.rows;
@@ -36,17 +29,26 @@ pub fn symmetric_eigen(a: &Matrix) -> Result<(Vec<f64>, Matrix)> {
 
 /// Eigenvalues (ascending) of a symmetric matrix.
 pub fn symmetric_eigenvalues(a: &Matrix) -> Result<Vec<f64>> {
-    square("symmetric_eigenvalues", a)?;
+    factorized("symmetric_eigenvalues", a, |a| {
+        a.self_adjoint_eigenvalues(faer::Side::Lower)
+    })
+}
+
+/// `factor(A)` for a square `a` under the fixed parallelism ([`fixed_parallelism`]), with
+/// faer's error as a numerical failure of `routine`.
+fn factorized<T, E: std::fmt::Debug>(
+    routine: &str,
+    a: &Matrix,
+    factor: impl FnOnce(MatRef<'_, f64>) -> std::result::Result<T, E>,
+) -> Result<T> {
+    square(routine, a)?;
     fixed_parallelism();
-    let values = a
-        .view()
-        .self_adjoint_eigenvalues(faer::Side::Lower)
-        .map_err(|e| Error::Numerical {
-            routine: "symmetric_eigenvalues".into(),
-            message: format!("{e:?}"),
-        });
+    let result = factor(a.view()).map_err(|e| Error::Numerical {
+        routine: routine.into(),
+        message: format!("{e:?}"),
+    });
     clear_upper_vector_state();
-    values
+    result
 }
 
 /// Solves A X = B for symmetric positive definite A by Cholesky (A = L Lᵀ).

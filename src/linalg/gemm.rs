@@ -20,54 +20,41 @@ pub(crate) const PARALLEL_WORK: usize = 1 << 21;
 
 /// C ← β C + α A B for a row-major matrix C (see [`gemm_slice`]).
 pub fn gemm(c: &mut Matrix, beta: f64, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
-    gemm_slice(&mut c.data, c.rows, c.cols, beta, a, b, alpha);
+    assert_eq!(
+        (c.rows, c.cols),
+        (a.nrows(), b.ncols()),
+        "gemm: output shape"
+    );
+    gemm_slice(&mut c.data, beta, a, b, alpha, Threads::Pool);
 }
 
-/// C ← β C + α A B, with C a row-major `rows × cols` slice and A, B any faer views (use
-/// `.transpose()` for Aᵀ). `beta` must be 0 or 1 (Replace / Add).
+/// Where a product may run: on the rayon pool, or on the calling thread only (for products
+/// inside an outer parallel loop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threads {
+    /// Large products run on the rayon pool.
+    Pool,
+    /// The calling thread only.
+    Caller,
+}
+
+/// C ← β C + α A B, with C a row-major `m × n` slice (m rows of A, n columns of B) and A, B any
+/// faer views (use `.transpose()` for Aᵀ). `beta` must be 0 or 1 (Replace / Add).
 ///
-/// Large products run on faer's rayon-parallel kernel, which partitions the output and never
-/// the inner dimension, so every entry is the same sequence of operations whatever the thread
-/// count (`tests::gemm_is_bit_identical_across_thread_counts` holds us to it).
+/// With [`Threads::Pool`], large products run on faer's rayon-parallel kernel, which
+/// partitions the output and never the inner dimension, so every entry is the same sequence of
+/// operations whatever the thread count (`tests::gemm_is_bit_identical_across_thread_counts`
+/// holds us to it).
 pub fn gemm_slice(
     c: &mut [f64],
-    rows: usize,
-    cols: usize,
     beta: f64,
     av: MatRef<'_, f64>,
     bv: MatRef<'_, f64>,
     alpha: f64,
-) {
-    gemm_impl(c, rows, cols, beta, av, bv, alpha, true);
-}
-
-/// [`gemm_slice`] on the calling thread only (for products inside an outer parallel loop).
-pub fn gemm_slice_sequential(
-    c: &mut [f64],
-    rows: usize,
-    cols: usize,
-    beta: f64,
-    av: MatRef<'_, f64>,
-    bv: MatRef<'_, f64>,
-    alpha: f64,
-) {
-    gemm_impl(c, rows, cols, beta, av, bv, alpha, false);
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_impl(
-    c: &mut [f64],
-    rows: usize,
-    cols: usize,
-    beta: f64,
-    av: MatRef<'_, f64>,
-    bv: MatRef<'_, f64>,
-    alpha: f64,
-    allow_parallel: bool,
+    threads: Threads,
 ) {
     let (m, k, n) = (av.nrows(), av.ncols(), bv.ncols());
     assert_eq!(bv.nrows(), k, "gemm: inner dimensions differ");
-    assert_eq!((rows, cols), (m, n), "gemm: output shape");
     assert_eq!(c.len(), m * n, "gemm: output length");
     assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
     let accum = if beta == 0.0 {
@@ -84,7 +71,8 @@ pub(crate) fn gemm_impl(
         }
         return;
     }
-    let parallel = allow_parallel && m * n * k >= PARALLEL_WORK && rayon::current_num_threads() > 1;
+    let parallel =
+        threads == Threads::Pool && m * n * k >= PARALLEL_WORK && rayon::current_num_threads() > 1;
     if parallel && (m == 1 || n == 1) {
         matrix_vector_chunks(c, accum, av, bv, alpha);
         clear_upper_vector_state();

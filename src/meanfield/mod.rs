@@ -16,12 +16,11 @@
 //! against W2² of its end points, the normalised margin of Chizat & Bach, the spread of f_t
 //! across seeds.
 
-use crate::data::{synthetic, Dataset};
+use crate::data::Dataset;
 use crate::error::{check_non_negative, check_positive, Error, Result};
 use crate::linalg::Matrix;
 use crate::nn::{Activation, Loss, Model};
 use crate::optim::{LangevinNoise, Schedule, State, StepContext, Transform};
-use crate::rng::Rng;
 use crate::train::{Observer, Snapshot};
 use crate::transport::{self, GroundCost, Measure};
 
@@ -437,23 +436,4 @@ pub fn spread(predictions: &[Vec<f64>]) -> Result<f64> {
         })
         .sum();
     Ok(total / n as f64)
-}
-
-/// The implicit-bias data of Chizat & Bach (2020): linearly separable ±1 clusters in d − 1
-/// dimensions (see [`synthetic::clusters`]) with a constant last coordinate 1 (the bias
-/// coordinate, so a bias-free ReLU net is 2-homogeneous in its particles).
-pub fn chizat_bach_data(
-    n: usize,
-    d: usize,
-    clusters: usize,
-    spread: f64,
-    rng: &mut Rng,
-) -> Result<Dataset> {
-    if d < 2 {
-        return Err(Error::invalid(
-            "dim",
-            "needs d ≥ 2 (d − 1 data coordinates and the bias coordinate)",
-        ));
-    }
-    synthetic::with_bias_coordinate(&synthetic::clusters(n, d - 1, clusters, spread, rng)?)
 }

@@ -65,12 +65,7 @@ impl Model for Factorization {
         1
     }
     fn layout(&self) -> Vec<ParamBlock> {
-        vec![ParamBlock {
-            name: "U".into(),
-            offset: 0,
-            shape: vec![self.size, self.rank],
-            trainable: true,
-        }]
+        ParamBlock::whole("U", vec![self.size, self.rank])
     }
     fn init(&self, rng: &mut Rng) -> Vec<f64> {
         let mut p = vec![0.0; self.size * self.rank];

@@ -5,8 +5,8 @@
 use crate::linalg::panels::{Line, LANES};
 use crate::linalg::sign_bits::{Overlaps, SignBits};
 use crate::linalg::{
-    fill_lower_from_upper, gemm_nt, gemm_panels, gemm_panels_block, gemm_slice_sequential,
-    gram_upper, gram_upper_panels, view, Matrix, Panels,
+    fill_lower_from_upper, gemm_nt, gemm_panels, gemm_panels_block, gemm_slice, gram_upper,
+    gram_upper_panels, view, Matrix, Panels, Threads,
 };
 use crate::nn::model::Cache;
 use crate::nn::Activation;
@@ -274,7 +274,7 @@ impl HiddenLayer<'_> {
                     crate::linalg::with_scratch(rows * width, |g| {
                         let a = x1.view().subrows(i0, rows);
                         let b = x2r.view().subrows(j_start, width).transpose();
-                        gemm_slice_sequential(g, rows, width, 0.0, a, b, 1.0);
+                        gemm_slice(g, 0.0, a, b, 1.0, Threads::Caller);
                         ov.rows(i0, rows, |i, j0, row| {
                             let ci = ov.count1(i);
                             let krow = &mut kb[(i - i0) * n2 + j0..(i - i0 + 1) * n2];
@@ -430,14 +430,13 @@ impl HiddenLayer<'_> {
             partial,
         } = blk;
         let rows = h.len() / n.max(1);
-        gemm_slice_sequential(
+        gemm_slice(
             h,
-            rows,
-            n,
             0.0,
             view(&self.w[j0 * d..(j0 + rows) * d], rows, d),
             xt.view(),
             1.0,
+            Threads::Caller,
         );
         partial.fill(0.0);
         for (jj, hrow) in h.chunks_exact_mut(n.max(1)).enumerate().take(rows) {
@@ -580,7 +579,7 @@ impl HiddenLayer<'_> {
                     let beta = if chunk == 0 { 0.0 } else { 1.0 };
                     let xs = view(&x.data[i0 * d..(i0 + len) * d], len, d);
                     let delta = view(&scratch[..rows * len], rows, len);
-                    gemm_slice_sequential(gw, rows, d, beta, delta, xs, 1.0);
+                    gemm_slice(gw, beta, delta, xs, 1.0, Threads::Caller);
                 }
             }
         });

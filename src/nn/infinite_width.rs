@@ -99,12 +99,7 @@ impl Model for InfiniteWidth {
         1
     }
     fn layout(&self) -> Vec<ParamBlock> {
-        vec![ParamBlock {
-            name: "W".into(),
-            offset: 0,
-            shape: vec![self.terms, self.input_dim],
-            trainable: true,
-        }]
+        ParamBlock::whole("W", vec![self.terms, self.input_dim])
     }
     fn init(&self, rng: &mut Rng) -> Vec<f64> {
         let d = self.input_dim;

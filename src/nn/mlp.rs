@@ -2,7 +2,7 @@
 //! NTK parameterization.
 
 use crate::error::{Error, Result};
-use crate::linalg::{gemm, gemm_nt, gemm_slice, gram, view, Matrix};
+use crate::linalg::{gemm, gemm_nt, gemm_slice, gram, view, Matrix, Threads};
 use crate::nn::model::{fill_block, zero_frozen, Cache, Model, ParamBlock};
 use crate::nn::Activation;
 use crate::rng::Rng;
@@ -164,19 +164,15 @@ impl Model for Mlp {
         let mut blocks = Vec::new();
         for l in 0..self.num_layers() {
             let (w, b) = self.offsets(l);
-            blocks.push(ParamBlock {
-                name: format!("W{}", l + 1),
-                offset: w,
-                shape: vec![self.widths[l + 1], self.widths[l]],
-                trainable: true,
-            });
+            let (m_in, m_out) = (self.widths[l], self.widths[l + 1]);
+            blocks.push(ParamBlock::new(
+                format!("W{}", l + 1),
+                w,
+                vec![m_out, m_in],
+                true,
+            ));
             if self.bias {
-                blocks.push(ParamBlock {
-                    name: format!("b{}", l + 1),
-                    offset: b,
-                    shape: vec![self.widths[l + 1]],
-                    trainable: true,
-                });
+                blocks.push(ParamBlock::new(format!("b{}", l + 1), b, vec![m_out], true));
             }
         }
         blocks
@@ -317,12 +313,11 @@ impl Model for Mlp {
             let input: &Matrix = if l == 0 { x } else { &acts[2 * l - 1] };
             gemm_slice(
                 &mut grad[w_off..w_off + m_out * m_in],
-                m_out,
-                m_in,
                 0.0,
                 delta.view().transpose(),
                 input.view(),
                 sw,
+                Threads::Pool,
             );
             if self.bias {
                 let gb = &mut grad[b_off..b_off + m_out];

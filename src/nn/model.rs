@@ -18,6 +18,21 @@ pub struct ParamBlock {
 }
 
 impl ParamBlock {
+    /// A block `name` of the given shape starting at `offset`, trainable or frozen.
+    pub fn new(name: impl Into<String>, offset: usize, shape: Vec<usize>, trainable: bool) -> Self {
+        ParamBlock {
+            name: name.into(),
+            offset,
+            shape,
+            trainable,
+        }
+    }
+
+    /// The layout of a model whose parameters are one trainable block.
+    pub fn whole(name: &str, shape: Vec<usize>) -> Vec<ParamBlock> {
+        vec![ParamBlock::new(name, 0, shape, true)]
+    }
+
     /// Number of entries (`usize::MAX` when the product of the shape overflows, so that a
     /// size check on it fails instead of passing on a wrapped count).
     pub fn len(&self) -> usize {
@@ -198,12 +213,7 @@ mod tests {
 
     #[test]
     fn block_lengths_saturate_instead_of_wrapping() {
-        let block = |shape: Vec<usize>| ParamBlock {
-            name: "W".into(),
-            offset: 0,
-            shape,
-            trainable: true,
-        };
+        let block = |shape: Vec<usize>| ParamBlock::new("W", 0, shape, true);
         assert_eq!(block(vec![3, 5]).len(), 15);
         assert_eq!(block(vec![]).len(), 1);
         // 2^62 · 4 wraps to 0 in plain arithmetic, which a size check would pass.

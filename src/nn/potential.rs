@@ -291,12 +291,7 @@ impl Model for Potential {
     }
 
     fn layout(&self) -> Vec<ParamBlock> {
-        vec![ParamBlock {
-            name: "positions".into(),
-            offset: 0,
-            shape: vec![self.chains, self.dim],
-            trainable: true,
-        }]
+        ParamBlock::whole("positions", vec![self.chains, self.dim])
     }
 
     fn init(&self, rng: &mut Rng) -> Vec<f64> {

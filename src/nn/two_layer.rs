@@ -162,26 +162,12 @@ impl Model for TwoLayer {
 
     fn layout(&self) -> Vec<ParamBlock> {
         let (w, b, a) = self.offsets();
-        let mut blocks = vec![ParamBlock {
-            name: "W".into(),
-            offset: w,
-            shape: vec![self.width, self.input_dim],
-            trainable: self.train_first,
-        }];
+        let (m, first) = (self.width, self.train_first);
+        let mut blocks = vec![ParamBlock::new("W", w, vec![m, self.input_dim], first)];
         if self.bias {
-            blocks.push(ParamBlock {
-                name: "b".into(),
-                offset: b,
-                shape: vec![self.width],
-                trainable: self.train_first,
-            });
+            blocks.push(ParamBlock::new("b", b, vec![m], first));
         }
-        blocks.push(ParamBlock {
-            name: "a".into(),
-            offset: a,
-            shape: vec![self.width],
-            trainable: self.train_second,
-        });
+        blocks.push(ParamBlock::new("a", a, vec![m], self.train_second));
         blocks
     }
 

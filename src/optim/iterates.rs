@@ -27,7 +27,7 @@ impl Optimizer {
         let mut out = Vec::with_capacity(steps as usize + 1);
         out.push(theta.clone());
         for step in 0..steps {
-            let ctx = StepContext { step, seed };
+            let ctx = StepContext::new(step, seed);
             self.step(&mut theta, &mut states, &ctx, &mut buffers, |at, g| {
                 gradient(at, g);
                 0.0

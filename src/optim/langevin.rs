@@ -96,28 +96,20 @@ fn check_prior_variances(at: &str, mu: &[f64]) -> Result<()> {
     }
 }
 
-/// The explicit (Euler–Maruyama) counterpart of [`SemiImplicit`]: the prior's gradient taken
-/// at X_n, Δ ← Δ − ηλ A X_n, A = diag(μ_k^{−1}). Stable only while ηλ/μ_k < 2 for every k, so
-/// it breaks down as the truncation grows — the reason for the semi-implicit step.
+/// The explicit (Euler–Maruyama) counterpart of [`SemiImplicit`], with its settings: the
+/// prior's gradient taken at X_n, Δ ← Δ − ηλ A X_n, A = diag(μ_k^{−1}). Stable only while
+/// ηλ/μ_k < 2 for every k, so it breaks down as the truncation grows — the reason for the
+/// semi-implicit step.
 #[derive(Clone, Debug)]
-pub struct PriorGradient {
-    /// η_t.
-    pub lr: Schedule,
-    /// λ.
-    pub lambda: f64,
-    /// μ_k per coordinate.
-    pub mu: Vec<f64>,
-}
+pub struct PriorGradient(pub SemiImplicit);
 
 impl Transform for PriorGradient {
     fn validate(&self, at: &str) -> Result<()> {
-        self.lr.validate(&format!("{at}.lr"))?;
-        check_positive(&format!("{at}.lambda"), self.lambda)?;
-        check_prior_variances(at, &self.mu)
+        self.0.validate(at)
     }
     fn update(&self, v: &mut [f64], _state: &mut State, params: &[f64], ctx: &StepContext) {
-        let el = self.lr.at(ctx.step) * self.lambda;
-        for ((d, &x), &mu) in v.iter_mut().zip(params).zip(&self.mu) {
+        let el = self.0.lr.at(ctx.step) * self.0.lambda;
+        for ((d, &x), &mu) in v.iter_mut().zip(params).zip(&self.0.mu) {
             *d -= el * x / mu;
         }
     }
@@ -125,7 +117,7 @@ impl Transform for PriorGradient {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Optimizer, Sgd};
+    use super::super::{Optimizer, Sgd, StepBuffers};
     use super::*;
     use crate::rng::Seed;
 
@@ -139,18 +131,15 @@ mod tests {
         let g = vec![0.7, 0.1, -0.4];
         let ctx = StepContext::new(0, Seed(0));
         for explicit in [true, false] {
+            let settings = SemiImplicit {
+                lr: eta.into(),
+                lambda,
+                mu: mu.clone(),
+            };
             let prior: Box<dyn Transform> = if explicit {
-                Box::new(PriorGradient {
-                    lr: eta.into(),
-                    lambda,
-                    mu: mu.clone(),
-                })
+                Box::new(PriorGradient(settings))
             } else {
-                Box::new(SemiImplicit {
-                    lr: eta.into(),
-                    lambda,
-                    mu: mu.clone(),
-                })
+                Box::new(settings)
             };
             let opt = Optimizer::chain(vec![Box::new(Sgd { lr: eta.into() }), prior]);
             let mut states = opt.init(&x);
@@ -182,11 +171,13 @@ mod tests {
         let chains = 20_000;
         let mut x = vec![0.0; chains];
         let mut states = opt.init(&x);
+        let mut buffers = StepBuffers::default();
         for t in 0..200 {
-            let mut g: Vec<f64> = x.iter().map(|v| k * v).collect();
             let ctx = StepContext::new(t, Seed(11));
-            opt.update(&mut g, &mut states, &x, &ctx);
-            x.iter_mut().zip(&g).for_each(|(p, d)| *p += d);
+            opt.step(&mut x, &mut states, &ctx, &mut buffers, |at, g| {
+                g.iter_mut().zip(at).for_each(|(g, v)| *g = k * v);
+                0.0
+            });
         }
         let var = x.iter().map(|v| v * v).sum::<f64>() / chains as f64;
         let exact = 1.0 / (beta * k * (1.0 - eta * k / 2.0));

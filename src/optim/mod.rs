@@ -28,7 +28,7 @@ pub use average::IterateAverage;
 pub use langevin::{LangevinNoise, PriorGradient, SemiImplicit, Smoothing, SmoothingKind};
 pub use regularize::{Anchor, WeightDecay};
 pub use schedule::Schedule;
-pub use sgd::{Momentum, Nesterov, Sgd, TorchSgd};
+pub use sgd::{HeavyBall, Momentum, Nesterov, Sgd, TorchSgd};
 
 use crate::rng::Seed;
 use serde::{Deserialize, Serialize};
@@ -276,26 +276,18 @@ impl Optimizer {
 pub(crate) mod testing {
     use super::*;
 
-    /// Runs `opt` for `steps` steps on the gradient function `grad_fn`, returning every iterate.
+    /// [`Optimizer::iterates`] (seed 0) on a gradient returned as a vector; panics on an
+    /// invalid chain or a non-finite iterate.
     pub fn trajectory(
         opt: &Optimizer,
         theta0: &[f64],
         steps: usize,
         grad_fn: impl Fn(&[f64]) -> Vec<f64>,
     ) -> Vec<Vec<f64>> {
-        let mut theta = theta0.to_vec();
-        let mut states = opt.init(&theta);
-        let mut out = vec![theta.clone()];
-        let mut buffers = StepBuffers::default();
-        for t in 0..steps {
-            let ctx = StepContext::new(t as u64, Seed(0));
-            opt.step(&mut theta, &mut states, &ctx, &mut buffers, |at, g| {
-                g.copy_from_slice(&grad_fn(at));
-                0.0
-            });
-            out.push(theta.clone());
-        }
-        out
+        opt.iterates(theta0, steps as u64, Seed(0), |at, g| {
+            g.copy_from_slice(&grad_fn(at))
+        })
+        .expect("a valid chain and finite iterates")
     }
 
     /// Gradient of L(θ) = ½ Σ_k c_k θ_k² + Σ_k sin(θ_k): a non-quadratic test objective.

@@ -125,10 +125,7 @@ impl Schedule {
             } => {
                 level(field, initial)?;
                 check_positive(&format!("{field}.factor"), factor)?;
-                if every == 0 {
-                    return Err(Error::invalid(format!("{field}.every"), "expected ≥ 1"));
-                }
-                Ok(())
+                at_least_one(&format!("{field}.every"), every)
             }
             Schedule::InversePower { a, b, c } => {
                 level(field, a)?;
@@ -142,13 +139,18 @@ impl Schedule {
             } => {
                 level(field, initial)?;
                 level(&format!("{field}.final"), final_value)?;
-                if total == 0 {
-                    return Err(Error::invalid(format!("{field}.total"), "expected ≥ 1"));
-                }
-                Ok(())
+                at_least_one(&format!("{field}.total"), total)
             }
         }
     }
+}
+
+/// A count setting (steps between decays, a horizon) must be ≥ 1.
+fn at_least_one(field: &str, value: u64) -> Result<()> {
+    if value == 0 {
+        return Err(Error::invalid(field, "expected ≥ 1"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

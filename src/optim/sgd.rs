@@ -24,10 +24,11 @@ impl Transform for Sgd {
     }
 }
 
-/// Momentum in the source document's form: Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t, Δw_0 = 0.
+/// The document's heavy ball, Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t with Δw_0 = 0, its gradient
+/// taken at w_t ([`Momentum`]) or at the look-ahead point w_t + θ Δw_{t−1} ([`Nesterov`]).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Momentum {
+pub struct HeavyBall<const LOOK_AHEAD: bool> {
     /// θ ∈ [0, 1).
     pub theta: f64,
     /// η_t.
@@ -35,41 +36,14 @@ pub struct Momentum {
     pub lr: Schedule,
 }
 
-impl Transform for Momentum {
-    fn validate(&self, at: &str) -> Result<()> {
-        self.lr.validate(&format!("{at}.lr"))?;
-        check_unit_interval(&format!("{at}.theta"), self.theta)?;
-        Ok(())
-    }
-    fn init(&self, params: &[f64]) -> State {
-        State::zeros(1, params.len())
-    }
-    fn update(&self, v: &mut [f64], state: &mut State, _params: &[f64], ctx: &StepContext) {
-        momentum_step(self.theta, self.lr.at(ctx.step), v, &mut state.buffers[0]);
-    }
-}
-
-fn momentum_step(theta: f64, lr: f64, v: &mut [f64], delta: &mut [f64]) {
-    let c = (1.0 - theta) * lr;
-    for (g, d) in v.iter_mut().zip(delta.iter_mut()) {
-        *d = theta * *d - c * *g;
-        *g = *d;
-    }
-}
+/// Momentum in the source document's form: Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t, Δw_0 = 0.
+pub type Momentum = HeavyBall<false>;
 
 /// Nesterov's accelerated gradient in the source document's form: the gradient is taken at the
 /// look-ahead point, g_t = ∇L(w_t + θ Δw_{t−1}), and Δw_t = θ Δw_{t−1} − (1−θ) η_t g_t.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Nesterov {
-    /// θ ∈ [0, 1).
-    pub theta: f64,
-    /// η_t.
-    #[serde(deserialize_with = "Schedule::number_or_table")]
-    pub lr: Schedule,
-}
+pub type Nesterov = HeavyBall<true>;
 
-impl Transform for Nesterov {
+impl<const LOOK_AHEAD: bool> Transform for HeavyBall<LOOK_AHEAD> {
     fn validate(&self, at: &str) -> Result<()> {
         self.lr.validate(&format!("{at}.lr"))?;
         check_unit_interval(&format!("{at}.theta"), self.theta)?;
@@ -79,8 +53,13 @@ impl Transform for Nesterov {
         State::zeros(1, params.len())
     }
     fn update(&self, v: &mut [f64], state: &mut State, _params: &[f64], ctx: &StepContext) {
-        momentum_step(self.theta, self.lr.at(ctx.step), v, &mut state.buffers[0]);
+        let c = (1.0 - self.theta) * self.lr.at(ctx.step);
+        for (g, d) in v.iter_mut().zip(state.buffers[0].iter_mut()) {
+            *d = self.theta * *d - c * *g;
+            *g = *d;
+        }
     }
+    /// Nesterov: the look-ahead point w_t + θ Δw_{t−1}; momentum: none (the gradient at w_t).
     fn gradient_points(
         &self,
         params: &[f64],
@@ -88,9 +67,11 @@ impl Transform for Nesterov {
         _ctx: &StepContext,
         points: &mut Points,
     ) {
-        let point = points.push(params.len());
-        for ((p, &w), &d) in point.iter_mut().zip(params).zip(&state.buffers[0]) {
-            *p = w + self.theta * d;
+        if LOOK_AHEAD {
+            let point = points.push(params.len());
+            for ((p, &w), &d) in point.iter_mut().zip(params).zip(&state.buffers[0]) {
+                *p = w + self.theta * d;
+            }
         }
     }
 }
@@ -232,35 +213,40 @@ mod tests {
         assert!((traj[2][0] - 0.76).abs() < 1e-15);
     }
 
+    /// Momentum, weight decay and dampening (PyTorch's plain variant), and momentum, weight
+    /// decay and Nesterov (which PyTorch allows only without dampening).
     #[test]
     fn torch_sgd_with_everything_matches_the_formula() {
-        let (lr, mu, tau, wd) = (0.05, 0.9, 0.1, 0.01);
-        let t = Optimizer::chain(vec![Box::new(TorchSgd {
-            lr: lr.into(),
-            momentum: mu,
-            dampening: tau,
-            nesterov: true,
-            weight_decay: wd,
-        })]);
-        let theta0 = [0.3, -1.2, 2.0];
-        let traj = trajectory(&t, &theta0, 5, test_gradient);
-        // Independent re-implementation, written out per coordinate.
-        let mut th = theta0.to_vec();
-        let mut buf = [0.0; 3];
-        for step in 0..5 {
-            let g0 = test_gradient(&th);
-            for k in 0..3 {
-                let g = g0[k] + wd * th[k];
-                buf[k] = if step == 0 {
-                    g
-                } else {
-                    mu * buf[k] + (1.0 - tau) * g
-                };
-                th[k] -= lr * (g + mu * buf[k]);
+        let (lr, mu, wd) = (0.05, 0.9, 0.01);
+        for (nesterov, tau) in [(false, 0.1), (true, 0.0)] {
+            let t = Optimizer::chain(vec![Box::new(TorchSgd {
+                lr: lr.into(),
+                momentum: mu,
+                dampening: tau,
+                nesterov,
+                weight_decay: wd,
+            })]);
+            let theta0 = [0.3, -1.2, 2.0];
+            let traj = trajectory(&t, &theta0, 5, test_gradient);
+            // Independent re-implementation, written out per coordinate.
+            let mut th = theta0.to_vec();
+            let mut buf = [0.0; 3];
+            for step in 0..5 {
+                let g0 = test_gradient(&th);
+                for k in 0..3 {
+                    let g = g0[k] + wd * th[k];
+                    buf[k] = if step == 0 {
+                        g
+                    } else {
+                        mu * buf[k] + (1.0 - tau) * g
+                    };
+                    let direction = if nesterov { g + mu * buf[k] } else { buf[k] };
+                    th[k] -= lr * direction;
+                }
             }
-        }
-        for k in 0..3 {
-            assert!((traj[5][k] - th[k]).abs() < 1e-14);
+            for k in 0..3 {
+                assert!((traj[5][k] - th[k]).abs() < 1e-14, "nesterov {nesterov}");
+            }
         }
     }
 }

@@ -419,7 +419,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                 data: data_hash,
             };
             let params = model.init(&mut trial_seed.stream("init", 0));
-            let (mut state, mut table) = (trainer.start(params), trainer.table(&observers));
+            let (mut state, mut table) = trainer.begin(params, &observers);
             if let (Some(p), true) = (&ckpt_path, resume) {
                 if p.exists() {
                     let c = Checkpoint::load(p)?;

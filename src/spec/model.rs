@@ -152,6 +152,15 @@ impl ModelSpec {
     }
 }
 
+/// What the data fixes of a model: the input dimension, the number of outputs, and the n of a
+/// completion data set.
+#[derive(Clone, Copy)]
+struct Dims {
+    input_dim: usize,
+    outputs: usize,
+    matrix_size: Option<usize>,
+}
+
 fn tanh() -> Activation {
     Activation::Tanh
 }
@@ -178,27 +187,30 @@ impl ModelSpec {
         outputs: usize,
         matrix_size: Option<usize>,
     ) -> Result<Box<dyn Model>> {
-        let (field, params) = self.parameter_count(path, input_dim, outputs, matrix_size)?;
+        let dims = Dims {
+            input_dim,
+            outputs,
+            matrix_size,
+        };
+        let (field, params) = self.parameter_count(path, dims)?;
         // The parameters, their gradient and up to two optimizer moments of the same size.
         limits::fits(&field, &[params, 4])?;
-        self.build_unchecked(path, input_dim, outputs, matrix_size)
-            .map_err(|e| match e {
-                Error::Invalid { field, message } if !field.starts_with(path) => {
-                    Error::invalid(format!("{path}.{field}"), message)
-                }
-                other => other,
-            })
+        self.build_unchecked(path, dims).map_err(|e| match e {
+            Error::Invalid { field, message } if !field.starts_with(path) => {
+                Error::invalid(format!("{path}.{field}"), message)
+            }
+            other => other,
+        })
     }
 
     /// The field that sets the size of the parameter vector, and (by checked arithmetic) that
     /// size: an upper bound of what the model will allocate per copy of θ.
-    fn parameter_count(
-        &self,
-        path: &str,
-        d: usize,
-        outputs: usize,
-        matrix_size: Option<usize>,
-    ) -> Result<(String, usize)> {
+    fn parameter_count(&self, path: &str, dims: Dims) -> Result<(String, usize)> {
+        let Dims {
+            input_dim: d,
+            outputs,
+            matrix_size,
+        } = dims;
         let at = |f: &str| format!("{path}.{f}");
         match self {
             ModelSpec::TwoLayer { width, .. } => {
@@ -249,13 +261,12 @@ impl ModelSpec {
         }
     }
 
-    fn build_unchecked(
-        &self,
-        path: &str,
-        input_dim: usize,
-        outputs: usize,
-        matrix_size: Option<usize>,
-    ) -> Result<Box<dyn Model>> {
+    fn build_unchecked(&self, path: &str, dims: Dims) -> Result<Box<dyn Model>> {
+        let Dims {
+            input_dim,
+            outputs,
+            matrix_size,
+        } = dims;
         let count = |field: &str, v: i64| limits::count(&format!("{path}.{field}"), v, 1);
         let counts = |field: &str, v: &[i64]| -> Result<Vec<usize>> {
             v.iter().map(|&w| count(field, w)).collect()

@@ -148,33 +148,43 @@ mod tests {
 
     #[test]
     fn omitted_settings_take_the_library_defaults() {
-        let adam = parse("kind = \"adam\"").unwrap();
-        assert_eq!(adam, TransformSpec::Adam(Adam::default()));
-        let adamw = parse("kind = \"adamw\"\nlr = 0.01").unwrap();
-        assert_eq!(adamw, TransformSpec::Adamw(Adam::adamw_default(0.01)));
-        let given = parse("kind = \"adamw\"\nweight_decay = 0.5").unwrap();
-        assert_eq!(
-            given,
-            TransformSpec::Adamw(Adam {
-                weight_decay: 0.5,
-                ..Adam::adamw_default(Adam::TORCH_LR)
-            })
-        );
-        let rms = parse("kind = \"rmsprop\"").unwrap();
-        assert_eq!(rms, TransformSpec::Rmsprop(RmsProp::default()));
-        let ada = parse("kind = \"adagrad\"").unwrap();
-        assert_eq!(ada, TransformSpec::Adagrad(AdaGrad::default()));
-        let sgd = parse("kind = \"torch_sgd\"\nlr = 0.1").unwrap();
-        assert_eq!(sgd, TransformSpec::TorchSgd(TorchSgd::torch_default(0.1)));
-        let smooth = parse("kind = \"smoothing\"\ndelta = 0.5").unwrap();
-        assert_eq!(
-            smooth,
-            TransformSpec::Smoothing(Smoothing {
-                delta: 0.5.into(),
-                samples: 1,
-                kind: SmoothingKind::Ball,
-            })
-        );
+        let cases = [
+            ("kind = \"adam\"", TransformSpec::Adam(Adam::default())),
+            (
+                "kind = \"adamw\"\nlr = 0.01",
+                TransformSpec::Adamw(Adam::adamw_default(0.01)),
+            ),
+            (
+                "kind = \"adamw\"\nweight_decay = 0.5",
+                TransformSpec::Adamw(Adam {
+                    weight_decay: 0.5,
+                    ..Adam::adamw_default(Adam::TORCH_LR)
+                }),
+            ),
+            (
+                "kind = \"rmsprop\"",
+                TransformSpec::Rmsprop(RmsProp::default()),
+            ),
+            (
+                "kind = \"adagrad\"",
+                TransformSpec::Adagrad(AdaGrad::default()),
+            ),
+            (
+                "kind = \"torch_sgd\"\nlr = 0.1",
+                TransformSpec::TorchSgd(TorchSgd::torch_default(0.1)),
+            ),
+            (
+                "kind = \"smoothing\"\ndelta = 0.5",
+                TransformSpec::Smoothing(Smoothing {
+                    delta: 0.5.into(),
+                    samples: 1,
+                    kind: SmoothingKind::Ball,
+                }),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text).unwrap(), expected, "{text}");
+        }
     }
 
     #[test]

@@ -185,18 +185,24 @@ impl Trainer<'_> {
     }
 
     /// Runs all T steps from θ₀ with `observers` (their columns after the fixed ones): the
-    /// final state and the recorded metrics. [`Trainer::start`], [`Trainer::table`] and
-    /// [`Trainer::run`] are the same in parts, for runs that stop and resume.
+    /// final state and the recorded metrics. For a run that stops and resumes (snapshots, a
+    /// stopping rule, checkpoints): [`Trainer::begin`], then [`Trainer::run`] up to each stop.
     pub fn fit_with(
         &self,
         params: Vec<f64>,
         data: &Dataset,
         observers: &mut [&mut dyn Observer],
     ) -> Result<(TrainState, Table)> {
-        let mut state = self.start(params);
-        let mut table = self.table(observers);
+        let (mut state, mut table) = self.begin(params, observers);
         self.run(&mut state, data, self.steps, observers, &mut table)?;
         Ok((state, table))
+    }
+
+    /// A run at step 0 from θ₀: its state ([`Trainer::start`]) and its empty metrics table with
+    /// the observers' columns ([`Trainer::table`]), to advance with [`Trainer::run`] (the same
+    /// observers each time).
+    pub fn begin(&self, params: Vec<f64>, observers: &[&mut dyn Observer]) -> (TrainState, Table) {
+        (self.start(params), self.table(observers))
     }
 
     /// The state at step 0 for initial parameters θ₀.

@@ -282,14 +282,13 @@ pub fn cost_rows(
     debug_assert_eq!(out.len(), rows.len() * m);
     if cost == GroundCost::SqEuclidean {
         let xs = &x.data[rows.start * d..rows.end * d];
-        linalg::gemm_slice_sequential(
+        linalg::gemm_slice(
             out,
-            rows.len(),
-            m,
             0.0,
             linalg::view(xs, rows.len(), d),
             y.view().transpose(),
             -2.0,
+            linalg::Threads::Caller,
         );
         for (r, i) in rows.enumerate() {
             let xi: f64 = x.row(i).iter().map(|v| v * v).sum();

@@ -120,6 +120,31 @@ pub struct SinkhornSolution {
     pub plan: Matrix,
 }
 
+impl SinkhornSolution {
+    /// The solution with values (⟨C, P⟩, OT_ε), potentials (φ, ψ) and the plan's
+    /// `marginal_error`: converged when that error is below `tol` and both values are finite
+    /// (the one convergence rule of the dense and the online solver).
+    fn judged(
+        (cost, entropic): (f64, f64),
+        (phi, psi): (Vec<f64>, Vec<f64>),
+        iterations: usize,
+        marginal_error: f64,
+        tol: f64,
+        plan: Matrix,
+    ) -> SinkhornSolution {
+        SinkhornSolution {
+            cost,
+            entropic,
+            phi,
+            psi,
+            iterations,
+            marginal_error,
+            converged: marginal_error < tol && cost.is_finite() && entropic.is_finite(),
+            plan,
+        }
+    }
+}
+
 /// log-stabilised scaling state over a dense cost matrix.
 struct Dense<'a> {
     c: &'a Matrix,
@@ -339,16 +364,14 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix, opts: &Options) -> Result<Sinkhor
     // shows here, whatever the iteration's bookkeeping said).
     let err = plan_marginal_error(&plan, a, b);
     let entropic = cost + eps * kl;
-    Ok(SinkhornSolution {
-        cost,
-        entropic,
-        phi,
-        psi,
+    Ok(SinkhornSolution::judged(
+        (cost, entropic),
+        (phi, psi),
         iterations,
-        marginal_error: err,
-        converged: err < opts.tol && cost.is_finite() && entropic.is_finite(),
+        err,
+        opts.tol,
         plan,
-    })
+    ))
 }
 
 impl Dense<'_> {
@@ -669,16 +692,16 @@ pub fn solve_online(
         err.max(row_err)
     };
     let entropic = cost + eps * (kl - mass + 1.0);
-    Ok(SinkhornSolution {
-        cost,
-        entropic,
-        phi,
-        psi,
+    let mut solution = SinkhornSolution::judged(
+        (cost, entropic),
+        (phi, psi),
         iterations,
-        marginal_error: err,
-        converged: converged && err < opts.tol && cost.is_finite() && entropic.is_finite(),
-        plan: Matrix::zeros(0, 0),
-    })
+        err,
+        opts.tol,
+        Matrix::zeros(0, 0),
+    );
+    solution.converged &= converged;
+    Ok(solution)
 }
 
 #[cfg(test)]

@@ -4,8 +4,7 @@
 use super::*;
 use crate::error::{Error, Result};
 use crate::linalg::{
-    check_fits, gemm_slice_sequential, stream_fence, stream_store, transpose_group, Matrix,
-    SharedPtr,
+    check_fits, gemm_slice, stream_fence, stream_store, transpose_group, Matrix, SharedPtr, Threads,
 };
 use rayon::prelude::*;
 
@@ -98,7 +97,7 @@ impl Network {
                 let (k_tile, t_tile) = (&mut k_tile[..ri * cj], &mut t_tile[..ri * cj]);
                 // K⁰ of the tile, ⟨x_i, x'_j⟩/d, in cache.
                 let (a, b) = (x1.view().subrows(i0, ri), x2.view().subrows(j0, cj));
-                gemm_slice_sequential(k_tile, ri, cj, 0.0, a, b.transpose(), scale);
+                gemm_slice(k_tile, 0.0, a, b.transpose(), scale, Threads::Caller);
                 let diagonal_tile = leading && j0 == i0;
                 // The tile's columns inside the leading square (c < r), whose transposes
                 // go below the diagonal: rows j0 + c, columns i0.. (no other task writes
