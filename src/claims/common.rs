@@ -36,34 +36,36 @@ pub(crate) fn slope_text(s: f64) -> String {
     }
 }
 
-/// Adds the line of the predicted slope `slope` (on log–log axes: y ∝ x^slope) through the
-/// series labelled `series` (only its intercept is fitted, so the line shows how far the data
-/// follow the prediction), in the legend "predicted slope −½" followed by `note` when given.
-pub(crate) fn predicted_slope(figure: Figure, slope: f64, series: &str, note: &str) -> Figure {
-    let mut label = format!("predicted slope {}", slope_text(slope));
-    if !note.is_empty() {
-        label = format!("{label} ({note})");
+/// The prediction of a slope or rate drawn through a figure's data, with a legend that states
+/// it ("predicted slope −½ (note)"), chained like [`Figure`]'s own builders.
+pub(crate) trait Predicted {
+    /// Adds the line of the predicted slope `slope` (on log–log axes: y ∝ x^slope) through the
+    /// series labelled `series` (only its intercept is fitted, so the line shows how far the
+    /// data follow the prediction); `note` (when not empty) follows the slope in the legend.
+    fn predicted_slope(self, slope: f64, series: &str, note: &str) -> Self;
+
+    /// Adds the line of the predicted exponential rate `rate` (y ∝ e^(−rate·x)) through the
+    /// point `through` (data units), on a log y axis over a linear x axis: there the plotted
+    /// slope is d log₁₀ y / dx = −rate / ln 10. A rate holds on a window of the data only
+    /// (after a first phase, above round-off), so the line passes through a point of that
+    /// window (e.g. the fit's value at its centre), not through the whole series.
+    fn predicted_rate_at(self, rate: f64, through: (f64, f64), note: &str) -> Self;
+}
+
+impl Predicted for Figure {
+    fn predicted_slope(self, slope: f64, series: &str, note: &str) -> Figure {
+        let label = with_note(format!("predicted slope {}", slope_text(slope)), note);
+        self.reference_slope_on(&label, slope, series)
     }
-    figure.reference_slope_on(&label, slope, series)
+
+    fn predicted_rate_at(self, rate: f64, through: (f64, f64), note: &str) -> Figure {
+        let label = with_note(format!("predicted rate {}", slope_text(rate)), note);
+        self.reference_slope(&label, -rate / std::f64::consts::LN_10, through)
+    }
 }
 
-/// Adds the line of the predicted exponential rate `rate` (y ∝ e^(−rate·x)) through the point
-/// `through` (data units), on a log y axis over a linear x axis: there the plotted slope is
-/// d log₁₀ y / dx = −rate / ln 10. A rate holds on a window of the data only (after a first
-/// phase, above round-off), so the line passes through a point of that window (the fit's value
-/// at its centre), not through the whole series. The legend says "predicted rate …" followed
-/// by `note`.
-pub(crate) fn predicted_rate_at(
-    figure: Figure,
-    rate: f64,
-    through: (f64, f64),
-    note: &str,
-) -> Figure {
-    figure.reference_slope(&rate_label(rate, note), -rate / std::f64::consts::LN_10, through)
-}
-
-fn rate_label(rate: f64, note: &str) -> String {
-    let label = format!("predicted rate {}", slope_text(rate));
+/// `label (note)`, or `label` when the note is empty.
+fn with_note(label: String, note: &str) -> String {
     if note.is_empty() {
         label
     } else {
@@ -85,9 +87,7 @@ pub(crate) fn fitted_power_law(xs: &[f64], fit: &LinearFit) -> Vec<(f64, f64)> {
     let mut xs = xs.to_vec();
     xs.sort_by(f64::total_cmp);
     xs.dedup();
-    xs.into_iter()
-        .map(|x| (x, fit.at(x.ln()).exp()))
-        .collect()
+    xs.into_iter().map(|x| (x, fit.at(x.ln()).exp())).collect()
 }
 
 /// Plain (full-batch or stochastic) gradient descent θ ← θ − η∇L with step `lr`.
@@ -141,12 +141,12 @@ mod tests {
 
     #[test]
     fn a_predicted_rate_is_drawn_as_its_base_10_slope() {
-        let f = predicted_rate_at(Figure::new("f", "t"), 2.0, (1.0, 3.0), "");
+        let f = Figure::new("f", "t").predicted_rate_at(2.0, (1.0, 3.0), "");
         let r = &f.references[0];
         assert_eq!(r.label, "predicted rate 2");
         // e^(−2t) = 10^(−2t / ln 10).
         assert!((r.slope + 2.0 / std::f64::consts::LN_10).abs() < 1e-15);
-        let g = predicted_slope(Figure::new("g", "t"), -0.5, "data", "K_∞");
+        let g = Figure::new("g", "t").predicted_slope(-0.5, "data", "K_∞");
         assert_eq!(g.references[0].label, "predicted slope −½ (K_∞)");
         assert_eq!(g.references[0].slope, -0.5);
     }

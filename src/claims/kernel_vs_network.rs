@@ -15,7 +15,7 @@ use crate::stats::fit_log_log;
 use crate::sweep::Sweep;
 use crate::train::{Objective, Trainer};
 
-use super::common::{fitted_power_law, fitted_slope_label, gradient_descent, predicted_slope};
+use super::common::{fitted_power_law, fitted_slope_label, gradient_descent, Predicted};
 
 /// The gap between the trained network and the kernel prediction falls as M grows.
 pub struct KernelVsNetwork;
@@ -165,7 +165,8 @@ impl Claim for KernelVsNetwork {
             .y("relative test gap", Scale::Log)
             .markers(LIMIT, means(|g| g.limit)?)
             .markers(OWN, means(|g| g.own)?);
-        let figure = predicted_slope(figure, -0.5, LIMIT, "vs k_∞")
+        let figure = figure
+            .predicted_slope(-0.5, LIMIT, "vs k_∞")
             .line(
                 &format!("vs k_∞: {}", fitted_slope_label(&fit_limit)),
                 fitted_power_law(&log_m, &fit_limit),

@@ -17,7 +17,7 @@ use crate::stats::fit_log_log;
 use crate::sweep::Sweep;
 use crate::train::{Objective, Trainer};
 
-use super::common::{gradient_descent, predicted_slope};
+use super::common::{gradient_descent, Predicted};
 
 /// Weight movement against M in both scalings; test error of the rich net against the kernel.
 pub struct LazyVsRich;
@@ -195,11 +195,14 @@ impl Claim for LazyVsRich {
         let (train_a, test_a) = data(ctx.seed, 100, 200)?;
         // The scalings run: k = 0 the NTK-scaling runs (mean-field under MF_EVERYWHERE), k = 1
         // the mean-field runs (NTK under NTK_EVERYWHERE).
-        let scalings: Vec<usize> = [(0, ctx.under(NTK_EVERYWHERE)), (1, ctx.under(MF_EVERYWHERE))]
-            .into_iter()
-            .filter(|&(_, skipped)| !skipped)
-            .map(|(k, _)| k)
-            .collect();
+        let scalings: Vec<usize> = [
+            (0, ctx.under(NTK_EVERYWHERE)),
+            (1, ctx.under(MF_EVERYWHERE)),
+        ]
+        .into_iter()
+        .filter(|&(_, skipped)| !skipped)
+        .map(|(k, _)| k)
+        .collect();
         let grid: Vec<(usize, usize)> = scalings
             .iter()
             .flat_map(|&k| widths.iter().map(move |&m| (k, m)))
@@ -254,12 +257,9 @@ impl Claim for LazyVsRich {
                 .control(owners[k])
                 .fit(&fit),
             );
-            fig = predicted_slope(
-                fig.markers(labels[k], movement[k].iter().copied()),
-                predicted[k],
-                labels[k],
-                labels[k],
-            );
+            fig = fig
+                .markers(labels[k], movement[k].iter().copied())
+                .predicted_slope(predicted[k], labels[k], labels[k]);
         }
         figures.push(fig);
         if !ctx.under(NTK_EVERYWHERE) {

@@ -17,7 +17,7 @@ use crate::rng::Seed;
 use crate::stats::fit_log_log;
 use crate::train::{Objective, Trainer};
 
-use super::common::predicted_slope;
+use super::common::Predicted;
 
 /// Prediction gap and W2 to a large-M reference run after training, against M.
 pub struct MeanFieldLimit;
@@ -297,32 +297,24 @@ impl Claim for MeanFieldLimit {
                 .fit(&w2_fit),
             ],
             tables: vec![("gaps".into(), table), ("slopes".into(), slopes)],
-            figures: vec![predicted_slope(
-                predicted_slope(
-                    Figure::new(
-                        "gaps",
-                        "after training (t = 100): distance to the M = 8192 reference run",
-                    )
-                    .x("width M", Scale::Log)
-                    .y("distance", Scale::Log)
-                    .markers(GAP, points.iter().map(|p| (p[0], p[1])))
-                    .markers(W2, points.iter().map(|p| (p[0], p[2])))
-                    .markers(
-                        "initialisation's part: block of the reference vs reference",
-                        points.iter().map(|p| (p[0], p[3])),
-                    )
-                    .markers(
-                        "W2 to another block of the reference (uncoupled)",
-                        points.iter().map(|p| (p[0], p[5])),
-                    ),
-                    -0.5,
-                    GAP,
-                    "prediction gap ∝ M^(−½)",
-                ),
-                -0.5,
-                W2,
-                "W2 ∝ M^(−½)",
-            )],
+            figures: vec![Figure::new(
+                "gaps",
+                "after training (t = 100): distance to the M = 8192 reference run",
+            )
+            .x("width M", Scale::Log)
+            .y("distance", Scale::Log)
+            .markers(GAP, points.iter().map(|p| (p[0], p[1])))
+            .markers(W2, points.iter().map(|p| (p[0], p[2])))
+            .markers(
+                "initialisation's part: block of the reference vs reference",
+                points.iter().map(|p| (p[0], p[3])),
+            )
+            .markers(
+                "W2 to another block of the reference (uncoupled)",
+                points.iter().map(|p| (p[0], p[5])),
+            )
+            .predicted_slope(-0.5, GAP, "prediction gap ∝ M^(−½)")
+            .predicted_slope(-0.5, W2, "W2 ∝ M^(−½)")],
         })
     }
 }

@@ -14,7 +14,7 @@ use crate::report::{Figure, Scale};
 use crate::stats::{fit_log_log, summarize};
 use crate::sweep::Sweep;
 
-use super::common::predicted_slope;
+use super::common::Predicted;
 
 /// √M‖K_{W₀} − K_∞‖_F against its exact root mean square, and the M^{−1/2} law.
 pub struct NtkConcentration;
@@ -179,19 +179,15 @@ impl Claim for NtkConcentration {
                 .control("wrong-activation"),
             ],
             tables: vec![("concentration".into(), table)],
-            figures: vec![predicted_slope(
-                Figure::new("concentration", "‖K_W0 − K_∞‖_F against width")
-                    .x("width M", Scale::Log)
-                    .y("RMS ‖K_W0 − K_∞‖_F", Scale::Log)
-                    .markers(MEASURED, m.iter().copied().zip(rms.clone()))
-                    .prediction(
-                        "closed form √(S/M), S = Σ (x_iᵀx_j)² p_ij(1 − p_ij)",
-                        m.iter().map(|&w| (w, (s / w).sqrt())),
-                    ),
-                -0.5,
-                MEASURED,
-                "",
-            )],
+            figures: vec![Figure::new("concentration", "‖K_W0 − K_∞‖_F against width")
+                .x("width M", Scale::Log)
+                .y("RMS ‖K_W0 − K_∞‖_F", Scale::Log)
+                .markers(MEASURED, m.iter().copied().zip(rms.clone()))
+                .prediction(
+                    "closed form √(S/M), S = Σ (x_iᵀx_j)² p_ij(1 − p_ij)",
+                    m.iter().map(|&w| (w, (s / w).sqrt())),
+                )
+                .predicted_slope(-0.5, MEASURED, "")],
         })
     }
 }

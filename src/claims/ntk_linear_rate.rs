@@ -16,7 +16,7 @@ use crate::stats::fit_log_log;
 use crate::sweep::Sweep;
 use crate::train::{Objective, PredictionProbe, Trainer};
 
-use super::common::{gradient_descent, predicted_slope};
+use super::common::{gradient_descent, Predicted};
 
 /// The measured residual curve against discrete kernel descent, and O(M^{−1/2}) weight movement.
 pub struct NtkLinearRate;
@@ -276,33 +276,21 @@ impl Claim for NtkLinearRate {
             tables: vec![("training".into(), curves), ("by_width".into(), summary)],
             figures: vec![
                 fig,
-                predicted_slope(
-                    predicted_slope(
-                        Figure::new(
-                            "deviation",
-                            "deviation of ‖f_t − y‖ from kernel descent against width",
-                        )
-                        .x("width M", Scale::Log)
-                        .y("max_t ‖(f_t − y) − prediction‖ / ‖y‖", Scale::Log)
-                        .markers(W0, ms.iter().copied().zip(dev_w0.clone()))
-                        .markers(INF, ms.iter().copied().zip(dev_inf.clone())),
-                        -0.5,
-                        W0,
-                        "K_W0",
-                    ),
-                    -0.5,
-                    INF,
-                    "K_∞",
-                ),
-                predicted_slope(
-                    Figure::new("movement", "relative weight movement against width")
-                        .x("width M", Scale::Log)
-                        .y("‖θ_T − θ₀‖ / ‖θ₀‖", Scale::Log)
-                        .markers("measured", ms.iter().copied().zip(movement.clone())),
-                    -0.5,
-                    "measured",
-                    "",
-                ),
+                Figure::new(
+                    "deviation",
+                    "deviation of ‖f_t − y‖ from kernel descent against width",
+                )
+                .x("width M", Scale::Log)
+                .y("max_t ‖(f_t − y) − prediction‖ / ‖y‖", Scale::Log)
+                .markers(W0, ms.iter().copied().zip(dev_w0.clone()))
+                .markers(INF, ms.iter().copied().zip(dev_inf.clone()))
+                .predicted_slope(-0.5, W0, "K_W0")
+                .predicted_slope(-0.5, INF, "K_∞"),
+                Figure::new("movement", "relative weight movement against width")
+                    .x("width M", Scale::Log)
+                    .y("‖θ_T − θ₀‖ / ‖θ₀‖", Scale::Log)
+                    .markers("measured", ms.iter().copied().zip(movement.clone()))
+                    .predicted_slope(-0.5, "measured", ""),
             ],
         })
     }

@@ -14,7 +14,7 @@ use crate::report::{Figure, Scale};
 use crate::stats::fit_log_log;
 use crate::sweep::Sweep;
 
-use super::common::predicted_slope;
+use super::common::Predicted;
 use std::f64::consts::PI;
 
 /// λ_min(K_∞) of a planted pair against its closed form.
@@ -140,22 +140,18 @@ impl Claim for NtkPositive {
                 .control("smooth-activation"),
             ],
             tables: vec![("lambda_min".into(), table)],
-            figures: vec![predicted_slope(
-                Figure::new(
-                    "lambda_min_vs_phi",
-                    "λ_min(K_∞) against the separation φ of the planted pair (n = 20)",
-                )
-                .x("separation φ", Scale::Log)
-                .y("λ_min", Scale::Log)
-                .markers("measured", measured.iter().copied())
-                .prediction(
-                    "closed form 1/2 − k(1 − φ²/2)",
-                    measured.iter().map(|p| (p.0, pair_lambda(p.0))),
-                ),
-                1.0,
-                "measured",
-                "",
-            )],
+            figures: vec![Figure::new(
+                "lambda_min_vs_phi",
+                "λ_min(K_∞) against the separation φ of the planted pair (n = 20)",
+            )
+            .x("separation φ", Scale::Log)
+            .y("λ_min", Scale::Log)
+            .markers("measured", measured.iter().copied())
+            .prediction(
+                "closed form 1/2 − k(1 − φ²/2)",
+                measured.iter().map(|p| (p.0, pair_lambda(p.0))),
+            )
+            .predicted_slope(1.0, "measured", "")],
         })
     }
 }

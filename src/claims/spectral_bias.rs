@@ -14,7 +14,7 @@ use crate::report::{Figure, Scale};
 use crate::stats::{crossing_time, fit_log_log, LinearFit};
 use crate::train::{Objective, PredictionProbe, Trainer};
 
-use super::common::{fitted_power_law, fitted_slope_label, gradient_descent, predicted_slope};
+use super::common::{fitted_power_law, fitted_slope_label, gradient_descent, Predicted};
 
 /// Polynomial eigen-decay; per-frequency convergence at the kernel's rates.
 pub struct SpectralBias;
@@ -164,25 +164,21 @@ impl Claim for SpectralBias {
                 table.push(vec![*k as f64, *m]);
             }
             const EVEN: &str = "even degrees";
-            let mut fig = predicted_slope(
-                Figure::new(
-                    &format!("eigenvalues_d{d}"),
-                    &format!("NTK eigenvalues on the {place} by degree (Funk–Hecke)"),
-                )
-                .x("degree k", Scale::Log)
-                .y("μ_k", Scale::Log)
-                .markers(
-                    EVEN,
-                    degrees
-                        .iter()
-                        .zip(&mu)
-                        .filter(|(_, m)| **m > 0.0)
-                        .map(|(&k, &m)| (k as f64, m)),
-                ),
-                -(d as f64),
+            let mut fig = Figure::new(
+                &format!("eigenvalues_d{d}"),
+                &format!("NTK eigenvalues on the {place} by degree (Funk–Hecke)"),
+            )
+            .x("degree k", Scale::Log)
+            .y("μ_k", Scale::Log)
+            .markers(
                 EVEN,
-                &format!("μ_k ∝ k^−{d}"),
-            );
+                degrees
+                    .iter()
+                    .zip(&mu)
+                    .filter(|(_, m)| **m > 0.0)
+                    .map(|(&k, &m)| (k as f64, m)),
+            )
+            .predicted_slope(-(d as f64), EVEN, &format!("μ_k ∝ k^−{d}"));
             if let Some(f) = &fit {
                 let k: Vec<f64> = degrees.iter().map(|&k| k as f64).collect();
                 fig = fig.line(&fitted_slope_label(f), fitted_power_law(&k, f));

@@ -14,7 +14,7 @@ use crate::report::{Figure, Scale};
 use crate::stats::{crossing_time, fit_linear};
 use crate::train::{Objective, Observer, Snapshot, Trainer, Workspace};
 
-use super::common::{gradient_descent, predicted_rate_at};
+use super::common::{gradient_descent, Predicted};
 
 /// Parameter error and loss rates of teacher–student gradient descent.
 pub struct TeacherStudent;
@@ -584,12 +584,13 @@ impl Claim for TeacherStudent {
                     .find(|p| p.1 / first < 1e-4)
                     .copied()
                     .unwrap_or((0.0, first));
-                wide_fig = predicted_rate_at(
-                    wide_fig.line("measured, run 0", losses.iter().map(|p| (p.0, p.1 / first))),
-                    -predicted,
-                    (mid.0, mid.1 / first),
-                    "per step, −2 ln(1 − ηλ_min(K₀)/n)",
-                );
+                wide_fig = wide_fig
+                    .line("measured, run 0", losses.iter().map(|p| (p.0, p.1 / first)))
+                    .predicted_rate_at(
+                        -predicted,
+                        (mid.0, mid.1 / first),
+                        "per step, −2 ln(1 − ηλ_min(K₀)/n)",
+                    );
             }
             wide_table.push(vec![
                 r as f64,

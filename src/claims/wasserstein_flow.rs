@@ -12,7 +12,7 @@ use crate::report::{Figure, Scale};
 use crate::stats::{fit_log_log, fit_semilog};
 use crate::transport::{cost_matrix, exact, GroundCost};
 
-use super::common::{predicted_rate_at, predicted_slope};
+use super::common::Predicted;
 
 /// W2(ρ_t, ν_t) ≤ e^{−λt} W2(ρ₀, ν₀) with the rate λ attained; W2² = action of the geodesic.
 pub struct WassersteinFlow;
@@ -416,32 +416,28 @@ impl Claim for WassersteinFlow {
                 ("jko".into(), jko),
             ],
             figures: vec![
-                predicted_rate_at(
-                    Figure::new("contraction", "W2 between two solutions of the flow")
-                        .x("time t", Scale::Linear)
-                        .y("W2(ρ_t, ν_t)", Scale::Log)
-                        .markers("measured", series.iter().copied())
-                        .line(
-                            &format!(
-                                "fitted rate {:.4} ± {:.4} on t ∈ [3, 8]",
-                                rate, fit.slope_std_error
-                            ),
-                            fitted,
-                        )
-                        .prediction("bound e^(−λt) W2(ρ₀, ν₀)", bound),
-                    scheme_rate,
-                    (centre, fit.at(centre).exp()),
-                    "the scheme's λ, through the fit at the window's centre",
-                ),
-                predicted_slope(
-                    Figure::new("jko", "JKO scheme against the particle flow at t = 2")
-                        .x("step τ", Scale::Log)
-                        .y("W2(ρ^τ_t, ρ_t)", Scale::Log)
-                        .markers(JKO, taus.iter().copied().zip(jko_errors.iter().copied())),
-                    1.0,
-                    JKO,
-                    "order 1 in τ",
-                ),
+                Figure::new("contraction", "W2 between two solutions of the flow")
+                    .x("time t", Scale::Linear)
+                    .y("W2(ρ_t, ν_t)", Scale::Log)
+                    .markers("measured", series.iter().copied())
+                    .line(
+                        &format!(
+                            "fitted rate {:.4} ± {:.4} on t ∈ [3, 8]",
+                            rate, fit.slope_std_error
+                        ),
+                        fitted,
+                    )
+                    .prediction("bound e^(−λt) W2(ρ₀, ν₀)", bound)
+                    .predicted_rate_at(
+                        scheme_rate,
+                        (centre, fit.at(centre).exp()),
+                        "the scheme's λ, through the fit at the window's centre",
+                    ),
+                Figure::new("jko", "JKO scheme against the particle flow at t = 2")
+                    .x("step τ", Scale::Log)
+                    .y("W2(ρ^τ_t, ρ_t)", Scale::Log)
+                    .markers(JKO, taus.iter().copied().zip(jko_errors.iter().copied()))
+                    .predicted_slope(1.0, JKO, "order 1 in τ"),
             ],
         })
     }
