@@ -73,11 +73,13 @@ fn with_note(label: String, note: &str) -> String {
     }
 }
 
-/// The legend of a least-squares slope: "fitted slope a ± se (k points)".
+/// The legend of a least-squares slope: "fitted slope −0.473 ± 0.025 (k points)" (Unicode
+/// minus).
 pub(crate) fn fitted_slope_label(fit: &LinearFit) -> String {
+    let slope = format!("{:.3}", fit.slope).replace('-', "−");
     format!(
-        "fitted slope {:.3} ± {:.3} ({} points)",
-        fit.slope, fit.slope_std_error, fit.points
+        "fitted slope {slope} ± {:.3} ({} points)",
+        fit.slope_std_error, fit.points
     )
 }
 

@@ -432,7 +432,7 @@ impl Claim for Connectivity {
                         [(N as f64, ROUND_OFF), (N as f64, 1.0)],
                     )
                     .prediction(
-                        "predicted for M ≥ n: barrier ≤ the round-off allowance 10⁻⁶",
+                        "predicted for M ≥ n: barrier ≤ round-off 10⁻⁶ (zeros lie off the log axis)",
                         [(N as f64, ROUND_OFF), (widths[widths.len() - 1] as f64, ROUND_OFF)],
                     ),
                 constructive_fig,

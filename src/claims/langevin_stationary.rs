@@ -13,7 +13,7 @@ use crate::rng::Seed;
 use crate::stats::{fit_linear, LinearFit};
 use crate::train::{Objective, Observer, Trainer};
 
-use super::common::double_well;
+use super::common::{double_well, slope_text};
 
 /// GLD's stationary law, escape times and low-temperature concentration.
 pub struct LangevinStationary;
@@ -537,7 +537,7 @@ impl Claim for LangevinStationary {
                 rows.iter().map(|r| (r[0], r[1])),
             )
             .prediction(
-                "predicted rate 2: e^(−2t) KL(ρ₀ ‖ π) (Bakry–Émery, equality)",
+                "predicted rate 2: e^{−2t} KL(ρ₀ ‖ π) (Bakry–Émery, equality)",
                 rows.iter().map(|r| (r[0], r[2])),
             ),
         );
@@ -630,8 +630,8 @@ impl Claim for LangevinStationary {
             .prediction("Gibbs law (quadrature)", rows.iter().map(|r| (r[0], r[2])))
             .reference_slope_on(
                 &format!(
-                    "predicted slope of ln π(x > saddle) in β: {:.3} (the Gibbs law's)",
-                    fit_g.slope
+                    "predicted slope of ln π(x > saddle) in β: {} (the Gibbs law's)",
+                    slope_text(fit_g.slope)
                 ),
                 fit_g.slope / std::f64::consts::LN_10,
                 CHAINS,

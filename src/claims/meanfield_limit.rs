@@ -313,8 +313,8 @@ impl Claim for MeanFieldLimit {
                 "W2 to another block of the reference (uncoupled)",
                 points.iter().map(|p| (p[0], p[5])),
             )
-            .predicted_slope(-0.5, GAP, "prediction gap ∝ M^(−½)")
-            .predicted_slope(-0.5, W2, "W2 ∝ M^(−½)")],
+            .predicted_slope(-0.5, GAP, "prediction gap")
+            .predicted_slope(-0.5, W2, "W2, coupled")],
         })
     }
 }

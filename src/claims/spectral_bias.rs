@@ -178,7 +178,7 @@ impl Claim for SpectralBias {
                     .filter(|(_, m)| **m > 0.0)
                     .map(|(&k, &m)| (k as f64, m)),
             )
-            .predicted_slope(-(d as f64), EVEN, &format!("μ_k ∝ k^−{d}"));
+            .predicted_slope(-(d as f64), EVEN, &format!("μ_k ∝ k^{{−{d}}}"));
             if let Some(f) = &fit {
                 let k: Vec<f64> = degrees.iter().map(|&k| k as f64).collect();
                 fig = fig.line(&fitted_slope_label(f), fitted_power_law(&k, f));

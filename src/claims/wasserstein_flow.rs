@@ -427,7 +427,7 @@ impl Claim for WassersteinFlow {
                         ),
                         fitted,
                     )
-                    .prediction("bound e^(−λt) W2(ρ₀, ν₀)", bound)
+                    .prediction("bound e^{−λt} W2(ρ₀, ν₀)", bound)
                     .predicted_rate_at(
                         scheme_rate,
                         (centre, fit.at(centre).exp()),
