@@ -10,13 +10,23 @@ use crate::kernel::dynamics::{gradient_descent_mse_discrete, FlowSettings};
 use crate::kernel::empirical::empirical_ntk;
 use crate::linalg::distance;
 use crate::nn::{Activation, Model, TwoLayer};
-use crate::optim::{Optimizer, Sgd};
 use crate::report::{Figure, Scale};
-use crate::stats::{fit_log_log, LinearFit};
+use crate::stats::fit_log_log;
+use crate::sweep::Sweep;
 use crate::train::{Objective, Trainer};
+
+use super::common::{fitted_power_law, fitted_slope_label, gradient_descent, Predicted};
 
 /// The gap between the trained network and the kernel prediction falls as M grows.
 pub struct KernelVsNetwork;
+
+/// The relative test gaps of one trained network.
+struct Gaps {
+    /// ‖f_net − f_{k∞}‖ / ‖f_{k∞}‖: to kernel GD with the limit kernel.
+    limit: f64,
+    /// ‖f_net − f_{K_W₀}‖ / ‖f_{k∞}‖: to kernel GD with the network's own initial kernel.
+    own: f64,
+}
 
 /// The control: the mean-field scaling γ = 1 trained by the particle step.
 const MEAN_FIELD: &str = "mean-field-scaling";
@@ -68,7 +78,7 @@ impl Claim for KernelVsNetwork {
         }]
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let (widths, nets): (Vec<usize>, u64) = if ctx.quick {
+        let (widths, nets): (Vec<usize>, usize) = if ctx.quick {
             ((8..=13).map(|p| 1usize << p).collect(), 8)
         } else {
             ((8..=15).map(|p| 1usize << p).collect(), 16)
@@ -89,9 +99,10 @@ impl Claim for KernelVsNetwork {
         let target = &limit.test[0];
         let scale = target.frobenius_norm();
         let mean_field = ctx.under(MEAN_FIELD);
-        let mut table = Table::new(&["width", "network", "gap_limit_kernel", "gap_own_kernel"]);
-        let (mut log_m, mut gap_limit, mut gap_own) = (Vec::new(), Vec::new(), Vec::new());
-        for &m in &widths {
+        // Network s at width M is seeded ctx.seed.child("net", 64 M + s): a width keeps its
+        // networks when the grid around it changes.
+        let sweep = Sweep::new(ctx.seed, "net", &widths, nets).run(|cell| -> Result<_> {
+            let m = *cell.value;
             // The control: γ = 1 and the particle step Δθ = −η M ∇L (time rescaled by M).
             let (gamma, step) = if mean_field {
                 (1.0, lr * m as f64)
@@ -102,42 +113,44 @@ impl Claim for KernelVsNetwork {
                 symmetric: true,
                 ..TwoLayer::new(3, m, Activation::Relu, gamma)?
             };
-            let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: step.into() })]);
-            for s in 0..nets {
-                let seed = ctx.seed.child("net", m as u64 * 64 + s);
-                let params = model.init(&mut seed.stream("init", 0));
-                // The linearisation: GD with the network's own tangent kernel at W₀ and the
-                // network's step.
-                let k0 = empirical_ntk(&model, &params, &x, None)?;
-                let k0_te = empirical_ntk(&model, &params, &xt, Some(&x))?;
-                let own_settings = FlowSettings {
-                    learning_rate: step,
-                    ..FlowSettings::default()
-                };
-                let own = gradient_descent_mse_discrete(&k0, &k0_te, &y, &[steps], &own_settings)?;
-                let trainer =
-                    Trainer::full_batch(Objective::squared(&model), &optimizer, seed, steps);
-                let (state, _) = trainer.fit(params, &data)?;
-                let pred = model.predict(&state.params, &xt)?;
-                let g_limit = distance(&pred.data, &target.data) / scale;
-                let g_own = distance(&pred.data, &own.test[0].data) / scale;
-                table.push(vec![m as f64, s as f64, g_limit, g_own]);
-                log_m.push(m as f64);
-                gap_limit.push(g_limit);
-                gap_own.push(g_own);
-            }
+            let optimizer = gradient_descent(step);
+            let seed = ctx.seed.child("net", m as u64 * 64 + cell.replicate as u64);
+            let params = model.init(&mut seed.stream("init", 0));
+            // The linearisation: GD with the network's own tangent kernel at W₀ and the
+            // network's step.
+            let k0 = empirical_ntk(&model, &params, &x, None)?;
+            let k0_te = empirical_ntk(&model, &params, &xt, Some(&x))?;
+            let own_settings = FlowSettings {
+                learning_rate: step,
+                ..FlowSettings::default()
+            };
+            let own = gradient_descent_mse_discrete(&k0, &k0_te, &y, &[steps], &own_settings)?;
+            let trainer = Trainer::full_batch(Objective::squared(&model), &optimizer, seed, steps);
+            let (state, _) = trainer.fit(params, &data)?;
+            let pred = model.predict(&state.params, &xt)?;
+            Ok(Gaps {
+                limit: distance(&pred.data, &target.data) / scale,
+                own: distance(&pred.data, &own.test[0].data) / scale,
+            })
+        })?;
+        let mut table = Table::new(&["width", "network", "gap_limit_kernel", "gap_own_kernel"]);
+        for row in &sweep.rows {
+            table.push(vec![
+                row.value as f64,
+                row.replicate as f64,
+                row.result.limit,
+                row.result.own,
+            ]);
         }
-        let fit_limit = fit_log_log(&log_m, &gap_limit)?;
-        let fit_own = fit_log_log(&log_m, &gap_own)?;
-        let mean_at = |g: &[f64], i: usize| -> f64 {
-            let k = nets as usize;
-            g[i * k..(i + 1) * k].iter().sum::<f64>() / k as f64
-        };
-        let line = |f: &LinearFit| -> Vec<(f64, f64)> {
-            widths
-                .iter()
-                .map(|&m| (m as f64, f.at((m as f64).ln()).exp()))
-                .collect()
+        let log_m: Vec<f64> = sweep.rows.iter().map(|r| r.value as f64).collect();
+        let fit_limit = fit_log_log(&log_m, &sweep.column(|g| g.limit))?;
+        let fit_own = fit_log_log(&log_m, &sweep.column(|g| g.own))?;
+        let means = |gap: fn(&Gaps) -> f64| -> Result<Vec<(f64, f64)>> {
+            Ok(sweep
+                .summary(gap)?
+                .into_iter()
+                .map(|(m, s)| (m as f64, s.mean))
+                .collect())
         };
         let range = format!(
             "M = {} … {}, {} points",
@@ -145,46 +158,22 @@ impl Claim for KernelVsNetwork {
             widths[widths.len() - 1],
             log_m.len()
         );
+        const LIMIT: &str = "vs k_∞ (mean over networks)";
+        const OWN: &str = "vs own K_W₀ (mean over networks; not checked)";
         let figure = Figure::new("gap_vs_width", "network − kernel-GD test gap against width")
             .x("width M", Scale::Log)
             .y("relative test gap", Scale::Log)
-            .markers(
-                "vs k_∞ (mean over networks)",
-                widths
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &m)| (m as f64, mean_at(&gap_limit, i))),
-            )
-            .markers(
-                "vs own K_{W₀} (mean over networks)",
-                widths
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &m)| (m as f64, mean_at(&gap_own, i))),
-            )
-            .prediction(
-                "∝ M^{-1/2} (through the fit at M₀)",
-                widths.iter().map(|&m| {
-                    let m0 = widths[0] as f64;
-                    (
-                        m as f64,
-                        fit_limit.at(m0.ln()).exp() * (m0 / m as f64).sqrt(),
-                    )
-                }),
+            .markers(LIMIT, means(|g| g.limit)?)
+            .markers(OWN, means(|g| g.own)?);
+        let figure = figure
+            .predicted_slope(-0.5, LIMIT, "vs k_∞")
+            .line(
+                &format!("vs k_∞: {}", fitted_slope_label(&fit_limit)),
+                fitted_power_law(&log_m, &fit_limit),
             )
             .line(
-                &format!(
-                    "fit vs k_∞: slope {:.3} ± {:.3}",
-                    fit_limit.slope, fit_limit.slope_std_error
-                ),
-                line(&fit_limit),
-            )
-            .line(
-                &format!(
-                    "fit vs K_{{W₀}} (not checked): slope {:.3} ± {:.3}",
-                    fit_own.slope, fit_own.slope_std_error
-                ),
-                line(&fit_own),
+                &format!("vs K_W₀: {}", fitted_slope_label(&fit_own)),
+                fitted_power_law(&log_m, &fit_own),
             );
         Ok(ClaimOutcome {
             checks: vec![Check::new(

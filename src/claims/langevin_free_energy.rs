@@ -10,6 +10,8 @@ use crate::error::Result;
 use crate::langevin::{gibbs_free_energy, KernelDensity};
 use crate::report::{Figure, Scale};
 
+use super::common::double_well;
+
 /// Tilt of the double well U(x) = (x² − 1)² + 0.3x, the inverse temperature and the KDE bandwidth.
 const TILT: f64 = 0.3;
 const BETA: f64 = 2.0;
@@ -26,15 +28,6 @@ const GAP_TOLERANCE: f64 = 0.02;
 const INCREASE_TOLERANCE: f64 = 0.003;
 const RATIO_TOLERANCE: f64 = 0.08;
 
-fn u(x: f64) -> f64 {
-    let q = x * x - 1.0;
-    q * q + TILT * x
-}
-
-fn du(x: f64) -> f64 {
-    4.0 * x * (x * x - 1.0) + TILT
-}
-
 /// The record times.
 fn times() -> Vec<f64> {
     (0..=FINE)
@@ -49,6 +42,7 @@ fn paths(run_beta: f64, chains: usize, ctx: &Context) -> Vec<Vec<f64>> {
     let times = times();
     let mut records = vec![Vec::with_capacity(chains); times.len()];
     let seed = ctx.seed.child("free-energy", 0);
+    let (_, du) = double_well(TILT);
     for c in 0..chains {
         let mut rng = seed.stream("chain", c as u64);
         let mut x = 0.5 * rng.normal();
@@ -77,6 +71,7 @@ pub(super) fn free_energy_checks(
     let chains = if ctx.quick { 20_000 } else { 50_000 };
     let times = times();
     let records = paths(run_beta, chains, ctx);
+    let (u, du) = double_well(TILT);
     let minimum = gibbs_free_energy(&u, BETA, -4.0, 4.0, 8001)?;
     let mut table = Table::new(&[
         "time",

@@ -11,11 +11,13 @@ use crate::kernel::dynamics::{gradient_descent_mse_discrete, kernel_ridge, FlowS
 use crate::kernel::spectrum::Spectrum;
 use crate::linalg::{distance, Matrix};
 use crate::nn::{Activation, Model, TwoLayer};
-use crate::optim::{Optimizer, Sgd};
 use crate::report::{Figure, Scale};
 use crate::rng::Seed;
 use crate::stats::fit_log_log;
+use crate::sweep::Sweep;
 use crate::train::{Objective, Trainer};
+
+use super::common::{gradient_descent, Predicted};
 
 /// Weight movement against M in both scalings; test error of the rich net against the kernel.
 pub struct LazyVsRich;
@@ -84,7 +86,7 @@ fn train(
     } else {
         LR_LAZY
     };
-    let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: step.into() })]);
+    let optimizer = gradient_descent(step);
     let params = model.init(&mut seed.stream("init", 0));
     let norm0 = params.iter().map(|p| p * p).sum::<f64>().sqrt();
     let trainer = Trainer::full_batch(Objective::squared(&model), &optimizer, seed, steps);
@@ -191,6 +193,27 @@ impl Claim for LazyVsRich {
         let mut figures = Vec::new();
         // (a) Movement against width; a control run computes only the checks that name it.
         let (train_a, test_a) = data(ctx.seed, 100, 200)?;
+        // The scalings run: k = 0 the NTK-scaling runs (mean-field under MF_EVERYWHERE), k = 1
+        // the mean-field runs (NTK under NTK_EVERYWHERE).
+        let scalings: Vec<usize> = [
+            (0, ctx.under(NTK_EVERYWHERE)),
+            (1, ctx.under(MF_EVERYWHERE)),
+        ]
+        .into_iter()
+        .filter(|&(_, skipped)| !skipped)
+        .map(|(k, _)| k)
+        .collect();
+        let grid: Vec<(usize, usize)> = scalings
+            .iter()
+            .flat_map(|&k| widths.iter().map(move |&m| (k, m)))
+            .collect();
+        // Run (k, M) is seeded ctx.seed.child("movement", 100000 k + M).
+        let sweep = Sweep::new(ctx.seed, "movement", &grid, 1).run(|cell| {
+            let (k, m) = *cell.value;
+            let rich = [lazy_is_rich, rich_is_rich][k];
+            let seed = ctx.seed.child("movement", (k * 100_000 + m) as u64);
+            train(seed, m, rich, steps, &train_a, &test_a)
+        })?;
         let mut runs = Table::new(&[
             "width",
             "rich",
@@ -200,18 +223,12 @@ impl Claim for LazyVsRich {
         ]);
         let mut movement: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
         let mut widest_lazy = f64::NAN;
-        for (k, rich) in [lazy_is_rich, rich_is_rich].into_iter().enumerate() {
-            if (k == 0 && ctx.under(NTK_EVERYWHERE)) || (k == 1 && ctx.under(MF_EVERYWHERE)) {
-                continue;
-            }
-            for &m in &widths {
-                let seed = ctx.seed.child("movement", (k * 100_000 + m) as u64);
-                let (moved, relative, test) = train(seed, m, rich, steps, &train_a, &test_a)?;
-                runs.push(vec![m as f64, k as f64, moved, relative, test]);
-                movement[k].push((m as f64, relative));
-                if k == 0 {
-                    widest_lazy = moved;
-                }
+        for row in &sweep.rows {
+            let ((k, m), (moved, relative, test)) = (row.value, row.result);
+            runs.push(vec![m as f64, k as f64, moved, relative, test]);
+            movement[k].push((m as f64, relative));
+            if k == 0 {
+                widest_lazy = moved;
             }
         }
         let range = format!("M = {} … {}", widths[0], widths[widths.len() - 1]);
@@ -222,10 +239,7 @@ impl Claim for LazyVsRich {
         let mut fig = Figure::new("movement", "relative weight movement against width")
             .x("width M", Scale::Log)
             .y("‖θ_T − θ₀‖ / ‖θ₀‖", Scale::Log);
-        for k in 0..2 {
-            if movement[k].is_empty() {
-                continue;
-            }
+        for &k in &scalings {
             let (xs, ys): (Vec<f64>, Vec<f64>) = movement[k].iter().copied().unzip();
             let fit = fit_log_log(&xs, &ys)?;
             checks.push(
@@ -245,11 +259,7 @@ impl Claim for LazyVsRich {
             );
             fig = fig
                 .markers(labels[k], movement[k].iter().copied())
-                .prediction(
-                    &format!("∝ M^{}", predicted[k]),
-                    xs.iter()
-                        .map(|&m| (m, ys[0] * (m / xs[0]).powf(predicted[k]))),
-                );
+                .predicted_slope(predicted[k], labels[k], labels[k]);
         }
         figures.push(fig);
         if !ctx.under(NTK_EVERYWHERE) {
@@ -280,11 +290,17 @@ impl Claim for LazyVsRich {
         if !ctx.under(MF_EVERYWHERE) {
             let mut gen = Table::new(&["n", "rich_test_error", "kernel_test_error", "ratio"]);
             let mut ratios = Vec::new();
-            for n in SAMPLE_SIZES {
+            // Sample size n: data seeded ctx.seed.child("generalisation", n), the net
+            // ctx.seed.child("rich-net", n).
+            let sweep = Sweep::new(ctx.seed, "generalisation", &SAMPLE_SIZES, 1).run(|cell| {
+                let n = *cell.value;
                 let (train_b, test_b) = data(ctx.seed.child("generalisation", n as u64), n, 1000)?;
                 let seed = ctx.seed.child("rich-net", n as u64);
                 let (_, _, rich_err) = train(seed, 512, rich_is_rich, 1500, &train_b, &test_b)?;
-                let kernel_err = best_kernel_error(&train_b, &test_b, LR_LAZY)?;
+                Ok((rich_err, best_kernel_error(&train_b, &test_b, LR_LAZY)?))
+            })?;
+            for row in &sweep.rows {
+                let (n, (rich_err, kernel_err)) = (row.value, row.result);
                 let ratio = rich_err / kernel_err;
                 gen.push(vec![n as f64, rich_err, kernel_err, ratio]);
                 ratios.push((n as f64, ratio));

@@ -14,8 +14,10 @@ use crate::nn::{Activation, Loss, Model, OutputInit, TwoLayer};
 use crate::optim::Optimizer;
 use crate::report::{Figure, Scale};
 use crate::rng::Seed;
-use crate::stats::{fit_log_log, LinearFit};
+use crate::stats::fit_log_log;
 use crate::train::{Objective, Trainer};
+
+use super::common::Predicted;
 
 /// Prediction gap and W2 to a large-M reference run after training, against M.
 pub struct MeanFieldLimit;
@@ -269,12 +271,8 @@ impl Claim for MeanFieldLimit {
                 message: "the reference run diverged".into(),
             });
         }
-        let predicted = |fit: &LinearFit| {
-            let anchor = fit.at(ms[0].ln()).exp() * ms[0].sqrt();
-            ms.iter()
-                .map(move |&m| (m, anchor / m.sqrt()))
-                .collect::<Vec<_>>()
-        };
+        const GAP: &str = "prediction gap (RMS)";
+        const W2: &str = "W2 to the coupled particles";
         Ok(ClaimOutcome {
             checks: vec![
                 Check::new(
@@ -305,11 +303,8 @@ impl Claim for MeanFieldLimit {
             )
             .x("width M", Scale::Log)
             .y("distance", Scale::Log)
-            .markers("prediction gap (RMS)", points.iter().map(|p| (p[0], p[1])))
-            .markers(
-                "W2 to the coupled particles",
-                points.iter().map(|p| (p[0], p[2])),
-            )
+            .markers(GAP, points.iter().map(|p| (p[0], p[1])))
+            .markers(W2, points.iter().map(|p| (p[0], p[2])))
             .markers(
                 "initialisation's part: block of the reference vs reference",
                 points.iter().map(|p| (p[0], p[3])),
@@ -318,8 +313,8 @@ impl Claim for MeanFieldLimit {
                 "W2 to another block of the reference (uncoupled)",
                 points.iter().map(|p| (p[0], p[5])),
             )
-            .prediction("∝ M^(−1/2) (prediction gap)", predicted(&gap_fit))
-            .prediction("∝ M^(−1/2) (W2)", predicted(&w2_fit))],
+            .predicted_slope(-0.5, GAP, "prediction gap")
+            .predicted_slope(-0.5, W2, "W2, coupled")],
         })
     }
 }

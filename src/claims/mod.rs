@@ -7,6 +7,7 @@
 
 mod averaged_sgd;
 mod check;
+mod common;
 mod connectivity;
 mod deep_linear;
 mod implicit_bias;

@@ -14,6 +14,8 @@ use crate::report::{Figure, Scale};
 use crate::stats::{fit_log_log, summarize};
 use crate::sweep::Sweep;
 
+use super::common::Predicted;
+
 /// √M‖K_{W₀} − K_∞‖_F against its exact root mean square, and the M^{−1/2} law.
 pub struct NtkConcentration;
 
@@ -152,6 +154,7 @@ impl Claim for NtkConcentration {
         let ratio_se = summary.std / (scaled.len() as f64).sqrt() / (2.0 * ratio);
         let m: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
         let fit = fit_log_log(&m, &rms)?;
+        const MEASURED: &str = "measured (RMS over draws)";
         Ok(ClaimOutcome {
             checks: vec![
                 Check::new(
@@ -179,14 +182,12 @@ impl Claim for NtkConcentration {
             figures: vec![Figure::new("concentration", "‖K_W0 − K_∞‖_F against width")
                 .x("width M", Scale::Log)
                 .y("RMS ‖K_W0 − K_∞‖_F", Scale::Log)
-                .markers(
-                    "measured (RMS over draws)",
-                    m.iter().copied().zip(rms.clone()),
-                )
+                .markers(MEASURED, m.iter().copied().zip(rms.clone()))
                 .prediction(
-                    "√(S/M), S = Σ (x_iᵀx_j)² p_ij(1 − p_ij)",
+                    "closed form √(S/M), S = Σ (x_iᵀx_j)² p_ij(1 − p_ij)",
                     m.iter().map(|&w| (w, (s / w).sqrt())),
-                )],
+                )
+                .predicted_slope(-0.5, MEASURED, "")],
         })
     }
 }

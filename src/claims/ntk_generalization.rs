@@ -12,9 +12,11 @@ use crate::kernel::dynamics::complexity;
 use crate::kernel::spectrum::Spectrum;
 use crate::linalg::Matrix;
 use crate::nn::{Activation, Model, TwoLayer};
-use crate::optim::{Optimizer, Sgd};
 use crate::report::{Figure, Scale};
+use crate::sweep::Sweep;
 use crate::train::{Objective, Trainer};
+
+use super::common::gradient_descent;
 
 /// Test loss against √(2 yᵀK⁻¹y/n) for a trained net, true and random labels.
 pub struct NtkGeneralization;
@@ -119,7 +121,7 @@ impl Claim for NtkGeneralization {
             train_second: false,
             ..TwoLayer::new(d, width, Activation::Relu, 0.5)?
         };
-        let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: lr.into() })]);
+        let optimizer = gradient_descent(lr);
         let train = |y: &Matrix, yt: &Matrix, label: u64| -> Result<Run> {
             let seed = ctx.seed.child("net", label);
             let data = Dataset::new("train", x.clone(), y.clone())?;
@@ -149,12 +151,13 @@ impl Claim for NtkGeneralization {
             "distance_travelled",
             "distance_closed_form",
         ]);
+        // Labels 0 (true) and 1 (random), each trained with the seed ctx.seed.child("net", label).
+        let labels = [(&y_true, &yt_true), (&y_rand, &yt_rand)];
+        let runs = Sweep::new(ctx.seed, "net", &labels, 1)
+            .run(|cell| train(cell.value.0, cell.value.1, cell.index as u64))?;
         let mut results = Vec::new();
-        for (label, (y, yt)) in [(&y_true, &yt_true), (&y_rand, &yt_rand)]
-            .into_iter()
-            .enumerate()
-        {
-            let run = train(y, yt, label as u64)?;
+        for (label, ((y, yt), row)) in labels.iter().zip(runs.rows).enumerate() {
+            let run = row.result;
             let bound = 2f64.sqrt() * complexity(&k, y)?;
             let zero = ramp_loss(&vec![0.0; n_test], &yt.data);
             let closed = spectrum.linearised_distance(&y.data, a, steps)?;

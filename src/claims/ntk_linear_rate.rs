@@ -11,11 +11,12 @@ use crate::kernel::empirical::empirical_ntk;
 use crate::kernel::spectrum::Spectrum;
 use crate::linalg::Matrix;
 use crate::nn::{Activation, Model, TwoLayer};
-use crate::optim::{Optimizer, Sgd};
 use crate::report::{Figure, Scale};
 use crate::stats::fit_log_log;
 use crate::sweep::Sweep;
 use crate::train::{Objective, PredictionProbe, Trainer};
+
+use super::common::{gradient_descent, Predicted};
 
 /// The measured residual curve against discrete kernel descent, and O(M^{−1/2}) weight movement.
 pub struct NtkLinearRate;
@@ -158,7 +159,7 @@ impl Claim for NtkLinearRate {
                     ..TwoLayer::new(3, m, Activation::Relu, gamma)?
                 };
                 let step = step_of(m);
-                let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: step.into() })]);
+                let optimizer = gradient_descent(step);
                 let a = step / n as f64;
                 let scale = (m as f64).powf(1.0 - 2.0 * gamma);
                 let k_scaled = Matrix::from_fn(n, n, |i, j| scale * k_inf.get(i, j));
@@ -237,14 +238,8 @@ impl Claim for NtkLinearRate {
         let fit_w0 = fit_log_log(&ms, &dev_w0)?;
         let fit_inf = fit_log_log(&ms, &dev_inf)?;
         let fit_mv = fit_log_log(&ms, &movement)?;
-        let pred_line = |fit: &crate::stats::LinearFit| -> Vec<(f64, f64)> {
-            // M^{−1/2} through the fit's value at the geometric centre of the widths.
-            let centre = ms.iter().map(|m| m.ln()).sum::<f64>() / ms.len() as f64;
-            let at = fit.at(centre);
-            ms.iter()
-                .map(|&m| (m, (at - 0.5 * (m.ln() - centre)).exp()))
-                .collect()
-        };
+        const W0: &str = "K = K_W0";
+        const INF: &str = "K = K_∞";
         Ok(ClaimOutcome {
             checks: vec![
                 Check::new(
@@ -287,15 +282,15 @@ impl Claim for NtkLinearRate {
                 )
                 .x("width M", Scale::Log)
                 .y("max_t ‖(f_t − y) − prediction‖ / ‖y‖", Scale::Log)
-                .markers("K = K_W0", ms.iter().copied().zip(dev_w0.clone()))
-                .markers("K = K_∞", ms.iter().copied().zip(dev_inf.clone()))
-                .prediction("∝ M^{-1/2} (K_W0)", pred_line(&fit_w0))
-                .prediction("∝ M^{-1/2} (K_∞)", pred_line(&fit_inf)),
+                .markers(W0, ms.iter().copied().zip(dev_w0.clone()))
+                .markers(INF, ms.iter().copied().zip(dev_inf.clone()))
+                .predicted_slope(-0.5, W0, "K_W0")
+                .predicted_slope(-0.5, INF, "K_∞"),
                 Figure::new("movement", "relative weight movement against width")
                     .x("width M", Scale::Log)
                     .y("‖θ_T − θ₀‖ / ‖θ₀‖", Scale::Log)
                     .markers("measured", ms.iter().copied().zip(movement.clone()))
-                    .prediction("∝ M^{-1/2}", pred_line(&fit_mv)),
+                    .predicted_slope(-0.5, "measured", ""),
             ],
         })
     }

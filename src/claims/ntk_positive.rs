@@ -12,6 +12,9 @@ use crate::linalg::Matrix;
 use crate::nn::Activation;
 use crate::report::{Figure, Scale};
 use crate::stats::fit_log_log;
+use crate::sweep::Sweep;
+
+use super::common::Predicted;
 use std::f64::consts::PI;
 
 /// λ_min(K_∞) of a planted pair against its closed form.
@@ -91,19 +94,20 @@ impl Claim for NtkPositive {
         };
         let reference = 0.001;
         let base = synthetic::sphere(20, 3, &mut ctx.seed.stream("inputs", 0));
+        // λ_min(K_∞) at each separation, the reference last; no randomness past the inputs.
+        let grid: Vec<f64> = phis.iter().copied().chain([reference]).collect();
+        let sweep = Sweep::new(ctx.seed, "phi", &grid, 1).run(|cell| {
+            let mut x = base.clone();
+            plant_pair(&mut x, *cell.value);
+            Ok(Spectrum::of(&two_layer_first_layer_ntk(&x, None, act)?)?.lambda_min())
+        })?;
+        let (rows, last) = sweep.rows.split_at(phis.len());
+        let ratio_at_reference = last[0].result / pair_lambda(reference);
         let mut table = Table::new(&["phi", "lambda_min", "predicted", "ratio"]);
         let mut measured = Vec::new();
-        let mut ratio_at_reference = f64::NAN;
-        for &phi in phis.iter().chain(std::iter::once(&reference)) {
-            let mut x = base.clone();
-            plant_pair(&mut x, phi);
-            let lmin = Spectrum::of(&two_layer_first_layer_ntk(&x, None, act)?)?.lambda_min();
-            let predicted = pair_lambda(phi);
-            if phi == reference {
-                ratio_at_reference = lmin / predicted;
-                continue;
-            }
-            table.push(vec![phi, lmin, predicted, lmin / predicted]);
+        for row in rows {
+            let (phi, lmin) = (row.value, row.result);
+            table.push(vec![phi, lmin, pair_lambda(phi), lmin / pair_lambda(phi)]);
             measured.push((phi, lmin));
         }
         let fit = fit_log_log(
@@ -144,9 +148,10 @@ impl Claim for NtkPositive {
             .y("λ_min", Scale::Log)
             .markers("measured", measured.iter().copied())
             .prediction(
-                "1/2 − k(1 − φ²/2)",
+                "closed form 1/2 − k(1 − φ²/2)",
                 measured.iter().map(|p| (p.0, pair_lambda(p.0))),
-            )],
+            )
+            .predicted_slope(1.0, "measured", "")],
         })
     }
 }

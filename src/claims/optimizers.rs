@@ -9,7 +9,7 @@ use crate::data::io::Table;
 use crate::data::synthetic::orthonormal;
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
-use crate::nn::{Activation, Parameterization};
+use crate::nn::Activation;
 use crate::optim::{
     AdaGrad, Adam, Momentum, Nesterov, Optimizer, RmsProp, Sgd, TorchSgd, Transform,
 };
@@ -18,7 +18,7 @@ use crate::rng::Seed;
 use crate::spec::data::{DataSpec, TargetSpec};
 use crate::spec::model::ModelSpec;
 use crate::spec::optimizer::TransformSpec;
-use crate::spec::{run, LossSpec, Spec, TrainSpec};
+use crate::spec::{run, Spec, TrainSpec};
 use crate::stats::fit_linear;
 use std::path::Path;
 
@@ -75,15 +75,8 @@ fn deep_net_optimizers() -> [(&'static str, TransformSpec); 6] {
 
 /// A tanh MLP with these hidden widths (NTK parameterisation, σ_w = 1, biases, σ_b = 0: the
 /// spec defaults).
-fn tanh_mlp(widths: Vec<i64>) -> ModelSpec {
-    ModelSpec::Mlp {
-        widths,
-        activation: Activation::Tanh,
-        parameterization: Parameterization::Ntk,
-        w_std: 1.0,
-        b_std: 0.0,
-        bias: true,
-    }
+fn tanh_mlp(widths: &[usize]) -> ModelSpec {
+    ModelSpec::mlp(widths).activation(Activation::Tanh)
 }
 
 /// The quadratic L(w) = ½ wᵀ H w, H = Q diag(λ) Qᵀ (minimiser 0, so iterates keep full
@@ -213,33 +206,12 @@ impl Optimizers {
             .y("training loss", Scale::Log);
         let mut curves = Table::new(&["optimizer", "step", "train_loss"]);
         for (k, (name, transform)) in deep_net_optimizers().into_iter().enumerate() {
-            let spec = Spec {
-                name: Some(format!("optimizers: deep net, {name}")),
-                seed: ctx.seed.child("optimizers-deep-net", 0).0,
-                trials: 1,
-                data: Some(DataSpec::Sphere {
-                    n: 128,
-                    n_test: 0,
-                    dim: 5,
-                    target: TargetSpec::Teacher {
-                        model: Box::new(tanh_mlp(vec![16])),
-                    },
-                    labels: Default::default(),
-                }),
-                model: tanh_mlp(vec![64, 64]),
-                loss: LossSpec::default(),
-                optimizer: vec![transform],
-                train: TrainSpec {
-                    steps,
-                    batch_size: 0,
-                    record_every: Some(10),
-                    average: false,
-                    checkpoint_every: 0,
-                    kernel_diagnostics: 0,
-                    particles: false,
-                    gibbs: None,
-                },
-            };
+            let data = DataSpec::sphere(128, 5, TargetSpec::teacher(tanh_mlp(&[16])));
+            let train = TrainSpec::new(steps).record_every(10);
+            let spec = Spec::new(tanh_mlp(&[64, 64]), vec![transform], train)
+                .data(data)
+                .seed(ctx.seed.child("optimizers-deep-net", 0).0)
+                .name(&format!("optimizers: deep net, {name}"));
             let outcome = run(&spec, Path::new("."), None, false)?;
             let t = &outcome
                 .trials

@@ -10,10 +10,11 @@ use crate::kernel::analytic::two_layer_ntk;
 use crate::kernel::spectrum::{circle_frequencies, circulant_eigenvalue, zonal_eigenvalue};
 use crate::linalg::Matrix;
 use crate::nn::{Activation, Model, TwoLayer};
-use crate::optim::{Optimizer, Sgd};
 use crate::report::{Figure, Scale};
 use crate::stats::{crossing_time, fit_log_log, LinearFit};
 use crate::train::{Objective, PredictionProbe, Trainer};
+
+use super::common::{fitted_power_law, fitted_slope_label, gradient_descent, Predicted};
 
 /// Polynomial eigen-decay; per-frequency convergence at the kernel's rates.
 pub struct SpectralBias;
@@ -162,6 +163,7 @@ impl Claim for SpectralBias {
             for (k, m) in degrees.iter().zip(&mu) {
                 table.push(vec![*k as f64, *m]);
             }
+            const EVEN: &str = "even degrees";
             let mut fig = Figure::new(
                 &format!("eigenvalues_d{d}"),
                 &format!("NTK eigenvalues on the {place} by degree (Funk–Hecke)"),
@@ -169,26 +171,17 @@ impl Claim for SpectralBias {
             .x("degree k", Scale::Log)
             .y("μ_k", Scale::Log)
             .markers(
-                "even degrees",
+                EVEN,
                 degrees
                     .iter()
                     .zip(&mu)
                     .filter(|(_, m)| **m > 0.0)
                     .map(|(&k, &m)| (k as f64, m)),
             )
-            .prediction(
-                &format!("∝ k^-{d} (through the first point)"),
-                degrees
-                    .iter()
-                    .map(|&k| (k as f64, mu[0] * (first as f64 / k as f64).powi(d as i32))),
-            );
+            .predicted_slope(-(d as f64), EVEN, &format!("μ_k ∝ k^{{−{d}}}"));
             if let Some(f) = &fit {
-                fig = fig.line(
-                    &format!("fit: slope {:.3} ± {:.3}", f.slope, f.slope_std_error),
-                    degrees
-                        .iter()
-                        .map(|&k| (k as f64, f.at((k as f64).ln()).exp())),
-                );
+                let k: Vec<f64> = degrees.iter().map(|&k| k as f64).collect();
+                fig = fig.line(&fitted_slope_label(f), fitted_power_law(&k, f));
             }
             let mut check = Check::new(
                 format!(
@@ -230,7 +223,7 @@ impl Claim for SpectralBias {
             train_first: !ctx.under(FROZEN),
             ..TwoLayer::new(2, width, Activation::Relu, 0.5)?
         };
-        let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: lr.into() })]);
+        let optimizer = gradient_descent(lr);
         let trainer = Trainer {
             record_every: 1,
             ..Trainer::full_batch(Objective::squared(&model), &optimizer, ctx.seed, steps)

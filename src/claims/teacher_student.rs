@@ -10,13 +10,66 @@ use crate::error::Result;
 use crate::linalg::{symmetric_eigenvalues, Matrix};
 use crate::meanfield::w2_squared;
 use crate::nn::{Activation, Model, TwoLayer};
-use crate::optim::{Optimizer, Sgd};
 use crate::report::{Figure, Scale};
 use crate::stats::{crossing_time, fit_linear};
-use crate::train::{Objective, Trainer};
+use crate::train::{Objective, Observer, Snapshot, Trainer, Workspace};
+
+use super::common::{gradient_descent, Predicted};
 
 /// Parameter error and loss rates of teacher–student gradient descent.
 pub struct TeacherStudent;
+
+/// Steps between two records of a run's loss and parameter error.
+const EVERY: u64 = 5;
+
+/// What a student's run records at every snapshot θ_t: the training loss L(θ_t) and, when a
+/// teacher is given, the relative parameter error min_π ‖W_t − W*_π‖/‖W*‖ (as
+/// √k·W2 between the neuron clouds) and the first-layer weights W_t.
+struct Trace<'a> {
+    data: &'a Dataset,
+    teacher: Option<(&'a TwoLayer, &'a Matrix)>,
+    ws: Workspace,
+    /// (t, L(θ_t)).
+    losses: Vec<(f64, f64)>,
+    /// (t, min_π ‖W_t − W*_π‖/‖W*‖), with a teacher.
+    errors: Vec<(f64, f64)>,
+    /// W_t (the first m·d parameters), with a teacher.
+    snapshots: Vec<Vec<f64>>,
+}
+
+impl<'a> Trace<'a> {
+    /// Records the loss on `data`, and with `teacher` = (student, W*) the error to W*.
+    fn new(data: &'a Dataset, teacher: Option<(&'a TwoLayer, &'a Matrix)>) -> Trace<'a> {
+        Trace {
+            data,
+            teacher,
+            ws: Workspace::default(),
+            losses: Vec::new(),
+            errors: Vec::new(),
+            snapshots: Vec::new(),
+        }
+    }
+}
+
+impl Observer for Trace<'_> {
+    fn columns(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn observe(&mut self, s: &Snapshot<'_>) -> Result<Vec<f64>> {
+        let t = s.step as f64;
+        if let Some((student, w_star)) = self.teacher {
+            let k = w_star.rows;
+            self.snapshots
+                .push(s.params[..student.width * student.input_dim].to_vec());
+            let error = (k as f64 * w2_squared(&weights(student, s.params, k), w_star)?).sqrt()
+                / w_star.frobenius_norm();
+            self.errors.push((t, error));
+        }
+        let loss = s.objective.value(s.params, self.data, &mut self.ws);
+        self.losses.push((t, loss));
+        Ok(Vec::new())
+    }
+}
 
 /// A two-layer ReLU net f = M^{−1/2} Σ_j σ(w_jᵀx) with every a_j = 1, frozen.
 fn net(d: usize, m: usize) -> Result<TwoLayer> {
@@ -364,11 +417,10 @@ impl Claim for TeacherStudent {
         let y = teacher.predict(&star, &x)?;
         let w_star = weights(&teacher, &star, k);
         let data = Dataset::new("train", x.clone(), y)?;
-        let norm_star = w_star.frobenius_norm();
         // Closed form of the local rate: λ_min of the Hessian (1/n) JᵀJ at W*.
         let hessian = symmetric_eigenvalues(&gram(&w_star, &x, true))?;
         let local_rate = 2.0 * (1.0 - lr * hessian[0]).ln();
-        let optimizer = Optimizer::chain(vec![Box::new(Sgd { lr: lr.into() })]);
+        let optimizer = gradient_descent(lr);
         let mut table = Table::new(&[
             "trial",
             "final_parameter_error",
@@ -389,15 +441,16 @@ impl Claim for TeacherStudent {
         let mut fig = Figure::new("parameter_error", "student–teacher parameter error")
             .x("step", Scale::Linear)
             .y("min_π ‖W − W*_π‖ / ‖W*‖", Scale::Log);
-        let mut ws = crate::train::Workspace::default();
         let m = if narrow { k - 1 } else { k };
         let student = net(d, m)?;
         let (mut recovered, mut ratios, mut rel_se) = (0usize, Vec::new(), Vec::new());
         let (mut plateau_ratios, mut plateau_se) = (Vec::new(), Vec::new());
         for r in 0..trials {
             let seed = ctx.seed.child("student", (k * 1000 + r) as u64);
-            let trainer =
-                Trainer::full_batch(Objective::squared(&student), &optimizer, seed, steps);
+            let trainer = Trainer {
+                record_every: EVERY,
+                ..Trainer::full_batch(Objective::squared(&student), &optimizer, seed, steps)
+            };
             let mut init = with_unit_outputs(&student, student.init(&mut seed.stream("init", 0)));
             if ctx.under("warm-start") {
                 // The student starts inside the teacher's basin: W* plus N(0, 0.2²) entries
@@ -407,23 +460,14 @@ impl Claim for TeacherStudent {
                     *w = t + 0.2 * noise.normal();
                 }
             }
-            let mut state = trainer.start(init);
-            let mut metrics = trainer.table(&[]);
-            let (mut curve, mut losses, mut snapshots) = (Vec::new(), Vec::new(), Vec::new());
-            loop {
-                let s = state.step;
-                snapshots.push(state.params[..m * d].to_vec());
-                let loss = Objective::squared(&student).value(&state.params, &data, &mut ws);
-                let err = (k as f64 * w2_squared(&weights(&student, &state.params, k), &w_star)?)
-                    .sqrt()
-                    / norm_star;
-                curve.push((s as f64, err));
-                losses.push((s as f64, loss));
-                if s >= steps {
-                    break;
-                }
-                trainer.run(&mut state, &data, s + 5, &mut [], &mut metrics)?;
-            }
+            let mut trace = Trace::new(&data, Some((&student, &w_star)));
+            trainer.fit_with(init, &data, &mut [&mut trace])?;
+            let Trace {
+                losses,
+                errors: curve,
+                snapshots,
+                ..
+            } = trace;
             let first = losses[0].1;
             if r < 6 {
                 losses_fig = losses_fig.line(
@@ -523,22 +567,13 @@ impl Claim for TeacherStudent {
             let k0 = gram(&weights(&wide, &params, m_wide), &xw, false);
             let lambda_min = symmetric_eigenvalues(&k0)?[0].max(0.0);
             let predicted = 2.0 * (1.0 - lr * lambda_min / n_wide as f64).ln();
-            let trainer =
-                Trainer::full_batch(Objective::squared(&wide), &optimizer, seed, wide_steps);
-            let mut state = trainer.start(params);
-            let mut metrics = trainer.table(&[]);
-            let mut losses = Vec::new();
-            loop {
-                let s = state.step;
-                losses.push((
-                    s as f64,
-                    Objective::squared(&wide).value(&state.params, &wide_data, &mut ws),
-                ));
-                if s >= wide_steps {
-                    break;
-                }
-                trainer.run(&mut state, &wide_data, s + 5, &mut [], &mut metrics)?;
-            }
+            let trainer = Trainer {
+                record_every: EVERY,
+                ..Trainer::full_batch(Objective::squared(&wide), &optimizer, seed, wide_steps)
+            };
+            let mut trace = Trace::new(&wide_data, None);
+            trainer.fit_with(params, &wide_data, &mut [&mut trace])?;
+            let losses = trace.losses;
             let (slope, se, points) = late_slope(&losses, 1e-4, 100);
             wide_ratios.push(predicted / slope);
             wide_rel_se.push((se / slope).abs());
@@ -551,12 +586,10 @@ impl Claim for TeacherStudent {
                     .unwrap_or((0.0, first));
                 wide_fig = wide_fig
                     .line("measured, run 0", losses.iter().map(|p| (p.0, p.1 / first)))
-                    .prediction(
-                        "slope 2 ln(1 − ηλ_min(K₀)/n)",
-                        (0..=10).map(|i| {
-                            let t = mid.0 + i as f64 * 50.0;
-                            (t, mid.1 / first * ((t - mid.0) * predicted).exp())
-                        }),
+                    .predicted_rate_at(
+                        -predicted,
+                        (mid.0, mid.1 / first),
+                        "per step, −2 ln(1 − ηλ_min(K₀)/n)",
                     );
             }
             wide_table.push(vec![
