@@ -22,49 +22,64 @@ fn get(h: &Value, key: &str, default: f64) -> f64 {
     h.get(key).and_then(Value::as_f64).unwrap_or(default)
 }
 
-fn flag(h: &Value, key: &str) -> bool {
-    h.get(key).and_then(Value::as_bool).unwrap_or(false)
+fn flag(h: &Value, key: &str, default: bool) -> bool {
+    h.get(key).and_then(Value::as_bool).unwrap_or(default)
 }
 
+/// The transform a fixture names, with the settings it lists; every other setting is the
+/// library's torch default (so the trajectories check those defaults against torch's too).
 fn transform(optimizer: &str, h: &Value) -> Box<dyn Transform> {
     let lr = get(h, "lr", f64::NAN);
     match optimizer {
-        "SGD" => Box::new(TorchSgd {
-            lr: lr.into(),
-            momentum: get(h, "momentum", 0.0),
-            dampening: get(h, "dampening", 0.0),
-            nesterov: flag(h, "nesterov"),
-            weight_decay: get(h, "weight_decay", 0.0),
-        }),
-        "Adagrad" => Box::new(AdaGrad {
-            lr: lr.into(),
-            lr_decay: get(h, "lr_decay", 0.0),
-            weight_decay: get(h, "weight_decay", 0.0),
-            initial_accumulator_value: get(h, "initial_accumulator_value", 0.0),
-            eps: get(h, "eps", 1e-10),
-        }),
-        "RMSprop" => Box::new(RmsProp {
-            lr: lr.into(),
-            alpha: get(h, "alpha", 0.99),
-            eps: get(h, "eps", 1e-8),
-            weight_decay: get(h, "weight_decay", 0.0),
-            momentum: get(h, "momentum", 0.0),
-            centered: flag(h, "centered"),
-        }),
+        "SGD" => {
+            let d = TorchSgd::torch_default(lr);
+            Box::new(TorchSgd {
+                momentum: get(h, "momentum", d.momentum),
+                dampening: get(h, "dampening", d.dampening),
+                nesterov: flag(h, "nesterov", d.nesterov),
+                weight_decay: get(h, "weight_decay", d.weight_decay),
+                ..d
+            })
+        }
+        "Adagrad" => {
+            let d = AdaGrad::torch_default(lr);
+            Box::new(AdaGrad {
+                lr_decay: get(h, "lr_decay", d.lr_decay),
+                weight_decay: get(h, "weight_decay", d.weight_decay),
+                initial_accumulator_value: get(
+                    h,
+                    "initial_accumulator_value",
+                    d.initial_accumulator_value,
+                ),
+                eps: get(h, "eps", d.eps),
+                ..d
+            })
+        }
+        "RMSprop" => {
+            let d = RmsProp::torch_default(lr);
+            Box::new(RmsProp {
+                alpha: get(h, "alpha", d.alpha),
+                eps: get(h, "eps", d.eps),
+                weight_decay: get(h, "weight_decay", d.weight_decay),
+                momentum: get(h, "momentum", d.momentum),
+                centered: flag(h, "centered", d.centered),
+                ..d
+            })
+        }
         "Adam" | "AdamW" => {
-            let base = if optimizer == "Adam" {
+            let d = if optimizer == "Adam" {
                 Adam::torch_default(lr)
             } else {
                 Adam::adamw_default(lr)
             };
             let betas = h.get("betas").and_then(Value::as_array);
             Box::new(Adam {
-                beta1: betas.map_or(0.9, |b| b[0].as_f64().unwrap()),
-                beta2: betas.map_or(0.999, |b| b[1].as_f64().unwrap()),
-                eps: get(h, "eps", 1e-8),
-                weight_decay: get(h, "weight_decay", base.weight_decay),
-                amsgrad: flag(h, "amsgrad"),
-                ..base
+                beta1: betas.map_or(d.beta1, |b| b[0].as_f64().unwrap()),
+                beta2: betas.map_or(d.beta2, |b| b[1].as_f64().unwrap()),
+                eps: get(h, "eps", d.eps),
+                weight_decay: get(h, "weight_decay", d.weight_decay),
+                amsgrad: flag(h, "amsgrad", d.amsgrad),
+                ..d
             })
         }
         other => panic!("fixture names an unknown optimizer {other}"),

@@ -58,3 +58,16 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// An n × d matrix of standard normal entries, the `index`-th of the kernel tests' inputs.
+#[allow(dead_code)]
+pub fn inputs(n: usize, d: usize, index: u64) -> gradflow::Matrix {
+    let mut r = gradflow::Seed(21).stream("kernel-inputs", index);
+    gradflow::Matrix::from_fn(n, d, |_, _| r.normal())
+}
+
+/// ‖a − b‖_F / ‖b‖_F.
+#[allow(dead_code)]
+pub fn rel_frobenius(a: &gradflow::Matrix, b: &gradflow::Matrix) -> f64 {
+    gradflow::linalg::distance(&a.data, &b.data) / b.frobenius_norm()
+}
