@@ -906,3 +906,77 @@ fn every_example_spec_parses_and_builds() {
     }
     assert!(count >= 10, "{count} specs");
 }
+
+/// The CLI's files are the library commands' results, bit for bit (what a front end calling
+/// `gradflow::commands` relies on): `kernel` (streamed, and in memory) and `predict`.
+#[test]
+fn the_cli_writes_exactly_what_the_library_commands_compute() {
+    use gradflow::commands::{kernel, predict, Cancel, Input};
+    let dir = scratch("commands-bits");
+    let x = gradflow::Matrix::from_fn(30, 4, |r, c| ((r * 4 + c) as f64 * 0.43).sin());
+    let y = gradflow::Matrix::from_fn(30, 2, |r, c| ((r * 2 + c) as f64 * 0.77).cos());
+    let xt = gradflow::Matrix::from_fn(9, 4, |r, c| ((r * 4 + c) as f64 * 0.19).cos());
+    for (name, m) in [("x.npy", &x), ("y.npy", &y), ("xt.npy", &xt)] {
+        write_npy(&dir, name, &[m.rows, m.cols], &m.data);
+    }
+    let flags = [
+        "--depth",
+        "2",
+        "--activation",
+        "erf",
+        "--b-std",
+        "0.3",
+        "--kind",
+        "nngp",
+    ];
+    let mut args = vec!["kernel", "--x", "x.npy", "--x2", "xt.npy", "--out", "k.npy"];
+    args.extend_from_slice(&flags);
+    args.extend_from_slice(&["--block-rows", "7"]);
+    let o = gradflow(&args, &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut network = kernel::default_network();
+    network.depth = 2;
+    network.activation = "erf".parse().unwrap();
+    network.b_std = Some(0.3);
+    let request = kernel::Request {
+        network: network.clone(),
+        kind: gradflow::kernel::Kind::Nngp,
+        block_rows: 7,
+    };
+    let (xi, xti) = (
+        Input::new("x", x.clone()).unwrap(),
+        Input::new("xt", xt.clone()).unwrap(),
+    );
+    let k = kernel::run(&request, &xi, Some(&xti), Cancel::NEVER).unwrap();
+    let file = std::fs::read(dir.join("k.npy")).unwrap();
+    assert_eq!(file, npy_bytes(&[30, 9], &k.data));
+    let mut args = vec![
+        "predict",
+        "--x-train",
+        "x.npy",
+        "--y-train",
+        "y.npy",
+        "--x-test",
+        "xt.npy",
+        "--time",
+        "0.5,inf",
+        "--out",
+        "p.npy",
+    ];
+    args.extend_from_slice(&flags);
+    let o = gradflow(&args, &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let request = predict::Request {
+        network,
+        kind: gradflow::kernel::Kind::Nngp,
+        times: vec![0.5, f64::INFINITY],
+        ..predict::Request::default()
+    };
+    let yi = Input::new("y", y).unwrap();
+    let p = predict::run(&request, &xi, &yi, &xti, None, Cancel::NEVER).unwrap();
+    let (shape, data) = predict::stack(&p.test);
+    assert_eq!(
+        std::fs::read(dir.join("p.npy")).unwrap(),
+        npy_bytes(&shape, &data)
+    );
+}

@@ -23,9 +23,10 @@
 //!
 //! Interruption: the CLI installs [`crate::signals::install`] (SIGINT / SIGTERM remove every
 //! temporary file and exit with 130 / 143), which stops any computation. A caller that must
-//! survive the interruption (a Python session) passes a [`Cancel`] hook instead: the kernel
-//! computations poll it between blocks and `predict` between its stages; the optimal-transport
-//! solvers, training runs and claims do not poll it (they stop only by the signal handling).
+//! survive the interruption (a Python session) passes a [`Cancel`] hook instead: `kernel`
+//! polls it before each block of rows and `predict` before each of its kernels and before the
+//! flow; the optimal-transport solvers, training runs and claims do not poll it (they stop
+//! only by the signal handling).
 
 pub mod args;
 pub mod input;

@@ -119,9 +119,9 @@ mod tests {
             let path = dir.join("plan.npy");
             assert!(save_plan(&mut out, &path).unwrap());
             let plan = crate::data::io::read_npy_matrix(&path).unwrap();
-            for i in 0..4 {
+            for (i, &s) in sigma.iter().enumerate() {
                 for j in 0..4 {
-                    let want = if sigma[i] == j { 0.25 } else { 0.0 };
+                    let want = if s == j { 0.25 } else { 0.0 };
                     assert!((plan.get(i, j) - want).abs() < 1e-15);
                 }
             }

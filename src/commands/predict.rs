@@ -60,7 +60,8 @@ pub struct Initial<'a> {
 
 /// The predictions at each time of `request.times` on the test inputs (and the training
 /// inputs) of the network trained on (`x_train`, `y_train`) from `f0` (zero when `None`).
-/// `cancel` is polled before the kernels and before the flow.
+/// `cancel` is polled before each kernel and before the flow
+/// ([`dynamics::predict_with`]).
 pub fn run(
     request: &Request,
     x_train: &Input,
@@ -73,8 +74,7 @@ pub fn run(
     for input in [x_train, x_test] {
         request.network.check_inputs(&input.name, &input.matrix)?;
     }
-    cancel.check(|| "before the kernels".into())?;
-    dynamics::predict(
+    dynamics::predict_with(
         &request.network,
         request.kind,
         &x_train.matrix,
@@ -83,6 +83,7 @@ pub fn run(
         f0.map(|f| (&f.train.matrix, &f.test.matrix)),
         &request.times,
         &request.flow,
+        |stage| cancel.check(|| format!("before {stage}")),
     )
 }
 
@@ -294,6 +295,15 @@ mod tests {
         assert_eq!((back.shape, back.data), (shape, data));
         assert_eq!(crate::data::io::read_npy(&b).unwrap().shape, vec![4, 5, 2]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cancelled_prediction_stops_before_its_next_stage() {
+        let p = problem();
+        let polls = std::sync::atomic::AtomicUsize::new(0);
+        let hook = || polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 2;
+        let e = run(&p.request, &p.x, &p.y, &p.xt, None, Cancel::new(&hook)).unwrap_err();
+        assert_eq!(e.to_string(), "interrupted before the flow");
     }
 
     #[test]

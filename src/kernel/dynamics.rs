@@ -428,6 +428,33 @@ pub fn predict(
     times: &[f64],
     settings: &FlowSettings,
 ) -> Result<Predictions> {
+    predict_with(
+        network,
+        kind,
+        x_train,
+        y_train,
+        x_test,
+        f0,
+        times,
+        settings,
+        |_| Ok(()),
+    )
+}
+
+/// [`predict`], calling `before(stage)` before each of its three stages ("the training
+/// kernel", "the test kernel", "the flow"): a cancellation point, whose error stops it.
+#[allow(clippy::too_many_arguments)]
+pub fn predict_with(
+    network: &super::Network,
+    kind: super::Kind,
+    x_train: &Matrix,
+    y_train: &Matrix,
+    x_test: &Matrix,
+    f0: Option<(&Matrix, &Matrix)>,
+    times: &[f64],
+    settings: &FlowSettings,
+    mut before: impl FnMut(&'static str) -> Result<()>,
+) -> Result<Predictions> {
     let (n, n_y) = (x_train.rows, y_train.rows);
     require(n == n_y, "predict", || {
         format!("x_train has {n} rows, y_train {n_y}")
@@ -436,8 +463,11 @@ pub fn predict(
     require(d_test == d, "predict", || {
         format!("x_test has {d_test} columns, x_train {d}")
     })?;
+    before("the training kernel")?;
     let theta = network.kernels(x_train, None)?.take(kind);
+    before("the test kernel")?;
     let theta_te = network.kernels(x_test, Some(x_train))?.take(kind);
+    before("the flow")?;
     gradient_descent_mse(
         &theta,
         &theta_te,
