@@ -83,6 +83,7 @@ claim_tests! {
     averaged_sgd => "averaged-sgd",
     lazy_vs_rich => "lazy-vs-rich",
     meanfield_limit => "meanfield-limit",
+    meanfield_langevin => "meanfield-langevin",
     wasserstein_flow => "wasserstein-flow",
     implicit_bias => "implicit-bias",
     smoothing => "smoothing",

@@ -19,6 +19,7 @@ mod langevin_stationary;
 mod lazy_vs_rich;
 mod low_noise;
 mod matrix_completion;
+mod meanfield_langevin;
 mod meanfield_limit;
 mod narrow_vs_wide;
 mod ntk_concentration;
@@ -98,6 +99,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(averaged_sgd::AveragedSgd),
         Box::new(lazy_vs_rich::LazyVsRich),
         Box::new(meanfield_limit::MeanFieldLimit),
+        Box::new(meanfield_langevin::MeanFieldLangevin),
         Box::new(wasserstein_flow::WassersteinFlow),
         Box::new(implicit_bias::ImplicitBias),
         Box::new(smoothing::GraduatedOptimisation),

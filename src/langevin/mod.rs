@@ -18,6 +18,7 @@ mod free_energy;
 mod gibbs;
 mod posterior;
 mod sharpness;
+mod well_regression;
 
 pub use diagnostics::{effective_sample_size, split_rhat};
 pub use escape::{eyring_kramers_time, FirstPassage};
@@ -28,3 +29,4 @@ pub use gibbs::{
 };
 pub use posterior::{linear_gaussian_posterior, LinearGaussian, Scheme};
 pub use sharpness::sharpness;
+pub use well_regression::WellRegression;

@@ -16,6 +16,10 @@
 //! against W2² of its end points, the normalised margin of Chizat & Bach, the spread of f_t
 //! across seeds.
 
+mod langevin_grid;
+
+pub use langevin_grid::MeanFieldGrid;
+
 use crate::data::Dataset;
 use crate::error::{check_non_negative, check_positive, Error, Result};
 use crate::linalg::Matrix;

@@ -1,0 +1,425 @@
+//! Claim `meanfield-langevin`: noisy particle gradient descent on a mean-field two-layer net
+//! (mean-field Langevin dynamics, McKean–Vlasov) minimises the entropy-regularised objective
+//! F(μ) = L(μ) + (λ'/2) E_μ w² + λ Ent(μ) and converges exponentially to its unique minimiser μ*,
+//! the self-consistent (proximal) Gibbs measure — measured against μ* by quadrature and against
+//! the mean-field limit solved as a PDE on a grid.
+
+use super::{Basis, Check, Claim, ClaimOutcome, Context, Control, Relation};
+use crate::data::io::Table;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+use crate::meanfield::{particles, set_particles, MeanFieldGrid, ParticleLayout, ParticleStep};
+use crate::nn::{Activation, Loss, Model, OutputInit, TwoLayer};
+use crate::optim::Optimizer;
+use crate::report::{Figure, Scale};
+use crate::rng::Seed;
+use crate::stats::{fit_log_log, fit_semilog, LinearFit};
+use crate::train::{Objective, Trainer};
+
+/// Exponential convergence of mean-field Langevin dynamics to the unique minimiser μ*.
+pub struct MeanFieldLangevin;
+
+/// λ (the temperature: weight of the entropy) and λ' (the L2 weight).
+const TEMPERATURE: f64 = 0.05;
+const L2: f64 = 0.1;
+/// Data: n inputs evenly spaced on [−2, 2], targets 0.8 tanh(3x).
+const POINTS: usize = 16;
+/// Particles (quick, full), the particle step, the horizon and the record interval (time units).
+const WIDTH: (usize, usize) = (2000, 8000);
+const LR: f64 = 0.01;
+const HORIZON: f64 = 25.0;
+const RECORD: f64 = 0.25;
+/// The window of the rate fit and the start of the pooled window of the limit checks.
+const WINDOW: (f64, f64) = (4.0, 9.0);
+const POOL_FROM: f64 = 15.0;
+/// The grid of the quadrature and of the mean-field PDE: cells of [−6, 6].
+const GRID: (f64, f64) = (-6.0, 6.0);
+const CELLS: usize = 600;
+/// Tolerances (see the setup text): the rate, the residual ratio of the two laws, the pooled
+/// W1 to μ* and the pooled W1 between the two initialisations.
+const RATE_TOLERANCE: f64 = 0.045;
+const LAW_RATIO_TOLERANCE: f64 = 1.0;
+const LIMIT_TOLERANCE: f64 = 0.03;
+const UNIQUE_TOLERANCE: f64 = 0.04;
+
+/// The data (x_i, y_i): x_i = −2 + 4i/(n − 1), y_i = 0.8 tanh(3x_i).
+fn data() -> (Vec<f64>, Vec<f64>) {
+    let x: Vec<f64> = (0..POINTS)
+        .map(|i| -2.0 + 4.0 * i as f64 / (POINTS - 1) as f64)
+        .collect();
+    let y = x.iter().map(|x| 0.8 * (3.0 * x).tanh()).collect();
+    (x, y)
+}
+
+/// The mean-field net f(x) = (1/M) Σ_j tanh(w_j x): one input, no bias, output weights frozen
+/// at 1, so each particle is the scalar w_j.
+fn net(m: usize) -> Result<TwoLayer> {
+    TwoLayer {
+        input_dim: 1,
+        width: m,
+        activation: Activation::Tanh,
+        alpha: 1.0,
+        gamma: 1.0,
+        bias: false,
+        w_std: 1.0,
+        b_std: 1.0,
+        output_init: OutputInit::Sign { scale: 1.0 },
+        symmetric: false,
+        train_first: true,
+        train_second: false,
+    }
+    .validated()
+}
+
+/// What one particle run records: W1(μ_t^M, μ*) at every record time, and the particles of
+/// the records from [`POOL_FROM`] on.
+struct ParticleRun {
+    times: Vec<f64>,
+    w1: Vec<f64>,
+    pooled: Vec<f64>,
+}
+
+/// The dynamics of a run: λ (None: noiseless particle GD) and λ'.
+#[derive(Clone, Copy)]
+struct Dynamics {
+    temperature: Option<f64>,
+    l2: f64,
+}
+
+/// Noisy particle gradient descent through the library (the `mean_field` step:
+/// w_j ← w_j − η(M ∂L/∂w_j + λ' w_j) + √(2ηλ) ξ_j) from the particles `init`, recording
+/// W1 to μ* every [`RECORD`] time units.
+fn particle_run(
+    init: &[f64],
+    dynamics: Dynamics,
+    grid: &MeanFieldGrid,
+    minimiser: &[f64],
+    data: &Dataset,
+    seed: Seed,
+) -> Result<ParticleRun> {
+    let m = init.len();
+    let model = net(m)?;
+    let layout = ParticleLayout::of(&model)?;
+    let mut params = vec![0.0; model.num_params()];
+    let cloud = Matrix::from_fn(m, 2, |j, c| if c == 0 { init[j] } else { 1.0 });
+    set_particles(&layout, &cloud, &mut params)?;
+    let optimizer = Optimizer::chain(vec![Box::new(ParticleStep {
+        lr: LR.into(),
+        width: m,
+        l2: dynamics.l2,
+        inverse_temperature: dynamics.temperature.map(|t| 1.0 / t),
+        anneal: None,
+    })]);
+    let objective = Objective {
+        model: &model,
+        loss: Loss::Squared,
+        l2: 0.0,
+    };
+    let steps = (HORIZON / LR).round() as u64;
+    let every = (RECORD / LR).round() as u64;
+    let trainer = Trainer::full_batch(objective, &optimizer, seed, steps);
+    let mut state = trainer.start(params);
+    let mut table = trainer.table(&[]);
+    let mut run = ParticleRun {
+        times: Vec::new(),
+        w1: Vec::new(),
+        pooled: Vec::new(),
+    };
+    loop {
+        let w: Vec<f64> = particles(&layout, &state.params)?
+            .data
+            .chunks(2)
+            .map(|p| p[0])
+            .collect();
+        let t = state.step as f64 * LR;
+        run.times.push(t);
+        run.w1.push(grid.w1_to_particles(minimiser, &w));
+        if t >= POOL_FROM - 1e-9 {
+            run.pooled.extend(w);
+        }
+        if state.step >= steps {
+            break;
+        }
+        let until = state.step + every;
+        trainer.run(&mut state, data, until, &mut [], &mut table)?;
+    }
+    Ok(run)
+}
+
+/// The mean-field limit from the density of `init` (a grid density): W1(ρ_t, μ*) and
+/// F(ρ_t) − F(μ*) at every record time, by the Scharfetter–Gummel scheme.
+fn limit_run(grid: &MeanFieldGrid, minimiser: &[f64], init: Vec<f64>) -> (Vec<f64>, Vec<f64>) {
+    let f_star = grid.objective(minimiser);
+    let mut rho = init;
+    let records = (HORIZON / RECORD).round() as usize;
+    let (mut w1, mut gap) = (Vec::new(), Vec::new());
+    for k in 0..=records {
+        w1.push(grid.w1(&rho, minimiser));
+        gap.push(grid.objective(&rho) - f_star);
+        if k < records {
+            let substeps = (RECORD / grid.stable_step(&rho)).ceil().max(1.0);
+            for _ in 0..substeps as usize {
+                grid.step(&mut rho, RECORD / substeps);
+            }
+        }
+    }
+    (w1, gap)
+}
+
+/// The records of `times` inside the rate window.
+fn window<'a>(times: &'a [f64], values: &'a [f64]) -> (Vec<f64>, Vec<f64>) {
+    times
+        .iter()
+        .zip(values)
+        .filter(|(t, _)| **t >= WINDOW.0 - 1e-9 && **t <= WINDOW.1 + 1e-9)
+        .map(|(t, v)| (*t, *v))
+        .unzip()
+}
+
+/// The semilog (exponential) and log-log (power-law) fits of `values` over the rate window;
+/// errors name the curve.
+fn fits(what: &str, times: &[f64], values: &[f64]) -> Result<(LinearFit, LinearFit)> {
+    let (t, v) = window(times, values);
+    let named = |e: Error| Error::invalid(what, e.to_string());
+    Ok((
+        fit_semilog(&t, &v).map_err(named)?,
+        fit_log_log(&t, &v).map_err(named)?,
+    ))
+}
+
+/// W1 between two equal-size clouds on the line: the mean of |a_(i) − b_(i)| over the sorted
+/// values (the monotone coupling is optimal).
+fn w1_clouds(a: &[f64], b: &[f64]) -> f64 {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len().max(1) as f64
+}
+
+impl Claim for MeanFieldLangevin {
+    fn id(&self) -> &'static str {
+        "meanfield-langevin"
+    }
+    fn title(&self) -> &'static str {
+        "mean-field Langevin dynamics converges exponentially to the unique minimiser of the entropy-regularised objective"
+    }
+    fn statement(&self) -> &'static str {
+        "For a mean-field two-layer net f_μ(x) = ∫ σ(w x) dμ(w) and a convex loss, the \
+         entropy-regularised objective F(μ) = L(μ) + (λ'/2) E_μ|w|² + λ Ent(μ) is strictly convex \
+         along linear interpolation and has a unique minimiser μ*, the fixed point of the \
+         proximal Gibbs map μ* = p_{μ*}, p_μ ∝ exp(−(δL/δμ + λ'|w|²/2)/λ). Noisy gradient descent \
+         on M particles, w_j ← w_j − η(∇_w δL/δμ(w_j) + λ'w_j) + √(2ηλ) ξ_j, approximates the \
+         McKean–Vlasov dynamics ∂_t μ = ∇·(μ ∇(δL/δμ + λ'|w|²/2)) + λΔμ, and under a uniform \
+         log-Sobolev inequality (constant α) of the proximal Gibbs measures, \
+         F(μ_t) − F(μ*) ≤ e^{−2αλt}(F(μ_0) − F(μ*)): exponential convergence (Nitanda, Wu, \
+         Suzuki 2022; Chizat 2022; Mei, Montanari, Nguyen 2018 for the limit)."
+    }
+    fn setup(&self) -> &'static str {
+        "Net f(x) = (1/M) Σ_j tanh(w_j x) (one scalar parameter per particle, output weights 1, \
+         frozen), n = 16 inputs evenly spaced on [−2, 2], targets 0.8 tanh(3x), squared loss, \
+         λ = 0.05, λ' = 0.1; M = 2000 particles (full 8000) trained by the library's `mean_field` \
+         step (η = 0.01, β = 1/λ, l2 = λ') for 25 time units, from two initial laws: A = \
+         N(−2, 0.1²) (far from μ*) and B = N(1, 1). μ* is the fixed point ρ = p_ρ on 600 cells of \
+         [−6, 6] (damped iteration to 10⁻¹²; closed form: quadrature of the proximal Gibbs \
+         density). The mean-field limit is the McKean–Vlasov PDE from A's law on the same grid \
+         (Scharfetter–Gummel flux, explicit steps within the stability bound). The certificate \
+         is W1(μ_t^M, μ*) = ∫|F_M − F_{μ*}| dw (the empirical CDF of the particles against μ*'s, \
+         exact on the grid): it avoids the particles' entropy; the PDE's exact objective gap \
+         F(ρ_t) − F(μ*) (entropy included) is tabulated and drawn beside it. Checks: (1) the \
+         exponential rate of run A's W1(μ_t^M, μ*) over t ∈ [4, 9] (21 records; W1 falls from \
+         ≈ 1 to ≈ 0.15, above the finite-M floor ≈ 0.017) ≈ the same rate of the mean-field PDE, \
+         0.366 (closed form; measured 0.348–0.387 over seeds 0–9, standard deviation 0.011: \
+         tolerance 0.045 = 4 standard deviations; the fit error is recorded); (2) the residual \
+         sum of squares of the semilog fit over that window ÷ that of a power law c·t^{−k} \
+         fitted to the same points ≤ 1 (theorem: the law is exponential, so it must fit better \
+         than a power law; measured 0.016–0.75 over seeds 0–9); (3) W1 between the particles \
+         pooled over t ∈ [15, 25] (41 records of both runs) and μ* ≤ 0.03 (closed form; the \
+         measured value is the finite-M, finite-η and finite-time error, 0.010–0.021 over seeds \
+         0–9, mean + 3 standard deviations 0.024); (4) W1 between runs A and B pooled over the \
+         same records ≤ 0.04 (theorem: the minimiser is unique, so the limit does not depend on \
+         the initialisation; 0.011–0.031 over seeds 0–9, mean + 3 standard deviations 0.036). Control `no-entropy` (checks 1, 3): λ = 0, \
+         noiseless particle gradient descent: the particles converge to the minimiser of the \
+         unregularised objective, not μ*, and the approach is no longer exponential at μ*'s \
+         rate (over seeds 0–9: rate ≤ 0.15, W1 to μ* ≥ 0.41). Control `no-confinement` (checks 2, 4): λ' = 0: the proximal Gibbs measures are \
+         not normalisable (the loss term is bounded), there is no minimiser and no log-Sobolev \
+         inequality; the particles spread without limit and the two runs do not meet (residual ratio ≥ 2.07, \
+         W1 between the runs ≥ 0.73)."
+    }
+    fn controls(&self) -> &'static [Control] {
+        &[
+            Control {
+                name: "no-entropy",
+                breaks: "the entropy term (λ > 0): noiseless particle gradient descent (λ = 0) \
+                         while the checks keep the λ = 0.05 minimiser and rate",
+            },
+            Control {
+                name: "no-confinement",
+                breaks: "the confining L2 term (λ' > 0) that gives the proximal Gibbs measures a \
+                         log-Sobolev inequality: λ' = 0, no minimiser",
+            },
+        ]
+    }
+    fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
+        let (x, y) = data();
+        let grid = MeanFieldGrid::new(Activation::Tanh, &x, &y, GRID, CELLS, TEMPERATURE, L2)?;
+        let minimiser = grid.minimiser(1e-12, 100_000)?;
+        let dataset = Dataset::new(
+            "meanfield-langevin",
+            Matrix::column(x.clone()),
+            Matrix::column(y.clone()),
+        )?;
+        let dynamics = Dynamics {
+            temperature: (!ctx.under("no-entropy")).then_some(TEMPERATURE),
+            l2: if ctx.under("no-confinement") { 0.0 } else { L2 },
+        };
+        let m = if ctx.quick { WIDTH.0 } else { WIDTH.1 };
+        let mut rng = ctx.seed.stream("initial particles", 0);
+        let init_a: Vec<f64> = (0..m).map(|_| -2.0 + 0.1 * rng.normal()).collect();
+        let init_b: Vec<f64> = (0..m).map(|_| 1.0 + rng.normal()).collect();
+        let run_a = particle_run(
+            &init_a,
+            dynamics,
+            &grid,
+            &minimiser,
+            &dataset,
+            ctx.seed.child("run", 0),
+        )?;
+        let run_b = particle_run(
+            &init_b,
+            dynamics,
+            &grid,
+            &minimiser,
+            &dataset,
+            ctx.seed.child("run", 1),
+        )?;
+        let (limit_w1, limit_gap) = limit_run(&grid, &minimiser, grid.gaussian(-2.0, 0.1));
+
+        let (particle_exp, particle_pow) = fits("particles' W1 decay", &run_a.times, &run_a.w1)?;
+        let (limit_exp, _) = fits("mean-field limit's W1 decay", &run_a.times, &limit_w1)?;
+        let rss = |f: &LinearFit| f.residual_std.powi(2) * (f.points as f64 - 2.0);
+        let mut checks = vec![
+            Check::new(
+                "exponential rate of W1(μ_t^M, μ*) over t ∈ [4, 9] vs the McKean–Vlasov limit's",
+                -particle_exp.slope,
+                Relation::Within,
+                -limit_exp.slope,
+                RATE_TOLERANCE,
+            )
+            .basis(Basis::ClosedForm)
+            .control("no-entropy")
+            .fit(&particle_exp),
+            Check::new(
+                "residual of the exponential fit ÷ residual of a power-law fit (same W1 points)",
+                rss(&particle_exp) / rss(&particle_pow),
+                Relation::AtMost,
+                0.0,
+                LAW_RATIO_TOLERANCE,
+            )
+            .basis(Basis::Theorem)
+            .control("no-confinement"),
+        ];
+        let pooled: Vec<f64> = run_a.pooled.iter().chain(&run_b.pooled).copied().collect();
+        checks.push(
+            Check::new(
+                "W1(particles pooled over t ∈ [15, 25], μ*) (μ* = p_{μ*} by quadrature)",
+                grid.w1_to_particles(&minimiser, &pooled),
+                Relation::AtMost,
+                0.0,
+                LIMIT_TOLERANCE,
+            )
+            .basis(Basis::ClosedForm)
+            .control("no-entropy"),
+        );
+        checks.push(
+            Check::new(
+                "W1 between the runs from N(−2, 0.1²) and N(1, 1), pooled over t ∈ [15, 25]",
+                w1_clouds(&run_a.pooled, &run_b.pooled),
+                Relation::AtMost,
+                0.0,
+                UNIQUE_TOLERANCE,
+            )
+            .basis(Basis::Theorem)
+            .control("no-confinement"),
+        );
+
+        let mut decay = Table::new(&[
+            "time",
+            "w1_particles_a",
+            "w1_particles_b",
+            "w1_limit",
+            "objective_gap_limit",
+        ]);
+        for (k, t) in run_a.times.iter().enumerate() {
+            decay.push(vec![
+                *t,
+                run_a.w1[k],
+                run_b.w1.get(k).copied().unwrap_or(f64::NAN),
+                limit_w1.get(k).copied().unwrap_or(f64::NAN),
+                limit_gap.get(k).copied().unwrap_or(f64::NAN),
+            ]);
+        }
+        let mut law = Table::new(&["w", "minimiser_density", "particles_density"]);
+        let centres = grid.centres();
+        let mut counts = vec![0.0; CELLS];
+        for w in &pooled {
+            let k = ((w - GRID.0) / grid.h).floor();
+            if k >= 0.0 && (k as usize) < CELLS {
+                counts[k as usize] += 1.0;
+            }
+        }
+        let norm = pooled.len().max(1) as f64 * grid.h;
+        for k in (0..CELLS).step_by(5) {
+            let c: f64 = counts[k..k + 5].iter().sum::<f64>() / 5.0;
+            law.push(vec![centres[k] + 2.0 * grid.h, minimiser[k + 2], c / norm]);
+        }
+        let rows = decay.rows.clone();
+        let law_rows = law.rows.clone();
+        let positive = |v: f64| v > 0.0;
+        let figures =
+            vec![
+            Figure::new(
+                "convergence",
+                "W1 to the minimiser μ* against time (semilog): particles and the mean-field limit",
+            )
+            .x("time t", Scale::Linear)
+            .y("W1(μ_t, μ*) and F(ρ_t) − F(μ*)", Scale::Log)
+            .markers(
+                "particles from N(−2, 0.1²)",
+                rows.iter().map(|r| (r[0], r[1])).filter(|p| positive(p.1)),
+            )
+            .markers(
+                "particles from N(1, 1)",
+                rows.iter().map(|r| (r[0], r[2])).filter(|p| positive(p.1)),
+            )
+            .line(
+                "McKean–Vlasov limit (PDE), W1",
+                rows.iter().map(|r| (r[0], r[3])).filter(|p| positive(p.1)),
+            )
+            .line(
+                "McKean–Vlasov limit, F(ρ_t) − F(μ*)",
+                rows.iter().map(|r| (r[0], r[4])).filter(|p| positive(p.1)),
+            )
+            .prediction(
+                "the limit's rate over t ∈ [4, 9]",
+                [WINDOW.0, WINDOW.1].into_iter().map(|t| {
+                    let mid = 0.5 * (WINDOW.0 + WINDOW.1);
+                    (t, (particle_exp.at(mid) + limit_exp.slope * (t - mid)).exp())
+                }),
+            ),
+            Figure::new(
+                "minimiser",
+                "the particles' law (pooled over t ∈ [15, 25]) against μ* = p_{μ*}",
+            )
+            .x("w", Scale::Linear)
+            .y("density", Scale::Linear)
+            .line("μ* (quadrature)", law_rows.iter().map(|r| (r[0], r[1])))
+            .markers("particles", law_rows.iter().map(|r| (r[0], r[2]))),
+        ];
+        Ok(ClaimOutcome {
+            checks,
+            tables: vec![("convergence".into(), decay), ("minimiser".into(), law)],
+            figures,
+        })
+    }
+}
