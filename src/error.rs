@@ -73,6 +73,12 @@ pub enum Error {
         /// The loss value seen there.
         loss: f64,
     },
+    /// A computation stopped by its cancellation hook (see `commands::Cancel`).
+    #[error("interrupted {at}")]
+    Interrupted {
+        /// Where it stopped (e.g. "after 3 of 8 kernel blocks").
+        at: String,
+    },
     /// A numerical routine failed (e.g. a matrix that should be positive definite is not).
     #[error("numerical failure in {routine}: {message}")]
     Numerical {
@@ -118,11 +124,14 @@ impl Error {
 
     /// The process exit code of the CLI contract: 1 for a run that diverged, 2 for bad input,
     /// 3 for a numerical failure (a result that cannot be trusted: a singular kernel, a
-    /// Sinkhorn run that did not converge or overflowed).
+    /// Sinkhorn run that did not converge or overflowed), 130 for an interrupted computation
+    /// (the code of SIGINT).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Diverged { .. } => 1,
             Error::Numerical { .. } => 3,
+            // 128 + SIGINT, the code of a process SIGINT ends (see crate::signals).
+            Error::Interrupted { .. } => 130,
             _ => 2,
         }
     }

@@ -24,6 +24,8 @@
 //! * [`spec`] — the TOML experiment specification behind `gradflow run`.
 //! * [`report`] — figures as data, rendered to SVG.
 //! * [`claims`] — the claims of the source document, each a checked experiment.
+//! * [`commands`] — one function per CLI command (kernel, predict, ot, run, reproduce, list),
+//!   the entry points of every front end: the CLI only parses, calls and writes.
 //! * [`alloc`] — the process allocator of the binary and the benchmarks (beside the layers).
 //!
 //! Gradient Langevin dynamics on a wide two-layer net (the README's example):
@@ -57,6 +59,7 @@
 
 pub mod alloc;
 pub mod claims;
+pub mod commands;
 pub mod data;
 pub mod error;
 pub mod fsutil;

@@ -28,6 +28,42 @@ pub struct Options {
     pub negative_control: bool,
 }
 
+impl Default for Options {
+    /// The CLI's defaults: the full setting, every claim, `gradflow-out`, seed 0, progress
+    /// shown, controls not listed.
+    fn default() -> Options {
+        Options {
+            quick: false,
+            only: Vec::new(),
+            out: PathBuf::from("gradflow-out"),
+            seeds: vec![0],
+            quiet: false,
+            negative_control: false,
+        }
+    }
+}
+
+impl Options {
+    /// Checks that every id of `only` names a claim (the error lists the known ones) and
+    /// that there is at least one seed.
+    pub fn validate(&self) -> Result<()> {
+        let all = registry();
+        for id in &self.only {
+            if !all.iter().any(|c| c.id() == id) {
+                let ids: Vec<_> = all.iter().map(|c| c.id()).collect();
+                return Err(Error::invalid(
+                    "--only",
+                    format!("unknown claim '{id}'; known claims: {}", ids.join(", ")),
+                ));
+            }
+        }
+        if self.seeds.is_empty() {
+            return Err(Error::invalid("--seeds", "no seed given"));
+        }
+        Ok(())
+    }
+}
+
 /// One run of a claim under one of its controls.
 #[derive(Clone, Debug)]
 pub struct ControlRun {
@@ -227,19 +263,8 @@ impl Progress {
 /// Runs the selected claims for every seed and writes their outputs (see the module doc);
 /// returns one report per seed.
 pub fn reproduce(options: &Options) -> Result<Vec<Report>> {
+    options.validate()?;
     let all = registry();
-    for id in &options.only {
-        if !all.iter().any(|c| c.id() == id) {
-            let ids: Vec<_> = all.iter().map(|c| c.id()).collect();
-            return Err(Error::invalid(
-                "--only",
-                format!("unknown claim '{id}'; known claims: {}", ids.join(", ")),
-            ));
-        }
-    }
-    if options.seeds.is_empty() {
-        return Err(Error::invalid("--seeds", "no seed given"));
-    }
     std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
     let selected: Vec<&Box<dyn Claim>> = all
         .iter()

@@ -43,7 +43,9 @@ use crate::linalg::Matrix;
 use crate::nn::{Activation, Parameterization};
 use acos::*;
 use maps::*;
-pub use stream::stream_to_npy;
+pub use stream::{
+    check_block_rows, check_stream, stream_blocks, stream_to_npy, stream_to_npy_with,
+};
 pub use two_layer::{two_layer_first_layer_ntk, two_layer_ntk};
 
 /// The fully connected architecture whose infinite-width kernels are computed.

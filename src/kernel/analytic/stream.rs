@@ -1,29 +1,28 @@
-//! Kernels larger than memory: streamed to an NPY file block by block.
+//! Kernels block by block: handed to a sink (an in-memory matrix, an NPY file streamed to disk)
+//! so that memory stays bounded by a block whatever the size.
 
 use super::*;
 use crate::error::{Error, Result};
 use crate::linalg::{check_fits, Matrix};
 
-/// Writes K(x1, x2) (or K(x1, x1) when `x2` is `None`) to an NPY file, computing `block_rows`
-/// rows at a time so that memory stays bounded whatever the size; the file appears atomically
-/// when complete. Returns the shape.
-///
-/// For K(x1, x1) block b (rows s..e) computes only the columns s..n
-/// ([`Network::kernels_upper_block`]) and writes them both at rows s..e and, transposed, at
-/// columns s..e of rows e..n: every pair is computed once, so the file is exactly symmetric
-/// and the work is half that of the full rows.
-pub fn stream_to_npy(
-    network: &Network,
-    kind: Kind,
-    x1: &Matrix,
-    x2: Option<&Matrix>,
-    block_rows: usize,
-    path: &std::path::Path,
-) -> Result<(usize, usize)> {
-    network.validate()?;
+/// Err unless `block_rows` ≥ 1 (the streamed kernels' rows per block).
+pub fn check_block_rows(block_rows: usize) -> Result<()> {
     if block_rows == 0 {
         return Err(Error::invalid("block_rows", "expected ≥ 1 row per block"));
     }
+    Ok(())
+}
+
+/// Checks a streamed kernel's settings ([`Network::validate`], [`check_block_rows`]) and that
+/// a block's kernels fit in memory; returns the kernel's shape (n, m).
+pub fn check_stream(
+    network: &Network,
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+    block_rows: usize,
+) -> Result<(usize, usize)> {
+    network.validate()?;
+    check_block_rows(block_rows)?;
     let n = x1.rows;
     let cols = x2.map_or(n, |x| x.rows);
     // A block's two kernels, and for K(x1, x1) the transposed part below it.
@@ -31,7 +30,27 @@ pub fn stream_to_npy(
         "block_rows (each block's kernels)",
         &[block_rows.min(n), cols, 3],
     )?;
-    let mut writer = crate::data::io::NpyWriter::create(path, &[n, cols])?;
+    Ok((n, cols))
+}
+
+/// Computes K(x1, x2) (or K(x1, x1) when `x2` is `None`) `block_rows` rows at a time and hands
+/// each block to `put(row, col, block)`, the block's place in the n × m kernel; the blocks
+/// cover the kernel exactly once. Returns the shape (n, m). Memory stays bounded by a block
+/// whatever the size; `put` may stop the computation by returning an error.
+///
+/// With `x2`, block b is rows s..e of K at column 0, in row order. For K(x1, x1), block b
+/// (rows s..e) computes only the columns s..n ([`Network::kernels_upper_block`]) and is put
+/// both at (s, s) and, transposed, at (e, s) (rows e..n, columns s..e): every pair is computed
+/// once, so the kernel is exactly symmetric and the work is half that of the full rows.
+pub fn stream_blocks(
+    network: &Network,
+    kind: Kind,
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+    block_rows: usize,
+    mut put: impl FnMut(usize, usize, &Matrix) -> Result<()>,
+) -> Result<(usize, usize)> {
+    let (n, cols) = check_stream(network, x1, x2, block_rows)?;
     let block = block_rows;
     let mut start = 0;
     while start < n {
@@ -40,24 +59,64 @@ pub fn stream_to_npy(
             Some(x2) => {
                 let rows: Vec<usize> = (start..end).collect();
                 let k = network.kernels(&x1.select_rows(&rows), Some(x2))?;
-                writer.write(&k.take(kind).data)?;
+                put(start, 0, &k.take(kind))?;
             }
             None => {
                 let tail: Vec<usize> = (start..n).collect();
                 let k = network
                     .kernels_upper_block(&x1.select_rows(&tail), end - start)?
                     .take(kind);
-                writer.write_rect(start, start, &k)?;
+                put(start, start, &k)?;
                 if end < n {
                     // The block's columns beyond its square, transposed, below it.
                     let below =
                         Matrix::from_fn(n - end, end - start, |r, c| k.get(c, end - start + r));
-                    writer.write_rect(end, start, &below)?;
+                    put(end, start, &below)?;
                 }
             }
         }
         start = end;
     }
-    writer.finish()?;
     Ok((n, cols))
+}
+
+/// Writes K(x1, x2) (or K(x1, x1) when `x2` is `None`) to an NPY file by [`stream_blocks`]:
+/// memory stays bounded whatever the size; the file appears atomically when complete. Returns
+/// the shape.
+pub fn stream_to_npy(
+    network: &Network,
+    kind: Kind,
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+    block_rows: usize,
+    path: &std::path::Path,
+) -> Result<(usize, usize)> {
+    stream_to_npy_with(network, kind, x1, x2, block_rows, path, || Ok(()))
+}
+
+/// [`stream_to_npy`], calling `between()` before each block is written (a cancellation point:
+/// an error stops the computation and removes the unfinished file).
+pub fn stream_to_npy_with(
+    network: &Network,
+    kind: Kind,
+    x1: &Matrix,
+    x2: Option<&Matrix>,
+    block_rows: usize,
+    path: &std::path::Path,
+    mut between: impl FnMut() -> Result<()>,
+) -> Result<(usize, usize)> {
+    let (rows, cols) = check_stream(network, x1, x2, block_rows)?;
+    let mut writer = crate::data::io::NpyWriter::create(path, &[rows, cols])?;
+    // With x2 the blocks come in row order, full width: appended without seeking.
+    let sequential = x2.is_some();
+    let shape = stream_blocks(network, kind, x1, x2, block_rows, |row, col, block| {
+        between()?;
+        if sequential {
+            writer.write(&block.data)
+        } else {
+            writer.write_rect(row, col, block)
+        }
+    })?;
+    writer.finish()?;
+    Ok(shape)
 }
