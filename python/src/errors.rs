@@ -8,9 +8,10 @@
 //! | `Io` | `OSError` (`FileNotFoundError`, … by the OS error) | 2 |
 //! | `Numerical` | `gradflow.NumericalError` (an `ArithmeticError`) | 3 |
 //! | `Diverged` | `gradflow.DivergedError` (an `ArithmeticError`) | 1 |
+//! | `Interrupted` (the cancellation hook, on Ctrl-C) | `KeyboardInterrupt` | 130 |
 
 use gradflow::Error;
-use pyo3::exceptions::{PyArithmeticError, PyMemoryError, PyOSError, PyValueError};
+use pyo3::exceptions::{PyArithmeticError, PyKeyboardInterrupt, PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 
 pyo3::create_exception!(
@@ -35,6 +36,7 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Io { source, .. } => PyErr::from(std::io::Error::new(source.kind(), message)),
         Error::Numerical { .. } => NumericalError::new_err(message),
         Error::Diverged { .. } => DivergedError::new_err(message),
+        Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(message),
         Error::Invalid { .. } | Error::Shape { .. } | Error::NonFinite { .. } => {
             PyValueError::new_err(message)
         }
@@ -52,10 +54,4 @@ impl<T> OrRaise<T> for gradflow::Result<T> {
     fn or_raise(self) -> PyResult<T> {
         self.map_err(to_py)
     }
-}
-
-/// An `OSError` for a path argument that is not valid text.
-#[allow(dead_code)]
-pub fn os_error(message: String) -> PyErr {
-    PyOSError::new_err(message)
 }

@@ -3,13 +3,15 @@
 
 use crate::convert::{matrix, matrix_or_column, stack, to_numpy2, values};
 use crate::errors::OrRaise;
-use crate::threads::detach;
+use crate::threads::{detach, detach_cancellable};
+use gradflow::commands::{self, predict::Initial, Cancel, Input};
 use gradflow::kernel::dynamics::{FlowSettings, Solver};
-use gradflow::kernel::{Kind, Network};
+use gradflow::kernel::{Kernels, Kind, Network};
 use gradflow::{Error, Matrix};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A non-negative integer argument (Python ints can be negative; the library's counts cannot).
 pub fn count(name: &str, v: i64) -> PyResult<usize> {
@@ -118,19 +120,39 @@ pub fn kernel<'py>(
         quadrature_degree,
     )?;
     let which = which(kind)?;
-    let x1 = matrix(x1, "x1")?;
-    network.check_inputs("x1", &x1).or_raise()?;
+    let x1 = Input::new("x1", matrix(x1, "x1")?).or_raise()?;
     let x2 = match x2 {
-        Some(x) => {
-            let m = matrix(x, "x2")?;
-            network.check_inputs("x2", &m).or_raise()?;
-            Some(m)
-        }
+        Some(x) => Some(Input::new("x2", matrix(x, "x2")?).or_raise()?),
         None => None,
     };
-    let k = crate::interrupt::kernels(py, threads, &network, &x1, x2.as_ref())?;
+    let (n, m) = (
+        x1.matrix.rows,
+        x2.as_ref().map_or(x1.matrix.rows, |x| x.matrix.rows),
+    );
+    let request = commands::kernel::Request {
+        network,
+        kind: match which {
+            Which::One(k) => k,
+            Which::Both => Kind::Ntk,
+        },
+        block_rows: block_rows(m, request_depth(depth)),
+    };
+    let compute = move |cancel: Cancel<'_>| match which {
+        Which::One(_) => {
+            commands::kernel::run(&request, &x1, x2.as_ref(), cancel).map(|k| Kernels {
+                ntk: k,
+                nngp: Matrix::default(),
+            })
+        }
+        Which::Both => commands::kernel::run_both(&request, &x1, x2.as_ref(), cancel),
+    };
+    let k = if is_long(n, m, request_depth(depth)) {
+        detach_cancellable(py, threads, compute)?
+    } else {
+        detach(py, threads, move || compute(Cancel::NEVER))?
+    };
     match which {
-        Which::One(kind) => Ok(to_numpy2(py, k.take(kind))?.into_any()),
+        Which::One(_) => Ok(to_numpy2(py, k.ntk)?.into_any()),
         Which::Both => {
             let pair = (to_numpy2(py, k.nngp)?, to_numpy2(py, k.ntk)?);
             Ok(PyTuple::new(py, [pair.0.into_any(), pair.1.into_any()])?.into_any())
@@ -138,14 +160,39 @@ pub fn kernel<'py>(
     }
 }
 
-/// Prediction times from a number or a 1-D array: each t ≥ 0 or ``inf``, checked by the
-/// library's parser of the CLI's ``--time`` (the exact decimal form of each f64 is parsed).
+/// Entries × layers per kernel block (≈ 0.5 s on two cores): Ctrl-C is honoured between
+/// blocks. `_set_block_work` changes it (tests of the blocked path).
+static BLOCK_WORK: AtomicUsize = AtomicUsize::new(1 << 27);
+
+/// Entries × layers above which a call is cancellable (a helper thread polls for Ctrl-C;
+/// below, ≈ 10 ms on two cores, the call is one plain library call).
+const LONG_WORK: usize = 1 << 22;
+
+/// Sets the work per kernel block (entries × layers); for tests of the blocked path.
+#[pyfunction]
+pub fn _set_block_work(work: usize) {
+    BLOCK_WORK.store(work.max(1), Ordering::Relaxed);
+}
+
+fn request_depth(depth: i64) -> usize {
+    usize::try_from(depth).unwrap_or(1).max(1)
+}
+
+/// Rows per block for kernels of `m` columns through `depth` layers.
+fn block_rows(m: usize, depth: usize) -> usize {
+    (BLOCK_WORK.load(Ordering::Relaxed) / m.saturating_mul(depth).max(1)).max(1)
+}
+
+/// Whether a kernel of n × m entries through `depth` layers is long enough to be cancellable.
+fn is_long(n: usize, m: usize, depth: usize) -> bool {
+    n.saturating_mul(m).saturating_mul(depth) > LONG_WORK
+}
+
+/// Prediction times from a number or a 1-D array (the request checks each: t ≥ 0 or ∞); also
+/// whether it was a number.
 fn times(t: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, bool)> {
     let scalar = t.extract::<f64>().is_ok();
-    let raw = values(t, "t")?;
-    let text: Vec<String> = raw.iter().map(|v| format!("{v}")).collect();
-    let parsed = gradflow::kernel::dynamics::parse_times("t", &text).or_raise()?;
-    Ok((parsed, scalar))
+    Ok((values(t, "t")?, scalar))
 }
 
 /// Predictions on ``x_test`` of the infinitely wide network trained by gradient flow on the
@@ -227,22 +274,26 @@ pub fn predict<'py>(
         .parse()
         .map_err(|m: String| Error::invalid("solver", m))
         .or_raise()?;
-    let settings = FlowSettings {
-        learning_rate,
-        diag_reg,
-        diag_reg_absolute,
-        solver,
+    let request = commands::predict::Request {
+        network,
+        kind,
+        times,
+        flow: FlowSettings {
+            learning_rate,
+            diag_reg,
+            diag_reg_absolute,
+            solver,
+        },
     };
-    settings.validate().or_raise()?;
-    let xtr = matrix(x_train, "x_train")?;
+    request.validate().or_raise()?;
+    let xtr = Input::new("x_train", matrix(x_train, "x_train")?).or_raise()?;
     let (ytr, vector_targets) = matrix_or_column(y_train, "y_train")?;
-    let xte = matrix(x_test, "x_test")?;
-    network.check_inputs("x_train", &xtr).or_raise()?;
-    network.check_inputs("x_test", &xte).or_raise()?;
+    let ytr = Input::new("y_train", ytr).or_raise()?;
+    let xte = Input::new("x_test", matrix(x_test, "x_test")?).or_raise()?;
     let f0 = match (f0_train, f0_test) {
         (Some(a), Some(b)) => Some((
-            matrix_or_column(a, "f0_train")?.0,
-            matrix_or_column(b, "f0_test")?.0,
+            Input::new("f0_train", matrix_or_column(a, "f0_train")?.0).or_raise()?,
+            Input::new("f0_test", matrix_or_column(b, "f0_test")?.0).or_raise()?,
         )),
         (None, None) => None,
         _ => {
@@ -251,18 +302,17 @@ pub fn predict<'py>(
             ))
         }
     };
-    let pred = detach(py, threads, move || {
-        gradflow::kernel::dynamics::predict(
-            &network,
-            kind,
-            &xtr,
-            &ytr,
-            &xte,
-            f0.as_ref().map(|(a, b)| (a, b)),
-            &times,
-            &settings,
-        )
-    })?;
+    let (n, m) = (xtr.matrix.rows, xte.matrix.rows);
+    let long = is_long(n, n + m, request.network.depth);
+    let compute = move |cancel: Cancel<'_>| {
+        let initial = f0.as_ref().map(|(train, test)| Initial { train, test });
+        commands::predict::run(&request, &xtr, &ytr, &xte, initial, cancel)
+    };
+    let pred = if long {
+        detach_cancellable(py, threads, compute)?
+    } else {
+        detach(py, threads, move || compute(Cancel::NEVER))?
+    };
     let shape = |ms: Vec<Matrix>| -> PyResult<Bound<'py, PyAny>> {
         let out: Bound<'py, PyAny> = if scalar {
             let m = ms

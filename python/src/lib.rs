@@ -6,15 +6,14 @@
 //! (float64 arrays that own the Rust buffer). Validation and formulas live in the library.
 //!
 //! * [`convert`] — numpy ↔ matrices; [`errors`] — gradflow errors → Python exceptions;
-//!   [`threads`] — GIL release and the `threads=` pools; [`interrupt`] — Ctrl-C between the
-//!   row blocks of large kernels.
+//!   [`threads`] — GIL release, the `threads=` pools and Ctrl-C (the library's cancellation
+//!   hook, polled between the blocks of kernels and the stages of predict).
 //! * [`kernel`] — `kernel`, `predict`; [`ot`] — `gradflow.ot`; [`run`] — `run`, `reproduce`;
 //!   [`diagnostics`] — ESS, R̂, Gibbs distances, spectra.
 
 mod convert;
 mod diagnostics;
 mod errors;
-mod interrupt;
 mod kernel;
 mod ot;
 mod run;
@@ -46,7 +45,7 @@ fn _gradflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(diagnostics::funk_hecke, m)?)?;
     m.add_function(wrap_pyfunction!(threads::set_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads::get_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(interrupt::_set_block_work, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel::_set_block_work, m)?)?;
     let ot = PyModule::new(py, "ot")?;
     ot.add_function(wrap_pyfunction!(ot::emd, &ot)?)?;
     ot.add_function(wrap_pyfunction!(ot::emd2, &ot)?)?;

@@ -6,9 +6,9 @@
 use crate::convert::{matrix, to_numpy1, to_numpy2, values};
 use crate::errors::{NumericalError, OrRaise};
 use crate::threads::detach;
+use gradflow::commands;
 use gradflow::transport::{
-    cost_matrix, exact, sinkhorn, solve as solve_transport, GroundCost, Measure, Method, Report,
-    Settings,
+    cost_matrix, exact, sinkhorn, GroundCost, Measure, Method, Report, Settings,
 };
 use gradflow::{Error, Matrix};
 use pyo3::exceptions::PyValueError;
@@ -395,7 +395,7 @@ pub fn sliced<'py>(
         seed,
         ..Settings::new(Method::Sliced, p)
     };
-    let report = detach(py, threads, move || solve_transport(&mu, &nu, &settings))?;
+    let report = detach(py, threads, move || commands::ot::run(&settings, &mu, &nu))?.report;
     let distance = report.distance.into_pyobject(py)?.into_any();
     if log {
         let dict = PyDict::new(py);
@@ -436,8 +436,8 @@ pub fn wasserstein_1d(
     let mu = measure("u_values", "u_weights", u_values, u_weights)?;
     let nu = measure("v_values", "v_weights", v_values, v_weights)?;
     let settings = Settings::new(Method::OneD, p);
-    let report = detach(py, threads, move || solve_transport(&mu, &nu, &settings))?;
-    Ok(report.cost)
+    let output = detach(py, threads, move || commands::ot::run(&settings, &mu, &nu))?;
+    Ok(output.report.cost)
 }
 
 /// ``gradflow ot``: W_p between the point clouds ``x`` (n × d) and ``y`` (m × d) with weights
@@ -492,12 +492,13 @@ pub fn solve<'py>(
     settings.validate().or_raise()?;
     let mu = measure("x", "wx", x, wx)?;
     let nu = measure("y", "wy", y, wy)?;
-    let mut report = detach(py, threads, move || solve_transport(&mu, &nu, &settings))?;
-    if let Some(message) = report.failure() {
+    let mut output = detach(py, threads, move || commands::ot::run(&settings, &mu, &nu))?;
+    if let Some(message) = output.failure {
         return Err(NumericalError::new_err(message));
     }
+    let report = &mut output.report;
     let plan = report.plan.take();
-    let dict = to_dict(py, &report)?;
+    let dict = to_dict(py, &*report)?;
     if let Some(p) = plan {
         dict.set_item("plan", to_numpy2(py, p)?)?;
     }

@@ -3,6 +3,7 @@
 use crate::convert::to_numpy2;
 use crate::errors::OrRaise;
 use crate::threads::detach;
+use gradflow::commands;
 use gradflow::spec::{RunOutcome, Spec};
 use gradflow::{Error, Matrix};
 use pyo3::exceptions::PyValueError;
@@ -124,21 +125,14 @@ pub fn run<'py>(
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (spec, base) = load_spec(spec)?;
-    if resume && out.is_none() {
-        return Err(PyValueError::new_err(
-            "invalid resume: resuming needs the output folder (out=) holding the checkpoints",
-        ));
-    }
-    let out_dir = out.clone();
-    let outcome = detach(py, threads, move || {
-        let outcome = gradflow::spec::run(&spec, &base, out_dir.as_deref(), resume);
-        if let Some(dir) = &out_dir {
-            if outcome.is_ok() || matches!(outcome, Err(Error::Diverged { .. })) {
-                gradflow::report::run::write_run_report(dir)?;
-            }
-        }
-        outcome
-    })?;
+    let request = commands::run::Request {
+        spec,
+        base,
+        out,
+        resume,
+    };
+    request.validate().or_raise()?;
+    let outcome = detach(py, threads, move || commands::run::run(&request))?;
     let result = PyDict::new(py);
     result.set_item("metrics", metrics_columns(py, &outcome)?)?;
     result.set_item(
@@ -195,7 +189,7 @@ pub fn reproduce<'py>(
         },
     };
     let several = seeds.len() > 1;
-    let options = gradflow::claims::Options {
+    let options = commands::reproduce::Request {
         quick,
         only: only.unwrap_or_default(),
         out: out.clone(),
@@ -203,7 +197,7 @@ pub fn reproduce<'py>(
         quiet: !verbose,
         negative_control: false,
     };
-    detach(py, threads, move || gradflow::claims::reproduce(&options))?;
+    detach(py, threads, move || commands::reproduce::run(&options))?;
     let file = out.join(if several {
         "seeds.json"
     } else {

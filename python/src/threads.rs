@@ -3,13 +3,21 @@
 //! [`set_threads`]; default: rayon's global pool over all cores). Pools are built once per
 //! size and kept, so `threads=` costs nothing per call after the first. Results never depend
 //! on the thread count (the library's contract).
+//!
+//! Ctrl-C: Python runs its signal handlers only on the main thread, and only when asked
+//! (`PyErr_CheckSignals`). [`detach_cancellable`] runs a long computation on a helper thread
+//! (in the pool) while the main thread, GIL released, wakes every 50 ms to ask; on a pending
+//! KeyboardInterrupt it trips the library's cancellation hook ([`Cancel`]), which the
+//! computation polls between its blocks, waits for it to stop and raises the exception.
 
 use crate::errors::OrRaise;
+use gradflow::commands::Cancel;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rayon::ThreadPool;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// The pools built so far, by size.
 static POOLS: Mutex<Vec<(usize, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
@@ -44,17 +52,14 @@ fn pool(threads: Option<i64>) -> PyResult<Option<Arc<ThreadPool>>> {
 
 /// A thread count checked against the library's range (the CLI's `--threads`).
 fn checked(threads: i64) -> PyResult<usize> {
-    let n = usize::try_from(threads).unwrap_or(0);
-    // The CLI's --threads range (1 to 16 per core, at least 256 allowed).
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let most = (16 * cores).max(256);
-    if !(1..=most).contains(&n) {
-        return Err(gradflow::Error::invalid(
+    let n = usize::try_from(threads).map_err(|_| {
+        gradflow::Error::invalid(
             "threads",
-            format!("expected 1 to {most} threads (16 per core, at least 256), got {threads}"),
-        ))
-        .or_raise();
-    }
+            format!("expected 1 or more threads, got {threads}"),
+        )
+    });
+    let n = n.or_raise()?;
+    gradflow::commands::threads::validate("threads", n).or_raise()?;
     Ok(n)
 }
 
@@ -89,4 +94,62 @@ where
         None => f(),
     })
     .or_raise()
+}
+
+/// How often the main thread asks for pending signals during a cancellable call.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// [`detach`] for a computation that takes the library's cancellation hook: Ctrl-C stops it
+/// at its next cancellation point (see the module documentation) and raises KeyboardInterrupt.
+/// Costs a thread start (tens of µs): for long calls only.
+pub fn detach_cancellable<T, F>(py: Python<'_>, threads: Option<i64>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce(Cancel<'_>) -> gradflow::Result<T> + Send,
+{
+    let pool = pool(threads)?;
+    let stop = AtomicBool::new(false);
+    let done = (Mutex::new(false), Condvar::new());
+    let (stop, done) = (&stop, &done);
+    let wait = move |timeout: Option<Duration>| -> bool {
+        let (lock, cv) = done;
+        let Ok(guard) = lock.lock() else { return true };
+        match timeout {
+            Some(t) => cv
+                .wait_timeout_while(guard, t, |d| !*d)
+                .map_or(true, |(g, _)| *g),
+            None => cv.wait_while(guard, |d| !*d).map_or(true, |g| *g),
+        }
+    };
+    let mut raised: Option<PyErr> = None;
+    let outcome = std::thread::scope(|s| {
+        let worker = s.spawn(move || {
+            let hook = move || stop.load(Ordering::Relaxed);
+            let cancel = Cancel::new(&hook);
+            let result = match pool {
+                Some(p) => p.install(|| f(cancel)),
+                None => f(cancel),
+            };
+            let (lock, cv) = done;
+            if let Ok(mut d) = lock.lock() {
+                *d = true;
+            }
+            cv.notify_all();
+            result
+        });
+        while !py.detach(|| wait(Some(SIGNAL_POLL))) {
+            if let Err(e) = py.check_signals() {
+                raised = Some(e);
+                stop.store(true, Ordering::Relaxed);
+                py.detach(|| wait(None));
+                break;
+            }
+        }
+        worker.join()
+    });
+    let result = outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    match raised {
+        Some(e) => Err(e),
+        None => result.or_raise(),
+    }
 }

@@ -79,7 +79,8 @@ def test_python_threads_run_during_a_call(rng):
     assert during > 1000, (during, elapsed)
 
 
-def test_ctrl_c_interrupts_a_long_kernel_within_a_second(rng):
+@pytest.mark.parametrize("threads", [None, 2])
+def test_ctrl_c_interrupts_a_long_kernel_within_a_second(rng, threads):
     x = rng.normal(size=(3000, 10))
     gradflow._gradflow._set_block_work(3000 * 3 * 100)  # 100 rows per block
     sent = []
@@ -93,7 +94,7 @@ def test_ctrl_c_interrupts_a_long_kernel_within_a_second(rng):
         timer.start()
         with pytest.raises(KeyboardInterrupt):
             for _ in range(100):  # far longer than 0.3 s without the interrupt
-                gradflow.kernel(x, depth=3)
+                gradflow.kernel(x, depth=3, threads=threads)
         latency = time.perf_counter() - sent[0]
         assert latency < 1.0, latency
     finally:
