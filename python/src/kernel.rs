@@ -338,3 +338,31 @@ pub fn predict<'py>(
     }
     Ok(test)
 }
+
+/// Seconds per call of the library's `commands::kernel::run` on `x1` (its NTK with itself,
+/// `depth` hidden ReLU layers) over `number` calls, timed in Rust: the Rust side of the
+/// per-call overhead benchmark (`bench/python_kernels.py`).
+#[pyfunction]
+pub fn _bench_kernel_rust(
+    py: Python<'_>,
+    x1: &Bound<'_, PyAny>,
+    depth: usize,
+    number: usize,
+) -> PyResult<f64> {
+    let x = Input::new("x1", matrix(x1, "x1")?).or_raise()?;
+    let request = commands::kernel::Request {
+        network: Network {
+            depth,
+            ..commands::kernel::default_network()
+        },
+        kind: Kind::Ntk,
+        block_rows: block_rows(x.matrix.rows, depth),
+    };
+    detach(py, None, move || {
+        let start = std::time::Instant::now();
+        for _ in 0..number.max(1) {
+            commands::kernel::run(&request, &x, None, Cancel::NEVER)?;
+        }
+        Ok(start.elapsed().as_secs_f64() / number.max(1) as f64)
+    })
+}

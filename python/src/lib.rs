@@ -46,6 +46,7 @@ fn _gradflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(threads::set_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads::get_threads, m)?)?;
     m.add_function(wrap_pyfunction!(kernel::_set_block_work, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel::_bench_kernel_rust, m)?)?;
     let ot = PyModule::new(py, "ot")?;
     ot.add_function(wrap_pyfunction!(ot::emd, &ot)?)?;
     ot.add_function(wrap_pyfunction!(ot::emd2, &ot)?)?;
