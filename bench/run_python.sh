@@ -15,7 +15,7 @@ for ((r = 1; r <= rounds; r++)); do
   cargo bench --bench kernels -- analytic 2>/dev/null | grep '^{' | grep '"analytic"' | grep '"b_std": null' >>"$log"
   .venv/bin/python bench/python_kernels.py | grep '^{' >>"$log"
   if [[ -x $nt ]]; then
-    (cd bench/anchors && "$nt" kernels_nt.py 2>/dev/null) | grep '^{' | grep '"analytic"' | grep '"b_std": null' >>"$log" || true
+    (cd bench/anchors && "$nt" kernels_nt.py --analytic-only 2>/dev/null) | grep '^{' | grep '"analytic"' | grep '"b_std": null' >>"$log" || true
   fi
 done
 python3 bench/summarize_python.py "$log"
