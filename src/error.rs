@@ -21,6 +21,18 @@ pub enum Error {
         /// What was expected.
         message: String,
     },
+    /// A size set by the user (directly or through the shapes of its inputs) whose arrays would
+    /// not fit in this machine's memory, or whose element count overflows: refused before
+    /// anything is allocated (see [`crate::linalg::check_fits`]). Reported like [`Error::Invalid`]
+    /// (same message, exit code 2); a distinct variant so that bindings can raise their
+    /// out-of-memory error (Python's `MemoryError`).
+    #[error("invalid {field}: {message}")]
+    TooLarge {
+        /// The parameter, field or argument that sets the size.
+        field: String,
+        /// The sizes and the memory they need.
+        message: String,
+    },
     /// Arrays whose shapes do not fit together.
     #[error("shape mismatch in {context}: {message}")]
     Shape {

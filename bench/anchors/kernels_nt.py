@@ -20,6 +20,8 @@ import neural_tangents as nt  # noqa: E402
 from neural_tangents import stax  # noqa: E402
 
 QUICK = "--quick" in sys.argv
+# Only the analytic kernels (bench/run_python.sh compares those with the Python module).
+ANALYTIC_ONLY = "--analytic-only" in sys.argv
 
 
 def timed(fn, reps=3):
@@ -53,6 +55,9 @@ for depth in (1, 3):
         t = timed(lambda: jax.block_until_ready(kf(x, None, get=("nngp", "ntk"))))
         faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) // 4
         report("analytic", t, n=n, depth=depth, b_std=b_std, faults=faults)
+
+if ANALYTIC_ONLY:
+    sys.exit(0)
 
 # Empirical NTK of f(x) = Dense(1)(relu(Dense(4096)(x))), NTK parameterization.
 n_e = 1000

@@ -4,7 +4,7 @@
 use super::{Cancel, Input};
 use crate::error::Result;
 use crate::kernel::analytic::{check_stream, stream_blocks, stream_to_npy_with, Network};
-use crate::kernel::Kind;
+use crate::kernel::{Kernels, Kind};
 use crate::linalg::{check_fits, Matrix};
 use crate::nn::Activation;
 use std::path::Path;
@@ -68,9 +68,17 @@ impl Request {
 /// K(x, x2) (K(x, x) without `x2`), n × m, in memory: the same blocks, hence the same bits,
 /// as [`save`] writes with the same `block_rows` (other block sizes may differ in the last
 /// bits). `cancel` is polled before each block of rows.
+///
+/// When one block holds the whole kernel (`block_rows` ≥ n) it is the single library call
+/// [`Network::kernels`] — the same entries as the block, without assembling a copy.
 pub fn run(request: &Request, x: &Input, x2: Option<&Input>, cancel: Cancel) -> Result<Matrix> {
     let (rows, cols) = request.prepare(x, x2)?;
     check_fits("the kernel", &[rows, cols])?;
+    if request.block_rows >= rows {
+        cancel.check(|| "before the kernel".into())?;
+        let kernels = request.network.kernels(&x.matrix, x2.map(|i| &i.matrix))?;
+        return Ok(kernels.take(request.kind));
+    }
     let mut k = Matrix::zeros(rows, cols);
     stream_blocks(
         &request.network,
@@ -87,6 +95,34 @@ pub fn run(request: &Request, x: &Input, x2: Option<&Input>, cancel: Cancel) -> 
         },
     )?;
     Ok(k)
+}
+
+/// Both kernels (NNGP and NTK, `request.kind` ignored): from one computation when one block
+/// holds the whole kernel ([`Network::kernels`] computes them together), else one blocked
+/// pass ([`run`]) per kernel.
+pub fn run_both(
+    request: &Request,
+    x: &Input,
+    x2: Option<&Input>,
+    cancel: Cancel,
+) -> Result<Kernels> {
+    let (rows, cols) = request.prepare(x, x2)?;
+    if request.block_rows >= rows {
+        check_fits("the kernels", &[rows, cols, 2])?;
+        cancel.check(|| "before the kernels".into())?;
+        return request.network.kernels(&x.matrix, x2.map(|i| &i.matrix));
+    }
+    let of = |kind| {
+        let one = Request {
+            kind,
+            ..request.clone()
+        };
+        run(&one, x, x2, cancel)
+    };
+    Ok(Kernels {
+        nngp: of(Kind::Nngp)?,
+        ntk: of(Kind::Ntk)?,
+    })
 }
 
 /// Writes K(x, x2) to the NPY file `out` block by block (memory bounded by `block_rows`

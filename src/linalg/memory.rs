@@ -10,7 +10,7 @@ pub(crate) const HUGE_PAGE_BYTES: usize = 4 << 20;
 /// Checks, before an array whose size comes from user input is allocated, that the product of
 /// `dims` f64 values fits: the count must not overflow, and (on Linux) the bytes must not
 /// exceed the machine's memory, RAM and swap together. An oversized request is then an
-/// [`Error::Invalid`] naming `what` (the field to change) and the sizes, instead of the
+/// [`Error::TooLarge`] naming `what` (the field to change) and the sizes, instead of the
 /// allocator's abort. It does not promise that memory is free now.
 pub fn check_fits(what: &str, dims: &[usize]) -> Result<()> {
     let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
@@ -31,10 +31,10 @@ pub fn check_fits(what: &str, dims: &[usize]) -> Result<()> {
         .map(usize::to_string)
         .collect::<Vec<_>>()
         .join(" × ");
-    Err(Error::invalid(
-        what,
-        format!("{shape} values of f64 need {problem}"),
-    ))
+    Err(Error::TooLarge {
+        field: what.to_string(),
+        message: format!("{shape} values of f64 need {problem}"),
+    })
 }
 
 /// RAM plus swap in bytes (Linux `sysinfo`); `None` elsewhere or on error.

@@ -199,6 +199,10 @@ impl ModelSpec {
             Error::Invalid { field, message } if !field.starts_with(path) => {
                 Error::invalid(format!("{path}.{field}"), message)
             }
+            Error::TooLarge { field, message } if !field.starts_with(path) => Error::TooLarge {
+                field: format!("{path}.{field}"),
+                message,
+            },
             other => other,
         })
     }

@@ -1,0 +1,368 @@
+//! `gradflow.kernel` (infinite-width NNGP / NTK), `gradflow.predict` (kernel gradient flow),
+//! `gradflow.empirical_kernel` and `gradflow.monte_carlo_kernel`.
+
+use crate::convert::{matrix, matrix_or_column, stack, to_numpy2, values};
+use crate::errors::OrRaise;
+use crate::threads::{detach, detach_cancellable};
+use gradflow::commands::{self, predict::Initial, Cancel, Input};
+use gradflow::kernel::dynamics::{FlowSettings, Solver};
+use gradflow::kernel::{Kernels, Kind, Network};
+use gradflow::{Error, Matrix};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A non-negative integer argument (Python ints can be negative; the library's counts cannot).
+pub fn count(name: &str, v: i64) -> PyResult<usize> {
+    usize::try_from(v)
+        .map_err(|_| Error::invalid(name, format!("expected an integer ≥ 0, got {v}")))
+        .or_raise()
+}
+
+/// Which kernels a call returns: one of them, or both (NNGP, NTK).
+#[derive(Clone, Copy, PartialEq)]
+enum Which {
+    One(Kind),
+    Both,
+}
+
+fn which(kind: &str) -> PyResult<Which> {
+    if kind.trim() == "both" {
+        return Ok(Which::Both);
+    }
+    kind.parse::<Kind>()
+        .map(Which::One)
+        .map_err(|m| Error::invalid("kind", format!("{m} (or \"both\")")))
+        .or_raise()
+}
+
+/// The architecture arguments shared by `kernel` and `predict`, checked by the library.
+#[allow(clippy::too_many_arguments)]
+fn network(
+    depth: i64,
+    activation: &str,
+    w_std: f64,
+    b_std: Option<f64>,
+    parameterization: &str,
+    width: i64,
+    quadrature_degree: i64,
+) -> PyResult<Network> {
+    let network = Network {
+        depth: count("depth", depth)?,
+        activation: activation
+            .parse()
+            .map_err(|m: String| Error::invalid("activation", m))
+            .or_raise()?,
+        w_std,
+        b_std,
+        parameterization: parameterization
+            .parse()
+            .map_err(|m: String| Error::invalid("parameterization", m))
+            .or_raise()?,
+        width: count("width", width)?,
+        quadrature_degree: count("quadrature_degree", quadrature_degree)?,
+    };
+    network.validate().or_raise()?;
+    Ok(network)
+}
+
+/// The infinite-width kernel of a fully connected network between the rows of ``x1`` (n × d)
+/// and of ``x2`` (m × d; default ``x1``): an n × m float64 array, or the pair
+/// ``(nngp, ntk)`` for ``kind="both"`` (computed together at the cost of one).
+///
+/// The network is ``depth`` hidden layers Dense(σ_w, σ_b) + activation η and a final
+/// Dense(1). With K⁰(x, x') = ⟨x, x'⟩/d and Θ⁰ = 0, each Dense layer maps
+/// K ↦ σ_w² K + σ_b² and (NTK parameterization) Θ ↦ K' + σ_w² Θ; each activation maps
+/// K ↦ E[η(u)η(v)] and Θ ↦ Θ · E[η'(u)η'(v)] for (u, v) ~ N(0, K). Closed forms for the
+/// ReLU family (arc-cosine), erf, identity and monomials; Gauss–Hermite quadrature
+/// (``quadrature_degree`` points per axis) otherwise. With ``x2`` omitted the result is
+/// exactly symmetric.
+///
+/// neural-tangents equivalent::
+///
+///     _, _, kernel_fn = stax.serial(stax.Dense(512, W_std=w_std, b_std=b_std), stax.Relu(),
+///                                   ..., stax.Dense(1, W_std=w_std, b_std=b_std))
+///     kernel_fn(x1, x2, "ntk")          # gradflow.kernel(x1, x2, depth=..., w_std=w_std)
+///
+/// Arguments: ``activation`` is one of relu, leaky_relu(α), abs, ab_relu(a, b), erf,
+/// erf(a, b, c), sigmoid_like, tanh, sigmoid, softplus, gelu, quadratic, monomial(k),
+/// identity; ``parameterization`` "ntk" or "standard" (``width`` enters only the latter's
+/// NTK); ``threads`` the worker threads (default: ``gradflow.set_threads`` or all cores).
+/// Inputs: float64 or float32 arrays of any memory layout. The GIL is released during the
+/// computation. Raises ValueError (bad arguments, NaN inputs), MemoryError (an output that
+/// cannot fit in memory).
+#[pyfunction]
+#[pyo3(signature = (x1, x2=None, *, depth, activation="relu", w_std=1.0, b_std=None,
+    parameterization="ntk", width=512, kind="ntk", quadrature_degree=48, threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn kernel<'py>(
+    py: Python<'py>,
+    x1: &Bound<'py, PyAny>,
+    x2: Option<&Bound<'py, PyAny>>,
+    depth: i64,
+    activation: &str,
+    w_std: f64,
+    b_std: Option<f64>,
+    parameterization: &str,
+    width: i64,
+    kind: &str,
+    quadrature_degree: i64,
+    threads: Option<i64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let network = network(
+        depth,
+        activation,
+        w_std,
+        b_std,
+        parameterization,
+        width,
+        quadrature_degree,
+    )?;
+    let which = which(kind)?;
+    let x1 = Input::new("x1", matrix(x1, "x1")?).or_raise()?;
+    let x2 = match x2 {
+        Some(x) => Some(Input::new("x2", matrix(x, "x2")?).or_raise()?),
+        None => None,
+    };
+    let (n, m) = (
+        x1.matrix.rows,
+        x2.as_ref().map_or(x1.matrix.rows, |x| x.matrix.rows),
+    );
+    let request = commands::kernel::Request {
+        network,
+        kind: match which {
+            Which::One(k) => k,
+            Which::Both => Kind::Ntk,
+        },
+        block_rows: block_rows(m, request_depth(depth)),
+    };
+    let compute = move |cancel: Cancel<'_>| match which {
+        Which::One(_) => {
+            commands::kernel::run(&request, &x1, x2.as_ref(), cancel).map(|k| Kernels {
+                ntk: k,
+                nngp: Matrix::default(),
+            })
+        }
+        Which::Both => commands::kernel::run_both(&request, &x1, x2.as_ref(), cancel),
+    };
+    let k = if is_long(n, m, request_depth(depth)) {
+        detach_cancellable(py, threads, compute)?
+    } else {
+        detach(py, threads, move || compute(Cancel::NEVER))?
+    };
+    match which {
+        Which::One(_) => Ok(to_numpy2(py, k.ntk)?.into_any()),
+        Which::Both => {
+            let pair = (to_numpy2(py, k.nngp)?, to_numpy2(py, k.ntk)?);
+            Ok(PyTuple::new(py, [pair.0.into_any(), pair.1.into_any()])?.into_any())
+        }
+    }
+}
+
+/// Entries × layers per kernel block (≈ 0.5 s on two cores): Ctrl-C is honoured between
+/// blocks. `_set_block_work` changes it (tests of the blocked path).
+static BLOCK_WORK: AtomicUsize = AtomicUsize::new(1 << 27);
+
+/// Entries × layers above which a call is cancellable (a helper thread polls for Ctrl-C;
+/// below, ≈ 10 ms on two cores, the call is one plain library call).
+const LONG_WORK: usize = 1 << 22;
+
+/// Sets the work per kernel block (entries × layers); for tests of the blocked path.
+#[pyfunction]
+pub fn _set_block_work(work: usize) {
+    BLOCK_WORK.store(work.max(1), Ordering::Relaxed);
+}
+
+fn request_depth(depth: i64) -> usize {
+    usize::try_from(depth).unwrap_or(1).max(1)
+}
+
+/// Rows per block for kernels of `m` columns through `depth` layers.
+fn block_rows(m: usize, depth: usize) -> usize {
+    (BLOCK_WORK.load(Ordering::Relaxed) / m.saturating_mul(depth).max(1)).max(1)
+}
+
+/// Whether a kernel of n × m entries through `depth` layers is long enough to be cancellable.
+fn is_long(n: usize, m: usize, depth: usize) -> bool {
+    n.saturating_mul(m).saturating_mul(depth) > LONG_WORK
+}
+
+/// Prediction times from a number or a 1-D array (the request checks each: t ≥ 0 or ∞); also
+/// whether it was a number.
+fn times(t: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, bool)> {
+    let scalar = t.extract::<f64>().is_ok();
+    Ok((values(t, "t")?, scalar))
+}
+
+/// Predictions on ``x_test`` of the infinitely wide network trained by gradient flow on the
+/// squared loss (1/2N)‖f − y‖² (N = n·k targets) at the times ``t``:
+///
+/// * train: f_t = y + e^{−ηtΘ/N} (f₀ − y);
+/// * test: f_t = f₀ + Θ_{te,tr} Θ⁻¹ (I − e^{−ηtΘ/N}) (y − f₀(train));
+/// * t = ∞: f_∞ = f₀ + Θ_{te,tr} Θ⁻¹ (y − f₀(train)) by Cholesky (a numerically singular Θ
+///   raises ``gradflow.NumericalError``; add ``diag_reg``).
+///
+/// Θ is the kernel of ``gradflow.kernel`` with the same architecture arguments (``kind``
+/// "ntk", or "nngp" for the NNGP posterior mean). ``t`` is a number (result m × k) or a 1-D
+/// array of times (result len(t) × m × k); ``inf`` is allowed, and ``None`` (the default) means t = ∞. A 1-D ``y_train`` (n) gives
+/// results without the k axis. ``solver``: "eigen" (one eigendecomposition serves every time),
+/// "krylov" (Lanczos matrix-function–vector products) or "auto" (krylov for n ≥ 400 and at
+/// most 8 outputs). ``diag_reg`` r adds r·tr(Θ)/n (or r with ``diag_reg_absolute``) to Θ's
+/// diagonal. ``f0_train`` / ``f0_test`` (together): the initial outputs (default 0).
+/// ``return_train=True`` returns ``(train, test)``.
+///
+/// neural-tangents equivalent::
+///
+///     predict_fn = nt.predict.gradient_descent_mse(kernel_fn(x_train, None, "ntk"), y_train,
+///                                                  learning_rate=learning_rate,
+///                                                  diag_reg=diag_reg)
+///     predict_fn(t, fx_train_0, fx_test_0, k_test_train)
+///
+/// The same computation as ``gradflow predict``; the GIL is released.
+#[pyfunction]
+#[pyo3(signature = (x_train, y_train, x_test, t=None, *, depth, activation="relu", w_std=1.0,
+    b_std=None, parameterization="ntk", width=512, kind="ntk", quadrature_degree=48,
+    learning_rate=1.0, diag_reg=0.0, diag_reg_absolute=false, solver="auto", f0_train=None,
+    f0_test=None, return_train=false, threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn predict<'py>(
+    py: Python<'py>,
+    x_train: &Bound<'py, PyAny>,
+    y_train: &Bound<'py, PyAny>,
+    x_test: &Bound<'py, PyAny>,
+    t: Option<&Bound<'py, PyAny>>,
+    depth: i64,
+    activation: &str,
+    w_std: f64,
+    b_std: Option<f64>,
+    parameterization: &str,
+    width: i64,
+    kind: &str,
+    quadrature_degree: i64,
+    learning_rate: f64,
+    diag_reg: f64,
+    diag_reg_absolute: bool,
+    solver: &str,
+    f0_train: Option<&Bound<'py, PyAny>>,
+    f0_test: Option<&Bound<'py, PyAny>>,
+    return_train: bool,
+    threads: Option<i64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let network = network(
+        depth,
+        activation,
+        w_std,
+        b_std,
+        parameterization,
+        width,
+        quadrature_degree,
+    )?;
+    let kind = match which(kind)? {
+        Which::One(k) => k,
+        Which::Both => {
+            return Err(PyValueError::new_err(
+                "invalid kind: predict needs one kernel, \"ntk\" or \"nngp\"",
+            ))
+        }
+    };
+    let (times, scalar) = match t {
+        Some(t) => times(t)?,
+        None => (vec![f64::INFINITY], true),
+    };
+    let solver: Solver = solver
+        .parse()
+        .map_err(|m: String| Error::invalid("solver", m))
+        .or_raise()?;
+    let request = commands::predict::Request {
+        network,
+        kind,
+        times,
+        flow: FlowSettings {
+            learning_rate,
+            diag_reg,
+            diag_reg_absolute,
+            solver,
+        },
+    };
+    request.validate().or_raise()?;
+    let xtr = Input::new("x_train", matrix(x_train, "x_train")?).or_raise()?;
+    let (ytr, vector_targets) = matrix_or_column(y_train, "y_train")?;
+    let ytr = Input::new("y_train", ytr).or_raise()?;
+    let xte = Input::new("x_test", matrix(x_test, "x_test")?).or_raise()?;
+    let f0 = match (f0_train, f0_test) {
+        (Some(a), Some(b)) => Some((
+            Input::new("f0_train", matrix_or_column(a, "f0_train")?.0).or_raise()?,
+            Input::new("f0_test", matrix_or_column(b, "f0_test")?.0).or_raise()?,
+        )),
+        (None, None) => None,
+        _ => {
+            return Err(PyValueError::new_err(
+                "invalid f0_train, f0_test: give both initial outputs or neither",
+            ))
+        }
+    };
+    let (n, m) = (xtr.matrix.rows, xte.matrix.rows);
+    let long = is_long(n, n + m, request.network.depth);
+    let compute = move |cancel: Cancel<'_>| {
+        let initial = f0.as_ref().map(|(train, test)| Initial { train, test });
+        commands::predict::run(&request, &xtr, &ytr, &xte, initial, cancel)
+    };
+    let pred = if long {
+        detach_cancellable(py, threads, compute)?
+    } else {
+        detach(py, threads, move || compute(Cancel::NEVER))?
+    };
+    let shape = |ms: Vec<Matrix>| -> PyResult<Bound<'py, PyAny>> {
+        let out: Bound<'py, PyAny> = if scalar {
+            let m = ms
+                .into_iter()
+                .next()
+                .ok_or_else(|| PyValueError::new_err("no prediction time"))?;
+            to_numpy2(py, m)?.into_any()
+        } else {
+            stack(py, ms)?.into_any()
+        };
+        if vector_targets {
+            // (…, m, 1) → (…, m): a view of the same buffer.
+            let shape: Vec<usize> = out.getattr("shape")?.extract()?;
+            let squeezed = &shape[..shape.len() - 1];
+            return out.call_method1("reshape", (squeezed.to_vec(),));
+        }
+        Ok(out)
+    };
+    let test = shape(pred.test)?;
+    if return_train {
+        let train = shape(pred.train)?;
+        return Ok(PyTuple::new(py, [train, test])?.into_any());
+    }
+    Ok(test)
+}
+
+/// Seconds per call of the library's `commands::kernel::run` on `x1` (its NTK with itself,
+/// `depth` hidden ReLU layers) over `number` calls, timed in Rust: the Rust side of the
+/// per-call overhead benchmark (`bench/python_kernels.py`).
+#[pyfunction]
+pub fn _bench_kernel_rust(
+    py: Python<'_>,
+    x1: &Bound<'_, PyAny>,
+    depth: usize,
+    number: usize,
+) -> PyResult<f64> {
+    let x = Input::new("x1", matrix(x1, "x1")?).or_raise()?;
+    let request = commands::kernel::Request {
+        network: Network {
+            depth,
+            ..commands::kernel::default_network()
+        },
+        kind: Kind::Ntk,
+        block_rows: block_rows(x.matrix.rows, depth),
+    };
+    detach(py, None, move || {
+        let start = std::time::Instant::now();
+        for _ in 0..number.max(1) {
+            commands::kernel::run(&request, &x, None, Cancel::NEVER)?;
+        }
+        Ok(start.elapsed().as_secs_f64() / number.max(1) as f64)
+    })
+}

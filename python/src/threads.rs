@@ -1,0 +1,155 @@
+//! Where the work runs: the GIL is released for the whole computation (other Python threads
+//! run meanwhile), inside a rayon pool of the requested size (`threads=`, or the module-level
+//! [`set_threads`]; default: rayon's global pool over all cores). Pools are built once per
+//! size and kept, so `threads=` costs nothing per call after the first. Results never depend
+//! on the thread count (the library's contract).
+//!
+//! Ctrl-C: Python runs its signal handlers only on the main thread, and only when asked
+//! (`PyErr_CheckSignals`). [`detach_cancellable`] runs a long computation on a helper thread
+//! (in the pool) while the main thread, GIL released, wakes every 50 ms to ask; on a pending
+//! KeyboardInterrupt it trips the library's cancellation hook ([`Cancel`]), which the
+//! computation polls between its blocks, waits for it to stop and raises the exception.
+
+use crate::errors::OrRaise;
+use gradflow::commands::Cancel;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use rayon::ThreadPool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// The pools built so far, by size.
+static POOLS: Mutex<Vec<(usize, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
+/// The module-level thread count (0: rayon's global pool).
+static DEFAULT: AtomicUsize = AtomicUsize::new(0);
+
+/// The pool of `threads` workers (`None`: the module-level setting), `None` for the global one.
+fn pool(threads: Option<i64>) -> PyResult<Option<Arc<ThreadPool>>> {
+    let n = match threads {
+        Some(t) => checked(t)?,
+        None => DEFAULT.load(Ordering::Relaxed),
+    };
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut pools = POOLS
+        .lock()
+        .map_err(|_| PyValueError::new_err("threads: the pool registry is poisoned"))?;
+    if let Some((_, p)) = pools.iter().find(|(k, _)| *k == n) {
+        return Ok(Some(Arc::clone(p)));
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("gradflow-{i}"))
+            .build()
+            .map_err(|e| PyValueError::new_err(format!("invalid threads: {e}")))?,
+    );
+    pools.push((n, Arc::clone(&p)));
+    Ok(Some(p))
+}
+
+/// A thread count checked against the library's range (the CLI's `--threads`).
+fn checked(threads: i64) -> PyResult<usize> {
+    let n = usize::try_from(threads).map_err(|_| {
+        gradflow::Error::invalid(
+            "threads",
+            format!("expected 1 or more threads, got {threads}"),
+        )
+    });
+    let n = n.or_raise()?;
+    gradflow::commands::threads::validate("threads", n).or_raise()?;
+    Ok(n)
+}
+
+/// `gradflow.set_threads(n)`: the pool every later call uses when it is given no `threads=`
+/// (`None` or 0: all cores, rayon's global pool).
+#[pyfunction]
+#[pyo3(signature = (threads))]
+pub fn set_threads(threads: Option<i64>) -> PyResult<()> {
+    let n = match threads {
+        None | Some(0) => 0,
+        Some(t) => checked(t)?,
+    };
+    DEFAULT.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// `gradflow.get_threads()`: the module-level thread count (0: all cores).
+#[pyfunction]
+pub fn get_threads() -> usize {
+    DEFAULT.load(Ordering::Relaxed)
+}
+
+/// Runs `f` with the GIL released, in the pool of `threads`, and maps its error.
+pub fn detach<T, F>(py: Python<'_>, threads: Option<i64>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> gradflow::Result<T> + Send,
+{
+    let pool = pool(threads)?;
+    py.detach(move || match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    })
+    .or_raise()
+}
+
+/// How often the main thread asks for pending signals during a cancellable call.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// [`detach`] for a computation that takes the library's cancellation hook: Ctrl-C stops it
+/// at its next cancellation point (see the module documentation) and raises KeyboardInterrupt.
+/// Costs a thread start (tens of µs): for long calls only.
+pub fn detach_cancellable<T, F>(py: Python<'_>, threads: Option<i64>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce(Cancel<'_>) -> gradflow::Result<T> + Send,
+{
+    let pool = pool(threads)?;
+    let stop = AtomicBool::new(false);
+    let done = (Mutex::new(false), Condvar::new());
+    let (stop, done) = (&stop, &done);
+    let wait = move |timeout: Option<Duration>| -> bool {
+        let (lock, cv) = done;
+        let Ok(guard) = lock.lock() else { return true };
+        match timeout {
+            Some(t) => cv
+                .wait_timeout_while(guard, t, |d| !*d)
+                .map_or(true, |(g, _)| *g),
+            None => cv.wait_while(guard, |d| !*d).map_or(true, |g| *g),
+        }
+    };
+    let mut raised: Option<PyErr> = None;
+    let outcome = std::thread::scope(|s| {
+        let worker = s.spawn(move || {
+            let hook = move || stop.load(Ordering::Relaxed);
+            let cancel = Cancel::new(&hook);
+            let result = match pool {
+                Some(p) => p.install(|| f(cancel)),
+                None => f(cancel),
+            };
+            let (lock, cv) = done;
+            if let Ok(mut d) = lock.lock() {
+                *d = true;
+            }
+            cv.notify_all();
+            result
+        });
+        while !py.detach(|| wait(Some(SIGNAL_POLL))) {
+            if let Err(e) = py.check_signals() {
+                raised = Some(e);
+                stop.store(true, Ordering::Relaxed);
+                py.detach(|| wait(None));
+                break;
+            }
+        }
+        worker.join()
+    });
+    let result = outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    match raised {
+        Some(e) => Err(e),
+        None => result.or_raise(),
+    }
+}
