@@ -165,8 +165,8 @@ impl GaussianWells {
     pub fn gradient(&self, x: &[f64], out: &mut [f64]) {
         let d = self.dim;
         let mut z = vec![0.0; d];
-        for i in 0..d {
-            out[i] = (0..d)
+        for (i, o) in out.iter_mut().enumerate().take(d) {
+            *o = (0..d)
                 .map(|j| self.bowl.get(i, j) * (x[j] - self.bowl_center[j]))
                 .sum();
         }
