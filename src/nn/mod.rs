@@ -14,6 +14,7 @@ pub mod mlp;
 pub mod model;
 pub mod potential;
 pub mod two_layer;
+pub mod wells;
 
 pub use activation::Activation;
 pub use deep_linear::DeepLinear;
