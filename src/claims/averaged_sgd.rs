@@ -198,7 +198,7 @@ impl Claim for AveragedSgd {
          correlates the horizons' errors. Excess risk ‖f_θ̄T − f*‖²_L² by the trapezoid rule on \
          1024 angles. Checks (theorem), per r: the log-log slope of the mean excess risk over the \
          5 horizons ≈ −2rβ/(2rβ+1) (−2/3, −3/4) ± 0.07. The tolerance: 3 × the seed-to-seed \
-         std over seeds 0–9 (0.021 for r = 1/2, 0.007 for r = 3/4) and, for r = 3/4, the \
+         std over seeds 0–9 (0.019 for r = 1/2, 0.012 for r = 3/4) and, for r = 3/4, the \
          range's pre-asymptotic offset — the kernel-limit bias–variance expression of the \
          averaged recursion (ntk::proxy, column kernel_limit_bias_variance; it is not exact and \
          not checked) has slopes −0.660 and −0.717 over this range (table ntk_slopes): with only \
