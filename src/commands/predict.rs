@@ -43,7 +43,7 @@ impl Request {
     /// settings ([`FlowSettings::validate`]: η > 0, r ≥ 0); errors name the field.
     pub fn validate(&self) -> Result<()> {
         self.network.validate()?;
-        if let Some(t) = self.times.iter().find(|t| !(**t >= 0.0)) {
+        if let Some(t) = self.times.iter().find(|t| t.is_nan() || **t < 0.0) {
             return Err(Error::invalid(
                 "time",
                 format!("expected t ≥ 0 or inf, got {t}"),

@@ -106,7 +106,7 @@ fn check(request: &Request, settings: &Settings, x: &Input, y: &Input, xt: &Inpu
             ),
         ));
     }
-    if !(request.flow.diag_reg > 0.0) {
+    if request.flow.diag_reg <= 0.0 {
         return Err(Error::invalid(
             "--diag-reg",
             "the conjugate-gradient route (--pcg, --matrix-free, mpirun) needs a diagonal \

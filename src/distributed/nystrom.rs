@@ -114,8 +114,8 @@ impl Nystrom {
             .map(|(i, vi)| {
                 let row = self.u.row(i);
                 let mut acc = vi / self.lambda;
-                for c in 0..r {
-                    acc += row[c] * t[c];
+                for (uc, tc) in row.iter().zip(&t) {
+                    acc += uc * tc;
                 }
                 acc
             })
@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn the_inverse_undoes_the_preconditioner() {
         let x = Matrix::from_fn(12, 3, |i, j| ((i * 5 + j) as f64 * 0.41).cos());
-        let network = Network::new(1, Activation::Erf);
+        let network = Network::new(1, Activation::ERF);
         let lambda = 0.05;
         let p = Nystrom::new(&Local, &network, Kind::Ntk, &x, 12, lambda).unwrap();
         let k = network.kernels(&x, None).unwrap().take(Kind::Ntk);

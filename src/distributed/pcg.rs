@@ -95,9 +95,11 @@ pub fn solve(
         let mut still = Vec::with_capacity(active.len());
         for (&j, q) in active.iter().zip(&ap) {
             let alpha = rz[j] / dot8(&p[j], q);
-            for i in 0..n {
-                x[j][i] += alpha * p[j][i];
-                r[j][i] -= alpha * q[i];
+            for (xi, pi) in x[j].iter_mut().zip(&p[j]) {
+                *xi += alpha * pi;
+            }
+            for (ri, qi) in r[j].iter_mut().zip(q) {
+                *ri -= alpha * qi;
             }
             let residual = dot8(&r[j], &r[j]).sqrt() / norms[j];
             report.residuals[j].push(residual);
@@ -118,8 +120,8 @@ pub fn solve(
             let rz_next = dot8(&r[j], &z[j]);
             let beta = rz_next / rz[j];
             rz[j] = rz_next;
-            for i in 0..n {
-                p[j][i] = z[j][i] + beta * p[j][i];
+            for (pi, zi) in p[j].iter_mut().zip(&z[j]) {
+                *pi = zi + beta * *pi;
             }
             still.push(j);
         }
@@ -176,8 +178,8 @@ mod tests {
         let (x, report) = solve(product, jacobi, &b, &settings, Cancel::NEVER).unwrap();
         let direct = cholesky_solve(&a, &Matrix::column(b0)).unwrap();
         let scale = direct.frobenius_norm();
-        for i in 0..n {
-            assert!((x[0][i] - direct.get(i, 0)).abs() < 1e-9 * scale);
+        for (i, xi) in x[0].iter().enumerate() {
+            assert!((xi - direct.get(i, 0)).abs() < 1e-9 * scale);
         }
         assert_eq!(x[1], vec![0.0; n]);
         assert_eq!(report.iterations[1], 0);

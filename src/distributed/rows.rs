@@ -120,7 +120,7 @@ mod tests {
     }
 
     fn networks() -> Vec<Network> {
-        let mut deep = Network::new(3, Activation::Erf);
+        let mut deep = Network::new(3, Activation::ERF);
         deep.b_std = Some(0.3);
         vec![
             crate::commands::kernel::default_network(),
