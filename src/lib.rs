@@ -61,6 +61,7 @@ pub mod alloc;
 pub mod claims;
 pub mod commands;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod fsutil;
 pub mod kernel;

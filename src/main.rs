@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 use gradflow::commands::{self, args, Cancel};
+use gradflow::distributed::Communicator;
 use gradflow::error::Error;
 use std::process::ExitCode;
 
@@ -67,20 +68,53 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match execute(cli) {
+    // Under an MPI launcher (`mpirun -n P gradflow …`, built with `--features mpi`), the ranks
+    // of MPI_COMM_WORLD; else one process.
+    #[cfg(feature = "mpi")]
+    let world = if gradflow::distributed::mpi::launched() {
+        gradflow::distributed::mpi::World::initialize()
+    } else {
+        None
+    };
+    #[cfg(feature = "mpi")]
+    let mpi: Option<&dyn Communicator> = world.as_ref().map(|w| w as &dyn Communicator);
+    #[cfg(not(feature = "mpi"))]
+    let mpi: Option<&dyn Communicator> = None;
+    match execute(cli, mpi) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            match mpi {
+                Some(c) if c.size() > 1 => {
+                    eprintln!("error (rank {} of {}): {e}", c.rank(), c.size())
+                }
+                _ => eprintln!("error: {e}"),
+            }
+            // One rank's failure ends every rank (no rank waits in a collective forever).
+            #[cfg(feature = "mpi")]
+            if let Some(w) = &world {
+                if w.size() > 1 {
+                    w.abort(e.exit_code());
+                }
+            }
             ExitCode::from(e.exit_code() as u8)
         }
     }
 }
 
-fn execute(cli: Cli) -> Result<u8, Error> {
+fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
     if let Some(threads) = cli.threads {
         commands::threads::install("--threads", threads)?;
     }
-    let quiet = cli.quiet;
+    // Ranks other than 0 of an MPI job print nothing but errors.
+    let quiet = cli.quiet || mpi.is_some_and(|c| c.rank() > 0);
+    let ranks = mpi.map_or(1, |c| c.size());
+    let distributed = matches!(cli.command, Command::Kernel(_) | Command::Predict(_));
+    if ranks > 1 && !distributed {
+        return Err(Error::invalid(
+            "mpirun",
+            "only `kernel` and `predict` run over MPI; start this command without mpirun",
+        ));
+    }
     match cli.command {
         Command::List => {
             for (id, title) in commands::list::run() {
@@ -148,8 +182,18 @@ fn execute(cli: Cli) -> Result<u8, Error> {
         Command::Kernel(a) => {
             let request = a.request()?;
             let (x, x2) = a.inputs()?;
-            let shape = commands::kernel::save(&request, &x, x2.as_ref(), &a.out, Cancel::NEVER)?;
-            if a.json {
+            let shape = match mpi {
+                Some(c) if c.size() > 1 => gradflow::distributed::npy::save(
+                    c,
+                    &request,
+                    &x,
+                    x2.as_ref(),
+                    &a.out,
+                    Cancel::NEVER,
+                )?,
+                _ => commands::kernel::save(&request, &x, x2.as_ref(), &a.out, Cancel::NEVER)?,
+            };
+            if a.json && !quiet_rank(mpi) {
                 println!("{}", commands::kernel::summary(&request, &a.out, shape));
             }
             if !quiet {
@@ -163,12 +207,43 @@ fn execute(cli: Cli) -> Result<u8, Error> {
             let f0 = f0
                 .as_ref()
                 .map(|(train, test)| commands::predict::Initial { train, test });
-            let predictions =
-                commands::predict::run(&request, &x_train, &y_train, &x_test, f0, Cancel::NEVER)?;
+            // The conjugate-gradient route: asked for, or always under MPI.
+            let (predictions, cg) = match a.cg.settings(mpi.is_some())? {
+                Some(settings) => {
+                    let comm = mpi.unwrap_or(&gradflow::distributed::Local);
+                    let solution = gradflow::distributed::krr::predict(
+                        comm,
+                        &request,
+                        &settings,
+                        &x_train,
+                        &y_train,
+                        &x_test,
+                        f0,
+                        Cancel::NEVER,
+                    )?;
+                    let cg = gradflow::distributed::krr::summary(&solution, &settings, comm.size());
+                    (solution.predictions, Some(cg))
+                }
+                None => (
+                    commands::predict::run(
+                        &request,
+                        &x_train,
+                        &y_train,
+                        &x_test,
+                        f0,
+                        Cancel::NEVER,
+                    )?,
+                    None,
+                ),
+            };
+            if quiet_rank(mpi) {
+                // Rank 0 writes the files and prints.
+                return Ok(0);
+            }
             let shape = commands::predict::save(&predictions, &a.out, a.out_train.as_deref())?;
             if a.json {
                 let n_train = x_train.matrix.rows;
-                let summary = commands::predict::summary(
+                let mut summary = commands::predict::summary(
                     &request,
                     &predictions,
                     &a.out,
@@ -176,6 +251,9 @@ fn execute(cli: Cli) -> Result<u8, Error> {
                     &a.time,
                     n_train,
                 );
+                if let Some(cg) = cg {
+                    summary["pcg"] = cg;
+                }
                 println!("{summary}");
             }
             if !quiet {
@@ -192,4 +270,10 @@ fn execute(cli: Cli) -> Result<u8, Error> {
             })
         }
     }
+}
+
+/// Whether this process is a rank other than 0 of an MPI job (which writes and prints nothing
+/// but errors).
+fn quiet_rank(mpi: Option<&dyn Communicator>) -> bool {
+    mpi.is_some_and(|c| c.rank() > 0)
 }

@@ -149,6 +149,61 @@ pub struct PredictArgs {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub cg: CgArgs,
+}
+
+/// `gradflow predict`'s flags of the conjugate-gradient route (t = ∞ by preconditioned CG,
+/// [`crate::distributed::krr`]; the route of every `predict` under `mpirun`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct CgArgs {
+    /// Solve t = ∞ by Nyström-preconditioned conjugate gradients instead of Cholesky (needs
+    /// --diag-reg > 0; always on under mpirun).
+    #[arg(long)]
+    pub pcg: bool,
+    /// Never store the kernel: recompute its rows, --block-rows at a time, in every CG
+    /// product (implies --pcg).
+    #[arg(long)]
+    pub matrix_free: bool,
+    /// Nyström landmarks (rank) of the CG preconditioner.
+    #[arg(long, default_value_t = crate::distributed::krr::Settings::default().preconditioner_rank)]
+    pub pcg_rank: usize,
+    /// CG stops at relative residual ‖r‖/‖y‖ ≤ this.
+    #[arg(long, default_value_t = crate::distributed::pcg::Settings::default().tolerance)]
+    pub pcg_tol: f64,
+    /// The most CG iterations (exit 3 beyond).
+    #[arg(long, default_value_t = crate::distributed::pcg::Settings::default().max_iterations)]
+    pub pcg_max_iter: usize,
+    /// Kernel rows computed at a time by the CG route (matrix-free tiles, test rows).
+    #[arg(long, default_value_t = crate::distributed::krr::Settings::default().block_rows)]
+    pub block_rows: usize,
+}
+
+impl CgArgs {
+    /// The CG route's settings, when it is asked for (`--pcg`, `--matrix-free`) or `always`
+    /// (under mpirun); checked (errors name the flags).
+    pub fn settings(&self, always: bool) -> Result<Option<crate::distributed::krr::Settings>> {
+        if !(always || self.pcg || self.matrix_free) {
+            return Ok(None);
+        }
+        let settings = crate::distributed::krr::Settings {
+            preconditioner_rank: self.pcg_rank,
+            matrix_free: self.matrix_free,
+            block_rows: self.block_rows,
+            cg: crate::distributed::pcg::Settings {
+                tolerance: self.pcg_tol,
+                max_iterations: self.pcg_max_iter,
+            },
+        };
+        settings.cg.validate()?;
+        if self.pcg_rank == 0 {
+            return Err(Error::invalid("--pcg-rank", "expected ≥ 1 landmark"));
+        }
+        if self.block_rows == 0 {
+            return Err(Error::invalid("--block-rows", "expected ≥ 1 row per block"));
+        }
+        Ok(Some(settings))
+    }
 }
 
 /// The inputs of `predict` read from their files: x_train, y_train, x_test and the optional

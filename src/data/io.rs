@@ -20,7 +20,7 @@ pub fn read_npy_matrix(path: &Path) -> Result<Matrix> {
 }
 
 /// The NPY header (magic, version, length, dict, padding) for a C-order f64 array of `shape`.
-fn npy_header(shape: &[usize]) -> Vec<u8> {
+pub fn npy_header(shape: &[usize]) -> Vec<u8> {
     let shape_text = match shape {
         [n] => format!("({n},)"),
         dims => format!(
