@@ -424,7 +424,14 @@ fn list_and_reproduce() {
             let f = f.as_str().unwrap();
             let text = std::fs::read_to_string(dir.join("r").join(f)).unwrap();
             if f.ends_with(".csv") {
-                assert!(text.lines().next().unwrap().contains("trial"), "{f}");
+                // A header, then at least one row, each with the header's number of fields.
+                let mut lines = text.lines();
+                let columns = lines.next().unwrap().split(',').count();
+                let rows: Vec<&str> = lines.collect();
+                assert!(!rows.is_empty(), "{f}: no rows");
+                for row in rows {
+                    assert_eq!(row.split(',').count(), columns, "{f}: {row}");
+                }
             } else {
                 assert!(f.ends_with(".svg") && text.starts_with("<svg"), "{f}");
                 figures += 1;
