@@ -10,7 +10,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::meanfield::{particles, set_particles, MeanFieldGrid, ParticleLayout, ParticleStep};
-use crate::nn::{Activation, Loss, Model, OutputInit, TwoLayer};
+use crate::nn::{Activation, Loss, Model, TwoLayer};
 use crate::optim::Optimizer;
 use crate::report::{Figure, Scale};
 use crate::rng::Seed;
@@ -56,18 +56,8 @@ fn data() -> (Vec<f64>, Vec<f64>) {
 /// at 1, so each particle is the scalar w_j.
 fn net(m: usize) -> Result<TwoLayer> {
     TwoLayer {
-        input_dim: 1,
-        width: m,
-        activation: Activation::Tanh,
-        alpha: 1.0,
-        gamma: 1.0,
-        bias: false,
-        w_std: 1.0,
-        b_std: 1.0,
-        output_init: OutputInit::Sign { scale: 1.0 },
-        symmetric: false,
-        train_first: true,
         train_second: false,
+        ..TwoLayer::new(1, m, Activation::Tanh, 1.0)?
     }
     .validated()
 }

@@ -48,18 +48,8 @@ fn regression(seed: Seed) -> Result<(Dataset, Matrix)> {
 /// The mean-field tanh net f = (1/M) Σ_j a_j tanh(w_jᵀx) of width `m`.
 fn net(m: usize) -> Result<TwoLayer> {
     TwoLayer {
-        input_dim: DIM,
-        width: m,
-        activation: Activation::Tanh,
-        alpha: 1.0,
-        gamma: 1.0,
-        bias: false,
-        w_std: 1.0,
-        b_std: 1.0,
         output_init: OutputInit::Gaussian { std: 1.0 },
-        symmetric: false,
-        train_first: true,
-        train_second: true,
+        ..TwoLayer::new(DIM, m, Activation::Tanh, 1.0)?
     }
     .validated()
 }
