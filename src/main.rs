@@ -126,7 +126,7 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             let request = a.request()?;
             let out = request.out.clone().unwrap_or_default();
             let started = std::time::Instant::now();
-            match commands::run::run(&request) {
+            match commands::run::run(&request, Cancel::NEVER) {
                 Ok(o) => {
                     if a.json {
                         println!("{}", o.summary);
@@ -155,7 +155,7 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             let request = a.request();
             let (mu, nu) = a.measures()?;
             let started = std::time::Instant::now();
-            let mut output = commands::ot::run(&request, &mu, &nu)?;
+            let mut output = commands::ot::run(&request, &mu, &nu, Cancel::NEVER)?;
             if let Some(path) = &a.plan {
                 commands::ot::save_plan(&mut output, path)?;
             }
@@ -262,7 +262,7 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Reproduce(a) => {
-            let reports = commands::reproduce::run(&a.request(quiet)?)?;
+            let reports = commands::reproduce::run(&a.request(quiet)?, Cancel::NEVER)?;
             Ok(if commands::reproduce::all_passed(&reports) {
                 0
             } else {

@@ -447,6 +447,90 @@ fn sigint_removes_the_temporary_and_exits_130() {
     interrupted("sigint", "-INT", 130);
 }
 
+/// Starts a long command in `dir`, sends SIGINT after a second and checks that it ends with
+/// 130 within two seconds of the signal, leaving no temporary in `dir` or `dir/out`.
+fn interrupted_command(dir: &Path, args: &[&str]) {
+    let mut child = spawn(args, dir);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{args:?} finished before the signal"
+    );
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let sent = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "{args:?} still running 2 s after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{:?} {}", o.status, stderr(&o));
+    assert!(temporaries(dir).is_empty(), "{:?}", temporaries(dir));
+    if dir.join("out").is_dir() {
+        assert!(
+            temporaries(&dir.join("out")).is_empty(),
+            "{:?}",
+            temporaries(&dir.join("out"))
+        );
+    }
+}
+
+#[test]
+fn sigint_stops_a_long_sinkhorn_run_with_130() {
+    let dir = scratch("sigint-ot");
+    let n = 1500;
+    let x: Vec<f64> = (0..n * 2).map(|i| (i as f64 * 0.731).sin()).collect();
+    let y: Vec<f64> = (0..n * 2).map(|i| (i as f64 * 0.377).cos()).collect();
+    std::fs::write(dir.join("x.npy"), npy_bytes(&[n, 2], &x)).unwrap();
+    std::fs::write(dir.join("y.npy"), npy_bytes(&[n, 2], &y)).unwrap();
+    // An unreachable tolerance: 10⁶ passes over 2.25e6 costs without the signal.
+    interrupted_command(
+        &dir,
+        &[
+            "ot",
+            "--x",
+            "x.npy",
+            "--y",
+            "y.npy",
+            "--method",
+            "sinkhorn",
+            "--reg",
+            "1e-3",
+            "--tol",
+            "1e-300",
+            "--max-iter",
+            "1000000",
+            "--plan",
+            "plan.npy",
+        ],
+    );
+    assert!(!dir.join("plan.npy").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigint_stops_a_long_training_run_with_130() {
+    let dir = scratch("sigint-run");
+    // 10⁹ steps of gradient descent on a quadratic: minutes without the signal.
+    std::fs::write(
+        dir.join("long.toml"),
+        "[model]\nkind = \"potential\"\npotential = { kind = \"quadratic\", k = 1.0 }\n\
+         dim = 2\n[[optimizer]]\nkind = \"sgd\"\nlr = 1e-9\n\
+         [train]\nsteps = 1000000000\nrecord_every = 10000000\ncheckpoint_every = 50000000\n",
+    )
+    .unwrap();
+    interrupted_command(&dir, &["run", "long.toml", "--out", "out"]);
+    assert!(!dir.join("out/metrics.csv").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Output into a pipe its reader has closed (`gradflow ot … --json | head -c 10`) ends the
 /// process quietly — by SIGPIPE, as `cat` or `grep` end — never with a panic (exit 101,
 /// "failed printing to stdout: Broken pipe", seen before the fix).

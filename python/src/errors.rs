@@ -1,5 +1,6 @@
 //! gradflow's [`Error`] → Python exceptions, in one place. The message is the CLI's (what it
-//! prints after `error: `).
+//! prints after `error: `), with the CLI's flags named by the Python function's arguments
+//! where they differ ([`to_py_named`]: `--max-iter` → `numItermax`).
 //!
 //! | gradflow | Python | CLI exit code |
 //! |---|---|---|
@@ -10,6 +11,7 @@
 //! | `Diverged` | `gradflow.DivergedError` (an `ArithmeticError`) | 1 |
 //! | `Interrupted` (the cancellation hook, on Ctrl-C) | `KeyboardInterrupt` | 130 |
 
+use gradflow::commands::{self, Names};
 use gradflow::Error;
 use pyo3::exceptions::{PyArithmeticError, PyKeyboardInterrupt, PyMemoryError, PyValueError};
 use pyo3::prelude::*;
@@ -30,7 +32,13 @@ pyo3::create_exception!(
 
 /// The Python exception of a gradflow error.
 pub fn to_py(e: Error) -> PyErr {
-    let message = e.to_string();
+    to_py_named(e, &[])
+}
+
+/// The Python exception of a gradflow error whose message names the CLI's flags in `names`
+/// by the Python function's arguments ([`commands::renamed`]).
+pub fn to_py_named(e: Error, names: Names) -> PyErr {
+    let message = commands::renamed(&e.to_string(), names);
     match e {
         Error::TooLarge { .. } => PyMemoryError::new_err(message),
         Error::Io { source, .. } => PyErr::from(std::io::Error::new(source.kind(), message)),
@@ -48,10 +56,15 @@ pub fn to_py(e: Error) -> PyErr {
 pub trait OrRaise<T> {
     /// Maps the error with [`to_py`].
     fn or_raise(self) -> PyResult<T>;
+    /// Maps the error with [`to_py_named`].
+    fn or_raise_as(self, names: Names) -> PyResult<T>;
 }
 
 impl<T> OrRaise<T> for gradflow::Result<T> {
     fn or_raise(self) -> PyResult<T> {
         self.map_err(to_py)
+    }
+    fn or_raise_as(self, names: Names) -> PyResult<T> {
+        self.map_err(|e| to_py_named(e, names))
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::convert::{matrix, matrix_or_column, stack, to_numpy2, values};
 use crate::errors::OrRaise;
-use crate::threads::{detach, detach_cancellable};
-use gradflow::commands::{self, predict::Initial, Cancel, Input};
+use crate::threads::{detach, run_cancellable};
+use gradflow::commands::{self, predict::Initial, Cancel, Input, Names};
 use gradflow::kernel::dynamics::{FlowSettings, Solver};
 use gradflow::kernel::{Kernels, Kind, Network};
 use gradflow::{Error, Matrix};
@@ -19,6 +19,9 @@ pub fn count(name: &str, v: i64) -> PyResult<usize> {
         .map_err(|_| Error::invalid(name, format!("expected an integer ≥ 0, got {v}")))
         .or_raise()
 }
+
+/// `gradflow.kernel`'s names of the library's: its first input is `x1` (the CLI's `--x`).
+const KERNEL: Names = &[("x has", "x1 has"), ("--x", "x1"), ("--x2", "x2")];
 
 /// Which kernels a call returns: one of them, or both (NNGP, NTK).
 #[derive(Clone, Copy, PartialEq)]
@@ -37,34 +40,42 @@ fn which(kind: &str) -> PyResult<Which> {
         .or_raise()
 }
 
-/// The architecture arguments shared by `kernel` and `predict`, checked by the library.
-#[allow(clippy::too_many_arguments)]
-fn network(
+/// The architecture arguments shared by `kernel` and `predict` (`--depth`, `--activation`,
+/// … of the CLI), as given.
+struct Architecture<'a> {
     depth: i64,
-    activation: &str,
+    activation: &'a str,
     w_std: f64,
     b_std: Option<f64>,
-    parameterization: &str,
+    parameterization: &'a str,
     width: i64,
     quadrature_degree: i64,
-) -> PyResult<Network> {
-    let network = Network {
-        depth: count("depth", depth)?,
-        activation: activation
-            .parse()
-            .map_err(|m: String| Error::invalid("activation", m))
-            .or_raise()?,
-        w_std,
-        b_std,
-        parameterization: parameterization
-            .parse()
-            .map_err(|m: String| Error::invalid("parameterization", m))
-            .or_raise()?,
-        width: count("width", width)?,
-        quadrature_degree: count("quadrature_degree", quadrature_degree)?,
-    };
-    network.validate().or_raise()?;
-    Ok(network)
+    kind: &'a str,
+}
+
+impl Architecture<'_> {
+    /// The network (checked by the library, [`Network::validate`]) and which kernels.
+    fn parse(&self) -> PyResult<(Network, Which)> {
+        let network = Network {
+            depth: count("depth", self.depth)?,
+            activation: self
+                .activation
+                .parse()
+                .map_err(|m: String| Error::invalid("activation", m))
+                .or_raise()?,
+            w_std: self.w_std,
+            b_std: self.b_std,
+            parameterization: self
+                .parameterization
+                .parse()
+                .map_err(|m: String| Error::invalid("parameterization", m))
+                .or_raise()?,
+            width: count("width", self.width)?,
+            quadrature_degree: count("quadrature_degree", self.quadrature_degree)?,
+        };
+        network.validate().or_raise()?;
+        Ok((network, which(self.kind)?))
+    }
 }
 
 /// The infinite-width kernel of a fully connected network between the rows of ``x1`` (n × d)
@@ -110,7 +121,7 @@ pub fn kernel<'py>(
     quadrature_degree: i64,
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let network = network(
+    let (network, which) = Architecture {
         depth,
         activation,
         w_std,
@@ -118,8 +129,9 @@ pub fn kernel<'py>(
         parameterization,
         width,
         quadrature_degree,
-    )?;
-    let which = which(kind)?;
+        kind,
+    }
+    .parse()?;
     let x1 = Input::new("x1", matrix(x1, "x1")?).or_raise()?;
     let x2 = match x2 {
         Some(x) => Some(Input::new("x2", matrix(x, "x2")?).or_raise()?),
@@ -146,11 +158,8 @@ pub fn kernel<'py>(
         }
         Which::Both => commands::kernel::run_both(&request, &x1, x2.as_ref(), cancel),
     };
-    let k = if is_long(n, m, request_depth(depth)) {
-        detach_cancellable(py, threads, compute)?
-    } else {
-        detach(py, threads, move || compute(Cancel::NEVER))?
-    };
+    let long = is_long(n, m, request_depth(depth));
+    let k = run_cancellable(py, threads, long, KERNEL, compute)?;
     match which {
         Which::One(_) => Ok(to_numpy2(py, k.ntk)?.into_any()),
         Which::Both => {
@@ -249,7 +258,7 @@ pub fn predict<'py>(
     return_train: bool,
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let network = network(
+    let (network, which) = Architecture {
         depth,
         activation,
         w_std,
@@ -257,8 +266,10 @@ pub fn predict<'py>(
         parameterization,
         width,
         quadrature_degree,
-    )?;
-    let kind = match which(kind)? {
+        kind,
+    }
+    .parse()?;
+    let kind = match which {
         Which::One(k) => k,
         Which::Both => {
             return Err(PyValueError::new_err(
@@ -308,11 +319,7 @@ pub fn predict<'py>(
         let initial = f0.as_ref().map(|(train, test)| Initial { train, test });
         commands::predict::run(&request, &xtr, &ytr, &xte, initial, cancel)
     };
-    let pred = if long {
-        detach_cancellable(py, threads, compute)?
-    } else {
-        detach(py, threads, move || compute(Cancel::NEVER))?
-    };
+    let pred = run_cancellable(py, threads, long, &[], compute)?;
     let shape = |ms: Vec<Matrix>| -> PyResult<Bound<'py, PyAny>> {
         let out: Bound<'py, PyAny> = if scalar {
             let m = ms

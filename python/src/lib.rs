@@ -7,7 +7,8 @@
 //!
 //! * [`convert`] — numpy ↔ matrices; [`errors`] — gradflow errors → Python exceptions;
 //!   [`threads`] — GIL release, the `threads=` pools and Ctrl-C (the library's cancellation
-//!   hook, polled between the blocks of kernels and the stages of predict).
+//!   hook, polled between the blocks of kernels, the stages of predict, the iterations of the
+//!   transport solvers, the steps of training and the claims of reproduce).
 //! * [`kernel`] — `kernel`, `predict`; [`ot`] — `gradflow.ot`; [`run`] — `run`, `reproduce`;
 //!   [`diagnostics`] — ESS, R̂, Gibbs distances, spectra.
 
@@ -48,10 +49,8 @@ fn _gradflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernel::_set_block_work, m)?)?;
     m.add_function(wrap_pyfunction!(kernel::_bench_kernel_rust, m)?)?;
     let ot = PyModule::new(py, "ot")?;
-    ot.add_function(wrap_pyfunction!(ot::emd, &ot)?)?;
-    ot.add_function(wrap_pyfunction!(ot::emd2, &ot)?)?;
-    ot.add_function(wrap_pyfunction!(ot::sinkhorn_plan, &ot)?)?;
-    ot.add_function(wrap_pyfunction!(ot::sinkhorn2, &ot)?)?;
+    ot.add_function(wrap_pyfunction!(ot::exact, &ot)?)?;
+    ot.add_function(wrap_pyfunction!(ot::entropic, &ot)?)?;
     ot.add_function(wrap_pyfunction!(ot::sliced, &ot)?)?;
     ot.add_function(wrap_pyfunction!(ot::wasserstein_1d, &ot)?)?;
     ot.add_function(wrap_pyfunction!(ot::solve, &ot)?)?;

@@ -1,61 +1,136 @@
-//! `gradflow.ot`: optimal transport with POT's argument names and return conventions
-//! (`emd`, `emd2`, `sinkhorn`, `sinkhorn2`, `sliced`, `wasserstein_1d`), and `solve`, the
-//! `gradflow ot` command. Every function calls the library's solvers
-//! ([`gradflow::transport`]); the differences from POT are listed in each docstring.
+//! `gradflow.ot`'s primitives: one function per solver, converting the arguments, calling the
+//! library function the `gradflow ot` command calls ([`commands::ot::run`] on points,
+//! [`commands::ot::run_costs`] on a cost matrix) and converting the result. The POT-named
+//! functions (`emd`, `emd2`, `sinkhorn`, `sinkhorn2`, …) are in `gradflow/ot.py`: each picks
+//! the parts of a primitive's result that POT's function of that name returns.
 
 use crate::convert::{matrix, to_numpy1, to_numpy2, values};
 use crate::errors::{NumericalError, OrRaise};
-use crate::threads::detach;
-use gradflow::commands;
-use gradflow::transport::{
-    cost_matrix, exact, sinkhorn, GroundCost, Measure, Method, Report, Settings,
-};
+use crate::kernel::count;
+use crate::threads::run_cancellable;
+use gradflow::commands::{self, ot::CostsOutput, Names};
+use gradflow::transport::{cost_matrix, GroundCost, Measure, Method, Report, Settings, Solution};
 use gradflow::{Error, Matrix};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-/// Weights: `None` or empty → uniform 1/n (POT's convention); otherwise a 1-D array.
-fn weights(obj: Option<&Bound<'_, PyAny>>, name: &str, n: usize) -> PyResult<Vec<f64>> {
-    let w = match obj {
-        Some(o) if !o.is_none() => values(o, name)?,
-        _ => Vec::new(),
-    };
-    Ok(if w.is_empty() {
-        vec![1.0 / n.max(1) as f64; n]
-    } else {
-        w
-    })
+/// Cost-matrix entries above which a solve is cancellable (a helper thread polls Ctrl-C; below
+/// it the solve is one plain call, milliseconds).
+const LONG_COSTS: usize = 1 << 16;
+
+/// `gradflow.ot.sinkhorn` / `sinkhorn2`'s names of the CLI's flags (POT's arguments).
+const POT_SINKHORN: Names = &[
+    ("--reg", "reg"),
+    ("--tol", "stopThr"),
+    ("tol", "stopThr"),
+    ("--max-iter", "numItermax"),
+    ("max_iter", "numItermax"),
+    ("--eps-scaling", "eps_scaling"),
+    ("--method sinkhorn", "gradflow.ot.sinkhorn"),
+    ("--method exact", "gradflow.ot.emd"),
+];
+
+/// `gradflow.ot.solve`'s names of the CLI's flags (its keyword arguments).
+const SOLVE: Names = &[
+    ("--reg", "reg"),
+    ("--tol", "tol"),
+    ("--max-iter", "max_iter"),
+    ("--eps-scaling", "eps_scaling"),
+    ("--method sinkhorn", "method=\"sinkhorn\""),
+    ("--method exact", "method=\"exact\""),
+    ("--method", "method"),
+    ("--online", "online"),
+    ("--divergence", "divergence"),
+    ("--projections", "projections"),
+    ("--plan", "plan"),
+    ("x (weights)", "wx"),
+    ("y (weights)", "wy"),
+];
+
+/// `gradflow.ot.sliced`'s names of the CLI's flags (POT's arguments).
+const SLICED: Names = &[
+    ("--projections", "n_projections"),
+    ("projections", "n_projections"),
+    ("--seed", "seed"),
+    ("X_s (weights)", "a"),
+    ("X_t (weights)", "b"),
+];
+
+/// `gradflow.ot.wasserstein_1d`'s names of the library's fields.
+const ONE_D: Names = &[
+    ("u_values (weights)", "u_weights"),
+    ("v_values (weights)", "v_weights"),
+];
+
+/// The (a, b, M or x/y) arguments of the POT-style functions, converted: the weights
+/// (`None` or empty: uniform 1/n, POT's convention) and the n × m cost matrix — `M` as given,
+/// or C_ij = ‖x_i − y_j‖^p between the rows of `x` and `y` (the ground cost of `gradflow ot`).
+struct Problem {
+    a: Vec<f64>,
+    b: Vec<f64>,
+    c: Matrix,
 }
 
-/// The cost matrix: `M` as given, or ‖x_i − y_j‖^p between the rows of `x` and `y` (the
-/// library's ground cost of W_p^p, as `gradflow ot`).
-fn cost(
-    m: Option<&Bound<'_, PyAny>>,
-    x: Option<&Bound<'_, PyAny>>,
-    y: Option<&Bound<'_, PyAny>>,
-    p: f64,
-) -> PyResult<Matrix> {
-    match (m, x, y) {
-        (Some(m), None, None) => matrix(m, "M"),
-        (None, Some(x), Some(y)) => {
-            let (x, y) = (matrix(x, "x")?, matrix(y, "y")?);
-            if x.cols != y.cols {
-                return Err(Error::shape(
-                    "transport",
-                    format!(
-                        "x has points of dimension {}, y of dimension {}",
-                        x.cols, y.cols
-                    ),
-                ))
-                .or_raise();
+impl Problem {
+    #[allow(non_snake_case)]
+    fn new(
+        a: Option<&Bound<'_, PyAny>>,
+        b: Option<&Bound<'_, PyAny>>,
+        M: Option<&Bound<'_, PyAny>>,
+        x: Option<&Bound<'_, PyAny>>,
+        y: Option<&Bound<'_, PyAny>>,
+        p: f64,
+    ) -> PyResult<Problem> {
+        let c = match (M, x, y) {
+            (Some(m), None, None) => matrix(m, "M")?,
+            (None, Some(x), Some(y)) => {
+                let (x, y) = (matrix(x, "x")?, matrix(y, "y")?);
+                let ground = GroundCost::for_order(p).or_raise()?;
+                cost_matrix(&x, &y, ground).or_raise()?
             }
-            let ground = GroundCost::for_order(p).or_raise()?;
-            cost_matrix(&x, &y, ground).or_raise()
+            _ => {
+                return Err(PyValueError::new_err(
+                    "invalid M, x, y: give the cost matrix M, or the points x and y (not both)",
+                ))
+            }
+        };
+        let weights = |obj: Option<&Bound<'_, PyAny>>, name: &str, n: usize| {
+            let w = match obj {
+                Some(o) if !o.is_none() => values(o, name)?,
+                _ => Vec::new(),
+            };
+            PyResult::Ok(if w.is_empty() {
+                vec![1.0 / n.max(1) as f64; n]
+            } else {
+                w
+            })
+        };
+        Ok(Problem {
+            a: weights(a, "a", c.rows)?,
+            b: weights(b, "b", c.cols)?,
+            c,
+        })
+    }
+
+    /// [`commands::ot::run_costs`] under `settings`, GIL released (cancellable when large);
+    /// a result that cannot be trusted raises NumericalError with the library's message (the
+    /// flags renamed by `names`).
+    fn solve(
+        self,
+        py: Python<'_>,
+        settings: Settings,
+        threads: Option<i64>,
+        names: Names,
+    ) -> PyResult<CostsOutput> {
+        let long = self.c.data.len() > LONG_COSTS;
+        let out = run_cancellable(py, threads, long, names, move |cancel| {
+            commands::ot::run_costs(&settings, &self.a, &self.b, &self.c, cancel)
+        })?;
+        match out.failure {
+            Some(message) => Err(NumericalError::new_err(commands::renamed(&message, names))),
+            None => Ok(out),
         }
-        _ => Err(PyValueError::new_err(
-            "invalid M, x, y: give the cost matrix M, or the points x and y (not both)",
-        )),
     }
 }
 
@@ -68,21 +143,13 @@ fn to_dict<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Boun
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-/// The optimal plan G of min_{G ∈ Π(a, b)} ⟨M, G⟩ (exact, network simplex): an n × m float64
-/// array. ``M`` is the cost matrix; or give the points ``x`` (n × d) and ``y`` (m × d) for
-/// M_ij = ‖x_i − y_j‖^p. ``a``, ``b``: weights (``None`` or empty: uniform), non-negative with
-/// equal sums (b is rescaled to a's sum when they differ by ≤ 1e-6 relative).
-///
-/// With ``log=True`` returns ``(G, log)``, log = {"cost": ⟨M, G⟩, "u", "v": the dual potentials
-/// (u_i + v_j ≤ M_ij, Σ a u + Σ b v = cost), "dual_value", "pivots", "warning": None}.
-///
-/// POT equivalent: ``ot.emd(a, b, M)`` (same arguments and return; POT's ``numItermax``,
-/// ``center_dual``, ``numThreads`` do not exist here: the simplex runs to optimality and the
-/// potentials are not centred).
+/// `(plan, log)` of the exact problem (network simplex): plan n × m (``None`` with
+/// ``plan=False``), log = {"cost": ⟨M, G⟩, "u", "v" (dual potentials), "dual_value",
+/// "pivots", "warning": None}. The primitive of ``gradflow.ot.emd`` and ``emd2``.
 #[pyfunction]
-#[pyo3(signature = (a=None, b=None, M=None, *, x=None, y=None, p=2.0, log=false, threads=None))]
+#[pyo3(signature = (a=None, b=None, M=None, *, x=None, y=None, p=2.0, plan=true, threads=None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
-pub fn emd<'py>(
+pub fn exact<'py>(
     py: Python<'py>,
     a: Option<&Bound<'py, PyAny>>,
     b: Option<&Bound<'py, PyAny>>,
@@ -90,84 +157,44 @@ pub fn emd<'py>(
     x: Option<&Bound<'py, PyAny>>,
     y: Option<&Bound<'py, PyAny>>,
     p: f64,
-    log: bool,
+    plan: bool,
     threads: Option<i64>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let (plan, cost, dict) = emd_solve(py, a, b, M, x, y, p, threads)?;
-    let plan = to_numpy2(py, plan)?.into_any();
-    if log {
-        dict.set_item("cost", cost)?;
-        return Ok(PyTuple::new(py, [plan, dict.into_any()])?.into_any());
-    }
-    Ok(plan)
+) -> PyResult<Bound<'py, PyTuple>> {
+    let problem = Problem::new(a, b, M, x, y, p)?;
+    let out = problem.solve(py, Settings::new(Method::Exact, p), threads, &[])?;
+    let Solution::Exact(sol) = out.solution else {
+        return Err(PyValueError::new_err(
+            "the exact solver returned another solution",
+        ));
+    };
+    let log = PyDict::new(py);
+    log.set_item("cost", sol.cost)?;
+    log.set_item("u", to_numpy1(py, sol.f))?;
+    log.set_item("v", to_numpy1(py, sol.g))?;
+    log.set_item("dual_value", sol.dual_value)?;
+    log.set_item("pivots", sol.pivots)?;
+    log.set_item("warning", py.None())?;
+    let plan = match plan {
+        true => to_numpy2(py, sol.plan.to_dense())?.into_any(),
+        false => py.None().into_bound(py),
+    };
+    PyTuple::new(py, [plan, log.into_any()])
 }
 
-/// The exact solve behind `emd` / `emd2`: plan, cost and the log dict (without the cost).
-#[allow(non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
-fn emd_solve<'py>(
-    py: Python<'py>,
-    a: Option<&Bound<'py, PyAny>>,
-    b: Option<&Bound<'py, PyAny>>,
-    M: Option<&Bound<'py, PyAny>>,
-    x: Option<&Bound<'py, PyAny>>,
-    y: Option<&Bound<'py, PyAny>>,
-    p: f64,
-    threads: Option<i64>,
-) -> PyResult<(Matrix, f64, Bound<'py, PyDict>)> {
-    let c = cost(M, x, y, p)?;
-    let (a, b) = (weights(a, "a", c.rows)?, weights(b, "b", c.cols)?);
-    let sol = detach(py, threads, move || exact::solve(&a, &b, &c))?;
-    let dict = PyDict::new(py);
-    dict.set_item("u", to_numpy1(py, sol.f))?;
-    dict.set_item("v", to_numpy1(py, sol.g))?;
-    dict.set_item("dual_value", sol.dual_value)?;
-    dict.set_item("pivots", sol.pivots)?;
-    dict.set_item("warning", py.None())?;
-    Ok((sol.plan.to_dense(), sol.cost, dict))
-}
-
-/// The exact transport cost ⟨M, G*⟩ (a float): with M_ij = ‖x_i − y_j‖^p (from ``x``, ``y``)
-/// it is W_p^p, not W_p — as POT's ``emd2`` (take ``** (1/p)`` for the distance).
-/// ``log=True`` returns ``(cost, log)`` as ``emd``; ``return_matrix=True`` adds the plan as
-/// log["G"].
-///
-/// POT equivalent: ``ot.emd2(a, b, M)``.
+/// `(plan, log)` of the entropic problem at ε = ``reg`` (log-domain Sinkhorn with
+/// ε-scaling): plan n × m, log = {"cost": ⟨M, P⟩, "entropic": OT_ε, "niter", "err",
+/// "log_u", "log_v" (f/ε, g/ε), "f", "g"}; an unconverged or overflowed run raises
+/// NumericalError. The primitive of ``gradflow.ot.sinkhorn`` and ``sinkhorn2``.
 #[pyfunction]
-#[pyo3(signature = (a=None, b=None, M=None, *, x=None, y=None, p=2.0, log=false,
-    return_matrix=false, threads=None))]
+#[pyo3(signature = (a=None, b=None, M=None, reg=None, *, x=None, y=None, p=2.0,
+    numItermax=100_000, stopThr=1e-9, eps_scaling=None, threads=None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
-pub fn emd2<'py>(
+pub fn entropic<'py>(
     py: Python<'py>,
     a: Option<&Bound<'py, PyAny>>,
     b: Option<&Bound<'py, PyAny>>,
     M: Option<&Bound<'py, PyAny>>,
-    x: Option<&Bound<'py, PyAny>>,
-    y: Option<&Bound<'py, PyAny>>,
-    p: f64,
-    log: bool,
-    return_matrix: bool,
-    threads: Option<i64>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let (plan, cost, dict) = emd_solve(py, a, b, M, x, y, p, threads)?;
-    if !(log || return_matrix) {
-        return Ok(cost.into_pyobject(py)?.into_any());
-    }
-    dict.set_item("cost", cost)?;
-    if return_matrix {
-        dict.set_item("G", to_numpy2(py, plan)?)?;
-    }
-    Ok(PyTuple::new(py, [cost.into_pyobject(py)?.into_any(), dict.into_any()])?.into_any())
-}
-
-/// The Sinkhorn solve behind `sinkhorn` / `sinkhorn2`: the solution, or NumericalError with
-/// the library's message when it did not converge or overflowed.
-#[allow(non_snake_case, clippy::too_many_arguments)]
-fn sinkhorn_solve<'py>(
-    py: Python<'py>,
-    a: Option<&Bound<'py, PyAny>>,
-    b: Option<&Bound<'py, PyAny>>,
-    M: Option<&Bound<'py, PyAny>>,
-    reg: f64,
+    reg: Option<f64>,
     x: Option<&Bound<'py, PyAny>>,
     y: Option<&Bound<'py, PyAny>>,
     p: f64,
@@ -175,184 +202,57 @@ fn sinkhorn_solve<'py>(
     stopThr: f64,
     eps_scaling: Option<f64>,
     threads: Option<i64>,
-) -> PyResult<(sinkhorn::SinkhornSolution, Bound<'py, PyDict>)> {
-    let mut opts = sinkhorn::Options::new(reg).or_raise()?;
-    opts.tol = stopThr;
-    opts.max_iter = crate::kernel::count("numItermax", numItermax)?;
-    opts.eps_scaling = eps_scaling;
+) -> PyResult<Bound<'py, PyTuple>> {
     let settings = Settings {
-        reg: Some(reg),
+        reg,
         tol: stopThr,
-        max_iter: opts.max_iter,
+        max_iter: count("numItermax", numItermax)?,
         eps_scaling,
         ..Settings::new(Method::Sinkhorn, p)
     };
-    settings.validate().or_raise()?;
-    let c = cost(M, x, y, p)?;
-    let (a, b) = (weights(a, "a", c.rows)?, weights(b, "b", c.cols)?);
-    let (n, m) = (c.rows, c.cols);
-    let sol = detach(py, threads, move || sinkhorn::solve(&a, &b, &c, &opts))?;
-    // The library's verdict and message on a run that did not converge (`gradflow ot` exits 3).
-    let report = Report {
-        method: Method::Sinkhorn,
-        p,
-        n,
-        m,
-        dim: 0,
-        cost: sol.cost,
-        distance: f64::NAN,
-        dual_value: None,
-        pivots: None,
-        assignment: None,
-        projections: None,
-        reg: Some(reg),
-        entropic: Some(sol.entropic),
-        iterations: Some(sol.iterations),
-        marginal_error: Some(sol.marginal_error),
-        tol: Some(stopThr),
-        converged: Some(sol.converged && sol.cost.is_finite() && sol.entropic.is_finite()),
-        divergence: None,
-        plan: None,
+    // The settings first: a missing reg is reported before the arrays are looked at.
+    settings.validate().or_raise_as(POT_SINKHORN)?;
+    let problem = Problem::new(a, b, M, x, y, p)?;
+    let out = problem.solve(py, settings, threads, POT_SINKHORN)?;
+    let (Solution::Sinkhorn(sol), Some(reg)) = (out.solution, out.report.reg) else {
+        return Err(PyValueError::new_err(
+            "the Sinkhorn solver returned another solution",
+        ));
     };
-    if let Some(message) = report.failure() {
-        return Err(NumericalError::new_err(message));
-    }
-    let dict = PyDict::new(py);
-    dict.set_item("cost", sol.cost)?;
-    dict.set_item("entropic", sol.entropic)?;
-    dict.set_item("niter", sol.iterations)?;
-    dict.set_item("err", sol.marginal_error)?;
-    dict.set_item(
-        "log_u",
-        to_numpy1(py, sol.phi.iter().map(|v| v / reg).collect()),
-    )?;
-    dict.set_item(
-        "log_v",
-        to_numpy1(py, sol.psi.iter().map(|v| v / reg).collect()),
-    )?;
-    dict.set_item("f", to_numpy1(py, sol.phi.clone()))?;
-    dict.set_item("g", to_numpy1(py, sol.psi.clone()))?;
-    Ok((sol, dict))
+    let log = PyDict::new(py);
+    log.set_item("cost", sol.cost)?;
+    log.set_item("entropic", sol.entropic)?;
+    log.set_item("niter", sol.iterations)?;
+    log.set_item("err", sol.marginal_error)?;
+    let scaled = |v: &[f64]| to_numpy1(py, v.iter().map(|x| x / reg).collect());
+    log.set_item("log_u", scaled(&sol.phi))?;
+    log.set_item("log_v", scaled(&sol.psi))?;
+    log.set_item("f", to_numpy1(py, sol.phi))?;
+    log.set_item("g", to_numpy1(py, sol.psi))?;
+    PyTuple::new(py, [to_numpy2(py, sol.plan)?.into_any(), log.into_any()])
 }
 
-/// The entropic plan P_ε = argmin ⟨M, P⟩ + ε KL(P ‖ a ⊗ b) over Π(a, b) (ε = ``reg``), by
-/// log-domain Sinkhorn with ε-scaling: an n × m array with P_ij = exp((f_i + g_j − M_ij)/ε).
-/// Stops when both marginals are within ``stopThr`` (Euclidean norm); a run that does not
-/// (after ``numItermax`` iterations at the final ε) or overflows raises
-/// ``gradflow.NumericalError`` (the CLI's exit code 3). ``log=True`` returns ``(P, log)``,
-/// log = {"cost": ⟨M, P⟩, "entropic": OT_ε, "niter", "err": the marginal error, "log_u",
-/// "log_v" (f/ε, g/ε: P = exp(log_u + log_v − M/ε) as POT's ``sinkhorn_log``), "f", "g"}.
-///
-/// POT equivalent: ``ot.sinkhorn(a, b, M, reg, method="sinkhorn_log")``. Differences: POT's
-/// default ``numItermax`` is 1000 and it only warns when it stops unconverged; weights must be
-/// > 0 here (drop the points of zero weight).
-#[pyfunction]
-#[pyo3(name = "sinkhorn", signature = (a=None, b=None, M=None, reg=None, *, x=None, y=None, p=2.0,
-    numItermax=100_000, stopThr=1e-9, eps_scaling=None, log=false, threads=None))]
-#[allow(non_snake_case, clippy::too_many_arguments)]
-pub fn sinkhorn_plan<'py>(
-    py: Python<'py>,
-    a: Option<&Bound<'py, PyAny>>,
-    b: Option<&Bound<'py, PyAny>>,
-    M: Option<&Bound<'py, PyAny>>,
-    reg: Option<f64>,
-    x: Option<&Bound<'py, PyAny>>,
-    y: Option<&Bound<'py, PyAny>>,
-    p: f64,
-    numItermax: i64,
-    stopThr: f64,
-    eps_scaling: Option<f64>,
-    log: bool,
-    threads: Option<i64>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let reg = required_reg(reg)?;
-    let (sol, dict) = sinkhorn_solve(
-        py,
-        a,
-        b,
-        M,
-        reg,
-        x,
-        y,
-        p,
-        numItermax,
-        stopThr,
-        eps_scaling,
-        threads,
-    )?;
-    let plan = to_numpy2(py, sol.plan)?.into_any();
-    if log {
-        return Ok(PyTuple::new(py, [plan, dict.into_any()])?.into_any());
-    }
-    Ok(plan)
-}
-
-fn required_reg(reg: Option<f64>) -> PyResult<f64> {
-    reg.ok_or_else(|| Error::invalid("reg (ε)", "Sinkhorn needs reg = ε > 0"))
-        .or_raise()
-}
-
-/// The transport cost of the entropic plan, ⟨M, P_ε⟩ (a float; not OT_ε, which is
-/// log["entropic"]) — what POT's ``sinkhorn2`` returns. ``log=True`` returns ``(cost, log)``
-/// with the log of ``sinkhorn``.
-///
-/// POT equivalent: ``ot.sinkhorn2(a, b, M, reg, method="sinkhorn_log")`` (see ``sinkhorn``
-/// for the differences).
-#[pyfunction]
-#[pyo3(signature = (a=None, b=None, M=None, reg=None, *, x=None, y=None, p=2.0,
-    numItermax=100_000, stopThr=1e-9, eps_scaling=None, log=false, threads=None))]
-#[allow(non_snake_case, clippy::too_many_arguments)]
-pub fn sinkhorn2<'py>(
-    py: Python<'py>,
-    a: Option<&Bound<'py, PyAny>>,
-    b: Option<&Bound<'py, PyAny>>,
-    M: Option<&Bound<'py, PyAny>>,
-    reg: Option<f64>,
-    x: Option<&Bound<'py, PyAny>>,
-    y: Option<&Bound<'py, PyAny>>,
-    p: f64,
-    numItermax: i64,
-    stopThr: f64,
-    eps_scaling: Option<f64>,
-    log: bool,
-    threads: Option<i64>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let reg = required_reg(reg)?;
-    let (sol, dict) = sinkhorn_solve(
-        py,
-        a,
-        b,
-        M,
-        reg,
-        x,
-        y,
-        p,
-        numItermax,
-        stopThr,
-        eps_scaling,
-        threads,
-    )?;
-    let cost = sol.cost.into_pyobject(py)?.into_any();
-    if log {
-        return Ok(PyTuple::new(py, [cost, dict.into_any()])?.into_any());
-    }
-    Ok(cost)
-}
-
-/// A measure from points (1-D: points on the line) and optional weights (normalised to sum 1).
+/// A measure from points (1-D: points on the line, when `line`; else n × d) and optional
+/// weights (normalised to sum 1).
 fn measure(
-    name: &str,
-    wname: &str,
-    points: &Bound<'_, PyAny>,
-    w: Option<&Bound<'_, PyAny>>,
+    (name, points): (&str, &Bound<'_, PyAny>),
+    (wname, w): (&str, Option<&Bound<'_, PyAny>>),
+    line: bool,
+    names: Names,
 ) -> PyResult<Measure> {
     let d = crate::convert::dense(points, name)?;
-    let pts = match d.shape.len() {
-        1 => Matrix::from_vec(d.shape[0], 1, d.data),
-        2 => Matrix::from_vec(d.shape[0], d.shape[1], d.data),
-        _ => {
+    let pts = match (d.shape.len(), line) {
+        (1, _) => Matrix::from_vec(d.shape[0], 1, d.data),
+        (2, false) => Matrix::from_vec(d.shape[0], d.shape[1], d.data),
+        (_, false) => {
             return Err(PyValueError::new_err(format!(
                 "{name}: expected a 1-D or 2-D array of points, got shape {:?}",
+                d.shape
+            )))
+        }
+        (_, true) => {
+            return Err(PyValueError::new_err(format!(
+                "{name}: expected a 1-D array of values, got shape {:?}",
                 d.shape
             )))
         }
@@ -362,7 +262,26 @@ fn measure(
         Some(o) if !o.is_none() => Some(values(o, wname)?).filter(|v| !v.is_empty()),
         _ => None,
     };
-    Measure::new(name, pts, w).or_raise()
+    Measure::new(name, pts, w).or_raise_as(names)
+}
+
+/// [`commands::ot::run`] between two measures, GIL released (cancellable when large); a
+/// result that cannot be trusted raises NumericalError.
+fn run(
+    py: Python<'_>,
+    settings: Settings,
+    (mu, nu): (Measure, Measure),
+    threads: Option<i64>,
+    names: Names,
+) -> PyResult<Report> {
+    let long = mu.len().saturating_mul(nu.len()) > LONG_COSTS;
+    let output = run_cancellable(py, threads, long, names, move |cancel| {
+        commands::ot::run(&settings, &mu, &nu, cancel)
+    })?;
+    match output.failure {
+        Some(message) => Err(NumericalError::new_err(commands::renamed(&message, names))),
+        None => Ok(output.report),
+    }
 }
 
 /// The sliced Wasserstein distance SW_p = (E_θ W_p^p(θ#μ, θ#ν))^{1/p} over ``n_projections``
@@ -388,14 +307,15 @@ pub fn sliced<'py>(
     log: bool,
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let mu = measure("X_s", "a", X_s, a)?;
-    let nu = measure("X_t", "b", X_t, b)?;
     let settings = Settings {
-        projections: crate::kernel::count("n_projections", n_projections)?,
+        projections: count("n_projections", n_projections)?,
         seed,
         ..Settings::new(Method::Sliced, p)
     };
-    let report = detach(py, threads, move || commands::ot::run(&settings, &mu, &nu))?.report;
+    settings.validate().or_raise_as(SLICED)?;
+    let mu = measure(("X_s", X_s), ("a", a), false, SLICED)?;
+    let nu = measure(("X_t", X_t), ("b", b), false, SLICED)?;
+    let report = run(py, settings, (mu, nu), threads, SLICED)?;
     let distance = report.distance.into_pyobject(py)?.into_any();
     if log {
         let dict = PyDict::new(py);
@@ -414,7 +334,6 @@ pub fn sliced<'py>(
 /// (unbatched: one pair of measures per call).
 #[pyfunction]
 #[pyo3(signature = (u_values, v_values, u_weights=None, v_weights=None, p=1.0, threads=None))]
-#[allow(clippy::too_many_arguments)]
 pub fn wasserstein_1d(
     py: Python<'_>,
     u_values: &Bound<'_, PyAny>,
@@ -424,20 +343,19 @@ pub fn wasserstein_1d(
     p: f64,
     threads: Option<i64>,
 ) -> PyResult<f64> {
-    for (name, v) in [("u_values", u_values), ("v_values", v_values)] {
-        let d = crate::convert::dense(v, name)?;
-        if d.shape.len() != 1 {
-            return Err(PyValueError::new_err(format!(
-                "{name}: expected a 1-D array of values, got shape {:?}",
-                d.shape
-            )));
-        }
-    }
-    let mu = measure("u_values", "u_weights", u_values, u_weights)?;
-    let nu = measure("v_values", "v_weights", v_values, v_weights)?;
-    let settings = Settings::new(Method::OneD, p);
-    let output = detach(py, threads, move || commands::ot::run(&settings, &mu, &nu))?;
-    Ok(output.report.cost)
+    let mu = measure(
+        ("u_values", u_values),
+        ("u_weights", u_weights),
+        true,
+        ONE_D,
+    )?;
+    let nu = measure(
+        ("v_values", v_values),
+        ("v_weights", v_weights),
+        true,
+        ONE_D,
+    )?;
+    Ok(run(py, Settings::new(Method::OneD, p), (mu, nu), threads, ONE_D)?.cost)
 }
 
 /// ``gradflow ot``: W_p between the point clouds ``x`` (n × d) and ``y`` (m × d) with weights
@@ -481,24 +399,20 @@ pub fn solve<'py>(
         p,
         reg,
         tol,
-        max_iter: crate::kernel::count("max_iter", max_iter)?,
+        max_iter: count("max_iter", max_iter)?,
         eps_scaling,
         online,
         divergence,
-        projections: crate::kernel::count("projections", projections)?,
+        projections: count("projections", projections)?,
         seed,
         plan,
     };
-    settings.validate().or_raise()?;
-    let mu = measure("x", "wx", x, wx)?;
-    let nu = measure("y", "wy", y, wy)?;
-    let mut output = detach(py, threads, move || commands::ot::run(&settings, &mu, &nu))?;
-    if let Some(message) = output.failure {
-        return Err(NumericalError::new_err(message));
-    }
-    let report = &mut output.report;
+    settings.validate().or_raise_as(SOLVE)?;
+    let mu = measure(("x", x), ("wx", wx), false, SOLVE)?;
+    let nu = measure(("y", y), ("wy", wy), false, SOLVE)?;
+    let mut report = run(py, settings, (mu, nu), threads, SOLVE)?;
     let plan = report.plan.take();
-    let dict = to_dict(py, &*report)?;
+    let dict = to_dict(py, &report)?;
     if let Some(p) = plan {
         dict.set_item("plan", to_numpy2(py, p)?)?;
     }

@@ -2,14 +2,26 @@
 
 use crate::convert::to_numpy2;
 use crate::errors::OrRaise;
-use crate::threads::detach;
-use gradflow::commands;
+use crate::threads::run_cancellable;
+use gradflow::commands::{self, Names};
 use gradflow::spec::{RunOutcome, Spec};
-use gradflow::{Error, Matrix};
+use gradflow::Error;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use std::path::{Path, PathBuf};
+
+/// `gradflow.run`'s names of the CLI's flags.
+const RUN: Names = &[("--out", "out"), ("--resume", "resume")];
+
+/// `gradflow.reproduce`'s names of the CLI's flags.
+const REPRODUCE: Names = &[
+    ("--only", "only"),
+    ("--seeds", "seeds"),
+    ("--seed", "seed"),
+    ("--out", "out"),
+    ("--quick", "quick"),
+];
 
 /// A JSON value as Python objects.
 fn from_json<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
@@ -57,41 +69,19 @@ fn load_spec(spec: &Bound<'_, PyAny>) -> PyResult<(Spec, PathBuf)> {
     Ok((parsed, gradflow::spec::base_dir(&path)))
 }
 
-/// The metrics of every trial as one table of columns, with a leading `trial` column (the
-/// layout of `metrics.csv`).
+/// The metrics table ([`RunOutcome::metrics`], the layout of `metrics.csv`) as columns: a
+/// `pandas.DataFrame` when pandas is importable (gradflow does not depend on it), else a dict
+/// of float64 arrays.
 fn metrics_columns<'py>(py: Python<'py>, outcome: &RunOutcome) -> PyResult<Bound<'py, PyAny>> {
+    let table = outcome.metrics();
     let columns = PyDict::new(py);
-    let Some(first) = outcome.trials.first() else {
-        return Ok(columns.into_any());
-    };
-    let mut trial = Vec::new();
-    let mut data: Vec<Vec<f64>> = vec![Vec::new(); first.table.columns.len()];
-    for (k, t) in outcome.trials.iter().enumerate() {
-        for row in &t.table.rows {
-            trial.push(k as f64);
-            for (c, v) in data.iter_mut().zip(row) {
-                c.push(*v);
-            }
-        }
+    for (k, name) in table.columns.iter().enumerate() {
+        let column: Vec<f64> = table.rows.iter().map(|r| r[k]).collect();
+        columns.set_item(name, crate::convert::to_numpy1(py, column))?;
     }
-    columns.set_item("trial", crate::convert::to_numpy1(py, trial))?;
-    for (name, c) in first.table.columns.iter().zip(data) {
-        columns.set_item(name, crate::convert::to_numpy1(py, c))?;
-    }
-    // A DataFrame when pandas is importable; gradflow does not depend on it.
     match py.import("pandas") {
         Ok(pd) => pd.call_method1("DataFrame", (columns,)),
         Err(_) => Ok(columns.into_any()),
-    }
-}
-
-/// Rows of equal length stacked into a matrix (trials × P).
-fn stack(rows: Vec<&Vec<f64>>) -> Matrix {
-    let p = rows.first().map_or(0, |r| r.len());
-    Matrix {
-        rows: rows.len(),
-        cols: p,
-        data: rows.into_iter().flatten().copied().collect(),
     }
 }
 
@@ -111,8 +101,10 @@ fn stack(rows: Vec<&Vec<f64>>) -> Matrix {
 /// With ``out`` the CLI's files (metrics.csv, params.npy, summary.json, checkpoints) are also
 /// written there, and ``resume=True`` continues each trial from its checkpoint. A run whose
 /// loss becomes NaN raises ``gradflow.DivergedError`` (the files, if any, are written first).
-/// The GIL is released while training; ``threads`` as for every call. There is no per-step
-/// callback: the library's observers are chosen by the spec's ``[train]`` table.
+/// The GIL is released while training, and Ctrl-C stops it between two steps
+/// (KeyboardInterrupt; no output files are written then, the checkpoints so far stay);
+/// ``threads`` as for every call. There is no per-step callback: the library's observers are
+/// chosen by the spec's ``[train]`` table.
 ///
 /// Equivalent: ``gradflow run spec.toml --out out``.
 #[pyfunction]
@@ -131,26 +123,16 @@ pub fn run<'py>(
         out,
         resume,
     };
-    request.validate().or_raise()?;
-    let outcome = detach(py, threads, move || commands::run::run(&request))?;
+    request.validate().or_raise_as(RUN)?;
+    let outcome = run_cancellable(py, threads, true, RUN, move |cancel| {
+        commands::run::run(&request, cancel)
+    })?;
     let result = PyDict::new(py);
     result.set_item("metrics", metrics_columns(py, &outcome)?)?;
-    result.set_item(
-        "params",
-        to_numpy2(
-            py,
-            stack(outcome.trials.iter().map(|t| &t.params).collect()),
-        )?,
-    )?;
-    let averages: Vec<&Vec<f64>> = outcome
-        .trials
-        .iter()
-        .filter_map(|t| t.average.as_ref())
-        .collect();
-    if averages.is_empty() {
-        result.set_item("params_average", py.None())?;
-    } else {
-        result.set_item("params_average", to_numpy2(py, stack(averages))?)?;
+    result.set_item("params", to_numpy2(py, outcome.params())?)?;
+    match outcome.params_average() {
+        Some(average) => result.set_item("params_average", to_numpy2(py, average)?)?,
+        None => result.set_item("params_average", py.None())?,
     }
     result.set_item("summary", from_json(py, &outcome.summary)?)?;
     Ok(result)
@@ -161,8 +143,9 @@ pub fn run<'py>(
 /// checks, verdicts and controls) as a dict; with several ``seeds`` (e.g. "0-4" or [0, 3])
 /// the table over seeds (``seeds.json``). ``only``: claim ids (see ``gradflow list``);
 /// ``quick``: the quick setting; outputs (CSV, figures, index.html) go to ``out``. The GIL is
-/// released. Whether every check passed is ``all(c["passed"] for c in summary["claims"])``
-/// (the CLI's exit code 0 or 1).
+/// released; Ctrl-C stops the run before the next claim (a claim runs to its end). Whether
+/// every check passed is ``all(c["passed"] for c in summary["claims"])`` (the CLI's exit
+/// code 0 or 1).
 #[pyfunction]
 #[pyo3(signature = (only=None, *, quick=false, out=PathBuf::from("gradflow-out"), seed=0,
     seeds=None, verbose=false, threads=None))]
@@ -180,7 +163,7 @@ pub fn reproduce<'py>(
     let seeds = match seeds {
         None => vec![seed],
         Some(s) => match s.extract::<String>() {
-            Ok(text) => gradflow::claims::parse_seeds(&text).or_raise()?,
+            Ok(text) => gradflow::claims::parse_seeds(&text).or_raise_as(REPRODUCE)?,
             Err(_) => s.extract::<Vec<u64>>().map_err(|_| {
                 PyValueError::new_err(
                     "invalid seeds: expected \"0-9\"-style text or a list of seeds",
@@ -197,7 +180,9 @@ pub fn reproduce<'py>(
         quiet: !verbose,
         negative_control: false,
     };
-    detach(py, threads, move || commands::reproduce::run(&options))?;
+    run_cancellable(py, threads, true, REPRODUCE, move |cancel| {
+        commands::reproduce::run(&options, cancel)
+    })?;
     let file = out.join(if several {
         "seeds.json"
     } else {

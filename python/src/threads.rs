@@ -5,13 +5,13 @@
 //! on the thread count (the library's contract).
 //!
 //! Ctrl-C: Python runs its signal handlers only on the main thread, and only when asked
-//! (`PyErr_CheckSignals`). [`detach_cancellable`] runs a long computation on a helper thread
+//! (`PyErr_CheckSignals`). [`run_cancellable`] runs a long computation on a helper thread
 //! (in the pool) while the main thread, GIL released, wakes every 50 ms to ask; on a pending
 //! KeyboardInterrupt it trips the library's cancellation hook ([`Cancel`]), which the
 //! computation polls between its blocks, waits for it to stop and raises the exception.
 
 use crate::errors::OrRaise;
-use gradflow::commands::Cancel;
+use gradflow::commands::{Cancel, Names};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rayon::ThreadPool;
@@ -88,21 +88,30 @@ where
     T: Send,
     F: FnOnce() -> gradflow::Result<T> + Send,
 {
+    detach_raw(py, threads, f)?.or_raise()
+}
+
+/// [`detach`] leaving the library's result as it is.
+fn detach_raw<T, F>(py: Python<'_>, threads: Option<i64>, f: F) -> PyResult<gradflow::Result<T>>
+where
+    T: Send,
+    F: FnOnce() -> gradflow::Result<T> + Send,
+{
     let pool = pool(threads)?;
-    py.detach(move || match pool {
+    Ok(py.detach(move || match pool {
         Some(p) => p.install(f),
         None => f(),
-    })
-    .or_raise()
+    }))
 }
 
 /// How often the main thread asks for pending signals during a cancellable call.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
-/// [`detach`] for a computation that takes the library's cancellation hook: Ctrl-C stops it
-/// at its next cancellation point (see the module documentation) and raises KeyboardInterrupt.
-/// Costs a thread start (tens of µs): for long calls only.
-pub fn detach_cancellable<T, F>(py: Python<'_>, threads: Option<i64>, f: F) -> PyResult<T>
+/// Runs a computation that takes the library's cancellation hook with the GIL released, in
+/// the pool of `threads`: Ctrl-C stops it at its next cancellation point (see the module
+/// documentation) and raises KeyboardInterrupt (the outer error; the inner one is the
+/// library's). Costs a thread start (tens of µs): for long calls only.
+fn cancellable<T, F>(py: Python<'_>, threads: Option<i64>, f: F) -> PyResult<gradflow::Result<T>>
 where
     T: Send,
     F: FnOnce(Cancel<'_>) -> gradflow::Result<T> + Send,
@@ -150,6 +159,29 @@ where
     let result = outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     match raised {
         Some(e) => Err(e),
-        None => result.or_raise(),
+        None => Ok(result),
     }
+}
+
+/// A computation that takes the library's cancellation hook, run by [`cancellable`]
+/// when `long` (Ctrl-C honoured), else by [`detach`] without a hook (no helper thread: the
+/// per-call cost of a short call stays that of a plain library call). Its error names the
+/// CLI's flags in `names` by the Python function's arguments.
+pub fn run_cancellable<T, F>(
+    py: Python<'_>,
+    threads: Option<i64>,
+    long: bool,
+    names: Names,
+    f: F,
+) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce(Cancel<'_>) -> gradflow::Result<T> + Send,
+{
+    let result = if long {
+        cancellable(py, threads, f)?
+    } else {
+        detach_raw(py, threads, move || f(Cancel::NEVER))?
+    };
+    result.or_raise_as(names)
 }

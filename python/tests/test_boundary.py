@@ -100,3 +100,60 @@ def test_ctrl_c_interrupts_a_long_kernel_within_a_second(rng, threads):
     finally:
         timer.cancel()
         gradflow._gradflow._set_block_work(1 << 27)
+
+
+def _interrupt_after(seconds):
+    """Sends SIGINT to this process after `seconds`; returns the timer and the send times."""
+    sent = []
+
+    def interrupt():
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(seconds, interrupt)
+    timer.start()
+    return timer, sent
+
+
+def _long_sinkhorn(rng):
+    # 1500 × 1500 costs at ε = 1e-3 with an unreachable tolerance: every iteration is a pass over
+    # 2.25e6 entries, and 10⁵ of them take minutes.
+    x, y = rng.normal(size=(1500, 2)), rng.normal(size=(1500, 2))
+    gradflow.ot.sinkhorn(x=x, y=y, reg=1e-3, stopThr=1e-300, numItermax=100_000)
+
+
+def _long_exact(rng):
+    # Exact transport between 2000 × 2000 points: seconds of pivots — called until interrupted.
+    x, y = rng.normal(size=(2000, 3)), rng.normal(size=(2000, 3))
+    for _ in range(100):
+        gradflow.ot.emd2(x=x, y=y)
+
+
+def _long_run(rng):
+    # 3·10⁷ gradient steps on a quadratic: tens of seconds.
+    gradflow.run(
+        {
+            "model": {
+                "kind": "potential",
+                "potential": {"kind": "quadratic", "k": 1.0},
+                "dim": 2,
+                "chains": 1,
+            },
+            "optimizer": [{"kind": "sgd", "lr": 1e-9}],
+            "train": {"steps": 30_000_000, "record_every": 1_000_000},
+        }
+    )
+
+
+@pytest.mark.parametrize("call", [_long_sinkhorn, _long_exact, _long_run])
+def test_ctrl_c_interrupts_transport_and_training_within_a_second(rng, call):
+    timer, sent = _interrupt_after(0.5)
+    try:
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            call(rng)
+        assert sent, f"{call.__name__} returned after {time.perf_counter() - start:.1f} s"
+        latency = time.perf_counter() - sent[0]
+        assert latency < 1.0, latency
+    finally:
+        timer.cancel()

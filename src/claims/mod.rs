@@ -37,8 +37,8 @@ mod wasserstein_flow;
 
 pub use check::{Basis, Check, ClaimOutcome, Control, ControlResult, Relation, Verdict};
 pub use reproduce::{
-    claim_seed, parse_seeds, reproduce, run_claim, seed_rows, ClaimResult, ControlRun, Options,
-    Report, SeedRow,
+    claim_seed, parse_seeds, reproduce, reproduce_with, run_claim, seed_rows, ClaimResult,
+    ControlRun, Options, Report, SeedRow,
 };
 
 use crate::error::Result;

@@ -4,6 +4,7 @@
 //! progress to stderr.
 
 use super::{registry, report, Claim, ClaimOutcome, Context, Control, Verdict};
+use crate::commands::Cancel;
 use crate::error::{Error, Result};
 use crate::rng::Seed;
 use std::path::PathBuf;
@@ -263,6 +264,13 @@ impl Progress {
 /// Runs the selected claims for every seed and writes their outputs (see the module doc);
 /// returns one report per seed.
 pub fn reproduce(options: &Options) -> Result<Vec<Report>> {
+    reproduce_with(options, Cancel::NEVER)
+}
+
+/// [`reproduce`], polling `cancel` before every claim of every seed: once it fires it stops
+/// with [`Error::Interrupted`] (the folders of the claims already run stay; no summary of the
+/// interrupted seed is written).
+pub fn reproduce_with(options: &Options, cancel: Cancel) -> Result<Vec<Report>> {
     options.validate()?;
     let all = registry();
     std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
@@ -288,6 +296,7 @@ pub fn reproduce(options: &Options) -> Result<Vec<Report>> {
                 claim.id().to_string()
             };
             let step = s * selected.len() + k;
+            cancel.check(|| format!("before claim {label}"))?;
             progress.start(step, &label);
             let mut result = run_claim(claim.as_ref(), options.quick, seed);
             if let Ok(o) = &result.outcome {

@@ -24,9 +24,12 @@
 //! Interruption: the CLI installs [`crate::signals::install`] (SIGINT / SIGTERM remove every
 //! temporary file and exit with 130 / 143), which stops any computation. A caller that must
 //! survive the interruption (a Python session) passes a [`Cancel`] hook instead: `kernel`
-//! polls it before each block of rows and `predict` before each of its kernels and before the
-//! flow; the optimal-transport solvers, training runs and claims do not poll it (they stop
-//! only by the signal handling).
+//! polls it before each block of rows, `predict` before each of its kernels and before the
+//! flow, `ot` in its solvers' loops (every Sinkhorn iteration, every few dozen pivots of the
+//! network simplex), `run` before every training step and `reproduce` before every claim.
+//!
+//! Messages: the library names a command's settings by the CLI's flags (`--max-iter`); a
+//! front end with other names (Python's keyword arguments) rewrites them with [`renamed`].
 
 pub mod args;
 pub mod input;
@@ -69,6 +72,48 @@ impl<'a> Cancel<'a> {
     }
 }
 
+/// How a front end other than the CLI names the CLI's flags: pairs (flag, its name there),
+/// e.g. `("--max-iter", "numItermax")` for Python's `gradflow.ot.sinkhorn`. The library's
+/// messages name settings by the CLI's flags; [`renamed`] turns a message into the front
+/// end's words, so that the messages themselves exist once.
+pub type Names<'a> = &'a [(&'a str, &'a str)];
+
+/// `message` with every flag or field of `names` (as a whole word: neither preceded nor
+/// followed by a letter, digit, `-` or `_`) replaced by its name there; longer ones first
+/// (`--method exact` before `--method`). Each replacement is final (not rewritten again).
+pub fn renamed(message: &str, names: Names) -> String {
+    let mut order: Vec<&(&str, &str)> = names.iter().collect();
+    order.sort_by_key(|(flag, _)| std::cmp::Reverse(flag.len()));
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_');
+    // Pieces of the message: (text, already replaced).
+    let mut pieces: Vec<(String, bool)> = vec![(message.to_string(), false)];
+    for (flag, name) in order {
+        let mut next = Vec::new();
+        for (text, done) in pieces {
+            if done {
+                next.push((text, true));
+                continue;
+            }
+            let mut start = 0;
+            let mut from = 0;
+            while let Some(k) = text[from..].find(flag).map(|k| k + from) {
+                let end = k + flag.len();
+                let whole =
+                    !word(text[..k].chars().next_back()) && !word(text[end..].chars().next());
+                if whole {
+                    next.push((text[start..k].to_string(), false));
+                    next.push((name.to_string(), true));
+                    start = end;
+                }
+                from = end;
+            }
+            next.push((text[start..].to_string(), false));
+        }
+        pieces = next;
+    }
+    pieces.into_iter().map(|(text, _)| text).collect()
+}
+
 impl std::fmt::Debug for Cancel<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let what = if self.hook.is_some() { "hook" } else { "never" };
@@ -79,6 +124,28 @@ impl std::fmt::Debug for Cancel<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renamed_replaces_whole_flags_only() {
+        let names: Names = &[
+            ("--max-iter", "numItermax"),
+            ("--method", "method"),
+            ("--method exact", "gradflow.ot.emd"),
+            ("--reg", "reg"),
+        ];
+        let m = "raise --max-iter or --reg, or --method exact; --method, --regular, --max-iters";
+        assert_eq!(
+            renamed(m, names),
+            "raise numItermax or reg, or gradflow.ot.emd; method, --regular, --max-iters"
+        );
+        // Plain field names as whole words only; a replacement is not rewritten again.
+        let fields: Names = &[("tol", "stopThr"), ("--tol", "tol")];
+        assert_eq!(
+            renamed("invalid tol: loosen --tol (a tolerance), not stol", fields),
+            "invalid stopThr: loosen tol (a tolerance), not stol"
+        );
+        assert_eq!(renamed("invalid --only: x", &[]), "invalid --only: x");
+    }
 
     #[test]
     fn cancel_stops_once_its_hook_says_so() {

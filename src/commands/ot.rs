@@ -2,8 +2,10 @@
 //! y_j‖^p)^{1/p} between two discrete measures, by the solver the settings name (see
 //! [`crate::transport`]).
 
+use super::Cancel;
 use crate::error::Result;
-use crate::transport::{Measure, Report};
+use crate::linalg::Matrix;
+use crate::transport::{Measure, Report, Solution};
 use std::path::Path;
 
 /// The settings of `gradflow ot` — the library's [`crate::transport::Settings`]: `--method`,
@@ -22,12 +24,43 @@ pub struct Output {
     pub failure: Option<String>,
 }
 
-/// W_p(`mu`, `nu`) by [`crate::transport::solve`] (the settings checked first). The measures
-/// come from [`Measure::new`] (in memory) or [`Measure::read`] (NPY files).
-pub fn run(request: &Request, mu: &Measure, nu: &Measure) -> Result<Output> {
-    let report = crate::transport::solve(mu, nu, request)?;
+/// W_p(`mu`, `nu`) by [`crate::transport::solve_with`] (the settings checked first). The
+/// measures come from [`Measure::new`] (in memory) or [`Measure::read`] (NPY files). `cancel`
+/// is polled in the solvers' loops.
+pub fn run(request: &Request, mu: &Measure, nu: &Measure, cancel: Cancel) -> Result<Output> {
+    let report = crate::transport::solve_with(mu, nu, request, cancel)?;
     let failure = report.failure();
     Ok(Output { report, failure })
+}
+
+/// What [`run_costs`] computed.
+#[derive(Clone, Debug)]
+pub struct CostsOutput {
+    /// The solver's plan and potentials.
+    pub solution: Solution,
+    /// The values and what the method knows (no plan: it is in `solution`).
+    pub report: Report,
+    /// As [`Output::failure`].
+    pub failure: Option<String>,
+}
+
+/// The exact or dense Sinkhorn problem on the cost matrix `c` with weights `a`, `b`
+/// ([`crate::transport::solve_costs`]): the same solvers, checks and verdict as [`run`] on
+/// points, for a front end whose user gives the costs (POT's `emd(a, b, M)`).
+pub fn run_costs(
+    request: &Request,
+    a: &[f64],
+    b: &[f64],
+    c: &Matrix,
+    cancel: Cancel,
+) -> Result<CostsOutput> {
+    let (solution, report) = crate::transport::solve_costs(a, b, c, request, cancel)?;
+    let failure = report.failure();
+    Ok(CostsOutput {
+        solution,
+        report,
+        failure,
+    })
 }
 
 /// Writes the dense plan (n × m) to the NPY file `path` atomically, when the output has one
@@ -98,7 +131,7 @@ mod tests {
                 plan: true,
                 ..Request::new(Method::Exact, p)
             };
-            let mut out = run(&request, &mu, &nu).unwrap();
+            let mut out = run(&request, &mu, &nu, Cancel::NEVER).unwrap();
             assert!(out.failure.is_none());
             let r = &out.report;
             assert!(
@@ -130,6 +163,89 @@ mod tests {
     }
 
     #[test]
+    fn a_cost_matrix_gives_the_values_of_the_points_it_came_from() {
+        // The same problem through run (points) and run_costs (their cost matrix ‖x − y‖²).
+        let mu = cloud("x", |r, c| ((r * 2 + c) as f64 * 1.7).sin());
+        let nu = cloud("y", |r, c| ((r * 2 + c) as f64 * 0.6).cos() + 0.3);
+        let c = crate::transport::cost_matrix(
+            &mu.points,
+            &nu.points,
+            crate::transport::GroundCost::for_order(2.0).unwrap(),
+        )
+        .unwrap();
+        let sinkhorn = Request {
+            reg: Some(0.5),
+            ..Request::new(Method::Sinkhorn, 2.0)
+        };
+        for request in [Request::new(Method::Exact, 2.0), sinkhorn] {
+            let points = run(&request, &mu, &nu, Cancel::NEVER).unwrap();
+            let costs = run_costs(&request, &mu.weights, &nu.weights, &c, Cancel::NEVER).unwrap();
+            assert!(points.failure.is_none() && costs.failure.is_none());
+            let (a, b) = (&points.report, &costs.report);
+            assert_eq!(
+                (a.cost, a.entropic, a.iterations),
+                (b.cost, b.entropic, b.iterations)
+            );
+            assert_eq!((b.n, b.m, b.dim), (4, 4, 0));
+            match (&costs.solution, request.method) {
+                (Solution::Exact(s), Method::Exact) => assert_eq!(s.cost, a.cost),
+                (Solution::Sinkhorn(s), Method::Sinkhorn) => assert_eq!(s.cost, a.cost),
+                (s, m) => panic!("{m}: {s:?}"),
+            }
+        }
+        let e = run_costs(
+            &Request::new(Method::Sliced, 2.0),
+            &mu.weights,
+            &nu.weights,
+            &c,
+            Cancel::NEVER,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("invalid method:"), "{e}");
+    }
+
+    #[test]
+    fn the_solvers_stop_when_the_hook_fires() {
+        // The hook fires at its third poll: Sinkhorn polls every iteration, the simplex every
+        // 64 pivots (a 60-point problem takes more than 128).
+        let polls = std::sync::atomic::AtomicUsize::new(0);
+        let hook = || polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 2;
+        let points = |n, f: fn(f64) -> f64| Matrix::from_fn(n, 2, |r, c| f((r * 2 + c) as f64));
+        let mu = Measure::uniform("x", points(60, |v| (1.7 * v).sin())).unwrap();
+        let nu = Measure::uniform("y", points(60, |v| (0.6 * v).cos())).unwrap();
+        let sinkhorn = Request {
+            reg: Some(1e-3),
+            tol: 1e-300,
+            ..Request::new(Method::Sinkhorn, 2.0)
+        };
+        let online = Request {
+            online: true,
+            ..sinkhorn.clone()
+        };
+        for (request, at) in [
+            (Request::new(Method::Exact, 2.0), "interrupted after "),
+            (sinkhorn, "interrupted at Sinkhorn iteration "),
+            (online, "interrupted at online Sinkhorn iteration 3"),
+        ] {
+            polls.store(0, std::sync::atomic::Ordering::Relaxed);
+            let e = run(&request, &mu, &nu, Cancel::new(&hook)).unwrap_err();
+            assert_eq!(e.exit_code(), 130);
+            assert!(e.to_string().starts_with(at), "{e}");
+        }
+        let e = run(
+            &Request::new(Method::Exact, 2.0),
+            &mu,
+            &nu,
+            Cancel::new(&hook),
+        );
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("network-simplex pivots"));
+    }
+
+    #[test]
     fn an_unconverged_sinkhorn_run_is_a_failure_and_writes_no_plan() {
         // 9 weighted points against 7: no permutation plan meets the marginals exactly.
         let points = |n, f: fn(f64) -> f64| Matrix::from_fn(n, 3, |r, c| f((r * 3 + c) as f64));
@@ -142,7 +258,7 @@ mod tests {
             plan: true,
             ..Request::new(Method::Sinkhorn, 2.0)
         };
-        let mut out = run(&request, &mu, &nu).unwrap();
+        let mut out = run(&request, &mu, &nu, Cancel::NEVER).unwrap();
         let message = out
             .failure
             .clone()
@@ -158,7 +274,11 @@ mod tests {
     #[test]
     fn validation_errors_name_the_field() {
         let mu = cloud("x", |r, c| (r + c) as f64);
-        let bad = |request: Request| run(&request, &mu, &mu).unwrap_err().to_string();
+        let bad = |request: Request| {
+            run(&request, &mu, &mu, Cancel::NEVER)
+                .unwrap_err()
+                .to_string()
+        };
         let e = bad(Request::new(Method::Sinkhorn, 2.0));
         assert!(e.starts_with("invalid reg (ε):"), "{e}");
         let e = bad(Request::new(Method::Exact, 0.5));

@@ -2,6 +2,7 @@
 //! metrics, parameters and summary returned and, with an output folder, written there with a
 //! report (figures and `report.html`).
 
+use super::Cancel;
 use crate::error::{Error, Result};
 use crate::spec::{RunOutcome, Spec, TrialOutcome};
 use std::path::{Path, PathBuf};
@@ -59,10 +60,11 @@ impl Request {
 /// Runs the spec ([`crate::spec::run`]). With an output folder, its files are written there
 /// as the run goes, and the report after it — also after a divergence, which is then returned
 /// as [`Error::Diverged`] (the metrics recorded before it are in the folder).
-pub fn run(request: &Request) -> Result<RunOutcome> {
+/// `cancel` is polled before every training step ([`crate::spec::run_with`]).
+pub fn run(request: &Request, cancel: Cancel) -> Result<RunOutcome> {
     request.validate()?;
     let out = request.out.as_deref();
-    let outcome = crate::spec::run(&request.spec, &request.base, out, request.resume);
+    let outcome = crate::spec::run_with(&request.spec, &request.base, out, request.resume, cancel);
     if let (Some(dir), true) = (
         out,
         outcome.is_ok() || matches!(outcome, Err(Error::Diverged { .. })),
@@ -123,7 +125,7 @@ record_every = 1
 
     #[test]
     fn a_run_in_memory_follows_gradient_descent_on_a_quadratic() {
-        let outcome = run(&request(None, false)).unwrap();
+        let outcome = run(&request(None, false), Cancel::NEVER).unwrap();
         assert_eq!(outcome.trials.len(), 1);
         let trial = &outcome.trials[0];
         let loss = trial.table.column("train_loss").unwrap();
@@ -144,18 +146,38 @@ record_every = 1
     fn a_run_with_an_output_folder_writes_its_files_and_report() {
         let dir = std::env::temp_dir().join(format!("gradflow-cmd-run-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let outcome = run(&request(Some(dir.clone()), false)).unwrap();
+        let outcome = run(&request(Some(dir.clone()), false), Cancel::NEVER).unwrap();
         for file in ["metrics.csv", "summary.json", "params.npy", "report.html"] {
             assert!(dir.join(file).is_file(), "{file}");
         }
         let params = crate::data::io::read_npy_matrix(&dir.join("params.npy")).unwrap();
         assert_eq!(params.data, outcome.trials[0].params);
+        assert_eq!(params, outcome.params());
+        // The files are the outcome's tables: what a caller without a folder gets.
+        let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        let metrics = outcome.metrics();
+        assert_eq!(csv, metrics.to_csv().unwrap());
+        assert_eq!(metrics.columns[0], "trial");
+        assert_eq!(metrics.rows.len(), 9);
+        assert!(outcome.params_average().is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
+    fn a_run_stops_at_the_step_where_the_hook_fires() {
+        // The hook is polled once per step and fires at its fourth poll: before step 3.
+        let polls = std::sync::atomic::AtomicUsize::new(0);
+        let hook = || polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 3;
+        let e = run(&request(None, false), Cancel::new(&hook)).unwrap_err();
+        assert_eq!(e.to_string(), "interrupted at training step 3");
+        assert_eq!(e.exit_code(), 130);
+    }
+
+    #[test]
     fn resume_needs_an_output_folder() {
-        let e = run(&request(None, true)).unwrap_err().to_string();
+        let e = run(&request(None, true), Cancel::NEVER)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("invalid resume:"), "{e}");
     }
 }

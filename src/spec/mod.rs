@@ -38,6 +38,7 @@ pub mod model;
 pub mod optimizer;
 mod toml_error;
 
+use crate::commands::Cancel;
 use crate::data::io::{write_atomic, write_npy_matrix, Table};
 use crate::error::{Error, Result};
 use crate::kernel::observer::KernelDiagnostics;
@@ -273,6 +274,61 @@ pub struct RunOutcome {
     pub summary: serde_json::Value,
 }
 
+impl RunOutcome {
+    /// The metrics of every trial as one table (`metrics.csv`): a leading `trial` column (the
+    /// trial's index), then the trials' columns, rows trial by trial.
+    pub fn metrics(&self) -> Table {
+        metrics_table(&self.trials)
+    }
+
+    /// The final parameters θ_T of every trial, trials × P (`params.npy`).
+    pub fn params(&self) -> Matrix {
+        stack_rows(self.trials.iter().map(|t| &t.params).collect())
+    }
+
+    /// The averaged iterates of every trial, trials × P (`params_average.npy`), when the run
+    /// averaged them.
+    pub fn params_average(&self) -> Option<Matrix> {
+        params_average(&self.trials)
+    }
+}
+
+/// See [`RunOutcome::metrics`].
+fn metrics_table(trials: &[TrialOutcome]) -> Table {
+    let mut metrics = Table::default();
+    if let Some(first) = trials.first() {
+        metrics.columns = std::iter::once("trial".to_string())
+            .chain(first.table.columns.iter().cloned())
+            .collect();
+    }
+    for (k, t) in trials.iter().enumerate() {
+        for row in &t.table.rows {
+            metrics.rows.push(
+                std::iter::once(k as f64)
+                    .chain(row.iter().copied())
+                    .collect(),
+            );
+        }
+    }
+    metrics
+}
+
+/// Rows of equal length stacked into a matrix.
+fn stack_rows(rows: Vec<&Vec<f64>>) -> Matrix {
+    let p = rows.first().map_or(0, |r| r.len());
+    Matrix {
+        rows: rows.len(),
+        cols: p,
+        data: rows.into_iter().flatten().copied().collect(),
+    }
+}
+
+/// See [`RunOutcome::params_average`].
+fn params_average(trials: &[TrialOutcome]) -> Option<Matrix> {
+    let averages: Vec<&Vec<f64>> = trials.iter().filter_map(|t| t.average.as_ref()).collect();
+    (!averages.is_empty()).then(|| stack_rows(averages))
+}
+
 fn step_count(field: &str, v: i64, allow_zero: bool) -> Result<u64> {
     Ok(limits::count(field, v, if allow_zero { 0 } else { 1 })? as u64)
 }
@@ -290,6 +346,19 @@ pub fn trial_seed(root: Seed, trial: usize) -> Seed {
 /// continues from its checkpoint in `out` when there is one. A divergence is reported as
 /// [`Error::Diverged`] after the files have been written.
 pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result<RunOutcome> {
+    run_with(spec, base, out, resume, Cancel::NEVER)
+}
+
+/// [`run`], polling `cancel` before every training step of every trial
+/// ([`Trainer::run_with`]): once it fires the run stops with [`Error::Interrupted`] and writes
+/// no outputs (the checkpoints written so far stay, for `resume`).
+pub fn run_with(
+    spec: &Spec,
+    base: &Path,
+    out: Option<&Path>,
+    resume: bool,
+    cancel: Cancel,
+) -> Result<RunOutcome> {
     let seed = Seed(spec.seed);
     let trials = step_count("trials", spec.trials, false)? as usize;
     let steps = step_count("train.steps", spec.train.steps, false)?;
@@ -434,7 +503,14 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
                 } else {
                     steps
                 };
-                match trainer.run(&mut state, &data.train, until, &mut observers, &mut table) {
+                match trainer.run_with(
+                    &mut state,
+                    &data.train,
+                    until,
+                    &mut observers,
+                    &mut table,
+                    cancel,
+                ) {
                     Ok(()) => {}
                     Err(Error::Diverged { step, loss }) => {
                         diverged = Some((step, loss));
@@ -559,37 +635,13 @@ fn summarize(
 }
 
 fn write_outputs(dir: &Path, trials: &[TrialOutcome], summary: &serde_json::Value) -> Result<()> {
-    let mut metrics = Table::default();
-    if let Some(first) = trials.first() {
-        metrics.columns = std::iter::once("trial".to_string())
-            .chain(first.table.columns.iter().cloned())
-            .collect();
-    }
-    for (k, t) in trials.iter().enumerate() {
-        for row in &t.table.rows {
-            metrics.rows.push(
-                std::iter::once(k as f64)
-                    .chain(row.iter().copied())
-                    .collect(),
-            );
-        }
-    }
-    metrics.write(&dir.join("metrics.csv"))?;
-    let stack = |rows: Vec<&Vec<f64>>| -> Matrix {
-        let p = rows.first().map(|r| r.len()).unwrap_or(0);
-        Matrix {
-            rows: rows.len(),
-            cols: p,
-            data: rows.into_iter().flatten().copied().collect(),
-        }
-    };
+    metrics_table(trials).write(&dir.join("metrics.csv"))?;
     write_npy_matrix(
         &dir.join("params.npy"),
-        &stack(trials.iter().map(|t| &t.params).collect()),
+        &stack_rows(trials.iter().map(|t| &t.params).collect()),
     )?;
-    let averages: Vec<&Vec<f64>> = trials.iter().filter_map(|t| t.average.as_ref()).collect();
-    if !averages.is_empty() {
-        write_npy_matrix(&dir.join("params_average.npy"), &stack(averages))?;
+    if let Some(average) = params_average(trials) {
+        write_npy_matrix(&dir.join("params_average.npy"), &average)?;
     }
     for (k, t) in trials.iter().enumerate() {
         if let Some(first) = t.particles.first() {

@@ -21,6 +21,7 @@ pub use checkpoint::Checkpoint;
 pub use fingerprint::Fingerprint;
 pub use observer::{Observer, PredictionProbe, Snapshot, TestLoss};
 
+use crate::commands::Cancel;
 use crate::data::io::Table;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -237,6 +238,21 @@ impl Trainer<'_> {
         observers: &mut [&mut dyn Observer],
         table: &mut Table,
     ) -> Result<()> {
+        self.run_with(state, data, until, observers, table, Cancel::NEVER)
+    }
+
+    /// [`Trainer::run`], polling `cancel` before every step: once it fires the run stops
+    /// with [`Error::Interrupted`], `state` at the last completed step (a consistent state:
+    /// [`Trainer::run`] resumes from it with the same result as an uninterrupted run).
+    pub fn run_with(
+        &self,
+        state: &mut TrainState,
+        data: &Dataset,
+        until: u64,
+        observers: &mut [&mut dyn Observer],
+        table: &mut Table,
+        cancel: Cancel,
+    ) -> Result<()> {
         let model = self.objective.model;
         model.check_params("train state", &state.params)?;
         if let Batching::Minibatch(0) = self.batching {
@@ -274,6 +290,7 @@ impl Trainer<'_> {
         let started = state.step;
         while state.step < until {
             let t = state.step;
+            cancel.check(|| format!("at training step {t}"))?;
             let batch = sampler.batch(t, data, &mut batch_buffer);
             let ctx = StepContext::new(t, self.seed);
             let batch_data = batch.unwrap_or(data);

@@ -10,6 +10,7 @@
 //! Σ a_i f_i + Σ b_j g_j = ⟨C, P⟩ (strong duality; `tests/transport.rs` checks it).
 
 use super::Plan;
+use crate::commands::Cancel;
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 
@@ -393,6 +394,16 @@ crate::linalg::simd_dispatch! {
 /// non-negative with equal total mass (b is rescaled to a's total when they differ by ≤ 1e-6
 /// relative).
 pub fn solve(a: &[f64], b: &[f64], c: &Matrix) -> Result<ExactSolution> {
+    solve_with(a, b, c, Cancel::NEVER)
+}
+
+/// Pivots between two polls of the cancellation hook in [`solve_with`] (a pivot costs a
+/// pricing block of √(nm) arcs and a tree update of O(n + m)).
+const CANCEL_PIVOTS: usize = 64;
+
+/// [`solve`], polling `cancel` every [`CANCEL_PIVOTS`] pivots: once it fires the solve stops
+/// with [`Error::Interrupted`].
+pub fn solve_with(a: &[f64], b: &[f64], c: &Matrix, cancel: Cancel) -> Result<ExactSolution> {
     let b = super::check_problem("exact transport", a, b, c, false)?;
     let (n, m) = (a.len(), b.len());
     let mut basis = Basis::new(a, &b, &c.data);
@@ -403,7 +414,12 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix) -> Result<ExactSolution> {
     let mut next = 0usize;
     let mut pivots = 0usize;
     let mut path = Vec::new();
+    let mut loops = 0usize;
     while let Some(e_in) = basis.price(&mut next, block, tol) {
+        if loops.is_multiple_of(CANCEL_PIVOTS) {
+            cancel.check(|| format!("after {pivots} network-simplex pivots"))?;
+        }
+        loops += 1;
         if basis.in_tree[e_in] {
             // Round-off made a tree arc look improving: clean the potentials and price again.
             basis.recompute_potentials();

@@ -27,7 +27,7 @@ pub mod sinkhorn;
 pub mod sliced;
 pub mod solve;
 
-pub use solve::{solve, Method, Report, Settings};
+pub use solve::{solve, solve_costs, solve_with, Method, Report, Settings, Solution};
 
 use crate::error::{check_finite, Error, Result};
 use crate::linalg::{self, Matrix};

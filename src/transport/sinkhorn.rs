@@ -27,6 +27,7 @@
 //! iterations, whichever comes first; only the last stage (at ε) uses `tol`.
 
 use super::{check_same_dim, cost_rows, squared_norms, GroundCost, Measure, COST_TILE};
+use crate::commands::Cancel;
 use crate::error::{check_positive, Error, Result};
 use crate::linalg;
 use crate::linalg::Matrix;
@@ -287,10 +288,13 @@ impl<'a> Dense<'a> {
         self.absorb_to(self.eps);
     }
 
-    /// Runs iterations until the error is below `tol` or `max_iter` are done.
-    fn run(&mut self, tol: f64, max_iter: usize) -> Result<(usize, f64)> {
+    /// Runs iterations until the error is below `tol` or `max_iter` are done; `cancel` is
+    /// polled before each iteration (one pass over the n × m kernel: the poll is free beside
+    /// it).
+    fn run(&mut self, tol: f64, max_iter: usize, cancel: Cancel) -> Result<(usize, f64)> {
         let mut err = f64::INFINITY;
         for it in 1..=max_iter {
+            cancel.check(|| format!("at Sinkhorn iteration {it} (ε = {})", self.eps))?;
             err = self.iterate()?;
             if err < tol {
                 return Ok((it, err));
@@ -340,6 +344,18 @@ fn sum_partials(partials: Vec<Vec<f64>>, m: usize) -> Vec<f64> {
 /// Solves the entropic problem on a dense cost matrix (see the module docs for the stopping
 /// rule and ε-scaling). Weights must be positive with equal total mass.
 pub fn solve(a: &[f64], b: &[f64], c: &Matrix, opts: &Options) -> Result<SinkhornSolution> {
+    solve_with(a, b, c, opts, Cancel::NEVER)
+}
+
+/// [`solve`], polling `cancel` before every iteration (of every ε-scaling stage): once it
+/// fires the solve stops with [`Error::Interrupted`].
+pub fn solve_with(
+    a: &[f64],
+    b: &[f64],
+    c: &Matrix,
+    opts: &Options,
+    cancel: Cancel,
+) -> Result<SinkhornSolution> {
     opts.check()?;
     let b = &super::check_problem("sinkhorn", a, b, c, true)?;
     let max_cost = c.data.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
@@ -352,11 +368,11 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix, opts: &Options) -> Result<Sinkhor
             state.absorb_to(eps);
         }
         iterations += state
-            .run(opts.stage_tol.max(opts.tol), opts.stage_iterations)?
+            .run(opts.stage_tol.max(opts.tol), opts.stage_iterations, cancel)?
             .0;
     }
     state.absorb_to(opts.reg);
-    let (it, _) = state.run(opts.tol, opts.max_iter)?;
+    let (it, _) = state.run(opts.tol, opts.max_iter, cancel)?;
     iterations += it;
     let (plan, phi, psi, cost, kl) = state.finish();
     let eps = opts.reg;
@@ -473,13 +489,24 @@ fn plan_values(
 /// The debiased Sinkhorn divergence S_ε(μ, ν) = OT_ε(μ, ν) − ½ OT_ε(μ, μ) − ½ OT_ε(ν, ν)
 /// (Feydy et al. 2019): ≥ 0, and 0 iff μ = ν. The symmetric terms use [`solve_symmetric`].
 pub fn divergence(mu: &Measure, nu: &Measure, ground: GroundCost, opts: &Options) -> Result<f64> {
+    divergence_with(mu, nu, ground, opts, Cancel::NEVER)
+}
+
+/// [`divergence`], polling `cancel` before every iteration of its three solves.
+pub fn divergence_with(
+    mu: &Measure,
+    nu: &Measure,
+    ground: GroundCost,
+    opts: &Options,
+    cancel: Cancel,
+) -> Result<f64> {
     check_same_dim(mu, nu)?;
     let c = super::cost_matrix(&mu.points, &nu.points, ground)?;
-    let cross = solve(&mu.weights, &nu.weights, &c, opts)?.entropic;
+    let cross = solve_with(&mu.weights, &nu.weights, &c, opts, cancel)?.entropic;
     drop(c);
     let selfterm = |x: &Measure| -> Result<f64> {
         let c = super::cost_matrix(&x.points, &x.points, ground)?;
-        solve_symmetric(&x.weights, &c, opts)
+        symmetric(&x.weights, &c, opts, cancel)
     };
     Ok(cross - 0.5 * selfterm(mu)? - 0.5 * selfterm(nu)?)
 }
@@ -489,13 +516,19 @@ pub fn divergence(mu: &Measure, nu: &Measure, ground: GroundCost, opts: &Options
 /// diag(u) K diag(u) is symmetric at every step; it converges in a few dozen iterations where
 /// the alternating updates crawl. Stops when ‖u ⊙ K u − a‖₂ < `tol`; stabilised like [`solve`].
 pub fn solve_symmetric(a: &[f64], c: &Matrix, opts: &Options) -> Result<f64> {
+    symmetric(a, c, opts, Cancel::NEVER)
+}
+
+/// [`solve_symmetric`], polling `cancel` before every iteration.
+fn symmetric(a: &[f64], c: &Matrix, opts: &Options, cancel: Cancel) -> Result<f64> {
     opts.check()?;
     super::check_problem("sinkhorn", a, a, c, true)?;
     let eps = opts.reg;
     let n = a.len();
     let mut state = Dense::new(c, a, a, eps);
     let mut converged = false;
-    for _ in 0..opts.max_iter {
+    for it in 0..opts.max_iter {
+        cancel.check(|| format!("at symmetric Sinkhorn iteration {}", it + 1))?;
         let u = state.u.clone();
         let ku: Vec<f64> = state
             .k
@@ -604,6 +637,17 @@ pub fn solve_online(
     ground: GroundCost,
     opts: &Options,
 ) -> Result<SinkhornSolution> {
+    solve_online_with(mu, nu, ground, opts, Cancel::NEVER)
+}
+
+/// [`solve_online`], polling `cancel` before every iteration (two passes over the costs).
+pub fn solve_online_with(
+    mu: &Measure,
+    nu: &Measure,
+    ground: GroundCost,
+    opts: &Options,
+    cancel: Cancel,
+) -> Result<SinkhornSolution> {
     opts.check()?;
     check_same_dim(mu, nu)?;
     for (name, w) in [("x", &mu.weights), ("y", &nu.weights)] {
@@ -641,6 +685,12 @@ pub fn solve_online(
         };
         phi = lse_update(x, &mu.weights, y, &psi, ground, eps);
         for _ in 0..budget {
+            cancel.check(|| {
+                format!(
+                    "at online Sinkhorn iteration {} (ε = {eps})",
+                    iterations + 1
+                )
+            })?;
             let new_psi = lse_update(y, &nu.weights, x, &phi, ground, eps);
             // Column marginal of the plan (φ, ψ): b_j exp((ψ_j − ψ_new_j)/ε).
             err = nu

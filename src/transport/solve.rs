@@ -7,6 +7,7 @@
 //! says so in words, and the CLI turns it into a warning and its own exit code.
 
 use super::{check_same_dim, cost_matrix, exact, one_d, sinkhorn, sliced, GroundCost, Measure};
+use crate::commands::Cancel;
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::Matrix;
 use serde::Serialize;
@@ -223,14 +224,16 @@ pub struct Report {
 }
 
 impl Report {
-    fn new(settings: &Settings, mu: &Measure, nu: &Measure, cost: f64) -> Report {
+    /// The report of `settings`' method between n and m points of dimension `dim` with
+    /// transport value `cost` (W_p^p); the method's own fields empty.
+    fn new(settings: &Settings, (n, m, dim): (usize, usize, usize), cost: f64) -> Report {
         let w = super::Wasserstein::from_cost(cost, settings.p);
         Report {
             method: settings.method,
             p: settings.p,
-            n: mu.len(),
-            m: nu.len(),
-            dim: mu.dim(),
+            n,
+            m,
+            dim,
             cost: w.cost,
             distance: w.distance,
             dual_value: None,
@@ -246,6 +249,38 @@ impl Report {
             divergence: None,
             plan: None,
         }
+    }
+
+    /// The report of an exact solution (the plan when `settings.plan`).
+    fn exact(
+        settings: &Settings,
+        shape: (usize, usize, usize),
+        sol: &exact::ExactSolution,
+    ) -> Report {
+        let mut r = Report::new(settings, shape, sol.cost);
+        r.dual_value = Some(sol.dual_value);
+        r.pivots = Some(sol.pivots);
+        r.assignment = sol.assignment();
+        r.plan = settings.plan.then(|| sol.plan.to_dense());
+        r
+    }
+
+    /// The report of a Sinkhorn solution under `opts` (without its plan): converged when the
+    /// solver says so with finite values, [`Report::failure`] otherwise.
+    fn sinkhorn(
+        settings: &Settings,
+        shape: (usize, usize, usize),
+        opts: &sinkhorn::Options,
+        sol: &sinkhorn::SinkhornSolution,
+    ) -> Report {
+        let mut r = Report::new(settings, shape, sol.cost);
+        r.reg = Some(opts.reg);
+        r.entropic = Some(sol.entropic);
+        r.iterations = Some(sol.iterations);
+        r.marginal_error = Some(sol.marginal_error);
+        r.tol = Some(opts.tol);
+        r.converged = Some(sol.converged && sol.cost.is_finite() && sol.entropic.is_finite());
+        r
     }
 
     /// `Some(message)` when the value cannot be trusted: a Sinkhorn run that did not reach its
@@ -277,25 +312,32 @@ impl Report {
 
 /// W_p(μ, ν) and what the method knows, by `settings` (checked first). See the module docs.
 pub fn solve(mu: &Measure, nu: &Measure, settings: &Settings) -> Result<Report> {
+    solve_with(mu, nu, settings, Cancel::NEVER)
+}
+
+/// [`solve`], polling `cancel` in the solvers' loops (the network simplex every few dozen
+/// pivots, Sinkhorn every iteration): once it fires the solve stops with
+/// [`Error::Interrupted`].
+pub fn solve_with(
+    mu: &Measure,
+    nu: &Measure,
+    settings: &Settings,
+    cancel: Cancel,
+) -> Result<Report> {
     settings.validate()?;
     check_same_dim(mu, nu)?;
     let ground = GroundCost::for_order(settings.p)?;
-    let want_plan = settings.plan;
+    let shape = (mu.len(), nu.len(), mu.dim());
     match settings.method {
         Method::Exact => {
             let c = cost_matrix(&mu.points, &nu.points, ground)?;
-            let sol = exact::solve(&mu.weights, &nu.weights, &c)?;
-            let mut r = Report::new(settings, mu, nu, sol.cost);
-            r.dual_value = Some(sol.dual_value);
-            r.pivots = Some(sol.pivots);
-            r.assignment = sol.assignment();
-            r.plan = want_plan.then(|| sol.plan.to_dense());
-            Ok(r)
+            let sol = exact::solve_with(&mu.weights, &nu.weights, &c, cancel)?;
+            Ok(Report::exact(settings, shape, &sol))
         }
         Method::OneD => {
             let sol = one_d::wasserstein_1d(mu, nu, settings.p)?;
-            let mut r = Report::new(settings, mu, nu, sol.cost);
-            r.plan = want_plan.then(|| sol.plan.to_dense());
+            let mut r = Report::new(settings, shape, sol.cost);
+            r.plan = settings.plan.then(|| sol.plan.to_dense());
             Ok(r)
         }
         Method::Sliced => {
@@ -306,30 +348,76 @@ pub fn solve(mu: &Measure, nu: &Measure, settings: &Settings) -> Result<Report> 
                 settings.projections,
                 crate::Seed(settings.seed),
             )?;
-            let mut r = Report::new(settings, mu, nu, sol.cost);
+            let mut r = Report::new(settings, shape, sol.cost);
             r.projections = Some(settings.projections);
             Ok(r)
         }
         Method::Sinkhorn => {
             let opts = settings.sinkhorn_options()?;
             let sol = if settings.online {
-                sinkhorn::solve_online(mu, nu, ground, &opts)?
+                sinkhorn::solve_online_with(mu, nu, ground, &opts, cancel)?
             } else {
                 let c = cost_matrix(&mu.points, &nu.points, ground)?;
-                sinkhorn::solve(&mu.weights, &nu.weights, &c, &opts)?
+                sinkhorn::solve_with(&mu.weights, &nu.weights, &c, &opts, cancel)?
             };
-            let mut r = Report::new(settings, mu, nu, sol.cost);
-            r.reg = Some(opts.reg);
-            r.entropic = Some(sol.entropic);
-            r.iterations = Some(sol.iterations);
-            r.marginal_error = Some(sol.marginal_error);
-            r.tol = Some(opts.tol);
-            r.converged = Some(sol.converged && sol.cost.is_finite() && sol.entropic.is_finite());
+            let mut r = Report::sinkhorn(settings, shape, &opts, &sol);
             if settings.divergence && r.converged == Some(true) {
-                r.divergence = Some(sinkhorn::divergence(mu, nu, ground, &opts)?);
+                r.divergence = Some(sinkhorn::divergence_with(mu, nu, ground, &opts, cancel)?);
             }
-            r.plan = want_plan.then_some(sol.plan);
+            r.plan = settings.plan.then_some(sol.plan);
             Ok(r)
         }
+    }
+}
+
+/// What [`solve_costs`] found: the solver's own solution (plan, potentials) beside the
+/// report.
+#[derive(Clone, Debug)]
+pub enum Solution {
+    /// The network simplex's plan and dual potentials.
+    Exact(exact::ExactSolution),
+    /// Sinkhorn's dense plan and potentials.
+    Sinkhorn(sinkhorn::SinkhornSolution),
+}
+
+/// The exact (`Method::Exact`) or entropic (`Method::Sinkhorn`, dense) problem on a given
+/// n × m cost matrix `c` with weights `a`, `b` — POT's `emd` / `sinkhorn` interface, where
+/// the costs need not come from points: min_{P ∈ Π(a, b)} ⟨C, P⟩ (+ ε KL(P ‖ a ⊗ b)). The
+/// report's `cost` is ⟨C, P⟩ (W_p^p when C_ij = ‖x_i − y_j‖^p) and its `dim` 0; its plan is
+/// not filled (it is in the solution). Settings are checked first; the other methods, and
+/// `online` or `divergence`, need points (Err naming `method`).
+pub fn solve_costs(
+    a: &[f64],
+    b: &[f64],
+    c: &Matrix,
+    settings: &Settings,
+    cancel: Cancel,
+) -> Result<(Solution, Report)> {
+    settings.validate()?;
+    let shape = (c.rows, c.cols, 0);
+    match settings.method {
+        Method::Exact => {
+            let sol = exact::solve_with(a, b, c, cancel)?;
+            let mut report = Report::exact(settings, shape, &sol);
+            report.plan = None;
+            Ok((Solution::Exact(sol), report))
+        }
+        Method::Sinkhorn if !(settings.online || settings.divergence) => {
+            let opts = settings.sinkhorn_options()?;
+            let sol = sinkhorn::solve_with(a, b, c, &opts, cancel)?;
+            let report = Report::sinkhorn(settings, shape, &opts, &sol);
+            Ok((Solution::Sinkhorn(sol), report))
+        }
+        method => Err(Error::invalid(
+            "method",
+            format!(
+                "a cost matrix is solved by the exact or the dense Sinkhorn solver, not {method}{}",
+                if settings.online || settings.divergence {
+                    " with online or divergence (they need the points)"
+                } else {
+                    ""
+                }
+            ),
+        )),
     }
 }
