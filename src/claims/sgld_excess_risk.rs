@@ -135,19 +135,16 @@ impl Problem {
             batching: Batching::Minibatch(BATCH),
             ..Trainer::full_batch(objective, &optimizer, seed, steps)
         };
-        let mut state = trainer.start(model.init(&mut seed.stream("init", 0)));
-        let mut table = trainer.table(&[]);
+        let init = model.init(&mut seed.stream("init", 0));
         let (mut total, mut count) = (0.0, 0usize);
-        while state.step < steps {
-            let until = state.step + 1;
-            trainer.run(&mut state, &self.data, until, &mut [], &mut table)?;
-            if state.step > burn_in {
-                for w in model.positions(&state.params) {
-                    total += self.excess(w);
-                    count += 1;
-                }
+        // The chains' excess after every step past the burn-in.
+        trainer.fit_at(init, &self.data, &mut [], burn_in + 1..=steps, |state| {
+            for w in model.positions(&state.params) {
+                total += self.excess(w);
+                count += 1;
             }
-        }
+            Ok(())
+        })?;
         Ok(total / count.max(1) as f64)
     }
 }
