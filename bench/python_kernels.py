@@ -2,32 +2,23 @@
 analytic NNGP + NTK of FC ReLU nets (n = 4000, d = 100, 1 and 3 hidden layers, σ_w = 1.4, no
 bias) as `benches/kernels.rs` times them in Rust. One JSON line per measurement (median after a
 warm-up), in the format of bench/summarize_kernels.py. Run by bench/run_python.sh."""
-import json
+import os
 import statistics
 import sys
-import time
 import timeit
 
 import numpy as np
 
 import gradflow
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "anchors"))
+from common import kernel_inputs, kernel_report, median_time as timed  # noqa: E402
+
 QUICK = "--quick" in sys.argv
 
 
-def timed(fn, reps=3):
-    fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def report(bench, seconds, **extra):
-    print(json.dumps({"bench": bench, "impl": "gradflow (Python)", "seconds": seconds, **extra}))
-    sys.stdout.flush()
+    kernel_report("gradflow (Python)", bench, seconds, **extra)
 
 
 def per_call(fn, number=2000, repeat=7):
@@ -46,8 +37,7 @@ report("overhead_kernel_4x3", python_call - rust_call, python=python_call, rust=
 report("overhead_wasserstein_1d_4", per_call(lambda: gradflow.ot.wasserstein_1d(u, v)))
 report("overhead_predict_4x3", per_call(lambda: gradflow.predict(tiny, u, tiny, depth=1), number=500))
 
-n = 1000 if QUICK else 4000
-x = rng.normal(size=(n, 100))
+n, x = kernel_inputs(rng, QUICK)
 for depth in [1, 3]:
     t = timed(lambda: gradflow.kernel(x, depth=depth, w_std=1.4, kind="both"), reps=5)
     report("analytic", t, n=n, depth=depth, b_std=None)

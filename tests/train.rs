@@ -128,6 +128,79 @@ fn resume_from_checkpoint_is_bit_identical() {
     assert!(Checkpoint::from_bytes(b"garbage", Path::new("ckpt")).is_err());
 }
 
+/// `fit_at` reads θ at the chosen steps of one run: the run is `fit`'s (state and table), θ at
+/// step 37 is that of a run of 37 steps, and stops out of order are an error naming them.
+#[test]
+fn fit_at_reads_the_run_at_its_stops() {
+    let (model, data) = problem();
+    let optimizer = Optimizer::chain(vec![
+        Box::new(Adam::torch_default(0.01)),
+        Box::new(LangevinNoise {
+            lr: 0.01.into(),
+            inverse_temperature: 1e5,
+        }),
+    ]);
+    let trainer = Trainer {
+        record_every: 9,
+        batching: Batching::Minibatch(16),
+        ..Trainer::full_batch(Objective::squared(&model), &optimizer, Seed(4), 100)
+    };
+    let init = model.init(&mut Seed(4).stream("init", 0));
+    let (whole, whole_table) = trainer.fit(init.clone(), &data).unwrap();
+    let mut seen = Vec::new();
+    let (state, table) = trainer
+        .fit_at(init.clone(), &data, &mut [], [0, 37, 100], |s| {
+            seen.push((s.step, s.params.clone()));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(state, whole);
+    assert_eq!(table, whole_table);
+    let short = Trainer {
+        steps: 37,
+        ..trainer
+    };
+    let (at_37, _) = short.fit(init.clone(), &data).unwrap();
+    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [0, 37, 100]);
+    assert_eq!(seen[0].1, init);
+    assert_eq!(seen[1].1, at_37.params);
+    assert_eq!(seen[2].1, whole.params);
+    error_naming(
+        trainer.fit_at(init, &data, &mut [], [37, 10], |_| Ok(())),
+        "stops",
+    );
+}
+
+/// The trainer's step is `Optimizer::step`: full-batch training lands bit for bit on the
+/// iterates of the same chain run on the objective's gradient (`Optimizer::iterates`), with a
+/// look-ahead (Nesterov) and a noise transform in the chain.
+#[test]
+fn the_trainer_takes_the_optimizers_steps() {
+    let (model, data) = problem();
+    let optimizer = Optimizer::chain(vec![
+        Box::new(gradflow::optim::Nesterov {
+            theta: 0.9,
+            lr: 0.05.into(),
+        }),
+        Box::new(LangevinNoise {
+            lr: 0.05.into(),
+            inverse_temperature: 1e4,
+        }),
+    ]);
+    let objective = Objective::squared(&model);
+    let trainer = Trainer::full_batch(objective, &optimizer, Seed(6), 30);
+    let init = model.init(&mut Seed(6).stream("init", 0));
+    let (state, _) = trainer.fit(init.clone(), &data).unwrap();
+    let mut ws = gradflow::train::Workspace::default();
+    let iterates = optimizer
+        .iterates(&init, 30, Seed(6), |at, g| {
+            objective.value_and_gradient(at, &data, &mut ws, g);
+        })
+        .unwrap();
+    assert_eq!(state.params, iterates[30]);
+    assert_ne!(iterates[30], iterates[29]);
+}
+
 #[test]
 fn divergence_stops_with_the_step_and_keeps_the_rows() {
     let (model, data) = problem();

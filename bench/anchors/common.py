@@ -18,13 +18,32 @@ def report(name, anchor, seconds_per_step, **extra):
     sys.stdout.flush()
 
 
-def median_of_3(f):
-    """Median of three timed runs after one warm-up run, in seconds."""
+def median_time(f, reps=3):
+    """Median of `reps` timed runs after one warm-up run, in seconds."""
+    import statistics
     import time
     f()
     times = []
-    for _ in range(3):
+    for _ in range(reps):
         start = time.perf_counter()
         f()
         times.append(time.perf_counter() - start)
-    return sorted(times)[1]
+    return statistics.median(times)
+
+
+def median_of_3(f):
+    """Median of three timed runs after one warm-up run, in seconds."""
+    return median_time(f, 3)
+
+
+def kernel_report(impl, bench, seconds, **extra):
+    """One JSON line of the kernel benchmarks (the format of bench/summarize_kernels.py)."""
+    print(json.dumps({"bench": bench, "impl": impl, "seconds": seconds, **extra}))
+    sys.stdout.flush()
+
+
+def kernel_inputs(rng, quick):
+    """The analytic-kernel workload's inputs: n × 100 standard normal rows (n = 1000 with
+    --quick, else 4000), drawn from `rng`."""
+    n = 1000 if quick else 4000
+    return n, rng.normal(size=(n, 100))

@@ -1,12 +1,11 @@
 """neural-tangents (x64, jit) on gradflow's kernel benchmarks: analytic NNGP + NTK of FC ReLU
 nets, the empirical NTK of a two-layer ReLU net (fastest of the three implementations), and
 gradient_descent_mse predictions. One JSON line per measurement (median of 3 after warm-up)."""
-import json
 import os
 import resource
-import statistics
 import sys
-import time
+
+from common import kernel_inputs, kernel_report, median_time as timed
 
 threads = int(os.environ.get("GRADFLOW_BENCH_THREADS", "2"))
 os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}")
@@ -24,24 +23,13 @@ QUICK = "--quick" in sys.argv
 ANALYTIC_ONLY = "--analytic-only" in sys.argv
 
 
-def timed(fn, reps=3):
-    fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def report(bench, seconds, **extra):
-    print(json.dumps({"bench": bench, "impl": f"neural-tangents {nt.__version__}", "seconds": seconds, **extra}))
-    sys.stdout.flush()
+    kernel_report(f"neural-tangents {nt.__version__}", bench, seconds, **extra)
 
 
 rng = np.random.default_rng(0)
-n = 1000 if QUICK else 4000
-x = jnp.asarray(rng.normal(size=(n, 100)))
+n, x = kernel_inputs(rng, QUICK)
+x = jnp.asarray(x)
 for depth in (1, 3):
     for b_std in (None, 0.1):
         layers = []

@@ -269,8 +269,7 @@ fn separable_logistic(
         record_every: steps,
         ..Trainer::full_batch(objective, &optimizer, ctx.seed, steps)
     };
-    let mut state = trainer.start(model.init(&mut ctx.seed.stream("init", 0)));
-    let mut metrics = trainer.table(&[]);
+    let init = model.init(&mut ctx.seed.stream("init", 0));
     let mut table = Table::new(&["step", "direction_error", "norm", "normalized_margin"]);
     let mut series = Vec::new();
     // Quarter-decades from 10² to the horizon, along one trajectory.
@@ -278,9 +277,8 @@ fn separable_logistic(
         .map(|h| 10f64.powf(h as f64 / 4.0).round() as u64)
         .collect();
     let mut iterates = Vec::new();
-    for &t in &horizons {
-        trainer.run(&mut state, &data, t, &mut [], &mut metrics)?;
-        let w = &state.params;
+    trainer.fit_at(init, &data, &mut [], horizons, |state| {
+        let (t, w) = (state.step, &state.params);
         let wn = norm(w);
         let unit: Vec<f64> = w.iter().map(|v| v / wn).collect();
         let error = distance(&unit, &w_hat_unit);
@@ -292,7 +290,8 @@ fn separable_logistic(
         ]);
         series.push((t as f64, error, wn));
         iterates.push(w.clone());
-    }
+        Ok(())
+    })?;
     // The laws are asymptotic: fit them over the last two decades (9 points).
     let first = series
         .iter()

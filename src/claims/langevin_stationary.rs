@@ -22,19 +22,16 @@ pub struct LangevinStationary;
 const EK_TOLERANCE: f64 = 0.2;
 
 /// Runs GLD (`sgd` + `langevin_noise` at inverse temperature `beta`) on the chains of
-/// `potential` for up to `steps` steps, recording `observer` every `every` steps, in pieces of
-/// 20 records until `stop(observer)`; returns the metrics table (step, train_loss, the
-/// observer's columns).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gld<O: Observer>(
+/// `potential` for `steps` steps, recording `observer` every `every` steps; returns the metrics
+/// table (step, train_loss, the observer's columns).
+pub(crate) fn gld(
     potential: &Potential,
     lr: f64,
     beta: f64,
     steps: u64,
     every: u64,
     seed: Seed,
-    observer: &mut O,
-    stop: impl Fn(&O) -> bool,
+    observer: &mut dyn Observer,
 ) -> Result<Table> {
     let opt = Optimizer::chain(vec![
         Box::new(Sgd { lr: lr.into() }),
@@ -53,13 +50,8 @@ pub(crate) fn gld<O: Observer>(
         ..Trainer::full_batch(objective, &opt, seed, steps)
     };
     let data = Potential::unit_data()?;
-    let mut state = trainer.start(potential.init(&mut seed.stream("init", 0)));
-    let mut table = trainer.table(&[&mut *observer]);
-    while state.step < steps && !stop(observer) {
-        let until = (state.step + 20 * every).min(steps);
-        trainer.run(&mut state, &data, until, &mut [&mut *observer], &mut table)?;
-    }
-    Ok(table)
+    let init = potential.init(&mut seed.stream("init", 0));
+    Ok(trainer.fit_with(init, &data, &mut [observer])?.1)
 }
 
 /// The root of U′ near `x0` by Newton's method (U″(x) = 12x² − 4).
@@ -344,7 +336,6 @@ impl Claim for LangevinStationary {
             100,
             ctx.seed.child("tv", 0),
             &mut tv,
-            |_| false,
         )?;
         let steps = table.column("step")?;
         let tvs = table.column("tv_gibbs")?;

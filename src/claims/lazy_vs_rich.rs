@@ -208,12 +208,13 @@ impl Claim for LazyVsRich {
             .flat_map(|&k| widths.iter().map(move |&m| (k, m)))
             .collect();
         // Run (k, M) is seeded ctx.seed.child("movement", 100000 k + M).
-        let sweep = Sweep::new(ctx.seed, "movement", &grid, 1).run(|cell| {
-            let (k, m) = *cell.value;
-            let rich = [lazy_is_rich, rich_is_rich][k];
-            let seed = ctx.seed.child("movement", (k * 100_000 + m) as u64);
-            train(seed, m, rich, steps, &train_a, &test_a)
-        })?;
+        let sweep = Sweep::new(ctx.seed, "movement", &grid, 1)
+            .keyed(|_, &(k, m)| (k * 100_000 + m) as u64)
+            .run(|cell| {
+                let (k, m) = *cell.value;
+                let rich = [lazy_is_rich, rich_is_rich][k];
+                train(cell.point_seed, m, rich, steps, &train_a, &test_a)
+            })?;
         let mut runs = Table::new(&[
             "width",
             "rich",
@@ -292,13 +293,15 @@ impl Claim for LazyVsRich {
             let mut ratios = Vec::new();
             // Sample size n: data seeded ctx.seed.child("generalisation", n), the net
             // ctx.seed.child("rich-net", n).
-            let sweep = Sweep::new(ctx.seed, "generalisation", &SAMPLE_SIZES, 1).run(|cell| {
-                let n = *cell.value;
-                let (train_b, test_b) = data(ctx.seed.child("generalisation", n as u64), n, 1000)?;
-                let seed = ctx.seed.child("rich-net", n as u64);
-                let (_, _, rich_err) = train(seed, 512, rich_is_rich, 1500, &train_b, &test_b)?;
-                Ok((rich_err, best_kernel_error(&train_b, &test_b, LR_LAZY)?))
-            })?;
+            let sweep = Sweep::new(ctx.seed, "generalisation", &SAMPLE_SIZES, 1)
+                .keyed(|_, &n| n as u64)
+                .run(|cell| {
+                    let n = *cell.value;
+                    let (train_b, test_b) = data(cell.point_seed, n, 1000)?;
+                    let seed = ctx.seed.child("rich-net", n as u64);
+                    let (_, _, rich_err) = train(seed, 512, rich_is_rich, 1500, &train_b, &test_b)?;
+                    Ok((rich_err, best_kernel_error(&train_b, &test_b, LR_LAZY)?))
+                })?;
             for row in &sweep.rows {
                 let (n, (rich_err, kernel_err)) = (row.value, row.result);
                 let ratio = rich_err / kernel_err;

@@ -13,6 +13,7 @@ use crate::kernel::spectrum::Spectrum;
 use crate::linalg::Matrix;
 use crate::nn::{Activation, Model, TwoLayer};
 use crate::report::{Figure, Scale};
+use crate::rng::Seed;
 use crate::sweep::Sweep;
 use crate::train::{Objective, Trainer};
 
@@ -122,8 +123,7 @@ impl Claim for NtkGeneralization {
             ..TwoLayer::new(d, width, Activation::Relu, 0.5)?
         };
         let optimizer = gradient_descent(lr);
-        let train = |y: &Matrix, yt: &Matrix, label: u64| -> Result<Run> {
-            let seed = ctx.seed.child("net", label);
+        let train = |y: &Matrix, yt: &Matrix, seed: Seed| -> Result<Run> {
             let data = Dataset::new("train", x.clone(), y.clone())?;
             let trainer = Trainer::full_batch(Objective::squared(&model), &optimizer, seed, steps);
             let (state, table) = trainer.fit(model.init(&mut seed.stream("init", 0)), &data)?;
@@ -154,7 +154,7 @@ impl Claim for NtkGeneralization {
         // Labels 0 (true) and 1 (random), each trained with the seed ctx.seed.child("net", label).
         let labels = [(&y_true, &yt_true), (&y_rand, &yt_rand)];
         let runs = Sweep::new(ctx.seed, "net", &labels, 1)
-            .run(|cell| train(cell.value.0, cell.value.1, cell.index as u64))?;
+            .run(|cell| train(cell.value.0, cell.value.1, cell.point_seed))?;
         let mut results = Vec::new();
         for (label, ((y, yt), row)) in labels.iter().zip(runs.rows).enumerate() {
             let run = row.result;

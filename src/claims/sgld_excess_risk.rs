@@ -14,6 +14,7 @@ use crate::optim::{LangevinNoise, Optimizer, Sgd};
 use crate::report::{Figure, Scale};
 use crate::rng::Seed;
 use crate::stats::{fit_linear, fit_log_log, LinearFit};
+use crate::sweep::Sweep;
 use crate::train::{Batching, Objective, Trainer};
 
 /// The SGLD excess risk against β and η.
@@ -134,19 +135,16 @@ impl Problem {
             batching: Batching::Minibatch(BATCH),
             ..Trainer::full_batch(objective, &optimizer, seed, steps)
         };
-        let mut state = trainer.start(model.init(&mut seed.stream("init", 0)));
-        let mut table = trainer.table(&[]);
+        let init = model.init(&mut seed.stream("init", 0));
         let (mut total, mut count) = (0.0, 0usize);
-        while state.step < steps {
-            let until = state.step + 1;
-            trainer.run(&mut state, &self.data, until, &mut [], &mut table)?;
-            if state.step > burn_in {
-                for w in model.positions(&state.params) {
-                    total += self.excess(w);
-                    count += 1;
-                }
+        // The chains' excess after every step past the burn-in.
+        trainer.fit_at(init, &self.data, &mut [], burn_in + 1..=steps, |state| {
+            for w in model.positions(&state.params) {
+                total += self.excess(w);
+                count += 1;
             }
-        }
+            Ok(())
+        })?;
         Ok(total / count.max(1) as f64)
     }
 }
@@ -255,16 +253,12 @@ impl Claim for SgldExcessRisk {
             "gibbs_excess",
             "laplace_d_over_2beta",
         ]);
-        let mut excess = Vec::new();
-        for (k, &beta) in betas.iter().enumerate() {
-            let e = problem.sgld_excess(
-                LR,
-                run_beta(beta),
-                chains,
-                ctx.seed.child("beta", k as u64),
-            )?;
+        // β_k's chains are seeded ctx.seed.child("beta", k), η_k's ctx.seed.child("lr", k).
+        let excess = Sweep::new(ctx.seed, "beta", &betas, 1)
+            .run(|cell| problem.sgld_excess(LR, run_beta(*cell.value), chains, cell.point_seed))?
+            .column(|e| *e);
+        for (&beta, &e) in betas.iter().zip(&excess) {
             sweep.push(vec![beta, e, gibbs_excess(beta), DIM as f64 / (2.0 * beta)]);
-            excess.push(e);
         }
         let slope = fit("excess-risk slope", fit_log_log(&betas, &excess))?;
         checks.push(
@@ -294,16 +288,13 @@ impl Claim for SgldExcessRisk {
 
         // (3) the discretisation term against η at β = 16.
         let mut eta = Table::new(&["lr", "excess_risk"]);
-        let mut at_eta = Vec::new();
-        for (k, &lr) in LR_SWEEP.iter().enumerate() {
-            let e = problem.sgld_excess(
-                lr,
-                run_beta(ETA_BETA),
-                chains,
-                ctx.seed.child("lr", k as u64),
-            )?;
+        let at_eta = Sweep::new(ctx.seed, "lr", &LR_SWEEP, 1)
+            .run(|cell| {
+                problem.sgld_excess(*cell.value, run_beta(ETA_BETA), chains, cell.point_seed)
+            })?
+            .column(|e| *e);
+        for (&lr, &e) in LR_SWEEP.iter().zip(&at_eta) {
             eta.push(vec![lr, e]);
-            at_eta.push(e);
         }
         let line = fit("excess risk against η", fit_linear(&LR_SWEEP, &at_eta))?;
         let gibbs = gibbs_excess(ETA_BETA);

@@ -416,33 +416,9 @@ pub fn complexity(k_train: &Matrix, y: &Matrix) -> Result<f64> {
 
 /// Gradient-flow predictions of the infinitely wide `network` trained on (x_train, y_train):
 /// computes Θ(train, train) and Θ(test, train) (or the NNGP kernel, `kind`) and calls
-/// [`gradient_descent_mse`].
-#[allow(clippy::too_many_arguments)]
-pub fn predict(
-    network: &super::Network,
-    kind: super::Kind,
-    x_train: &Matrix,
-    y_train: &Matrix,
-    x_test: &Matrix,
-    f0: Option<(&Matrix, &Matrix)>,
-    times: &[f64],
-    settings: &FlowSettings,
-) -> Result<Predictions> {
-    predict_with(
-        network,
-        kind,
-        x_train,
-        y_train,
-        x_test,
-        f0,
-        times,
-        settings,
-        |_| Ok(()),
-    )
-}
-
-/// [`predict`], calling `before(stage)` before each of its three stages ("the training
-/// kernel", "the test kernel", "the flow"): a cancellation point, whose error stops it.
+/// [`gradient_descent_mse`], calling `before(stage)` before each of its three stages ("the
+/// training kernel", "the test kernel", "the flow"): a cancellation point, whose error stops
+/// it (`|_| Ok(())` for none).
 #[allow(clippy::too_many_arguments)]
 pub fn predict_with(
     network: &super::Network,

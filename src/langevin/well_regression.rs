@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
+use crate::nn::potential::{chain_layout, check_start};
 use crate::nn::{Cache, Landscape, Model, ParamBlock};
 use crate::rng::Rng;
 
@@ -45,12 +46,7 @@ impl WellRegression {
                 format!("expected dim ≥ 2 and chains ≥ 1, got {dim} and {chains}"),
             ));
         }
-        if start.len() != dim || start.iter().any(|v| !v.is_finite()) {
-            return Err(Error::invalid(
-                "start",
-                format!("expected {dim} finite coordinates, got {start:?}"),
-            ));
-        }
+        check_start(&start, dim)?;
         Ok(WellRegression {
             landscape,
             dim,
@@ -77,17 +73,8 @@ impl Model for WellRegression {
         self.dim - 1
     }
 
-    fn output_dim(&self) -> usize {
-        1
-    }
-
     fn layout(&self) -> Vec<ParamBlock> {
-        vec![ParamBlock {
-            name: "positions".into(),
-            offset: 0,
-            shape: vec![self.chains, self.dim],
-            trainable: true,
-        }]
+        chain_layout(self.chains, self.dim)
     }
 
     fn init(&self, _rng: &mut Rng) -> Vec<f64> {

@@ -61,9 +61,6 @@ impl Model for Factorization {
     fn input_dim(&self) -> usize {
         2
     }
-    fn output_dim(&self) -> usize {
-        1
-    }
     fn layout(&self) -> Vec<ParamBlock> {
         ParamBlock::whole("U", vec![self.size, self.rank])
     }

@@ -95,9 +95,6 @@ impl Model for InfiniteWidth {
     fn input_dim(&self) -> usize {
         self.input_dim
     }
-    fn output_dim(&self) -> usize {
-        1
-    }
     fn layout(&self) -> Vec<ParamBlock> {
         ParamBlock::whole("W", vec![self.terms, self.input_dim])
     }

@@ -76,8 +76,10 @@ pub trait Model: Send + Sync {
     fn describe(&self) -> String;
     /// Input dimension d (columns of x).
     fn input_dim(&self) -> usize;
-    /// Output dimension k.
-    fn output_dim(&self) -> usize;
+    /// Output dimension k (1 unless the model says otherwise).
+    fn output_dim(&self) -> usize {
+        1
+    }
     /// The blocks of the flat parameter vector, in order and without gaps.
     fn layout(&self) -> Vec<ParamBlock>;
     /// Draws initial parameters.

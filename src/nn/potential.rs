@@ -133,14 +133,9 @@ impl Landscape {
                 .iter()
                 .map(|v| v * v + amplitude * (1.0 - (TAU * v).cos()))
                 .sum(),
-            Landscape::SharpFlat {
-                sharp_width: a,
-                flat_width: b,
-                flat_depth: d,
-                separation: c,
-            } => {
-                let u = x[0] - c;
-                -(-x[0] * x[0] / (2.0 * a * a)).exp() - d * (-u * u / (2.0 * b * b)).exp()
+            Landscape::SharpFlat { .. } => {
+                let [_, _, d, _, sharp, flat] = self.sharp_flat_terms(x[0]);
+                -sharp - d * flat
             }
             Landscape::MullerBrown { scale } => {
                 (0..4)
@@ -153,6 +148,26 @@ impl Landscape {
                     * scale
             }
         }
+    }
+
+    /// For [`Landscape::SharpFlat`] at x: [a, b, d, u = x − c, e^{−x²/(2a²)}, e^{−u²/(2b²)}]
+    /// (zeros for the other landscapes).
+    fn sharp_flat_terms(&self, x: f64) -> [f64; 6] {
+        let Landscape::SharpFlat {
+            sharp_width: a,
+            flat_width: b,
+            flat_depth: d,
+            separation: c,
+        } = *self
+        else {
+            return [0.0; 6];
+        };
+        let u = x - c;
+        let (sharp, flat) = (
+            (-x * x / (2.0 * a * a)).exp(),
+            (-u * u / (2.0 * b * b)).exp(),
+        );
+        [a, b, d, u, sharp, flat]
     }
 
     /// ∇U(x), written into `out`.
@@ -173,15 +188,9 @@ impl Landscape {
                     .zip(x)
                     .for_each(|(o, v)| *o = 2.0 * v + amplitude * TAU * (TAU * v).sin());
             }
-            Landscape::SharpFlat {
-                sharp_width: a,
-                flat_width: b,
-                flat_depth: d,
-                separation: c,
-            } => {
-                let u = x[0] - c;
-                out[0] = x[0] / (a * a) * (-x[0] * x[0] / (2.0 * a * a)).exp()
-                    + d * u / (b * b) * (-u * u / (2.0 * b * b)).exp();
+            Landscape::SharpFlat { .. } => {
+                let [a, b, d, u, sharp, flat] = self.sharp_flat_terms(x[0]);
+                out[0] = x[0] / (a * a) * sharp + d * u / (b * b) * flat;
             }
             Landscape::MullerBrown { scale } => {
                 out[0] = 0.0;
@@ -239,12 +248,7 @@ impl Potential {
                 ));
             }
         }
-        if start.len() != dim || start.iter().any(|v| !v.is_finite()) {
-            return Err(Error::invalid(
-                "start",
-                format!("expected {dim} finite coordinates, got {start:?}"),
-            ));
-        }
+        check_start(&start, dim)?;
         crate::error::check_non_negative("init_std", init_std)?;
         Ok(Potential {
             landscape,
@@ -286,12 +290,8 @@ impl Model for Potential {
         1
     }
 
-    fn output_dim(&self) -> usize {
-        1
-    }
-
     fn layout(&self) -> Vec<ParamBlock> {
-        ParamBlock::whole("positions", vec![self.chains, self.dim])
+        chain_layout(self.chains, self.dim)
     }
 
     fn init(&self, rng: &mut Rng) -> Vec<f64> {
@@ -311,27 +311,60 @@ impl Model for Potential {
     }
 
     fn forward(&self, params: &[f64], x: &Matrix, _cache: &mut Cache, out: &mut Matrix) {
-        let total: f64 = params
-            .chunks(self.dim)
-            .map(|c| self.landscape.value(c))
-            .sum();
-        out.resize(x.rows, 1);
-        out.data.fill(total);
+        chain_sum(self.dim, params, x, out, |c| self.landscape.value(c));
     }
 
-    fn backward(
-        &self,
-        params: &[f64],
-        _x: &Matrix,
-        _cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
-        let weight: f64 = d_out.data.iter().sum();
-        for (c, g) in params.chunks(self.dim).zip(grad.chunks_mut(self.dim)) {
-            self.landscape.gradient(c, g);
-            g.iter_mut().for_each(|v| *v *= weight);
-        }
+    fn backward(&self, params: &[f64], _: &Matrix, _: &mut Cache, d_out: &Matrix, g: &mut [f64]) {
+        chain_sum_gradient(self.dim, params, d_out, g, |c, gc| {
+            self.landscape.gradient(c, gc)
+        });
+    }
+}
+
+/// The layout of C chains of dimension d: one trainable block `positions`, C × d.
+pub fn chain_layout(chains: usize, dim: usize) -> Vec<ParamBlock> {
+    ParamBlock::whole("positions", vec![chains, dim])
+}
+
+/// Checks a chain's start: `dim` finite coordinates (the error names `start`).
+pub fn check_start(start: &[f64], dim: usize) -> Result<()> {
+    if start.len() != dim || start.iter().any(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            "start",
+            format!("expected {dim} finite coordinates, got {start:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The forward pass of chains on a landscape U (the module docs): Σ_c U(θ_c), with
+/// `value(θ_c)` = U(θ_c) and θ_c the chunks of `dim` parameters, in every row of `out`
+/// (x.rows × 1; the inputs are ignored).
+pub fn chain_sum(
+    dim: usize,
+    params: &[f64],
+    x: &Matrix,
+    out: &mut Matrix,
+    value: impl Fn(&[f64]) -> f64,
+) {
+    let total: f64 = params.chunks(dim).map(value).sum();
+    out.resize(x.rows, 1);
+    out.data.fill(total);
+}
+
+/// The backward pass of [`chain_sum`]: ∂/∂θ_c of Σ_i d_out_i Σ_c U(θ_c) = (Σ_i d_out_i) ∇U(θ_c),
+/// with `gradient(θ_c, g)` writing ∇U(θ_c) into g.
+pub fn chain_sum_gradient(
+    dim: usize,
+    params: &[f64],
+    d_out: &Matrix,
+    grad: &mut [f64],
+    gradient: impl Fn(&[f64], &mut [f64]),
+) {
+    let weight: f64 = d_out.data.iter().sum();
+    for (c, g) in params.chunks(dim).zip(grad.chunks_mut(dim)) {
+        gradient(c, g);
+        g.iter_mut().for_each(|v| *v *= weight);
     }
 }
 

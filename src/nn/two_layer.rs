@@ -156,10 +156,6 @@ impl Model for TwoLayer {
         self.input_dim
     }
 
-    fn output_dim(&self) -> usize {
-        1
-    }
-
     fn layout(&self) -> Vec<ParamBlock> {
         let (w, b, a) = self.offsets();
         let (m, first) = (self.width, self.train_first);

@@ -12,6 +12,7 @@
 
 use crate::error::{Error, Result};
 use crate::linalg::{cholesky_solve, symmetric_eigen, symmetric_eigenvalues, Matrix};
+use crate::nn::potential::{chain_layout, chain_sum, chain_sum_gradient};
 use crate::nn::{Cache, Model, ParamBlock};
 use crate::rng::Rng;
 
@@ -296,17 +297,8 @@ impl Model for GaussianWells {
         1
     }
 
-    fn output_dim(&self) -> usize {
-        1
-    }
-
     fn layout(&self) -> Vec<ParamBlock> {
-        vec![ParamBlock {
-            name: "positions".into(),
-            offset: 0,
-            shape: vec![self.chains, self.dim],
-            trainable: true,
-        }]
+        chain_layout(self.chains, self.dim)
     }
 
     /// Every chain at the bowl's centre b.
@@ -317,24 +309,11 @@ impl Model for GaussianWells {
     }
 
     fn forward(&self, params: &[f64], x: &Matrix, _cache: &mut Cache, out: &mut Matrix) {
-        let total: f64 = params.chunks(self.dim).map(|c| self.value(c)).sum();
-        out.resize(x.rows, 1);
-        out.data.fill(total);
+        chain_sum(self.dim, params, x, out, |c| self.value(c));
     }
 
-    fn backward(
-        &self,
-        params: &[f64],
-        _x: &Matrix,
-        _cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
-        let weight: f64 = d_out.data.iter().sum();
-        for (c, g) in params.chunks(self.dim).zip(grad.chunks_mut(self.dim)) {
-            self.gradient(c, g);
-            g.iter_mut().for_each(|v| *v *= weight);
-        }
+    fn backward(&self, params: &[f64], _: &Matrix, _: &mut Cache, d_out: &Matrix, g: &mut [f64]) {
+        chain_sum_gradient(self.dim, params, d_out, g, |c, gc| self.gradient(c, gc));
     }
 }
 

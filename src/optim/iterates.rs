@@ -4,15 +4,15 @@
 //! gives step t. For quadratics and test objectives whose iterates are compared with closed
 //! forms or reference trajectories.
 
-use super::{Optimizer, StepBuffers, StepContext};
-use crate::error::{Error, Result};
+use super::{Optimizer, PlainStep, StepBuffers, StepContext};
+use crate::error::Result;
 use crate::rng::Seed;
 
 impl Optimizer {
     /// The iterates θ₀ … θ_T of `steps` steps from `theta0`, with the gradient
     /// `gradient(at, g)` (writing ∇L(at) into g) and the run's `seed` (what noise transforms
     /// draw from, as in [`crate::train::Trainer`]). The chain is validated first; a non-finite
-    /// iterate stops the run with [`Error::Diverged`] naming the step.
+    /// iterate stops the run with [`crate::error::Error::Diverged`] naming the step.
     pub fn iterates(
         &self,
         theta0: &[f64],
@@ -28,16 +28,18 @@ impl Optimizer {
         out.push(theta.clone());
         for step in 0..steps {
             let ctx = StepContext::new(step, seed);
-            self.step(&mut theta, &mut states, &ctx, &mut buffers, |at, g| {
+            let value_and_gradient = |at: &[f64], g: &mut [f64]| {
                 gradient(at, g);
                 0.0
-            });
-            if theta.iter().any(|v| !v.is_finite()) {
-                return Err(Error::Diverged {
-                    step: step + 1,
-                    loss: f64::NAN,
-                });
-            }
+            };
+            self.step(
+                &mut theta,
+                &mut states,
+                &ctx,
+                &mut buffers,
+                value_and_gradient,
+                &mut PlainStep,
+            )?;
             out.push(theta.clone());
         }
         Ok(out)
@@ -47,6 +49,7 @@ impl Optimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::optim::{Nesterov, Sgd};
 
     #[test]

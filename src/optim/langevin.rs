@@ -117,7 +117,7 @@ impl Transform for PriorGradient {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Optimizer, Sgd, StepBuffers};
+    use super::super::{Optimizer, PlainStep, Sgd, StepBuffers};
     use super::*;
     use crate::rng::Seed;
 
@@ -174,10 +174,19 @@ mod tests {
         let mut buffers = StepBuffers::default();
         for t in 0..200 {
             let ctx = StepContext::new(t, Seed(11));
-            opt.step(&mut x, &mut states, &ctx, &mut buffers, |at, g| {
+            let value_and_gradient = |at: &[f64], g: &mut [f64]| {
                 g.iter_mut().zip(at).for_each(|(g, v)| *g = k * v);
                 0.0
-            });
+            };
+            opt.step(
+                &mut x,
+                &mut states,
+                &ctx,
+                &mut buffers,
+                value_and_gradient,
+                &mut PlainStep,
+            )
+            .unwrap();
         }
         let var = x.iter().map(|v| v * v).sum::<f64>() / chains as f64;
         let exact = 1.0 / (beta * k * (1.0 - eta * k / 2.0));

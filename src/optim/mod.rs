@@ -30,6 +30,7 @@ pub use regularize::{Anchor, WeightDecay};
 pub use schedule::Schedule;
 pub use sgd::{HeavyBall, Momentum, Nesterov, Sgd, TorchSgd};
 
+use crate::error::{Error, Result};
 use crate::rng::Seed;
 use serde::{Deserialize, Serialize};
 
@@ -155,6 +156,36 @@ impl Points {
     }
 }
 
+/// What the caller of [`Optimizer::step`] does inside a step: between the gradient and the
+/// chain's update, and when the increment is applied. The training loop checks for divergence
+/// and records its metrics row at θ_t there, zeroes frozen blocks and adds θ_t to its iterate
+/// average; [`PlainStep`] only adds the increment.
+pub trait StepHooks {
+    /// Sees θ_t, the loss and the buffers of [`Optimizer::gradient`] (the gradient in
+    /// `buffers.grad`, the evaluation points in `buffers.points`) before the chain's update; an
+    /// error ends the step there.
+    fn inspect(&mut self, _params: &[f64], _loss: f64, _buffers: &StepBuffers) -> Result<()> {
+        Ok(())
+    }
+    /// θ ← θ + Δθ with Δθ = `delta` (which a hook may change first); returns false when some
+    /// entry of θ_{t+1} is not finite.
+    fn apply(&mut self, params: &mut [f64], delta: &mut [f64]) -> bool {
+        params
+            .iter_mut()
+            .zip(delta.iter())
+            .fold(true, |finite, (p, d)| {
+                *p += d;
+                finite & p.is_finite()
+            })
+    }
+}
+
+/// The step with no hooks: θ ← θ + Δθ.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlainStep;
+
+impl StepHooks for PlainStep {}
+
 /// A chain of transforms applied in order, with their states.
 #[derive(Debug)]
 pub struct Optimizer {
@@ -170,7 +201,7 @@ impl Optimizer {
 
     /// Checks every transform's settings ([`Transform::validate`]); errors name the field as
     /// `optimizer[K].FIELD`, K the position in the chain.
-    pub fn validate(&self) -> crate::error::Result<()> {
+    pub fn validate(&self) -> Result<()> {
         self.transforms
             .iter()
             .enumerate()
@@ -233,9 +264,11 @@ impl Optimizer {
         total / k
     }
 
-    /// One whole step θ ← θ + Δθ, Δθ the chain's update of [`Optimizer::gradient`]; returns the
-    /// loss of that gradient. (The trainer runs the same two calls with its records, frozen
-    /// blocks and iterate average between them.)
+    /// One step θ_{t+1} = θ_t + Δθ_t, the one implementation of a step (the training loop and
+    /// [`Optimizer::iterates`] both run it): the gradient of [`Optimizer::gradient`], then
+    /// `hooks.inspect`, the chain's update ([`Optimizer::update`]) and `hooks.apply`. Returns
+    /// the loss of that gradient; the inspect hook's error (θ and the states untouched), or
+    /// [`Error::Diverged`] naming step t + 1 when θ_{t+1} is not finite.
     pub fn step(
         &self,
         params: &mut [f64],
@@ -243,14 +276,18 @@ impl Optimizer {
         ctx: &StepContext,
         buffers: &mut StepBuffers,
         value_and_gradient: impl FnMut(&[f64], &mut [f64]) -> f64,
-    ) -> f64 {
+        hooks: &mut impl StepHooks,
+    ) -> Result<f64> {
         let loss = self.gradient(params, states, ctx, buffers, value_and_gradient);
+        hooks.inspect(params, loss, buffers)?;
         self.update(&mut buffers.grad, states, params, ctx);
-        params
-            .iter_mut()
-            .zip(buffers.grad.iter())
-            .for_each(|(p, d)| *p += d);
-        loss
+        if !hooks.apply(params, &mut buffers.grad) {
+            return Err(Error::Diverged {
+                step: ctx.step + 1,
+                loss: f64::NAN,
+            });
+        }
+        Ok(loss)
     }
 
     /// The points at which to evaluate the gradient of step t (empty: at θ_t); the first

@@ -9,6 +9,9 @@
 //! 3. if t is a recording step, one row of metrics at θ_t (plus every observer's columns);
 //! 4. Δθ_t from the optimizer chain; frozen blocks get 0; θ_{t+1} = θ_t + Δθ_t.
 //!
+//! Steps 2–4 are one [`Optimizer::step`], the loop's part (3, frozen blocks, the iterate
+//! average) in its hooks.
+//!
 //! A non-finite loss, gradient or parameter stops the run with [`Error::Diverged`] naming the
 //! step; the rows recorded so far stay in the caller's table.
 
@@ -27,7 +30,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::{norm, Matrix};
 use crate::nn::{Cache, Loss, Model};
-use crate::optim::{IterateAverage, Optimizer, State, StepBuffers, StepContext};
+use crate::optim::{IterateAverage, Optimizer, State, StepBuffers, StepContext, StepHooks};
 use crate::rng::Seed;
 
 /// Which samples each step uses.
@@ -199,6 +202,36 @@ impl Trainer<'_> {
         Ok((state, table))
     }
 
+    /// Runs all T steps from θ₀ with `observers`, calling `at(state)` when the run reaches each
+    /// step of `stops` (increasing, each ≤ T), θ at that step in `state.params`: the one call
+    /// for a run read at chosen steps (snapshots, averages over a window). The run, its final
+    /// state and its table are those of [`Trainer::fit_with`].
+    pub fn fit_at(
+        &self,
+        params: Vec<f64>,
+        data: &Dataset,
+        observers: &mut [&mut dyn Observer],
+        stops: impl IntoIterator<Item = u64>,
+        mut at: impl FnMut(&TrainState) -> Result<()>,
+    ) -> Result<(TrainState, Table)> {
+        let (mut state, mut table) = self.begin(params, observers);
+        for stop in stops {
+            if stop < state.step || stop > self.steps {
+                return Err(Error::invalid(
+                    "stops",
+                    format!(
+                        "expected increasing steps ≤ T = {}, got {stop} after {}",
+                        self.steps, state.step
+                    ),
+                ));
+            }
+            self.run(&mut state, data, stop, observers, &mut table)?;
+            at(&state)?;
+        }
+        self.run(&mut state, data, self.steps, observers, &mut table)?;
+        Ok((state, table))
+    }
+
     /// A run at step 0 from θ₀: its state ([`Trainer::start`]) and its empty metrics table with
     /// the observers' columns ([`Trainer::table`]), to advance with [`Trainer::run`] (the same
     /// observers each time).
@@ -286,98 +319,150 @@ impl Trainer<'_> {
         let mut batch_buffer: Option<Dataset> = None;
         let mut sampler = BatchSampler::new(self.batching, data.len(), self.seed);
         let norm0 = norm(&state.initial);
-        let every = self.record_every.max(1);
         let started = state.step;
-        while state.step < until {
-            let t = state.step;
+        let TrainState {
+            step,
+            params,
+            initial,
+            optimizer,
+            average,
+        } = state;
+        while *step < until {
+            let t = *step;
             cancel.check(|| format!("at training step {t}"))?;
             let batch = sampler.batch(t, data, &mut batch_buffer);
-            let ctx = StepContext::new(t, self.seed);
             let batch_data = batch.unwrap_or(data);
-            let loss = self.optimizer.gradient(
-                &state.params,
-                &state.optimizer,
-                &ctx,
-                &mut buffers,
-                |at, g| {
-                    self.objective
-                        .value_and_gradient(at, batch_data, &mut ws, g)
-                },
-            );
-            let lookahead = !buffers.points.is_empty();
-            let grad = &mut buffers.grad;
-            let grad_norm = norm(grad);
-            if !loss.is_finite() || !grad_norm.is_finite() {
-                return Err(Error::Diverged { step: t, loss });
-            }
-            if t.is_multiple_of(every) {
-                let train_loss = if batch.is_none() && !lookahead {
-                    loss
-                } else {
-                    self.objective.value(&state.params, data, &mut eval_ws)
-                };
-                self.record(state, train_loss, grad_norm, norm0, observers, table)?;
-            }
-            self.optimizer
-                .update(grad, &mut state.optimizer, &state.params, &ctx);
-            for r in &frozen {
-                grad[r.clone()].fill(0.0);
-            }
-            // θ_t joins the iterate average (the update above only read θ), then θ ← θ + d.
-            let finite = state.average.push_and_step(&mut state.params, grad);
-            state.step += 1;
-            if !finite {
-                return Err(Error::Diverged {
-                    step: t + 1,
-                    loss: f64::NAN,
-                });
-            }
-        }
-        if state.step == self.steps && started < self.steps {
-            // The final row, at θ_T (step T is never a loop step).
-            let loss =
+            let mut hooks = LoopStep {
+                trainer: self,
+                data,
+                full_batch: batch.is_none(),
+                step: &mut *step,
+                initial,
+                average: &mut *average,
+                frozen: &frozen,
+                norm0,
+                eval_ws: &mut eval_ws,
+                observers: &mut *observers,
+                table: &mut *table,
+            };
+            let value_and_gradient = |at: &[f64], g: &mut [f64]| {
                 self.objective
-                    .value_and_gradient(&state.params, data, &mut ws, &mut buffers.grad);
+                    .value_and_gradient(at, batch_data, &mut ws, g)
+            };
+            self.optimizer.step(
+                params,
+                optimizer,
+                &StepContext::new(t, self.seed),
+                &mut buffers,
+                value_and_gradient,
+                &mut hooks,
+            )?;
+        }
+        if *step == self.steps && started < self.steps {
+            // The final row, at θ_T (step T is never a loop step).
+            let loss = self
+                .objective
+                .value_and_gradient(params, data, &mut ws, &mut buffers.grad);
             if !loss.is_finite() {
-                return Err(Error::Diverged {
-                    step: state.step,
-                    loss,
-                });
+                return Err(Error::Diverged { step: *step, loss });
             }
             let grad_norm = norm(&buffers.grad);
-            self.record(state, loss, grad_norm, norm0, observers, table)?;
+            let snap = self.snapshot(*step, params, initial);
+            self.record(&snap, loss, grad_norm, norm0, observers, table)?;
         }
         Ok(())
     }
 
+    fn snapshot<'s>(&'s self, step: u64, params: &'s [f64], initial: &'s [f64]) -> Snapshot<'s> {
+        Snapshot {
+            step,
+            params,
+            initial,
+            objective: self.objective,
+        }
+    }
+
+    /// Appends the metrics row of `snap`: the fixed columns, then every observer's.
     fn record(
         &self,
-        state: &TrainState,
+        snap: &Snapshot<'_>,
         train_loss: f64,
         grad_norm: f64,
         norm0: f64,
         observers: &mut [&mut dyn Observer],
         table: &mut Table,
     ) -> Result<()> {
-        let dist = crate::linalg::distance(&state.params, &state.initial);
+        let dist = crate::linalg::distance(snap.params, snap.initial);
         let mut row = vec![
-            state.step as f64,
+            snap.step as f64,
             train_loss,
             grad_norm,
             dist,
             if norm0 > 0.0 { dist / norm0 } else { f64::NAN },
         ];
-        let snap = Snapshot {
-            step: state.step,
-            params: &state.params,
-            initial: &state.initial,
-            objective: self.objective,
-        };
         for o in observers.iter_mut() {
-            row.extend(o.observe(&snap)?);
+            row.extend(o.observe(snap)?);
         }
         table.push(row);
         Ok(())
+    }
+}
+
+/// The training loop's part of a step of [`Optimizer::step`]: at θ_t, the divergence check
+/// and, at a recording step, the metrics row; around θ ← θ + Δθ, frozen blocks get Δθ = 0,
+/// θ_t joins the iterate average and the state moves to step t + 1.
+struct LoopStep<'h, 'a, 'o> {
+    trainer: &'h Trainer<'a>,
+    /// The whole training set (the recorded loss is on it).
+    data: &'h Dataset,
+    /// Whether the step's batch is the whole set.
+    full_batch: bool,
+    step: &'h mut u64,
+    initial: &'h [f64],
+    average: &'h mut IterateAverage,
+    frozen: &'h [std::ops::Range<usize>],
+    norm0: f64,
+    eval_ws: &'h mut Workspace,
+    observers: &'h mut [&'o mut dyn Observer],
+    table: &'h mut Table,
+}
+
+impl StepHooks for LoopStep<'_, '_, '_> {
+    fn inspect(&mut self, params: &[f64], loss: f64, buffers: &StepBuffers) -> Result<()> {
+        let t = *self.step;
+        let grad_norm = norm(&buffers.grad);
+        if !loss.is_finite() || !grad_norm.is_finite() {
+            return Err(Error::Diverged { step: t, loss });
+        }
+        let trainer = self.trainer;
+        if t.is_multiple_of(trainer.record_every.max(1)) {
+            // The step's loss is the recorded one only on the whole set at θ_t itself.
+            let train_loss = if self.full_batch && buffers.points.is_empty() {
+                loss
+            } else {
+                trainer.objective.value(params, self.data, self.eval_ws)
+            };
+            let snap = trainer.snapshot(t, params, self.initial);
+            trainer.record(
+                &snap,
+                train_loss,
+                grad_norm,
+                self.norm0,
+                self.observers,
+                self.table,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, params: &mut [f64], delta: &mut [f64]) -> bool {
+        for r in self.frozen {
+            delta[r.clone()].fill(0.0);
+        }
+        // θ_t joins the iterate average (the update only read θ), then θ ← θ + Δθ.
+        let finite = self.average.push_and_step(params, delta);
+        *self.step += 1;
+        finite
     }
 }
 
