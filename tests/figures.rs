@@ -1,19 +1,22 @@
 //! The report as a reader sees it: `reproduce --quick` on a few claims whose figures have
 //! awkward ranges (under a decade, a few decades, values near zero), then
 //! - every SVG: no two text labels overlap (boxes from font metrics), every label inside the
-//!   canvas, fonts of at least 14 px at the displayed size;
+//!   canvas, fonts of at least 14 px at the displayed size, no literal `_` or `^` (scripts are
+//!   typeset), and no legend over a point or a line of the data;
 //! - the page: no raw TeX, relations as symbols, short numbers, the header and the citation,
 //!   a link to every CSV (which exists), links back to the contents, a print stylesheet;
 //! - in headless Chromium when it is installed (`.ci/run` installs it): no console message,
 //!   every figure of non-zero size, no overlapping text measured with the browser's own fonts,
 //!   and no request at all (the page is one self-contained file).
 
+use gradflow::report::inspect::{data_points, legend_box, legend_over_data};
 use gradflow::report::text::{overlapping_text, text_boxes};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const CLAIMS: &str = "ntk-positive,ntk-concentration,kernel-vs-network,averaged-sgd";
+const CLAIMS: &str =
+    "ntk-positive,ntk-concentration,kernel-vs-network,averaged-sgd,langevin-stationary,smoothing";
 
 /// The quick run shared by the tests of this file: its folder, stdout and stderr (or the folder
 /// named by `GRADFLOW_REPORT_DIR`, to check the output of another run, with empty streams).
@@ -105,8 +108,36 @@ fn figure_labels_do_not_overlap_fit_the_canvas_and_are_readable() {
             if b.x0 < -0.5 || b.y0 < -0.5 || b.x1 > w + 0.5 || b.y1 > h + 0.5 {
                 problems.push(format!("{name}: '{}' leaves the canvas", b.text));
             }
+            if b.text.contains(['_', '^']) {
+                problems.push(format!("{name}: '{}' shows a script's TeX", b.text));
+            }
         }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every figure of the run (all of them with `GRADFLOW_REPORT_DIR` set to the folder of a
+/// full `reproduce --quick`): the legend's box holds no marker and crosses no line.
+#[test]
+fn no_legend_hides_data() {
+    let mut problems = Vec::new();
+    let mut legends = 0;
+    for (path, svg) in svgs(page()) {
+        let name = path.display();
+        assert!(!data_points(&svg).is_empty(), "{name}: no data group");
+        if let Some(b) = legend_box(&svg) {
+            legends += 1;
+            let hidden = legend_over_data(&svg);
+            if !hidden.is_empty() {
+                problems.push(format!(
+                    "{name}: the legend {b:?} covers {} data points, e.g. {:?}",
+                    hidden.len(),
+                    hidden[0]
+                ));
+            }
+        }
+    }
+    assert!(legends >= 4, "{legends} legends");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -116,7 +147,7 @@ fn the_page_speaks_mathematics_and_names_its_provenance() {
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     let body = &html[html.find("<body").unwrap()..];
     for raw in [
-        "^{", "_{", "\\frac", "\\sqrt", "AtMost", "AtLeast", "Within", "0.000e0",
+        "^{", "_{", "^(", "_(", "\\frac", "\\sqrt", "AtMost", "AtLeast", "Within", "0.000e0",
     ] {
         assert!(!body.contains(raw), "the page shows '{raw}'");
     }

@@ -5,9 +5,10 @@
 //! lines of a predicted slope; [`Figure::svg`] draws it. Non-finite points, and non-positive
 //! ones on a log axis, are left out (a series that is a power law or an exponential belongs on
 //! log axes). The rules a figure follows (ticks, legend placement, fonts, TeX in labels) live
-//! in this module's files: [`ticks`], [`svg`], [`text`], [`typography`]; [`run`] plots the
-//! metrics of `gradflow run`. This module knows nothing of models or claims.
+//! in this module's files: [`ticks`], [`svg`], [`text`], [`typography`]; [`inspect`] reads a
+//! rendered figure back for tests; [`run`] plots the metrics of `gradflow run`. This module knows nothing of models or claims.
 
+pub mod inspect;
 pub mod page;
 pub mod run;
 pub mod svg;

@@ -117,7 +117,9 @@ pub fn figures(metrics: &Table) -> Result<Vec<Figure>> {
                     (true, true) => format!("{c}, trial {t}"),
                     (true, false) => c.clone(),
                     (false, true) => format!("trial {t}"),
-                    (false, false) => String::new(),
+                    // One line still says which metric it is (the loss group's title names
+                    // the test loss too, which a spec without test data has not).
+                    (false, false) => c.clone(),
                 };
                 series.push((name, pts));
             }
@@ -261,6 +263,11 @@ mod tests {
         // Two columns × two trials in the loss figure, labelled by both.
         assert_eq!(f[0].series.len(), 4);
         assert_eq!(f[0].series[3].label, "test_loss, trial 1");
+        // One column of one trial: the line is still named.
+        let mut one = Table::new(&["trial", "step", "train_loss"]);
+        one.push(vec![0.0, 0.0, 1.0]);
+        one.push(vec![0.0, 1.0, 0.5]);
+        assert_eq!(figures(&one).unwrap()[0].series[0].label, "train_loss");
         let missing = Table::new(&["step", "train_loss"]);
         assert!(figures(&missing).unwrap_err().to_string().contains("trial"));
     }

@@ -3,13 +3,17 @@
 //! Layout rules, in one place: the canvas is 800 px wide (shown at that size on the page, so
 //! every font is at least 14 px as displayed); margins are measured from the labels they hold
 //! ([`super::text::text_width`]); ticks come from [`super::ticks`]; the legend goes in the
-//! first corner of the plot area (upper right, upper left, lower right, lower left) where it
-//! covers no drawn point or line, else outside the plot area, right of it or, when it is wide,
-//! below it. Lines are clipped to the plot area, so nothing is drawn over the axes.
+//! emptiest corner of the plot area (upper right, upper left, lower right, lower left: the one
+//! farthest from every drawn point and line, the earlier one when several are clear by 40 px)
+//! provided it stays 8 px clear of them, else outside the plot area, right of it or, when it
+//! is wide, below it. Lines are clipped to the plot area, so nothing is drawn over the axes.
+//! The drawn series are grouped as `<g class="data">` and the legend as `<g class="legend">`,
+//! so that a test can read back what the figure shows ([`super::inspect`]). Labels are set by
+//! [`super::typography::svg`].
 
 use super::text::text_width;
 use super::ticks::{ticks, Room, Tick};
-use super::typography::{plain, unescaped};
+use super::typography::{svg as svg_text, unescaped};
 use super::{Figure, Scale, Style};
 use std::fmt::Write as _;
 
@@ -166,15 +170,41 @@ fn clip(p: (f64, f64), q: (f64, f64), r: Rect) -> Option<((f64, f64), (f64, f64)
 }
 
 fn esc(s: &str) -> String {
-    plain(s)
+    svg_text(s)
 }
 
-/// Splits `text` into lines no wider than `width` at `font` px.
+/// The words of a label with TeX fragments: split at spaces outside `{…}` groups and outside
+/// the `(…)` of a script (`e^(−β ΔV)` stays one word).
+fn words(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut open: Vec<char> = Vec::new();
+    let (mut start, mut prev) = (0, ' ');
+    for (k, c) in text.char_indices() {
+        match c {
+            '{' => open.push('}'),
+            '(' if !open.is_empty() || matches!(prev, '^' | '_') => open.push(')'),
+            '}' | ')' if open.last() == Some(&c) => {
+                open.pop();
+            }
+            ' ' if open.is_empty() => {
+                words.push(&text[start..k]);
+                start = k + 1;
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    words.push(&text[start..]);
+    words
+}
+
+/// Splits `text` (with its TeX fragments) into lines no wider than `width` at `font` px, as
+/// typeset.
 fn wrap(text: &str, font: f64, width: f64) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
-    for word in text.split(' ') {
+    for word in words(text) {
         match lines.last_mut() {
-            Some(line) if text_width(&format!("{line} {word}"), font) <= width => {
+            Some(line) if text_width(&unescaped(&format!("{line} {word}")), font) <= width => {
                 line.push(' ');
                 line.push_str(word);
             }
@@ -265,6 +295,45 @@ fn footprint(series: &[Drawn], x: Axis, y: Axis) -> Vec<(f64, f64)> {
     pts
 }
 
+/// Gap between an inside legend and the plot's frame, px.
+const LEGEND_INSET: f64 = 8.0;
+/// The least distance, px, between an inside legend and any drawn point or line (a marker's
+/// radius is 5.5 px).
+const LEGEND_CLEARANCE: f64 = 8.0;
+/// Clearance beyond which corners count as equally empty (the earlier one is then taken).
+const LEGEND_ENOUGH: f64 = 40.0;
+
+/// Distance from `p` to the rectangle `r` (0 inside).
+fn distance(r: &Rect, p: (f64, f64)) -> f64 {
+    let dx = (r.x0 - p.0).max(p.0 - r.x1).max(0.0);
+    let dy = (r.y0 - p.1).max(p.1 - r.y1).max(0.0);
+    dx.hypot(dy)
+}
+
+/// The emptiest of the candidate corners (top-left points of a `w` × `h` legend): the one
+/// farthest from every point of `footprint`, counting any clearance above
+/// [`LEGEND_ENOUGH`] as equal (then the earlier corner wins); None when every corner comes
+/// within [`LEGEND_CLEARANCE`] of a point (the legend then goes outside the plot area).
+fn emptiest(corners: &[(f64, f64)], w: f64, h: f64, footprint: &[(f64, f64)]) -> Option<Rect> {
+    let mut best: Option<(f64, Rect)> = None;
+    for &(x0, y0) in corners {
+        let r = Rect {
+            x0,
+            y0,
+            x1: x0 + w,
+            y1: y0 + h,
+        };
+        let clearance = footprint
+            .iter()
+            .map(|&p| distance(&r, p))
+            .fold(LEGEND_ENOUGH, f64::min);
+        if clearance >= LEGEND_CLEARANCE && best.is_none_or(|(c, _)| clearance > c) {
+            best = Some((clearance, r));
+        }
+    }
+    best.map(|(_, r)| r)
+}
+
 /// Where the legend goes.
 enum Placement {
     Inside(Rect),
@@ -283,7 +352,7 @@ pub(super) fn render(figure: &Figure, series: &[Drawn], xr: (f64, f64), yr: (f64
     let legend_w = 10.0 + SWATCH + 8.0 + legend_text_w + 10.0;
     let legend_h = 8.0 + row * legend.len() as f64 + 4.0;
 
-    let title_lines = wrap(&unescaped(&figure.title), FONT_TITLE, WIDTH - 40.0);
+    let title_lines = wrap(&figure.title, FONT_TITLE, WIDTH - 40.0);
     let top = 14.0 + 1.35 * FONT_TITLE * title_lines.len() as f64 + 10.0;
     let bottom_axis = 8.0 + 1.2 * FONT_TICK + 10.0 + 1.2 * FONT_LABEL + 8.0;
 
@@ -375,24 +444,20 @@ pub(super) fn render(figure: &Figure, series: &[Drawn], xr: (f64, f64), yr: (f64
         }
         if !outside {
             let pts = footprint(series, x, y);
-            let m = 8.0;
             let corners = [
-                (plot.x1 - m - legend_w, plot.y0 + m),
-                (plot.x0 + m, plot.y0 + m),
-                (plot.x1 - m - legend_w, plot.y1 - m - legend_h),
-                (plot.x0 + m, plot.y1 - m - legend_h),
+                (plot.x1 - LEGEND_INSET - legend_w, plot.y0 + LEGEND_INSET),
+                (plot.x0 + LEGEND_INSET, plot.y0 + LEGEND_INSET),
+                (
+                    plot.x1 - LEGEND_INSET - legend_w,
+                    plot.y1 - LEGEND_INSET - legend_h,
+                ),
+                (plot.x0 + LEGEND_INSET, plot.y1 - LEGEND_INSET - legend_h),
             ];
-            let free = corners.iter().map(|&(x0, y0)| Rect {
-                x0,
-                y0,
-                x1: x0 + legend_w,
-                y1: y0 + legend_h,
-            });
-            let fits =
-                legend_w < plot.x1 - plot.x0 - 2.0 * m && legend_h < plot.y1 - plot.y0 - 2.0 * m;
-            if let Some(r) = free
-                .filter(|_| fits)
-                .find(|r| !pts.iter().any(|&p| r.contains(p, 6.0)))
+            let fits = legend_w < plot.x1 - plot.x0 - 2.0 * LEGEND_INSET
+                && legend_h < plot.y1 - plot.y0 - 2.0 * LEGEND_INSET;
+            if let Some(r) = fits
+                .then(|| emptiest(&corners, legend_w, legend_h, &pts))
+                .flatten()
             {
                 placement = Placement::Inside(r);
                 layout = Some((plot, x, y, xt, yt, height));
@@ -424,7 +489,7 @@ pub(super) fn render(figure: &Figure, series: &[Drawn], xr: (f64, f64), yr: (f64
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{FONT_TITLE}\" text-anchor=\"middle\">{}</text>",
             WIDTH / 2.0,
             14.0 + FONT_TITLE + 1.35 * FONT_TITLE * k as f64,
-            xml(line)
+            esc(line)
         );
     }
     // Grid at labelled ticks, then the frame.
@@ -496,6 +561,7 @@ pub(super) fn render(figure: &Figure, series: &[Drawn], xr: (f64, f64), yr: (f64
         esc(&figure.y_label)
     );
     // Series.
+    s.push_str("<g class=\"data\">");
     for d in series {
         let px: Vec<(f64, f64)> = d.points.iter().map(|&(a, b)| (x.px(a), y.px(b))).collect();
         match d.pen.marker {
@@ -507,6 +573,7 @@ pub(super) fn render(figure: &Figure, series: &[Drawn], xr: (f64, f64), yr: (f64
             None => polyline(&mut s, &px, plot, &d.pen),
         }
     }
+    s.push_str("</g>");
     let _ = write!(
         s,
         "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"none\" stroke=\"#444444\" stroke-width=\"1\"/>",
@@ -524,7 +591,7 @@ pub(super) fn render(figure: &Figure, series: &[Drawn], xr: (f64, f64), yr: (f64
         };
         let _ = write!(
             s,
-            "<rect x=\"{lx:.1}\" y=\"{ly:.1}\" width=\"{legend_w:.1}\" height=\"{legend_h:.1}\" \
+            "<g class=\"legend\"><rect x=\"{lx:.1}\" y=\"{ly:.1}\" width=\"{legend_w:.1}\" height=\"{legend_h:.1}\" \
              fill=\"#ffffff\" fill-opacity=\"0.9\" stroke=\"#999999\" stroke-width=\"1\"/>"
         );
         for (k, d) in legend.iter().enumerate() {
@@ -552,14 +619,62 @@ pub(super) fn render(figure: &Figure, series: &[Drawn], xr: (f64, f64), yr: (f64
                 esc(&d.label)
             );
         }
+        s.push_str("</g>");
     }
     s.push_str("</svg>\n");
     s
 }
 
-/// XML-escapes text that is already typography (tick labels, wrapped title lines).
+/// XML-escapes text that is already typography (tick labels).
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emptiest_corner_is_taken() {
+        let corners = [(100.0, 0.0), (0.0, 0.0), (100.0, 100.0), (0.0, 100.0)];
+        // A point 5 px right of the lower-left corner's box rules it out (under 8 px), one
+        // 12 px below the upper-right box leaves it 12 px of room, the others 20 and 30 px.
+        let pts = [(55.0, 120.0), (130.0, 62.0), (20.0, 70.0), (130.0, 70.0)];
+        let r = emptiest(&corners, 50.0, 50.0, &pts).unwrap();
+        assert_eq!((r.x0, r.y0), (100.0, 100.0), "{r:?}");
+        // Far from everything: the first corner (upper right) wins the tie.
+        let r = emptiest(&corners, 50.0, 50.0, &[(75.0, 75.0)]).unwrap();
+        assert_eq!((r.x0, r.y0), (100.0, 0.0));
+        // A point within 8 px of every corner: none.
+        assert!(emptiest(
+            &corners,
+            50.0,
+            50.0,
+            &[(52.0, 52.0), (98.0, 98.0), (52.0, 98.0), (98.0, 52.0)]
+        )
+        .is_none());
+        assert!(emptiest(
+            &corners,
+            50.0,
+            50.0,
+            &[
+                (75.0, 75.0),
+                (60.0, 60.0),
+                (90.0, 90.0),
+                (60.0, 90.0),
+                (90.0, 60.0)
+            ]
+        )
+        .is_some());
+    }
+
+    #[test]
+    fn titles_wrap_between_words_not_inside_scripts() {
+        assert_eq!(
+            words("a e^(−β ΔV) K_{W 0} (b c)"),
+            ["a", "e^(−β ΔV)", "K_{W 0}", "(b", "c)"]
+        );
+    }
 }

@@ -81,7 +81,7 @@ fn ticks_read_zero_and_decades_once() {
     // TeX in labels is typeset.
     let f = Figure::new("t", "M^{−1/2} and e^{βΔL}").x("x_{t+1}", Scale::Linear);
     let svg = f.line("a", [(0.0, 1.0), (1.0, 2.0)]).svg().unwrap();
-    assert!(svg.contains("M^(−1/2)") && svg.contains("xₜ₊₁") && !svg.contains("^{"));
+    assert!(svg.contains("M<tspan") && svg.contains("xₜ₊₁") && !svg.contains('^'));
 }
 
 #[test]
@@ -124,6 +124,17 @@ fn legend_shows_every_style_and_hides_no_data() {
             !inside,
             "a marker at ({cx}, {cy}) under the legend {legend:?}"
         );
+    }
+}
+
+#[test]
+fn no_legend_hides_data() {
+    for f in awkward() {
+        let svg = f.svg().unwrap();
+        assert!(inspect::legend_box(&svg).is_some(), "{}", f.name);
+        assert!(!inspect::data_points(&svg).is_empty(), "{}", f.name);
+        let hidden = inspect::legend_over_data(&svg);
+        assert!(hidden.is_empty(), "{}: {hidden:?}", f.name);
     }
 }
 
