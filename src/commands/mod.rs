@@ -29,6 +29,7 @@
 //! only by the signal handling).
 
 pub mod args;
+pub mod conv;
 pub mod input;
 pub mod kernel;
 pub mod list;
