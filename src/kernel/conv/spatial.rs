@@ -70,8 +70,8 @@ impl Axis {
             for o2 in 0..output {
                 let mut list = Vec::new();
                 if shared {
-                    for d in 0..f {
-                        if let (Some(i), Some(i2)) = (taps[o][d], taps[o2][d]) {
+                    for pair in taps[o].iter().zip(&taps[o2]) {
+                        if let (&Some(i), &Some(i2)) = pair {
                             list.push((i as u32, i2 as u32, 1.0 / f as f64));
                         }
                     }
