@@ -180,6 +180,27 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Kernel(a) => {
+            if let Some(request) = a.net.conv()? {
+                if ranks > 1 {
+                    return Err(Error::invalid(
+                        "--net",
+                        "runs in one process; start it without mpirun",
+                    ));
+                }
+                let x = commands::conv::read_images(&a.x, "--x")?;
+                let x2 =
+                    a.x2.as_ref()
+                        .map(|p| commands::conv::read_images(p, "--x2"))
+                        .transpose()?;
+                let shape = commands::conv::save(&request, &x, x2.as_ref(), &a.out)?;
+                if a.json {
+                    println!("{}", commands::conv::summary(&request, &a.out, shape));
+                }
+                if !quiet {
+                    eprintln!("wrote {} ({} × {})", a.out.display(), shape.0, shape.1);
+                }
+                return Ok(0);
+            }
             let request = a.request()?;
             let (x, x2) = a.inputs()?;
             let shape = match mpi {
@@ -202,6 +223,48 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Predict(a) => {
+            if let Some(request) = a.net.conv()? {
+                if ranks > 1 || a.cg.pcg || a.cg.matrix_free {
+                    return Err(Error::invalid(
+                        "--net",
+                        "solves by eigendecomposition or Krylov in one process (no --pcg, \
+                         --matrix-free or mpirun)",
+                    ));
+                }
+                let (times, flow) = a.flow()?;
+                let read = commands::conv::read_images;
+                let (x_train, x_test) =
+                    (read(&a.x_train, "--x-train")?, read(&a.x_test, "--x-test")?);
+                let y_train = commands::Input::read(&a.y_train, "--y-train")?;
+                let f0 = match (&a.f0_train, &a.f0_test) {
+                    (Some(p), Some(q)) => Some((
+                        commands::Input::read(p, "--f0-train")?,
+                        commands::Input::read(q, "--f0-test")?,
+                    )),
+                    _ => None,
+                };
+                let predictions = commands::conv::predict(
+                    &request,
+                    (&x_train, &y_train, &x_test),
+                    f0.as_ref().map(|(p, q)| (p, q)),
+                    &times,
+                    &flow,
+                )?;
+                let shape = commands::predict::save(&predictions, &a.out, a.out_train.as_deref())?;
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"out": a.out, "shape": shape, "kind": request.kind,
+                            "times": a.time, "n_train": x_train.n, "net": request.path,
+                            "solver": predictions.solver,
+                            "krylov_steps": predictions.krylov_steps})
+                    );
+                }
+                if !quiet {
+                    eprintln!("wrote {} {:?}", a.out.display(), shape);
+                }
+                return Ok(0);
+            }
             let request = a.request()?;
             let (x_train, y_train, x_test, f0) = a.inputs()?;
             let f0 = f0

@@ -9,8 +9,13 @@ use std::path::PathBuf;
 #[derive(clap::Args, Clone, Debug)]
 pub struct NetworkArgs {
     /// Hidden (Dense + activation) layers before the final Dense(1); 1 = two-layer net.
-    #[arg(long)]
-    pub depth: usize,
+    #[arg(long, required_unless_present = "net")]
+    pub depth: Option<usize>,
+    /// A network as `[[layer]]` tables (conv, avg_pool, global_avg_pool, flatten, dense,
+    /// activations; neural-tangents' argument names) instead of the dense-only flags; inputs
+    /// (n, d), (n, L, C) or (n, H, W, C).
+    #[arg(long, conflicts_with_all = ["depth", "b_std"])]
+    pub net: Option<PathBuf>,
     /// Activation: relu, leaky_relu(α), abs, ab_relu(a, b), erf, erf(a, b, c), sigmoid_like,
     /// tanh, sigmoid, softplus, gelu, quadratic, monomial(k), identity.
     #[arg(long, default_value = "relu")]
@@ -36,6 +41,14 @@ pub struct NetworkArgs {
 }
 
 impl NetworkArgs {
+    /// The `--net` request (the NET.toml file read and parsed), `None` without `--net`.
+    pub fn conv(&self) -> Result<Option<super::conv::Request>> {
+        self.net
+            .as_deref()
+            .map(|path| super::conv::Request::read(path, self.kind))
+            .transpose()
+    }
+
     /// The architecture (the activation parsed, errors naming `--activation`; then checked) and
     /// the kernel.
     pub fn network(&self) -> Result<(crate::kernel::analytic::Network, crate::kernel::Kind)> {
@@ -43,8 +56,11 @@ impl NetworkArgs {
             .activation
             .parse()
             .map_err(|m: String| Error::invalid("--activation", m))?;
+        let depth = self
+            .depth
+            .ok_or_else(|| Error::invalid("--depth", "required (or --net NET.toml)"))?;
         let network = crate::kernel::analytic::Network {
-            depth: self.depth,
+            depth,
             activation,
             w_std: self.w_std,
             b_std: self.b_std,
@@ -211,19 +227,29 @@ impl CgArgs {
 pub type PredictInputs = (Input, Input, Input, Option<(Input, Input)>);
 
 impl PredictArgs {
+    /// The times (parsed; errors name `--time`) and the flow settings, checked.
+    pub fn flow(&self) -> Result<(Vec<f64>, crate::kernel::dynamics::FlowSettings)> {
+        let times = crate::kernel::dynamics::parse_times("--time", &self.time)?;
+        crate::kernel::dynamics::check_times(&times)?;
+        let flow = crate::kernel::dynamics::FlowSettings {
+            learning_rate: self.learning_rate,
+            diag_reg: self.diag_reg,
+            diag_reg_absolute: self.diag_reg_absolute,
+            solver: self.solver,
+        };
+        flow.validate()?;
+        Ok((times, flow))
+    }
+
     /// The request (times parsed; errors name `--time`), checked.
     pub fn request(&self) -> Result<predict::Request> {
         let (network, kind) = self.net.network()?;
+        let (times, flow) = self.flow()?;
         let request = predict::Request {
             network,
             kind,
-            times: crate::kernel::dynamics::parse_times("--time", &self.time)?,
-            flow: crate::kernel::dynamics::FlowSettings {
-                learning_rate: self.learning_rate,
-                diag_reg: self.diag_reg,
-                diag_reg_absolute: self.diag_reg_absolute,
-                solver: self.solver,
-            },
+            times,
+            flow,
         };
         request.validate()?;
         Ok(request)

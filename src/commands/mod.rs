@@ -32,6 +32,7 @@
 //! front end with other names (Python's keyword arguments) rewrites them with [`renamed`].
 
 pub mod args;
+pub mod conv;
 pub mod input;
 pub mod kernel;
 pub mod list;

@@ -2,6 +2,8 @@
 //!
 //! * [`analytic`] — infinite-width NNGP / NTK of deep fully connected nets (layer maps) and the
 //!   document's two-layer kernels K_∞ and k_∞;
+//! * [`conv`] — infinite-width NNGP / NTK of convolutional nets (CNN-GP, CNTK, global average
+//!   pooling), in neural-tangents' `stax` conventions;
 //! * [`empirical`] — finite-width NTK of any model;
 //! * [`dynamics`] — kernel gradient flow (neural-tangents' `gradient_descent_mse`), ridge
 //!   regression, √(yᵀK⁻¹y/n);
@@ -12,6 +14,7 @@
 //! * [`gauss_hermite`] — the quadrature behind activations without closed forms.
 
 pub mod analytic;
+pub mod conv;
 pub mod dynamics;
 pub mod empirical;
 pub mod gauss_hermite;

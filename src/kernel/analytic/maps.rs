@@ -9,9 +9,9 @@ use crate::nn::Activation;
 use std::f64::consts::PI;
 
 /// (E[η(u)η(v)], E[η'(u)η'(v)]) for one activation.
-pub(super) struct ActivationMap {
-    pub(super) activation: Activation,
-    pub(super) quadrature: Option<GaussHermite>,
+pub(crate) struct ActivationMap {
+    pub(crate) activation: Activation,
+    pub(crate) quadrature: Option<GaussHermite>,
 }
 
 /// One Dense layer's update of (K, Θ) (module doc): K' = w2·K + b2, Θ' = (ck·K + c1) + w2·Θ
@@ -20,17 +20,17 @@ pub(super) struct ActivationMap {
 /// (the Θ buffer is then not read, so reused buffers need no clearing, and the term is not
 /// formed).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Dense {
-    pub(super) w2: f64,
-    pub(super) b2: f64,
-    pub(super) ck: f64,
-    pub(super) c1: f64,
-    pub(super) carry: bool,
+pub(crate) struct Dense {
+    pub(crate) w2: f64,
+    pub(crate) b2: f64,
+    pub(crate) ck: f64,
+    pub(crate) c1: f64,
+    pub(crate) carry: bool,
 }
 
 impl Dense {
     #[inline(always)]
-    pub(super) fn apply(self, k: f64, t: f64) -> (f64, f64) {
+    pub(crate) fn apply(self, k: f64, t: f64) -> (f64, f64) {
         let fresh = self.ck.mul_add(k, self.c1);
         let ntk = if self.carry {
             self.w2.mul_add(t, fresh)
@@ -156,14 +156,14 @@ crate::linalg::simd_dispatch! {
 
 /// The pre-activation variances q of one layer, with √q and 1/√q (0 for q = 0).
 #[derive(Clone, Debug, Default)]
-pub(super) struct LayerVariances {
-    pub(super) q: Vec<f64>,
-    pub(super) sd: Vec<f64>,
+pub(crate) struct LayerVariances {
+    pub(crate) q: Vec<f64>,
+    pub(crate) sd: Vec<f64>,
     pub(super) isd: Vec<f64>,
 }
 
 impl LayerVariances {
-    pub(super) fn push(&mut self, q: f64) {
+    pub(crate) fn push(&mut self, q: f64) {
         let sd = q.sqrt();
         self.q.push(q);
         self.sd.push(sd);
@@ -213,7 +213,7 @@ impl ActivationMap {
     /// (the final Dense layer, after the last hidden one), if any. The a/b-ReLU family runs as
     /// one fused branch-free loop; the other activations entry by entry.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn apply_layer(
+    pub(crate) fn apply_layer(
         &self,
         (dense, post): (Dense, Option<Dense>),
         q1: f64,
@@ -245,7 +245,7 @@ impl ActivationMap {
         }
     }
 
-    pub(super) fn new(activation: Activation, degree: usize) -> Result<ActivationMap> {
+    pub(crate) fn new(activation: Activation, degree: usize) -> Result<ActivationMap> {
         activation
             .validate()
             .map_err(|e| Error::invalid("activation", e))?;
@@ -268,7 +268,7 @@ impl ActivationMap {
     }
 
     /// E[η(u)²] for u ~ N(0, q).
-    pub(super) fn variance(&self, q: f64) -> f64 {
+    pub(crate) fn variance(&self, q: f64) -> f64 {
         match self.activation {
             Activation::Relu => 0.5 * q,
             Activation::AbRelu { a, b } => 0.5 * (a * a + b * b) * q,
@@ -286,7 +286,7 @@ impl ActivationMap {
     }
 
     /// (E[η(u)η(v)], E[η'(u)η'(v)]); `diagonal` forces cos θ = 1.
-    pub(super) fn pair(&self, q1: f64, q2: f64, q12: f64, diagonal: bool) -> (f64, f64) {
+    pub(crate) fn pair(&self, q1: f64, q2: f64, q12: f64, diagonal: bool) -> (f64, f64) {
         match self.activation {
             Activation::Relu | Activation::AbRelu { .. } => {
                 let (ab2, two_ab) = ab_relu_coefficients(self.activation).unwrap_or_default();
@@ -346,4 +346,4 @@ impl ActivationMap {
 
 /// The largest pre-activation variance the layer maps accept: products of two variances
 /// (q₁q₂, and q₁₂² beside it) then stay below f64's largest value, ≈ 1.8e308.
-pub(super) const VARIANCE_RANGE: f64 = 1e150;
+pub(crate) const VARIANCE_RANGE: f64 = 1e150;

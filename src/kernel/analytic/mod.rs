@@ -42,7 +42,9 @@ use crate::error::{check_positive, Error, Result};
 use crate::linalg::Matrix;
 use crate::nn::{Activation, Parameterization};
 use acos::*;
+#[cfg(test)]
 use maps::*;
+pub(crate) use maps::{ActivationMap, Dense, LayerVariances, VARIANCE_RANGE};
 pub use stream::{
     check_block_rows, check_stream, stream_blocks, stream_to_npy, stream_to_npy_with,
 };

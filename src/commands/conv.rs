@@ -1,0 +1,110 @@
+//! `gradflow kernel --net NET.toml` and `gradflow predict --net NET.toml`: the infinite-width
+//! kernels of a network given as `[[layer]]` tables ([`crate::kernel::conv`]: convolutions,
+//! pooling, flatten, dense layers, activations) on inputs (n, d), (n, L, C) or (n, H, W, C).
+
+use super::Input;
+use crate::error::{Error, Result};
+use crate::kernel::conv::{ConvNet, Images};
+use crate::kernel::dynamics::{self, FlowSettings, Predictions};
+use crate::kernel::Kind;
+use crate::linalg::{check_fits, Matrix};
+use std::path::{Path, PathBuf};
+
+/// The settings of `kernel --net` / `predict --net`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// The NET.toml file (named in the summary).
+    pub path: PathBuf,
+    /// Its network.
+    pub net: ConvNet,
+    /// `--kind`: the NTK Θ or the NNGP kernel K.
+    pub kind: Kind,
+}
+
+impl Request {
+    /// The network of the NET.toml file `path` (errors name it and the table).
+    pub fn read(path: &Path, kind: Kind) -> Result<Request> {
+        Ok(Request {
+            path: path.to_path_buf(),
+            net: ConvNet::read(path)?,
+            kind,
+        })
+    }
+
+    /// The network checked against `x`'s shape; errors name the NET.toml file.
+    fn check(&self, x: &Images) -> Result<()> {
+        self.net
+            .validate(&x.spatial, x.channels)
+            .map_err(|e| Error::invalid(format!("--net ({})", self.path.display()), e.to_string()))
+    }
+
+    /// K(x, x2) (K(x, x) without `x2`) in memory.
+    pub fn kernel(&self, x: &Images, x2: Option<&Images>) -> Result<Matrix> {
+        self.check(x)?;
+        check_fits(
+            "the kernels (NNGP and NTK)",
+            &[2, x.n, x2.map_or(x.n, |x| x.n)],
+        )?;
+        Ok(self.net.kernels(x, x2)?.take(self.kind))
+    }
+}
+
+/// The NPY file `path` as inputs (n, d), (n, L, C) or (n, H, W, C); errors name `flag (path)`.
+pub fn read_images(path: &Path, flag: &str) -> Result<Images> {
+    let array = crate::data::io::read_npy(path)?;
+    Images::new(
+        &format!("{flag} ({})", path.display()),
+        &array.shape,
+        array.data,
+    )
+}
+
+/// Writes K(x, x2) to the NPY file `out` atomically; returns its shape.
+pub fn save(
+    request: &Request,
+    x: &Images,
+    x2: Option<&Images>,
+    out: &Path,
+) -> Result<(usize, usize)> {
+    let k = request.kernel(x, x2)?;
+    crate::data::io::write_npy_matrix(out, &k)?;
+    Ok((k.rows, k.cols))
+}
+
+/// The JSON summary `gradflow kernel --net … --json` prints.
+pub fn summary(request: &Request, out: &Path, shape: (usize, usize)) -> serde_json::Value {
+    serde_json::json!({"out": out, "shape": [shape.0, shape.1], "kind": request.kind,
+        "net": request.path, "layers": request.net.layers.len()})
+}
+
+/// The predictions at each of `times` on `x_test` (and `x_train`) of the network trained on
+/// (`x_train`, `y_train`) by gradient flow from `f0` (zero when `None`): the kernels of
+/// [`Request::kernel`], then [`dynamics::gradient_descent_mse`] (the solvers of `predict`).
+pub fn predict(
+    request: &Request,
+    (x_train, y_train, x_test): (&Images, &Input, &Images),
+    f0: Option<(&Input, &Input)>,
+    times: &[f64],
+    flow: &FlowSettings,
+) -> Result<Predictions> {
+    if y_train.matrix.rows != x_train.n {
+        return Err(Error::shape(
+            "predict",
+            format!(
+                "x_train has {} inputs, y_train {} rows",
+                x_train.n, y_train.matrix.rows
+            ),
+        ));
+    }
+    let theta = request.kernel(x_train, None)?;
+    let theta_test = request.kernel(x_test, Some(x_train))?;
+    dynamics::gradient_descent_mse(
+        &theta,
+        &theta_test,
+        &y_train.matrix,
+        f0.map(|f| &f.0.matrix),
+        f0.map(|f| &f.1.matrix),
+        times,
+        flow,
+    )
+}

@@ -1,0 +1,244 @@
+//! The layer maps run on one pair of inputs: from Σ⁰ (full P × P, or the P same-position
+//! entries) through every step to the scalar NNGP and NTK. An input with itself records, at
+//! every activation, its pre-activation variances Σ(x, x)[p, p], which the pairs it belongs
+//! to then read (as neural-tangents' `cov1`, `cov2`).
+
+use super::layers::ConvNet;
+use super::plan::{Plan, Step};
+use crate::error::{Error, Result};
+use crate::kernel::analytic::{Dense, LayerVariances, VARIANCE_RANGE};
+
+/// The compiled network, ready to run on pairs.
+pub(super) struct Pipeline {
+    plan: Plan,
+}
+
+/// An input with itself: its kernel entries and its variances at every activation.
+pub(super) struct Own {
+    pub(super) nngp: f64,
+    pub(super) ntk: f64,
+    pub(super) variances: Vec<LayerVariances>,
+}
+
+/// The identity Dense update: (K, Θ) ↦ (1·K + 0, 1·Θ + (0·K + 0)) = (K, Θ) exactly.
+const IDENTITY: Dense = Dense {
+    w2: 1.0,
+    b2: 0.0,
+    ck: 0.0,
+    c1: 0.0,
+    carry: true,
+};
+
+/// The working buffers of one pair: Σ and Θ, their images under a window, and the window's
+/// intermediate.
+struct Buffers<'a> {
+    s: &'a mut [f64],
+    t: &'a mut [f64],
+    s2: &'a mut [f64],
+    t2: &'a mut [f64],
+    tmp: &'a mut [f64],
+}
+
+impl Pipeline {
+    /// `net` compiled for inputs of `spatial` shape and `channels` (errors name the layer).
+    pub(super) fn new(net: &ConvNet, spatial: &[usize], channels: usize) -> Result<Pipeline> {
+        Ok(Pipeline {
+            plan: Plan::new(net, spatial, channels)?,
+        })
+    }
+
+    /// Values of one buffer.
+    fn side(&self) -> usize {
+        let p = self.plan.positions;
+        if self.plan.full {
+            p * p
+        } else {
+            p
+        }
+    }
+
+    /// An input with itself (its variances checked within the range the layer maps hold).
+    pub(super) fn self_pair(&self, x: &[f64]) -> Result<Own> {
+        let mut variances = Vec::new();
+        let (nngp, ntk) = self.run(x, x, None, Some(&mut variances))?;
+        Ok(Own {
+            nngp,
+            ntk,
+            variances,
+        })
+    }
+
+    /// Two different inputs, with the variances their own runs recorded.
+    pub(super) fn cross_pair(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        va: &[LayerVariances],
+        vb: &[LayerVariances],
+    ) -> (f64, f64) {
+        // Without a record, `run` never fails (only a self run checks variances).
+        self.run(a, b, Some((va, vb)), None)
+            .unwrap_or((f64::NAN, f64::NAN))
+    }
+
+    /// The layer maps on the pair (a, b). `variances`: those of a and b at every activation;
+    /// `None` when b = a, whose variances are read off Σ's diagonal and pushed onto `record`.
+    fn run(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        variances: Option<(&[LayerVariances], &[LayerVariances])>,
+        mut record: Option<&mut Vec<LayerVariances>>,
+    ) -> Result<(f64, f64)> {
+        let side = self.side();
+        crate::linalg::with_scratch(5 * side, |scratch| {
+            let (s, rest) = scratch.split_at_mut(side);
+            let (t, rest) = rest.split_at_mut(side);
+            let (s2, rest) = rest.split_at_mut(side);
+            let (t2, tmp) = rest.split_at_mut(side);
+            let mut buf = Buffers { s, t, s2, t2, tmp };
+            let same = variances.is_none();
+            let mut shape = self.input_kernel(a, b, &mut buf);
+            let mut pending: Option<Dense> = None;
+            let mut activation = 0;
+            // The layout of the full covariance: (height, width), or (width, height).
+            let mut flipped = false;
+            for step in &self.plan.steps {
+                if !matches!(step, Step::Affine(_) | Step::Activation(_)) {
+                    flush(&mut pending, &mut buf, self.len(shape));
+                }
+                match step {
+                    Step::Affine(d) => {
+                        flush(&mut pending, &mut buf, self.len(shape));
+                        pending = Some(*d);
+                    }
+                    Step::Window(w) => {
+                        if self.plan.full {
+                            w.full(buf.s, buf.tmp, buf.s2, flipped);
+                            w.full(buf.t, buf.tmp, buf.t2, flipped);
+                            flipped = !flipped;
+                        } else {
+                            w.diagonal(buf.s, buf.tmp, buf.s2);
+                            w.diagonal(buf.t, buf.tmp, buf.t2);
+                        }
+                        std::mem::swap(&mut buf.s, &mut buf.s2);
+                        std::mem::swap(&mut buf.t, &mut buf.t2);
+                        shape = Some((w.h.output, w.w.output));
+                    }
+                    Step::Activation(map) => {
+                        let dense = pending.take().unwrap_or(IDENTITY);
+                        let n = shape.map_or(1, |(h, w)| h * w);
+                        let full = self.plan.full && shape.is_some();
+                        let own;
+                        let (v1, v2) = match (variances, record.as_deref_mut()) {
+                            (Some((va, vb)), _) => (&va[activation], &vb[activation]),
+                            (None, record) => {
+                                let mut layer = LayerVariances::default();
+                                for p in 0..n {
+                                    let at = if full { p * n + p } else { p };
+                                    let q = dense.apply(buf.s[at], buf.t[at]).0;
+                                    if q.is_nan() || q.abs() > VARIANCE_RANGE {
+                                        return Err(Error::invalid(
+                                            "w_std, b_std or depth",
+                                            format!(
+                                                "the pre-activation variance of activation \
+                                                 {} at position {p} is {q:.3e}, beyond the \
+                                                 range the layer maps hold in f64 (≤ \
+                                                 {VARIANCE_RANGE:e}); lower w_std or b_std, \
+                                                 or rescale the inputs",
+                                                activation + 1
+                                            ),
+                                        ));
+                                    }
+                                    layer.push(q);
+                                }
+                                if let Some(record) = record {
+                                    record.push(layer.clone());
+                                }
+                                own = layer;
+                                (&own, &own)
+                            }
+                        };
+                        if full {
+                            for p in 0..n {
+                                let row = p * n..(p + 1) * n;
+                                let (s, t) = (&mut buf.s[row.clone()], &mut buf.t[row]);
+                                let diagonal = same.then_some(p);
+                                map.apply_layer((dense, None), v1.q[p], v2, 0, s, t, diagonal);
+                            }
+                        } else {
+                            let entries = buf.s[..n].iter_mut().zip(buf.t[..n].iter_mut());
+                            for ((k, t), (&q1, &q2)) in entries.zip(v1.q.iter().zip(&v2.q)) {
+                                let (pre, tpre) = dense.apply(*k, *t);
+                                let (kk, tdot) = map.pair(q1, q2, pre, same);
+                                (*k, *t) = (kk, tpre * tdot);
+                            }
+                        }
+                        activation += 1;
+                    }
+                    Step::GlobalAvgPool => {
+                        let n = self.len(shape);
+                        let inv = 1.0 / n as f64;
+                        buf.s[0] = buf.s[..n].iter().sum::<f64>() * inv;
+                        buf.t[0] = buf.t[..n].iter().sum::<f64>() * inv;
+                        shape = None;
+                    }
+                    Step::Flatten => {
+                        let p = shape.map_or(1, |(h, w)| h * w);
+                        let stride = if self.plan.full { p + 1 } else { 1 };
+                        let inv = 1.0 / p as f64;
+                        buf.s[0] = (0..p).map(|i| buf.s[i * stride]).sum::<f64>() * inv;
+                        buf.t[0] = (0..p).map(|i| buf.t[i * stride]).sum::<f64>() * inv;
+                        shape = None;
+                    }
+                }
+            }
+            flush(&mut pending, &mut buf, self.len(shape));
+            Ok((buf.s[0], buf.t[0]))
+        })
+    }
+
+    /// Entries held for features of `shape` (`None`: one scalar).
+    fn len(&self, shape: Option<(usize, usize)>) -> usize {
+        match shape {
+            None => 1,
+            Some((h, w)) if self.plan.full => (h * w) * (h * w),
+            Some((h, w)) => h * w,
+        }
+    }
+
+    /// Σ⁰ = ⟨a[p, :], b[p′, :]⟩ / C into `buf.s` (full or same-position), Θ⁰ = 0; returns the
+    /// spatial shape.
+    fn input_kernel(&self, a: &[f64], b: &[f64], buf: &mut Buffers) -> Option<(usize, usize)> {
+        let (shape, c) = self.plan.input;
+        let inv = 1.0 / c as f64;
+        let dot = |p: usize, q: usize| -> f64 {
+            let (u, v) = (&a[p * c..(p + 1) * c], &b[q * c..(q + 1) * c]);
+            u.iter().zip(v).map(|(x, y)| x * y).sum::<f64>() * inv
+        };
+        let p = shape.map_or(1, |(h, w)| h * w);
+        if self.plan.full && shape.is_some() {
+            for i in 0..p {
+                for j in 0..p {
+                    buf.s[i * p + j] = dot(i, j);
+                }
+            }
+        } else {
+            for (i, s) in buf.s[..p].iter_mut().enumerate() {
+                *s = dot(i, i);
+            }
+        }
+        let n = self.len(shape);
+        buf.t[..n].fill(0.0);
+        shape
+    }
+}
+
+/// Applies the pending Dense update, if any, to the first `n` entries of Σ and Θ.
+fn flush(pending: &mut Option<Dense>, buf: &mut Buffers, n: usize) {
+    if let Some(d) = pending.take() {
+        for (k, t) in buf.s[..n].iter_mut().zip(buf.t[..n].iter_mut()) {
+            (*k, *t) = d.apply(*k, *t);
+        }
+    }
+}
