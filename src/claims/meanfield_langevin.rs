@@ -42,7 +42,7 @@ const GRID: (f64, f64) = (-6.0, 6.0);
 const CELLS: usize = 600;
 /// Tolerances (see the setup text): the rate, the pooled W1 to μ* and the pooled W1 between
 /// the two initialisations.
-const RATE_TOLERANCE: f64 = 0.03;
+const RATE_TOLERANCE: f64 = 0.04;
 const LIMIT_TOLERANCE: f64 = 0.03;
 const UNIQUE_TOLERANCE: f64 = 0.04;
 
@@ -252,20 +252,22 @@ impl Claim for MeanFieldLangevin {
          certificate is W1(μ_t^M, μ*) = ∫|F_M − F_{μ*}| dw (exact on the grid; it avoids the \
          particles' entropy). Checks: (1) the exponential rate of run B's W1 over t ∈ [0, 8] (33 \
          records, W1 from 0.39 to ≈ 0.07, above the finite-M floor ≈ 0.009) ≈ γ_lin (closed \
-         form; RATE_MEASURED; the PDE from B has 0.213 over the same window, the rest of its \
-         approach to γ_lin; the fit error is recorded); (2) W1 between the particles of both runs \
+         form; measured 0.199–0.223 over seeds 0–9, standard deviation 0.008, and the \
+         limit itself is 0.013 slow over this window, the rest of its non-linear transient: \
+         tolerance 0.04 = that offset + 3 standard deviations (the PDE from B has 0.213 \
+         over the window); the fit error is recorded); (2) W1 between the particles of both runs \
          pooled over t ∈ [15, 25] (41 records) and μ* ≤ 0.03 (closed form; the measured value is \
-         the finite-M, finite-η and finite-time error, POOLED_MEASURED); (3) W1 between runs A and \
+         the finite-M, finite-η and finite-time error, 0.006–0.016 over seeds 0–9); (3) W1 between runs A and \
          B pooled over the same records ≤ 0.04 (theorem: the minimiser is unique, so the limit \
-         does not depend on the initialisation; UNIQUE_MEASURED). The former check that an \
+         does not depend on the initialisation; 0.007–0.027 over seeds 0–9). The former check that an \
          exponential fitted the W1 points better than a power law (a residual ratio with no \
          basis for its threshold) is replaced by check 1: the rate is compared with its closed \
          form. Control `no-entropy` (checks 1, 2): λ = 0, noiseless particle gradient descent: \
          the particles converge to a minimiser of the unregularised objective, not μ*, and W1 to \
-         μ* stops decaying (CONTROL_ENTROPY). Control `no-confinement` (check 3): λ' = 0: the \
+         μ* stops decaying (rate ≈ 0.11, 2.8 tolerances or more from γ_lin; W1 to μ* ≥ 0.40). Control `no-confinement` (check 3): λ' = 0: the \
          proximal Gibbs measures are not normalisable (the loss term is bounded), there is no \
          minimiser and no log-Sobolev inequality; the particles spread without limit and the two \
-         runs do not meet (CONTROL_CONFINEMENT)."
+         runs do not meet (W1 between the runs ≥ 0.73)."
     }
     fn controls(&self) -> &'static [Control] {
         &[
