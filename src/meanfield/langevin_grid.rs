@@ -249,7 +249,7 @@ impl MeanFieldGrid {
     /// rate e^{−2αλt} of Nitanda, Wu, Suzuki (2022) halved for δρ.
     pub fn linearised_rates(&self, minimiser: &[f64]) -> Result<(f64, f64)> {
         let cells = self.cells();
-        if minimiser.len() != cells || minimiser.iter().any(|r| !(*r > 0.0)) {
+        if minimiser.len() != cells || minimiser.iter().any(|r| r.is_nan() || *r <= 0.0) {
             return Err(Error::invalid(
                 "mean-field grid minimiser",
                 format!("expected {cells} positive cell densities"),
