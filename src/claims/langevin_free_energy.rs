@@ -25,7 +25,7 @@ const LATE_LR: f64 = 0.01;
 /// Tolerances (see the setup text of the claim): the free-energy gap at t = 4, the largest
 /// increase between records, and the dissipation ratio.
 const GAP_TOLERANCE: f64 = 0.02;
-const INCREASE_TOLERANCE: f64 = 0.003;
+const INCREASE_TOLERANCE: f64 = 0.002;
 const RATIO_TOLERANCE: f64 = 0.08;
 
 /// The record times.
@@ -68,7 +68,7 @@ pub(super) fn free_energy_checks(
     ctx: &Context,
     run_beta: f64,
 ) -> Result<(Vec<Check>, Table, Figure)> {
-    let chains = if ctx.quick { 20_000 } else { 50_000 };
+    let chains = if ctx.quick { 40_000 } else { 100_000 };
     let times = times();
     let records = paths(run_beta, chains, ctx);
     let (u, du) = double_well(TILT);
@@ -88,10 +88,7 @@ pub(super) fn free_energy_checks(
         fisher.push(i);
         table.push(vec![*t, gap, i / (BETA * BETA), i]);
     }
-    let largest_increase = gaps
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .fold(f64::NEG_INFINITY, f64::max);
+    let largest_increase = largest_rise(&gaps);
     // De Bruijn over t = 0.02 … 0.2: F(ρ_a) − F(ρ_b) = β⁻² ∫_a^b I(ρ_t ‖ π) dt, the integral by
     // the trapezoidal rule on the records every 0.02.
     let (a, b) = (1, FINE);
@@ -109,7 +106,7 @@ pub(super) fn free_energy_checks(
         .basis(Basis::Theorem)
         .control("colder-chains"),
         Check::new(
-            "largest increase of F(ρ_t) between records, t = 0 … 4 (F decreases)",
+            "largest increase of F(ρ_t) from a record to any later one, t = 0 … 4 (F decreases)",
             largest_increase,
             Relation::AtMost,
             0.0,
@@ -152,10 +149,36 @@ pub(super) fn free_energy_checks(
     Ok((checks, table, figure))
 }
 
+/// max over records s < t of F_t − F_s: the largest increase from a record to any later one
+/// (for a decreasing sequence, the least negative step between neighbours; a dip followed by a
+/// rise counts in full, however many records the rise spans).
+fn largest_rise(values: &[f64]) -> f64 {
+    let mut lowest = f64::INFINITY;
+    let mut rise = f64::NEG_INFINITY;
+    for &v in values {
+        rise = rise.max(v - lowest);
+        lowest = lowest.min(v);
+    }
+    rise
+}
+
 /// ∫ y dt by the trapezoidal rule (0 for fewer than two points).
 fn trapezoid(t: &[f64], y: &[f64]) -> f64 {
     t.windows(2)
         .zip(y.windows(2))
         .map(|(t, y)| 0.5 * (t[1] - t[0]) * (y[0] + y[1]))
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::largest_rise;
+
+    /// Neighbours' steps for a decreasing sequence; the whole rise after a dip otherwise.
+    #[test]
+    fn largest_rise_spans_records() {
+        assert_eq!(largest_rise(&[5.0, 3.0, 2.5, 1.0]), -0.5);
+        assert_eq!(largest_rise(&[5.0, 1.0, 1.5, 2.0, 2.5]), 1.5);
+        assert_eq!(largest_rise(&[1.0]), f64::NEG_INFINITY);
+    }
 }

@@ -219,13 +219,6 @@ impl MeanFieldGrid {
     /// J = (λ/h)(B(z) ρ_k − B(−z) ρ_{k+1}), zero at the boundary, and ρ_k ← ρ_k − dt (J_{k+½} − J_{k−½})/h.
     pub fn step(&self, rho: &mut [f64], dt: f64) {
         let v = self.potential(rho);
-        let bernoulli = |z: f64| {
-            if z.abs() < 1e-10 {
-                1.0 - z / 2.0
-            } else {
-                z / z.exp_m1()
-            }
-        };
         let flux: Vec<f64> = (0..rho.len() - 1)
             .map(|k| {
                 let z = (v[k + 1] - v[k]) / self.temperature;
@@ -237,6 +230,68 @@ impl MeanFieldGrid {
             rho[k] -= c * j;
             rho[k + 1] += c * j;
         }
+    }
+
+    /// The slowest exponential rates of the flow near its minimiser μ* (a fixed point
+    /// μ* = p_{μ*}, e.g. from [`MeanFieldGrid::minimiser`]): (γ_lin, λ α_P).
+    ///
+    /// Linearising [`MeanFieldGrid::step`] at μ* (where every flux vanishes) gives
+    /// dδρ/dt = −G S δρ with G = Dᵀ diag(a/h²) D the weighted graph Laplacian of the cells
+    /// (D the edge differences, a_{k+½} = B(z_k) μ*_k the Scharfetter–Gummel mobility) and
+    /// S = λ diag(1/μ*) + K the Hessian of F at μ*, K_{kl} = (h/n) Σ_i σ(w_k x_i) σ(w_l x_i)
+    /// the loss's (positive semi-definite) part. G S has the eigenvalues of the symmetric
+    /// W^{1/2} D S Dᵀ W^{1/2}, W = diag(a/h²), plus the mass mode 0; the smallest, γ_lin, is the
+    /// rate at which δρ (and W1) decays near μ*, and F − F(μ*) ≈ ½ δρᵀSδρ h decays at 2γ_lin.
+    /// Without K, the same matrix is the generator of the linear Fokker–Planck flow of the
+    /// frozen potential V_{μ*}: its smallest eigenvalue is λ α_P, α_P the Poincaré constant of
+    /// μ* (Var_{μ*} f ≤ α_P⁻¹ E_{μ*} f′²), the spectral gap of the Sturm–Liouville operator
+    /// λ f″ − V′ f′. Since K ⪰ 0, γ_lin ≥ λ α_P (Rayleigh quotients), and λ α_P ≥ λ α_LSI, the
+    /// rate e^{−2αλt} of Nitanda, Wu, Suzuki (2022) halved for δρ.
+    pub fn linearised_rates(&self, minimiser: &[f64]) -> Result<(f64, f64)> {
+        let cells = self.cells();
+        if minimiser.len() != cells || minimiser.iter().any(|r| r.is_nan() || *r <= 0.0) {
+            return Err(Error::invalid(
+                "mean-field grid minimiser",
+                format!("expected {cells} positive cell densities"),
+            ));
+        }
+        let v = self.potential(minimiser);
+        // W^{1/2} on the cells − 1 edges.
+        let root_w: Vec<f64> = (0..cells - 1)
+            .map(|k| {
+                let z = (v[k + 1] - v[k]) / self.temperature;
+                (bernoulli(z) * minimiser[k]).sqrt() / self.h
+            })
+            .collect();
+        let n = self.targets.len() as f64;
+        // D S Dᵀ for S = λ diag(1/μ*) (+ K): (D S Dᵀ)_{ef} = S_{e+1,f+1} − S_{e+1,f} − S_{e,f+1} + S_{e,f}.
+        let rates = |with_loss: bool| -> Result<f64> {
+            let f = &self.features;
+            let s = Matrix::from_fn(cells, cells, |k, l| {
+                let diagonal = if k == l {
+                    self.temperature / minimiser[k]
+                } else {
+                    0.0
+                };
+                let loss = if with_loss {
+                    self.h / n * (0..f.rows).map(|i| f.get(i, k) * f.get(i, l)).sum::<f64>()
+                } else {
+                    0.0
+                };
+                diagonal + loss
+            });
+            let a = Matrix::from_fn(cells - 1, cells - 1, |e, g| {
+                root_w[e]
+                    * root_w[g]
+                    * (s.get(e + 1, g + 1) - s.get(e + 1, g) - s.get(e, g + 1) + s.get(e, g))
+            });
+            let values = crate::linalg::symmetric_eigenvalues(&a)?;
+            values.first().copied().ok_or_else(|| Error::Numerical {
+                routine: "MeanFieldGrid::linearised_rates".into(),
+                message: "no eigenvalue".into(),
+            })
+        };
+        Ok((rates(true)?, rates(false)?))
     }
 
     /// The cumulative distribution at the cell edges: C_0 = 0, C_{k+1} = C_k + ρ_k h.
@@ -311,6 +366,15 @@ impl MeanFieldGrid {
     }
 }
 
+/// The Bernoulli function B(z) = z/(e^z − 1) of the Scharfetter–Gummel flux (1 − z/2 near 0).
+fn bernoulli(z: f64) -> f64 {
+    if z.abs() < 1e-10 {
+        1.0 - z / 2.0
+    } else {
+        z / z.exp_m1()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +428,29 @@ mod tests {
         assert!((mass - 1.0).abs() < 1e-12);
         assert!(grid.w1(&rho, &mu) < 1e-4, "{}", grid.w1(&rho, &mu));
         assert!(grid.objective(&rho) >= grid.objective(&mu) - 1e-9);
+    }
+
+    /// For σ(u) = u the flow is an Ornstein–Uhlenbeck flow with a mean-field drift on the mean:
+    /// perturbations along the Hermite polynomials of μ* decay at s_xx + λ' (the mean, sped up
+    /// by the loss) and jλ', j ≥ 2 (the loss does not see them), so γ_lin = min(s_xx + λ', 2λ'),
+    /// while the frozen potential's generator (K = 0) has the OU gap λ α_P = λ'.
+    #[test]
+    fn linearised_rates_match_the_ornstein_uhlenbeck_spectrum() {
+        for l2 in [0.2, 0.5] {
+            let x: Vec<f64> = (0..8).map(|i| -1.0 + i as f64 / 3.5).collect();
+            let y: Vec<f64> = x.iter().map(|x| 0.7 * x).collect();
+            let sxx = x.iter().map(|x| x * x).sum::<f64>() / x.len() as f64;
+            let grid = MeanFieldGrid::new(Activation::Identity, &x, &y, (-3.0, 3.0), 600, 0.05, l2)
+                .unwrap();
+            let mu = grid.minimiser(1e-12, 100_000).unwrap();
+            let (linear, poincare) = grid.linearised_rates(&mu).unwrap();
+            let expected = (sxx + l2).min(2.0 * l2);
+            assert!(
+                (linear - expected).abs() < 2e-3 * expected,
+                "{linear} vs {expected}"
+            );
+            assert!((poincare - l2).abs() < 2e-3 * l2, "{poincare} vs {l2}");
+        }
     }
 
     /// W1 of a point mass at c against the uniform law on [0, 1]: ∫|t − c| dt = c² − c + ½ for
