@@ -257,16 +257,37 @@ fn distributed_finite_times_do_not_depend_on_the_ranks_and_match_one_process() {
     let dir = folder("flow");
     let (x, y, xt) = inputs(&dir, 50, 8);
     let args = |tag: &str, extra: &[&str]| -> (Vec<String>, String, String) {
-        let test = dir.join(format!("{tag}.npy")).to_string_lossy().into_owned();
-        let train = dir.join(format!("{tag}-train.npy")).to_string_lossy().into_owned();
+        let test = dir
+            .join(format!("{tag}.npy"))
+            .to_string_lossy()
+            .into_owned();
+        let train = dir
+            .join(format!("{tag}-train.npy"))
+            .to_string_lossy()
+            .into_owned();
         let mut a: Vec<String> = ["predict", "--x-train", &x, "--y-train", &y, "--x-test", &xt]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        for s in ["--depth", "2", "--time", "0.5,30,1000", "--diag-reg", "1e-4"] {
+        for s in [
+            "--depth",
+            "2",
+            "--time",
+            "0.5,30,1000",
+            "--diag-reg",
+            "1e-4",
+        ] {
             a.push(s.into());
         }
-        for s in ["--solver", "krylov", "--block-rows", "7", "--json", "--out", &test] {
+        for s in [
+            "--solver",
+            "krylov",
+            "--block-rows",
+            "7",
+            "--json",
+            "--out",
+            &test,
+        ] {
             a.push(s.into());
         }
         a.extend(["--out-train".into(), train.clone()]);
@@ -287,7 +308,10 @@ fn distributed_finite_times_do_not_depend_on_the_ranks_and_match_one_process() {
     let (summary, test, train) = run_single("local", &["--pcg"]);
     assert_eq!(summary["solver"], "krylov", "{summary}");
     assert_eq!(summary["krylov_steps"], plain["krylov_steps"], "{summary}");
-    assert!(train == plain_train, "training predictions differ from one process's");
+    assert!(
+        train == plain_train,
+        "training predictions differ from one process's"
+    );
     let gap = relative_gap(&test, &plain_test);
     assert!(gap <= 1e-12, "test predictions {gap:e} from one process's");
     for (p, extra) in [

@@ -77,8 +77,14 @@ mod tests {
             Matrix::from_fn(41, 2, |i, j| 0.1 * ((i + j) as f64).sin()),
             Matrix::from_fn(7, 2, |i, j| 0.1 * ((i * j) as f64).cos()),
         );
-        let inputs = [("x", &x), ("y", &y), ("xt", &xt), ("f0", &f0), ("f0t", &f0t)]
-            .map(|(name, m)| Input::new(name, m.clone()).unwrap());
+        let inputs = [
+            ("x", &x),
+            ("y", &y),
+            ("xt", &xt),
+            ("f0", &f0),
+            ("f0t", &f0t),
+        ]
+        .map(|(name, m)| Input::new(name, m.clone()).unwrap());
         let [xi, yi, xti, f0i, f0ti] = &inputs;
         let initial = Initial {
             train: f0i,

@@ -178,7 +178,12 @@ pub fn predict(
         y.get(i, j) - f0.map_or(0.0, |f| f.train.matrix.get(i, j))
     });
     // Finite times: (e^{−aΘ} R, g(Θ) R) by Lanczos (the single-process Krylov route).
-    let finite: Vec<f64> = request.times.iter().copied().filter(|t| t.is_finite()).collect();
+    let finite: Vec<f64> = request
+        .times
+        .iter()
+        .copied()
+        .filter(|t| t.is_finite())
+        .collect();
     let (pairs, krylov_steps) = if finite.is_empty() {
         (Vec::new(), Vec::new())
     } else {
@@ -224,7 +229,16 @@ pub fn predict(
     }
     let mut timing = operator.timing;
     let products = operator.products;
-    let test = test_predictions(comm, request, settings, x, xt, &coefficients, f0, &mut timing)?;
+    let test = test_predictions(
+        comm,
+        request,
+        settings,
+        x,
+        xt,
+        &coefficients,
+        f0,
+        &mut timing,
+    )?;
     timing.total_s = started.elapsed().as_secs_f64();
     Ok(Solution {
         predictions: Predictions {
@@ -267,7 +281,11 @@ fn test_predictions(
     // The coefficients by column, contiguous.
     let columns: Vec<Vec<Vec<f64>>> = coefficients
         .iter()
-        .map(|c| (0..k).map(|j| (0..n).map(|i| c.get(i, j)).collect()).collect())
+        .map(|c| {
+            (0..k)
+                .map(|j| (0..n).map(|i| c.get(i, j)).collect())
+                .collect()
+        })
         .collect();
     let clock = Instant::now();
     let blocks = Blocks::new(m, comm.size());

@@ -32,8 +32,8 @@ pub fn save(
 ) -> Result<(usize, usize)> {
     let (n, m) = request.prepare(x, x2)?;
     let (header, bytes) = crate::data::io::npy_layout(&[n, m]);
-    let bytes =
-        bytes.ok_or_else(|| Error::invalid("--x", "the kernel has more bytes than a file holds"))?;
+    let bytes = bytes
+        .ok_or_else(|| Error::invalid("--x", "the kernel has more bytes than a file holds"))?;
     // Rank 0: the temporary, its header and length; its path to every rank.
     let mut temporary = None;
     let mut name = Vec::new();

@@ -19,8 +19,8 @@
 
 use crate::error::{check_non_negative, check_positive, Error, Result};
 use crate::linalg::{
-    cholesky_solve, cholesky_solve_with_pivots, gemm, lanczos_apply, symmetric_eigen, LanczosOutput,
-    Matrix,
+    cholesky_solve, cholesky_solve_with_pivots, gemm, lanczos_apply, symmetric_eigen,
+    LanczosOutput, Matrix,
 };
 
 /// How [`gradient_descent_mse`] evaluates the matrix functions at finite times.

@@ -3,9 +3,7 @@
 
 use super::*;
 use crate::error::{Error, Result};
-use crate::linalg::{
-    check_fits, stream_fence, stream_store, transpose_group, Matrix, SharedPtr,
-};
+use crate::linalg::{check_fits, stream_fence, stream_store, transpose_group, Matrix, SharedPtr};
 use rayon::prelude::*;
 
 /// Writes `dst[c·dst_stride + i] = src[i·src_stride + c]` for i in `rows`, c in `cols` (only
@@ -68,7 +66,10 @@ fn tile_inputs_product(
     let a = &x1.data[i0 * d..(i0 + ri) * d];
     // Bᵀ: k-major, the tile's cj columns contiguous for each k.
     let mut bt = vec![0.0; d * cj];
-    for (j, row) in x2.data[j0 * d..(j0 + cj) * d].chunks_exact(d.max(1)).enumerate() {
+    for (j, row) in x2.data[j0 * d..(j0 + cj) * d]
+        .chunks_exact(d.max(1))
+        .enumerate()
+    {
         for (k, v) in row.iter().enumerate() {
             bt[k * cj + j] = *v;
         }
