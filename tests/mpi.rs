@@ -238,6 +238,107 @@ fn distributed_predictions_do_not_depend_on_the_ranks_and_match_cholesky() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The largest |a − b| over the largest |b|.
+fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let gap = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (u, v)| m.max((u - v).abs()));
+    gap / scale
+}
+
+/// `mpirun -n P gradflow predict` at finite times (Lanczos over the distributed product):
+/// the test and training predictions bit-identical for P = 1, 2, 3 and with --matrix-free,
+/// equal to one process's `predict --pcg`; against the single-process `predict --solver
+/// krylov` the training predictions bit for bit and the test ones within 1e-12 relative.
+#[test]
+fn distributed_finite_times_do_not_depend_on_the_ranks_and_match_one_process() {
+    let dir = folder("flow");
+    let (x, y, xt) = inputs(&dir, 50, 8);
+    let args = |tag: &str, extra: &[&str]| -> (Vec<String>, String, String) {
+        let test = dir
+            .join(format!("{tag}.npy"))
+            .to_string_lossy()
+            .into_owned();
+        let train = dir
+            .join(format!("{tag}-train.npy"))
+            .to_string_lossy()
+            .into_owned();
+        let mut a: Vec<String> = ["predict", "--x-train", &x, "--y-train", &y, "--x-test", &xt]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for s in [
+            "--depth",
+            "2",
+            "--time",
+            "0.5,30,1000",
+            "--diag-reg",
+            "1e-4",
+        ] {
+            a.push(s.into());
+        }
+        for s in [
+            "--solver",
+            "krylov",
+            "--block-rows",
+            "7",
+            "--json",
+            "--out",
+            &test,
+        ] {
+            a.push(s.into());
+        }
+        a.extend(["--out-train".into(), train.clone()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        (a, test, train)
+    };
+    let strs = |v: &[String]| -> Vec<String> { v.to_vec() };
+    let run_single = |tag: &str, extra: &[&str]| {
+        let (a, test, train) = args(tag, extra);
+        let a = strs(&a);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = single(&a);
+        ok(&o, "single-process predict");
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (s, values(Path::new(&test)), values(Path::new(&train)))
+    };
+    let (plain, plain_test, plain_train) = run_single("plain", &[]);
+    let (summary, test, train) = run_single("local", &["--pcg"]);
+    assert_eq!(summary["solver"], "krylov", "{summary}");
+    assert_eq!(summary["krylov_steps"], plain["krylov_steps"], "{summary}");
+    assert!(
+        train == plain_train,
+        "training predictions differ from one process's"
+    );
+    let gap = relative_gap(&test, &plain_test);
+    assert!(gap <= 1e-12, "test predictions {gap:e} from one process's");
+    for (p, extra) in [
+        (1, None),
+        (2, None),
+        (3, None),
+        (2, Some("--matrix-free")),
+        (3, Some("--matrix-free")),
+    ] {
+        let tag = format!("p{p}-{}", extra.is_some());
+        let (mut a, out, out_train) = args(&tag, &[]);
+        a.extend(extra.map(String::from));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = on_ranks(p, &a);
+        ok(&o, &format!("predict on {p} ranks {extra:?}"));
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(s["krylov_steps"], summary["krylov_steps"], "{s}");
+        let bytes = |path: &str| std::fs::read(path).unwrap();
+        let local = |f: &str| std::fs::read(dir.join(f)).unwrap();
+        assert!(
+            bytes(&out) == local("local.npy") && bytes(&out_train) == local("local-train.npy"),
+            "{p} ranks {extra:?}: predictions differ from one process's"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A rank that cannot read its input ends the whole job: non-zero exit, the failing rank's
 /// message, no hang (the other ranks wait in a collective), and no output file.
 #[test]

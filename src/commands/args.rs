@@ -169,12 +169,13 @@ pub struct PredictArgs {
     pub cg: CgArgs,
 }
 
-/// `gradflow predict`'s flags of the conjugate-gradient route (t = ∞ by preconditioned CG,
-/// [`crate::distributed::krr`]; the route of every `predict` under `mpirun`).
+/// `gradflow predict`'s flags of the distributed route (t = ∞ by preconditioned CG, finite
+/// times by Lanczos, [`crate::distributed::krr`]; the route of every `predict` under `mpirun`).
 #[derive(clap::Args, Clone, Debug)]
 pub struct CgArgs {
-    /// Solve t = ∞ by Nyström-preconditioned conjugate gradients instead of Cholesky (needs
-    /// --diag-reg > 0; always on under mpirun).
+    /// The distributed route: t = ∞ by Nyström-preconditioned conjugate gradients instead of
+    /// Cholesky (needs --diag-reg > 0), finite times by Lanczos over the same row-distributed
+    /// product (always on under mpirun).
     #[arg(long)]
     pub pcg: bool,
     /// Never store the kernel: recompute its rows, --block-rows at a time, in every CG

@@ -50,8 +50,10 @@ impl Request {
     }
 
     /// Checks the settings and the inputs (each within the range the layer maps hold,
-    /// [`Network::check_inputs`]); returns the kernel's shape (n, m).
-    fn prepare(&self, x: &Input, x2: Option<&Input>) -> Result<(usize, usize)> {
+    /// [`Network::check_inputs`]) and that a block's kernels fit in memory; returns the
+    /// kernel's shape (n, m). Shared by every route that writes the kernel
+    /// ([`save`], [`crate::distributed::npy::save`]).
+    pub(crate) fn prepare(&self, x: &Input, x2: Option<&Input>) -> Result<(usize, usize)> {
         self.validate()?;
         for input in std::iter::once(x).chain(x2) {
             self.network.check_inputs(&input.name, &input.matrix)?;

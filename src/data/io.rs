@@ -65,6 +65,17 @@ pub fn npy_bytes(shape: &[usize], data: &[f64]) -> Vec<u8> {
     out
 }
 
+/// The header of an NPY file holding an f64 array of `shape` ([`npy_header`]) and the file's
+/// length in bytes (header + 8 per value; `None` beyond u64).
+pub fn npy_layout(shape: &[usize]) -> (Vec<u8>, Option<u64>) {
+    let header = npy_header(shape);
+    let bytes = shape
+        .iter()
+        .try_fold(8u64, |a, &d| a.checked_mul(d as u64))
+        .and_then(|b| b.checked_add(header.len() as u64));
+    (header, bytes)
+}
+
 /// Writes an NPY file row block by row block (for arrays larger than memory), atomically: the
 /// data goes to a registered temporary file ([`crate::fsutil::temp`]) that
 /// [`NpyWriter::finish`] renames once every value is in.
@@ -113,11 +124,7 @@ impl NpyWriter {
     pub fn create(path: &Path, shape: &[usize]) -> Result<NpyWriter> {
         let target = output_target(path)?;
         let (tmp, f) = Temporary::create(&target).map_err(|e| Error::io(path, e))?;
-        let header = npy_header(shape);
-        let bytes = shape
-            .iter()
-            .try_fold(8u64, |a, &d| a.checked_mul(d as u64))
-            .and_then(|b| b.checked_add(header.len() as u64));
+        let (header, bytes) = npy_layout(shape);
         reserve(&f, bytes.unwrap_or(u64::MAX)).map_err(|e| Error::io(path, e))?;
         let mut file = std::io::BufWriter::new(f);
         file.write_all(&header).map_err(|e| Error::io(path, e))?;

@@ -1,31 +1,37 @@
-//! Kernel ridge regression over the ranks of a communicator — `gradflow predict` at t = ∞ by
-//! preconditioned conjugate gradients, the route `mpirun -n P gradflow predict …` and
-//! `gradflow predict --pcg` take:
+//! `gradflow predict` over the ranks of a communicator — the route `mpirun -n P gradflow
+//! predict …` and `gradflow predict --pcg` / `--matrix-free` take. The training kernel is the
+//! row-distributed operator Θ + λI of [`super::operator`] (rows stored, or recomputed tile by
+//! tile in every product); every vector is whole on every rank.
 //!
-//! f_∞(X*) = f₀(X*) + Θ(X*, X) α, (Θ + λI) α = Y − f₀(X),
+//! * Finite t (gradient flow, [`crate::kernel::dynamics`]): f_t(X) = Y − e^{−aΘ} R and
+//!   f_t(X*) = f₀(X*) + Θ(X*, X) g(Θ) R, R = Y − f₀(X), a = ηt/(nk), g(λ) = (1 − e^{−aλ})/λ,
+//!   by the single-process Krylov route ([`super::flow`]: Lanczos, one basis per output
+//!   column, with the distributed product).
+//! * t = ∞ (kernel ridge regression): f_∞(X*) = f₀(X*) + Θ(X*, X) α, (Θ + λI) α = R, α by
+//!   [`super::pcg`] with the [`super::nystrom`] preconditioner; the training predictions are
+//!   Y, as the single-process t = ∞ route returns them.
 //!
-//! λ = r · tr(Θ)/n (or r with `--diag-reg-absolute`), as [`crate::kernel::dynamics`] regularises.
-//! α is found by [`super::pcg`] with the [`super::nystrom`] preconditioner. Rank q holds rows
-//! ⌊qn/P⌋..⌊(q+1)n/P⌋ of Θ ([`super::rows::row_block`], the bits of the single-process
-//! kernel), or with `matrix_free` recomputes them `block_rows` at a time in every product;
-//! each product gathers the ranks' rows of Θp (one all-gather of n × k values). The test
-//! predictions are split by test rows the same way. The training predictions are Y, as the
-//! single-process t = ∞ route returns them.
+//! λ = r · tr(Θ)/n (or r with `--diag-reg-absolute`). The test predictions are split by test
+//! rows ⌊qm/P⌋..⌊(q+1)m/P⌋, each entry f₀ + [`dot8`] of a kernel row with a coefficient column.
 //!
-//! The result does not depend on P, bit for bit (see [`super`]); it equals the Cholesky solve
-//! of the single-process `predict` to the accuracy of the CG tolerance (relative residual
-//! ≤ tol, so a relative error ≤ cond(Θ + λI) · tol in α).
+//! The result does not depend on P, bit for bit (see [`super`]). Against the single-process
+//! `predict`: at finite t the training predictions are its Krylov ones (`--solver krylov`) bit
+//! for bit and the test predictions agree to ≈ 1e-15 relative (its Θ(X*, X) C is one GEMM,
+//! summed in another order); at t = ∞ the CG solve agrees with its Cholesky solve to the CG
+//! tolerance (relative residual ≤ tol, so a relative error ≤ cond(Θ + λI) · tol in α).
 
 use super::nystrom::Nystrom;
-use super::rows::{for_each_tile, row_block};
+use super::operator::{gather, Operator};
+use super::rows::for_each_tile;
 use super::{pcg, Blocks, Communicator};
 use crate::commands::predict::{Initial, Request};
 use crate::commands::{Cancel, Input};
 use crate::error::{Error, Result};
-use crate::kernel::dynamics::Predictions;
-use crate::linalg::{check_fits, dot8, Matrix};
-use rayon::prelude::*;
+use crate::kernel::dynamics::{Predictions, Solver};
+use crate::linalg::{dot8, Matrix};
 use std::time::Instant;
+
+pub use super::operator::Timing;
 
 /// How the distributed solve runs (`--pcg-rank`, `--matrix-free`, `--block-rows`, `--pcg-tol`,
 /// `--pcg-max-iter`).
@@ -53,31 +59,18 @@ impl Default for Settings {
     }
 }
 
-/// Seconds spent, on this rank.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
-pub struct Timing {
-    /// Evaluating kernel entries (stored rows, matrix-free tiles, preconditioner, test rows).
-    pub kernel_s: f64,
-    /// Waiting in collectives (all-gathers).
-    pub communication_s: f64,
-    /// The products with Θ + λI (kernel and communication included).
-    pub products_s: f64,
-    /// Everything.
-    pub total_s: f64,
-}
-
 /// The predictions and how the solve went.
 #[derive(Clone, Debug)]
 pub struct Solution {
-    /// At t = ∞ only.
+    /// At every requested time.
     pub predictions: Predictions,
-    /// Iterations and residuals per output column.
+    /// Iterations and residuals per output column of the t = ∞ solve (empty without t = ∞).
     pub report: pcg::Report,
     /// λ added to the diagonal.
     pub lambda: f64,
-    /// The preconditioner's rank (directions kept).
+    /// The preconditioner's rank (directions kept; 0 without t = ∞).
     pub preconditioner_rank: usize,
-    /// Products with Θ + λI.
+    /// Products with Θ + λI (Lanczos steps and CG iterations).
     pub products: usize,
     /// Where the time went (this rank).
     pub timing: Timing,
@@ -93,24 +86,24 @@ pub fn summary(solution: &Solution, settings: &Settings, ranks: usize) -> serde_
         "timing": solution.timing})
 }
 
-/// Checks the request for this route: t = ∞ only, r > 0; the shapes of the inputs.
+/// Checks the request for this route: the Krylov solver for finite times, r > 0 for t = ∞;
+/// the shapes of the inputs.
 fn check(request: &Request, settings: &Settings, x: &Input, y: &Input, xt: &Input) -> Result<()> {
     request.validate()?;
     settings.cg.validate()?;
-    if let Some(t) = request.times.iter().find(|t| t.is_finite()) {
+    let finite = request.times.iter().any(|t| t.is_finite());
+    if finite && request.flow.solver == Solver::Eigen {
         return Err(Error::invalid(
-            "--time",
-            format!(
-                "the conjugate-gradient route (--pcg, --matrix-free, mpirun) computes t = inf \
-                 only, got {t}"
-            ),
+            "--solver",
+            "the distributed route (--pcg, --matrix-free, mpirun) evaluates finite times by \
+             Lanczos (krylov or auto), not by an eigendecomposition",
         ));
     }
-    if request.flow.diag_reg <= 0.0 {
+    if request.times.iter().any(|t| t.is_infinite()) && request.flow.diag_reg <= 0.0 {
         return Err(Error::invalid(
             "--diag-reg",
-            "the conjugate-gradient route (--pcg, --matrix-free, mpirun) needs a diagonal \
-             regularisation > 0 (e.g. 1e-6)",
+            "the conjugate-gradient solve at t = inf (--pcg, --matrix-free, mpirun) needs a \
+             diagonal regularisation > 0 (e.g. 1e-6)",
         ));
     }
     if settings.block_rows == 0 {
@@ -140,8 +133,8 @@ fn check(request: &Request, settings: &Settings, x: &Input, y: &Input, xt: &Inpu
     Ok(())
 }
 
-/// The predictions at t = ∞ (module doc). Collective: every rank calls it with the same
-/// arguments; every rank returns the whole result.
+/// The predictions at every requested time (module doc). Collective: every rank calls it with
+/// the same arguments; every rank returns the whole result.
 #[allow(clippy::too_many_arguments)]
 pub fn predict(
     comm: &dyn Communicator,
@@ -168,147 +161,160 @@ pub fn predict(
             ));
         }
     }
-    let mut timing = Timing::default();
-    let blocks = Blocks::new(n, comm.size());
-    let mine = blocks.range(comm.rank());
     cancel.check(|| "before the kernels".into())?;
-    // λ from the trace, summed over the gathered diagonal in index order.
-    let clock = Instant::now();
-    let diag_local = super::rows::diagonal(net, kind, x, mine.clone())?;
-    timing.kernel_s += clock.elapsed().as_secs_f64();
-    let diag = gather(comm, &diag_local, &blocks.counts(1), &mut timing);
-    let trace: f64 = diag.iter().sum();
-    let lambda = if request.flow.diag_reg_absolute {
-        request.flow.diag_reg
+    let flow = &request.flow;
+    let mut operator = Operator::new(
+        comm,
+        net,
+        kind,
+        x,
+        flow,
+        settings.matrix_free,
+        settings.block_rows,
+    )?;
+    let lambda = operator.lambda;
+    // R = Y − f₀(X), n × k.
+    let residual = Matrix::from_fn(n, k, |i, j| {
+        y.get(i, j) - f0.map_or(0.0, |f| f.train.matrix.get(i, j))
+    });
+    // Finite times: (e^{−aΘ} R, g(Θ) R) by Lanczos (the single-process Krylov route).
+    let finite: Vec<f64> = request
+        .times
+        .iter()
+        .copied()
+        .filter(|t| t.is_finite())
+        .collect();
+    let (pairs, krylov_steps) = if finite.is_empty() {
+        (Vec::new(), Vec::new())
     } else {
-        request.flow.diag_reg * trace / n as f64
+        super::flow::krylov_pairs(&mut operator, &residual, &finite, flow, cancel)?
     };
-    let clock = Instant::now();
-    let stored = if settings.matrix_free {
-        check_fits(
-            "--block-rows (each tile's kernels)",
-            &[settings.block_rows, n, 3],
+    // t = ∞: α = (Θ + λI)⁻¹ R by PCG.
+    let mut report = pcg::Report::default();
+    let mut preconditioner_rank = 0;
+    let mut alpha = None;
+    if request.times.iter().any(|t| t.is_infinite()) {
+        let clock = Instant::now();
+        let preconditioner =
+            Nystrom::new(comm, net, kind, x, settings.preconditioner_rank, lambda)?;
+        operator.timing.kernel_s += clock.elapsed().as_secs_f64();
+        preconditioner_rank = preconditioner.rank();
+        let b: Vec<Vec<f64>> = (0..k)
+            .map(|j| (0..n).map(|i| residual.get(i, j)).collect())
+            .collect();
+        let (solution, r) = pcg::solve(
+            |ps| operator.apply(ps),
+            |r| preconditioner.apply(r),
+            &b,
+            &settings.cg,
+            cancel,
         )?;
-        None
-    } else {
-        check_fits("this rank's rows of the kernel", &[mine.len(), n, 3])?;
-        Some(row_block(net, kind, x, mine.clone())?)
-    };
-    let preconditioner = Nystrom::new(comm, net, kind, x, settings.preconditioner_rank, lambda)?;
-    timing.kernel_s += clock.elapsed().as_secs_f64();
-    // b = Y − f₀(X), one column per output.
-    let b: Vec<Vec<f64>> = (0..k)
-        .map(|j| {
-            (0..n)
-                .map(|i| y.get(i, j) - f0.map_or(0.0, |f| f.train.matrix.get(i, j)))
+        alpha = Some(Matrix::from_fn(n, k, |i, j| solution[j][i]));
+        report = r;
+    }
+    // The coefficients of each time (n × k) and the training predictions.
+    let mut pairs = pairs.into_iter();
+    let mut coefficients = Vec::with_capacity(request.times.len());
+    let mut train = Vec::with_capacity(request.times.len());
+    for t in &request.times {
+        if t.is_finite() {
+            let (decay, coefficient) = pairs.next().ok_or_else(|| missing("time"))?;
+            // f_t = y − e^{−aΘ}(y − f₀).
+            train.push(Matrix::from_fn(n, k, |i, j| y.get(i, j) - decay.get(i, j)));
+            coefficients.push(coefficient);
+        } else {
+            train.push(y.clone());
+            coefficients.push(alpha.clone().ok_or_else(|| missing("t = inf"))?);
+        }
+    }
+    let mut timing = operator.timing;
+    let products = operator.products;
+    let test = test_predictions(
+        comm,
+        request,
+        settings,
+        x,
+        xt,
+        &coefficients,
+        f0,
+        &mut timing,
+    )?;
+    timing.total_s = started.elapsed().as_secs_f64();
+    Ok(Solution {
+        predictions: Predictions {
+            train,
+            test,
+            solver: Solver::Krylov,
+            krylov_steps,
+        },
+        report,
+        lambda,
+        preconditioner_rank,
+        products,
+        timing,
+    })
+}
+
+/// An internal error: a time without its coefficients.
+fn missing(what: &str) -> Error {
+    Error::Numerical {
+        routine: "distributed predict".into(),
+        message: format!("no coefficients computed for {what}"),
+    }
+}
+
+/// f₀(X*) + Θ(X*, X) C for each time's coefficients C (n × k), split by test rows: each rank
+/// computes its rows of Θ(X*, X) `block_rows` at a time, each entry Σ by [`dot8`]; gathered.
+#[allow(clippy::too_many_arguments)]
+fn test_predictions(
+    comm: &dyn Communicator,
+    request: &Request,
+    settings: &Settings,
+    x: &Matrix,
+    xt: &Matrix,
+    coefficients: &[Matrix],
+    f0: Option<Initial>,
+    timing: &mut Timing,
+) -> Result<Vec<Matrix>> {
+    let (n, m) = (x.rows, xt.rows);
+    let k = coefficients.first().map_or(0, |c| c.cols);
+    // The coefficients by column, contiguous.
+    let columns: Vec<Vec<Vec<f64>>> = coefficients
+        .iter()
+        .map(|c| {
+            (0..k)
+                .map(|j| (0..n).map(|i| c.get(i, j)).collect())
                 .collect()
         })
         .collect();
-    let mut products = 0;
-    let product = |ps: &[&[f64]]| -> Result<Vec<Vec<f64>>> {
-        let clock = Instant::now();
-        let cols = ps.len();
-        let mut local = vec![0.0; mine.len() * cols];
-        // Row i of (Θ + λI) p for each column, from row `row` of Θ.
-        let fill = |out: &mut [f64], i: usize, row: &[f64]| {
-            for (c, p) in ps.iter().enumerate() {
-                out[c] = dot8(row, p) + lambda * p[i];
-            }
-        };
-        let mut kernel_s = 0.0;
-        match &stored {
-            Some(rows) => local
-                .par_chunks_mut(cols.max(1))
-                .enumerate()
-                .for_each(|(r, out)| fill(out, mine.start + r, rows.row(r))),
-            None => {
-                for_each_tile(
-                    net,
-                    kind,
-                    x,
-                    None,
-                    mine.clone(),
-                    settings.block_rows,
-                    |at, t| {
-                        let off = (at - mine.start) * cols;
-                        local[off..off + t.rows * cols]
-                            .par_chunks_mut(cols.max(1))
-                            .enumerate()
-                            .for_each(|(r, out)| fill(out, at + r, t.row(r)));
-                        Ok(())
-                    },
-                )?;
-                kernel_s = clock.elapsed().as_secs_f64();
-            }
-        }
-        let mut t = Timing::default();
-        let all = gather(comm, &local, &blocks.counts(cols), &mut t);
-        timing.communication_s += t.communication_s;
-        timing.kernel_s += kernel_s;
-        timing.products_s += clock.elapsed().as_secs_f64();
-        products += 1;
-        Ok((0..cols)
-            .map(|c| (0..n).map(|i| all[i * cols + c]).collect())
-            .collect())
-    };
-    let (alpha, report) = pcg::solve(
-        product,
-        |r| preconditioner.apply(r),
-        &b,
-        &settings.cg,
-        cancel,
-    )?;
-    // Test predictions, split by test rows: f₀(X*) + Θ(X*, X) α.
     let clock = Instant::now();
-    let test_blocks = Blocks::new(m, comm.size());
-    let test_mine = test_blocks.range(comm.rank());
-    let mut local = Vec::with_capacity(test_mine.len() * k);
+    let blocks = Blocks::new(m, comm.size());
+    let mine = blocks.range(comm.rank());
+    let times = coefficients.len();
+    // Per time, this rank's rows (row-major, k values each).
+    let mut local = vec![Vec::with_capacity(mine.len() * k); times];
     for_each_tile(
-        net,
-        kind,
+        &request.network,
+        request.kind,
         xt,
         Some(x),
-        test_mine,
+        mine,
         settings.block_rows,
         |at, t| {
             for r in 0..t.rows {
-                for (j, a) in alpha.iter().enumerate() {
-                    let f0 = f0.map_or(0.0, |f| f.test.matrix.get(at + r, j));
-                    local.push(f0 + dot8(t.row(r), a));
+                for (out, cs) in local.iter_mut().zip(&columns) {
+                    for (j, c) in cs.iter().enumerate() {
+                        let f0 = f0.map_or(0.0, |f| f.test.matrix.get(at + r, j));
+                        out.push(f0 + dot8(t.row(r), c));
+                    }
                 }
             }
             Ok(())
         },
     )?;
     timing.kernel_s += clock.elapsed().as_secs_f64();
-    let test = gather(comm, &local, &test_blocks.counts(k), &mut timing);
-    timing.total_s = started.elapsed().as_secs_f64();
-    let test = Matrix::from_vec(m, k, test)?;
-    let times = request.times.len();
-    Ok(Solution {
-        predictions: Predictions {
-            train: vec![y.clone(); times],
-            test: vec![test; times],
-            solver: request.flow.solver.resolve(n, k),
-            krylov_steps: Vec::new(),
-        },
-        report,
-        lambda,
-        preconditioner_rank: preconditioner.rank(),
-        products,
-        timing,
-    })
-}
-
-/// [`Communicator::all_gather`], its time added to `timing.communication_s`.
-fn gather(
-    comm: &dyn Communicator,
-    local: &[f64],
-    counts: &[usize],
-    timing: &mut Timing,
-) -> Vec<f64> {
-    let clock = Instant::now();
-    let all = comm.all_gather(local, counts);
-    timing.communication_s += clock.elapsed().as_secs_f64();
-    all
+    local
+        .iter()
+        .map(|l| Matrix::from_vec(m, k, gather(comm, l, &blocks.counts(k), timing)))
+        .collect()
 }

@@ -17,16 +17,21 @@
 //! * [`rows`] — row blocks of K(x, x) equal, bit for bit, to the rows of the single-process
 //!   kernel;
 //! * [`nystrom`] — the Nyström preconditioner of K + λI;
-//! * [`pcg`] — preconditioned conjugate gradients over row-distributed operators;
-//! * [`krr`] — kernel ridge regression (`predict` at t = ∞) by PCG, kernel rows stored or
+//! * [`operator`] — the training kernel Θ + λI as a row-distributed product, rows stored or
 //!   recomputed per product (matrix-free);
+//! * [`pcg`] — preconditioned conjugate gradients over row-distributed operators;
+//! * [`flow`] — gradient flow at finite times by Lanczos over the distributed product;
+//! * [`krr`] — `predict` over the ranks: finite times by [`flow`], t = ∞ (kernel ridge
+//!   regression) by PCG;
 //! * [`npy`] — a kernel written by all ranks into one NPY file, each its rows at their offset.
 
+pub mod flow;
 pub mod krr;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod npy;
 pub mod nystrom;
+pub mod operator;
 pub mod pcg;
 pub mod rows;
 

@@ -30,20 +30,9 @@ pub fn save(
     out: &Path,
     cancel: Cancel,
 ) -> Result<(usize, usize)> {
-    request.validate()?;
-    for input in std::iter::once(x).chain(x2) {
-        request.network.check_inputs(&input.name, &input.matrix)?;
-    }
-    let (n, m) = (x.matrix.rows, x2.map_or(x.matrix.rows, |i| i.matrix.rows));
-    crate::linalg::check_fits(
-        "--block-rows (each block's kernels)",
-        &[request.block_rows.min(n.max(1)), m, 3],
-    )?;
-    let header = crate::data::io::npy_header(&[n, m]);
-    let bytes = (n as u64)
-        .checked_mul(m as u64)
-        .and_then(|c| c.checked_mul(8))
-        .and_then(|b| b.checked_add(header.len() as u64))
+    let (n, m) = request.prepare(x, x2)?;
+    let (header, bytes) = crate::data::io::npy_layout(&[n, m]);
+    let bytes = bytes
         .ok_or_else(|| Error::invalid("--x", "the kernel has more bytes than a file holds"))?;
     // Rank 0: the temporary, its header and length; its path to every rank.
     let mut temporary = None;

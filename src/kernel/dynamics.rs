@@ -19,7 +19,8 @@
 
 use crate::error::{check_non_negative, check_positive, Error, Result};
 use crate::linalg::{
-    cholesky_solve, cholesky_solve_with_pivots, gemm, lanczos_apply, symmetric_eigen, Matrix,
+    cholesky_solve, cholesky_solve_with_pivots, gemm, lanczos_apply, symmetric_eigen,
+    LanczosOutput, Matrix,
 };
 
 /// How [`gradient_descent_mse`] evaluates the matrix functions at finite times.
@@ -195,7 +196,7 @@ pub fn gradient_descent_mse(
         (Vec::new(), Vec::new())
     } else if solver == Solver::Krylov {
         krylov_pairs(
-            &theta,
+            |column, functions| lanczos_apply(&theta, column, functions, KRYLOV_TOLERANCE),
             &residual0,
             &finite,
             settings.learning_rate / normalization,
@@ -299,7 +300,7 @@ pub fn parse_times(field: &str, values: &[String]) -> Result<Vec<f64>> {
 }
 
 /// (e^{−aΘ} r, g(Θ) r) at one time: the decayed training residual and the test coefficients.
-type DecayAndCoefficients = (Matrix, Matrix);
+pub(crate) type DecayAndCoefficients = (Matrix, Matrix);
 
 /// g(λ) = (1 − e^{−aλ})/λ = −expm1(−aλ)/λ, → a as λ → 0.
 fn flow_coefficient(a: f64, lam: f64) -> f64 {
@@ -311,9 +312,11 @@ fn flow_coefficient(a: f64, lam: f64) -> f64 {
 }
 
 /// (e^{−aΘ} R, g(Θ) R) with a = `rate`·t for each time, by Lanczos on each column of R (one
-/// Krylov basis per column serves every time); also the Krylov dimensions.
-fn krylov_pairs(
-    theta: &Matrix,
+/// Krylov basis per column serves every time); also the Krylov dimensions. `lanczos(b, fs)`
+/// returns f(Θ) b for each f of `fs` ([`lanczos_apply`] on the stored kernel, or with a
+/// distributed product, [`crate::distributed::flow`]).
+pub(crate) fn krylov_pairs(
+    mut lanczos: impl FnMut(&[f64], &[&dyn Fn(f64) -> f64]) -> Result<LanczosOutput>,
     residual: &Matrix,
     times: &[f64],
     rate: f64,
@@ -338,7 +341,7 @@ fn krylov_pairs(
     let mut steps = Vec::with_capacity(k);
     for c in 0..k {
         let column: Vec<f64> = (0..n).map(|i| residual.get(i, c)).collect();
-        let out = lanczos_apply(theta, &column, &functions, KRYLOV_TOLERANCE)?;
+        let out = lanczos(&column, &functions)?;
         steps.push(out.iterations);
         for (ti, (decay, coef)) in pairs.iter_mut().enumerate() {
             let (d, g) = (&out.products[ti], &out.products[times.len() + ti]);

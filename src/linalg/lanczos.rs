@@ -62,6 +62,23 @@ pub fn lanczos_apply(
             format!("A is {}×{}, b has {} entries", a.rows, a.cols, b.len()),
         ));
     }
+    let product = |q: &[f64], w: &mut [f64]| {
+        matvec(a, q, w);
+        Ok(())
+    };
+    lanczos_apply_operator(product, b, functions, tolerance)
+}
+
+/// [`lanczos_apply`] for a symmetric operator given by its product: `product(q, w)` writes
+/// w = A q (n = b.len() values; an error stops the process and is returned). With the product
+/// of [`lanczos_apply`] the result is the same, bit for bit.
+pub fn lanczos_apply_operator(
+    mut product: impl FnMut(&[f64], &mut [f64]) -> Result<()>,
+    b: &[f64],
+    functions: &[&dyn Fn(f64) -> f64],
+    tolerance: f64,
+) -> Result<LanczosOutput> {
+    let n = b.len();
     let beta0 = super::norm(b);
     if beta0 == 0.0 || n == 0 {
         return Ok(LanczosOutput {
@@ -75,7 +92,7 @@ pub fn lanczos_apply(
     let mut process = Lanczos::new(b).expect("b ≠ 0 checked above");
     let mut previous: Option<Vec<Vec<f64>>> = None;
     loop {
-        let (m, invariant) = process.advance(|q, w| matvec(a, q, w));
+        let (m, invariant) = process.try_advance(&mut product)?;
         let invariant = invariant || m == n;
         if invariant || m % CHECK_EVERY == 0 {
             let coefficients = ritz_coefficients(&process.alpha, &process.beta, beta0, functions)?;
@@ -136,9 +153,25 @@ impl Lanczos {
     /// whole basis twice (the three-term recurrence is its first pass), β_j = ‖w‖. Returns the
     /// Krylov dimension m and whether the space is invariant (β_j ≤ 1e-14 ‖T‖).
     pub fn advance(&mut self, mut matvec: impl FnMut(&[f64], &mut [f64])) -> (usize, bool) {
+        let product = |q: &[f64], w: &mut [f64]| {
+            matvec(q, w);
+            Ok(())
+        };
+        match self.try_advance(product) {
+            Ok(step) => step,
+            Err(_) => unreachable!("the product cannot fail"),
+        }
+    }
+
+    /// [`Lanczos::advance`] with a product that may fail (its error is returned, the process
+    /// left as it was before the step).
+    pub fn try_advance(
+        &mut self,
+        mut matvec: impl FnMut(&[f64], &mut [f64]) -> Result<()>,
+    ) -> Result<(usize, bool)> {
         let j = self.alpha.len();
         let w = &mut self.w;
-        matvec(&self.basis[j], w);
+        matvec(&self.basis[j], w)?;
         let aj = dot8(&self.basis[j], w);
         self.alpha.push(aj);
         let basis = &self.basis;
@@ -158,7 +191,7 @@ impl Lanczos {
             .scale
             .max(aj.abs() + bj + self.beta.last().copied().unwrap_or(0.0));
         self.pending = bj;
-        (j + 1, bj <= 1e-14 * self.scale.max(f64::MIN_POSITIVE))
+        Ok((j + 1, bj <= 1e-14 * self.scale.max(f64::MIN_POSITIVE)))
     }
 
     /// Appends β_j to T and q_{j+1} = w/β_j to the basis (after an `advance` that was not

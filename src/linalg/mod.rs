@@ -18,7 +18,7 @@ pub mod panels;
 pub(crate) mod sign_bits;
 mod transpose;
 
-pub use lanczos::{lanczos_apply, tridiagonal, Lanczos, LanczosOutput};
+pub use lanczos::{lanczos_apply, lanczos_apply_operator, tridiagonal, Lanczos, LanczosOutput};
 pub use panels::{gemm_panels, gemm_panels_block, gram_upper_panels, Panels};
 pub(crate) use transpose::transpose_group;
 

@@ -3,9 +3,7 @@
 
 use super::*;
 use crate::error::{Error, Result};
-use crate::linalg::{
-    check_fits, gemm_slice, stream_fence, stream_store, transpose_group, Matrix, SharedPtr, Threads,
-};
+use crate::linalg::{check_fits, stream_fence, stream_store, transpose_group, Matrix, SharedPtr};
 use rayon::prelude::*;
 
 /// Writes `dst[c·dst_stride + i] = src[i·src_stride + c]` for i in `rows`, c in `cols` (only
@@ -49,12 +47,103 @@ pub(super) unsafe fn transpose_entries(
     }
 }
 
+/// K⁰ of a tile: `out` (ri × cj, row-major) ← `scale` · A Bᵀ for the rows A = x1[i0..i0 + ri]
+/// and B = x2[j0..j0 + cj]. Every entry is ⟨xᵢ, x′ⱼ⟩ accumulated in index order by fused
+/// multiply-adds (acc ← fma(aₖ, bₖ, acc) from acc = 0), then multiplied by `scale` — the same
+/// sequence of operations whatever the tile's shape, the entry's place in it and the vector
+/// unit (a fused multiply-add rounds once, alike everywhere). (faer's GEMM, used before, takes a matrix–vector, a small-matrix or a blocked path by
+/// the product's shape, which sum in different orders: a one-row block of a kernel then
+/// differed from the same row of the whole kernel in the last bits.) Blocks of 4 × 8 entries
+/// are accumulated in registers over B packed column-major; the entries beyond whole blocks
+/// one by one, in the same order.
+fn tile_inputs_product(
+    out: &mut [f64],
+    (x1, i0, ri): (&Matrix, usize, usize),
+    (x2, j0, cj): (&Matrix, usize, usize),
+    scale: f64,
+) {
+    let d = x1.cols;
+    let a = &x1.data[i0 * d..(i0 + ri) * d];
+    // Bᵀ: k-major, the tile's cj columns contiguous for each k.
+    let mut bt = vec![0.0; d * cj];
+    for (j, row) in x2.data[j0 * d..(j0 + cj) * d]
+        .chunks_exact(d.max(1))
+        .enumerate()
+    {
+        for (k, v) in row.iter().enumerate() {
+            bt[k * cj + j] = *v;
+        }
+    }
+    inputs_product_tile(out, a, &bt, (ri, cj, d), scale);
+}
+
+/// Rows of 4 × 8 register blocks of [`tile_inputs_product`].
+const BLOCK_ROWS: usize = 4;
+/// Columns of a register block.
+const BLOCK_COLS: usize = 8;
+
+/// `out[i·cj + j] = scale · Σ_k a[i·d + k] · bt[k·cj + j]`, k in order, fused.
+#[inline(always)]
+fn inputs_product_tile_generic(
+    out: &mut [f64],
+    a: &[f64],
+    bt: &[f64],
+    (ri, cj, d): (usize, usize, usize),
+    scale: f64,
+) {
+    let (whole_rows, whole_cols) = (ri / BLOCK_ROWS * BLOCK_ROWS, cj / BLOCK_COLS * BLOCK_COLS);
+    for ib in (0..whole_rows).step_by(BLOCK_ROWS) {
+        for jb in (0..whole_cols).step_by(BLOCK_COLS) {
+            let mut acc = [[0.0f64; BLOCK_COLS]; BLOCK_ROWS];
+            for k in 0..d {
+                let b = &bt[k * cj + jb..k * cj + jb + BLOCK_COLS];
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    let av = a[(ib + r) * d + k];
+                    for (c, acc_rc) in acc_r.iter_mut().enumerate() {
+                        *acc_rc = av.mul_add(b[c], *acc_rc);
+                    }
+                }
+            }
+            for (r, acc_r) in acc.iter().enumerate() {
+                let row = &mut out[(ib + r) * cj + jb..(ib + r) * cj + jb + BLOCK_COLS];
+                for (o, v) in row.iter_mut().zip(acc_r) {
+                    *o = v * scale;
+                }
+            }
+        }
+    }
+    // The rest, entry by entry (the same order).
+    for i in 0..ri {
+        let from = if i < whole_rows { whole_cols } else { 0 };
+        for j in from..cj {
+            let mut acc = 0.0f64;
+            for k in 0..d {
+                acc = a[i * d + k].mul_add(bt[k * cj + j], acc);
+            }
+            out[i * cj + j] = acc * scale;
+        }
+    }
+}
+
+crate::linalg::simd_dispatch! {
+    /// [`inputs_product_tile_generic`] compiled for the widest vector unit (every path rounds
+    /// alike).
+    fn inputs_product_tile(
+        out: &mut [f64],
+        a: &[f64],
+        bt: &[f64],
+        shape: (usize, usize, usize),
+        scale: f64,
+    ) = inputs_product_tile_generic;
+}
+
 impl Network {
     /// The tiled computation of [`Network::compute`]: K and Θ between the rows of `x1` and of
     /// `x2`, written to the r × n₂ outputs at `kp` and `tp` (r = rows of x1, n₂ = rows of x2).
     /// Work is split into TILE × TILE tiles, each a parallel task (so that a few rows against
     /// many still use every core): a tile is computed in a per-thread scratch that stays in
-    /// cache — K⁰ = ⟨x, x'⟩/d by a small GEMM, then the layer maps row by row — and written
+    /// cache — K⁰ = ⟨x, x'⟩/d ([`tile_inputs_product`]: one summation order
+    /// whatever the tile), then the layer maps row by row — and written
     /// out once, with non-temporal stores ([`stream_store`]: no read of the output's lines
     /// before they are written). In the `leading` layout (x1 = the first r rows of x2) only
     /// the tiles on and right of the diagonal are computed, with cos θ = 1 at j = i; inside the
@@ -96,8 +185,7 @@ impl Network {
                 let (k_tile, t_tile) = scratch.split_at_mut(TILE * TILE);
                 let (k_tile, t_tile) = (&mut k_tile[..ri * cj], &mut t_tile[..ri * cj]);
                 // K⁰ of the tile, ⟨x_i, x'_j⟩/d, in cache.
-                let (a, b) = (x1.view().subrows(i0, ri), x2.view().subrows(j0, cj));
-                gemm_slice(k_tile, 0.0, a, b.transpose(), scale, Threads::Caller);
+                tile_inputs_product(k_tile, (x1, i0, ri), (x2, j0, cj), scale);
                 let diagonal_tile = leading && j0 == i0;
                 // The tile's columns inside the leading square (c < r), whose transposes
                 // go below the diagonal: rows j0 + c, columns i0.. (no other task writes
