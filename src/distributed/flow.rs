@@ -49,7 +49,7 @@ mod tests {
     use super::super::{krr, Local};
     use crate::commands::predict::{Initial, Request};
     use crate::commands::{Cancel, Input};
-    use crate::kernel::dynamics::{predict, FlowSettings, Solver};
+    use crate::kernel::dynamics::{predict_with, FlowSettings, Solver};
     use crate::linalg::Matrix;
 
     /// The largest |a − b| over the largest |b|.
@@ -104,7 +104,18 @@ mod tests {
         let single = |solver| {
             let (network, kind) = (&request.network, request.kind);
             let f0 = Some((&f0, &f0t));
-            predict(network, kind, &x, &y, &xt, f0, &times, &flow(solver)).unwrap()
+            predict_with(
+                network,
+                kind,
+                &x,
+                &y,
+                &xt,
+                f0,
+                &times,
+                &flow(solver),
+                |_| Ok(()),
+            )
+            .unwrap()
         };
         let (krylov, eigen) = (single(Solver::Krylov), single(Solver::Eigen));
         for matrix_free in [false, true] {
