@@ -156,9 +156,9 @@ pub fn threshold_variance(setting: &Setting) -> Result<ThresholdVariance> {
         let s = 2.0 * setting.lr / setting.beta / (1.0 - a * a);
         let var =
             s / n * ((1.0 + a) / (1.0 - a) - 2.0 * a * (1.0 - a.powf(n)) / (n * (1.0 - a).powi(2)));
-        for p in 0..2 {
-            for q in 0..2 {
-                chain[p][q] += var * vectors.get(p, k) * vectors.get(q, k);
+        for (p, row) in chain.iter_mut().enumerate() {
+            for (q, c) in row.iter_mut().enumerate() {
+                *c += var * vectors.get(p, k) * vectors.get(q, k);
             }
         }
     }
