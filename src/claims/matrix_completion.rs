@@ -263,7 +263,7 @@ impl Claim for MatrixCompletion {
          The theorem gives the threshold's order (p ≳ polylog(n)·poly(r, κ, μ)/n) but no \
          constant, so the constant 1.7 is the mean over seeds and the tolerance ≥ 3 std over \
          them (one mask per p makes the transition of one seed noisy: 1.51–2.04 over seeds \
-         0–3, std 0.24; the controls land 8 tolerances away): gradient descent stops recovering from every start at about 1.7 times the \
+         0–9, mean 1.70, std 0.15; the control lands 8 tolerances away): gradient descent stops recovering from every start at about 1.7 times the \
          information threshold (between p_½ and p_info some starts stop at spurious local \
          minima, L > 0, while others of the same mask reach L = 0), and below p_info no start \
          recovers. Controls: `block-mask` (fails (2)) — the uniform-sampling hypothesis broken: \
