@@ -34,8 +34,17 @@ const STOP: f64 = 1e-12;
 const RATE_TOL: f64 = 0.3;
 /// Failed runs at widths M ≤ this are refined to the stationary point they are near.
 const REFINE_WIDTH: usize = 2;
-/// Data sets of the refined widths (data set 0 is the one of every width).
-const DATA_SETS: usize = 4;
+/// Data sets of the refined widths (data set 0 is the one of every width): the fraction of
+/// failed runs depends strongly on the data set, so the narrow widths average over many.
+const DATA_SETS: usize = 16;
+/// The width the control `all-wide` puts in place of every M ≤ 2: M = n, the theorem's width.
+const ALL_WIDE: usize = N;
+/// Check (3): the stated fraction of M = 2 runs not at the global minimum after GD and Newton
+/// refinement (the 10-seed mean is 0.47, see `setup`), and its tolerance (≥ 3 std over seeds).
+const FAILED_FRACTION: (f64, f64) = (0.5, 0.2);
+/// Check (4): the stated fraction of M ≤ 2 runs refined to a spurious local minimum (the mean
+/// over seeds 0–9), and its tolerance (≥ 3 std over seeds).
+const SPURIOUS_FRACTION: (f64, f64) = (0.23, 0.15);
 /// Damped Newton steps of the refinement.
 const REFINE_STEPS: usize = 200;
 /// A refined point is stationary when ‖∇L‖ ≤ this × ‖∇L(θ₀)‖.
@@ -300,7 +309,7 @@ impl Claim for NarrowVsWide {
          both layers trained by full-batch GD on L = (1/2n)Σ(f − y)² with η = n/λ_max(K₀) (K₀ \
          the tangent-kernel Gram matrix at initialisation, half the stability limit); widths 1, \
          2, 3, 4, 8, 16, 32, 64, 256 (five below n, four at or above), 8 initialisations each \
-         (quick; full: 24; at M ≤ 2 on each of 4 data sets), at most 20000 steps, stopped at L ≤ 10⁻¹² L₀. Global minimum \
+         (quick; full: 24; at M ≤ 2 on each of 16 data sets), at most 20000 steps, stopped at L ≤ 10⁻¹² L₀. Global minimum \
          reached: L_T ≤ 10⁻¹⁰ L₀ (the targets are fitted exactly). Every failed run at M ≤ 2 is \
          then refined by up to 200 Levenberg-damped Newton steps (Hessian by central differences \
          of the exact gradient) to the stationary point it is near; the table lists the refined \
@@ -313,24 +322,29 @@ impl Claim for NarrowVsWide {
          because at finite width the kernel moves and its λ_min grows during training (measured \
          ratios 0.97–1.25 over seeds, std 0.1; the tolerance is 3 std; the table also lists \
          ηλ_min(K_T)/n at the end); Du et al. guarantee a quarter of it; (3) empirical — at \
-         M = 2 < n, a width with M(d + 2) = 24 ≥ n parameters, some initialisations do not \
-         reach the global minimum even after the Newton refinement (a run that was only slow \
-         is refined to L = 0 and counts as a success): count ≥ 1 − 0.5 among 32 runs (8 on \
-         each of 4 data sets). This is the capacity control the statement asks for: the \
+         M = 2 < n, a width with M(d + 2) = 24 ≥ n parameters, the fraction of \
+         initialisations that do not reach the global minimum even after the Newton refinement \
+         (a run that was only slow is refined to L = 0 and counts as a success), among 128 runs \
+         (8 on each of 16 data sets), ≥ 0.5 − 0.2: 0.5 is the stated value (the mean over seeds \
+         0–9 is 0.47, range 0.37–0.55, std 0.05) and 0.2 ≥ 3 std over them (16 data sets, because the fraction depends strongly on the \
+         data set: with 4 the counts spread from 10 to 24 of 32). This is the capacity control the statement asks for: the \
          theorem's hypothesis is the width M ≥ n (Nguyen & Hein 2017: a layer of ≥ n − 1 \
          units), not the parameter count, and it predicts nothing below n; results stated with \
          the parameter count (Soudry & Carmon 2016, M·d ≥ n) need piecewise-linear units and \
          multiplicative noise. Measured: the failed fraction at M = 2 depends strongly on the \
-         data set (3 to 20 of 32 runs on one data set over seeds 0–7; 10 to 24 of the 32 runs \
-         on 4 data sets over seeds 0–9; about half of the runs \
+         data set (3 to 20 of 32 runs on one data set over seeds 0–7; about half of the runs \
          that GD leaves above 10⁻¹⁰ L₀ after 20000 steps are only slow), while M = 3, 4, 8 \
          (also below n) mostly succeed — the transition in this setting is at M ≈ 3, well below \
          n: M ≥ n is sufficient, not necessary (figure); (4) empirical (the statement is \
-         existence) — among the failed runs at M ≤ 2 (8 initialisations on each of 4 data \
-         sets), at least one is refined to a spurious local minimum: ‖∇L‖ ≤ 10⁻⁸ ‖∇L(θ₀)‖, \
+         existence; the constant is the 10-seed mean) — among the 256 runs at M ≤ 2 (8 \
+         initialisations on each of 16 data sets per width), the fraction refined to a \
+         spurious local minimum: ‖∇L‖ ≤ 10⁻⁸ ‖∇L(θ₀)‖, \
          Hessian ≥ 0 (λ_min ≥ −10⁻⁶ λ_max), loss above 10⁻¹⁰ L₀ (not a global minimum) and ≥ \
          the best run's on the same width and data set + 10⁻³ L₀ (a distinct critical value); \
-         count ≥ 1 − 0.5 (6 to 27 found over seeds 0–9). At M = 1 several initialisations converge to the same few stationary \
+         fraction ≥ 0.23 − 0.15 (0.23 the stated mean over seeds 0–9 — measured 0.226, range 0.19–0.29 — and 0.15 ≥ 3 \
+         std = 0.11 over them; \
+         with 4 data sets the count spread from 6 to 27 of 64, too wide for a count to be \
+         separated from the control's 0). At M = 1 several initialisations converge to the same few stationary \
          losses (e.g. 0.113, 0.143, 0.161 against the best 0.033 at seed 0) with ‖∇L‖ ≈ \
          10⁻¹⁵ ‖∇L(θ₀)‖ and λ_min(H) = 0 to round-off (flat directions); M = 1 has fewer \
          parameters (12) than samples, so these points are spurious against the best M = 1 \
@@ -340,8 +354,8 @@ impl Claim for NarrowVsWide {
          a few to stationary points with L > 0 (e.g. L = 0.005 with ‖∇L‖ ≈ 10⁻¹⁴ at seed 3): \
          spurious minima with enough parameters. Controls: `narrow` — every width M ≥ n replaced \
          by M = 2 (the over-parameterisation hypothesis broken, parameter count still ≥ n): \
-         checks (1) and (2) fail; `all-wide` — the widths M ≤ 2 replaced by M = 64: checks (3) \
-         and (4) fail (no failed run, no spurious minimum)."
+         checks (1) and (2) fail; `all-wide` — the widths M ≤ 2 replaced by M = n = 16, the \
+         theorem's width: checks (3) and (4) fail (no failed run, no spurious minimum)."
     }
     fn controls(&self) -> &'static [Control] {
         &[
@@ -352,7 +366,7 @@ impl Claim for NarrowVsWide {
             },
             Control {
                 name: "all-wide",
-                breaks: "the narrow widths M ≤ 2 replaced by M = 64 ≥ n: the narrowness that \
+                breaks: "the narrow widths M ≤ 2 replaced by M = n = 16: the narrowness that \
                          lets gradient descent fail is removed",
             },
         ]
@@ -392,13 +406,13 @@ impl Claim for NarrowVsWide {
         let (mut wide_runs, mut wide_wins) = (0usize, 0usize);
         let mut worst_ratio: f64 = f64::INFINITY;
         let mut worst_se: f64 = 0.0;
-        let mut failed = 0usize;
-        let mut spurious = 0usize;
+        let (mut failed, mut failed_runs) = (0usize, 0usize);
+        let (mut spurious, mut refined_runs) = (0usize, 0usize);
         for &nominal in &WIDTHS {
             let m = if ctx.under("narrow") && nominal >= N {
                 NARROW
             } else if ctx.under("all-wide") && nominal <= REFINE_WIDTH {
-                64
+                ALL_WIDE
             } else {
                 nominal
             };
@@ -471,8 +485,12 @@ impl Claim for NarrowVsWide {
                         .refined
                         .as_ref()
                         .is_some_and(|f| f.loss <= SUCCESS * r.initial_loss);
-                    if nominal == FAIL_WIDTH && !ok && !refined_ok {
-                        failed += 1;
+                    if nominal == FAIL_WIDTH {
+                        failed_runs += 1;
+                        failed += usize::from(!ok && !refined_ok);
+                    }
+                    if nominal <= REFINE_WIDTH {
+                        refined_runs += 1;
                     }
                     if nominal == WIDE {
                         let ratio = r.measured_rate / r.predicted_rate;
@@ -514,20 +532,20 @@ impl Claim for NarrowVsWide {
                 .std_error(worst_se)
                 .control("narrow"),
                 Check::new(
-                    "M = 2 < n (24 ≥ n parameters): initialisations not at the global minimum after GD and Newton refinement, count of 32 over 4 data sets (empirical)",
-                    failed as f64,
+                    "M = 2 < n (24 ≥ n parameters): fraction of initialisations not at the global minimum after GD and Newton refinement, 16 data sets (empirical: the 10-seed mean)",
+                    failed as f64 / failed_runs.max(1) as f64,
                     Relation::AtLeast,
-                    1.0,
-                    0.5,
+                    FAILED_FRACTION.0,
+                    FAILED_FRACTION.1,
                 )
                 .basis(Basis::Empirical)
                 .control("all-wide"),
                 Check::new(
-                    "M ≤ 2: failed runs refined to a spurious local minimum (‖∇L‖ ≤ 1e-8 ‖∇L₀‖, Hessian ≥ 0, loss ≥ the best run's + 1e-3 L₀), count (existence, empirical)",
-                    spurious as f64,
+                    "M ≤ 2: fraction of runs refined to a spurious local minimum (‖∇L‖ ≤ 1e-8 ‖∇L₀‖, Hessian ≥ 0, loss ≥ the best run's + 1e-3 L₀), 16 data sets (empirical: the 10-seed mean)",
+                    spurious as f64 / refined_runs.max(1) as f64,
                     Relation::AtLeast,
-                    1.0,
-                    0.5,
+                    SPURIOUS_FRACTION.0,
+                    SPURIOUS_FRACTION.1,
                 )
                 .basis(Basis::Empirical)
                 .control("all-wide"),

@@ -255,8 +255,11 @@ fn matvec(a: &Matrix, v: &[f64], out: &mut [f64]) {
 const PHASE_START: f64 = 100.0;
 /// End of the two-phase fit: the first record with L/L₀ below this (deep in the linear phase).
 const PHASE_END: f64 = 1e-10;
-/// Tolerance of the plateau-to-linear slope ratio (see `setup`).
-const PLATEAU_TOL: f64 = 0.6;
+/// The stated plateau-to-linear slope ratio of check (4): the median over seeds 0–9 of the
+/// per-seed median (see `setup`).
+const PLATEAU_RATIO: f64 = 0.39;
+/// Its tolerance: 3 × the standard deviation over seeds 0–9 (0.069).
+const PLATEAU_TOL: f64 = 0.21;
 
 /// The two phases of one run: a continuous two-segment least-squares fit of ln L(t) over the
 /// records with `PHASE_START` ≤ t ≤ t₂ (t₂ the first record with L/L₀ < `PHASE_END`, else the
@@ -369,11 +372,14 @@ impl Claim for TeacherStudent {
          is tabled; (3) median over the wide students of 2 ln(1 − ηλ_min(K₀)/n) (K₀ the \
          student's tangent kernel at initialisation, closed form) over the fitted late log-loss \
          slope (10⁻²² < L/L₀ < 10⁻⁴) = 1; (4) the first phase is a plateau: median over the \
-         m = k students of s₁/s₂ ≤ 0 + 0.6 (empirical: the theorem describes a slow first \
+         m = k students of s₁/s₂ ≤ 0.39 + 0.21 (empirical: the theorem describes a slow first \
          phase but gives no constant; the first phase is not flat — its fit includes the end of \
-         the initial drop and the bend into the linear phase — and the median ratio was \
-         0.24–0.50 over seeds 0–9 with 16 students, std 0.09, and is 0.26–0.45 with 24, std \
-         0.07: 0.6 is about the 10-seed median + 3 std, and a warm start gives ≈ 1). Controls: narrow-student — the students are narrower than the \
+         the initial drop and the bend into the linear phase. 0.39 is the stated median over \
+         seeds 0–9 of the per-seed median (0.26–0.45, std 0.069 with 24 students), 0.21 = 3 \
+         std; a warm start, whose loss is linear from the start, gives ≥ 1.05 at every seed, \
+         ≈ 9 std above, 3.1 tolerances beyond the stated value — the earlier statement \
+         s₁/s₂ ≤ 0 + 0.6 had the same threshold but measured from 0, which hid the \
+         separation). Controls: narrow-student — the students are narrower than the \
          hypothesis needs (m = k − 1 = 3 for the exact-size student, which cannot represent the \
          teacher; m = 1 < n, d·m = 10 < n parameters, for the over-parameterised one): fails 1, \
          2 (the loss plateaus) and 3 (K₀ is singular: no linear rate is predicted, and none is \
@@ -637,7 +643,7 @@ impl Claim for TeacherStudent {
                     "m = k, two phases: plateau log-loss slope / linear-phase slope of the two-segment fit with a fitted switch time τ (median), empirical",
                     median(plateau_ratios),
                     Relation::AtMost,
-                    0.0,
+                    PLATEAU_RATIO,
                     PLATEAU_TOL,
                 )
                 .basis(Basis::Empirical)

@@ -18,8 +18,8 @@ use crate::train::{Batching, Objective, Trainer};
 /// circle; the ReLU net is piecewise smooth, so its error is O(G^{−2}) relative).
 const GRID: usize = 1024;
 
-/// The network of width `width`: ReLU, no bias, w_j ~ N(0, I₂), a_j = ±1, NTK scaling
-/// M^{−1/2}, symmetric initialisation (f₀ = 0), both layers trained. Its NTK is the ReLU NTK
+/// The network of width `width`: ReLU, no bias, a_j = ±1, NTK scaling M^{−1/2}, symmetric
+/// initialisation (f₀ = 0), both layers trained; its parameters are drawn by [`stratified`]. Its NTK is the ReLU NTK
 /// κ(u) = [√(1−u²) + 2(π − arccos u)u]/(2π) with κ(1) = 1 (kernel::analytic::two_layer_ntk).
 pub(super) fn network(width: usize) -> Result<TwoLayer> {
     TwoLayer {
@@ -32,13 +32,14 @@ pub(super) fn network(width: usize) -> Result<TwoLayer> {
 
 /// One run of the document's averaged SGD: T fresh samples y = f*(x) + σξ, x uniform on the
 /// circle, one pass with one sample per step, step η = [`STEP`], anchor λ; returns the excess
-/// risk ‖f_θ̂ − f*‖²_{L²} of θ̂ = θ̄_T (or of the last iterate θ_T when `last`).
+/// risk ‖f_θ̄T − f*‖²_{L²} of the average θ̄_T. The label noise is `noise_sign`·σξ: two runs of
+/// the same seed with signs ±1 are an antithetic pair (each one a run on i.i.d. samples).
 pub(super) fn excess_risk(
     problem: &Problem,
     model: &TwoLayer,
     steps: usize,
     lambda: f64,
-    last: bool,
+    noise_sign: f64,
     seed: Seed,
 ) -> Result<f64> {
     let mut rng = seed.stream("averaged-sgd-samples", 0);
@@ -53,7 +54,9 @@ pub(super) fn excess_risk(
         }
     });
     let target = problem.values(&angles);
-    let y = Matrix::from_fn(steps, 1, |i, _| target[i] + NOISE * rng.normal());
+    let y = Matrix::from_fn(steps, 1, |i, _| {
+        target[i] + noise_sign * NOISE * rng.normal()
+    });
     let data = Dataset::new("averaged-sgd", x, y)?;
     let params = stratified(model, seed);
     let optimizer = Optimizer::chain(vec![
@@ -69,12 +72,7 @@ pub(super) fn excess_risk(
         record_every: steps as u64,
     };
     let (state, _) = trainer.fit(params, &data)?;
-    let estimate = if last {
-        state.params
-    } else {
-        state.average.mean()
-    };
-    Ok(l2_distance(problem, model, &estimate))
+    Ok(l2_distance(problem, model, &state.average.mean()))
 }
 
 /// The stratified initialisation θ₀: neuron j < M/2 has w_j = √2 (cos ω_j, sin ω_j),
