@@ -11,6 +11,15 @@ import pytest
 import gradflow
 
 
+@pytest.fixture(autouse=True)
+def _sigint_raises_keyboard_interrupt():
+    """SIGINT raises KeyboardInterrupt in these tests whatever the launcher left behind: a shell
+    that starts the suite as a background job ignores SIGINT, and Python then keeps ignoring it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_outputs_own_the_rust_buffer_without_a_copy(rng):
     x = rng.normal(size=(50, 4))
     k = gradflow.kernel(x, depth=1)
