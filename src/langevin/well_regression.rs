@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::nn::potential::{chain_layout, check_start};
-use crate::nn::{Cache, Landscape, Model, ParamBlock};
+use crate::nn::{Backward, Cache, Landscape, Model, ParamBlock};
 use crate::rng::Rng;
 
 /// C chains on F(w) = U(w₁) + (1/n) Σ_i ½‖w_{2:d} − z_i‖² (see the module docs).
@@ -103,14 +103,8 @@ impl Model for WellRegression {
 
     /// ∂/∂w_c of Σ_i d_i out_i: (Σ_i d_i) U′(w_{c,1}) in the first coordinate and
     /// Σ_i d_i (w_{c,2:d} − z_i) in the others.
-    fn backward(
-        &self,
-        params: &[f64],
-        x: &Matrix,
-        _cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
+    fn backward_pass(&self, pass: Backward<'_>, grad: &mut [f64]) {
+        let (params, x, d_out) = (pass.params, pass.x, pass.d_out);
         let weight: f64 = d_out.data.iter().sum();
         // Σ_i d_i z_i.
         let mut pull = vec![0.0; self.dim - 1];

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::linalg::{view, Matrix};
-use crate::nn::{Activation, Cache, Mlp, Model, ParamBlock, Parameterization};
+use crate::nn::{Activation, Backward, Cache, Mlp, Model, ParamBlock, Parameterization};
 use crate::rng::Rng;
 
 /// f(x) = W_L ⋯ W_1 x with W_ℓ ∈ R^{m_{ℓ+1} × m_ℓ}, W_ℓ ~ N(0, σ²/m_ℓ).
@@ -68,14 +68,7 @@ impl Model for DeepLinear {
     fn empirical_ntk(&self, params: &[f64], x1: &Matrix, x2: Option<&Matrix>) -> Option<Matrix> {
         self.net.empirical_ntk(params, x1, x2)
     }
-    fn backward(
-        &self,
-        params: &[f64],
-        x: &Matrix,
-        cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
-        self.net.backward(params, x, cache, d_out, grad)
+    fn backward_pass(&self, pass: Backward<'_>, grad: &mut [f64]) {
+        self.net.backward_pass(pass, grad)
     }
 }

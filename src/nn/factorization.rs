@@ -6,7 +6,7 @@
 
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::Matrix;
-use crate::nn::{Cache, Model, ParamBlock};
+use crate::nn::{Backward, Cache, Model, ParamBlock};
 use crate::rng::Rng;
 
 /// f(i, j) = (UUᵀ)_ij with U ∈ R^{n×r}, U_ik ~ N(0, σ²).
@@ -105,14 +105,8 @@ impl Model for Factorization {
         }
     }
     /// ∂⟨U_i, U_j⟩/∂U_i = U_j and ∂/∂U_j = U_i (both terms when i = j: 2U_i).
-    fn backward(
-        &self,
-        params: &[f64],
-        x: &Matrix,
-        _cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
+    fn backward_pass(&self, pass: Backward<'_>, grad: &mut [f64]) {
+        let (params, x, d_out) = (pass.params, pass.x, pass.d_out);
         let r = self.rank;
         grad.fill(0.0);
         for k in 0..x.rows {

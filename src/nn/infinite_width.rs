@@ -8,7 +8,7 @@
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::Matrix;
 use crate::nn::hidden_layer::HiddenLayer;
-use crate::nn::{Activation, Cache, Model, ParamBlock};
+use crate::nn::{Activation, Backward, Cache, Model, ParamBlock};
 use crate::rng::Rng;
 
 /// f(x) = Σ_{j≤K} j^{−γ} η(w_jᵀx).
@@ -113,14 +113,8 @@ impl Model for InfiniteWidth {
     fn empirical_ntk(&self, params: &[f64], x1: &Matrix, x2: Option<&Matrix>) -> Option<Matrix> {
         Some(self.hidden(params).ntk(x1, x2, true, false))
     }
-    fn backward(
-        &self,
-        params: &[f64],
-        x: &Matrix,
-        cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
+    fn backward_pass(&self, pass: Backward<'_>, grad: &mut [f64]) {
+        let (params, x, d_out, cache) = (pass.params, pass.x, pass.d_out, pass.cache);
         self.hidden(params)
             .backward(x, cache, d_out, Some(grad), None, None);
     }

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, gemm_nt, gemm_slice, gram, view, Matrix, Threads};
-use crate::nn::model::{fill_block, zero_frozen, Cache, Model, ParamBlock};
+use crate::nn::model::{fill_block, zero_frozen, Backward, Cache, Model, ParamBlock};
 use crate::nn::Activation;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -291,14 +291,8 @@ impl Model for Mlp {
 
     /// δ_L = d_out; ∂W_ℓ = s_w δ_{ℓ+1}ᵀ φ_ℓ; ∂b_ℓ = s_b Σ_i δ_{ℓ+1,i};
     /// δ_ℓ = (s_w δ_{ℓ+1} W_ℓ) ⊙ η'(h_ℓ).
-    fn backward(
-        &self,
-        params: &[f64],
-        x: &Matrix,
-        cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
+    fn backward_pass(&self, pass: Backward<'_>, grad: &mut [f64]) {
+        let (params, x, d_out, cache) = (pass.params, pass.x, pass.d_out, pass.cache);
         let layers = self.num_layers();
         let n = x.rows;
         let (acts, scratch) = cache.mats.split_at_mut(2 * layers);

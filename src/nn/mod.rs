@@ -22,6 +22,6 @@ pub use factorization::Factorization;
 pub use infinite_width::InfiniteWidth;
 pub use loss::Loss;
 pub use mlp::{Mlp, Parameterization};
-pub use model::{Cache, Model, ParamBlock};
+pub use model::{Backward, Cache, Model, ParamBlock};
 pub use potential::{Landscape, Potential};
 pub use two_layer::{OutputInit, TwoLayer};

@@ -70,6 +70,20 @@ impl Cache {
     }
 }
 
+/// The inputs of one vector–Jacobian product ([`Model::backward`]): the parameters and batch
+/// of the preceding [`Model::forward`], the cache it filled, and the cotangent `d_out` (n × k)
+/// of its output.
+pub struct Backward<'a> {
+    /// The flat parameter vector W of the forward pass.
+    pub params: &'a [f64],
+    /// The input batch x (n × d) of the forward pass.
+    pub x: &'a Matrix,
+    /// The forward pass's scratch memory (the backward pass may overwrite it).
+    pub cache: &'a mut Cache,
+    /// ∂(scalar)/∂f_W(x_i)_c, row i column c.
+    pub d_out: &'a Matrix,
+}
+
 /// A differentiable model f_W(x) on a flat parameter vector W.
 pub trait Model: Send + Sync {
     /// A short description, e.g. `"two_layer(M=512, relu, gamma=0.5)"`.
@@ -90,6 +104,10 @@ pub trait Model: Send + Sync {
     /// Vector–Jacobian product after [`Model::forward`] on the same `x`:
     /// `grad` ← Σ_i J_i(x_i)ᵀ d_out_i, i.e. ∂/∂W of Σ_{i,c} d_out\[i,c\] f_W(x_i)_c.
     /// Frozen blocks receive 0.
+    ///
+    /// A model implements either this method or [`Model::backward_pass`] (the same product
+    /// on the bundled inputs); each is provided in terms of the other, so a model that
+    /// implements neither recurses without end.
     fn backward(
         &self,
         params: &[f64],
@@ -97,7 +115,23 @@ pub trait Model: Send + Sync {
         cache: &mut Cache,
         d_out: &Matrix,
         grad: &mut [f64],
-    );
+    ) {
+        self.backward_pass(
+            Backward {
+                params,
+                x,
+                cache,
+                d_out,
+            },
+            grad,
+        )
+    }
+
+    /// [`Model::backward`] on its inputs bundled as one [`Backward`]: what a model writes so
+    /// that its own code is only the product.
+    fn backward_pass(&self, pass: Backward<'_>, grad: &mut [f64]) {
+        self.backward(pass.params, pass.x, pass.cache, pass.d_out, grad)
+    }
 
     /// Number of parameters P (`usize::MAX` when the count overflows, as [`ParamBlock::len`]).
     fn num_params(&self) -> usize {
@@ -211,7 +245,79 @@ pub(crate) fn zero_frozen(layout: &[ParamBlock], grad: &mut [f64]) {
 
 #[cfg(test)]
 mod tests {
-    use super::ParamBlock;
+    use super::*;
+
+    /// Σ_i d_i x_i, the gradient of Σ_i d_i ⟨w, x_i⟩.
+    fn linear_gradient(x: &Matrix, d_out: &Matrix, g: &mut [f64]) {
+        for (j, gj) in g.iter_mut().enumerate() {
+            *gj = (0..x.rows).map(|i| d_out.data[i] * x.get(i, j)).sum();
+        }
+    }
+
+    /// A model f_w(x) = ⟨w, x⟩ on R³ named `$name`, its product written by `$product`.
+    macro_rules! linear_model {
+        ($name:ident, $product:item) => {
+            struct $name;
+            impl Model for $name {
+                fn describe(&self) -> String {
+                    "linear".into()
+                }
+                fn input_dim(&self) -> usize {
+                    3
+                }
+                fn layout(&self) -> Vec<ParamBlock> {
+                    ParamBlock::whole("w", vec![3])
+                }
+                fn init(&self, _: &mut Rng) -> Vec<f64> {
+                    vec![0.0; 3]
+                }
+                fn forward(&self, w: &[f64], x: &Matrix, _: &mut Cache, out: &mut Matrix) {
+                    *out = Matrix::from_fn(x.rows, 1, |i, _| crate::linalg::dot(w, x.row(i)));
+                }
+                $product
+            }
+        };
+    }
+
+    linear_model!(
+        WritesBackward,
+        fn backward(&self, _: &[f64], x: &Matrix, _: &mut Cache, d: &Matrix, g: &mut [f64]) {
+            linear_gradient(x, d, g)
+        }
+    );
+    linear_model!(
+        WritesBackwardPass,
+        fn backward_pass(&self, pass: Backward<'_>, g: &mut [f64]) {
+            linear_gradient(pass.x, pass.d_out, g)
+        }
+    );
+
+    /// Whichever of `backward` and `backward_pass` a model writes, both give ∂/∂w Σ_i d_i ⟨w, x_i⟩
+    /// = Σ_i d_i x_i, and the Jacobian built on them has the rows x_i.
+    #[test]
+    fn backward_and_backward_pass_are_the_same_product() {
+        let x = Matrix::from_fn(4, 3, |i, j| (i * 3 + j) as f64 - 5.0);
+        let d = Matrix::from_fn(4, 1, |i, _| 0.5 * i as f64 - 1.0);
+        let expected: Vec<f64> = (0..3)
+            .map(|j| (0..4).map(|i| d.data[i] * x.get(i, j)).sum())
+            .collect();
+        let models: [&dyn Model; 2] = [&WritesBackward, &WritesBackwardPass];
+        for model in models {
+            let w = [0.3, -0.2, 0.7];
+            let (mut g1, mut g2) = (vec![9.0; 3], vec![9.0; 3]);
+            model.backward(&w, &x, &mut Cache::default(), &d, &mut g1);
+            let pass = Backward {
+                params: &w,
+                x: &x,
+                cache: &mut Cache::default(),
+                d_out: &d,
+            };
+            model.backward_pass(pass, &mut g2);
+            assert_eq!(g1, expected);
+            assert_eq!(g2, expected);
+            assert_eq!(model.jacobian(&w, &x).data, x.data);
+        }
+    }
 
     #[test]
     fn block_lengths_saturate_instead_of_wrapping() {

@@ -8,7 +8,7 @@
 use crate::error::{check_positive, Error, Result};
 use crate::linalg::Matrix;
 use crate::nn::hidden_layer::HiddenLayer;
-use crate::nn::model::{zero_frozen, Cache, Model, ParamBlock};
+use crate::nn::model::{zero_frozen, Backward, Cache, Model, ParamBlock};
 use crate::nn::Activation;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -206,14 +206,8 @@ impl Model for TwoLayer {
         )
     }
 
-    fn backward(
-        &self,
-        params: &[f64],
-        x: &Matrix,
-        cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
+    fn backward_pass(&self, pass: Backward<'_>, grad: &mut [f64]) {
+        let (params, x, d_out, cache) = (pass.params, pass.x, pass.d_out, pass.cache);
         let (_, b_off, a_off) = self.offsets();
         let (gw, rest) = grad.split_at_mut(b_off);
         let (gb, ga) = rest.split_at_mut(a_off - b_off);
