@@ -7,7 +7,7 @@ use crate::data::io::Table;
 use crate::error::{Error, Result};
 use crate::langevin::{self, GibbsDistance, Grid};
 use crate::nn::{Landscape, Loss, Model, Potential};
-use crate::optim::{LangevinNoise, Optimizer, Sgd};
+use crate::optim::Optimizer;
 use crate::report::{Figure, Scale};
 use crate::rng::Seed;
 use crate::stats::{fit_linear, LinearFit};
@@ -33,18 +33,8 @@ pub(crate) fn gld(
     seed: Seed,
     observer: &mut dyn Observer,
 ) -> Result<Table> {
-    let opt = Optimizer::chain(vec![
-        Box::new(Sgd { lr: lr.into() }),
-        Box::new(LangevinNoise {
-            lr: lr.into(),
-            inverse_temperature: beta,
-        }),
-    ]);
-    let objective = Objective {
-        model: potential,
-        loss: Loss::Linear,
-        l2: 0.0,
-    };
+    let opt = Optimizer::langevin(lr, beta);
+    let objective = Objective::new(potential, Loss::Linear);
     let trainer = Trainer {
         record_every: every,
         ..Trainer::full_batch(objective, &opt, seed, steps)

@@ -10,7 +10,7 @@ use crate::data::{synthetic, Dataset};
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::meanfield::{particles, set_particles, w2_squared, ParticleLayout, ParticleStep};
-use crate::nn::{Activation, Loss, Model, OutputInit, TwoLayer};
+use crate::nn::{Activation, Model, OutputInit, TwoLayer};
 use crate::optim::Optimizer;
 use crate::report::{Figure, Scale};
 use crate::rng::Seed;
@@ -87,11 +87,7 @@ fn train(cloud: &Matrix, data: &Dataset, test: &Matrix, seed: Seed) -> Result<(M
         inverse_temperature: None,
         anneal: None,
     })]);
-    let objective = Objective {
-        model: &model,
-        loss: Loss::Squared,
-        l2: 0.0,
-    };
+    let objective = Objective::squared(&model);
     let (state, _) = Trainer::full_batch(objective, &optimizer, seed, STEPS).fit(params, data)?;
     let f = model.predict(&state.params, test)?;
     Ok((particles(&layout, &state.params)?, f.data))

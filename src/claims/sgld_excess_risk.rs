@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::langevin::WellRegression;
 use crate::linalg::Matrix;
 use crate::nn::{Landscape, Loss, Model};
-use crate::optim::{LangevinNoise, Optimizer, Sgd};
+use crate::optim::Optimizer;
 use crate::report::{Figure, Scale};
 use crate::rng::Seed;
 use crate::stats::{fit_linear, fit_log_log, LinearFit};
@@ -117,18 +117,8 @@ impl Problem {
             chains,
             std::iter::once(-1.0).chain([0.0; DIM - 1]).collect(),
         )?;
-        let optimizer = Optimizer::chain(vec![
-            Box::new(Sgd { lr: lr.into() }),
-            Box::new(LangevinNoise {
-                lr: lr.into(),
-                inverse_temperature: run_beta,
-            }),
-        ]);
-        let objective = Objective {
-            model: &model,
-            loss: Loss::Linear,
-            l2: 0.0,
-        };
+        let optimizer = Optimizer::langevin(lr, run_beta);
+        let objective = Objective::new(&model, Loss::Linear);
         let steps = (HORIZON / lr).round() as u64;
         let burn_in = (BURN_IN / lr).round() as u64;
         let trainer = Trainer {

@@ -37,6 +37,20 @@ impl LangevinNoise {
     }
 }
 
+impl super::Optimizer {
+    /// Gradient Langevin dynamics θ ← θ − η ∇L(θ) + √(2η/β) ξ: the chain of [`super::Sgd`] and
+    /// [`LangevinNoise`] at the same step η and inverse temperature β.
+    pub fn langevin(lr: f64, inverse_temperature: f64) -> super::Optimizer {
+        super::Optimizer::chain(vec![
+            Box::new(super::Sgd { lr: lr.into() }),
+            Box::new(LangevinNoise {
+                lr: lr.into(),
+                inverse_temperature,
+            }),
+        ])
+    }
+}
+
 impl Transform for LangevinNoise {
     fn validate(&self, at: &str) -> Result<()> {
         self.lr.validate(&format!("{at}.lr"))?;
@@ -161,13 +175,7 @@ mod tests {
         // X ← X − ηkX + √(2η/β)ξ is AR(1) with coefficient (1 − ηk), stationary variance
         // (2η/β)/(1 − (1−ηk)²) = 1/(βk(1 − ηk/2)). Many independent coordinates = many chains.
         let (k, eta, beta) = (2.0, 0.2, 3.0);
-        let opt = Optimizer::chain(vec![
-            Box::new(Sgd { lr: eta.into() }),
-            Box::new(LangevinNoise {
-                lr: eta.into(),
-                inverse_temperature: beta,
-            }),
-        ]);
+        let opt = Optimizer::langevin(eta, beta);
         let chains = 20_000;
         let mut x = vec![0.0; chains];
         let mut states = opt.init(&x);

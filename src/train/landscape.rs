@@ -61,11 +61,7 @@ mod tests {
             0.0,
         )
         .unwrap();
-        let objective = Objective {
-            model: &p,
-            loss: Loss::Linear,
-            l2: 0.0,
-        };
+        let objective = Objective::new(&p, Loss::Linear);
         let data = Potential::unit_data().unwrap();
         let path = path_losses(&objective, &data, &[-1.0], &[1.0], 21).unwrap();
         assert!((barrier(&path) - h).abs() < 1e-12, "{path:?}");

@@ -63,13 +63,18 @@ pub struct Workspace {
 }
 
 impl<'a> Objective<'a> {
-    /// The plain squared loss (1/2n) Σ (y_i − f(x_i))² of a model, no L2 term.
-    pub fn squared(model: &'a dyn Model) -> Objective<'a> {
+    /// The data term of `loss` on a model (as [`Objective::value`] averages it), no L2 term.
+    pub fn new(model: &'a dyn Model, loss: Loss) -> Objective<'a> {
         Objective {
             model,
-            loss: Loss::Squared,
+            loss,
             l2: 0.0,
         }
+    }
+
+    /// The plain squared loss (1/2n) Σ (y_i − f(x_i))² of a model, no L2 term.
+    pub fn squared(model: &'a dyn Model) -> Objective<'a> {
+        Objective::new(model, Loss::Squared)
     }
 }
 
