@@ -531,24 +531,16 @@ impl Claim for NarrowVsWide {
                 .basis(Basis::ClosedForm)
                 .std_error(worst_se)
                 .control("narrow"),
-                Check::new(
-                    "M = 2 < n (24 ≥ n parameters): fraction of initialisations not at the global minimum after GD and Newton refinement, 16 data sets (empirical: the 10-seed mean)",
-                    failed as f64 / failed_runs.max(1) as f64,
-                    Relation::AtLeast,
-                    FAILED_FRACTION.0,
-                    FAILED_FRACTION.1,
-                )
-                .basis(Basis::Empirical)
-                .control("all-wide"),
-                Check::new(
-                    "M ≤ 2: fraction of runs refined to a spurious local minimum (‖∇L‖ ≤ 1e-8 ‖∇L₀‖, Hessian ≥ 0, loss ≥ the best run's + 1e-3 L₀), 16 data sets (empirical: the 10-seed mean)",
-                    spurious as f64 / refined_runs.max(1) as f64,
-                    Relation::AtLeast,
-                    SPURIOUS_FRACTION.0,
-                    SPURIOUS_FRACTION.1,
-                )
-                .basis(Basis::Empirical)
-                .control("all-wide"),
+                narrow_fraction(
+                    "M = 2 < n (24 ≥ n parameters): fraction of initialisations not at the global minimum after GD and Newton refinement",
+                    (failed, failed_runs),
+                    FAILED_FRACTION,
+                ),
+                narrow_fraction(
+                    "M ≤ 2: fraction of runs refined to a spurious local minimum (‖∇L‖ ≤ 1e-8 ‖∇L₀‖, Hessian ≥ 0, loss ≥ the best run's + 1e-3 L₀)",
+                    (spurious, refined_runs),
+                    SPURIOUS_FRACTION,
+                ),
             ],
             tables: vec![("runs".into(), table)],
             figures: vec![Figure::new(
@@ -561,4 +553,18 @@ impl Claim for NarrowVsWide {
             .prediction("M = n", [(N as f64, 0.0), (N as f64, 1.0)])],
         })
     }
+}
+
+/// A narrow-width failure check: `count / runs` (16 data sets) at least the 10-seed mean
+/// `expected.0` within `expected.1`; empirical, controlled by `all-wide`.
+fn narrow_fraction(what: &str, (count, runs): (usize, usize), expected: (f64, f64)) -> Check {
+    Check::new(
+        format!("{what}, 16 data sets (empirical: the 10-seed mean)"),
+        count as f64 / runs.max(1) as f64,
+        Relation::AtLeast,
+        expected.0,
+        expected.1,
+    )
+    .basis(Basis::Empirical)
+    .control("all-wide")
 }
