@@ -159,48 +159,36 @@ fn command(name: &str) -> Option<&'static str> {
     })
 }
 
-/// The balanced `{…}` group at the start of `s` (its content and the rest), if `s` starts
-/// with `{`.
-fn group(s: &str) -> Option<(&str, &str)> {
-    if !s.starts_with('{') {
+/// The balanced `open … close` group at the start of `s` (its content and the rest), if `s`
+/// starts with `open`.
+fn balanced(s: &str, open: char, close: char) -> Option<(&str, &str)> {
+    if !s.starts_with(open) {
         return None;
     }
     let mut depth = 0;
     for (k, c) in s.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some((&s[1..k], &s[k + 1..]));
-                }
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some((&s[1..k], &s[k + 1..]));
             }
-            _ => {}
         }
     }
     None
 }
 
+/// The balanced `{…}` group at the start of `s` (its content and the rest), if `s` starts
+/// with `{`.
+fn group(s: &str) -> Option<(&str, &str)> {
+    balanced(s, '{', '}')
+}
+
 /// The balanced `(…)` group at the start of `s` (its content and the rest), if `s` starts
 /// with `(` (the plain-text form of a script group: `T^(−β/2)`, `y_(t+1)`).
 fn paren_group(s: &str) -> Option<(&str, &str)> {
-    if !s.starts_with('(') {
-        return None;
-    }
-    let mut depth = 0;
-    for (k, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some((&s[1..k], &s[k + 1..]));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    balanced(s, '(', ')')
 }
 
 fn escape_char(c: char, out: &mut String, mode: Mode) {
