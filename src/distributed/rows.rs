@@ -120,6 +120,19 @@ mod tests {
         })
     }
 
+    /// Asserts that row r of `block` is row `start + r` of `whole`, bit for bit.
+    fn assert_rows_bitwise(block: &Matrix, whole: &Matrix, start: usize, what: &str) {
+        for r in 0..block.rows {
+            let same = block
+                .row(r)
+                .iter()
+                .zip(whole.row(start + r))
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            let end = start + block.rows;
+            assert!(same, "{what}: row {} of block {start}..{end}", start + r);
+        }
+    }
+
     fn networks() -> Vec<Network> {
         let mut deep = Network::new(3, Activation::ERF);
         deep.b_std = Some(0.3);
@@ -147,14 +160,7 @@ mod tests {
                 let whole = kernel::run(&request, &input, None, Cancel::NEVER).unwrap();
                 for (s, e) in [(0, 23), (0, 7), (7, 16), (16, 23), (3, 5)] {
                     let block = row_block(&network, kind, &x, s..e).unwrap();
-                    for r in s..e {
-                        let same = block
-                            .row(r - s)
-                            .iter()
-                            .zip(whole.row(r))
-                            .all(|(a, b)| a.to_bits() == b.to_bits());
-                        assert!(same, "{network:?} {kind:?} row {r} of block {s}..{e}");
-                    }
+                    assert_rows_bitwise(&block, &whole, s, &format!("{network:?} {kind:?}"));
                 }
                 for (s, e) in [(2, 23), (0, 1), (22, 23), (5, 6)] {
                     let diag = diagonal(&network, kind, &x, s..e).unwrap();
@@ -216,14 +222,7 @@ mod tests {
                     for s in 0..n {
                         for e in s + 1..=n {
                             let block = row_block(&network, kind, &x, s..e).unwrap();
-                            for r in s..e {
-                                let same = block
-                                    .row(r - s)
-                                    .iter()
-                                    .zip(whole.row(r))
-                                    .all(|(a, b)| a.to_bits() == b.to_bits());
-                                assert!(same, "{kind:?} d = {d}: row {r} of block {s}..{e}");
-                            }
+                            assert_rows_bitwise(&block, &whole, s, &format!("{kind:?} d = {d}"));
                         }
                     }
                     // One test row against all training rows, and all against one.
