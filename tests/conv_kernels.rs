@@ -13,6 +13,7 @@
 use gradflow::kernel::conv::{ConvNet, Images, LayerSpec};
 use gradflow::rng::Seed;
 use serde_json::Value;
+mod common;
 
 fn images(v: &Value, data: &str, shape: &str) -> Images {
     let shape: Vec<usize> = v[shape]
@@ -30,20 +31,6 @@ fn images(v: &Value, data: &str, shape: &str) -> Images {
     Images::new("fixture", &shape, data).unwrap()
 }
 
-fn matrix(v: &Value) -> Vec<Vec<f64>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn conv_kernels_match_neural_tangents() {
     let fixtures: Value =
@@ -58,29 +45,9 @@ fn conv_kernels_match_neural_tangents() {
         let net = ConvNet::from_specs(&specs).unwrap();
         let same = net.kernels(&x1, None).unwrap();
         let cross = net.kernels(&x1, Some(&x2)).unwrap();
-        for (ours, key, same_set) in [
-            (&same.nngp, "nngp", true),
-            (&same.ntk, "ntk", true),
-            (&cross.nngp, "nngp_cross", false),
-            (&cross.ntk, "ntk_cross", false),
-        ] {
-            let theirs = matrix(&case[key]);
-            let scale = theirs.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
-            for (i, row) in theirs.iter().enumerate() {
-                for (j, &b) in row.iter().enumerate() {
-                    let a = ours.get(i, j);
-                    let rel = (a - b).abs() / b.abs().max(1e-6 * scale);
-                    let label = format!("case {c} {key} ({i}, {j}): {a} vs {b}");
-                    if same_set && i == j {
-                        assert!(rel <= 1e-7, "{label}: relative {rel:e}");
-                        worst_diag = worst_diag.max(rel);
-                    } else {
-                        assert!(rel <= 1e-12, "{label}: relative {rel:e}");
-                        worst_off = worst_off.max(rel);
-                    }
-                }
-            }
-        }
+        let (o, d) =
+            common::compare_with_neural_tangents(&same, &cross, case, &format!("case {c}"));
+        (worst_off, worst_diag) = (worst_off.max(o), worst_diag.max(d));
     }
     eprintln!("worst relative error: off-diagonal {worst_off:e}, diagonal {worst_diag:e}");
 }

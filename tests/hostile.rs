@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 mod common;
+use std::sync::LazyLock;
 
 use common::{binary, scratch, stderr};
 
@@ -131,7 +132,7 @@ fn outputs_that_are_not_regular_files_are_refused() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("links to"), "{}", stderr(&o));
     // `run --out` naming a file.
-    std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
+    std::fs::write(dir.join("spec.toml"), SPEC.as_str()).unwrap();
     std::fs::write(dir.join("afile"), b"").unwrap();
     let o = gradflow(&["run", "spec.toml", "--out", "afile"], &dir);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -235,25 +236,14 @@ fn inputs_that_never_end_are_read_only_as_far_as_the_header_declares() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-const SPEC: &str = r#"
-seed = 1
-trials = 2
-[data]
-kind = "sphere"
-n = 30
-dim = 3
-target = { kind = "harmonic", degree = 1 }
-[model]
-kind = "two_layer"
-width = 16
-[[optimizer]]
-kind = "sgd"
-lr = 0.5
-[train]
-steps = 40
-record_every = 10
-checkpoint_every = 20
-"#;
+static SPEC: LazyLock<String> = LazyLock::new(|| {
+    common::sphere_spec(
+        2,
+        "n = 30",
+        16,
+        "steps = 40\nrecord_every = 10\ncheckpoint_every = 20",
+    )
+});
 
 /// A finished checkpointed run of `spec` in a fresh folder.
 fn checkpointed(name: &str, spec: &str) -> PathBuf {
@@ -277,7 +267,7 @@ fn assert_refused(o: &Output, needles: &[&str]) {
 
 #[test]
 fn damaged_foreign_and_edited_checkpoints_are_refused() {
-    let dir = checkpointed("ckpt", SPEC);
+    let dir = checkpointed("ckpt", &SPEC);
     let ck0 = dir.join("out/checkpoint_trial0.bin");
     let ck1 = dir.join("out/checkpoint_trial1.bin");
     let good = std::fs::read(&ck0).unwrap();
@@ -330,7 +320,7 @@ fn damaged_foreign_and_edited_checkpoints_are_refused() {
     std::fs::write(dir.join("spec.toml"), cosmetic).unwrap();
     let o = resume(&dir);
     assert!(o.status.success(), "{}", stderr(&o));
-    std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
+    std::fs::write(dir.join("spec.toml"), SPEC.as_str()).unwrap();
     // A header claiming step 10⁹ (with a valid checksum and fingerprint).
     let mut c = gradflow::train::Checkpoint::load(&ck0).unwrap();
     c.state.step = 1_000_000_000;
@@ -347,7 +337,7 @@ fn damaged_foreign_and_edited_checkpoints_are_refused() {
 
 #[test]
 fn an_output_folder_is_locked_while_a_run_writes_it() {
-    let dir = checkpointed("lock", SPEC);
+    let dir = checkpointed("lock", &SPEC);
     // A run holding the folder (this process, through the same lock).
     let held = gradflow::fsutil::lock::FolderLock::acquire(&dir.join("out")).unwrap();
     let o = gradflow(&["run", "spec.toml", "--out", "out"], &dir);
@@ -395,6 +385,30 @@ fn an_output_folder_is_locked_while_a_run_writes_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Sends `signal` (`kill`'s spelling, e.g. `-INT`) to `child` and checks that it ends with
+/// exit code `code` within `limit` of the signal; returns its output.
+fn signal_and_wait(
+    mut child: std::process::Child,
+    signal: &str,
+    code: i32,
+    limit: Duration,
+) -> Output {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
+    assert!(sent.success());
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < limit,
+            "still running {limit:?} after kill {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(code), "{:?} {}", o.status, stderr(&o));
+    o
+}
+
 /// Starts a long `kernel` job, waits for its temporary file, sends `signal`, and checks the
 /// exit code and that no temporary and no output remains.
 fn interrupted(name: &str, signal: &str, code: i32) {
@@ -427,11 +441,7 @@ fn interrupted(name: &str, signal: &str, code: i32) {
         assert!(start.elapsed() < Duration::from_secs(60), "no temporary");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let pid = child.id().to_string();
-    let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
-    assert!(sent.success());
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(code), "{:?} {}", o.status, stderr(&o));
+    signal_and_wait(child, signal, code, Duration::from_secs(60));
     assert!(temporaries(&dir).is_empty(), "{:?}", temporaries(&dir));
     assert!(!dir.join("k.npy").exists());
     let _ = std::fs::remove_dir_all(&dir);
@@ -456,22 +466,7 @@ fn interrupted_command(dir: &Path, args: &[&str]) {
         child.try_wait().unwrap().is_none(),
         "{args:?} finished before the signal"
     );
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let sent = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            sent.elapsed() < Duration::from_secs(2),
-            "{args:?} still running 2 s after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(130), "{:?} {}", o.status, stderr(&o));
+    signal_and_wait(child, "-INT", 130, Duration::from_secs(2));
     assert!(temporaries(dir).is_empty(), "{:?}", temporaries(dir));
     if dir.join("out").is_dir() {
         assert!(

@@ -5,32 +5,13 @@
 //! spell them.
 
 use gradflow::data::io::npy_bytes;
-use std::path::Path;
 mod common;
+use std::sync::LazyLock;
 
-use common::{gradflow, scratch, stderr};
+use common::{gradflow, scratch, stderr, write_npy};
 
-fn write_npy(dir: &Path, name: &str, shape: &[usize], data: &[f64]) {
-    std::fs::write(dir.join(name), npy_bytes(shape, data)).unwrap();
-}
-
-const SPHERE: &str = r#"
-seed = 1
-trials = 1
-[data]
-kind = "sphere"
-n = 20
-dim = 3
-target = { kind = "harmonic", degree = 1 }
-[model]
-kind = "two_layer"
-width = 16
-[[optimizer]]
-kind = "sgd"
-lr = 0.5
-[train]
-steps = 5
-"#;
+static SPHERE: LazyLock<String> =
+    LazyLock::new(|| common::sphere_spec(1, "n = 20", 16, "steps = 5"));
 
 const CLUSTERS: &str = r#"
 [data]
@@ -481,7 +462,7 @@ fn messages_point_at_the_key_the_flag_and_the_file() {
         + 1;
     let want = format!("line {line}, column 1 (key `width`)");
     assert!(stderr(&o).contains(&want), "{want} not in {}", stderr(&o));
-    std::fs::write(dir.join("good.toml"), SPHERE).unwrap();
+    std::fs::write(dir.join("good.toml"), SPHERE.as_str()).unwrap();
     std::fs::write(dir.join("afile"), "").unwrap();
     let o = gradflow(&["run", "good.toml", "--out", "afile"], &dir);
     assert_eq!(o.status.code(), Some(2));

@@ -8,19 +8,14 @@
 
 use gradflow::data::io::write_npy_matrix;
 use gradflow::linalg::Matrix;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+mod common;
+
+use common::{assert_same_bytes, scratch};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradflow");
-
-/// A fresh folder for one test.
-fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gradflow-mpi-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Runs a command to completion, failing the test if it runs past two minutes (a hang).
 fn finish(mut command: Command) -> Output {
@@ -69,6 +64,42 @@ fn single(args: &[&str]) -> Output {
     })
 }
 
+/// The rank counts every distributed prediction is compared over: P = 1, 2, 3 with the kernel
+/// stored on the ranks, and P = 2, 3 with `--matrix-free`.
+const RANK_RUNS: [(usize, Option<&str>); 5] = [
+    (1, None),
+    (2, None),
+    (3, None),
+    (2, Some("--matrix-free")),
+    (3, Some("--matrix-free")),
+];
+
+/// Runs `gradflow args` (then `extra`, when given) on `ranks` ranks, asserts that it succeeded
+/// and returns its `--json` summary.
+fn json_on_ranks(ranks: usize, args: &[String], extra: Option<&str>) -> serde_json::Value {
+    let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+    a.extend(extra);
+    let o = on_ranks(ranks, &a);
+    ok(&o, &format!("{} on {ranks} ranks {extra:?}", args[0]));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// One job of `gradflow good` on rank 0 and `gradflow bad` (whose input `missing.npy` does not
+/// exist) on the next `bad_ranks` ranks: asserts that it fails with a message naming the file
+/// and returns its standard error.
+fn fails_on_missing_input(good: Vec<String>, bad: Vec<String>, bad_ranks: usize) -> String {
+    let mut args: Vec<String> = vec!["-n".into(), "1".into(), BIN.into()];
+    args.extend(good);
+    args.extend([":".into(), "-n".into(), bad_ranks.to_string(), BIN.into()]);
+    args.extend(bad);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = mpirun(&a);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "{stderr}");
+    assert!(stderr.contains("missing.npy"), "{stderr}");
+    stderr
+}
+
 fn ok(o: &Output, what: &str) {
     assert!(
         o.status.success(),
@@ -106,7 +137,7 @@ fn inputs(dir: &Path, n: usize, m: usize) -> (String, String, String) {
 /// the ranks' rows.
 #[test]
 fn distributed_kernel_files_are_the_single_process_ones() {
-    let dir = folder("kernel");
+    let dir = scratch("mpi-kernel");
     let (x, _, xt) = inputs(&dir, 37, 11);
     for x2 in [None, Some(xt.as_str())] {
         let args = |out: &str| {
@@ -135,10 +166,7 @@ fn distributed_kernel_files_are_the_single_process_ones() {
                 .to_string_lossy()
                 .into_owned();
             ok(&on_ranks(p, &args(&out)), &format!("kernel on {p} ranks"));
-            assert!(
-                std::fs::read(&out).unwrap() == expected,
-                "{p} ranks, x2 {x2:?}: the file differs from the single-process one"
-            );
+            assert_same_bytes(&out, &expected, &format!("kernel on {p} ranks, x2 {x2:?}"));
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -149,7 +177,7 @@ fn distributed_kernel_files_are_the_single_process_ones() {
 /// `predict` within 1e-8 relative (the CG tolerance 1e-12 times the conditioning).
 #[test]
 fn distributed_predictions_do_not_depend_on_the_ranks_and_match_cholesky() {
-    let dir = folder("predict");
+    let dir = scratch("mpi-predict");
     let (x, y, xt) = inputs(&dir, 60, 9);
     let base = |out: &str| -> Vec<String> {
         let mut a: Vec<String> = ["predict", "--x-train", &x, "--y-train", &y, "--x-test", &xt]
@@ -211,29 +239,15 @@ fn distributed_predictions_do_not_depend_on_the_ranks_and_match_cholesky() {
         "PCG vs Cholesky: {gap:e} (scale {scale:e})"
     );
     let expected = std::fs::read(&pcg).unwrap();
-    for (p, extra) in [
-        (1, None),
-        (2, None),
-        (3, None),
-        (2, Some("--matrix-free")),
-        (3, Some("--matrix-free")),
-    ] {
+    for (p, extra) in RANK_RUNS {
         let out = dir
             .join(format!("p-{p}-{}.npy", extra.is_some()))
             .to_string_lossy()
             .into_owned();
-        let mut a = base(&out);
-        a.extend(extra.map(String::from));
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let o = on_ranks(p, &a);
-        ok(&o, &format!("predict on {p} ranks {extra:?}"));
-        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let s = json_on_ranks(p, &base(&out), extra);
         assert_eq!(s["pcg"]["ranks"], p, "{s}");
         assert_eq!(s["pcg"]["iterations"], summary["pcg"]["iterations"]);
-        assert!(
-            std::fs::read(&out).unwrap() == expected,
-            "{p} ranks {extra:?}: predictions differ from one process's"
-        );
+        assert_same_bytes(&out, &expected, &format!("predict on {p} ranks {extra:?}"));
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -254,7 +268,7 @@ fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
 /// krylov` the training predictions bit for bit and the test ones within 1e-12 relative.
 #[test]
 fn distributed_finite_times_do_not_depend_on_the_ranks_and_match_one_process() {
-    let dir = folder("flow");
+    let dir = scratch("mpi-flow");
     let (x, y, xt) = inputs(&dir, 50, 8);
     let args = |tag: &str, extra: &[&str]| -> (Vec<String>, String, String) {
         let test = dir
@@ -314,27 +328,15 @@ fn distributed_finite_times_do_not_depend_on_the_ranks_and_match_one_process() {
     );
     let gap = relative_gap(&test, &plain_test);
     assert!(gap <= 1e-12, "test predictions {gap:e} from one process's");
-    for (p, extra) in [
-        (1, None),
-        (2, None),
-        (3, None),
-        (2, Some("--matrix-free")),
-        (3, Some("--matrix-free")),
-    ] {
-        let tag = format!("p{p}-{}", extra.is_some());
-        let (mut a, out, out_train) = args(&tag, &[]);
-        a.extend(extra.map(String::from));
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let o = on_ranks(p, &a);
-        ok(&o, &format!("predict on {p} ranks {extra:?}"));
-        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let local = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    let (local_test, local_train) = (local("local.npy"), local("local-train.npy"));
+    for (p, extra) in RANK_RUNS {
+        let (a, out, out_train) = args(&format!("p{p}-{}", extra.is_some()), &[]);
+        let s = json_on_ranks(p, &a, extra);
         assert_eq!(s["krylov_steps"], summary["krylov_steps"], "{s}");
-        let bytes = |path: &str| std::fs::read(path).unwrap();
-        let local = |f: &str| std::fs::read(dir.join(f)).unwrap();
-        assert!(
-            bytes(&out) == local("local.npy") && bytes(&out_train) == local("local-train.npy"),
-            "{p} ranks {extra:?}: predictions differ from one process's"
-        );
+        let what = format!("predict on {p} ranks {extra:?}");
+        assert_same_bytes(&out, &local_test, &what);
+        assert_same_bytes(&out_train, &local_train, &what);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -343,7 +345,7 @@ fn distributed_finite_times_do_not_depend_on_the_ranks_and_match_one_process() {
 /// message, no hang (the other ranks wait in a collective), and no output file.
 #[test]
 fn a_failure_on_one_rank_ends_every_rank_with_its_message() {
-    let dir = folder("fault");
+    let dir = scratch("mpi-fault");
     let (x, y, xt) = inputs(&dir, 30, 4);
     let missing = dir.join("missing.npy").to_string_lossy().into_owned();
     let out = dir.join("p.npy").to_string_lossy().into_owned();
@@ -365,15 +367,7 @@ fn a_failure_on_one_rank_ends_every_rank_with_its_message() {
         .collect()
     };
     // Rank 0 reads good inputs and goes on into the solve; ranks 1 and 2 fail.
-    let mut args: Vec<String> = vec!["-n".into(), "1".into(), BIN.into()];
-    args.extend(predict(&x));
-    args.extend([":".into(), "-n".into(), "2".into(), BIN.into()]);
-    args.extend(predict(&missing));
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = mpirun(&a);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{stderr}");
-    assert!(stderr.contains("missing.npy"), "{stderr}");
+    let stderr = fails_on_missing_input(predict(&x), predict(&missing), 2);
     assert!(
         stderr.contains("rank 1 of 3") || stderr.contains("rank 2 of 3"),
         "{stderr}"
@@ -387,15 +381,7 @@ fn a_failure_on_one_rank_ends_every_rank_with_its_message() {
             .map(|s| s.to_string())
             .collect()
     };
-    let mut args: Vec<String> = vec!["-n".into(), "1".into(), BIN.into()];
-    args.extend(kernel(&x));
-    args.extend([":".into(), "-n".into(), "1".into(), BIN.into()]);
-    args.extend(kernel(&missing));
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = mpirun(&a);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{stderr}");
-    assert!(stderr.contains("missing.npy"), "{stderr}");
+    fails_on_missing_input(kernel(&x), kernel(&missing), 1);
     std::thread::sleep(Duration::from_millis(500));
     let left: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

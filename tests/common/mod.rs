@@ -71,3 +71,97 @@ pub fn inputs(n: usize, d: usize, index: u64) -> gradflow::Matrix {
 pub fn rel_frobenius(a: &gradflow::Matrix, b: &gradflow::Matrix) -> f64 {
     gradflow::linalg::distance(&a.data, &b.data) / b.frobenius_norm()
 }
+
+/// The end-to-end tests' small run: a two-layer net trained by SGD (η = 0.5) on a degree-1
+/// harmonic on S², seed 1; `data` holds the `[data]` sizes (`n = …`, optionally `n_test = …`)
+/// and `train` the `[train]` lines. Tests vary it by replacing its lines (`width = 16` …).
+#[allow(dead_code)]
+pub fn sphere_spec(trials: usize, data: &str, width: usize, train: &str) -> String {
+    format!(
+        "\nseed = 1\ntrials = {trials}\n[data]\nkind = \"sphere\"\n{data}\ndim = 3\n\
+         target = {{ kind = \"harmonic\", degree = 1 }}\n[model]\nkind = \"two_layer\"\n\
+         width = {width}\n[[optimizer]]\nkind = \"sgd\"\nlr = 0.5\n[train]\n{train}\n"
+    )
+}
+
+/// Asserts that the file at `path` holds exactly the bytes `expected` (`what` names the run
+/// that wrote it).
+#[allow(dead_code)]
+pub fn assert_same_bytes(path: impl AsRef<std::path::Path>, expected: &[u8], what: &str) {
+    let path = path.as_ref();
+    let found = std::fs::read(path).unwrap_or_else(|e| panic!("{what}: {}: {e}", path.display()));
+    assert!(
+        found == expected,
+        "{what}: {} differs from the reference",
+        path.display()
+    );
+}
+
+/// A matrix of a neural-tangents fixture (a JSON list of rows).
+#[allow(dead_code)]
+pub fn fixture_matrix(v: &serde_json::Value) -> gradflow::Matrix {
+    let rows = v.as_array().expect("a list of rows");
+    let data: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+        .collect();
+    gradflow::Matrix::from_vec(rows.len(), data.len() / rows.len(), data).unwrap()
+}
+
+/// Our kernels of one set with itself (`same`) and of two sets (`cross`) against a
+/// neural-tangents fixture case's `nngp`, `ntk`, `nngp_cross` and `ntk_cross`, entry by entry
+/// relative to max(|theirs|, 10⁻⁶ max|theirs|): ≤ 1e-12 except on the diagonal of a set with
+/// itself, ≤ 1e-7 there (neural-tangents computes the angle of a point with itself from
+/// q₁₂/√(q₁q₂) and carries ~1e-8 round-off, where gradflow sets it to exactly 0). Returns the
+/// worst (off-diagonal, diagonal) relative errors.
+#[allow(dead_code)]
+pub fn compare_with_neural_tangents(
+    same: &gradflow::kernel::Kernels,
+    cross: &gradflow::kernel::Kernels,
+    case: &serde_json::Value,
+    label: &str,
+) -> (f64, f64) {
+    let (mut off, mut diag) = (0.0f64, 0.0f64);
+    for (ours, key, same_set) in [
+        (&same.nngp, "nngp", true),
+        (&same.ntk, "ntk", true),
+        (&cross.nngp, "nngp_cross", false),
+        (&cross.ntk, "ntk_cross", false),
+    ] {
+        let theirs = fixture_matrix(&case[key]);
+        assert_eq!(
+            (ours.rows, ours.cols),
+            (theirs.rows, theirs.cols),
+            "{label} {key}"
+        );
+        let scale = theirs.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let (mut key_off, mut key_diag) = (0.0f64, 0.0f64);
+        for i in 0..theirs.rows {
+            for j in 0..theirs.cols {
+                let (a, b) = (ours.get(i, j), theirs.get(i, j));
+                let rel = (a - b).abs() / b.abs().max(1e-6 * scale);
+                if same_set && i == j {
+                    key_diag = key_diag.max(rel);
+                } else {
+                    key_off = key_off.max(rel);
+                }
+            }
+        }
+        assert!(
+            key_off <= 1e-12,
+            "{label} {key}: off-diagonal relative error {key_off:e}"
+        );
+        assert!(
+            key_diag <= 1e-7,
+            "{label} {key}: diagonal relative error {key_diag:e}"
+        );
+        (off, diag) = (off.max(key_off), diag.max(key_diag));
+    }
+    (off, diag)
+}
+
+/// Writes an f64 NPY file `name` of the given shape in `dir`.
+#[allow(dead_code)]
+pub fn write_npy(dir: &std::path::Path, name: &str, shape: &[usize], data: &[f64]) {
+    std::fs::write(dir.join(name), gradflow::data::io::npy_bytes(shape, data)).unwrap();
+}
