@@ -4,7 +4,6 @@
 //! singular kernel exit 3 (a numerical failure) with the reason; method names as the flags
 //! spell them.
 
-use gradflow::data::io::npy_bytes;
 mod common;
 use std::sync::LazyLock;
 
