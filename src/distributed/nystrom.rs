@@ -76,15 +76,20 @@ impl Nystrom {
         let mine = cross_block(network, kind, x, &xl, comm.rows(n))?;
         let counts = super::Blocks::new(n, comm.size()).counts(m);
         let k_nl = Matrix::from_vec(n, m, comm.all_gather(&mine.data, &counts))?;
+        drop(mine);
         // K_LL⁺ = W Wᵀ with W = Q D^{-1/2}.
         let (_, w) = kept(&k_ll, |d| 1.0 / d.sqrt())?;
+        // At most two n × m matrices live at once (K_nL and B, then B and U): at n = 10⁵ and
+        // m = 1000, 1.6 GB per rank.
         let mut b = Matrix::zeros(n, w.cols);
         gemm(&mut b, 0.0, k_nl.view(), w.view(), 1.0);
+        drop(k_nl);
         let mut gram = Matrix::zeros(w.cols, w.cols);
         gemm(&mut gram, 0.0, b.view().transpose(), b.view(), 1.0);
         let (s, v) = kept(&gram, |s| 1.0 / s.sqrt())?;
         let mut u = Matrix::zeros(n, v.cols);
         gemm(&mut u, 0.0, b.view(), v.view(), 1.0);
+        drop(b);
         let shrink = s
             .iter()
             .map(|s| 1.0 / (s + lambda) - 1.0 / lambda)
