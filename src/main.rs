@@ -108,11 +108,15 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
     // Ranks other than 0 of an MPI job print nothing but errors.
     let quiet = cli.quiet || mpi.is_some_and(|c| c.rank() > 0);
     let ranks = mpi.map_or(1, |c| c.size());
-    let distributed = matches!(cli.command, Command::Kernel(_) | Command::Predict(_));
+    let distributed = matches!(
+        cli.command,
+        Command::Kernel(_) | Command::Predict(_) | Command::Reproduce(_)
+    );
     if ranks > 1 && !distributed {
         return Err(Error::invalid(
             "mpirun",
-            "only `kernel` and `predict` run over MPI; start this command without mpirun",
+            "only `kernel`, `predict` and `reproduce` run over MPI; start this command \
+             without mpirun",
         ));
     }
     match cli.command {
@@ -325,7 +329,14 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Reproduce(a) => {
-            let reports = commands::reproduce::run(&a.request(quiet)?, Cancel::NEVER)?;
+            let request = a.request(quiet)?;
+            // Under mpirun the claims × seeds are spread over the ranks; rank 0 writes.
+            let reports = match mpi {
+                Some(comm) => {
+                    gradflow::distributed::reproduce::reproduce(comm, &request, Cancel::NEVER)?
+                }
+                None => commands::reproduce::run(&request, Cancel::NEVER)?,
+            };
             Ok(if commands::reproduce::all_passed(&reports) {
                 0
             } else {

@@ -8,7 +8,7 @@ use crate::stats::LinearFit;
 use serde::Serialize;
 
 /// How a measurement is compared with a prediction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Relation {
     /// |measured − predicted| ≤ tolerance.
@@ -31,7 +31,7 @@ impl Relation {
 }
 
 /// Where a check's prediction comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
     /// A rate, exponent or constant the theorem states.
@@ -56,16 +56,18 @@ impl Basis {
 }
 
 /// A negative control of a claim: a setting that breaks one hypothesis of the theorem.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Control {
     /// Stable name (`summary.json`, `Check::control`).
-    pub name: &'static str,
+    #[serde(deserialize_with = "crate::distributed::wire::static_str")]
+    pub name: crate::distributed::wire::Name,
     /// Which hypothesis it breaks, and how.
-    pub breaks: &'static str,
+    #[serde(deserialize_with = "crate::distributed::wire::static_str")]
+    pub breaks: crate::distributed::wire::Name,
 }
 
 /// What the check's own control did to it (filled in by `reproduce`).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ControlResult {
     /// The measurement under the control (NaN when the control run did not produce the check).
     pub measured: f64,
@@ -103,7 +105,7 @@ impl Verdict {
 }
 
 /// One check of a claim.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Check {
     /// What is measured.
     pub name: String,
@@ -120,7 +122,11 @@ pub struct Check {
     /// Where the prediction comes from.
     pub basis: Option<Basis>,
     /// The name of the claim's control under which this check must fail.
-    pub control: Option<&'static str>,
+    #[serde(
+        default,
+        deserialize_with = "crate::distributed::wire::optional_static_str"
+    )]
+    pub control: Option<crate::distributed::wire::Name>,
     /// The standard error of a fitted measurement (a slope, a rate).
     pub std_error: Option<f64>,
     /// Points of that fit.
@@ -249,7 +255,7 @@ impl Check {
 }
 
 /// What a claim produced: its checks and the data behind them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct ClaimOutcome {
     /// The checks.
     pub checks: Vec<Check>,

@@ -36,9 +36,11 @@ mod teacher_student;
 mod wasserstein_flow;
 
 pub use check::{Basis, Check, ClaimOutcome, Control, ControlResult, Relation, Verdict};
+pub(crate) use reproduce::Progress;
 pub use reproduce::{
-    claim_seed, parse_seeds, reproduce, reproduce_with, run_claim, seed_rows, ClaimResult,
-    ControlRun, Options, Report, SeedRow,
+    claim_seed, finish, parse_seeds, reproduce, reproduce_with, run_claim, run_label, seed_folder,
+    seed_rows, selected, write_claim, write_seed, ClaimResult, ControlRun, Options, Report,
+    SeedRow,
 };
 
 use crate::error::Result;

@@ -66,7 +66,7 @@ impl Options {
 }
 
 /// One run of a claim under one of its controls.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ControlRun {
     /// The control.
     pub control: Control,
@@ -75,16 +75,20 @@ pub struct ControlRun {
 }
 
 /// The result of a claim run, for the summary.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ClaimResult {
     /// Id.
-    pub id: &'static str,
+    #[serde(deserialize_with = "crate::distributed::wire::static_str")]
+    pub id: crate::distributed::wire::Name,
     /// Title.
-    pub title: &'static str,
+    #[serde(deserialize_with = "crate::distributed::wire::static_str")]
+    pub title: crate::distributed::wire::Name,
     /// Statement.
-    pub statement: &'static str,
+    #[serde(deserialize_with = "crate::distributed::wire::static_str")]
+    pub statement: crate::distributed::wire::Name,
     /// Setup.
-    pub setup: &'static str,
+    #[serde(deserialize_with = "crate::distributed::wire::static_str")]
+    pub setup: crate::distributed::wire::Name,
     /// The normal setting's outcome, each check with its control's result attached.
     pub outcome: std::result::Result<ClaimOutcome, String>,
     /// The runs under each control.
@@ -212,14 +216,15 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>> {
 
 /// Progress on stderr: a bar when stderr is a terminal, one plain line per claim otherwise,
 /// nothing with `--quiet`.
-struct Progress {
+pub(crate) struct Progress {
     bar: Option<indicatif::ProgressBar>,
     total: usize,
     quiet: bool,
 }
 
 impl Progress {
-    fn new(total: usize, quiet: bool) -> Progress {
+    /// Progress over `total` runs (nothing shown when `quiet`).
+    pub(crate) fn new(total: usize, quiet: bool) -> Progress {
         use std::io::IsTerminal;
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
@@ -234,7 +239,8 @@ impl Progress {
         Progress { bar, total, quiet }
     }
 
-    fn start(&self, k: usize, label: &str) {
+    /// Run `k` (from 0) starts.
+    pub(crate) fn start(&self, k: usize, label: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(label.to_string()),
             None if !self.quiet => eprintln!("[{}/{}] {label} …", k + 1, self.total),
@@ -242,7 +248,8 @@ impl Progress {
         }
     }
 
-    fn finish(&self, k: usize, label: &str, passed: bool, seconds: f64) {
+    /// Run `k` ended.
+    pub(crate) fn finish(&self, k: usize, label: &str, passed: bool, seconds: f64) {
         let verdict = if passed { "PASS" } else { "FAIL" };
         match &self.bar {
             Some(bar) => {
@@ -254,7 +261,8 @@ impl Progress {
         }
     }
 
-    fn done(&self) {
+    /// Every run ended.
+    pub(crate) fn done(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -267,41 +275,83 @@ pub fn reproduce(options: &Options) -> Result<Vec<Report>> {
     reproduce_with(options, Cancel::NEVER)
 }
 
+/// The claims `options` selects (all when `only` is empty), in the registry's order.
+pub fn selected(options: &Options) -> Vec<Box<dyn Claim>> {
+    registry()
+        .into_iter()
+        .filter(|c| options.only.is_empty() || options.only.iter().any(|o| o == c.id()))
+        .collect()
+}
+
+/// The folder of root seed `seed`'s outputs: `out` itself for one seed, `out/seed-N` for
+/// several.
+pub fn seed_folder(options: &Options, seed: u64) -> PathBuf {
+    if options.seeds.len() > 1 {
+        options.out.join(format!("seed-{seed}"))
+    } else {
+        options.out.clone()
+    }
+}
+
+/// How progress lines name a claim's run: its id, and the seed when there are several.
+pub fn run_label(options: &Options, id: &str, seed: u64) -> String {
+    if options.seeds.len() > 1 {
+        format!("{id} (seed {seed})")
+    } else {
+        id.to_string()
+    }
+}
+
+/// Writes the claim's folder under `out` (tables and figures, [`report::write_claim_folder`])
+/// and keeps the rendered figures in `result.svgs`; nothing for a run that failed.
+pub fn write_claim(out: &std::path::Path, result: &mut ClaimResult) -> Result<()> {
+    if let Ok(o) = &result.outcome {
+        result.svgs = report::write_claim_folder(out, result.id, o)?;
+    }
+    Ok(())
+}
+
+/// Writes one seed's `summary.json` and `index.html` into `out`.
+pub fn write_seed(out: &std::path::Path, report: &Report, options: &Options) -> Result<()> {
+    report::write_summary(out, report, options)?;
+    report::write_html(out, report, options)
+}
+
+/// What follows the last seed: `seeds.json` and `seeds.csv` when there are several seeds, and
+/// the results table on stdout (the command's output, so that `> results.txt` keeps it;
+/// progress goes to stderr and `--quiet` silences only that).
+pub fn finish(options: &Options, reports: &[Report]) -> Result<()> {
+    if options.seeds.len() > 1 {
+        report::write_seed_table(&options.out, reports, options)?;
+        print!("{}", report::terminal_seed_table(reports));
+    } else {
+        for r in reports {
+            print!("{}", report::terminal_table(r, options.negative_control));
+        }
+    }
+    Ok(())
+}
+
 /// [`reproduce`], polling `cancel` before every claim of every seed: once it fires it stops
 /// with [`Error::Interrupted`] (the folders of the claims already run stay; no summary of the
 /// interrupted seed is written).
 pub fn reproduce_with(options: &Options, cancel: Cancel) -> Result<Vec<Report>> {
     options.validate()?;
-    let all = registry();
     std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
-    let selected: Vec<&Box<dyn Claim>> = all
-        .iter()
-        .filter(|c| options.only.is_empty() || options.only.iter().any(|o| o == c.id()))
-        .collect();
-    let several = options.seeds.len() > 1;
+    let selected = selected(options);
     let progress = Progress::new(selected.len() * options.seeds.len(), options.quiet);
     let mut reports = Vec::new();
     for (s, &seed) in options.seeds.iter().enumerate() {
-        let out = if several {
-            options.out.join(format!("seed-{seed}"))
-        } else {
-            options.out.clone()
-        };
+        let out = seed_folder(options, seed);
         std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
         let mut results = Vec::new();
         for (k, claim) in selected.iter().enumerate() {
-            let label = if several {
-                format!("{} (seed {seed})", claim.id())
-            } else {
-                claim.id().to_string()
-            };
+            let label = run_label(options, claim.id(), seed);
             let step = s * selected.len() + k;
             cancel.check(|| format!("before claim {label}"))?;
             progress.start(step, &label);
             let mut result = run_claim(claim.as_ref(), options.quick, seed);
-            if let Ok(o) = &result.outcome {
-                result.svgs = report::write_claim_folder(&out, claim.id(), o)?;
-            }
+            write_claim(&out, &mut result)?;
             progress.finish(step, &label, result.passed(), result.seconds);
             results.push(result);
         }
@@ -309,23 +359,11 @@ pub fn reproduce_with(options: &Options, cancel: Cancel) -> Result<Vec<Report>> 
             seed,
             claims: results,
         };
-        report::write_summary(&out, &report, options)?;
-        report::write_html(&out, &report, options)?;
+        write_seed(&out, &report, options)?;
         reports.push(report);
     }
     progress.done();
-    if several {
-        report::write_seed_table(&options.out, &reports, options)?;
-    }
-    // The results table is the command's output: stdout, so that `> results.txt` keeps it
-    // (progress, above, goes to stderr and `--quiet` silences only that).
-    if several {
-        print!("{}", report::terminal_seed_table(&reports));
-    } else {
-        for r in &reports {
-            print!("{}", report::terminal_table(r, options.negative_control));
-        }
-    }
+    finish(options, &reports)?;
     Ok(reports)
 }
 

@@ -23,7 +23,9 @@
 //! * [`flow`] — gradient flow at finite times by Lanczos over the distributed product;
 //! * [`krr`] — `predict` over the ranks: finite times by [`flow`], t = ∞ (kernel ridge
 //!   regression) by PCG;
-//! * [`npy`] — a kernel written by all ranks into one NPY file, each its rows at their offset.
+//! * [`npy`] — a kernel written by all ranks into one NPY file, each its rows at their offset;
+//! * [`reproduce`] — the claims × seeds of `reproduce` spread over the ranks, gathered as
+//!   [`wire`]-encoded results and written by rank 0.
 
 pub mod flow;
 pub mod krr;
@@ -33,7 +35,9 @@ pub mod npy;
 pub mod nystrom;
 pub mod operator;
 pub mod pcg;
+pub mod reproduce;
 pub mod rows;
+pub mod wire;
 
 use std::ops::Range;
 
@@ -48,6 +52,8 @@ pub trait Communicator {
     /// The concatenation, in rank order, of every rank's `local` (rank q contributes
     /// `counts[q]` values; every rank passes the same `counts`).
     fn all_gather(&self, local: &[f64], counts: &[usize]) -> Vec<f64>;
+    /// Every rank's `local` bytes (any length), in rank order, on every rank.
+    fn all_gather_bytes(&self, local: &[u8]) -> Vec<Vec<u8>>;
     /// Rank 0's `bytes` on every rank (other ranks' contents are replaced).
     fn broadcast_bytes(&self, bytes: &mut Vec<u8>);
     /// Returns once every rank has called it.
@@ -86,6 +92,9 @@ impl Communicator for Local {
     }
     fn all_gather(&self, local: &[f64], _counts: &[usize]) -> Vec<f64> {
         local.to_vec()
+    }
+    fn all_gather_bytes(&self, local: &[u8]) -> Vec<Vec<u8>> {
+        vec![local.to_vec()]
     }
     fn broadcast_bytes(&self, _bytes: &mut Vec<u8>) {}
     fn barrier(&self) {}

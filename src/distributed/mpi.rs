@@ -81,6 +81,31 @@ impl Communicator for World {
         all
     }
 
+    fn all_gather_bytes(&self, local: &[u8]) -> Vec<Vec<u8>> {
+        let mut lengths = vec![0u64; self.size()];
+        self.world
+            .all_gather_into(&(local.len() as u64), &mut lengths[..]);
+        let counts: Vec<Count> = lengths.iter().map(|&c| count(c as usize)).collect();
+        let mut displs = Vec::with_capacity(counts.len());
+        let mut at = 0usize;
+        for &c in &counts {
+            displs.push(count(at));
+            at += c as usize;
+        }
+        let mut all = vec![0u8; at];
+        {
+            let mut partition = PartitionMut::new(&mut all[..], counts, &displs[..]);
+            self.world.all_gather_varcount_into(local, &mut partition);
+        }
+        let mut parts = Vec::with_capacity(lengths.len());
+        let mut at = 0usize;
+        for &len in &lengths {
+            parts.push(all[at..at + len as usize].to_vec());
+            at += len as usize;
+        }
+        parts
+    }
+
     fn broadcast_bytes(&self, bytes: &mut Vec<u8>) {
         let root = self.world.process_at_rank(0);
         let mut len = bytes.len() as u64;

@@ -14,6 +14,16 @@
 //!
 //! Every rank computes its rows of K_{nL}; they are gathered, and the rest is computed by every
 //! rank on the same full matrices, so the preconditioner does not depend on P.
+//!
+//! **Choosing the rank.** The condition number 1 + λ_{m+1}(K)/λ is small only once the
+//! landmarks span the kernel's eigenvalues above λ. For a dot-product kernel on the sphere
+//! S^{d−1} the eigenvalues come in blocks, one per degree ℓ of spherical harmonics, of
+//! dimension 1, d, d(d+1)/2 − 1, … (d = 10: 1, 10, 54, 210, 660; cumulative 65 through degree 2,
+//! 275 through degree 3): with λ = r·tr(K)/n and K's eigenvalues ≈ n·μ_ℓ, a preconditioner
+//! whose rank stops inside a block leaves κ ≈ n·μ_ℓ/λ, which grows with n. Measured
+//! (`bench/pcg_rank.sh`, n = 10⁴, d = 10, ReLU NTK, to 1e-6): 144 iterations with 50 landmarks
+//! (fewer than the 65 of degree ≤ 2) and r = 1e-3, 60 with 100, 37 with 1000; 14 with 1000 and
+//! r = 0.1 (the numbers in `bench/RESULTS.md`).
 
 use super::{rows::cross_block, Communicator};
 use crate::error::{Error, Result};
@@ -76,15 +86,20 @@ impl Nystrom {
         let mine = cross_block(network, kind, x, &xl, comm.rows(n))?;
         let counts = super::Blocks::new(n, comm.size()).counts(m);
         let k_nl = Matrix::from_vec(n, m, comm.all_gather(&mine.data, &counts))?;
+        drop(mine);
         // K_LL⁺ = W Wᵀ with W = Q D^{-1/2}.
         let (_, w) = kept(&k_ll, |d| 1.0 / d.sqrt())?;
+        // At most two n × m matrices live at once (K_nL and B, then B and U): at n = 10⁵ and
+        // m = 1000, 1.6 GB per rank.
         let mut b = Matrix::zeros(n, w.cols);
         gemm(&mut b, 0.0, k_nl.view(), w.view(), 1.0);
+        drop(k_nl);
         let mut gram = Matrix::zeros(w.cols, w.cols);
         gemm(&mut gram, 0.0, b.view().transpose(), b.view(), 1.0);
         let (s, v) = kept(&gram, |s| 1.0 / s.sqrt())?;
         let mut u = Matrix::zeros(n, v.cols);
         gemm(&mut u, 0.0, b.view(), v.view(), 1.0);
+        drop(b);
         let shrink = s
             .iter()
             .map(|s| 1.0 / (s + lambda) - 1.0 / lambda)

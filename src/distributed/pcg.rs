@@ -134,7 +134,9 @@ pub fn solve(
             message: format!(
                 "column {j} did not converge in {} iterations (--pcg-max-iter): relative \
                  residual {reached:.3e} > --pcg-tol {:.1e}; raise --pcg-rank, --diag-reg or \
-                 --pcg-max-iter",
+                 --pcg-max-iter (the preconditioned system's condition number is about \
+                 1 + λ_(m+1)(Θ)/λ for m landmarks: the rank must reach past the kernel's \
+                 eigenvalues above λ)",
                 settings.max_iterations, settings.tolerance
             ),
         });

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use serde::Serialize;
 
 /// An axis scale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scale {
     /// Linear.
@@ -31,7 +31,7 @@ pub enum Scale {
 }
 
 /// How a series is drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Style {
     /// A solid line through the points (a measured curve).
@@ -45,7 +45,7 @@ pub enum Style {
 }
 
 /// Where a reference line of given slope passes.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Anchor {
     /// Through this point (data units).
@@ -58,7 +58,7 @@ pub enum Anchor {
 /// A straight line of given slope in the plotted coordinates: on log–log axes the power law
 /// y ∝ x^slope, on a log y axis over a linear x the exponential y ∝ 10^(slope·x), on linear
 /// axes y = a + slope·x.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Reference {
     /// Legend label.
     pub label: String,
@@ -69,7 +69,7 @@ pub struct Reference {
 }
 
 /// One curve or point set.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Series {
     /// Legend label (none drawn when empty).
     pub label: String,
@@ -80,7 +80,7 @@ pub struct Series {
 }
 
 /// A two-dimensional plot.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Figure {
     /// File stem (`NAME.svg`).
     pub name: String,
