@@ -16,8 +16,10 @@
 //! against W2² of its end points, the normalised margin of Chizat & Bach, the spread of f_t
 //! across seeds.
 
+mod entropy;
 mod langevin_grid;
 
+pub use entropy::spacing_entropy;
 pub use langevin_grid::MeanFieldGrid;
 
 use crate::data::Dataset;
