@@ -51,7 +51,7 @@ const RATE_TOLERANCE: f64 = 0.04;
 const LIMIT_TOLERANCE: f64 = 0.03;
 const UNIQUE_TOLERANCE: f64 = 0.04;
 /// Tolerance of the free-energy rate (see the setup text).
-const GAP_RATE_TOLERANCE: f64 = 0.1;
+const GAP_RATE_TOLERANCE: f64 = 0.07;
 
 /// The data (x_i, y_i): x_i = −2 + 4i/(n − 1), y_i = 0.8 tanh(3x_i).
 fn data() -> (Vec<f64>, Vec<f64>) {
@@ -302,11 +302,10 @@ impl Claim for MeanFieldLangevin {
          Ebrahimi's boundary correction, m = √M/2: consistent as M → ∞; on M i.i.d. draws of \
          μ* its gap is ~10⁻⁴, table rates), fitted as an exponential over t ∈ [0, 8] (33 records, \
          the gap from 0.026 to ≈ 0.001, ten times the finite-M floor), against 2γ_lin = 0.452 \
-         (closed form: F − F(μ*) ≈ ½ δρᵀSδρ decays at twice δρ's rate). Tolerance 0.1 = the \
+         (closed form: F − F(μ*) ≈ ½ δρᵀSδρ decays at twice δρ's rate). Tolerance 0.07 = the \
          limit's own offset over the window (the PDE's gap from B has 0.417 there: the \
-         non-linear transient) + 3 standard deviations of the seed spread (a pilot \
-         estimate 0.02; measured 0.012 over seeds 0–9, rates 0.390–0.425, so 0.035 + 3σ = 0.07 \
-         and the tolerance is 1.4 times that); the guaranteed LSI rate 2λα ≤ 2λα_P = 0.303 is drawn beside it. Control `no-entropy` \
+         non-linear transient, 0.035) + 3 standard deviations of the seed spread (σ = 0.012 \
+         over seeds 0–9, rates 0.390–0.425); the guaranteed LSI rate 2λα ≤ 2λα_P = 0.303 is drawn beside it. Control `no-entropy` \
          (checks 1, 2, 4): λ = 0, noiseless particle gradient descent: \
          the particles converge to a minimiser of the unregularised objective, not μ*, and W1 to \
          μ* stops decaying (rate ≈ 0.11, 2.8 tolerances or more from γ_lin; W1 to μ* ≥ 0.40); \
