@@ -31,6 +31,8 @@ pub(super) struct Plan {
     pub(super) input: (Option<(usize, usize)>, usize),
     /// The most positions any step holds.
     pub(super) positions: usize,
+    /// The largest band a window's full map works through ([`Window::band`]).
+    pub(super) band: usize,
 }
 
 fn field(k: usize, name: &str) -> String {
@@ -214,11 +216,20 @@ impl Plan {
                 ),
             ));
         }
+        let band = steps
+            .iter()
+            .map(|step| match step {
+                Step::Window(w) => w.band(),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Plan {
             steps,
             full,
             input,
             positions,
+            band,
         })
     }
 }
@@ -260,8 +271,5 @@ fn window(
             )
         })
     };
-    Ok(Window {
-        h: axis(h, fh, sh)?,
-        w: axis(w, fw, sw)?,
-    })
+    Ok(Window::new(axis(h, fh, sh)?, axis(w, fw, sw)?))
 }
