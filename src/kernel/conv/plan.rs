@@ -11,7 +11,7 @@ use crate::nn::Parameterization;
 /// One step of the layer maps.
 pub(super) enum Step {
     /// 𝒜 of a `conv` or the `avg_pool` map, on Σ and Θ.
-    Window(Window),
+    Window(Box<Window>),
     /// The Dense update (K, Θ) ↦ (w2·K + b2, ck·K + c1 + w2·Θ) entry by entry.
     Affine(Dense),
     /// An activation.
@@ -141,7 +141,7 @@ impl Plan {
                         false,
                     )?;
                     shape = Some((window.h.output, window.w.output));
-                    steps.push(Step::Window(window));
+                    steps.push(Step::Window(Box::new(window)));
                     let fan_in = width.map(|c| c * fh * fw);
                     steps.push(Step::Affine(dense(k, &conv.affine, fan_in, &width_from)?));
                     width = conv.affine.out;
@@ -175,7 +175,7 @@ impl Plan {
                         norm,
                     )?;
                     shape = Some((window.h.output, window.w.output));
-                    steps.push(Step::Window(window));
+                    steps.push(Step::Window(Box::new(window)));
                     full = true;
                 }
                 Layer::GlobalAvgPool => {

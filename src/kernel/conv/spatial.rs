@@ -244,7 +244,7 @@ impl Window {
     pub(super) fn full(
         &self,
         src: [&[f64]; 2],
-        band: [&mut [f64]; 2],
+        mut band: [&mut [f64]; 2],
         mut dst: [&mut [f64]; 2],
         zero: [bool; 2],
         mut after: impl FnMut(usize, &mut [f64], &mut [f64]),
@@ -254,17 +254,21 @@ impl Window {
         let (height, width) = (&self.height, &self.width);
         for a in 0..ho {
             let rows = a * wo * side_out..(a + 1) * wo * side_out;
-            for k in 0..2 {
-                let dst = &mut dst[k][rows.clone()];
-                if zero[k] {
+            let buffers = dst
+                .iter_mut()
+                .zip(band.iter_mut())
+                .zip(src.iter().zip(zero));
+            for ((dst, band), (src, zero)) in buffers {
+                let dst = &mut dst[rows.clone()];
+                if zero {
                     dst.fill(0.0);
                     continue;
                 }
-                let band = &mut band[k][..wi * mid];
+                let band = &mut band[..wi * mid];
                 for b in 0..wi {
                     let out = &mut band[b * mid..(b + 1) * mid];
                     let terms = (&height.terms[a][..], wi, b);
-                    accumulate(out, src[k], side_in, terms, &height.runs, &height.weights);
+                    accumulate(out, src, side_in, terms, &height.runs, &height.weights);
                 }
                 for (b, out) in dst.chunks_exact_mut(side_out).enumerate() {
                     let terms = (&width.terms[b][..], 1, 0);
