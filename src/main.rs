@@ -184,20 +184,17 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Kernel(a) => {
-            if let Some(request) = a.net.conv()? {
-                if ranks > 1 {
-                    return Err(Error::invalid(
-                        "--net",
-                        "runs in one process; start it without mpirun",
-                    ));
-                }
+            let comm = mpi.unwrap_or(&gradflow::distributed::Local);
+            if let Some(mut request) = a.net.conv()? {
+                request.block_rows = a.block_rows;
                 let x = commands::conv::read_images(&a.x, "--x")?;
                 let x2 =
                     a.x2.as_ref()
                         .map(|p| commands::conv::read_images(p, "--x2"))
                         .transpose()?;
-                let shape = commands::conv::save(&request, &x, x2.as_ref(), &a.out)?;
-                if a.json {
+                let inputs = (&x, x2.as_ref());
+                let shape = commands::conv::save(&request, inputs, &a.out, comm, Cancel::NEVER)?;
+                if a.json && !quiet_rank(mpi) {
                     println!("{}", commands::conv::summary(&request, &a.out, shape));
                 }
                 if !quiet {
@@ -207,17 +204,8 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             }
             let request = a.request()?;
             let (x, x2) = a.inputs()?;
-            let shape = match mpi {
-                Some(c) if c.size() > 1 => gradflow::distributed::npy::save(
-                    c,
-                    &request,
-                    &x,
-                    x2.as_ref(),
-                    &a.out,
-                    Cancel::NEVER,
-                )?,
-                _ => commands::kernel::save(&request, &x, x2.as_ref(), &a.out, Cancel::NEVER)?,
-            };
+            let shape =
+                commands::kernel::save(&request, (&x, x2.as_ref()), &a.out, comm, Cancel::NEVER)?;
             if a.json && !quiet_rank(mpi) {
                 println!("{}", commands::kernel::summary(&request, &a.out, shape));
             }

@@ -462,3 +462,64 @@ fn the_cli_computes_the_kernel_of_a_net_file_and_names_bad_tables() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `kernel --net --out` streams row blocks: a `--block-rows` cap forcing several blocks writes
+/// the same bytes as one block (K(x, x) and K(x, x2)), and the file is the library's kernel.
+#[test]
+fn a_streamed_net_kernel_is_the_same_bytes_for_any_block_size() {
+    use gradflow::data::io::{npy_bytes, read_npy_matrix};
+    let dir = std::env::temp_dir().join(format!("gradflow-conv-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (x, x2) = (test_images(7, 4, 3, 2), test_images(5, 4, 3, 2));
+    std::fs::write(dir.join("x.npy"), npy_bytes(&[7, 4, 3, 2], &x.data)).unwrap();
+    let x2_data: Vec<f64> = x2.data.iter().map(|v| 0.5 * v + 0.1).collect();
+    std::fs::write(dir.join("x2.npy"), npy_bytes(&[5, 4, 3, 2], &x2_data)).unwrap();
+    let text = "[[layer]]\nkind = \"conv\"\nfilter_shape = [3, 2]\npadding = \"SAME\"\n\
+                w_std = 1.3\nb_std = 0.2\n[[layer]]\nkind = \"relu\"\n[[layer]]\n\
+                kind = \"avg_pool\"\nwindow_shape = [2, 2]\n[[layer]]\nkind = \"conv\"\n\
+                filter_shape = [1, 2]\n[[layer]]\nkind = \"erf\"\n[[layer]]\n\
+                kind = \"global_avg_pool\"\n[[layer]]\nkind = \"dense\"\n";
+    std::fs::write(dir.join("net.toml"), text).unwrap();
+    let run = |second: bool, block_rows: usize| -> Vec<u8> {
+        let out = dir.join(format!("k{second}{block_rows}.npy"));
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_gradflow"));
+        c.args(["--quiet", "kernel", "--x"]).arg(dir.join("x.npy"));
+        if second {
+            c.arg("--x2").arg(dir.join("x2.npy"));
+        }
+        let status = c
+            .arg("--net")
+            .arg(dir.join("net.toml"))
+            .args([
+                "--kind",
+                "ntk",
+                "--block-rows",
+                &block_rows.to_string(),
+                "--out",
+            ])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read(&out).unwrap()
+    };
+    let x2 = Images::new("x2", &[5, 4, 3, 2], x2_data).unwrap();
+    let net = ConvNet::from_toml("net", text).unwrap();
+    for second in [false, true] {
+        let whole = run(second, 100);
+        for block_rows in [1, 2, 3] {
+            assert_eq!(
+                run(second, block_rows),
+                whole,
+                "x2: {second}, {block_rows} rows"
+            );
+        }
+        let lib = net.kernels(&x, second.then_some(&x2)).unwrap().ntk;
+        let path = dir.join(format!("k{second}100.npy"));
+        assert_eq!(read_npy_matrix(&path).unwrap(), lib);
+        if !second {
+            assert_eq!(lib, lib.transpose(), "exactly symmetric");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,7 +2,8 @@
 //! kernels of a network given as `[[layer]]` tables ([`crate::kernel::conv`]: convolutions,
 //! pooling, flatten, dense layers, activations) on inputs (n, d), (n, L, C) or (n, H, W, C).
 
-use super::Input;
+use super::{Cancel, Input};
+use crate::distributed::Communicator;
 use crate::error::{Error, Result};
 use crate::kernel::conv::{ConvNet, Images};
 use crate::kernel::dynamics::{self, FlowSettings, Predictions};
@@ -19,6 +20,8 @@ pub struct Request {
     pub net: ConvNet,
     /// `--kind`: the NTK Θ or the NNGP kernel K.
     pub kind: Kind,
+    /// `--block-rows`: rows computed per block (bounds the memory of a streamed kernel).
+    pub block_rows: usize,
 }
 
 impl Request {
@@ -28,6 +31,7 @@ impl Request {
             path: path.to_path_buf(),
             net: ConvNet::read(path)?,
             kind,
+            block_rows: super::kernel::Request::default().block_rows,
         })
     }
 
@@ -59,16 +63,32 @@ pub fn read_images(path: &Path, flag: &str) -> Result<Images> {
     )
 }
 
-/// Writes K(x, x2) to the NPY file `out` atomically; returns its shape.
+/// Writes K(x, x2) to the NPY file `out` `block_rows` rows at a time (memory bounded by a
+/// block), atomically, over the ranks of `comm` — the route and the bytes of the dense
+/// kernels' [`super::kernel::save`] ([`crate::distributed::npy::save`]); returns its shape.
+/// `cancel` is polled before each block of rows; an interrupted or failed computation leaves
+/// no file.
 pub fn save(
     request: &Request,
-    x: &Images,
-    x2: Option<&Images>,
+    (x, x2): (&Images, Option<&Images>),
     out: &Path,
+    comm: &dyn Communicator,
+    cancel: Cancel,
 ) -> Result<(usize, usize)> {
-    let k = request.kernel(x, x2)?;
-    crate::data::io::write_npy_matrix(out, &k)?;
-    Ok((k.rows, k.cols))
+    request.check(x)?;
+    crate::kernel::analytic::check_stream(&request.net, x, x2, request.block_rows)?;
+    if let Some(x2) = x2 {
+        x.check_matches(x2)?;
+    }
+    crate::distributed::npy::save(
+        comm,
+        &request.net,
+        request.kind,
+        (x, x2),
+        request.block_rows,
+        out,
+        cancel,
+    )
 }
 
 /// The JSON summary `gradflow kernel --net … --json` prints.

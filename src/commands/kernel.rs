@@ -2,8 +2,9 @@
 //! between two input sets (the layer recursion of [`crate::kernel::analytic`]).
 
 use super::{Cancel, Input};
+use crate::distributed::Communicator;
 use crate::error::Result;
-use crate::kernel::analytic::{check_stream, stream_blocks, stream_to_npy_with, Network};
+use crate::kernel::analytic::{check_stream, stream_blocks, Network};
 use crate::kernel::{Kernels, Kind};
 use crate::linalg::{check_fits, Matrix};
 use crate::nn::Activation;
@@ -128,24 +129,27 @@ pub fn run_both(
 }
 
 /// Writes K(x, x2) to the NPY file `out` block by block (memory bounded by `block_rows`
-/// rows), atomically; returns the shape. `cancel` is polled before each block of rows; an
-/// interrupted or failed computation leaves no file.
+/// rows), atomically, over the ranks of `comm` ([`crate::distributed::Local`]: one process;
+/// [`crate::distributed::npy::save`]: the same bytes for any number of ranks); returns the
+/// shape. `cancel` is polled before each block of rows; an interrupted or failed computation
+/// leaves no file.
 pub fn save(
     request: &Request,
-    x: &Input,
-    x2: Option<&Input>,
+    (x, x2): (&Input, Option<&Input>),
     out: &Path,
+    comm: &dyn Communicator,
     cancel: Cancel,
 ) -> Result<(usize, usize)> {
-    let (rows, _) = request.prepare(x, x2)?;
-    stream_to_npy_with(
+    request.prepare(x, x2)?;
+    let inputs = (&x.matrix, x2.map(|i| &i.matrix));
+    crate::distributed::npy::save(
+        comm,
         &request.network,
         request.kind,
-        &x.matrix,
-        x2.map(|i| &i.matrix),
+        inputs,
         request.block_rows,
         out,
-        |row| cancel.check(|| format!("after {row} of {rows} kernel rows")),
+        cancel,
     )
 }
 
@@ -158,6 +162,7 @@ pub fn summary(request: &Request, out: &Path, shape: (usize, usize)) -> serde_js
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::distributed::Local;
     use std::f64::consts::PI;
 
     fn input(name: &str, rows: usize, cols: usize, f: impl FnMut(usize, usize) -> f64) -> Input {
@@ -212,7 +217,7 @@ mod tests {
                     ..Request::default()
                 };
                 let k = run(&request, &x, second, Cancel::NEVER).unwrap();
-                let shape = save(&request, &x, second, &path, Cancel::NEVER).unwrap();
+                let shape = save(&request, (&x, second), &path, &Local, Cancel::NEVER).unwrap();
                 assert_eq!(shape, (k.rows, k.cols));
                 let file = crate::data::io::read_npy_matrix(&path).unwrap();
                 assert_eq!(file, k, "block_rows {block_rows}");
@@ -250,7 +255,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("k.npy");
         polls.store(0, std::sync::atomic::Ordering::Relaxed);
-        let e = save(&request, &x, None, &path, Cancel::new(&hook)).unwrap_err();
+        let e = save(&request, (&x, None), &path, &Local, Cancel::new(&hook)).unwrap_err();
         assert_eq!(e.to_string(), "interrupted after 4 of 6 kernel rows");
         assert!(
             std::fs::read_dir(&dir).unwrap().next().is_none(),

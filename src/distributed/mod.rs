@@ -135,6 +135,7 @@ impl Blocks {
 }
 
 /// Rows `rows` of `x` as a matrix.
+#[cfg(test)]
 pub(crate) fn select(x: &crate::linalg::Matrix, rows: Range<usize>) -> crate::linalg::Matrix {
     let index: Vec<usize> = rows.collect();
     x.select_rows(&index)

@@ -12,25 +12,38 @@
 
 use super::rows::for_each_tile;
 use super::Communicator;
-use crate::commands::{kernel::Request, Cancel, Input};
+use crate::commands::Cancel;
 use crate::error::{Error, Result};
 use crate::fsutil::{output_target, temp::Temporary};
+use crate::kernel::analytic::stream_to_npy_with;
+use crate::kernel::blocks::BlockKernel;
+use crate::kernel::Kind;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// Writes K(x, x2) (K(x, x) without `x2`) to the NPY file `out`, rows split over the ranks;
-/// returns the shape. Collective: every rank calls it with the same arguments. `cancel` is
-/// polled before each tile.
-pub fn save(
+/// Writes K(x, x2) (K(x, x) without `x2`) of `network` to the NPY file `out`, `block_rows`
+/// rows at a time; returns the shape. Collective: every rank calls it with the same
+/// arguments (settings checked by the caller). With one rank it is the single-process
+/// streamed writer ([`stream_to_npy_with`]: each pair of K(x, x) computed once); with more,
+/// each rank writes its rows in place (module docs) — the same bytes. `cancel` is polled
+/// before each block of rows; an interrupted or failed computation leaves no file.
+#[allow(clippy::too_many_arguments)]
+pub fn save<K: BlockKernel>(
     comm: &dyn Communicator,
-    request: &Request,
-    x: &Input,
-    x2: Option<&Input>,
+    network: &K,
+    kind: Kind,
+    (x, x2): (&K::Inputs, Option<&K::Inputs>),
+    block_rows: usize,
     out: &Path,
     cancel: Cancel,
 ) -> Result<(usize, usize)> {
-    let (n, m) = request.prepare(x, x2)?;
+    let n = K::count(x);
+    if comm.size() == 1 {
+        let at = |row| cancel.check(|| format!("after {row} of {n} kernel rows"));
+        return stream_to_npy_with(network, kind, x, x2, block_rows, out, at);
+    }
+    let m = x2.map_or(n, K::count);
     let (header, bytes) = crate::data::io::npy_layout(&[n, m]);
     let bytes = bytes
         .ok_or_else(|| Error::invalid("--x", "the kernel has more bytes than a file holds"))?;
@@ -54,26 +67,17 @@ pub fn save(
         .map_err(|e| Error::io(&path, e))?;
     let rows = comm.rows(n);
     let mut tiles = 0;
-    let x2m = x2.map(|i| &i.matrix);
-    for_each_tile(
-        &request.network,
-        request.kind,
-        &x.matrix,
-        x2m,
-        rows,
-        request.block_rows,
-        |at, t| {
-            cancel.check(|| format!("after {tiles} kernel blocks"))?;
-            tiles += 1;
-            let mut buffer = Vec::with_capacity(t.data.len() * 8);
-            for v in &t.data {
-                buffer.extend_from_slice(&v.to_le_bytes());
-            }
-            let offset = header.len() as u64 + (at as u64) * (m as u64) * 8;
-            file.write_all_at(&buffer, offset)
-                .map_err(|e| Error::io(out, e))
-        },
-    )?;
+    for_each_tile(network, kind, x, x2, rows, block_rows, |at, t| {
+        cancel.check(|| format!("after {tiles} kernel blocks"))?;
+        tiles += 1;
+        let mut buffer = Vec::with_capacity(t.data.len() * 8);
+        for v in &t.data {
+            buffer.extend_from_slice(&v.to_le_bytes());
+        }
+        let offset = header.len() as u64 + (at as u64) * (m as u64) * 8;
+        file.write_all_at(&buffer, offset)
+            .map_err(|e| Error::io(out, e))
+    })?;
     file.sync_all().map_err(|e| Error::io(out, e))?;
     comm.barrier();
     if let Some(tmp) = temporary {
@@ -86,23 +90,120 @@ pub fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::{conv, kernel, Input};
     use crate::distributed::Local;
+    use crate::kernel::conv::{ConvNet, Images};
+    use std::sync::{Barrier, Mutex};
 
-    /// One process through this route writes the file `gradflow kernel` writes, byte for byte.
+    /// P ranks as P threads of one process: broadcasts and gathers through shared slots, each
+    /// collective call fenced by barriers.
+    struct Threads {
+        size: usize,
+        barrier: Barrier,
+        slot: Mutex<Vec<u8>>,
+    }
+
+    struct Rank<'a>(&'a Threads, usize);
+
+    impl Communicator for Rank<'_> {
+        fn rank(&self) -> usize {
+            self.1
+        }
+        fn size(&self) -> usize {
+            self.0.size
+        }
+        fn all_gather(&self, _local: &[f64], _counts: &[usize]) -> Vec<f64> {
+            unreachable!("not used by the writer")
+        }
+        fn broadcast_bytes(&self, bytes: &mut Vec<u8>) {
+            if self.1 == 0 {
+                *self.0.slot.lock().unwrap() = bytes.clone();
+            }
+            self.0.barrier.wait();
+            *bytes = self.0.slot.lock().unwrap().clone();
+            self.0.barrier.wait();
+        }
+        fn barrier(&self) {
+            self.0.barrier.wait();
+        }
+    }
+
+    /// `write(comm)` on `ranks` threads at once.
+    fn on_ranks(ranks: usize, write: impl Fn(&dyn Communicator) + Sync) {
+        let threads = Threads {
+            size: ranks,
+            barrier: Barrier::new(ranks),
+            slot: Mutex::new(Vec::new()),
+        };
+        std::thread::scope(|scope| {
+            for r in 0..ranks {
+                let (threads, write) = (&threads, &write);
+                scope.spawn(move || write(&Rank(threads, r)));
+            }
+        });
+    }
+
+    /// P ranks write the file one process writes, byte for byte, for the dense kernels and
+    /// for a convolutional network (K(x, x) and K(x, x2); rows per rank not a multiple of the
+    /// block).
     #[test]
-    fn the_file_is_the_single_process_one() {
+    fn the_file_is_the_single_process_one_for_any_number_of_ranks() {
         let dir = std::env::temp_dir().join(format!("gradflow-dnpy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let x = crate::linalg::Matrix::from_fn(9, 3, |i, j| ((i + 2 * j) as f64 * 0.3).sin());
         let x = Input::new("x", x).unwrap();
-        let request = Request {
-            block_rows: 4,
-            ..Request::default()
+        let request = kernel::Request {
+            block_rows: 2,
+            ..kernel::Request::default()
         };
-        let (a, b) = (dir.join("a.npy"), dir.join("b.npy"));
-        crate::commands::kernel::save(&request, &x, None, &a, Cancel::NEVER).unwrap();
-        save(&Local, &request, &x, None, &b, Cancel::NEVER).unwrap();
-        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        let one = dir.join("one.npy");
+        kernel::save(&request, (&x, None), &one, &Local, Cancel::NEVER).unwrap();
+        let image = |n: usize, seed: f64| {
+            let data = (0..n * 4 * 3 * 2)
+                .map(|i| (i as f64 * seed).sin())
+                .collect();
+            Images::new("x", &[n, 4, 3, 2], data).unwrap()
+        };
+        let (images, images2) = (image(7, 0.37), image(5, 0.91));
+        let net = ConvNet::from_toml(
+            "net.toml",
+            "[[layer]]\nkind = \"conv\"\nfilter_shape = [3, 2]\npadding = \"SAME\"\n\
+             [[layer]]\nkind = \"relu\"\n[[layer]]\nkind = \"global_avg_pool\"\n\
+             [[layer]]\nkind = \"dense\"",
+        )
+        .unwrap();
+        let conv_request = conv::Request {
+            path: "net.toml".into(),
+            net,
+            kind: crate::kernel::Kind::Ntk,
+            block_rows: 2,
+        };
+        let conv_one = |second: Option<&Images>, path: &Path| {
+            conv::save(
+                &conv_request,
+                (&images, second),
+                path,
+                &Local,
+                Cancel::NEVER,
+            )
+            .unwrap();
+        };
+        let (c1, c2) = (dir.join("c1.npy"), dir.join("c2.npy"));
+        conv_one(None, &c1);
+        conv_one(Some(&images2), &c2);
+        for ranks in [2, 3] {
+            let (a, b, c) = (dir.join("a.npy"), dir.join("b.npy"), dir.join("c.npy"));
+            on_ranks(ranks, |comm| {
+                kernel::save(&request, (&x, None), &a, comm, Cancel::NEVER).unwrap();
+                conv::save(&conv_request, (&images, None), &b, comm, Cancel::NEVER).unwrap();
+                let second = Some(&images2);
+                conv::save(&conv_request, (&images, second), &c, comm, Cancel::NEVER).unwrap();
+            });
+            let read = |p: &Path| std::fs::read(p).unwrap();
+            assert_eq!(read(&a), read(&one), "{ranks} ranks, dense");
+            assert_eq!(read(&b), read(&c1), "{ranks} ranks, conv K(x, x)");
+            assert_eq!(read(&c), read(&c2), "{ranks} ranks, conv K(x, x2)");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,7 +5,7 @@
 //! The single-process kernel computes each pair once: entry (i, j), i < j, as the pair
 //! (xᵢ, xⱼ) (in the upper part of row i's block) and (j, i) as its mirror; the diagonal with
 //! the angle exactly 0. Rows s..e are therefore assembled from
-//! * columns s..n: [`Network::kernels_upper_block`] of x[s..n] with e − s block rows (the
+//! * columns s..n: [`BlockKernel::kernels_upper_block`] of x[s..n] with e − s block rows (the
 //!   leading square on its upper triangle, mirrored; the rest as pairs (xᵢ, xⱼ));
 //! * columns 0..s: K(x[0..s], x[s..e]) transposed — the pairs (xⱼ, xᵢ) with j < i, as the
 //!   single-process kernel computes them.
@@ -13,9 +13,8 @@
 //! Each rank computes full rows (n entries each), twice the work of the half the symmetric
 //! single-process kernel computes; in exchange no rank waits for another's entries.
 
-use super::select;
 use crate::error::Result;
-use crate::kernel::analytic::Network;
+use crate::kernel::blocks::BlockKernel;
 use crate::kernel::Kind;
 use crate::linalg::Matrix;
 use std::ops::Range;
@@ -23,18 +22,25 @@ use std::ops::Range;
 /// Rows `rows` of K(x, x) (a rows.len() × n matrix), bit-identical to those rows of the
 /// single-process kernel for every block, one row included (the kernel's tiles compute
 /// ⟨xᵢ, xⱼ⟩ by one GEMM path whatever their shape).
-pub fn row_block(network: &Network, kind: Kind, x: &Matrix, rows: Range<usize>) -> Result<Matrix> {
-    let (n, s, e) = (x.rows, rows.start, rows.end);
+pub fn row_block<K: BlockKernel>(
+    network: &K,
+    kind: Kind,
+    x: &K::Inputs,
+    rows: Range<usize>,
+) -> Result<Matrix> {
+    let (n, s, e) = (K::count(x), rows.start, rows.end);
     let b = e - s;
     let mut out = Matrix::zeros(b, n);
     if b == 0 {
         return Ok(out);
     }
-    let upper = network.kernels_upper_block(&select(x, s..n), b)?.take(kind);
+    let upper = network
+        .kernels_upper_block(&K::select(x, s..n), b)?
+        .take(kind);
     let lower = if s > 0 {
         Some(
             network
-                .kernels(&select(x, 0..s), Some(&select(x, s..e)))?
+                .kernels(&K::select(x, 0..s), Some(&K::select(x, s..e)))?
                 .take(kind),
         )
     } else {
@@ -54,27 +60,27 @@ pub fn row_block(network: &Network, kind: Kind, x: &Matrix, rows: Range<usize>) 
 
 /// Rows `rows` of K(x1, x2) for two input sets (the pairs (x1ᵢ, x2ⱼ)), as
 /// [`crate::kernel::analytic::stream_blocks`] computes them with `x2`.
-pub fn cross_block(
-    network: &Network,
+pub fn cross_block<K: BlockKernel>(
+    network: &K,
     kind: Kind,
-    x1: &Matrix,
-    x2: &Matrix,
+    x1: &K::Inputs,
+    x2: &K::Inputs,
     rows: Range<usize>,
 ) -> Result<Matrix> {
     if rows.is_empty() {
-        return Ok(Matrix::zeros(0, x2.rows));
+        return Ok(Matrix::zeros(0, K::count(x2)));
     }
-    Ok(network.kernels(&select(x1, rows), Some(x2))?.take(kind))
+    Ok(network.kernels(&K::select(x1, rows), Some(x2))?.take(kind))
 }
 
 /// The rows `rows` of K(x, x) (`x2` = `None`) or K(x, x2), `tile` rows at a time, each tile
 /// handed to `put(first_row, tile)` (which may change the tile in place). The tiles are
 /// bit-identical to the same rows of the whole kernel ([`row_block`], [`cross_block`]).
-pub fn for_each_tile(
-    network: &Network,
+pub fn for_each_tile<K: BlockKernel>(
+    network: &K,
     kind: Kind,
-    x: &Matrix,
-    x2: Option<&Matrix>,
+    x: &K::Inputs,
+    x2: Option<&K::Inputs>,
     rows: Range<usize>,
     tile: usize,
     mut put: impl FnMut(usize, &mut Matrix) -> Result<()>,
@@ -95,13 +101,18 @@ pub fn for_each_tile(
 /// The diagonal entries K(xᵢ, xᵢ), i ∈ `rows`, bit-identical to the single-process kernel's
 /// diagonal (each depends on xᵢ alone: the angle exactly 0), computed in small symmetric
 /// blocks (64 rows: 64 × 64 entries per block, a negligible cost next to a row block).
-pub fn diagonal(network: &Network, kind: Kind, x: &Matrix, rows: Range<usize>) -> Result<Vec<f64>> {
+pub fn diagonal<K: BlockKernel>(
+    network: &K,
+    kind: Kind,
+    x: &K::Inputs,
+    rows: Range<usize>,
+) -> Result<Vec<f64>> {
     const CHUNK: usize = 64;
     let mut out = Vec::with_capacity(rows.len());
     let mut start = rows.start;
     while start < rows.end {
         let end = (start + CHUNK).min(rows.end);
-        let k = network.kernels(&select(x, start..end), None)?.take(kind);
+        let k = network.kernels(&K::select(x, start..end), None)?.take(kind);
         out.extend((0..end - start).map(|i| k.get(i, i)));
         start = end;
     }
@@ -112,6 +123,8 @@ pub fn diagonal(network: &Network, kind: Kind, x: &Matrix, rows: Range<usize>) -
 mod tests {
     use super::*;
     use crate::commands::{kernel, Cancel, Input};
+    use crate::distributed::select;
+    use crate::kernel::analytic::Network;
     use crate::nn::Activation;
 
     fn inputs(n: usize, d: usize) -> Matrix {

@@ -2,6 +2,7 @@
 //!
 //! * [`analytic`] — infinite-width NNGP / NTK of deep fully connected nets (layer maps) and the
 //!   document's two-layer kernels K_∞ and k_∞;
+//! * [`blocks`] — kernels block by block, whatever the network (streamed, split over ranks);
 //! * [`conv`] — infinite-width NNGP / NTK of convolutional nets (CNN-GP, CNTK, global average
 //!   pooling), in neural-tangents' `stax` conventions;
 //! * [`empirical`] — finite-width NTK of any model;
@@ -14,6 +15,7 @@
 //! * [`gauss_hermite`] — the quadrature behind activations without closed forms.
 
 pub mod analytic;
+pub mod blocks;
 pub mod conv;
 pub mod dynamics;
 pub mod empirical;

@@ -154,6 +154,43 @@ crate::linalg::simd_dispatch! {
     ) = dense_ab_relu_row_generic;
 }
 
+/// [`dense_ab_relu_row_generic`] at matched entries: entry j has its own row deviation
+/// (`sd1[j]`, `isd1[j]`) and column one (`sd2[j]`, `isd2[j]`) — the same-position
+/// covariances of a convolutional network. `two_ab` = `None` where b = 0.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn dense_ab_relu_pairs_generic(
+    dense: Dense,
+    ab2: f64,
+    two_ab: Option<f64>,
+    (sd1, isd1): (&[f64], &[f64]),
+    (sd2, isd2): (&[f64], &[f64]),
+    nngp: &mut [f64],
+    ntk: &mut [f64],
+) {
+    let sds = sd1.iter().zip(isd1).zip(sd2.iter().zip(isd2));
+    for ((k, t), ((&s1, &i1), (&s2, &i2))) in nngp.iter_mut().zip(ntk.iter_mut()).zip(sds) {
+        let (pre, tpre) = dense.apply(*k, *t);
+        let cos = (pre * (i1 * i2)).clamp(-1.0, 1.0);
+        let (theta, sin) = acos_sin_fast(cos);
+        let (kk, tdot) = ab_relu_map(ab2, two_ab, s1 * s2, cos, sin, theta);
+        (*k, *t) = (kk, tpre * tdot);
+    }
+}
+
+crate::linalg::simd_dispatch! {
+    /// [`dense_ab_relu_pairs_generic`] on the widest vector unit (every path rounds alike).
+    pub(crate) fn dense_ab_relu_pairs(
+        dense: Dense,
+        ab2: f64,
+        two_ab: Option<f64>,
+        sd1: (&[f64], &[f64]),
+        sd2: (&[f64], &[f64]),
+        nngp: &mut [f64],
+        ntk: &mut [f64],
+    ) = dense_ab_relu_pairs_generic;
+}
+
 /// The pre-activation variances q of one layer, with √q and 1/√q (0 for q = 0).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LayerVariances {
@@ -241,6 +278,35 @@ impl ActivationMap {
                 let (pre, tpre) = dense.apply(*k, *t);
                 let (kk, tdot) = self.pair(q1, q2, pre, diagonal == Some(j));
                 (*k, *t) = finish(kk, tpre * tdot);
+            }
+        }
+    }
+
+    /// A Dense layer then the activation at matched entries: for every j, (K, Θ) ←
+    /// Dense(K, Θ), then (K, Θ) ← (E[η(u)η(v)], Θ · E[η'(u)η'(v)]) with q₁ = `v1.q[j]`,
+    /// q₂ = `v2.q[j]`, q₁₂ = K; `diagonal`: cos θ = 1 at every entry (an input with itself).
+    /// The a/b-ReLU family off the diagonal runs vectorised ([`dense_ab_relu_pairs`]).
+    pub(crate) fn apply_positions(
+        &self,
+        dense: Dense,
+        (v1, v2): (&LayerVariances, &LayerVariances),
+        nngp: &mut [f64],
+        ntk: &mut [f64],
+        diagonal: bool,
+    ) {
+        match ab_relu_coefficients(self.activation) {
+            Some((ab2, two_ab)) if !diagonal => {
+                let two_ab = (two_ab != 0.0).then_some(two_ab);
+                let (sd1, sd2) = ((&v1.sd[..], &v1.isd[..]), (&v2.sd[..], &v2.isd[..]));
+                dense_ab_relu_pairs(dense, ab2, two_ab, sd1, sd2, nngp, ntk);
+            }
+            _ => {
+                let entries = nngp.iter_mut().zip(ntk.iter_mut());
+                for ((k, t), (&q1, &q2)) in entries.zip(v1.q.iter().zip(&v2.q)) {
+                    let (pre, tpre) = dense.apply(*k, *t);
+                    let (kk, tdot) = self.pair(q1, q2, pre, diagonal);
+                    (*k, *t) = (kk, tpre * tdot);
+                }
             }
         }
     }

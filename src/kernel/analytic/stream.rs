@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::error::{Error, Result};
+use crate::kernel::blocks::BlockKernel;
 use crate::linalg::{check_fits, Matrix};
 
 /// Err unless `block_rows` ≥ 1 (the streamed kernels' rows per block).
@@ -13,18 +14,18 @@ pub fn check_block_rows(block_rows: usize) -> Result<()> {
     Ok(())
 }
 
-/// Checks a streamed kernel's settings ([`Network::validate`], [`check_block_rows`]) and that
-/// a block's kernels fit in memory; returns the kernel's shape (n, m).
-pub fn check_stream(
-    network: &Network,
-    x1: &Matrix,
-    x2: Option<&Matrix>,
+/// Checks a streamed kernel's settings ([`BlockKernel::validate`], [`check_block_rows`]) and
+/// that a block's kernels fit in memory; returns the kernel's shape (n, m).
+pub fn check_stream<K: BlockKernel>(
+    network: &K,
+    x1: &K::Inputs,
+    x2: Option<&K::Inputs>,
     block_rows: usize,
 ) -> Result<(usize, usize)> {
     network.validate()?;
     check_block_rows(block_rows)?;
-    let n = x1.rows;
-    let cols = x2.map_or(n, |x| x.rows);
+    let n = K::count(x1);
+    let cols = x2.map_or(n, K::count);
     // A block's two kernels, and for K(x1, x1) the transposed part below it.
     check_fits(
         "block_rows (each block's kernels)",
@@ -40,14 +41,14 @@ pub fn check_stream(
 /// a block whatever the size; an error from `before` or `put` stops the computation.
 ///
 /// With `x2`, block b is rows s..e of K at column 0, in row order. For K(x1, x1), block b
-/// (rows s..e) computes only the columns s..n ([`Network::kernels_upper_block`]) and is put
+/// (rows s..e) computes only the columns s..n ([`BlockKernel::kernels_upper_block`]) and is put
 /// both at (s, s) and, transposed, at (e, s) (rows e..n, columns s..e): every pair is computed
 /// once, so the kernel is exactly symmetric and the work is half that of the full rows.
-pub fn stream_blocks(
-    network: &Network,
+pub fn stream_blocks<K: BlockKernel>(
+    network: &K,
     kind: Kind,
-    x1: &Matrix,
-    x2: Option<&Matrix>,
+    x1: &K::Inputs,
+    x2: Option<&K::Inputs>,
     block_rows: usize,
     mut before: impl FnMut(usize) -> Result<()>,
     mut put: impl FnMut(usize, usize, &Matrix) -> Result<()>,
@@ -60,14 +61,12 @@ pub fn stream_blocks(
         before(start)?;
         match x2 {
             Some(x2) => {
-                let rows: Vec<usize> = (start..end).collect();
-                let k = network.kernels(&x1.select_rows(&rows), Some(x2))?;
+                let k = network.kernels(&K::select(x1, start..end), Some(x2))?;
                 put(start, 0, &k.take(kind))?;
             }
             None => {
-                let tail: Vec<usize> = (start..n).collect();
                 let k = network
-                    .kernels_upper_block(&x1.select_rows(&tail), end - start)?
+                    .kernels_upper_block(&K::select(x1, start..n), end - start)?
                     .take(kind);
                 put(start, start, &k)?;
                 if end < n {
@@ -86,11 +85,11 @@ pub fn stream_blocks(
 /// Writes K(x1, x2) (or K(x1, x1) when `x2` is `None`) to an NPY file by [`stream_blocks`]:
 /// memory stays bounded whatever the size; the file appears atomically when complete. Returns
 /// the shape.
-pub fn stream_to_npy(
-    network: &Network,
+pub fn stream_to_npy<K: BlockKernel>(
+    network: &K,
     kind: Kind,
-    x1: &Matrix,
-    x2: Option<&Matrix>,
+    x1: &K::Inputs,
+    x2: Option<&K::Inputs>,
     block_rows: usize,
     path: &std::path::Path,
 ) -> Result<(usize, usize)> {
@@ -99,11 +98,11 @@ pub fn stream_to_npy(
 
 /// [`stream_to_npy`], calling `before(s)` before computing the block that starts at row s (a
 /// cancellation point: an error stops the computation and removes the unfinished file).
-pub fn stream_to_npy_with(
-    network: &Network,
+pub fn stream_to_npy_with<K: BlockKernel>(
+    network: &K,
     kind: Kind,
-    x1: &Matrix,
-    x2: Option<&Matrix>,
+    x1: &K::Inputs,
+    x2: Option<&K::Inputs>,
     block_rows: usize,
     path: &std::path::Path,
     before: impl FnMut(usize) -> Result<()>,

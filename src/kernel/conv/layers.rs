@@ -162,6 +162,30 @@ impl Images {
         self.spatial.iter().product::<usize>() * self.channels
     }
 
+    /// Err (naming `x2`) unless `x2`'s inputs have the shape of these.
+    pub fn check_matches(&self, x2: &Images) -> Result<()> {
+        if (&x2.spatial, x2.channels) != (&self.spatial, self.channels) {
+            return Err(Error::shape(
+                "x2",
+                format!(
+                    "inputs of spatial shape {:?} × {} channels, but x has {:?} × {}",
+                    x2.spatial, x2.channels, self.spatial, self.channels
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An empty set of inputs of the same shape.
+    fn clone_shape(&self) -> Images {
+        Images {
+            n: 0,
+            spatial: self.spatial.clone(),
+            channels: self.channels,
+            data: Vec::new(),
+        }
+    }
+
     /// Input i, positions × channels.
     pub(super) fn image(&self, i: usize) -> &[f64] {
         let s = self.size();
@@ -183,23 +207,32 @@ impl ConvNet {
     /// (`layer[k].field`) or the input. Parallel over pairs of inputs; each entry is the
     /// same sequence of operations whatever the thread count.
     pub fn kernels(&self, x1: &Images, x2: Option<&Images>) -> Result<Kernels> {
+        self.compute(x1, x2, x1.n)
+    }
+
+    /// The upper part of a row block of K(x, x): the kernels between the first `rows` inputs
+    /// of `x` and all of `x` (a `rows` × n matrix), its leading square computed on the upper
+    /// triangle and mirrored, every entry as [`ConvNet::kernels`] with x2 omitted computes it
+    /// (pair (i, j), i < j, from xᵢ and xⱼ in that order; the diagonal from xᵢ with itself).
+    pub fn kernels_upper_block(&self, x: &Images, rows: usize) -> Result<Kernels> {
+        if rows > x.n {
+            return Err(Error::shape(
+                "kernels_upper_block",
+                format!("{rows} block rows, but x has {}", x.n),
+            ));
+        }
+        self.compute(x, None, rows)
+    }
+
+    /// Rows 0..`rows` of K(x1, x2) (all of them with `x2`; of K(x1, x1) without).
+    fn compute(&self, x1: &Images, x2: Option<&Images>, rows: usize) -> Result<Kernels> {
         if let Some(x2) = x2 {
-            if (&x2.spatial, x2.channels) != (&x1.spatial, x1.channels) {
-                return Err(Error::shape(
-                    "x2",
-                    format!(
-                        "inputs of spatial shape {:?} × {} channels, but x has {:?} × {}",
-                        x2.spatial, x2.channels, x1.spatial, x1.channels
-                    ),
-                ));
-            }
+            x1.check_matches(x2)?;
         }
         let pipeline = Pipeline::new(self, &x1.spatial, x1.channels)?;
         let n1 = x1.n;
-        crate::linalg::check_fits(
-            "kernel size (NNGP and NTK)",
-            &[2, n1, x2.map_or(n1, |x| x.n)],
-        )?;
+        let n2 = x2.map_or(n1, |x| x.n);
+        crate::linalg::check_fits("kernel size (NNGP and NTK)", &[2, rows, n2])?;
         // Each input with itself: its variances at every activation, and the diagonal.
         let own = |x: &Images| -> Result<Vec<_>> {
             (0..x.n)
@@ -208,13 +241,12 @@ impl ConvNet {
                 .collect()
         };
         let own1 = own(x1)?;
-        let (own2, n2) = match x2 {
-            Some(x2) => (Some(own(x2)?), x2.n),
-            None => (None, n1),
-        };
+        let own2 = x2.map(own).transpose()?;
         let pairs: Vec<(usize, usize)> = match x2 {
-            Some(_) => (0..n1).flat_map(|i| (0..n2).map(move |j| (i, j))).collect(),
-            None => (0..n1)
+            Some(_) => (0..rows)
+                .flat_map(|i| (0..n2).map(move |j| (i, j)))
+                .collect(),
+            None => (0..rows)
                 .flat_map(|i| (i + 1..n1).map(move |j| (i, j)))
                 .collect(),
         };
@@ -229,24 +261,34 @@ impl ConvNet {
             })
             .collect();
         let mut out = Kernels {
-            nngp: Matrix::zeros(n1, n2),
-            ntk: Matrix::zeros(n1, n2),
+            nngp: Matrix::zeros(rows, n2),
+            ntk: Matrix::zeros(rows, n2),
         };
         for (&(i, j), &(k, t)) in pairs.iter().zip(&values) {
             out.nngp.set(i, j, k);
             out.ntk.set(i, j, t);
-            if x2.is_none() {
+            if x2.is_none() && j < rows {
                 out.nngp.set(j, i, k);
                 out.ntk.set(j, i, t);
             }
         }
         if x2.is_none() {
-            for (i, o) in own1.iter().enumerate() {
+            for (i, o) in own1.iter().take(rows).enumerate() {
                 out.nngp.set(i, i, o.nngp);
                 out.ntk.set(i, i, o.ntk);
             }
         }
         Ok(out)
+    }
+
+    /// Inputs `rows` of `x`.
+    pub fn select(x: &Images, rows: std::ops::Range<usize>) -> Images {
+        let s = x.size();
+        Images {
+            n: rows.len(),
+            data: x.data[rows.start * s..rows.end * s].to_vec(),
+            ..x.clone_shape()
+        }
     }
 
     /// Checks the layers against inputs of `spatial` shape and `channels` (errors name

@@ -91,7 +91,11 @@ impl Pipeline {
         mut record: Option<&mut Vec<LayerVariances>>,
     ) -> Result<(f64, f64)> {
         let side = self.side();
-        crate::linalg::with_scratch(5 * side, |scratch| {
+        let (positions, channels) = (self.plan.positions, self.plan.input.1);
+        let extra = (2 * self.plan.band)
+            .max(positions * channels)
+            .max(positions);
+        crate::linalg::with_scratch(4 * side + extra, |scratch| {
             let (s, rest) = scratch.split_at_mut(side);
             let (t, rest) = rest.split_at_mut(side);
             let (s2, rest) = rest.split_at_mut(side);
@@ -101,9 +105,12 @@ impl Pipeline {
             let mut shape = self.input_kernel(a, b, &mut buf);
             let mut pending: Option<Dense> = None;
             let mut activation = 0;
-            // The layout of the full covariance: (height, width), or (width, height).
-            let mut flipped = false;
-            for step in &self.plan.steps {
+            // Θ is 0 until the first layer's Dense update.
+            let mut theta_zero = true;
+            let steps = &self.plan.steps;
+            let mut next = 0;
+            while let Some(step) = steps.get(next) {
+                next += 1;
                 if !matches!(step, Step::Affine(_) | Step::Activation(_)) {
                     flush(&mut pending, &mut buf, self.len(shape));
                 }
@@ -111,12 +118,66 @@ impl Pipeline {
                     Step::Affine(d) => {
                         flush(&mut pending, &mut buf, self.len(shape));
                         pending = Some(*d);
+                        theta_zero = false;
                     }
                     Step::Window(w) => {
                         if self.plan.full {
-                            w.full(buf.s, buf.tmp, buf.s2, flipped);
-                            w.full(buf.t, buf.tmp, buf.t2, flipped);
-                            flipped = !flipped;
+                            let (b1, rest) = buf.tmp.split_at_mut(w.band());
+                            let band = [b1, &mut rest[..w.band()]];
+                            let src = [&buf.s[..], &buf.t[..]];
+                            let dst = [&mut buf.s2[..], &mut buf.t2[..]];
+                            let zero = [false, theta_zero];
+                            // Two inputs whose variances are known: the conv's Dense update,
+                            // the activation and a global average pool after them run on
+                            // each band of rows as the window finishes it.
+                            let fused = match (variances, steps.get(next), steps.get(next + 1)) {
+                                (
+                                    Some((va, vb)),
+                                    Some(Step::Affine(d)),
+                                    Some(Step::Activation(m)),
+                                ) => Some((*d, m, &va[activation], &vb[activation])),
+                                _ => None,
+                            };
+                            match fused {
+                                Some((dense, map, v1, v2)) => {
+                                    let pool =
+                                        matches!(steps.get(next + 2), Some(Step::GlobalAvgPool));
+                                    let n = w.h.output * w.w.output;
+                                    let mut sums = [0.0; 2];
+                                    w.full(src, band, dst, zero, |r, s, t| {
+                                        let rows = s.chunks_exact_mut(n).zip(t.chunks_exact_mut(n));
+                                        for (p, (s, t)) in (r..).zip(rows) {
+                                            map.apply_layer(
+                                                (dense, None),
+                                                v1.q[p],
+                                                v2,
+                                                0,
+                                                s,
+                                                t,
+                                                None,
+                                            );
+                                            if pool {
+                                                sums[0] += sum_lanes(s);
+                                                sums[1] += sum_lanes(t);
+                                            }
+                                        }
+                                    });
+                                    activation += 1;
+                                    theta_zero = false;
+                                    next += 2;
+                                    std::mem::swap(&mut buf.s, &mut buf.s2);
+                                    std::mem::swap(&mut buf.t, &mut buf.t2);
+                                    shape = Some((w.h.output, w.w.output));
+                                    if pool {
+                                        let inv = 1.0 / (n * n) as f64;
+                                        (buf.s[0], buf.t[0]) = (sums[0] * inv, sums[1] * inv);
+                                        shape = None;
+                                        next += 1;
+                                    }
+                                    continue;
+                                }
+                                None => w.full(src, band, dst, zero, |_, _, _| ()),
+                            }
                         } else {
                             w.diagonal(buf.s, buf.tmp, buf.s2);
                             w.diagonal(buf.t, buf.tmp, buf.t2);
@@ -167,20 +228,17 @@ impl Pipeline {
                                 map.apply_layer((dense, None), v1.q[p], v2, 0, s, t, diagonal);
                             }
                         } else {
-                            let entries = buf.s[..n].iter_mut().zip(buf.t[..n].iter_mut());
-                            for ((k, t), (&q1, &q2)) in entries.zip(v1.q.iter().zip(&v2.q)) {
-                                let (pre, tpre) = dense.apply(*k, *t);
-                                let (kk, tdot) = map.pair(q1, q2, pre, same);
-                                (*k, *t) = (kk, tpre * tdot);
-                            }
+                            let (s, t) = (&mut buf.s[..n], &mut buf.t[..n]);
+                            map.apply_positions(dense, (v1, v2), s, t, same);
                         }
                         activation += 1;
                     }
                     Step::GlobalAvgPool => {
-                        let n = self.len(shape);
+                        // Row by row, as the fused pass sums them.
+                        let (n, p) = (self.len(shape), shape.map_or(1, |(h, w)| h * w));
                         let inv = 1.0 / n as f64;
-                        buf.s[0] = buf.s[..n].iter().sum::<f64>() * inv;
-                        buf.t[0] = buf.t[..n].iter().sum::<f64>() * inv;
+                        let sum = |v: &[f64]| v.chunks_exact(p).fold(0.0, |a, r| a + sum_lanes(r));
+                        (buf.s[0], buf.t[0]) = (sum(&buf.s[..n]) * inv, sum(&buf.t[..n]) * inv);
                         shape = None;
                     }
                     Step::Flatten => {
@@ -208,30 +266,73 @@ impl Pipeline {
     }
 
     /// Σ⁰ = ⟨a[p, :], b[p′, :]⟩ / C into `buf.s` (full or same-position), Θ⁰ = 0; returns the
-    /// spatial shape.
+    /// spatial shape. The full Σ⁰ is formed row by row from b's channels laid out by channel
+    /// (in `buf.tmp`): each row Σ_c a[p, c]·bᵀ[c, :] by fused multiply-adds over c in order.
     fn input_kernel(&self, a: &[f64], b: &[f64], buf: &mut Buffers) -> Option<(usize, usize)> {
         let (shape, c) = self.plan.input;
         let inv = 1.0 / c as f64;
-        let dot = |p: usize, q: usize| -> f64 {
-            let (u, v) = (&a[p * c..(p + 1) * c], &b[q * c..(q + 1) * c]);
-            u.iter().zip(v).map(|(x, y)| x * y).sum::<f64>() * inv
-        };
         let p = shape.map_or(1, |(h, w)| h * w);
         if self.plan.full && shape.is_some() {
-            for i in 0..p {
-                for j in 0..p {
-                    buf.s[i * p + j] = dot(i, j);
+            let bt = &mut buf.tmp[..c * p];
+            for (j, v) in b.chunks_exact(c).enumerate() {
+                for (k, &x) in v.iter().enumerate() {
+                    bt[k * p + j] = x;
                 }
+            }
+            for (i, u) in a.chunks_exact(c).enumerate() {
+                gram_row(&mut buf.s[i * p..(i + 1) * p], u, bt, inv);
             }
         } else {
             for (i, s) in buf.s[..p].iter_mut().enumerate() {
-                *s = dot(i, i);
+                let (u, v) = (&a[i * c..(i + 1) * c], &b[i * c..(i + 1) * c]);
+                *s = u.iter().zip(v).fold(0.0, |acc, (x, y)| x.mul_add(*y, acc)) * inv;
             }
         }
         let n = self.len(shape);
         buf.t[..n].fill(0.0);
         shape
     }
+}
+
+/// `row[j]` = (Σ_k u[k]·bt[k·P + j]) · `inv` (fused multiply-adds over k in order, as the
+/// same-position entries).
+#[inline(always)]
+fn gram_row_generic(row: &mut [f64], u: &[f64], bt: &[f64], inv: f64) {
+    let p = row.len();
+    row.fill(0.0);
+    for (k, &x) in u.iter().enumerate() {
+        for (r, &y) in row.iter_mut().zip(&bt[k * p..(k + 1) * p]) {
+            *r = x.mul_add(y, *r);
+        }
+    }
+    for r in row.iter_mut() {
+        *r *= inv;
+    }
+}
+
+crate::linalg::simd_dispatch! {
+    /// [`gram_row_generic`] on the widest vector unit (fused multiply-adds: every path rounds
+    /// alike).
+    fn gram_row(row: &mut [f64], u: &[f64], bt: &[f64], inv: f64) = gram_row_generic;
+}
+
+/// Σ_k v[k] in eight interleaved partial sums (k mod 8) added in a fixed order: vectorises,
+/// and is the same sum whatever the thread count.
+#[inline]
+fn sum_lanes(v: &[f64]) -> f64 {
+    let mut lanes = [0.0; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    for (l, x) in lanes.iter_mut().zip(tail) {
+        *l += x;
+    }
+    let [a, b, c, d, e, f, g, h] = lanes;
+    ((a + b) + (c + d)) + ((e + f) + (g + h))
 }
 
 /// Applies the pending Dense update, if any, to the first `n` entries of Σ and Θ.

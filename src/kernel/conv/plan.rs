@@ -11,7 +11,7 @@ use crate::nn::Parameterization;
 /// One step of the layer maps.
 pub(super) enum Step {
     /// 𝒜 of a `conv` or the `avg_pool` map, on Σ and Θ.
-    Window(Window),
+    Window(Box<Window>),
     /// The Dense update (K, Θ) ↦ (w2·K + b2, ck·K + c1 + w2·Θ) entry by entry.
     Affine(Dense),
     /// An activation.
@@ -31,6 +31,8 @@ pub(super) struct Plan {
     pub(super) input: (Option<(usize, usize)>, usize),
     /// The most positions any step holds.
     pub(super) positions: usize,
+    /// The largest band a window's full map works through ([`Window::band`]).
+    pub(super) band: usize,
 }
 
 fn field(k: usize, name: &str) -> String {
@@ -139,7 +141,7 @@ impl Plan {
                         false,
                     )?;
                     shape = Some((window.h.output, window.w.output));
-                    steps.push(Step::Window(window));
+                    steps.push(Step::Window(Box::new(window)));
                     let fan_in = width.map(|c| c * fh * fw);
                     steps.push(Step::Affine(dense(k, &conv.affine, fan_in, &width_from)?));
                     width = conv.affine.out;
@@ -173,7 +175,7 @@ impl Plan {
                         norm,
                     )?;
                     shape = Some((window.h.output, window.w.output));
-                    steps.push(Step::Window(window));
+                    steps.push(Step::Window(Box::new(window)));
                     full = true;
                 }
                 Layer::GlobalAvgPool => {
@@ -214,11 +216,20 @@ impl Plan {
                 ),
             ));
         }
+        let band = steps
+            .iter()
+            .map(|step| match step {
+                Step::Window(w) => w.band(),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Plan {
             steps,
             full,
             input,
             positions,
+            band,
         })
     }
 }
@@ -260,8 +271,5 @@ fn window(
             )
         })
     };
-    Ok(Window {
-        h: axis(h, fh, sh)?,
-        w: axis(w, fw, sw)?,
-    })
+    Ok(Window::new(axis(h, fh, sh)?, axis(w, fw, sw)?))
 }

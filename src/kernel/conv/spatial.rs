@@ -1,9 +1,25 @@
 //! The linear spatial maps of `conv` (𝒜, shared filter offsets) and `avg_pool` (independent
 //! offsets) on a covariance between positions (module docs), separable over the spatial axes:
-//! each axis contributes, per pair of output indices (o, o′), a list of terms (i, i′, weight)
-//! and the 2-D map is the axis maps applied in turn.
+//! Σ′ = (height pass) then (width pass), each a sum over the axis' window offsets.
+//!
+//! **Full covariance as a stencil.** Rows and columns of the P × P covariance are positions
+//! (a, b) in row-major order. A pass along one axis maps output row r to a few source rows
+//! (one per window offset d on the row side) and, within each, output column c to source
+//! columns by the column side's offsets. Per (output index, row offset) the column side is a
+//! list of *runs* `dst[c..c+len] += w[..len] ⊙ src[s..s+len]`: contiguous stretches with their
+//! own weights. Runs with the same shift (s − c) separated by a short gap are merged, the gap
+//! weighted 0 — so a stride-1 `SAME` or `CIRCULAR`-free axis is one run per source row (the
+//! zero-padded positions masked by zero weights), and every pass is long fused multiply-adds
+//! over contiguous rows. (The skipped gap entries are finite covariances: 0·v adds ±0.)
+//!
+//! The two passes are fused band by band: for each output row index a of the height axis, the
+//! height pass writes the W_in rows (a, ·) into a band (W_in × H_out·W_in values), and the
+//! width pass reads them — memory traffic is one read of Σ and one write of Σ′, the band stays
+//! in cache, and no transpose is needed. Each entry is the same sequence of operations
+//! whatever the thread count.
 
 use super::layers::Padding;
+use std::ops::Range;
 
 /// One spatial axis of a window (filter or pooling window).
 #[derive(Clone, Debug)]
@@ -12,8 +28,13 @@ pub(super) struct Axis {
     pub(super) input: usize,
     /// Output extent.
     pub(super) output: usize,
-    /// Per output pair o·output + o′: the terms (i, i′, weight) of Σ′[o, o′] = Σ w·Σ[i, i′].
-    terms: Vec<Vec<(u32, u32, f64)>>,
+    /// Per output o, per window offset d: the input index, `None` in the zero padding.
+    taps: Vec<Vec<Option<usize>>>,
+    /// Per output o: its weight (1/f, or one over the taps inside the input with
+    /// `normalize_edges` and `SAME`).
+    weight: Vec<f64>,
+    /// 𝒜's shared offsets (`conv`) or independent ones (`avg_pool`).
+    shared: bool,
 }
 
 /// The input index of output `o` at window offset `d`, `None` in the zero padding.
@@ -55,7 +76,7 @@ impl Axis {
         let taps: Vec<Vec<Option<usize>>> = (0..output)
             .map(|o| (0..f).map(|d| tap(o, d, s, pad, n, padding)).collect())
             .collect();
-        let weight: Vec<f64> = taps
+        let weight = taps
             .iter()
             .map(|t| {
                 if normalize_edges && padding == Padding::Same {
@@ -65,64 +86,198 @@ impl Axis {
                 }
             })
             .collect();
-        let mut terms = Vec::with_capacity(output * output);
-        for o in 0..output {
-            for o2 in 0..output {
-                let mut list = Vec::new();
-                if shared {
-                    for pair in taps[o].iter().zip(&taps[o2]) {
-                        if let (&Some(i), &Some(i2)) = pair {
-                            list.push((i as u32, i2 as u32, 1.0 / f as f64));
-                        }
-                    }
-                } else {
-                    for i in taps[o].iter().flatten() {
-                        for i2 in taps[o2].iter().flatten() {
-                            list.push((*i as u32, *i2 as u32, weight[o] * weight[o2]));
-                        }
-                    }
-                }
-                terms.push(list);
-            }
-        }
         Some(Axis {
             input: n,
             output,
-            terms,
+            taps,
+            weight,
+            shared,
         })
     }
 
-    fn terms(&self, o: usize, o2: usize) -> &[(u32, u32, f64)] {
-        &self.terms[o * self.output + o2]
+    /// Window extent f.
+    fn extent(&self) -> usize {
+        self.taps.first().map_or(0, Vec::len)
+    }
+
+    /// The column side of output `o` at row offset `d`, entry by entry as groups of
+    /// (o′, i′, weight) — one group per column offset (one for shared offsets, d itself).
+    fn column_terms(&self, o: usize, d: usize) -> Vec<Vec<(usize, usize, f64)>> {
+        let offsets: Vec<usize> = if self.shared {
+            vec![d]
+        } else {
+            (0..self.extent()).collect()
+        };
+        offsets
+            .into_iter()
+            .map(|d2| {
+                (0..self.output)
+                    .filter_map(|o2| {
+                        let w = if self.shared {
+                            self.weight[o]
+                        } else {
+                            self.weight[o] * self.weight[o2]
+                        };
+                        self.taps[o2][d2].map(|i2| (o2, i2, w))
+                    })
+                    .collect()
+            })
+            .collect()
     }
 }
 
-/// A 2-D window: its height and width axes (a 1-D input has height 1 and a window of height 1).
+/// A stretch of one output row: `dst[dst..dst+len] += weights[weight..weight+len] ⊙
+/// src[src..src+len]`.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    dst: usize,
+    src: usize,
+    len: usize,
+    weight: usize,
+}
+
+/// Runs separated by at most this many entries (with the same shift) are merged.
+const GAP: usize = 8;
+
+/// One axis' pass over the full covariance.
+#[derive(Clone, Debug, Default)]
+struct Pass {
+    /// Per output index o of the axis: (source index i, its runs).
+    terms: Vec<Vec<(usize, Range<usize>)>>,
+    runs: Vec<Run>,
+    weights: Vec<f64>,
+}
+
+impl Pass {
+    /// The pass of `axis` on rows and columns laid out (outer, inner) with the axis `outer`
+    /// (the other axis, of extent `other`, carried) or inner.
+    fn new(axis: &Axis, other: usize, outer: bool) -> Pass {
+        let mut pass = Pass::default();
+        for o in 0..axis.output {
+            let mut terms = Vec::new();
+            for d in 0..axis.extent() {
+                let Some(i) = axis.taps[o][d] else { continue };
+                let first = pass.runs.len();
+                for group in axis.column_terms(o, d) {
+                    let start = pass.runs.len();
+                    if outer {
+                        for &(o2, i2, w) in &group {
+                            pass.push(o2 * other, i2 * other, other, w, start);
+                        }
+                    } else {
+                        for c in 0..other {
+                            for &(o2, i2, w) in &group {
+                                pass.push(c * axis.output + o2, c * axis.input + i2, 1, w, start);
+                            }
+                        }
+                    }
+                }
+                terms.push((i, first..pass.runs.len()));
+            }
+            pass.terms.push(terms);
+        }
+        pass
+    }
+
+    /// Appends `len` entries of weight `w` from `src` to `dst`, merged into the last run when
+    /// it has the same shift and ends at most [`GAP`] entries before (the gap weighted 0);
+    /// runs before `group` (another column offset) are never merged into.
+    fn push(&mut self, dst: usize, src: usize, len: usize, w: f64, group: usize) {
+        if self.runs.len() > group {
+            if let Some(last) = self.runs.last_mut() {
+                let end = last.dst + last.len;
+                if dst >= end && dst - end <= GAP && dst - last.dst == src.wrapping_sub(last.src) {
+                    let gap = dst - end;
+                    self.weights.extend(std::iter::repeat_n(0.0, gap));
+                    self.weights.extend(std::iter::repeat_n(w, len));
+                    last.len += gap + len;
+                    return;
+                }
+            }
+        }
+        self.runs.push(Run {
+            dst,
+            src,
+            len,
+            weight: self.weights.len(),
+        });
+        self.weights.extend(std::iter::repeat_n(w, len));
+    }
+}
+
+/// A 2-D window: its height and width axes (a 1-D input has height 1 and a window of height 1)
+/// and their passes over the full covariance.
 #[derive(Clone, Debug)]
 pub(super) struct Window {
     pub(super) h: Axis,
     pub(super) w: Axis,
+    /// The height pass: rows (a, b) ← (i, b), H_in·W_in → H_out·W_in columns.
+    height: Pass,
+    /// The width pass: rows (a, b) ← (a, i), H_out·W_in → H_out·W_out columns.
+    width: Pass,
 }
 
 impl Window {
-    /// The full covariance `src` (rows and columns indexed by position, in the layout
-    /// (height, width) — or (width, height) when `flipped`) mapped into `dst`, in the other
-    /// layout: the window's first axis as an outer pass into `tmp`, a transpose back into
-    /// `src` (which is overwritten), the second axis as an outer pass into `dst`. Alternating
-    /// layouts keep both passes on contiguous rows; the layout does not matter to the layer
-    /// maps (activations act entry by entry with the variances recorded in the same layout,
-    /// the reductions take the diagonal or every entry). `src` and `tmp` must hold the input's
-    /// P² values.
-    pub(super) fn full(&self, src: &mut [f64], tmp: &mut [f64], dst: &mut [f64], flipped: bool) {
-        let (first, second) = if flipped {
-            (&self.w, &self.h)
-        } else {
-            (&self.h, &self.w)
-        };
-        let inner = second.input;
-        outer(first, inner, src, tmp);
-        transpose(first.output, inner, tmp, src);
-        outer(second, first.output, src, dst);
+    /// The window of axes `h` and `w`.
+    pub(super) fn new(h: Axis, w: Axis) -> Window {
+        let height = Pass::new(&h, w.input, true);
+        let width = Pass::new(&w, h.output, false);
+        Window {
+            h,
+            w,
+            height,
+            width,
+        }
+    }
+
+    /// Values of the band the full map works through (both buffers: twice this).
+    pub(super) fn band(&self) -> usize {
+        self.w.input * self.h.output * self.w.input
+    }
+
+    /// The full covariances `src` (each P_in × P_in, rows and columns positions in row-major
+    /// order) mapped into `dst` (P_out × P_out) band by band (module docs) through `band`
+    /// (at least [`Window::band`] values per buffer). `zero[k]`: buffer k is known to be 0
+    /// (Θ before the first layer): its output is filled with zeros without the passes. After
+    /// each band, `after(r, s_rows, t_rows)` gets its finished rows r.. of both outputs (a
+    /// layer map fused into the pass while they are in cache).
+    pub(super) fn full(
+        &self,
+        src: [&[f64]; 2],
+        mut band: [&mut [f64]; 2],
+        mut dst: [&mut [f64]; 2],
+        zero: [bool; 2],
+        mut after: impl FnMut(usize, &mut [f64], &mut [f64]),
+    ) {
+        let (wi, ho, wo) = (self.w.input, self.h.output, self.w.output);
+        let (mid, side_in, side_out) = (ho * wi, self.h.input * wi, ho * wo);
+        let (height, width) = (&self.height, &self.width);
+        for a in 0..ho {
+            let rows = a * wo * side_out..(a + 1) * wo * side_out;
+            let buffers = dst
+                .iter_mut()
+                .zip(band.iter_mut())
+                .zip(src.iter().zip(zero));
+            for ((dst, band), (src, zero)) in buffers {
+                let dst = &mut dst[rows.clone()];
+                if zero {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let band = &mut band[..wi * mid];
+                for b in 0..wi {
+                    let out = &mut band[b * mid..(b + 1) * mid];
+                    let terms = (&height.terms[a][..], wi, b);
+                    accumulate(out, src, side_in, terms, &height.runs, &height.weights);
+                }
+                for (b, out) in dst.chunks_exact_mut(side_out).enumerate() {
+                    let terms = (&width.terms[b][..], 1, 0);
+                    accumulate(out, band, mid, terms, &width.runs, &width.weights);
+                }
+            }
+            let [s, t] = &mut dst;
+            after(a * wo, &mut s[rows.clone()], &mut t[rows]);
+        }
     }
 
     /// The same-position covariances `src` (H·W) mapped into `dst` (H′·W′) by a `conv`
@@ -130,19 +285,21 @@ impl Window {
     pub(super) fn diagonal(&self, src: &[f64], tmp: &mut [f64], dst: &mut [f64]) {
         let (wi, ho, wo) = (self.w.input, self.h.output, self.w.output);
         for a in 0..ho {
+            let weight = self.h.weight[a];
             for b in 0..wi {
                 let mut sum = 0.0;
-                for &(i, _, weight) in self.h.terms(a, a) {
-                    sum = weight.mul_add(src[i as usize * wi + b], sum);
+                for i in self.h.taps[a].iter().flatten() {
+                    sum = weight.mul_add(src[i * wi + b], sum);
                 }
                 tmp[a * wi + b] = sum;
             }
         }
         for a in 0..ho {
             for b in 0..wo {
+                let weight = self.w.weight[b];
                 let mut sum = 0.0;
-                for &(i, _, weight) in self.w.terms(b, b) {
-                    sum = weight.mul_add(tmp[a * wi + i as usize], sum);
+                for i in self.w.taps[b].iter().flatten() {
+                    sum = weight.mul_add(tmp[a * wi + i], sum);
                 }
                 dst[a * wo + b] = sum;
             }
@@ -150,47 +307,41 @@ impl Window {
     }
 }
 
-/// One axis as an outer pass: `src` is [A][B][A][B] (A = the axis' input extent, B = `inner`),
-/// `dst` [A′][B][A′][B] with block (a, a′) of B × B entries = Σ w · block (i, i′) over the
-/// axis' terms.
+/// `out` = Σ over the terms (i, runs) of `rows` = (terms, scale, offset) of the runs applied
+/// to row i·scale + offset of `src` (rows of `stride` values).
 #[inline(always)]
-fn outer_generic(axis: &Axis, inner: usize, src: &[f64], dst: &mut [f64]) {
-    let (side_in, side_out) = (axis.input * inner, axis.output * inner);
-    for a in 0..axis.output {
-        for a2 in 0..axis.output {
-            let terms = axis.terms(a, a2);
-            for b in 0..inner {
-                let out = &mut dst[(a * inner + b) * side_out + a2 * inner..][..inner];
-                out.fill(0.0);
-                for &(i, i2, weight) in terms {
-                    let at = (i as usize * inner + b) * side_in + i2 as usize * inner;
-                    for (o, v) in out.iter_mut().zip(&src[at..at + inner]) {
-                        *o = weight.mul_add(*v, *o);
-                    }
-                }
+fn accumulate_generic(
+    out: &mut [f64],
+    src: &[f64],
+    stride: usize,
+    (terms, scale, offset): (&[(usize, Range<usize>)], usize, usize),
+    runs: &[Run],
+    weights: &[f64],
+) {
+    out.fill(0.0);
+    for (i, range) in terms {
+        let row = i * scale + offset;
+        let source = &src[row * stride..(row + 1) * stride];
+        for run in &runs[range.clone()] {
+            let out = &mut out[run.dst..run.dst + run.len];
+            let v = &source[run.src..run.src + run.len];
+            let w = &weights[run.weight..run.weight + run.len];
+            for ((o, &v), &w) in out.iter_mut().zip(v).zip(w) {
+                *o = w.mul_add(v, *o);
             }
         }
     }
 }
 
 crate::linalg::simd_dispatch! {
-    /// [`outer_generic`] on the widest vector unit (every path rounds alike: fused
+    /// [`accumulate_generic`] on the widest vector unit (every path rounds alike: fused
     /// multiply-adds).
-    fn outer(axis: &Axis, inner: usize, src: &[f64], dst: &mut [f64]) = outer_generic;
-}
-
-/// `dst` [B][A][B][A] = `src` [A][B][A][B] with the two axes swapped on both sides.
-fn transpose(a: usize, b: usize, src: &[f64], dst: &mut [f64]) {
-    let side = a * b;
-    for x in 0..a {
-        for y in 0..b {
-            let row = &src[(x * b + y) * side..][..side];
-            let out = &mut dst[(y * a + x) * side..][..side];
-            for x2 in 0..a {
-                for y2 in 0..b {
-                    out[y2 * a + x2] = row[x2 * b + y2];
-                }
-            }
-        }
-    }
+    fn accumulate(
+        out: &mut [f64],
+        src: &[f64],
+        stride: usize,
+        rows: (&[(usize, Range<usize>)], usize, usize),
+        runs: &[Run],
+        weights: &[f64],
+    ) = accumulate_generic;
 }
