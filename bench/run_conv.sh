@@ -4,7 +4,7 @@
 # flatten-readout CNN-GP (three 3×3 SAME conv + ReLU, flatten, Dense; NNGP). Records wall and CPU
 # seconds and peak memory of both (GNU time; the Python side's own process_time and ru_maxrss),
 # the largest relative difference of the two kernels, the machine's f64 FMA peak
-# (bench/fma_peak.c) and gradflow's flop rate on the pair computation.
+# (bench/peak_flops.c) and gradflow's flop rate on the pair computation.
 #   bench/run_conv.sh [N1 N2 SIDE] [cntk_gap|cnngp_flatten] [NT_BATCH]
 #       (defaults: 200 200 16 cntk_gap 10)
 # Environment: GRADFLOW_NT_PYTHON — the Python of neural-tangents' pinned environment
@@ -20,10 +20,10 @@ py=${GRADFLOW_NT_PYTHON:-$PWD/bench/anchors/.venv-nt/bin/python}
 [[ -n ${GRADFLOW_BENCH_NO_BUILD:-} ]] || cargo build --release --bin gradflow >/dev/null 2>&1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-cc -O3 -march=native -fopenmp bench/fma_peak.c -o "$dir/fma_peak"
+cc -O2 -mavx2 -mfma -pthread bench/peak_flops.c -o "$dir/peak_flops"
 threads=${GRADFLOW_BENCH_THREADS:-2}
-"$dir/fma_peak" 1
-"$dir/fma_peak" "$threads"
+"$dir/peak_flops" 1
+"$dir/peak_flops" "$threads"
 "$py" -c "import numpy as np; r = np.random.default_rng(0)
 np.save('$dir/x1.npy', r.normal(size=($n1, $side, $side, 3)))
 np.save('$dir/x2.npy', r.normal(size=($n2, $side, $side, 3)))"
