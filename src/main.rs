@@ -108,11 +108,14 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
     // Ranks other than 0 of an MPI job print nothing but errors.
     let quiet = cli.quiet || mpi.is_some_and(|c| c.rank() > 0);
     let ranks = mpi.map_or(1, |c| c.size());
-    let distributed = matches!(cli.command, Command::Kernel(_) | Command::Predict(_));
+    let distributed = matches!(
+        cli.command,
+        Command::Kernel(_) | Command::Predict(_) | Command::Run(_)
+    );
     if ranks > 1 && !distributed {
         return Err(Error::invalid(
             "mpirun",
-            "only `kernel` and `predict` run over MPI; start this command without mpirun",
+            "only `kernel`, `predict` and `run` run over MPI; start this command without mpirun",
         ));
     }
     match cli.command {
@@ -126,9 +129,9 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             let request = a.request()?;
             let out = request.out.clone().unwrap_or_default();
             let started = std::time::Instant::now();
-            match commands::run::run(&request, Cancel::NEVER) {
+            match commands::run::run_on(&request, Cancel::NEVER, mpi) {
                 Ok(o) => {
-                    if a.json {
+                    if a.json && !quiet_rank(mpi) {
                         println!("{}", o.summary);
                     }
                     if !quiet {

@@ -23,10 +23,13 @@
 //! * [`flow`] — gradient flow at finite times by Lanczos over the distributed product;
 //! * [`krr`] — `predict` over the ranks: finite times by [`flow`], t = ∞ (kernel ridge
 //!   regression) by PCG;
-//! * [`npy`] — a kernel written by all ranks into one NPY file, each its rows at their offset.
+//! * [`npy`] — a kernel written by all ranks into one NPY file, each its rows at their offset;
+//! * [`meanfield`] — `run` of a two-layer network with its neurons sharded over the ranks (the
+//!   partial outputs summed through the ranks with [`Communicator::fold_in_rank_order`]).
 
 pub mod flow;
 pub mod krr;
+pub mod meanfield;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod npy;
@@ -52,6 +55,12 @@ pub trait Communicator {
     fn broadcast_bytes(&self, bytes: &mut Vec<u8>);
     /// Returns once every rank has called it.
     fn barrier(&self);
+    /// A fold carried through the ranks in rank order: rank 0 applies `step` to `state` as
+    /// given, every later rank to the state the rank before it passed on (its own `state` is
+    /// ignored); every rank returns the last rank's result. A left fold over data split in
+    /// contiguous blocks, one per rank, thus gives the single-process fold bit for bit, whatever
+    /// P. `step` should only add this rank's precomputed terms: rank q waits for ranks < q.
+    fn fold_in_rank_order(&self, state: Vec<f64>, step: &mut dyn FnMut(&mut [f64])) -> Vec<f64>;
 
     /// Σ_q parts_q over the ranks' equally long `local` vectors, added in rank order
     /// ((p₀ + p₁) + p₂ …) on every rank.
@@ -89,6 +98,14 @@ impl Communicator for Local {
     }
     fn broadcast_bytes(&self, _bytes: &mut Vec<u8>) {}
     fn barrier(&self) {}
+    fn fold_in_rank_order(
+        &self,
+        mut state: Vec<f64>,
+        step: &mut dyn FnMut(&mut [f64]),
+    ) -> Vec<f64> {
+        step(&mut state);
+        state
+    }
 }
 
 /// n rows split into P contiguous blocks, rank q holding rows ⌊qn/P⌋..⌊(q+1)n/P⌋ (sizes
