@@ -223,7 +223,7 @@ gamma = 0.75
 [[optimizer]]
 kind = "nesterov"
 lr = 0.1
-momentum = 0.5
+theta = 0.5
 [[optimizer]]
 kind = "langevin_noise"
 lr = 0.1
@@ -244,7 +244,7 @@ fn a_failing_rank_ends_the_sharded_run() {
     let spec = dir.join("spec.toml");
     std::fs::write(
         &spec,
-        "[data]\nkind = \"circle\"\nn = 10\n[model]\nkind = \"two_layer\"\nwidth = 300\n\
+        "[data]\nkind = \"circle\"\nn = 10\ntarget = { kind = \"harmonic\", degree = 1 }\n[model]\nkind = \"two_layer\"\nwidth = 300\n\
          gamma = 1.0\n[[optimizer]]\nkind = \"sgd\"\nlr = 0.1\n[train]\nsteps = 100000\n",
     )
     .unwrap();

@@ -13,6 +13,10 @@
 //!   gathered vector, in index order. ([`Communicator::sum_in_rank_order`] exists for partial
 //!   results that must be summed; it adds them in rank order, so its result depends on P only
 //!   through how the parts were split.)
+//! * a sum that must run over data spread over the ranks (the outputs of a two-layer net whose
+//!   neurons are sharded, [`meanfield`]) is not split either: it is carried through the ranks
+//!   ([`Communicator::fold_in_rank_order`]), each continuing it where the rank before stopped,
+//!   so it is the single process's sum operation for operation.
 //!
 //! * [`rows`] — row blocks of K(x, x) equal, bit for bit, to the rows of the single-process
 //!   kernel;
