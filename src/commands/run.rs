@@ -90,6 +90,11 @@ pub fn run_on(
     ) {
         crate::report::run::write_run_report(dir)?;
     }
+    // The other ranks of a sharded run wait for rank 0's files: a rank's error (a divergence
+    // included) ends the whole job, and must not end it while rank 0 is still writing.
+    if let Some(c) = comm {
+        c.barrier();
+    }
     outcome
 }
 

@@ -329,7 +329,10 @@ mod tests {
                 for q in 0..p {
                     let r = neurons(m, p, q);
                     assert_eq!(r.start, next);
-                    assert!(r.start % NEURON_BLOCK == 0 || r.is_empty(), "{m} {p} {r:?}");
+                    assert!(
+                        r.start.is_multiple_of(NEURON_BLOCK) || r.is_empty(),
+                        "{m} {p} {r:?}"
+                    );
                     next = r.end;
                 }
                 assert_eq!(next, m);
