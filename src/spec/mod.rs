@@ -591,7 +591,19 @@ pub fn run_on(
         };
         let predictions = trials_out
             .iter()
-            .map(|t| Ok(full.predict(&t.params, x)?.data))
+            .map(|t| {
+                // A sharded run predicts with its own neurons' part of the whole θ.
+                let local: Vec<f64> = match shard {
+                    Some(s) => s
+                        .segments()
+                        .as_slice()
+                        .iter()
+                        .flat_map(|g| t.params[g.global..g.global + g.len].iter().copied())
+                        .collect(),
+                    None => t.params.clone(),
+                };
+                Ok(model.predict(&local, x)?.data)
+            })
             .collect::<Result<Vec<_>>>()?;
         summary["prediction_spread"] =
             json!({"set": set, "value": crate::meanfield::spread(&predictions)?});
