@@ -110,12 +110,12 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
     let ranks = mpi.map_or(1, |c| c.size());
     let distributed = matches!(
         cli.command,
-        Command::Kernel(_) | Command::Predict(_) | Command::Reproduce(_)
+        Command::Kernel(_) | Command::Predict(_) | Command::Reproduce(_) | Command::Run(_)
     );
     if ranks > 1 && !distributed {
         return Err(Error::invalid(
             "mpirun",
-            "only `kernel`, `predict` and `reproduce` run over MPI; start this command \
+            "only `kernel`, `predict`, `reproduce` and `run` run over MPI; start this command \
              without mpirun",
         ));
     }
@@ -130,9 +130,9 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             let request = a.request()?;
             let out = request.out.clone().unwrap_or_default();
             let started = std::time::Instant::now();
-            match commands::run::run(&request, Cancel::NEVER) {
+            match commands::run::run_on(&request, Cancel::NEVER, mpi) {
                 Ok(o) => {
-                    if a.json {
+                    if a.json && !quiet_rank(mpi) {
                         println!("{}", o.summary);
                     }
                     if !quiet {

@@ -62,14 +62,38 @@ impl Request {
 /// as [`Error::Diverged`] (the metrics recorded before it are in the folder).
 /// `cancel` is polled before every training step ([`crate::spec::run_with`]).
 pub fn run(request: &Request, cancel: Cancel) -> Result<RunOutcome> {
+    run_on(request, cancel, None)
+}
+
+/// [`run`] on the ranks of `comm` when given (`mpirun -n P gradflow run`): the model's neurons
+/// sharded over the ranks ([`crate::spec::run_on`]); rank 0 alone writes the files and the
+/// report.
+pub fn run_on(
+    request: &Request,
+    cancel: Cancel,
+    comm: Option<&dyn crate::distributed::Communicator>,
+) -> Result<RunOutcome> {
     request.validate()?;
     let out = request.out.as_deref();
-    let outcome = crate::spec::run_with(&request.spec, &request.base, out, request.resume, cancel);
+    let outcome = crate::spec::run_on(
+        &request.spec,
+        &request.base,
+        out,
+        request.resume,
+        cancel,
+        comm,
+    );
+    let out = out.filter(|_| comm.is_none_or(|c| c.rank() == 0));
     if let (Some(dir), true) = (
         out,
         outcome.is_ok() || matches!(outcome, Err(Error::Diverged { .. })),
     ) {
         crate::report::run::write_run_report(dir)?;
+    }
+    // The other ranks of a sharded run wait for rank 0's files: a rank's error (a divergence
+    // included) ends the whole job, and must not end it while rank 0 is still writing.
+    if let Some(c) = comm {
+        c.barrier();
     }
     outcome
 }

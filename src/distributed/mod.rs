@@ -13,6 +13,10 @@
 //!   gathered vector, in index order. ([`Communicator::sum_in_rank_order`] exists for partial
 //!   results that must be summed; it adds them in rank order, so its result depends on P only
 //!   through how the parts were split.)
+//! * a sum that must run over data spread over the ranks (the outputs of a two-layer net whose
+//!   neurons are sharded, [`meanfield`]) is not split either: it is carried through the ranks
+//!   ([`Communicator::fold_in_rank_order`]), each continuing it where the rank before stopped,
+//!   so it is the single process's sum operation for operation.
 //!
 //! * [`rows`] — row blocks of K(x, x) equal, bit for bit, to the rows of the single-process
 //!   kernel;
@@ -26,9 +30,12 @@
 //! * [`npy`] — a kernel written by all ranks into one NPY file, each its rows at their offset;
 //! * [`reproduce`] — the claims × seeds of `reproduce` spread over the ranks, gathered as
 //!   [`wire`]-encoded results and written by rank 0.
+//! * [`meanfield`] — `run` of a two-layer network with its neurons sharded over the ranks (the
+//!   partial outputs summed through the ranks with [`Communicator::fold_in_rank_order`]).
 
 pub mod flow;
 pub mod krr;
+pub mod meanfield;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod npy;
@@ -58,6 +65,12 @@ pub trait Communicator {
     fn broadcast_bytes(&self, bytes: &mut Vec<u8>);
     /// Returns once every rank has called it.
     fn barrier(&self);
+    /// A fold carried through the ranks in rank order: rank 0 applies `step` to `state` as
+    /// given, every later rank to the state the rank before it passed on (its own `state` is
+    /// ignored); every rank returns the last rank's result. A left fold over data split in
+    /// contiguous blocks, one per rank, thus gives the single-process fold bit for bit, whatever
+    /// P. `step` should only add this rank's precomputed terms: rank q waits for ranks < q.
+    fn fold_in_rank_order(&self, state: Vec<f64>, step: &mut dyn FnMut(&mut [f64])) -> Vec<f64>;
 
     /// Σ_q parts_q over the ranks' equally long `local` vectors, added in rank order
     /// ((p₀ + p₁) + p₂ …) on every rank.
@@ -98,6 +111,14 @@ impl Communicator for Local {
     }
     fn broadcast_bytes(&self, _bytes: &mut Vec<u8>) {}
     fn barrier(&self) {}
+    fn fold_in_rank_order(
+        &self,
+        mut state: Vec<f64>,
+        step: &mut dyn FnMut(&mut [f64]),
+    ) -> Vec<f64> {
+        step(&mut state);
+        state
+    }
 }
 
 /// n rows split into P contiguous blocks, rank q holding rows ⌊qn/P⌋..⌊(q+1)n/P⌋ (sizes

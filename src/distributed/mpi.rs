@@ -117,4 +117,25 @@ impl Communicator for World {
     fn barrier(&self) {
         self.world.barrier();
     }
+
+    fn fold_in_rank_order(
+        &self,
+        mut state: Vec<f64>,
+        step: &mut dyn FnMut(&mut [f64]),
+    ) -> Vec<f64> {
+        let (rank, size) = (self.rank(), self.size());
+        if rank > 0 {
+            self.world
+                .process_at_rank(count(rank - 1))
+                .receive_into(&mut state[..]);
+        }
+        step(&mut state);
+        if rank + 1 < size {
+            self.world.process_at_rank(count(rank + 1)).send(&state[..]);
+        }
+        self.world
+            .process_at_rank(count(size - 1))
+            .broadcast_into(&mut state[..]);
+        state
+    }
 }

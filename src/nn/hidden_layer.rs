@@ -30,7 +30,7 @@ pub(crate) struct HiddenLayer<'a> {
 /// 128 neurons × n samples of pre-activations stay in a core's L2 cache for n ≲ 2000, and each
 /// task's GEMMs run on one core: measured here, two cores reach ≈ 90 GFLOP/s this way against
 /// ≈ 65–70 for faer's own parallel split of the same products.
-const NEURON_BLOCK: usize = 128;
+pub(crate) const NEURON_BLOCK: usize = 128;
 
 /// Samples per block of the sample-major product H = X Wᵀ of the kernel paths.
 const SAMPLE_ROWS: usize = 64;
@@ -375,8 +375,31 @@ impl HiddenLayer<'_> {
     /// cache for the elementwise work.
     ///
     /// Cache: [Hᵀ (or Φᵀ in place), Φᵀ (if not in place), per-block partial outputs, Xᵀ].
-    /// out_i = c Σ_j a_j Φ_ji, the per-block partial sums added in block order.
+    /// out_i = c Σ_j a_j Φ_ji, the per-block partial sums added in block order:
+    /// [`HiddenLayer::forward_blocks`], then [`HiddenLayer::add_partials`] onto zeros, times c.
     pub fn forward(&self, x: &Matrix, cache: &mut Cache, out: &mut Matrix) {
+        self.forward_blocks(x, cache);
+        out.resize(x.rows, 1);
+        out.data.fill(0.0);
+        self.add_partials(cache, &mut out.data);
+        out.data.iter_mut().for_each(|o| *o *= self.scale);
+    }
+
+    /// acc ← (((acc + p₀) + p₁) + …) with p_k = Σ_{j in block k} a_j Φ_j· the partial outputs
+    /// of [`HiddenLayer::forward_blocks`] (left in the cache), added in block order. A layer
+    /// split into runs of whole blocks continues the same sum from where the run before it
+    /// stopped (`distributed::meanfield`).
+    pub fn add_partials(&self, cache: &Cache, acc: &mut [f64]) {
+        let n = acc.len();
+        let blocks = self.width.div_ceil(NEURON_BLOCK);
+        for partial in cache.mats[2].data.chunks_exact(n.max(1)).take(blocks) {
+            acc.iter_mut().zip(partial).for_each(|(o, &p)| *o += p);
+        }
+    }
+
+    /// The blocks of the forward pass ([`NEURON_BLOCK`] neurons each): Hᵀ, Φᵀ and the partial
+    /// outputs p_k = Σ_{j in block k} a_j Φ_j· into the cache.
+    pub fn forward_blocks(&self, x: &Matrix, cache: &mut Cache) {
         let (n, m, d) = (x.rows, self.width, self.input_dim);
         cache.ensure(4);
         let [h, phi, partials, xt, ..] = cache.mats.as_mut_slice() else {
@@ -412,12 +435,6 @@ impl HiddenLayer<'_> {
             _ => self.forward_block(blk, xt, |u| act.value(u)),
         };
         run_blocks(items, n * m * d >= PARALLEL_WORK, pass);
-        out.resize(n, 1);
-        out.data.fill(0.0);
-        for partial in partials.data.chunks_exact(n.max(1)).take(blocks) {
-            out.data.iter_mut().zip(partial).for_each(|(o, &p)| *o += p);
-        }
-        out.data.iter_mut().for_each(|o| *o *= self.scale);
     }
 
     /// Hᵀ_block = W_block Xᵀ (+ b), Φᵀ_block = η(Hᵀ_block), partial = Σ_j a_j φ_j.

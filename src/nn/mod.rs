@@ -6,7 +6,7 @@
 pub mod activation;
 pub mod deep_linear;
 pub mod factorization;
-mod hidden_layer;
+pub(crate) mod hidden_layer;
 pub mod infinite_width;
 pub mod loss;
 pub mod margin;

@@ -172,6 +172,18 @@ pub trait Model: Send + Sync {
         Ok(())
     }
 
+    /// The two-layer network this model is, if it is one (what `distributed::meanfield`
+    /// shards over ranks).
+    fn as_two_layer(&self) -> Option<&crate::nn::TwoLayer> {
+        None
+    }
+
+    /// How the parameter vector is split over ranks, when this process holds only a part of it
+    /// ([`crate::train::shard`]); `None`: the whole vector is here.
+    fn shard(&self) -> Option<&dyn crate::train::shard::Shard> {
+        None
+    }
+
     /// Per-parameter prior variances μ for the semi-implicit Langevin scheme
     /// (A = diag(μ⁻¹)); `None` when the model has no such structure.
     fn prior_variances(&self) -> Option<Vec<f64>> {

@@ -116,6 +116,64 @@ impl TwoLayer {
         Ok(self)
     }
 
+    /// The initial parameters of neurons `neurons` (a range of 0..M) in the layout of a
+    /// network of those neurons alone ([W rows, b, a] of the range): the draws of the whole
+    /// network's [`Model::init`] (neuron by neuron from one stream, the ones outside the range
+    /// drawn and dropped), so the ranges of a split put together give `init` exactly.
+    pub fn init_neurons(&self, rng: &mut Rng, neurons: std::ops::Range<usize>) -> Vec<f64> {
+        let (d, m) = (self.input_dim, self.width);
+        let k = neurons.len();
+        let (b_off, a_off) = (k * d, k * d + if self.bias { k } else { 0 });
+        let mut p = vec![0.0; a_off + k];
+        let drawn = if self.symmetric { m / 2 } else { m };
+        let mut w = vec![0.0; d];
+        for j in 0..drawn.min(neurons.end) {
+            rng.fill_normal(&mut w, self.w_std);
+            let b = if self.bias {
+                self.b_std * rng.normal()
+            } else {
+                0.0
+            };
+            let a = match self.output_init {
+                OutputInit::Sign { scale } => scale * rng.sign(),
+                OutputInit::Gaussian { std } => std * rng.normal(),
+            };
+            // Neuron j, and its mirror j + M/2 (same w and b, opposite a) when symmetric.
+            let mirror = (self.symmetric).then_some((j + drawn, -a));
+            for (jj, aj) in std::iter::once((j, a)).chain(mirror) {
+                if neurons.contains(&jj) {
+                    let r = jj - neurons.start;
+                    p[r * d..(r + 1) * d].copy_from_slice(&w);
+                    if self.bias {
+                        p[b_off + r] = b;
+                    }
+                    p[a_off + r] = aj;
+                }
+            }
+        }
+        p
+    }
+
+    /// The hidden layer of neurons `neurons` of the parameters `local` laid out as by
+    /// [`TwoLayer::init_neurons`], with the whole network's output scale c = α M^{−γ}.
+    pub(crate) fn hidden_of<'a>(
+        &self,
+        local: &'a [f64],
+        neurons: std::ops::Range<usize>,
+    ) -> HiddenLayer<'a> {
+        let (d, k) = (self.input_dim, neurons.len());
+        let (b_off, a_off) = (k * d, k * d + if self.bias { k } else { 0 });
+        HiddenLayer {
+            w: &local[..b_off],
+            b: self.bias.then(|| &local[b_off..a_off]),
+            a: &local[a_off..a_off + k],
+            width: k,
+            input_dim: d,
+            activation: self.activation,
+            scale: self.output_scale(),
+        }
+    }
+
     /// c = α M^{−γ}.
     pub fn output_scale(&self) -> f64 {
         self.alpha * (self.width as f64).powf(-self.gamma)
@@ -168,31 +226,11 @@ impl Model for TwoLayer {
     }
 
     fn init(&self, rng: &mut Rng) -> Vec<f64> {
-        let (w_off, b_off, a_off) = self.offsets();
-        let mut p = vec![0.0; self.num_params()];
-        let (d, m) = (self.input_dim, self.width);
-        let drawn = if self.symmetric { m / 2 } else { m };
-        for j in 0..drawn {
-            rng.fill_normal(&mut p[w_off + j * d..w_off + (j + 1) * d], self.w_std);
-            if self.bias {
-                p[b_off + j] = self.b_std * rng.normal();
-            }
-            p[a_off + j] = match self.output_init {
-                OutputInit::Sign { scale } => scale * rng.sign(),
-                OutputInit::Gaussian { std } => std * rng.normal(),
-            };
-        }
-        if self.symmetric {
-            for j in drawn..m {
-                let src = j - drawn;
-                p.copy_within(w_off + src * d..w_off + (src + 1) * d, w_off + j * d);
-                if self.bias {
-                    p[b_off + j] = p[b_off + src];
-                }
-                p[a_off + j] = -p[a_off + src];
-            }
-        }
-        p
+        self.init_neurons(rng, 0..self.width)
+    }
+
+    fn as_two_layer(&self) -> Option<&TwoLayer> {
+        Some(self)
     }
 
     fn forward(&self, params: &[f64], x: &Matrix, cache: &mut Cache, out: &mut Matrix) {

@@ -25,15 +25,45 @@ pub struct LangevinNoise {
 }
 
 impl LangevinNoise {
-    /// Adds std · ξ with ξ the step's standard normal vector.
+    /// Adds std · ξ with ξ the step's standard normal vector: block b of [`NOISE_BLOCK`]
+    /// entries of the whole parameter vector from its own stream. When `v` is a rank's part of
+    /// a split θ (`ctx.shard`), the blocks that meet its segments are drawn and their entries
+    /// there added, so every entry gets the noise it gets in one process, whatever P.
     pub fn add_noise(v: &mut [f64], std: f64, ctx: &StepContext) {
         let step_seed = ctx.seed.child("langevin", ctx.step);
-        v.par_chunks_mut(NOISE_BLOCK)
-            .enumerate()
-            .for_each(|(b, chunk)| {
-                let mut rng = step_seed.stream("block", b as u64);
-                chunk.iter_mut().for_each(|x| *x += std * rng.normal());
+        let Some(shard) = ctx.shard else {
+            v.par_chunks_mut(NOISE_BLOCK)
+                .enumerate()
+                .for_each(|(b, chunk)| {
+                    let mut rng = step_seed.stream("block", b as u64);
+                    chunk.iter_mut().for_each(|x| *x += std * rng.normal());
+                });
+            return;
+        };
+        // (block, skipped draws, local run) for every block that meets a segment.
+        let mut runs: Vec<(usize, usize, &mut [f64])> = Vec::new();
+        let mut rest = v;
+        let mut at = 0;
+        for seg in shard.as_slice() {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(seg.local - at);
+            let (mut part, tail) = tail.split_at_mut(seg.len);
+            (rest, at) = (tail, seg.local + seg.len);
+            let mut g = seg.global;
+            while !part.is_empty() {
+                let b = g / NOISE_BLOCK;
+                let take = ((b + 1) * NOISE_BLOCK - g).min(part.len());
+                let (run, more) = std::mem::take(&mut part).split_at_mut(take);
+                runs.push((b, g - b * NOISE_BLOCK, run));
+                (part, g) = (more, g + take);
+            }
+        }
+        runs.into_par_iter().for_each(|(b, skip, run)| {
+            let mut rng = step_seed.stream("block", b as u64);
+            (0..skip).for_each(|_| {
+                rng.normal();
             });
+            run.iter_mut().for_each(|x| *x += std * rng.normal());
+        });
     }
 }
 

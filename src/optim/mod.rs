@@ -42,12 +42,24 @@ pub struct StepContext {
     /// The run's seed; inside a chain, the transform's own seed (see
     /// [`StepContext::for_transform`]). Noise transforms draw `seed.child(.., step)`.
     pub seed: Seed,
+    /// Where the vector a transform is given sits in the whole parameter vector, when θ is
+    /// split over ranks ([`crate::train::shard`]); `None`: it is the whole vector.
+    pub shard: Option<crate::train::shard::Segments>,
 }
 
 impl StepContext {
     /// The context of step t of a run with seed `seed`.
     pub fn new(step: u64, seed: Seed) -> StepContext {
-        StepContext { step, seed }
+        StepContext {
+            step,
+            seed,
+            shard: None,
+        }
+    }
+
+    /// The same context for this rank's part `shard` of a split θ.
+    pub fn with_shard(self, shard: Option<crate::train::shard::Segments>) -> StepContext {
+        StepContext { shard, ..self }
     }
 
     /// The context of the transform at position `index` of a chain: the same step, and a seed
@@ -56,6 +68,7 @@ impl StepContext {
     /// a noise transform) draw independent noise.
     pub fn for_transform(&self, index: usize) -> StepContext {
         StepContext::new(self.step, self.seed.child("transform", index as u64))
+            .with_shard(self.shard)
     }
 }
 

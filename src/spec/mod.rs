@@ -359,6 +359,20 @@ pub fn run_with(
     resume: bool,
     cancel: Cancel,
 ) -> Result<RunOutcome> {
+    run_on(spec, base, out, resume, cancel, None)
+}
+
+/// [`run_with`], on the ranks of `comm` when given (an MPI job): the model's neurons sharded
+/// over the ranks ([`crate::distributed::meanfield`]), the trials one after another, every
+/// rank returning the same outcome (whole parameters) and rank 0 alone writing the files.
+pub fn run_on(
+    spec: &Spec,
+    base: &Path,
+    out: Option<&Path>,
+    resume: bool,
+    cancel: Cancel,
+    comm: Option<&dyn crate::distributed::Communicator>,
+) -> Result<RunOutcome> {
     let seed = Seed(spec.seed);
     let trials = step_count("trials", spec.trials, false)? as usize;
     let steps = step_count("train.steps", spec.train.steps, false)?;
@@ -381,11 +395,22 @@ pub fn run_with(
         "train.kernel_diagnostics (the probe kernels)",
         &[probe_n, probe_n, 3],
     )?;
-    let model = spec.model.build(
+    let full = spec.model.build(
         data.train.input_dim(),
         data.train.output_dim(),
         data.matrix_size,
     )?;
+    let sharded = comm
+        .map(|c| crate::distributed::meanfield::shard(spec, full.as_ref(), resume, c))
+        .transpose()?;
+    // This process's model: the whole one, or its neurons of the sharded one.
+    let model: &dyn crate::nn::Model = match &sharded {
+        Some(s) => s,
+        None => full.as_ref(),
+    };
+    let shard = model.shard();
+    // Only rank 0 of a sharded run writes.
+    let out = out.filter(|_| comm.is_none_or(|c| c.rank() == 0));
     model.check_input("training data", &data.train.x)?;
     if let Some(t) = &data.test {
         model.check_input("test data", &t.x)?;
@@ -409,7 +434,7 @@ pub fn run_with(
             &[trials, records, model.num_params()],
         )?;
     }
-    let optimizer = optimizer::build_chain(&spec.optimizer, model.as_ref())?;
+    let optimizer = optimizer::build_chain(&spec.optimizer, full.as_ref())?;
     let batching = if batch == 0 {
         Batching::Full
     } else {
@@ -427,123 +452,132 @@ pub fn run_with(
             .map(Vec::as_slice),
     );
     let objective = Objective {
-        model: model.as_ref(),
+        model,
         loss: spec.loss_kind(),
         l2: spec.loss.l2,
     };
-    let outcomes: Vec<Result<TrialOutcome>> = (0..trials)
-        .into_par_iter()
-        .map(|k| {
-            let trial_seed = trial_seed(seed, k);
-            let trainer = Trainer {
-                objective,
-                optimizer: &optimizer,
-                batching,
-                seed: trial_seed,
-                steps,
-                record_every,
-            };
-            let mut test_observer = data.test.clone().map(TestLoss::new);
-            let mut kernel_observer = (probe > 0)
-                .then(|| {
-                    let index: Vec<usize> = (0..probe_n).collect();
-                    let subset = data.train.select(&index);
-                    KernelDiagnostics::new(subset.x, &subset.y)
-                })
-                .transpose()?;
-            let mut particle_observer = if spec.train.particles {
-                let o = ParticleObserver::new(model.as_ref())
-                    .map_err(|e| Error::invalid("train.particles", e.to_string()))?;
-                let o = o.with_snapshots();
-                Some(if spec.loss_kind().is_classification() {
-                    o.with_margin(data.train.clone())
-                } else {
-                    o
-                })
-            } else {
-                None
-            };
-            let mut gibbs_observer = spec.gibbs_observer()?;
-            let mut observers: Vec<&mut dyn Observer> = Vec::new();
-            if let Some(o) = gibbs_observer.as_mut() {
-                observers.push(o);
-            }
-            if let Some(o) = particle_observer.as_mut() {
-                observers.push(o);
-            }
-            if let Some(o) = test_observer.as_mut() {
-                observers.push(o);
-            }
-            if let Some(o) = kernel_observer.as_mut() {
-                observers.push(o);
-            }
-            let ckpt_path = out.map(|d| d.join(format!("checkpoint_trial{k}.bin")));
-            let fingerprint = crate::train::Fingerprint {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                seed: spec.seed,
-                trial: k as u64,
-                trial_seed: trial_seed.0,
-                steps,
-                spec: normalized.clone(),
-                data: data_hash,
-            };
-            let params = model.init(&mut trial_seed.stream("init", 0));
-            let (mut state, mut table) = trainer.begin(params, &observers);
-            if let (Some(p), true) = (&ckpt_path, resume) {
-                if p.exists() {
-                    let c = Checkpoint::load(p)?;
-                    c.check_resumes(p, &fingerprint, &state, &table.columns)?;
-                    (state, table) = (c.state, c.table);
-                }
-            }
-            let mut diverged = None;
-            while state.step < steps {
-                let until = if checkpoint_every > 0 && ckpt_path.is_some() {
-                    ((state.step / checkpoint_every) + 1) * checkpoint_every
-                } else {
-                    steps
-                };
-                match trainer.run_with(
-                    &mut state,
-                    &data.train,
-                    until,
-                    &mut observers,
-                    &mut table,
-                    cancel,
-                ) {
-                    Ok(()) => {}
-                    Err(Error::Diverged { step, loss }) => {
-                        diverged = Some((step, loss));
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
-                if let (Some(p), true) = (&ckpt_path, checkpoint_every > 0) {
-                    Checkpoint {
-                        state: state.clone(),
-                        table: table.clone(),
-                        fingerprint: fingerprint.clone(),
-                    }
-                    .save(p)?;
-                }
-            }
-            let particles = particle_observer
-                .map(|o| o.snapshots().to_vec())
-                .unwrap_or_default();
-            Ok(TrialOutcome {
-                table,
-                average: spec.train.average.then(|| state.average.mean()),
-                params: state.params,
-                diverged,
-                particles,
+    let run_trial = |k: usize| {
+        let trial_seed = trial_seed(seed, k);
+        let trainer = Trainer {
+            objective,
+            optimizer: &optimizer,
+            batching,
+            seed: trial_seed,
+            steps,
+            record_every,
+        };
+        let mut test_observer = data.test.clone().map(TestLoss::new);
+        let mut kernel_observer = (probe > 0)
+            .then(|| {
+                let index: Vec<usize> = (0..probe_n).collect();
+                let subset = data.train.select(&index);
+                KernelDiagnostics::new(subset.x, &subset.y)
             })
+            .transpose()?;
+        let mut particle_observer = if spec.train.particles {
+            let o = ParticleObserver::new(model)
+                .map_err(|e| Error::invalid("train.particles", e.to_string()))?;
+            let o = o.with_snapshots();
+            Some(if spec.loss_kind().is_classification() {
+                o.with_margin(data.train.clone())
+            } else {
+                o
+            })
+        } else {
+            None
+        };
+        let mut gibbs_observer = spec.gibbs_observer()?;
+        let mut observers: Vec<&mut dyn Observer> = Vec::new();
+        if let Some(o) = gibbs_observer.as_mut() {
+            observers.push(o);
+        }
+        if let Some(o) = particle_observer.as_mut() {
+            observers.push(o);
+        }
+        if let Some(o) = test_observer.as_mut() {
+            observers.push(o);
+        }
+        if let Some(o) = kernel_observer.as_mut() {
+            observers.push(o);
+        }
+        let ckpt_path = out.map(|d| d.join(format!("checkpoint_trial{k}.bin")));
+        let fingerprint = crate::train::Fingerprint {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            seed: spec.seed,
+            trial: k as u64,
+            trial_seed: trial_seed.0,
+            steps,
+            spec: normalized.clone(),
+            data: data_hash,
+        };
+        let params = model.init(&mut trial_seed.stream("init", 0));
+        let (mut state, mut table) = trainer.begin(params, &observers);
+        if let (Some(p), true) = (&ckpt_path, resume) {
+            if p.exists() {
+                let c = Checkpoint::load(p)?;
+                c.check_resumes(p, &fingerprint, &state, &table.columns)?;
+                (state, table) = (c.state, c.table);
+            }
+        }
+        let mut diverged = None;
+        while state.step < steps {
+            let until = if checkpoint_every > 0 && ckpt_path.is_some() {
+                ((state.step / checkpoint_every) + 1) * checkpoint_every
+            } else {
+                steps
+            };
+            match trainer.run_with(
+                &mut state,
+                &data.train,
+                until,
+                &mut observers,
+                &mut table,
+                cancel,
+            ) {
+                Ok(()) => {}
+                Err(Error::Diverged { step, loss }) => {
+                    diverged = Some((step, loss));
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+            if let (Some(p), true) = (&ckpt_path, checkpoint_every > 0) {
+                Checkpoint {
+                    state: state.clone(),
+                    table: table.clone(),
+                    fingerprint: fingerprint.clone(),
+                }
+                .save(p)?;
+            }
+        }
+        let particles = particle_observer
+            .map(|o| o.snapshots().to_vec())
+            .unwrap_or_default();
+        // The whole θ (and average) of a sharded run, put together on every rank.
+        let whole = |v: Vec<f64>| match shard {
+            Some(s) => s.gather(&v),
+            None => v,
+        };
+        Ok(TrialOutcome {
+            table,
+            average: spec.train.average.then(|| whole(state.average.mean())),
+            params: whole(state.params),
+            diverged,
+            particles,
         })
-        .collect();
+    };
+    // The ranks of a sharded run take part in every collective of a trial together: its
+    // trials run one after another.
+    let outcomes: Vec<Result<TrialOutcome>> = if shard.is_some() {
+        (0..trials).map(run_trial).collect()
+    } else {
+        (0..trials).into_par_iter().map(run_trial).collect()
+    };
     let trials_out = outcomes.into_iter().collect::<Result<Vec<_>>>()?;
     let mut summary = summarize(
         spec,
-        model.describe(),
-        model.num_params(),
+        full.describe(),
+        full.num_params(),
         &data,
         &trials_out,
         steps,
@@ -557,7 +591,19 @@ pub fn run_with(
         };
         let predictions = trials_out
             .iter()
-            .map(|t| Ok(model.predict(&t.params, x)?.data))
+            .map(|t| {
+                // A sharded run predicts with its own neurons' part of the whole θ.
+                let local: Vec<f64> = match shard {
+                    Some(s) => s
+                        .segments()
+                        .as_slice()
+                        .iter()
+                        .flat_map(|g| t.params[g.global..g.global + g.len].iter().copied())
+                        .collect(),
+                    None => t.params.clone(),
+                };
+                Ok(model.predict(&local, x)?.data)
+            })
             .collect::<Result<Vec<_>>>()?;
         summary["prediction_spread"] =
             json!({"set": set, "value": crate::meanfield::spread(&predictions)?});

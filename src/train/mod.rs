@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod fingerprint;
 pub mod landscape;
 pub mod observer;
+pub mod shard;
 
 pub use checkpoint::Checkpoint;
 pub use fingerprint::Fingerprint;
@@ -28,7 +29,7 @@ use crate::commands::Cancel;
 use crate::data::io::Table;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::linalg::{norm, Matrix};
+use crate::linalg::Matrix;
 use crate::nn::{Cache, Loss, Model};
 use crate::optim::{IterateAverage, Optimizer, State, StepBuffers, StepContext, StepHooks};
 use crate::rng::Seed;
@@ -116,6 +117,10 @@ impl Objective<'_> {
     fn penalty(&self, params: &[f64]) -> f64 {
         if self.l2 == 0.0 {
             return 0.0;
+        }
+        if let Some(shard) = self.model.shard() {
+            let include: Vec<bool> = self.model.layout().iter().map(|b| b.trainable).collect();
+            return 0.5 * self.l2 * shard.segment_squares(params, &include);
         }
         let sq: f64 = self
             .model
@@ -323,7 +328,8 @@ impl Trainer<'_> {
         let mut buffers = StepBuffers::default();
         let mut batch_buffer: Option<Dataset> = None;
         let mut sampler = BatchSampler::new(self.batching, data.len(), self.seed);
-        let norm0 = norm(&state.initial);
+        let shard = model.shard();
+        let norm0 = shard::norm(shard, &state.initial);
         let started = state.step;
         let TrainState {
             step,
@@ -345,6 +351,7 @@ impl Trainer<'_> {
                 initial,
                 average: &mut *average,
                 frozen: &frozen,
+                shard,
                 norm0,
                 eval_ws: &mut eval_ws,
                 observers: &mut *observers,
@@ -357,7 +364,7 @@ impl Trainer<'_> {
             self.optimizer.step(
                 params,
                 optimizer,
-                &StepContext::new(t, self.seed),
+                &StepContext::new(t, self.seed).with_shard(shard.map(|s| s.segments())),
                 &mut buffers,
                 value_and_gradient,
                 &mut hooks,
@@ -371,7 +378,7 @@ impl Trainer<'_> {
             if !loss.is_finite() {
                 return Err(Error::Diverged { step: *step, loss });
             }
-            let grad_norm = norm(&buffers.grad);
+            let grad_norm = shard::norm(shard, &buffers.grad);
             let snap = self.snapshot(*step, params, initial);
             self.record(&snap, loss, grad_norm, norm0, observers, table)?;
         }
@@ -397,7 +404,7 @@ impl Trainer<'_> {
         observers: &mut [&mut dyn Observer],
         table: &mut Table,
     ) -> Result<()> {
-        let dist = crate::linalg::distance(snap.params, snap.initial);
+        let dist = shard::distance(self.objective.model.shard(), snap.params, snap.initial);
         let mut row = vec![
             snap.step as f64,
             train_loss,
@@ -426,6 +433,8 @@ struct LoopStep<'h, 'a, 'o> {
     initial: &'h [f64],
     average: &'h mut IterateAverage,
     frozen: &'h [std::ops::Range<usize>],
+    /// The split of θ over ranks, if θ is split.
+    shard: Option<&'h dyn shard::Shard>,
     norm0: f64,
     eval_ws: &'h mut Workspace,
     observers: &'h mut [&'o mut dyn Observer],
@@ -435,7 +444,7 @@ struct LoopStep<'h, 'a, 'o> {
 impl StepHooks for LoopStep<'_, '_, '_> {
     fn inspect(&mut self, params: &[f64], loss: f64, buffers: &StepBuffers) -> Result<()> {
         let t = *self.step;
-        let grad_norm = norm(&buffers.grad);
+        let grad_norm = shard::norm(self.shard, &buffers.grad);
         if !loss.is_finite() || !grad_norm.is_finite() {
             return Err(Error::Diverged { step: t, loss });
         }
@@ -467,7 +476,10 @@ impl StepHooks for LoopStep<'_, '_, '_> {
         // θ_t joins the iterate average (the update only read θ), then θ ← θ + Δθ.
         let finite = self.average.push_and_step(params, delta);
         *self.step += 1;
-        finite
+        match self.shard {
+            Some(s) => s.all(finite),
+            None => finite,
+        }
     }
 }
 
