@@ -42,7 +42,7 @@ pub mod reproduce;
 pub mod run;
 pub mod threads;
 
-pub use input::Input;
+pub use input::{Input, InputView};
 
 use crate::error::{Error, Result};
 

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::error::{Error, Result};
-use crate::linalg::{check_fits, Matrix};
+use crate::linalg::{check_fits, Matrix, MatrixView};
 
 /// Err unless `block_rows` ≥ 1 (the streamed kernels' rows per block).
 pub fn check_block_rows(block_rows: usize) -> Result<()> {
@@ -17,8 +17,8 @@ pub fn check_block_rows(block_rows: usize) -> Result<()> {
 /// a block's kernels fit in memory; returns the kernel's shape (n, m).
 pub fn check_stream(
     network: &Network,
-    x1: &Matrix,
-    x2: Option<&Matrix>,
+    x1: MatrixView<'_>,
+    x2: Option<MatrixView<'_>>,
     block_rows: usize,
 ) -> Result<(usize, usize)> {
     network.validate()?;
@@ -46,8 +46,8 @@ pub fn check_stream(
 pub fn stream_blocks(
     network: &Network,
     kind: Kind,
-    x1: &Matrix,
-    x2: Option<&Matrix>,
+    x1: MatrixView<'_>,
+    x2: Option<MatrixView<'_>>,
     block_rows: usize,
     mut before: impl FnMut(usize) -> Result<()>,
     mut put: impl FnMut(usize, usize, &Matrix) -> Result<()>,
@@ -60,14 +60,12 @@ pub fn stream_blocks(
         before(start)?;
         match x2 {
             Some(x2) => {
-                let rows: Vec<usize> = (start..end).collect();
-                let k = network.kernels(&x1.select_rows(&rows), Some(x2))?;
+                let k = network.kernels_view(x1.row_range(start, end), Some(x2))?;
                 put(start, 0, &k.take(kind))?;
             }
             None => {
-                let tail: Vec<usize> = (start..n).collect();
                 let k = network
-                    .kernels_upper_block(&x1.select_rows(&tail), end - start)?
+                    .kernels_upper_block(x1.row_range(start, n), end - start)?
                     .take(kind);
                 put(start, start, &k)?;
                 if end < n {
@@ -108,6 +106,7 @@ pub fn stream_to_npy_with(
     path: &std::path::Path,
     before: impl FnMut(usize) -> Result<()>,
 ) -> Result<(usize, usize)> {
+    let (x1, x2) = (x1.as_view(), x2.map(Matrix::as_view));
     let (rows, cols) = check_stream(network, x1, x2, block_rows)?;
     let mut writer = crate::data::io::NpyWriter::create(path, &[rows, cols])?;
     // With x2 the blocks come in row order, full width: appended without seeking.
