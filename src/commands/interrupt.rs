@@ -36,9 +36,11 @@ pub fn check(at: impl FnOnce() -> String) -> Result<()> {
 }
 
 /// Runs `f` on this thread while a helper thread polls `cancel` every 10 ms; once it fires,
-/// [`requested`] holds until `f` returns. Without a hook ([`Cancel::NEVER`]), just `f()`.
+/// [`requested`] holds until `f` returns. Without a hook ([`Cancel::NEVER`]), or with one that
+/// has already fired, just `f()`: `f` checks `cancel` itself before its first step, and no
+/// request is raised for other computations of the process.
 pub fn watch<T>(cancel: Cancel, f: impl FnOnce() -> T) -> T {
-    let Some(hook) = cancel.hook else {
+    let Some(hook) = cancel.hook.filter(|hook| !hook()) else {
         return f();
     };
     let done = AtomicBool::new(false);
