@@ -47,7 +47,9 @@ pub fn network(net: &Bound<'_, PyAny>, quadrature_degree: usize) -> PyResult<Req
     }
     // Layer dicts → JSON → TOML text: the NET.toml parser and its messages. numpy scalars
     // become Python numbers (`.item()`); a value that is neither names its layer.
-    let item = py.import("operator")?.call_method1("methodcaller", ("item",))?;
+    let item = py
+        .import("operator")?
+        .call_method1("methodcaller", ("item",))?;
     let kwargs = PyDict::new(py);
     kwargs.set_item("default", item)?;
     let json: String = py
@@ -65,8 +67,7 @@ pub fn network(net: &Bound<'_, PyAny>, quadrature_degree: usize) -> PyResult<Req
         .map_err(|e| Error::invalid("net", e.to_string()))
         .or_raise()?;
     let serde_json::Value::Array(layers) = value else {
-        return Err(Error::invalid("net", "expected a list of layer dicts"))
-            .or_raise_as(NET);
+        return Err(Error::invalid("net", "expected a list of layer dicts")).or_raise_as(NET);
     };
     let mut tables = Vec::with_capacity(layers.len());
     for (k, layer) in layers.into_iter().enumerate() {

@@ -212,8 +212,14 @@ pub fn kernel<'py>(
         Which::One(kind) => commands::kernel::run_view(&request, x1, x2, cancel).map(|k| {
             let other = Matrix::default();
             match kind {
-                Kind::Ntk => Kernels { ntk: k, nngp: other },
-                Kind::Nngp => Kernels { nngp: k, ntk: other },
+                Kind::Ntk => Kernels {
+                    ntk: k,
+                    nngp: other,
+                },
+                Kind::Nngp => Kernels {
+                    nngp: k,
+                    ntk: other,
+                },
             }
         }),
         Which::Both => commands::kernel::run_both_view(&request, x1, x2, cancel),

@@ -139,9 +139,7 @@ pub fn run_both_view(
     if request.block_rows >= rows {
         check_fits("the kernels", &[rows, cols, 2])?;
         cancel.check(|| "before the kernels".into())?;
-        return request
-            .network
-            .kernels_view(x.matrix, x2.map(|i| i.matrix));
+        return request.network.kernels_view(x.matrix, x2.map(|i| i.matrix));
     }
     let of = |kind| {
         let one = Request {

@@ -23,7 +23,11 @@ impl<'a> MatrixView<'a> {
         if rows.checked_mul(cols) != Some(data.len()) {
             return Err(Error::shape(
                 "matrix",
-                format!("{rows} × {cols} needs {} values, got {}", rows * cols, data.len()),
+                format!(
+                    "{rows} × {cols} needs {} values, got {}",
+                    rows.saturating_mul(cols),
+                    data.len()
+                ),
             ));
         }
         Ok(MatrixView { rows, cols, data })
@@ -88,7 +92,10 @@ mod tests {
         assert!(std::ptr::eq(v.data.as_ptr(), m.data.as_ptr()));
         assert_eq!((v.get(2, 1), v.row(1)), (21.0, &[10.0, 11.0][..]));
         let tail = v.row_range(1, 3);
-        assert_eq!(tail.to_matrix(), Matrix::from_fn(2, 2, |i, j| m.get(i + 1, j)));
+        assert_eq!(
+            tail.to_matrix(),
+            Matrix::from_fn(2, 2, |i, j| m.get(i + 1, j))
+        );
         assert!(std::ptr::eq(tail.data.as_ptr(), m.row(1).as_ptr()));
         assert_eq!(v.to_matrix(), m);
         assert!(MatrixView::new(2, 2, &m.data[..3]).is_err());
