@@ -21,3 +21,15 @@ def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys
     out = capsys.readouterr().out
     net, ntk = [float(v) for v in out.split("test loss: network ")[1].split("\n")[0].split(", NTK ")]
     assert abs(net - ntk) < 0.15 * ntk
+
+
+def test_the_readme_conv_example_runs_as_written(capsys):
+    readme = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+    text = readme.read_text()
+    start = text.index("```python\nfrom gradflow import stax")
+    code = text[start + len("```python\n") : text.index("```\n", start + 10)]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["nngp"].shape == namespace["ntk"].shape == (20, 20)
+    assert namespace["pred"].shape == (5,)
+    assert "agreement:" in capsys.readouterr().out

@@ -80,5 +80,5 @@ pub mod train;
 pub mod transport;
 
 pub use error::{Error, Result};
-pub use linalg::Matrix;
+pub use linalg::{Matrix, MatrixView};
 pub use rng::{Rng, Seed};

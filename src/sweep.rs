@@ -111,6 +111,10 @@ impl<'g, G: Sync> Sweep<'g, G> {
             .into_par_iter()
             .map(|c| {
                 let (index, replicate) = (c / reps, c % reps);
+                // A cancellation point per cell ([`crate::commands::interrupt`]).
+                crate::commands::interrupt::check(|| {
+                    format!("before sweep cell {index}, replicate {replicate}")
+                })?;
                 let value = &self.grid[index];
                 let cell = Cell {
                     index,

@@ -526,6 +526,29 @@ fn sigint_stops_a_long_training_run_with_130() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn sigint_stops_reproduce_in_the_middle_of_a_claim_with_130() {
+    let dir = scratch("sigint-reproduce");
+    // ntk-linear-rate takes tens of seconds even with --quick: the signal comes inside it.
+    interrupted_command(
+        &dir,
+        &[
+            "reproduce",
+            "--only",
+            "ntk-linear-rate",
+            "--quick",
+            "--quiet",
+            "--out",
+            "out",
+        ],
+    );
+    // No finished report: no summary, no page, no folder of the interrupted claim.
+    for left in ["summary.json", "index.html", "ntk-linear-rate"] {
+        assert!(!dir.join("out").join(left).exists(), "{left} was written");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Output into a pipe its reader has closed (`gradflow ot … --json | head -c 10`) ends the
 /// process quietly — by SIGPIPE, as `cat` or `grep` end — never with a panic (exit 101,
 /// "failed printing to stdout: Broken pipe", seen before the fix).

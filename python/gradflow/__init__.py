@@ -1,7 +1,7 @@
 """gradflow from Python: the optimization theory of deep learning on numpy arrays.
 
 Kernels (``kernel``), kernel gradient-flow predictions (``predict``), optimal transport
-(``gradflow.ot``), training runs from a spec (``run``), the claims (``reproduce``), Langevin
+(``gradflow.ot``), convolutional kernels (``net=``, built with ``gradflow.stax``), training runs from a spec (``run``), the claims (``reproduce``), Langevin
 diagnostics and spectra — the same library functions as the ``gradflow`` command line, with
 numpy arrays in (float64 or float32, any memory layout) and float64 arrays out (owned by numpy,
 no copy of the result). Every long call releases the GIL; ``threads=`` (or ``set_threads``)
@@ -12,7 +12,7 @@ fit, ``gradflow.NumericalError`` for results that cannot be trusted (a singular 
 unconverged Sinkhorn run), ``gradflow.DivergedError`` for a training run whose loss became NaN.
 """
 
-from . import ot
+from . import ot, stax
 from ._gradflow import (
     DivergedError,
     NumericalError,
@@ -48,4 +48,5 @@ __all__ = [
     "run",
     "set_threads",
     "split_rhat",
+    "stax",
 ]

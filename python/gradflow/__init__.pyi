@@ -1,4 +1,5 @@
 from . import ot as ot
+from . import stax as stax
 from ._gradflow import (
     DivergedError as DivergedError,
     NumericalError as NumericalError,

@@ -11,6 +11,9 @@ import numpy.typing as npt
 ArrayLike = npt.ArrayLike
 Array = npt.NDArray[np.float64]
 PathLike = Union[str, "os.PathLike[str]"]
+# A network for ``net=``: layer dicts (NET.toml's [[layer]] tables, see gradflow.stax), TOML
+# text, or the path of a NET.toml file.
+Net = Union[Sequence[Dict[str, Any]], str, "os.PathLike[str]"]
 
 __version__: str
 
@@ -22,7 +25,7 @@ def kernel(
     x1: ArrayLike,
     x2: Optional[ArrayLike] = None,
     *,
-    depth: int,
+    depth: Optional[int] = None,
     activation: str = "relu",
     w_std: float = 1.0,
     b_std: Optional[float] = None,
@@ -30,6 +33,7 @@ def kernel(
     width: int = 512,
     kind: Literal["ntk", "nngp"] = "ntk",
     quadrature_degree: int = 48,
+    net: Optional[Net] = None,
     threads: Optional[int] = None,
 ) -> Array: ...
 @overload
@@ -37,7 +41,7 @@ def kernel(
     x1: ArrayLike,
     x2: Optional[ArrayLike] = None,
     *,
-    depth: int,
+    depth: Optional[int] = None,
     activation: str = "relu",
     w_std: float = 1.0,
     b_std: Optional[float] = None,
@@ -45,6 +49,7 @@ def kernel(
     width: int = 512,
     kind: Literal["both"],
     quadrature_degree: int = 48,
+    net: Optional[Net] = None,
     threads: Optional[int] = None,
 ) -> Tuple[Array, Array]: ...
 def predict(
@@ -53,7 +58,7 @@ def predict(
     x_test: ArrayLike,
     t: Union[None, float, ArrayLike] = None,
     *,
-    depth: int,
+    depth: Optional[int] = None,
     activation: str = "relu",
     w_std: float = 1.0,
     b_std: Optional[float] = None,
@@ -68,6 +73,7 @@ def predict(
     f0_train: Optional[ArrayLike] = None,
     f0_test: Optional[ArrayLike] = None,
     return_train: bool = False,
+    net: Optional[Net] = None,
     threads: Optional[int] = None,
 ) -> Union[Array, Tuple[Array, Array]]: ...
 def run(
@@ -108,3 +114,4 @@ def set_threads(threads: Optional[int]) -> None: ...
 def get_threads() -> int: ...
 def _set_block_work(work: int) -> None: ...
 def _bench_kernel_rust(x1: ArrayLike, depth: int, number: int) -> float: ...
+def _input_copies() -> int: ...

@@ -2,12 +2,76 @@
 //! becomes the library's row-major [`Matrix`]; results go back as float64 arrays that own the
 //! Rust buffer (no copy of the result).
 
-use gradflow::Matrix;
+use gradflow::{Matrix, MatrixView};
 use numpy::ndarray::{Array2, Array3, ArrayView, IxDyn};
 use numpy::prelude::*;
-use numpy::{PyArray1, PyArray2, PyArray3, PyArrayDyn, PyUntypedArray};
+use numpy::{PyArray1, PyArray2, PyArray3, PyArrayDyn, PyReadonlyArray2, PyUntypedArray};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Array arguments that could have been read in place ([`borrowed`]) but were copied (another
+/// dtype, layout or a non-array): counted for the tests of the zero-copy path.
+static COPIES: AtomicUsize = AtomicUsize::new(0);
+
+/// `gradflow._gradflow._input_copies()`: how many array arguments that can be read in place
+/// (`kernel`'s x1, x2; `predict`'s x_train, x_test; `ot`'s M, x, y) were copied instead since
+/// the module was loaded (C-contiguous float64 arrays are not).
+#[pyfunction]
+pub fn _input_copies() -> usize {
+    COPIES.load(Ordering::Relaxed)
+}
+
+/// A 2-D argument: a C-contiguous float64 array read in place (its read-only borrow held for
+/// as long as this value lives, i.e. for the call), or any other array converted into a
+/// row-major matrix (one copy).
+pub enum Borrowed<'py> {
+    /// The caller's array, read in place.
+    InPlace(PyReadonlyArray2<'py, f64>),
+    /// A converted copy.
+    Copied(Matrix),
+}
+
+impl Borrowed<'_> {
+    /// The values as a row-major view (no copy).
+    pub fn view(&self) -> PyResult<MatrixView<'_>> {
+        match self {
+            Borrowed::InPlace(a) => {
+                let (rows, cols) = (a.shape()[0], a.shape()[1]);
+                let data = a
+                    .as_slice()
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                MatrixView::new(rows, cols, data).map_err(crate::errors::to_py)
+            }
+            Borrowed::Copied(m) => Ok(m.as_view()),
+        }
+    }
+}
+
+/// The 2-D array `obj` (n × d): read in place when it is a C-contiguous float64 array (no
+/// copy: the GIL may then be released while the library reads it, the read-only borrow held
+/// meanwhile), else converted as [`matrix`] converts. Entries are checked by the caller
+/// (`InputView::new`: finite). Errors name `name`.
+pub fn borrowed<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Borrowed<'py>> {
+    if let Ok(a) = obj.cast::<PyArray2<f64>>() {
+        if a.is_c_contiguous() {
+            if let Ok(r) = a.try_readonly() {
+                return Ok(Borrowed::InPlace(r));
+            }
+        }
+    }
+    COPIES.fetch_add(1, Ordering::Relaxed);
+    let d = dense(obj, name)?;
+    if d.shape.len() != 2 {
+        return Err(PyValueError::new_err(format!(
+            "{name}: expected a 2-D array (n × d), got shape {:?}",
+            d.shape
+        )));
+    }
+    Matrix::from_vec(d.shape[0], d.shape[1], d.data)
+        .map(Borrowed::Copied)
+        .map_err(crate::errors::to_py)
+}
 
 /// An input array's shape and its values in row-major (C) order, as f64.
 pub struct Dense {

@@ -1,10 +1,11 @@
 //! `gradflow.kernel` (infinite-width NNGP / NTK), `gradflow.predict` (kernel gradient flow),
 //! `gradflow.empirical_kernel` and `gradflow.monte_carlo_kernel`.
 
-use crate::convert::{matrix, matrix_or_column, stack, to_numpy2, values};
+use crate::conv;
+use crate::convert::{borrowed, matrix, matrix_or_column, stack, to_numpy2, values};
 use crate::errors::OrRaise;
 use crate::threads::{detach, run_cancellable};
-use gradflow::commands::{self, predict::Initial, Cancel, Input, Names};
+use gradflow::commands::{self, predict::Initial, Cancel, Input, InputView, Names};
 use gradflow::kernel::dynamics::{FlowSettings, Solver};
 use gradflow::kernel::{Kernels, Kind, Network};
 use gradflow::{Error, Matrix};
@@ -22,6 +23,24 @@ pub fn count(name: &str, v: i64) -> PyResult<usize> {
 
 /// `gradflow.kernel`'s names of the library's: its first input is `x1` (the CLI's `--x`).
 const KERNEL: Names = &[("x has", "x1 has"), ("--x", "x1"), ("--x2", "x2")];
+
+/// `gradflow.predict`'s names of the CLI's flags and the library's fields (its keyword
+/// arguments): the advice of a singular kernel names `diag_reg` once, not the flag beside it.
+const PREDICT: Names = &[
+    ("diag_reg, --diag-reg", "diag_reg"),
+    ("--diag-reg", "diag_reg"),
+    ("--diag-reg-absolute", "diag_reg_absolute"),
+    ("--learning-rate", "learning_rate"),
+    ("--time", "t"),
+    ("time", "t"),
+    ("--solver", "solver"),
+    ("--f0-train", "f0_train"),
+    ("--f0-test", "f0_test"),
+    ("--x-train", "x_train"),
+    ("--x-test", "x_test"),
+    ("--y-train", "y_train"),
+    ("--kind", "kind"),
+];
 
 /// Which kernels a call returns: one of them, or both (NNGP, NTK).
 #[derive(Clone, Copy, PartialEq)]
@@ -43,7 +62,7 @@ fn which(kind: &str) -> PyResult<Which> {
 /// The architecture arguments shared by `kernel` and `predict` (`--depth`, `--activation`,
 /// … of the CLI), as given.
 struct Architecture<'a> {
-    depth: i64,
+    depth: Option<i64>,
     activation: &'a str,
     w_std: f64,
     b_std: Option<f64>,
@@ -56,8 +75,12 @@ struct Architecture<'a> {
 impl Architecture<'_> {
     /// The network (checked by the library, [`Network::validate`]) and which kernels.
     fn parse(&self) -> PyResult<(Network, Which)> {
+        let depth = self
+            .depth
+            .ok_or_else(|| Error::invalid("depth", "required (or net=[...] layers)"))
+            .or_raise()?;
         let network = Network {
-            depth: count("depth", self.depth)?,
+            depth: count("depth", depth)?,
             activation: self
                 .activation
                 .parse()
@@ -100,18 +123,39 @@ impl Architecture<'_> {
 /// erf(a, b, c), sigmoid_like, tanh, sigmoid, softplus, gelu, quadratic, monomial(k),
 /// identity; ``parameterization`` "ntk" or "standard" (``width`` enters only the latter's
 /// NTK); ``threads`` the worker threads (default: ``gradflow.set_threads`` or all cores).
-/// Inputs: float64 or float32 arrays of any memory layout. The GIL is released during the
-/// computation. Raises ValueError (bad arguments, NaN inputs), MemoryError (an output that
-/// cannot fit in memory).
+/// Inputs: float64 or float32 arrays of any memory layout; C-contiguous float64 arrays are
+/// read in place (no copy, held read-only for the call), others converted once. The GIL is
+/// released during the computation. Raises ValueError (bad arguments, NaN inputs),
+/// MemoryError (an output that cannot fit in memory).
+///
+/// **Convolutional networks** (``net=`` instead of ``depth``): a list of layer dicts — the
+/// ``[[layer]]`` tables of the CLI's NET.toml, neural-tangents' argument names, e.g.
+/// ``{"kind": "conv", "filter_shape": [3, 3], "padding": "SAME", "w_std": 1.4, "b_std": 0.1}``,
+/// ``{"kind": "relu"}``, ``{"kind": "avg_pool", "window_shape": [2, 2]}``,
+/// ``{"kind": "global_avg_pool"}``, ``{"kind": "flatten"}``, ``{"kind": "dense"}`` (see
+/// ``gradflow.stax`` for a builder) — or TOML text, or the path of a NET.toml file; inputs
+/// NHWC ``(n, H, W, C)``, ``(n, L, C)`` or ``(n, d)``. Each conv layer maps the
+/// position-by-position covariance Σ ↦ σ_w² 𝒜(Σ) + σ_b² with 𝒜 the filter-window mean (the
+/// same offset on both positions), Θ ↦ Σ′ + σ_w² 𝒜(Θ); pooling averages positions, flatten
+/// averages the same-position covariances (the layer maps of ``gradflow kernel --net``).
+/// A bad layer raises ValueError naming ``layer[k].key``. neural-tangents equivalent::
+///
+///     _, _, kernel_fn = stax.serial(stax.Conv(64, (3, 3), padding="SAME"), stax.Relu(),
+///                                   stax.GlobalAvgPool(), stax.Dense(1))
+///     kernel_fn(x1, x2, "ntk")   # gradflow.kernel(x1, x2, net=gradflow.stax.serial(...))
+///
+/// With ``net`` the call is one library call (no Ctrl-C until it returns; the GIL is
+/// released).
 #[pyfunction]
-#[pyo3(signature = (x1, x2=None, *, depth, activation="relu", w_std=1.0, b_std=None,
-    parameterization="ntk", width=512, kind="ntk", quadrature_degree=48, threads=None))]
+#[pyo3(signature = (x1, x2=None, *, depth=None, activation="relu", w_std=1.0, b_std=None,
+    parameterization="ntk", width=512, kind="ntk", quadrature_degree=48, net=None,
+    threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn kernel<'py>(
     py: Python<'py>,
     x1: &Bound<'py, PyAny>,
     x2: Option<&Bound<'py, PyAny>>,
-    depth: i64,
+    depth: Option<i64>,
     activation: &str,
     w_std: f64,
     b_std: Option<f64>,
@@ -119,8 +163,18 @@ pub fn kernel<'py>(
     width: i64,
     kind: &str,
     quadrature_degree: i64,
+    net: Option<&Bound<'py, PyAny>>,
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(net) = net {
+        not_with_net(depth, b_std)?;
+        let request = conv::network(net, count("quadrature_degree", quadrature_degree)?)?;
+        let which = which(kind)?;
+        let x1 = conv::images(x1, "x1")?;
+        let x2 = x2.map(|x| conv::images(x, "x2")).transpose()?;
+        let k = conv::kernels(py, request, x1, x2, threads)?;
+        return kernels_out(py, which, k);
+    }
     let (network, which) = Architecture {
         depth,
         activation,
@@ -132,9 +186,12 @@ pub fn kernel<'py>(
         kind,
     }
     .parse()?;
-    let x1 = Input::new("x1", matrix(x1, "x1")?).or_raise()?;
-    let x2 = match x2 {
-        Some(x) => Some(Input::new("x2", matrix(x, "x2")?).or_raise()?),
+    // C-contiguous float64 inputs are read in place (held read-only for the call).
+    let b1 = borrowed(x1, "x1")?;
+    let b2 = x2.map(|x| borrowed(x, "x2")).transpose()?;
+    let x1 = InputView::new("x1", b1.view()?).or_raise()?;
+    let x2 = match &b2 {
+        Some(b) => Some(InputView::new("x2", b.view()?).or_raise()?),
         None => None,
     };
     let (n, m) = (
@@ -142,26 +199,52 @@ pub fn kernel<'py>(
         x2.as_ref().map_or(x1.matrix.rows, |x| x.matrix.rows),
     );
     let request = commands::kernel::Request {
-        network,
         kind: match which {
             Which::One(k) => k,
             Which::Both => Kind::Ntk,
         },
-        block_rows: block_rows(m, request_depth(depth)),
+        block_rows: block_rows(m, network.depth),
+        network,
     };
+    let long = is_long(n, m, request.network.depth);
     let compute = move |cancel: Cancel<'_>| match which {
-        Which::One(_) => {
-            commands::kernel::run(&request, &x1, x2.as_ref(), cancel).map(|k| Kernels {
-                ntk: k,
-                nngp: Matrix::default(),
-            })
-        }
-        Which::Both => commands::kernel::run_both(&request, &x1, x2.as_ref(), cancel),
+        // The one kernel in its slot of the pair (the other empty).
+        Which::One(kind) => commands::kernel::run_view(&request, x1, x2, cancel).map(|k| {
+            let other = Matrix::default();
+            match kind {
+                Kind::Ntk => Kernels {
+                    ntk: k,
+                    nngp: other,
+                },
+                Kind::Nngp => Kernels {
+                    nngp: k,
+                    ntk: other,
+                },
+            }
+        }),
+        Which::Both => commands::kernel::run_both_view(&request, x1, x2, cancel),
     };
-    let long = is_long(n, m, request_depth(depth));
     let k = run_cancellable(py, threads, long, KERNEL, compute)?;
+    kernels_out(py, which, k)
+}
+
+/// The dense-only arguments `net` replaces: an error naming the first one given.
+fn not_with_net(depth: Option<i64>, b_std: Option<f64>) -> PyResult<()> {
+    let given = [("depth", depth.is_some()), ("b_std", b_std.is_some())];
+    match given.iter().find(|(_, set)| *set) {
+        Some((name, _)) => Err(Error::invalid(
+            *name,
+            "not with net (the layers give the architecture: w_std, b_std per layer)",
+        ))
+        .or_raise(),
+        None => Ok(()),
+    }
+}
+
+/// The requested kernel as an array, or the pair (nngp, ntk) for "both".
+fn kernels_out(py: Python<'_>, which: Which, k: Kernels) -> PyResult<Bound<'_, PyAny>> {
     match which {
-        Which::One(_) => Ok(to_numpy2(py, k.ntk)?.into_any()),
+        Which::One(kind) => Ok(to_numpy2(py, k.take(kind))?.into_any()),
         Which::Both => {
             let pair = (to_numpy2(py, k.nngp)?, to_numpy2(py, k.ntk)?);
             Ok(PyTuple::new(py, [pair.0.into_any(), pair.1.into_any()])?.into_any())
@@ -181,10 +264,6 @@ const LONG_WORK: usize = 1 << 22;
 #[pyfunction]
 pub fn _set_block_work(work: usize) {
     BLOCK_WORK.store(work.max(1), Ordering::Relaxed);
-}
-
-fn request_depth(depth: i64) -> usize {
-    usize::try_from(depth).unwrap_or(1).max(1)
 }
 
 /// Rows per block for kernels of `m` columns through `depth` layers.
@@ -228,12 +307,16 @@ fn times(t: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, bool)> {
 ///                                                  diag_reg=diag_reg)
 ///     predict_fn(t, fx_train_0, fx_test_0, k_test_train)
 ///
-/// The same computation as ``gradflow predict``; the GIL is released.
+/// ``net=`` (instead of ``depth`` and the architecture arguments) trains the convolutional
+/// network of ``gradflow.kernel``'s ``net``, on inputs ``(n, H, W, C)`` or ``(n, L, C)``.
+///
+/// The same computation as ``gradflow predict`` (``--net``); the GIL is released. Errors name
+/// the arguments (``diag_reg``, ``learning_rate``, ``t``, …).
 #[pyfunction]
-#[pyo3(signature = (x_train, y_train, x_test, t=None, *, depth, activation="relu", w_std=1.0,
-    b_std=None, parameterization="ntk", width=512, kind="ntk", quadrature_degree=48,
+#[pyo3(signature = (x_train, y_train, x_test, t=None, *, depth=None, activation="relu",
+    w_std=1.0, b_std=None, parameterization="ntk", width=512, kind="ntk", quadrature_degree=48,
     learning_rate=1.0, diag_reg=0.0, diag_reg_absolute=false, solver="auto", f0_train=None,
-    f0_test=None, return_train=false, threads=None))]
+    f0_test=None, return_train=false, net=None, threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn predict<'py>(
     py: Python<'py>,
@@ -241,7 +324,7 @@ pub fn predict<'py>(
     y_train: &Bound<'py, PyAny>,
     x_test: &Bound<'py, PyAny>,
     t: Option<&Bound<'py, PyAny>>,
-    depth: i64,
+    depth: Option<i64>,
     activation: &str,
     w_std: f64,
     b_std: Option<f64>,
@@ -256,26 +339,14 @@ pub fn predict<'py>(
     f0_train: Option<&Bound<'py, PyAny>>,
     f0_test: Option<&Bound<'py, PyAny>>,
     return_train: bool,
+    net: Option<&Bound<'py, PyAny>>,
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (network, which) = Architecture {
-        depth,
-        activation,
-        w_std,
-        b_std,
-        parameterization,
-        width,
-        quadrature_degree,
-        kind,
-    }
-    .parse()?;
-    let kind = match which {
-        Which::One(k) => k,
-        Which::Both => {
-            return Err(PyValueError::new_err(
-                "invalid kind: predict needs one kernel, \"ntk\" or \"nngp\"",
-            ))
-        }
+    let one_kind = |which| match which {
+        Which::One(k) => Ok(k),
+        Which::Both => Err(PyValueError::new_err(
+            "invalid kind: predict needs one kernel, \"ntk\" or \"nngp\"",
+        )),
     };
     let (times, scalar) = match t {
         Some(t) => times(t)?,
@@ -285,22 +356,14 @@ pub fn predict<'py>(
         .parse()
         .map_err(|m: String| Error::invalid("solver", m))
         .or_raise()?;
-    let request = commands::predict::Request {
-        network,
-        kind,
-        times,
-        flow: FlowSettings {
-            learning_rate,
-            diag_reg,
-            diag_reg_absolute,
-            solver,
-        },
+    let flow = FlowSettings {
+        learning_rate,
+        diag_reg,
+        diag_reg_absolute,
+        solver,
     };
-    request.validate().or_raise()?;
-    let xtr = Input::new("x_train", matrix(x_train, "x_train")?).or_raise()?;
     let (ytr, vector_targets) = matrix_or_column(y_train, "y_train")?;
     let ytr = Input::new("y_train", ytr).or_raise()?;
-    let xte = Input::new("x_test", matrix(x_test, "x_test")?).or_raise()?;
     let f0 = match (f0_train, f0_test) {
         (Some(a), Some(b)) => Some((
             Input::new("f0_train", matrix_or_column(a, "f0_train")?.0).or_raise()?,
@@ -313,13 +376,58 @@ pub fn predict<'py>(
             ))
         }
     };
-    let (n, m) = (xtr.matrix.rows, xte.matrix.rows);
-    let long = is_long(n, n + m, request.network.depth);
-    let compute = move |cancel: Cancel<'_>| {
-        let initial = f0.as_ref().map(|(train, test)| Initial { train, test });
-        commands::predict::run(&request, &xtr, &ytr, &xte, initial, cancel)
+    let pred = match net {
+        Some(net) => {
+            not_with_net(depth, b_std)?;
+            let request = conv::network(net, count("quadrature_degree", quadrature_degree)?)?;
+            let kind = one_kind(which(kind)?)?;
+            // The checks of the times and the flow settings, as without a network.
+            commands::predict::Request {
+                times: times.clone(),
+                flow: flow.clone(),
+                ..Default::default()
+            }
+            .validate()
+            .or_raise_as(PREDICT)?;
+            let inputs = (
+                conv::images(x_train, "x_train")?,
+                ytr,
+                conv::images(x_test, "x_test")?,
+            );
+            conv::predict(py, request, kind, inputs, f0, times, flow, threads)?
+        }
+        None => {
+            let (network, which) = Architecture {
+                depth,
+                activation,
+                w_std,
+                b_std,
+                parameterization,
+                width,
+                quadrature_degree,
+                kind,
+            }
+            .parse()?;
+            let request = commands::predict::Request {
+                network,
+                kind: one_kind(which)?,
+                times,
+                flow,
+            };
+            request.validate().or_raise_as(PREDICT)?;
+            // C-contiguous float64 inputs are read in place (held read-only for the call).
+            let (btr, bte) = (borrowed(x_train, "x_train")?, borrowed(x_test, "x_test")?);
+            let xtr = InputView::new("x_train", btr.view()?).or_raise()?;
+            let xte = InputView::new("x_test", bte.view()?).or_raise()?;
+            let (n, m) = (xtr.matrix.rows, xte.matrix.rows);
+            let long = is_long(n, n + m, request.network.depth);
+            let compute = move |cancel: Cancel<'_>| {
+                let initial = f0.as_ref().map(|(train, test)| Initial { train, test });
+                commands::predict::run_view(&request, xtr, &ytr, xte, initial, cancel)
+            };
+            run_cancellable(py, threads, long, PREDICT, compute)?
+        }
     };
-    let pred = run_cancellable(py, threads, long, &[], compute)?;
     let shape = |ms: Vec<Matrix>| -> PyResult<Bound<'py, PyAny>> {
         let out: Bound<'py, PyAny> = if scalar {
             let m = ms

@@ -8,10 +8,13 @@
 //! * [`convert`] — numpy ↔ matrices; [`errors`] — gradflow errors → Python exceptions;
 //!   [`threads`] — GIL release, the `threads=` pools and Ctrl-C (the library's cancellation
 //!   hook, polled between the blocks of kernels, the stages of predict, the iterations of the
-//!   transport solvers, the steps of training and the claims of reproduce).
-//! * [`kernel`] — `kernel`, `predict`; [`ot`] — `gradflow.ot`; [`run`] — `run`, `reproduce`;
-//!   [`diagnostics`] — ESS, R̂, Gibbs distances, spectra.
+//!   transport solvers, the steps of training, and the sweep cells and training steps inside
+//!   the claims of reproduce).
+//! * [`kernel`] — `kernel`, `predict`; [`conv`] — their `net=` (convolutional networks);
+//!   [`ot`] — `gradflow.ot`; [`run`] — `run`, `reproduce`; [`diagnostics`] — ESS, R̂, Gibbs
+//!   distances, spectra.
 
+mod conv;
 mod convert;
 mod diagnostics;
 mod errors;
@@ -48,6 +51,7 @@ fn _gradflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(threads::get_threads, m)?)?;
     m.add_function(wrap_pyfunction!(kernel::_set_block_work, m)?)?;
     m.add_function(wrap_pyfunction!(kernel::_bench_kernel_rust, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::_input_copies, m)?)?;
     let ot = PyModule::new(py, "ot")?;
     ot.add_function(wrap_pyfunction!(ot::exact, &ot)?)?;
     ot.add_function(wrap_pyfunction!(ot::entropic, &ot)?)?;

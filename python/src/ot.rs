@@ -4,11 +4,11 @@
 //! functions (`emd`, `emd2`, `sinkhorn`, `sinkhorn2`, …) are in `gradflow/ot.py`: each picks
 //! the parts of a primitive's result that POT's function of that name returns.
 
-use crate::convert::{matrix, to_numpy1, to_numpy2, values};
+use crate::convert::{borrowed, to_numpy1, to_numpy2, values, Borrowed};
 use crate::errors::{NumericalError, OrRaise};
 use crate::kernel::count;
 use crate::threads::run_cancellable;
-use gradflow::commands::{self, ot::CostsOutput, Names};
+use gradflow::commands::{self, ot::CostsOutput, InputView, Names};
 use gradflow::transport::{cost_matrix, GroundCost, Measure, Method, Report, Settings, Solution};
 use gradflow::{Error, Matrix};
 use pyo3::exceptions::PyValueError;
@@ -66,28 +66,36 @@ const ONE_D: Names = &[
 /// The (a, b, M or x/y) arguments of the POT-style functions, converted: the weights
 /// (`None` or empty: uniform 1/n, POT's convention) and the n × m cost matrix — `M` as given,
 /// or C_ij = ‖x_i − y_j‖^p between the rows of `x` and `y` (the ground cost of `gradflow ot`).
-struct Problem {
+struct Problem<'py> {
     a: Vec<f64>,
     b: Vec<f64>,
-    c: Matrix,
+    /// `M` read in place (C-contiguous float64) or converted, or the costs of the points.
+    c: Borrowed<'py>,
 }
 
-impl Problem {
+impl<'py> Problem<'py> {
     #[allow(non_snake_case)]
     fn new(
-        a: Option<&Bound<'_, PyAny>>,
-        b: Option<&Bound<'_, PyAny>>,
-        M: Option<&Bound<'_, PyAny>>,
-        x: Option<&Bound<'_, PyAny>>,
-        y: Option<&Bound<'_, PyAny>>,
+        a: Option<&Bound<'py, PyAny>>,
+        b: Option<&Bound<'py, PyAny>>,
+        M: Option<&Bound<'py, PyAny>>,
+        x: Option<&Bound<'py, PyAny>>,
+        y: Option<&Bound<'py, PyAny>>,
         p: f64,
-    ) -> PyResult<Problem> {
+    ) -> PyResult<Problem<'py>> {
         let c = match (M, x, y) {
-            (Some(m), None, None) => matrix(m, "M")?,
+            (Some(m), None, None) => {
+                let m = borrowed(m, "M")?;
+                InputView::new("M", m.view()?).or_raise()?;
+                m
+            }
             (None, Some(x), Some(y)) => {
-                let (x, y) = (matrix(x, "x")?, matrix(y, "y")?);
+                // C-contiguous float64 points are read in place.
+                let (bx, by) = (borrowed(x, "x")?, borrowed(y, "y")?);
+                let x = InputView::new("x", bx.view()?).or_raise()?;
+                let y = InputView::new("y", by.view()?).or_raise()?;
                 let ground = GroundCost::for_order(p).or_raise()?;
-                cost_matrix(&x, &y, ground).or_raise()?
+                Borrowed::Copied(cost_matrix(x.matrix, y.matrix, ground).or_raise()?)
             }
             _ => {
                 return Err(PyValueError::new_err(
@@ -107,8 +115,8 @@ impl Problem {
             })
         };
         Ok(Problem {
-            a: weights(a, "a", c.rows)?,
-            b: weights(b, "b", c.cols)?,
+            a: weights(a, "a", c.view()?.rows)?,
+            b: weights(b, "b", c.view()?.cols)?,
             c,
         })
     }
@@ -123,9 +131,11 @@ impl Problem {
         threads: Option<i64>,
         names: Names,
     ) -> PyResult<CostsOutput> {
-        let long = self.c.data.len() > LONG_COSTS;
+        let c = self.c.view()?;
+        let (a, b) = (&self.a, &self.b);
+        let long = c.data.len() > LONG_COSTS;
         let out = run_cancellable(py, threads, long, names, move |cancel| {
-            commands::ot::run_costs(&settings, &self.a, &self.b, &self.c, cancel)
+            commands::ot::run_costs(&settings, a, b, c, cancel)
         })?;
         match out.failure {
             Some(message) => Err(NumericalError::new_err(commands::renamed(&message, names))),

@@ -143,7 +143,9 @@ pub fn run<'py>(
 /// checks, verdicts and controls) as a dict; with several ``seeds`` (e.g. "0-4" or [0, 3])
 /// the table over seeds (``seeds.json``). ``only``: claim ids (see ``gradflow list``);
 /// ``quick``: the quick setting; outputs (CSV, figures, index.html) go to ``out``. The GIL is
-/// released; Ctrl-C stops the run before the next claim (a claim runs to its end). Whether
+/// released; Ctrl-C stops the run within a second, inside the running claim (its sweep cells
+/// and training steps are cancellation points): KeyboardInterrupt, the folders of the claims
+/// already finished kept, neither the interrupted claim's folder nor a summary written. Whether
 /// every check passed is ``all(c["passed"] for c in summary["claims"])`` (the CLI's exit
 /// code 0 or 1).
 #[pyfunction]

@@ -166,3 +166,111 @@ def test_ctrl_c_interrupts_transport_and_training_within_a_second(rng, call):
         assert latency < 1.0, latency
     finally:
         timer.cancel()
+
+
+def test_ctrl_c_interrupts_reproduce_inside_a_claim_within_a_second(tmp_path):
+    # ntk-linear-rate takes tens of seconds with quick=True: the signal comes in the middle of
+    # the claim (its sweeps and training loops), not between two claims.
+    out = tmp_path / "out"
+    timer, sent = _interrupt_after(1.5)
+    try:
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            gradflow.reproduce(["ntk-linear-rate"], quick=True, out=str(out))
+        assert sent, f"reproduce returned after {time.perf_counter() - start:.1f} s"
+        latency = time.perf_counter() - sent[0]
+        assert latency < 1.0, latency
+    finally:
+        timer.cancel()
+    # No finished report: no summary, no page, no folder of the interrupted claim.
+    left = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    for name in ["summary.json", "index.html", "ntk-linear-rate"]:
+        assert name not in left, left
+    # The process-wide request ended with the call: later calls run.
+    assert gradflow.kernel(np.ones((3, 2)), depth=1).shape == (3, 3)
+
+
+def test_c_order_float64_inputs_are_read_in_place_not_copied(rng):
+    """kernel's x1, x2, predict's x_train, x_test and ot's x, y: a C-contiguous float64 array
+    is read in place (the copy counter does not move); any other dtype or layout is converted
+    (one copy each) — and the results are bit-identical either way."""
+    copies = gradflow._gradflow._input_copies
+    x, x2 = rng.normal(size=(40, 6)), rng.normal(size=(25, 6))
+    y = rng.normal(size=40)
+    variants = {
+        "fortran": lambda a: np.asfortranarray(a),
+        "float32": lambda a: a.astype(np.float32),
+        "strided": lambda a: np.repeat(a, 2, axis=1)[:, ::2],
+        "read-only": None,
+    }
+    before = copies()
+    k = gradflow.kernel(x, x2, depth=2)
+    both = gradflow.kernel(x, depth=2, kind="both")
+    p = gradflow.predict(x, y, x2, [1.0, np.inf], depth=2, diag_reg=1e-9)
+    w = gradflow.ot.emd2(x=x, y=x2)
+    assert copies() == before, "C-order float64 inputs were copied"
+    for name, change in variants.items():
+        if change is None:
+            a, b = x.copy(), x2.copy()
+            a.flags.writeable = b.flags.writeable = False
+            expected_copies = 0
+            same = (x, x2)
+        else:
+            a, b = change(x), change(x2)
+            expected_copies = 1
+            # The values the library reads: float32 rounded once, exactly widened.
+            same = (np.ascontiguousarray(a, dtype=np.float64),
+                    np.ascontiguousarray(b, dtype=np.float64))
+        before = copies()
+        got = gradflow.kernel(a, x2, depth=2)
+        assert copies() == before + expected_copies, name
+        want = k if same[0] is x else gradflow.kernel(same[0], x2, depth=2)
+        assert np.array_equal(got, want), name
+        before = copies()
+        got = gradflow.predict(a, y, b, [1.0, np.inf], depth=2, diag_reg=1e-9)
+        assert copies() == before + 2 * expected_copies, name
+        want = p if same[0] is x else gradflow.predict(*same[:1], y, same[1], [1.0, np.inf],
+                                                        depth=2, diag_reg=1e-9)
+        assert np.array_equal(got, want), name
+        before = copies()
+        got = gradflow.ot.emd2(x=a, y=b)
+        assert copies() == before + 2 * expected_copies, name
+        want = w if same[0] is x else gradflow.ot.emd2(x=same[0], y=same[1])
+        assert got == want, name
+    # ot's cost matrix M.
+    m = rng.random(size=(40, 25))
+    before = copies()
+    w_m = gradflow.ot.emd2(None, None, m)
+    s_m = gradflow.ot.sinkhorn2(None, None, m, 0.1)
+    assert copies() == before
+    for changed in [np.asfortranarray(m), m.astype(np.float32), np.repeat(m, 2, axis=1)[:, ::2]]:
+        same = np.ascontiguousarray(changed, dtype=np.float64)
+        before = copies()
+        got = gradflow.ot.emd2(None, None, changed), gradflow.ot.sinkhorn2(None, None, changed, 0.1)
+        assert copies() == before + 2
+        assert got == (gradflow.ot.emd2(None, None, same), gradflow.ot.sinkhorn2(None, None, same, 0.1))
+    assert gradflow.ot.emd2(None, None, np.asfortranarray(m)) == w_m
+    assert gradflow.ot.sinkhorn2(None, None, np.asfortranarray(m), 0.1) == s_m
+    # The pair is the two single kernels, bit for bit.
+    assert np.array_equal(both[1], gradflow.kernel(x, depth=2))
+    assert np.array_equal(both[0], gradflow.kernel(x, depth=2, kind="nngp"))
+    # A list is converted (a copy), with the same result.
+    before = copies()
+    assert np.array_equal(gradflow.kernel(x.tolist(), x2, depth=2), k)
+    assert copies() == before + 1
+
+
+def test_blocked_kernels_of_borrowed_inputs_are_the_in_memory_bits(rng):
+    # The blocked path reads row ranges of the caller's array in place.
+    x, x2 = rng.normal(size=(50, 4)), rng.normal(size=(30, 4))
+    whole = gradflow.kernel(x, depth=2), gradflow.kernel(x, x2, depth=2)
+    gradflow._gradflow._set_block_work(7 * 50 * 2)  # 7 rows per block
+    try:
+        blocked = gradflow.kernel(x, depth=2), gradflow.kernel(x, x2, depth=2)
+        fortran = gradflow.kernel(np.asfortranarray(x), depth=2)
+    finally:
+        gradflow._gradflow._set_block_work(1 << 27)
+    for a, b in zip(whole, blocked):
+        assert np.allclose(a, b, rtol=1e-14, atol=0)
+    assert np.array_equal(blocked[0], fortran)
+    assert np.array_equal(blocked[0], blocked[0].T)

@@ -55,9 +55,9 @@ def test_bad_settings_carry_the_library_message():
         gradflow.kernel(x, depth=1, activation="swish")
     with pytest.raises(ValueError, match="invalid kind"):
         gradflow.kernel(x, depth=1, kind="ntk2")
-    with pytest.raises(ValueError, match="invalid time: expected t ≥ 0 or inf, got -1"):
+    with pytest.raises(ValueError, match="invalid t: expected t ≥ 0 or inf, got -1"):
         gradflow.predict(x, np.ones(3), x, -1.0, depth=1)
-    with pytest.raises(ValueError, match="invalid time"):
+    with pytest.raises(ValueError, match="invalid t:"):
         gradflow.predict(x, np.ones(3), x, [1.0, np.nan], depth=1)
     with pytest.raises(ValueError, match="invalid learning_rate"):
         gradflow.predict(x, np.ones(3), x, depth=1, learning_rate=0.0)

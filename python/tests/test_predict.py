@@ -66,7 +66,29 @@ def test_singular_kernels_raise_numerical_error(rng):
     x = rng.normal(size=(10, 3))
     x = np.vstack([x, x])  # repeated inputs: Θ is singular
     y = rng.normal(size=20)
-    with pytest.raises(gradflow.NumericalError, match="singular"):
+    with pytest.raises(gradflow.NumericalError, match="singular") as info:
         gradflow.predict(x, y, x[:3], **NET)
+    # The advice names the keyword argument, not the CLI's flag.
+    message = str(info.value)
+    assert "diag_reg" in message and "--" not in message, message
     # The advice works: a diagonal regularisation.
     gradflow.predict(x, y, x[:3], diag_reg=1e-6, **NET)
+
+
+def test_errors_name_the_keyword_arguments_not_the_cli_flags(rng):
+    x = rng.normal(size=(6, 3))
+    y = rng.normal(size=6)
+    for kwargs, name in [
+        (dict(learning_rate=0.0), "learning_rate"),
+        (dict(diag_reg=-1.0), "diag_reg"),
+        (dict(t=-1.0), "t"),
+        (dict(t=[1.0, np.nan]), "t"),
+        (dict(solver="lu"), "solver"),
+        (dict(kind="both"), "kind"),
+    ]:
+        t = kwargs.pop("t", None)
+        with pytest.raises(ValueError) as info:
+            gradflow.predict(x, y, x[:2], t, depth=1, **kwargs)
+        message = str(info.value)
+        assert message.startswith(f"invalid {name}:"), message
+        assert "--" not in message, message

@@ -332,10 +332,18 @@ pub fn finish(options: &Options, reports: &[Report]) -> Result<()> {
     Ok(())
 }
 
-/// [`reproduce`], polling `cancel` before every claim of every seed: once it fires it stops
-/// with [`Error::Interrupted`] (the folders of the claims already run stay; no summary of the
-/// interrupted seed is written).
+/// [`reproduce`], polling `cancel` before every claim of every seed and, through
+/// [`crate::commands::interrupt::watch`], inside the claims (every sweep cell, every training
+/// step): once it fires it stops with [`Error::Interrupted`] within a fraction of a second (the
+/// folders of the claims already finished stay; the interrupted claim's folder and the summary
+/// of the interrupted seed are not written).
 pub fn reproduce_with(options: &Options, cancel: Cancel) -> Result<Vec<Report>> {
+    // The claims' own loops (sweep cells, training steps) are handed no hook: `watch` makes
+    // them honour this one too, so that a running claim stops within a fraction of a second.
+    crate::commands::interrupt::watch(cancel, || reproduce_watched(options, cancel))
+}
+
+fn reproduce_watched(options: &Options, cancel: Cancel) -> Result<Vec<Report>> {
     options.validate()?;
     std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
     let selected = selected(options);
@@ -351,6 +359,8 @@ pub fn reproduce_with(options: &Options, cancel: Cancel) -> Result<Vec<Report>> 
             cancel.check(|| format!("before claim {label}"))?;
             progress.start(step, &label);
             let mut result = run_claim(claim.as_ref(), options.quick, seed);
+            // Interrupted inside the claim: its result is not a finding (nor written).
+            cancel.check(|| format!("in claim {label}"))?;
             write_claim(&out, &mut result)?;
             progress.finish(step, &label, result.passed(), result.seconds);
             results.push(result);

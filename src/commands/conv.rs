@@ -7,7 +7,7 @@ use crate::distributed::Communicator;
 use crate::error::{Error, Result};
 use crate::kernel::conv::{ConvNet, Images};
 use crate::kernel::dynamics::{self, FlowSettings, Predictions};
-use crate::kernel::Kind;
+use crate::kernel::{Kernels, Kind};
 use crate::linalg::{check_fits, Matrix};
 use std::path::{Path, PathBuf};
 
@@ -44,12 +44,17 @@ impl Request {
 
     /// K(x, x2) (K(x, x) without `x2`) in memory.
     pub fn kernel(&self, x: &Images, x2: Option<&Images>) -> Result<Matrix> {
+        Ok(self.kernels(x, x2)?.take(self.kind))
+    }
+
+    /// Both kernels, NNGP and NTK (`kind` ignored), of one computation in memory.
+    pub fn kernels(&self, x: &Images, x2: Option<&Images>) -> Result<Kernels> {
         self.check(x)?;
         check_fits(
             "the kernels (NNGP and NTK)",
             &[2, x.n, x2.map_or(x.n, |x| x.n)],
         )?;
-        Ok(self.net.kernels(x, x2)?.take(self.kind))
+        self.net.kernels(x, x2)
     }
 }
 

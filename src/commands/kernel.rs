@@ -1,7 +1,7 @@
 //! `gradflow kernel`: the infinite-width NTK or NNGP kernel of a fully connected network
 //! between two input sets (the layer recursion of [`crate::kernel::analytic`]).
 
-use super::{Cancel, Input};
+use super::{Cancel, Input, InputView};
 use crate::distributed::Communicator;
 use crate::error::Result;
 use crate::kernel::analytic::{check_stream, stream_blocks, Network};
@@ -55,14 +55,19 @@ impl Request {
     /// kernel's shape (n, m). Shared by every route that writes the kernel
     /// ([`save`], [`crate::distributed::npy::save`]).
     pub(crate) fn prepare(&self, x: &Input, x2: Option<&Input>) -> Result<(usize, usize)> {
+        self.prepare_view(x.view(), x2.map(Input::view))
+    }
+
+    /// [`Request::prepare`] of borrowed inputs.
+    fn prepare_view(&self, x: InputView, x2: Option<InputView>) -> Result<(usize, usize)> {
         self.validate()?;
         for input in std::iter::once(x).chain(x2) {
-            self.network.check_inputs(&input.name, &input.matrix)?;
+            self.network.check_inputs(input.name, input.matrix)?;
         }
         check_stream(
             &self.network,
-            &x.matrix,
-            x2.map(|i| &i.matrix),
+            x.matrix,
+            x2.map(|i| i.matrix),
             self.block_rows,
         )
     }
@@ -75,19 +80,31 @@ impl Request {
 /// When one block holds the whole kernel (`block_rows` ≥ n) it is the single library call
 /// [`Network::kernels`] — the same entries as the block, without assembling a copy.
 pub fn run(request: &Request, x: &Input, x2: Option<&Input>, cancel: Cancel) -> Result<Matrix> {
-    let (rows, cols) = request.prepare(x, x2)?;
+    run_view(request, x.view(), x2.map(Input::view), cancel)
+}
+
+/// [`run`] on inputs borrowed from their owner (read in place: no copy of them is made).
+pub fn run_view(
+    request: &Request,
+    x: InputView,
+    x2: Option<InputView>,
+    cancel: Cancel,
+) -> Result<Matrix> {
+    let (rows, cols) = request.prepare_view(x, x2)?;
     check_fits("the kernel", &[rows, cols])?;
     if request.block_rows >= rows {
         cancel.check(|| "before the kernel".into())?;
-        let kernels = request.network.kernels(&x.matrix, x2.map(|i| &i.matrix))?;
+        let kernels = request
+            .network
+            .kernels_view(x.matrix, x2.map(|i| i.matrix))?;
         return Ok(kernels.take(request.kind));
     }
     let mut k = Matrix::zeros(rows, cols);
     stream_blocks(
         &request.network,
         request.kind,
-        &x.matrix,
-        x2.map(|i| &i.matrix),
+        x.matrix,
+        x2.map(|i| i.matrix),
         request.block_rows,
         |row| cancel.check(|| format!("after {row} of {rows} kernel rows")),
         |row, col, block| {
@@ -109,18 +126,28 @@ pub fn run_both(
     x2: Option<&Input>,
     cancel: Cancel,
 ) -> Result<Kernels> {
-    let (rows, cols) = request.prepare(x, x2)?;
+    run_both_view(request, x.view(), x2.map(Input::view), cancel)
+}
+
+/// [`run_both`] on inputs borrowed from their owner (no copy of them is made).
+pub fn run_both_view(
+    request: &Request,
+    x: InputView,
+    x2: Option<InputView>,
+    cancel: Cancel,
+) -> Result<Kernels> {
+    let (rows, cols) = request.prepare_view(x, x2)?;
     if request.block_rows >= rows {
         check_fits("the kernels", &[rows, cols, 2])?;
         cancel.check(|| "before the kernels".into())?;
-        return request.network.kernels(&x.matrix, x2.map(|i| &i.matrix));
+        return request.network.kernels_view(x.matrix, x2.map(|i| i.matrix));
     }
     let of = |kind| {
         let one = Request {
             kind,
             ..request.clone()
         };
-        run(&one, x, x2, cancel)
+        run_view(&one, x, x2, cancel)
     };
     Ok(Kernels {
         nngp: of(Kind::Nngp)?,
@@ -141,7 +168,7 @@ pub fn save(
     cancel: Cancel,
 ) -> Result<(usize, usize)> {
     request.prepare(x, x2)?;
-    let inputs = (&x.matrix, x2.map(|i| &i.matrix));
+    let inputs = (x.matrix.as_view(), x2.map(|i| i.matrix.as_view()));
     crate::distributed::npy::save(
         comm,
         &request.network,

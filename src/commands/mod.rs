@@ -26,7 +26,8 @@
 //! survive the interruption (a Python session) passes a [`Cancel`] hook instead: `kernel`
 //! polls it before each block of rows, `predict` before each of its kernels and before the
 //! flow, `ot` in its solvers' loops (every Sinkhorn iteration, every few dozen pivots of the
-//! network simplex), `run` before every training step and `reproduce` before every claim.
+//! network simplex), `run` before every training step and `reproduce` before every claim and,
+//! through [`interrupt::watch`], inside them (every sweep cell, every training step).
 //!
 //! Messages: the library names a command's settings by the CLI's flags (`--max-iter`); a
 //! front end with other names (Python's keyword arguments) rewrites them with [`renamed`].
@@ -34,6 +35,7 @@
 pub mod args;
 pub mod conv;
 pub mod input;
+pub mod interrupt;
 pub mod kernel;
 pub mod list;
 pub mod ot;
@@ -42,7 +44,7 @@ pub mod reproduce;
 pub mod run;
 pub mod threads;
 
-pub use input::Input;
+pub use input::{Input, InputView};
 
 use crate::error::{Error, Result};
 
@@ -64,11 +66,12 @@ impl<'a> Cancel<'a> {
         Cancel { hook: Some(hook) }
     }
 
-    /// Ok while not cancelled; else [`Error::Interrupted`] naming `at`, where it stopped.
+    /// Ok while not cancelled (by the hook, or by a request of [`interrupt::watch`]); else
+    /// [`Error::Interrupted`] naming `at`, where it stopped.
     pub fn check(&self, at: impl FnOnce() -> String) -> Result<()> {
         match self.hook {
             Some(hook) if hook() => Err(Error::Interrupted { at: at() }),
-            _ => Ok(()),
+            _ => interrupt::check(at),
         }
     }
 }

@@ -4,7 +4,6 @@
 
 use super::Cancel;
 use crate::error::Result;
-use crate::linalg::Matrix;
 use crate::transport::{Measure, Report, Solution};
 use std::path::Path;
 
@@ -46,12 +45,13 @@ pub struct CostsOutput {
 
 /// The exact or dense Sinkhorn problem on the cost matrix `c` with weights `a`, `b`
 /// ([`crate::transport::solve_costs`]): the same solvers, checks and verdict as [`run`] on
-/// points, for a front end whose user gives the costs (POT's `emd(a, b, M)`).
-pub fn run_costs(
+/// points, for a front end whose user gives the costs (POT's `emd(a, b, M)`). `c` is read
+/// where it is (a [`crate::linalg::MatrixView`] of the caller's array: no copy).
+pub fn run_costs<'a>(
     request: &Request,
     a: &[f64],
     b: &[f64],
-    c: &Matrix,
+    c: impl Into<crate::linalg::MatrixView<'a>>,
     cancel: Cancel,
 ) -> Result<CostsOutput> {
     let (solution, report) = crate::transport::solve_costs(a, b, c, request, cancel)?;

@@ -3,7 +3,7 @@
 //! (Y − f₀(X)) (see [`crate::kernel::dynamics::gradient_descent_mse`]); t = ∞ is kernel
 //! regression, f₀(X*) + Θ(X*, X) Θ⁻¹ (Y − f₀(X)).
 
-use super::{Cancel, Input};
+use super::{Cancel, Input, InputView};
 use crate::error::Result;
 use crate::kernel::analytic::Network;
 use crate::kernel::dynamics::{self, FlowSettings, Predictions};
@@ -70,16 +70,29 @@ pub fn run(
     f0: Option<Initial>,
     cancel: Cancel,
 ) -> Result<Predictions> {
+    run_view(request, x_train.view(), y_train, x_test.view(), f0, cancel)
+}
+
+/// [`run`] reading the training and test inputs in place from their owner (no copy of them
+/// is made; the targets and initial outputs, n × k, are owned).
+pub fn run_view(
+    request: &Request,
+    x_train: InputView,
+    y_train: &Input,
+    x_test: InputView,
+    f0: Option<Initial>,
+    cancel: Cancel,
+) -> Result<Predictions> {
     request.validate()?;
     for input in [x_train, x_test] {
-        request.network.check_inputs(&input.name, &input.matrix)?;
+        request.network.check_inputs(input.name, input.matrix)?;
     }
     dynamics::predict_with(
         &request.network,
         request.kind,
-        &x_train.matrix,
+        x_train.matrix,
         &y_train.matrix,
-        &x_test.matrix,
+        x_test.matrix,
         f0.map(|f| (&f.train.matrix, &f.test.matrix)),
         &request.times,
         &request.flow,

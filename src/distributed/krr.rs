@@ -296,8 +296,8 @@ fn test_predictions(
     for_each_tile(
         &request.network,
         request.kind,
-        xt,
-        Some(x),
+        xt.as_view(),
+        Some(x.as_view()),
         mine,
         settings.block_rows,
         |at, t| {

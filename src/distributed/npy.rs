@@ -33,7 +33,7 @@ pub fn save<K: BlockKernel>(
     comm: &dyn Communicator,
     network: &K,
     kind: Kind,
-    (x, x2): (&K::Inputs, Option<&K::Inputs>),
+    (x, x2): (K::Inputs<'_>, Option<K::Inputs<'_>>),
     block_rows: usize,
     out: &Path,
     cancel: Cancel,

@@ -83,7 +83,7 @@ impl Nystrom {
         let xl = x.select_rows(&index);
         let m = index.len();
         let k_ll = network.kernels(&xl, None)?.take(kind);
-        let mine = cross_block(network, kind, x, &xl, comm.rows(n))?;
+        let mine = cross_block(network, kind, x.as_view(), xl.as_view(), comm.rows(n))?;
         let counts = super::Blocks::new(n, comm.size()).counts(m);
         let k_nl = Matrix::from_vec(n, m, comm.all_gather(&mine.data, &counts))?;
         drop(mine);

@@ -105,7 +105,7 @@ impl<'a> Operator<'a> {
         let mine = blocks.range(comm.rank());
         let mut timing = Timing::default();
         let clock = Instant::now();
-        let diag_local = diagonal(network, kind, x, mine.clone())?;
+        let diag_local = diagonal(network, kind, x.as_view(), mine.clone())?;
         timing.kernel_s += clock.elapsed().as_secs_f64();
         let diag = gather(comm, &diag_local, &blocks.counts(1), &mut timing);
         let trace: f64 = diag.iter().sum();
@@ -120,7 +120,7 @@ impl<'a> Operator<'a> {
             None
         } else {
             check_fits("this rank's rows of the kernel", &[mine.len(), n, 3])?;
-            let mut rows = row_block(network, kind, x, mine.clone())?;
+            let mut rows = row_block(network, kind, x.as_view(), mine.clone())?;
             for r in 0..rows.rows {
                 let i = mine.start + r;
                 rows.set(r, i, rows.get(r, i) + lambda);
@@ -175,7 +175,7 @@ impl<'a> Operator<'a> {
                 for_each_tile(
                     self.network,
                     self.kind,
-                    self.x,
+                    self.x.as_view(),
                     None,
                     mine.clone(),
                     self.block_rows,

@@ -25,7 +25,7 @@ use std::ops::Range;
 pub fn row_block<K: BlockKernel>(
     network: &K,
     kind: Kind,
-    x: &K::Inputs,
+    x: K::Inputs<'_>,
     rows: Range<usize>,
 ) -> Result<Matrix> {
     let (n, s, e) = (K::count(x), rows.start, rows.end);
@@ -35,12 +35,12 @@ pub fn row_block<K: BlockKernel>(
         return Ok(out);
     }
     let upper = network
-        .kernels_upper_block(&K::select(x, s..n), b)?
+        .kernels_upper_block(x, s, b)?
         .take(kind);
     let lower = if s > 0 {
         Some(
             network
-                .kernels(&K::select(x, 0..s), Some(&K::select(x, s..e)))?
+                .kernels_of(x, 0..s, Some((x, s..e)))?
                 .take(kind),
         )
     } else {
@@ -63,14 +63,15 @@ pub fn row_block<K: BlockKernel>(
 pub fn cross_block<K: BlockKernel>(
     network: &K,
     kind: Kind,
-    x1: &K::Inputs,
-    x2: &K::Inputs,
+    x1: K::Inputs<'_>,
+    x2: K::Inputs<'_>,
     rows: Range<usize>,
 ) -> Result<Matrix> {
     if rows.is_empty() {
         return Ok(Matrix::zeros(0, K::count(x2)));
     }
-    Ok(network.kernels(&K::select(x1, rows), Some(x2))?.take(kind))
+    let m = K::count(x2);
+    Ok(network.kernels_of(x1, rows, Some((x2, 0..m)))?.take(kind))
 }
 
 /// The rows `rows` of K(x, x) (`x2` = `None`) or K(x, x2), `tile` rows at a time, each tile
@@ -79,8 +80,8 @@ pub fn cross_block<K: BlockKernel>(
 pub fn for_each_tile<K: BlockKernel>(
     network: &K,
     kind: Kind,
-    x: &K::Inputs,
-    x2: Option<&K::Inputs>,
+    x: K::Inputs<'_>,
+    x2: Option<K::Inputs<'_>>,
     rows: Range<usize>,
     tile: usize,
     mut put: impl FnMut(usize, &mut Matrix) -> Result<()>,
@@ -104,7 +105,7 @@ pub fn for_each_tile<K: BlockKernel>(
 pub fn diagonal<K: BlockKernel>(
     network: &K,
     kind: Kind,
-    x: &K::Inputs,
+    x: K::Inputs<'_>,
     rows: Range<usize>,
 ) -> Result<Vec<f64>> {
     const CHUNK: usize = 64;
@@ -112,7 +113,7 @@ pub fn diagonal<K: BlockKernel>(
     let mut start = rows.start;
     while start < rows.end {
         let end = (start + CHUNK).min(rows.end);
-        let k = network.kernels(&K::select(x, start..end), None)?.take(kind);
+        let k = network.kernels_of(x, start..end, None)?.take(kind);
         out.extend((0..end - start).map(|i| k.get(i, i)));
         start = end;
     }

@@ -423,17 +423,18 @@ pub fn complexity(k_train: &Matrix, y: &Matrix) -> Result<f64> {
 /// training kernel", "the test kernel", "the flow"): a cancellation point, whose error stops
 /// it (`|_| Ok(())` for none).
 #[allow(clippy::too_many_arguments)]
-pub fn predict_with(
+pub fn predict_with<'a>(
     network: &super::Network,
     kind: super::Kind,
-    x_train: &Matrix,
+    x_train: impl Into<crate::linalg::MatrixView<'a>>,
     y_train: &Matrix,
-    x_test: &Matrix,
+    x_test: impl Into<crate::linalg::MatrixView<'a>>,
     f0: Option<(&Matrix, &Matrix)>,
     times: &[f64],
     settings: &FlowSettings,
     mut before: impl FnMut(&'static str) -> Result<()>,
 ) -> Result<Predictions> {
+    let (x_train, x_test) = (x_train.into(), x_test.into());
     let (n, n_y) = (x_train.rows, y_train.rows);
     require(n == n_y, "predict", || {
         format!("x_train has {n} rows, y_train {n_y}")
@@ -443,9 +444,9 @@ pub fn predict_with(
         format!("x_test has {d_test} columns, x_train {d}")
     })?;
     before("the training kernel")?;
-    let theta = network.kernels(x_train, None)?.take(kind);
+    let theta = network.kernels_view(x_train, None)?.take(kind);
     before("the test kernel")?;
-    let theta_te = network.kernels(x_test, Some(x_train))?.take(kind);
+    let theta_te = network.kernels_view(x_test, Some(x_train))?.take(kind);
     before("the flow")?;
     gradient_descent_mse(
         &theta,

@@ -34,6 +34,7 @@ mod gemm;
 mod matrix;
 mod memory;
 mod vector;
+mod view;
 
 pub use dense::*;
 pub(crate) use dispatch::*;
@@ -41,6 +42,7 @@ pub use gemm::*;
 pub use matrix::*;
 pub use memory::*;
 pub use vector::*;
+pub use view::MatrixView;
 
 #[cfg(test)]
 mod tests {

@@ -403,10 +403,16 @@ const CANCEL_PIVOTS: usize = 64;
 
 /// [`solve`], polling `cancel` every [`CANCEL_PIVOTS`] pivots: once it fires the solve stops
 /// with [`Error::Interrupted`].
-pub fn solve_with(a: &[f64], b: &[f64], c: &Matrix, cancel: Cancel) -> Result<ExactSolution> {
+pub fn solve_with<'a>(
+    a: &[f64],
+    b: &[f64],
+    c: impl Into<crate::linalg::MatrixView<'a>>,
+    cancel: Cancel,
+) -> Result<ExactSolution> {
+    let c = c.into();
     let b = super::check_problem("exact transport", a, b, c, false)?;
     let (n, m) = (a.len(), b.len());
-    let mut basis = Basis::new(a, &b, &c.data);
+    let mut basis = Basis::new(a, &b, c.data);
     // Reduced costs carry round-off of the order of an ulp of the potentials (≤ art_cost).
     let tol = 64.0 * f64::EPSILON * basis.art_cost;
     let block = ((n * m) as f64).sqrt().ceil().max(10.0) as usize;

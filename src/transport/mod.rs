@@ -168,7 +168,7 @@ pub(crate) fn check_problem(
     context: &str,
     a: &[f64],
     b: &[f64],
-    c: &Matrix,
+    c: linalg::MatrixView<'_>,
     strictly_positive: bool,
 ) -> Result<Vec<f64>> {
     if c.rows != a.len() || c.cols != b.len() {
@@ -183,7 +183,7 @@ pub(crate) fn check_problem(
             ),
         ));
     }
-    check_finite("cost matrix", &c.data, c.cols)?;
+    check_finite("cost matrix", c.data, c.cols)?;
     for (name, w) in [("a", a), ("b", b)] {
         check_finite(name, w, 1)?;
         if w.is_empty() {
@@ -270,14 +270,15 @@ impl GroundCost {
 /// ‖x_i‖² + ‖y_j‖² − 2 x_iᵀy_j through one GEMM (as POT's `ot.dist`; clamped at 0, absolute
 /// error ≈ 1e-16 (‖x_i‖² + ‖y_j‖²)); the costs that take a root of it (‖x − y‖, ‖x − y‖^p), where
 /// that error would be amplified near 0, sum squared differences coordinate by coordinate.
-pub fn cost_rows(
-    x: &Matrix,
-    y: &Matrix,
+pub fn cost_rows<'a>(
+    x: impl Into<linalg::MatrixView<'a>>,
+    y: impl Into<linalg::MatrixView<'a>>,
     y_sq: &[f64],
     rows: std::ops::Range<usize>,
     cost: GroundCost,
     out: &mut [f64],
 ) {
+    let (x, y) = (x.into(), y.into());
     let (m, d) = (y.rows, x.cols);
     debug_assert_eq!(out.len(), rows.len() * m);
     if cost == GroundCost::SqEuclidean {
@@ -286,7 +287,7 @@ pub fn cost_rows(
             out,
             0.0,
             linalg::view(xs, rows.len(), d),
-            y.view().transpose(),
+            linalg::view(y.data, y.rows, y.cols).transpose(),
             -2.0,
             linalg::Threads::Caller,
         );
@@ -308,7 +309,8 @@ pub fn cost_rows(
 }
 
 /// ‖y_j‖² for every row of y.
-pub fn squared_norms(y: &Matrix) -> Vec<f64> {
+pub fn squared_norms<'a>(y: impl Into<linalg::MatrixView<'a>>) -> Vec<f64> {
+    let y = y.into();
     (0..y.rows)
         .map(|j| y.row(j).iter().map(|v| v * v).sum())
         .collect()
@@ -319,7 +321,12 @@ pub fn squared_norms(y: &Matrix) -> Vec<f64> {
 pub(crate) const COST_TILE: usize = 32;
 
 /// The n × m cost matrix C_ij = c(x_i, y_j) (see [`cost_rows`]), in parallel over row tiles.
-pub fn cost_matrix(x: &Matrix, y: &Matrix, cost: GroundCost) -> Result<Matrix> {
+pub fn cost_matrix<'a>(
+    x: impl Into<linalg::MatrixView<'a>>,
+    y: impl Into<linalg::MatrixView<'a>>,
+    cost: GroundCost,
+) -> Result<Matrix> {
+    let (x, y) = (x.into(), y.into());
     if x.cols != y.cols {
         return Err(Error::shape(
             "cost matrix",
@@ -381,7 +388,8 @@ impl Plan {
     }
 
     /// ⟨C, P⟩ for a dense cost matrix.
-    pub fn cost(&self, c: &Matrix) -> f64 {
+    pub fn cost<'a>(&self, c: impl Into<linalg::MatrixView<'a>>) -> f64 {
+        let c = c.into();
         self.entries.iter().map(|&(i, j, v)| v * c.get(i, j)).sum()
     }
 }

@@ -30,7 +30,7 @@ use super::{check_same_dim, cost_rows, squared_norms, GroundCost, Measure, COST_
 use crate::commands::Cancel;
 use crate::error::{check_positive, Error, Result};
 use crate::linalg;
-use crate::linalg::Matrix;
+use crate::linalg::{Matrix, MatrixView};
 use rayon::prelude::*;
 
 /// Settings of the Sinkhorn solvers.
@@ -148,7 +148,7 @@ impl SinkhornSolution {
 
 /// log-stabilised scaling state over a dense cost matrix.
 struct Dense<'a> {
-    c: &'a Matrix,
+    c: MatrixView<'a>,
     a: &'a [f64],
     b: &'a [f64],
     eps: f64,
@@ -167,7 +167,7 @@ struct Dense<'a> {
 const ABSORB_LOG: f64 = 100.0;
 
 impl<'a> Dense<'a> {
-    fn new(c: &'a Matrix, a: &'a [f64], b: &'a [f64], eps: f64) -> Dense<'a> {
+    fn new(c: MatrixView<'a>, a: &'a [f64], b: &'a [f64], eps: f64) -> Dense<'a> {
         let (n, m) = (c.rows, c.cols);
         // Fixed row blocks (a function of n only) keep the sums thread-count independent.
         let block = (n.div_ceil(64)).max(16);
@@ -349,13 +349,14 @@ pub fn solve(a: &[f64], b: &[f64], c: &Matrix, opts: &Options) -> Result<Sinkhor
 
 /// [`solve`], polling `cancel` before every iteration (of every ε-scaling stage): once it
 /// fires the solve stops with [`Error::Interrupted`].
-pub fn solve_with(
+pub fn solve_with<'a>(
     a: &[f64],
     b: &[f64],
-    c: &Matrix,
+    c: impl Into<MatrixView<'a>>,
     opts: &Options,
     cancel: Cancel,
 ) -> Result<SinkhornSolution> {
+    let c = c.into();
     opts.check()?;
     let b = &super::check_problem("sinkhorn", a, b, c, true)?;
     let max_cost = c.data.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
@@ -454,7 +455,7 @@ fn plan_marginal_error(plan: &Matrix, a: &[f64], b: &[f64]) -> f64 {
 /// ⟨C, P⟩ and KL(P ‖ a ⊗ b) = Σ P log(P / (a_i b_j)) − Σ P + 1, with log P_ij = (φ_i + ψ_j − C_ij)/ε.
 fn plan_values(
     plan: &Matrix,
-    c: &Matrix,
+    c: MatrixView<'_>,
     a: &[f64],
     b: &[f64],
     phi: &[f64],
@@ -522,6 +523,7 @@ pub fn solve_symmetric(a: &[f64], c: &Matrix, opts: &Options) -> Result<f64> {
 /// [`solve_symmetric`], polling `cancel` before every iteration.
 fn symmetric(a: &[f64], c: &Matrix, opts: &Options, cancel: Cancel) -> Result<f64> {
     opts.check()?;
+    let c = c.as_view();
     super::check_problem("sinkhorn", a, a, c, true)?;
     let eps = opts.reg;
     let n = a.len();

@@ -386,13 +386,14 @@ pub enum Solution {
 /// report's `cost` is ⟨C, P⟩ (W_p^p when C_ij = ‖x_i − y_j‖^p) and its `dim` 0; its plan is
 /// not filled (it is in the solution). Settings are checked first; the other methods, and
 /// `online` or `divergence`, need points (Err naming `method`).
-pub fn solve_costs(
+pub fn solve_costs<'a>(
     a: &[f64],
     b: &[f64],
-    c: &Matrix,
+    c: impl Into<crate::linalg::MatrixView<'a>>,
     settings: &Settings,
     cancel: Cancel,
 ) -> Result<(Solution, Report)> {
+    let c = c.into();
     settings.validate()?;
     let shape = (c.rows, c.cols, 0);
     match settings.method {

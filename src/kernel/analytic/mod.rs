@@ -39,7 +39,7 @@ mod tiles;
 mod two_layer;
 
 use crate::error::{check_positive, Error, Result};
-use crate::linalg::Matrix;
+use crate::linalg::{Matrix, MatrixView};
 use crate::nn::{Activation, Parameterization};
 use acos::*;
 #[cfg(test)]
@@ -143,7 +143,8 @@ impl Network {
     /// Err naming `what` (the file or argument the inputs came from) when some row of `x` has
     /// ‖x‖²/d beyond the variance range the layer maps hold (1e150) — huge finite inputs, whose
     /// kernel would otherwise be blamed on w_std, b_std or the depth.
-    pub fn check_inputs(&self, what: &str, x: &Matrix) -> Result<()> {
+    pub fn check_inputs<'a>(&self, what: &str, x: impl Into<MatrixView<'a>>) -> Result<()> {
+        let x = x.into();
         let d = x.cols.max(1) as f64;
         for i in 0..x.rows {
             // Scaled so that the sum of squares cannot overflow: ‖x‖² = s² Σ (x_j / s)².
@@ -268,6 +269,24 @@ impl Network {
     /// call for one hidden layer on two cores), where [`crate::alloc::Allocator`] reuses the
     /// memory of outputs freed earlier in the run.
     pub fn kernels_into(&self, x1: &Matrix, x2: Option<&Matrix>, out: &mut Kernels) -> Result<()> {
+        self.kernels_view_into(x1.as_view(), x2.map(Matrix::as_view), out)
+    }
+
+    /// [`Network::kernels`] of inputs borrowed from their owner ([`MatrixView`]: a caller's
+    /// array read in place, no copy).
+    pub fn kernels_view(&self, x1: MatrixView<'_>, x2: Option<MatrixView<'_>>) -> Result<Kernels> {
+        let mut out = Kernels::default();
+        self.kernels_view_into(x1, x2, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Network::kernels_into`] of borrowed inputs.
+    pub fn kernels_view_into(
+        &self,
+        x1: MatrixView<'_>,
+        x2: Option<MatrixView<'_>>,
+        out: &mut Kernels,
+    ) -> Result<()> {
         match x2 {
             Some(x2) => self.compute(x1, x2, false, out),
             None => self.compute(x1, x1, true, out),
@@ -280,16 +299,20 @@ impl Network {
     /// upper triangle and mirrored, with the diagonal angle exactly 0, as in
     /// [`Network::kernels`] with x2 omitted. Used to stream kernels larger than memory with
     /// every pair computed once (so the file is exactly symmetric).
-    pub fn kernels_upper_block(&self, x: &Matrix, rows: usize) -> Result<Kernels> {
+    pub fn kernels_upper_block<'a>(
+        &self,
+        x: impl Into<MatrixView<'a>>,
+        rows: usize,
+    ) -> Result<Kernels> {
+        let x = x.into();
         if rows > x.rows {
             return Err(Error::shape(
                 "kernels_upper_block",
                 format!("{rows} block rows, but x has {}", x.rows),
             ));
         }
-        let head: Vec<usize> = (0..rows).collect();
         let mut out = Kernels::default();
-        self.compute(&x.select_rows(&head), x, true, &mut out)?;
+        self.compute(x.row_range(0, rows), x, true, &mut out)?;
         Ok(out)
     }
 }

@@ -18,8 +18,8 @@ pub fn check_block_rows(block_rows: usize) -> Result<()> {
 /// that a block's kernels fit in memory; returns the kernel's shape (n, m).
 pub fn check_stream<K: BlockKernel>(
     network: &K,
-    x1: &K::Inputs,
-    x2: Option<&K::Inputs>,
+    x1: K::Inputs<'_>,
+    x2: Option<K::Inputs<'_>>,
     block_rows: usize,
 ) -> Result<(usize, usize)> {
     network.validate()?;
@@ -47,8 +47,8 @@ pub fn check_stream<K: BlockKernel>(
 pub fn stream_blocks<K: BlockKernel>(
     network: &K,
     kind: Kind,
-    x1: &K::Inputs,
-    x2: Option<&K::Inputs>,
+    x1: K::Inputs<'_>,
+    x2: Option<K::Inputs<'_>>,
     block_rows: usize,
     mut before: impl FnMut(usize) -> Result<()>,
     mut put: impl FnMut(usize, usize, &Matrix) -> Result<()>,
@@ -61,12 +61,12 @@ pub fn stream_blocks<K: BlockKernel>(
         before(start)?;
         match x2 {
             Some(x2) => {
-                let k = network.kernels(&K::select(x1, start..end), Some(x2))?;
+                let k = network.kernels_of(x1, start..end, Some((x2, 0..cols)))?;
                 put(start, 0, &k.take(kind))?;
             }
             None => {
                 let k = network
-                    .kernels_upper_block(&K::select(x1, start..n), end - start)?
+                    .kernels_upper_block(x1, start, end - start)?
                     .take(kind);
                 put(start, start, &k)?;
                 if end < n {
@@ -88,8 +88,8 @@ pub fn stream_blocks<K: BlockKernel>(
 pub fn stream_to_npy<K: BlockKernel>(
     network: &K,
     kind: Kind,
-    x1: &K::Inputs,
-    x2: Option<&K::Inputs>,
+    x1: K::Inputs<'_>,
+    x2: Option<K::Inputs<'_>>,
     block_rows: usize,
     path: &std::path::Path,
 ) -> Result<(usize, usize)> {
@@ -101,8 +101,8 @@ pub fn stream_to_npy<K: BlockKernel>(
 pub fn stream_to_npy_with<K: BlockKernel>(
     network: &K,
     kind: Kind,
-    x1: &K::Inputs,
-    x2: Option<&K::Inputs>,
+    x1: K::Inputs<'_>,
+    x2: Option<K::Inputs<'_>>,
     block_rows: usize,
     path: &std::path::Path,
     before: impl FnMut(usize) -> Result<()>,

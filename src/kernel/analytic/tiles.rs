@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::error::{Error, Result};
-use crate::linalg::{check_fits, stream_fence, stream_store, transpose_group, Matrix, SharedPtr};
+use crate::linalg::{
+    check_fits, stream_fence, stream_store, transpose_group, Matrix, MatrixView, SharedPtr,
+};
 use rayon::prelude::*;
 
 /// Writes `dst[c·dst_stride + i] = src[i·src_stride + c]` for i in `rows`, c in `cols` (only
@@ -58,8 +60,8 @@ pub(super) unsafe fn transpose_entries(
 /// one by one, in the same order.
 fn tile_inputs_product(
     out: &mut [f64],
-    (x1, i0, ri): (&Matrix, usize, usize),
-    (x2, j0, cj): (&Matrix, usize, usize),
+    (x1, i0, ri): (MatrixView<'_>, usize, usize),
+    (x2, j0, cj): (MatrixView<'_>, usize, usize),
     scale: f64,
 ) {
     let d = x1.cols;
@@ -163,7 +165,7 @@ impl Network {
         map: &ActivationMap,
         var1: &[Vec<f64>],
         var2_layers: &[LayerVariances],
-        (x1, x2, scale): (&Matrix, &Matrix, f64),
+        (x1, x2, scale): (MatrixView<'_>, MatrixView<'_>, f64),
         leading: bool,
         (kp, tp): (SharedPtr, SharedPtr),
     ) {
@@ -265,8 +267,8 @@ impl Network {
     /// j = i, and the leading square is mirrored.
     pub(super) fn compute(
         &self,
-        x1: &Matrix,
-        x2: &Matrix,
+        x1: MatrixView<'_>,
+        x2: MatrixView<'_>,
         leading: bool,
         out: &mut Kernels,
     ) -> Result<()> {
@@ -301,7 +303,7 @@ impl Network {
             )?;
         }
         let scale = 1.0 / d as f64;
-        let sq = |x: &Matrix| -> Vec<f64> {
+        let sq = |x: MatrixView<'_>| -> Vec<f64> {
             (0..x.rows)
                 .map(|i| x.row(i).iter().map(|v| v * v).sum::<f64>() * scale)
                 .collect()
