@@ -134,8 +134,8 @@ pub fn train(x: &Matrix, y: &[f64], run: &Run, seed: Seed) -> Result<(Vec<Record
         // ln L and d_out = (∂L/∂f_i) / (loss scale), the loss scale L for the exponential tail.
         let log_loss = match run.loss {
             Loss::Squared => {
-                for i in 0..n {
-                    d_out.data[i] = (out.data[i] - y[i]) / n as f64;
+                for ((d, f), l) in d_out.data.iter_mut().zip(&out.data).zip(y) {
+                    *d = (f - l) / n as f64;
                 }
                 Loss::Squared.mean(y, &out.data, n).ln()
             }
@@ -337,6 +337,7 @@ pub fn part(
         "relative_rms_residual",
         "fitted_slope",
         "fitted_intercept",
+        "exponent",
     ]);
     let rms = |pred: &dyn Fn(f64) -> f64| -> f64 {
         (positive
@@ -517,11 +518,14 @@ mod tests {
         let z = [0.5, 3.0, 40.0];
         let (value, slope, s) = logistic_scaled(&z);
         for k in 0..3 {
-            let v = (-z[k] as f64).exp().ln_1p();
+            let v = (-z[k]).exp().ln_1p();
             let d = 1.0 / (1.0 + z[k].exp());
             assert!((value[k] * (-s).exp() / v - 1.0).abs() < 1e-12);
             assert!((slope[k] * (-s).exp() / d - 1.0).abs() < 1e-12);
         }
-        assert!((neg_log_expm1(-30.0) + (1e-13f64.max((-30f64).exp())).exp_m1().ln()).abs() < 1e-9);
+        for ln_x in [-30.0, -5.0, 1.0] {
+            let direct = -(ln_x as f64).exp().exp_m1().ln();
+            assert!((neg_log_expm1(ln_x) - direct).abs() < 1e-9 * direct.abs().max(1.0));
+        }
     }
 }
