@@ -148,7 +148,8 @@ impl Claim for ImplicitBias {
          from the flow). Control tanh-activation (hidden \
          units tanh(wᵀx + b): not homogeneous — f stays below (1/M)Σ|a_j| while ρ² grows, so γ̄ \
          and γ̃ must eventually fall; the bias makes tanh units non-odd, without it no odd f \
-         separates these even labels) fails both (γ̃ drops by 0.011–0.52 over seeds 0–9, i.e. ≥ 2.3 tolerances). Table f1_competing_laws, on the same \
+         separates these even labels) fails both (m∞ ≥ 200 tolerances below γ₁*/2; γ̃ drops \
+         by 0.011–0.52 over seeds 0–9, i.e. ≥ 2.3 tolerances). Table f1_competing_laws, on the same \
          points: the fitted law, the gap γ₁*/2 − γ̄ as C(ln t)^(−p) and as C t^(−c), and C/ln t \
          (over seeds 0–9 the power of t leaves 2–35 × the residual of the fitted power of \
          ln t, and C/ln t with the LP's limit 0.003–0.11). Figures: f1_margin (γ̄, γ̃, the fitted law, γ₁*/2), f1_gap (the gap against \
