@@ -22,12 +22,13 @@ use crate::rng::Rng;
 /// Size n, number of measurements m, GD step η of the experiment.
 const SIZE: usize = 12;
 const MEASUREMENTS: usize = 5;
-const LR: f64 = 0.03;
+const LR: f64 = 0.015;
 /// X₀ = αI: a moderate α where X_∞(α) is far from its α → 0 limit, and a small one.
 const MODERATE: f64 = 1e-2;
 const SMALL: f64 = 1e-8;
-/// Tolerance of the closed-form check: ≥ 3 × its 10-seed standard deviation (0.0033).
-const PROJECTION_TOLERANCE: f64 = 0.02;
+/// Tolerance of the closed-form check: ≥ 3 × its 10-seed standard deviation (6.8·10⁻⁴); what it
+/// covers is gradient descent's O(η) departure from the flow (halving η halves it).
+const PROJECTION_TOLERANCE: f64 = 0.005;
 
 /// Runs part (b′) of the claim (module doc): the closed-form check at a moderate α, and (table
 /// and figure only) the small-α run against the minimum-nuclear-norm solution. Under
@@ -43,11 +44,25 @@ pub fn part(
     let mut rng = ctx.seed.stream("sensing", 0);
     let p = draw(SIZE, MEASUREMENTS, commuting, &mut rng)?;
     let steps = if ctx.quick { 150_000 } else { 500_000 };
-    let (x_moderate, _, _) = gradient_descent(&p, MODERATE, LR, steps)?;
-    let projection = entropic_projection(&p, MODERATE)?;
+    let (x_moderate, loss, taken) = gradient_descent(&p, MODERATE, LR, steps)?;
+    // The flow's closed form holds at every t: X_t = exp(ln α·I + Σλ_i(t)A_i), the entropic
+    // projection of αI onto X_t's own measurements ŷ_i = ⟨A_i, X_t⟩ (= y_i once converged).
+    let own = Sensing {
+        a: p.a.clone(),
+        y: p.a.iter().map(|a| inner(a, &x_moderate)).collect(),
+        common: None,
+    };
+    let projection = entropic_projection(&own, MODERATE)?;
+    let mut convergence = Table::new(&["steps", "relative_loss", "distance"]);
+    convergence.push(vec![
+        taken as f64,
+        loss / linalg::dot(&p.y, &p.y),
+        relative_distance(&x_moderate, &projection),
+    ]);
+    tables.push(("commuting_convergence".to_string(), convergence));
     checks.push(
         Check::new(
-            "commuting sensing, α = 10⁻²: ‖X_GD − X_∞(α)‖_F / ‖X_∞(α)‖_F, X_∞(α) = exp(ln α·I + Σλ_i A_i)",
+            "commuting sensing, α = 10⁻²: ‖X_T − exp(ln α·I + Σλ_i A_i)‖_F / ‖·‖_F, λ fitting X_T's own measurements",
             relative_distance(&x_moderate, &projection),
             Relation::AtMost,
             0.0,
