@@ -381,7 +381,7 @@ pub fn run_with(
         "train.kernel_diagnostics (the probe kernels)",
         &[probe_n, probe_n, 3],
     )?;
-    let model = spec.model.build(
+    let model = spec.model.with_base(base).build(
         data.train.input_dim(),
         data.train.output_dim(),
         data.matrix_size,
