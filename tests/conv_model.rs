@@ -211,3 +211,77 @@ fn bad_layers_are_errors_naming_the_field() {
     let model = ConvModel::new(&net(text), &[4, 4, 1], Some(3), 1).unwrap();
     assert_eq!(model.num_params(), 9 * 3 + 4 * 3);
 }
+
+/// `gradflow run` with `[model] kind = "conv"` on an (n, 4, 4, 1) NPY data set: the inline
+/// `[[model.layer]]` list and `net = "NET.toml"` train the same network (identical
+/// parameters); a bad layer exits 2 naming `model.layer[k].field`.
+#[test]
+fn gradflow_run_trains_a_conv_model_from_a_spec() {
+    use gradflow::data::io::{npy_bytes, read_npy};
+    let dir = std::env::temp_dir().join(format!("gradflow-conv-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let x = inputs(12, 16, 5);
+    std::fs::write(dir.join("x.npy"), npy_bytes(&[12, 4, 4, 1], &x.data)).unwrap();
+    let y: Vec<f64> = (0..12)
+        .map(|i| x.row(i).iter().sum::<f64>() / 4.0)
+        .collect();
+    std::fs::write(dir.join("y.npy"), npy_bytes(&[12], &y)).unwrap();
+    let layers = "kind = \"conv\"\nfilter_shape = [3, 3]\npadding = \"SAME\"\nb_std = 0.1\n\
+                  [[LAYER]]\nkind = \"erf\"\n[[LAYER]]\nkind = \"global_avg_pool\"\n\
+                  [[LAYER]]\nkind = \"dense\"\n";
+    std::fs::write(
+        dir.join("net.toml"),
+        format!("[[layer]]\n{}", layers.replace("LAYER", "layer")),
+    )
+    .unwrap();
+    let head = "seed = 3\n[data]\nkind = \"npy\"\nx = \"x.npy\"\ny = \"y.npy\"\n\
+                [[optimizer]]\nkind = \"sgd\"\nlr = 1.0\n[train]\nsteps = 20\n\
+                [model]\nkind = \"conv\"\ninput_shape = [4, 4, 1]\nwidth = 8\n";
+    let inline = format!(
+        "{head}[[model.layer]]\n{}",
+        layers.replace("LAYER", "model.layer")
+    );
+    let run = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_gradflow"))
+            .args(["--quiet", "run"])
+            .arg(dir.join(name))
+            .arg("--out")
+            .arg(dir.join(format!("{name}.out")))
+            .output()
+            .unwrap()
+    };
+    for (name, text) in [
+        ("inline.toml", inline.clone()),
+        ("file.toml", format!("{head}net = \"net.toml\"\n")),
+    ] {
+        let out = run(name, &text);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let params = |name: &str| read_npy(&dir.join(format!("{name}.out/params.npy"))).unwrap();
+    assert_eq!(params("inline.toml"), params("file.toml"));
+    assert_eq!(params("inline.toml").data.len(), 9 * 8 + 8 + 8);
+    for (bad, field) in [
+        (
+            inline.replace("filter_shape = [3, 3]", "filter_shape = [3]"),
+            "model.layer[0].filter_shape",
+        ),
+        (
+            inline.replace("input_shape = [4, 4, 1]", "input_shape = [4, 0, 1]"),
+            "model.input_shape",
+        ),
+        (inline.replace("width = 8\n", ""), "model.layer[0].out_chan"),
+        (head.to_string(), "model.layer"),
+        (format!("{head}net = \"missing.toml\"\n"), "model.net"),
+    ] {
+        let out = run("bad.toml", &bad);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{field}: {stderr}");
+        assert!(stderr.contains(field), "{field}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
