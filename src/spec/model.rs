@@ -212,7 +212,12 @@ impl ModelSpec {
                         .map_err(|e| Error::invalid(&source, e.to_string()))?;
                     crate::kernel::conv::ConvNet::from_toml(&source, &text)?
                 }
-                (None, false) => crate::kernel::conv::ConvNet::from_specs(layer)?,
+                (None, false) => {
+                    crate::kernel::conv::ConvNet::from_specs(layer).map_err(|e| match e {
+                        Error::Invalid { field, message } => Error::invalid(at(&field), message),
+                        other => other,
+                    })?
+                }
                 (Some(_), false) => return Err(Error::invalid(
                     at("net"),
                     "give the layers either as [[model.layer]] tables or as a net file, not both",
@@ -225,8 +230,8 @@ impl ModelSpec {
                 }
             };
         crate::nn::ConvModel::new(&net, &shape, width, outputs).map_err(|e| match e {
-            Error::Invalid { field, message } if field.starts_with("input_shape") => {
-                Error::invalid(at("input_shape"), message)
+            Error::Invalid { field, message } if !field.starts_with(path) => {
+                Error::invalid(at(&field), message)
             }
             other => other,
         })
