@@ -80,6 +80,7 @@ claim_tests! {
     ntk_generalization => "ntk-generalization",
     spectral_bias => "spectral-bias",
     kernel_vs_network => "kernel-vs-network",
+    cnn_kernel_vs_network => "cnn-kernel-vs-network",
     averaged_sgd => "averaged-sgd",
     lazy_vs_rich => "lazy-vs-rich",
     meanfield_limit => "meanfield-limit",

@@ -7,6 +7,7 @@
 
 mod averaged_sgd;
 mod check;
+mod cnn_kernel_vs_network;
 mod common;
 mod connectivity;
 mod deep_linear;
@@ -98,6 +99,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(ntk_generalization::NtkGeneralization),
         Box::new(spectral_bias::SpectralBias),
         Box::new(kernel_vs_network::KernelVsNetwork),
+        Box::new(cnn_kernel_vs_network::CnnKernelVsNetwork),
         Box::new(averaged_sgd::AveragedSgd),
         Box::new(lazy_vs_rich::LazyVsRich),
         Box::new(meanfield_limit::MeanFieldLimit),

@@ -115,6 +115,12 @@ mod tests {
         fn all_gather(&self, _local: &[f64], _counts: &[usize]) -> Vec<f64> {
             unreachable!("not used by the writer")
         }
+        fn all_gather_bytes(&self, _local: &[u8]) -> Vec<Vec<u8>> {
+            unreachable!("not used by the writer")
+        }
+        fn fold_in_rank_order(&self, _: Vec<f64>, _: &mut dyn FnMut(&mut [f64])) -> Vec<f64> {
+            unreachable!("not used by the writer")
+        }
         fn broadcast_bytes(&self, bytes: &mut Vec<u8>) {
             if self.1 == 0 {
                 *self.0.slot.lock().unwrap() = bytes.clone();

@@ -173,17 +173,17 @@ mod tests {
                 let input = Input::new("x", x.clone()).unwrap();
                 let whole = kernel::run(&request, &input, None, Cancel::NEVER).unwrap();
                 for (s, e) in [(0, 23), (0, 7), (7, 16), (16, 23), (3, 5)] {
-                    let block = row_block(&network, kind, &x, s..e).unwrap();
+                    let block = row_block(&network, kind, x.as_view(), s..e).unwrap();
                     assert_rows_bitwise(&block, &whole, s, &format!("{network:?} {kind:?}"));
                 }
                 for (s, e) in [(2, 23), (0, 1), (22, 23), (5, 6)] {
-                    let diag = diagonal(&network, kind, &x, s..e).unwrap();
+                    let diag = diagonal(&network, kind, x.as_view(), s..e).unwrap();
                     for (i, d) in diag.iter().enumerate() {
                         assert_eq!(d.to_bits(), whole.get(s + i, s + i).to_bits());
                     }
                 }
                 let mut seen = 0;
-                for_each_tile(&network, kind, &x, None, 4..19, 4, |at, t| {
+                for_each_tile(&network, kind, x.as_view(), None, 4..19, 4, |at, t| {
                     for r in 0..t.rows {
                         assert_eq!(t.row(r), whole.row(at + r));
                         seen += 1;
@@ -210,7 +210,7 @@ mod tests {
             Input::new("x2", x2.clone()).unwrap(),
         );
         let whole = kernel::run(&request, &a, Some(&b), Cancel::NEVER).unwrap();
-        let block = cross_block(&network, Kind::Ntk, &x, &x2, 3..10).unwrap();
+        let block = cross_block(&network, Kind::Ntk, x.as_view(), x2.as_view(), 3..10).unwrap();
         for r in 3..10 {
             assert_eq!(block.row(r - 3), whole.row(r));
         }
@@ -235,13 +235,13 @@ mod tests {
                     let cross = network.kernels(&x, Some(&x)).unwrap().take(kind);
                     for s in 0..n {
                         for e in s + 1..=n {
-                            let block = row_block(&network, kind, &x, s..e).unwrap();
+                            let block = row_block(&network, kind, x.as_view(), s..e).unwrap();
                             assert_rows_bitwise(&block, &whole, s, &format!("{kind:?} d = {d}"));
                         }
                     }
                     // One test row against all training rows, and all against one.
                     for i in 0..n {
-                        let row = cross_block(&network, kind, &x, &x, i..i + 1).unwrap();
+                        let row = cross_block(&network, kind, x.as_view(), x.as_view(), i..i + 1).unwrap();
                         let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
                         assert_eq!(bits(row.row(0)), bits(cross.row(i)), "{kind:?} {d}: {i}");
                         let one = select(&x, i..i + 1);

@@ -4,6 +4,7 @@
 //! inside it ([`ParamBlock`]); forward and backward passes work on whole batches with GEMMs.
 
 pub mod activation;
+pub mod conv;
 pub mod deep_linear;
 pub mod factorization;
 pub(crate) mod hidden_layer;
@@ -17,6 +18,7 @@ pub mod two_layer;
 pub mod wells;
 
 pub use activation::Activation;
+pub use conv::ConvModel;
 pub use deep_linear::DeepLinear;
 pub use factorization::Factorization;
 pub use infinite_width::InfiniteWidth;

@@ -427,13 +427,13 @@ impl DataSpec {
                 let read = |p: &PathBuf| io::read_npy_matrix(&base.join(p));
                 let train = Dataset::new(
                     &format!("data {} / {}", x.display(), y.display()),
-                    read(x)?,
+                    read_inputs(&base.join(x))?,
                     read(y)?,
                 )?;
                 let test = match (x_test, y_test) {
                     (Some(xt), Some(yt)) => Some(Dataset::new(
                         &format!("data {} / {}", xt.display(), yt.display()),
-                        read(xt)?,
+                        read_inputs(&base.join(xt))?,
                         read(yt)?,
                     )?),
                     (None, None) => None,
@@ -459,5 +459,18 @@ impl DataSpec {
                 })
             }
         }
+    }
+}
+
+/// Inputs from an NPY file: (n, d) as is, (n, L, C) or (n, H, W, C) one row per input in C
+/// order (NHWC: what a `conv` model with that `input_shape` reads), (n,) as one column.
+fn read_inputs(path: &Path) -> Result<Matrix> {
+    let array = io::read_npy(path)?;
+    match array.shape.as_slice() {
+        [n, rest @ ..] if rest.len() >= 2 => {
+            let d = rest.iter().product();
+            Matrix::from_vec(*n, d, array.data)
+        }
+        _ => array.into_matrix(path),
     }
 }

@@ -395,7 +395,7 @@ pub fn run_on(
         "train.kernel_diagnostics (the probe kernels)",
         &[probe_n, probe_n, 3],
     )?;
-    let full = spec.model.build(
+    let full = spec.model.with_base(base).build(
         data.train.input_dim(),
         data.train.output_dim(),
         data.matrix_size,

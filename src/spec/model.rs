@@ -7,6 +7,7 @@ use crate::nn::{
     Parameterization, Potential, TwoLayer,
 };
 use serde::Deserialize;
+use std::path::{Path, PathBuf};
 
 fn one() -> f64 {
     1.0
@@ -122,6 +123,21 @@ pub enum ModelSpec {
         #[serde(default = "one")]
         init_std: f64,
     },
+    /// [`crate::nn::ConvModel`]: a finite conv net with the layers of a NET.toml file.
+    Conv {
+        /// The shape of one input: `[H, W, C]`, `[L, C]` or `[d]` (rows of the data, NHWC).
+        input_shape: Vec<i64>,
+        /// The channel count of every `conv` / `dense` layer without `out_chan` / `out_dim`
+        /// (the last `dense` without one: the number of outputs).
+        #[serde(default)]
+        width: Option<i64>,
+        /// The layers, as NET.toml's `[[layer]]` tables (`[[model.layer]]`).
+        #[serde(default)]
+        layer: Vec<crate::kernel::conv::LayerSpec>,
+        /// A NET.toml file (relative to the spec), instead of `[[model.layer]]`.
+        #[serde(default)]
+        net: Option<PathBuf>,
+    },
     /// [`Potential`]: C independent chains on a landscape U (loss `linear` by default).
     Potential {
         /// The landscape, e.g. `{ kind = "double_well", height = 1.0 }`.
@@ -149,6 +165,76 @@ impl ModelSpec {
     /// Whether this is a potential (no data needed, loss `linear` by default).
     pub fn is_potential(&self) -> bool {
         matches!(self, ModelSpec::Potential { .. })
+    }
+
+    /// This spec with its file paths (`net`) taken relative to `base` (the spec's folder).
+    pub fn with_base(&self, base: &Path) -> ModelSpec {
+        match self {
+            ModelSpec::Conv {
+                net: Some(net),
+                input_shape,
+                width,
+                layer,
+            } => ModelSpec::Conv {
+                net: Some(base.join(net)),
+                input_shape: input_shape.clone(),
+                width: *width,
+                layer: layer.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// The finite conv model of a `conv` table at `path`.
+    fn conv_model(&self, path: &str, outputs: usize) -> Result<crate::nn::ConvModel> {
+        let ModelSpec::Conv {
+            input_shape,
+            width,
+            layer,
+            net,
+        } = self
+        else {
+            return Err(Error::invalid(format!("{path}.kind"), "not a conv model"));
+        };
+        let at = |f: &str| format!("{path}.{f}");
+        let shape = input_shape
+            .iter()
+            .map(|&v| limits::count(&at("input_shape"), v, 1))
+            .collect::<Result<Vec<_>>>()?;
+        let width = width
+            .map(|w| limits::count(&at("width"), w, 1))
+            .transpose()?;
+        let net =
+            match (net, layer.is_empty()) {
+                (Some(file), true) => {
+                    let source = format!("{} ({})", at("net"), file.display());
+                    let text = std::fs::read_to_string(file)
+                        .map_err(|e| Error::invalid(&source, e.to_string()))?;
+                    crate::kernel::conv::ConvNet::from_toml(&source, &text)?
+                }
+                (None, false) => {
+                    crate::kernel::conv::ConvNet::from_specs(layer).map_err(|e| match e {
+                        Error::Invalid { field, message } => Error::invalid(at(&field), message),
+                        other => other,
+                    })?
+                }
+                (Some(_), false) => return Err(Error::invalid(
+                    at("net"),
+                    "give the layers either as [[model.layer]] tables or as a net file, not both",
+                )),
+                (None, true) => {
+                    return Err(Error::invalid(
+                        at("layer"),
+                        "expected [[model.layer]] tables or net = \"NET.toml\"",
+                    ))
+                }
+            };
+        crate::nn::ConvModel::new(&net, &shape, width, outputs).map_err(|e| match e {
+            Error::Invalid { field, message } if !field.starts_with(path) => {
+                Error::invalid(at(&field), message)
+            }
+            other => other,
+        })
     }
 }
 
@@ -247,6 +333,10 @@ impl ModelSpec {
                 let f = at("terms");
                 let k = limits::count(&f, *terms, 1)?;
                 Ok((f.clone(), limits::product(&f, k, d.saturating_add(1))?))
+            }
+            ModelSpec::Conv { .. } => {
+                let model = self.conv_model(path, outputs)?;
+                Ok((at("width"), model.num_params()))
             }
             ModelSpec::Potential {
                 potential,
@@ -370,6 +460,7 @@ impl ModelSpec {
                     *init_std,
                 )?)
             }
+            ModelSpec::Conv { .. } => Box::new(self.conv_model(path, outputs)?),
             ModelSpec::Potential {
                 potential,
                 dim,
