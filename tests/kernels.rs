@@ -629,7 +629,7 @@ fn bad_kernel_inputs_are_errors_naming_the_field() {
         gradflow::kernel::analytic::stream_to_npy(
             &net,
             gradflow::kernel::Kind::Ntk,
-            &x,
+            x.as_view(),
             None,
             0,
             &path,
