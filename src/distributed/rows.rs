@@ -34,15 +34,9 @@ pub fn row_block<K: BlockKernel>(
     if b == 0 {
         return Ok(out);
     }
-    let upper = network
-        .kernels_upper_block(x, s, b)?
-        .take(kind);
+    let upper = network.kernels_upper_block(x, s, b)?.take(kind);
     let lower = if s > 0 {
-        Some(
-            network
-                .kernels_of(x, 0..s, Some((x, s..e)))?
-                .take(kind),
-        )
+        Some(network.kernels_of(x, 0..s, Some((x, s..e)))?.take(kind))
     } else {
         None
     };
@@ -241,7 +235,8 @@ mod tests {
                     }
                     // One test row against all training rows, and all against one.
                     for i in 0..n {
-                        let row = cross_block(&network, kind, x.as_view(), x.as_view(), i..i + 1).unwrap();
+                        let row = cross_block(&network, kind, x.as_view(), x.as_view(), i..i + 1)
+                            .unwrap();
                         let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
                         assert_eq!(bits(row.row(0)), bits(cross.row(i)), "{kind:?} {d}: {i}");
                         let one = select(&x, i..i + 1);

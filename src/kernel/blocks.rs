@@ -36,7 +36,8 @@ pub trait BlockKernel: Sync {
 
     /// The first `rows` rows of K(x[from..], x[from..]), every entry as
     /// [`BlockKernel::kernels_of`] with x2 omitted computes it (a `rows` × (n − from) matrix).
-    fn kernels_upper_block(&self, x: Self::Inputs<'_>, from: usize, rows: usize) -> Result<Kernels>;
+    fn kernels_upper_block(&self, x: Self::Inputs<'_>, from: usize, rows: usize)
+        -> Result<Kernels>;
 }
 
 impl BlockKernel for Network {
