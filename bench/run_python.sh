@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # gradflow from Python against the same kernels in Rust (benches/kernels.rs, the library call
 # `Network::kernels`) and in neural-tangents (bench/anchors/.venv-nt, when bench/setup.sh has
-# built it), interleaved over rounds on the same machine; prints the medians and the ratios.
+# built it, or the Python that GRADFLOW_NT_PYTHON names), interleaved over rounds on the same machine; prints the medians and the ratios.
 # Needs the package installed in .venv (./test.sh does it).   bench/run_python.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 export GRADFLOW_BENCH_THREADS=${GRADFLOW_BENCH_THREADS:-2}
-nt=$PWD/bench/anchors/.venv-nt/bin/python
+nt=${GRADFLOW_NT_PYTHON:-$PWD/bench/anchors/.venv-nt/bin/python}
 cargo bench --no-run --bench kernels >/dev/null 2>&1
 log=$(mktemp)
 for ((r = 1; r <= rounds; r++)); do
