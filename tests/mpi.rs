@@ -9,43 +9,12 @@
 use gradflow::data::io::write_npy_matrix;
 use gradflow::linalg::Matrix;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 mod common;
 
-use common::{assert_same_bytes, scratch};
+use common::{assert_same_bytes, finish, mpirun, scratch};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradflow");
-
-/// Runs a command to completion, failing the test if it runs past two minutes (a hang).
-fn finish(mut command: Command) -> Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mpirun (Open MPI) must be installed to test the mpi feature");
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("{command:?} still running after 120 s: a rank hangs");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-/// `mpirun --oversubscribe` with the given arguments (ranks, then `gradflow` and its flags or
-/// several `:`-separated programs).
-fn mpirun(args: &[&str]) -> Output {
-    let mut c = Command::new("mpirun");
-    c.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-        .arg("--oversubscribe")
-        .args(args);
-    finish(c)
-}
 
 /// `gradflow` with `args` on `ranks` ranks.
 fn on_ranks(ranks: usize, args: &[&str]) -> Output {
@@ -382,7 +351,7 @@ fn a_failure_on_one_rank_ends_every_rank_with_its_message() {
             .collect()
     };
     fails_on_missing_input(kernel(&x), kernel(&missing), 1);
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let left: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -10,8 +10,9 @@
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+mod common;
+use common::{finish, mpirun};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradflow");
 
@@ -21,35 +22,6 @@ fn folder(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Runs a command to completion, failing the test if it runs past two minutes (a hang).
-fn finish(mut command: Command) -> Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mpirun (Open MPI) must be installed to test the mpi feature");
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("{command:?} still running after 120 s: a rank hangs");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-/// `mpirun --oversubscribe` with the given arguments.
-fn mpirun(args: &[&str]) -> Output {
-    let mut c = Command::new("mpirun");
-    c.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-        .arg("--oversubscribe")
-        .args(args);
-    finish(c)
 }
 
 fn ok(o: &Output, what: &str) {

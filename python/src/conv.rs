@@ -95,6 +95,7 @@ fn in_memory(net: ConvNet) -> Request {
         path: PathBuf::from("net"),
         net,
         kind: Kind::Ntk,
+        block_rows: commands::kernel::Request::default().block_rows,
     }
 }
 

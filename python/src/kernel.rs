@@ -384,7 +384,7 @@ pub fn predict<'py>(
             // The checks of the times and the flow settings, as without a network.
             commands::predict::Request {
                 times: times.clone(),
-                flow: flow.clone(),
+                flow,
                 ..Default::default()
             }
             .validate()

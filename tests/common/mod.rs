@@ -165,3 +165,38 @@ pub fn compare_with_neural_tangents(
 pub fn write_npy(dir: &std::path::Path, name: &str, shape: &[usize], data: &[f64]) {
     std::fs::write(dir.join(name), gradflow::data::io::npy_bytes(shape, data)).unwrap();
 }
+
+/// Runs a command to completion, failing the test if it runs past two minutes (a hang).
+#[allow(dead_code)]
+pub fn finish(mut command: std::process::Command) -> std::process::Output {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun (Open MPI) must be installed to test the mpi feature");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("{command:?} still running after 120 s: a rank hangs");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// `mpirun --oversubscribe` with the given arguments (ranks, then `gradflow` and its flags or
+/// several `:`-separated programs), as root where the tests run as root (Open MPI's two
+/// consent variables), to completion ([`finish`]).
+#[allow(dead_code)]
+pub fn mpirun(args: &[&str]) -> std::process::Output {
+    let mut c = std::process::Command::new("mpirun");
+    c.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .arg("--oversubscribe")
+        .args(args);
+    finish(c)
+}

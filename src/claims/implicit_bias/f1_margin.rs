@@ -523,8 +523,8 @@ mod tests {
             assert!((value[k] * (-s).exp() / v - 1.0).abs() < 1e-12);
             assert!((slope[k] * (-s).exp() / d - 1.0).abs() < 1e-12);
         }
-        for ln_x in [-30.0, -5.0, 1.0] {
-            let direct = -(ln_x as f64).exp().exp_m1().ln();
+        for ln_x in [-30.0_f64, -5.0, 1.0] {
+            let direct = -ln_x.exp().exp_m1().ln();
             assert!((neg_log_expm1(ln_x) - direct).abs() < 1e-9 * direct.abs().max(1.0));
         }
     }

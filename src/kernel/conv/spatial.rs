@@ -37,12 +37,30 @@ pub(super) struct Axis {
     shared: bool,
 }
 
-/// The input index of output `o` at window offset `d`, `None` in the zero padding.
-fn tap(o: usize, d: usize, stride: usize, pad: usize, n: usize, padding: Padding) -> Option<usize> {
-    let i = (o * stride + d) as i64 - pad as i64;
-    match padding {
-        Padding::Circular => Some(i.rem_euclid(n as i64) as usize),
-        _ => (0..n as i64).contains(&i).then_some(i as usize),
+impl Padding {
+    /// XLA's geometry of a window of extent `f` and stride `s` over `n` inputs: the output
+    /// extent and the padding before the first input — `VALID`: (⌊(n − f)/s⌋ + 1, 0);
+    /// `SAME` and `CIRCULAR`: n_out = ⌈n/s⌉ and ⌊total/2⌋ with total = max((n_out − 1)s + f − n,
+    /// 0). `None` when the window does not fit (`VALID` with f > n).
+    pub fn geometry(self, n: usize, f: usize, s: usize) -> Option<(usize, usize)> {
+        match self {
+            Padding::Valid => (f <= n).then(|| ((n - f) / s + 1, 0)),
+            Padding::Same | Padding::Circular => {
+                let output = n.div_ceil(s);
+                let total = ((output - 1) * s + f).saturating_sub(n);
+                Some((output, total / 2))
+            }
+        }
+    }
+
+    /// The input index read by output `o` at window offset `d` (stride `s`, `pad` before, `n`
+    /// inputs): `None` in `SAME`/`VALID`'s zero padding, wrapped around (mod n) for `CIRCULAR`.
+    pub fn tap(self, o: usize, d: usize, s: usize, pad: usize, n: usize) -> Option<usize> {
+        let i = (o * s + d) as i64 - pad as i64;
+        match self {
+            Padding::Circular => Some(i.rem_euclid(n as i64) as usize),
+            _ => (0..n as i64).contains(&i).then_some(i as usize),
+        }
     }
 }
 
@@ -60,21 +78,9 @@ impl Axis {
         shared: bool,
         normalize_edges: bool,
     ) -> Option<Axis> {
-        let (output, pad) = match padding {
-            Padding::Valid => {
-                if f > n {
-                    return None;
-                }
-                ((n - f) / s + 1, 0)
-            }
-            Padding::Same | Padding::Circular => {
-                let output = n.div_ceil(s);
-                let total = ((output - 1) * s + f).saturating_sub(n);
-                (output, total / 2)
-            }
-        };
+        let (output, pad) = padding.geometry(n, f, s)?;
         let taps: Vec<Vec<Option<usize>>> = (0..output)
-            .map(|o| (0..f).map(|d| tap(o, d, s, pad, n, padding)).collect())
+            .map(|o| (0..f).map(|d| padding.tap(o, d, s, pad, n)).collect())
             .collect();
         let weight = taps
             .iter()

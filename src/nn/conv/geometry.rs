@@ -1,9 +1,6 @@
 //! The taps of a finite `conv` or `avg_pool` window: for every output position and every
 //! offset of the window, the input position it reads (or none, in the zero padding), with
-//! XLA's geometry per spatial axis (the same as the kernels', [`crate::kernel::conv`]):
-//! `VALID`: n_out = ⌊(n − f)/s⌋ + 1, no padding; `SAME`: n_out = ⌈n/s⌉, total padding
-//! max((n_out − 1)s + f − n, 0), ⌊total/2⌋ of it before; `CIRCULAR`: `SAME`'s geometry on
-//! the input wrapped around (index mod n).
+//! XLA's geometry per spatial axis, the kernels' own ([`Padding::geometry`], [`Padding::tap`]).
 
 use crate::kernel::conv::Padding;
 
@@ -22,29 +19,9 @@ impl Axis {
     /// The axis of a window of extent `f` and stride `s` over `n` inputs; `None` when the
     /// window does not fit (`VALID` with f > n).
     fn new(n: usize, f: usize, s: usize, padding: Padding) -> Option<Axis> {
-        let (output, pad) = match padding {
-            Padding::Valid => {
-                if f > n {
-                    return None;
-                }
-                ((n - f) / s + 1, 0)
-            }
-            Padding::Same | Padding::Circular => {
-                let output = n.div_ceil(s);
-                let total = ((output - 1) * s + f).saturating_sub(n);
-                (output, total / 2)
-            }
-        };
+        let (output, pad) = padding.geometry(n, f, s)?;
         let taps = (0..output)
-            .flat_map(|o| {
-                (0..f).map(move |d| {
-                    let i = (o * s + d) as i64 - pad as i64;
-                    match padding {
-                        Padding::Circular => Some(i.rem_euclid(n as i64) as usize),
-                        _ => (0..n as i64).contains(&i).then_some(i as usize),
-                    }
-                })
-            })
+            .flat_map(|o| (0..f).map(move |d| padding.tap(o, d, s, pad, n)))
             .collect();
         Some(Axis { output, f, taps })
     }
