@@ -229,7 +229,13 @@ fn an_interrupted_rank_ends_the_job_with_no_output() {
     let dir = folder("interrupt");
     let out = dir.join("out");
     let mut args: Vec<String> = vec!["-n".into(), "2".into(), BIN.into()];
-    args.extend(flags(&out));
+    // Twenty seeds: a job long enough to be running when the signal comes, however fast the
+    // machine (with two it could finish first, and there was nothing left to signal).
+    args.extend(
+        flags(&out)
+            .into_iter()
+            .map(|f| if f == "0-1" { "0-19".into() } else { f }),
+    );
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let child = mpirun(&a);
     let launcher = child.id();
@@ -249,7 +255,7 @@ fn an_interrupted_rank_ends_the_job_with_no_output() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(ranks.len(), 2, "the ranks under mpirun {launcher}");
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(500));
     let sent = Command::new("kill")
         .args(["-INT", &ranks[1].to_string()])
         .status()
