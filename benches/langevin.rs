@@ -11,6 +11,7 @@
 
 mod common;
 
+use gradflow::commands::Cancel;
 use gradflow::data::Dataset;
 use gradflow::linalg::Matrix;
 use gradflow::nn::{Activation, InfiniteWidth, Landscape, Loss, Model, Potential, TwoLayer};
@@ -41,11 +42,18 @@ fn per_step(
     };
     let (mut state, mut table) = trainer.begin(model.init(&mut Seed(0).stream("init", 0)), &[]);
     trainer
-        .run(&mut state, data, 3, &mut [], &mut table)
+        .run(&mut state, data, 3, &mut [], &mut table, Cancel::NEVER)
         .expect("warm-up");
     let start = Instant::now();
     trainer
-        .run(&mut state, data, 3 + steps, &mut [], &mut table)
+        .run(
+            &mut state,
+            data,
+            3 + steps,
+            &mut [],
+            &mut table,
+            Cancel::NEVER,
+        )
         .expect("run");
     start.elapsed().as_secs_f64() / steps as f64
 }

@@ -8,6 +8,7 @@
 
 mod common;
 
+use gradflow::commands::Cancel;
 use gradflow::data::Dataset;
 use gradflow::linalg::{gemm, gemm_slice, view, Matrix, Threads};
 use gradflow::nn::{Activation, Model, TwoLayer};
@@ -109,11 +110,18 @@ fn main() {
     };
     let (mut state, mut table) = trainer.begin(model.init(&mut Seed(0).stream("init", 0)), &[]);
     trainer
-        .run(&mut state, &data, 5, &mut [], &mut table)
+        .run(&mut state, &data, 5, &mut [], &mut table, Cancel::NEVER)
         .expect("warm-up");
     let start = Instant::now();
     trainer
-        .run(&mut state, &data, 5 + steps, &mut [], &mut table)
+        .run(
+            &mut state,
+            &data,
+            5 + steps,
+            &mut [],
+            &mut table,
+            Cancel::NEVER,
+        )
         .expect("training");
     let per_step = start.elapsed().as_secs_f64() / steps as f64;
     let final_loss = table

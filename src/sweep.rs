@@ -7,6 +7,10 @@
 //! the replicate's seed `point.child(replicate_label, r)`. No seed depends on the thread that
 //! runs the cell or on the order cells finish in, so the table is bit-identical whatever the
 //! thread count, and the rows are in grid order, then replicate order.
+//!
+//! [`Cell::seed`] is the one per-trial seed: whatever a trial draws (a network's
+//! initialisation, its batches, its noise) comes from it; `point_seed` is for what the
+//! replicates of a grid point share (e.g. the point's data set).
 
 use crate::error::Result;
 use crate::rng::Seed;
@@ -32,13 +36,14 @@ pub struct Cell<'g, G> {
     pub value: &'g G,
     /// Replicate r (0 ≤ r < replicates).
     pub replicate: usize,
-    /// The grid point's seed, `root.child(label, key_i)`: shared by the point's replicates.
+    /// The grid point's seed, `root.child(label, key_i)`: for what the point's replicates
+    /// share (a trial's own draws come from [`Cell::seed`]).
     pub point_seed: Seed,
     replicate_label: &'static str,
 }
 
 impl<G> Cell<'_, G> {
-    /// The cell's own seed, `point_seed.child(replicate_label, r)`.
+    /// The cell's own seed, `point_seed.child(replicate_label, r)`: the trial's seed.
     pub fn seed(&self) -> Seed {
         self.point_seed
             .child(self.replicate_label, self.replicate as u64)

@@ -6,7 +6,7 @@
 use gradflow::data::io::{npy_bytes, read_npy_matrix};
 mod common;
 
-use common::{gradflow, scratch, stderr, write_npy};
+use common::{gradflow, predict_args, scratch, stderr, write_npy};
 
 #[test]
 fn list_and_reproduce() {
@@ -208,20 +208,6 @@ fn kernel_and_predict_commands() {
         assert_eq!(streamed.get(i, i), want.get(i, i), "diagonal {i}");
     }
     // Predict at t = 1, 10, ∞: shape (3, 7, 1); t = ∞ on the training set interpolates y.
-    // `predict` on the training set x.npy/y.npy and the test set xt.npy, then `extra`.
-    let predict_args = |extra: &[&'static str]| -> Vec<&'static str> {
-        let mut args = vec![
-            "predict",
-            "--x-train",
-            "x.npy",
-            "--y-train",
-            "y.npy",
-            "--x-test",
-            "xt.npy",
-        ];
-        args.extend_from_slice(extra);
-        args
-    };
     let mut args = predict_args(&[
         "--time",
         "1,10,inf",
@@ -437,19 +423,7 @@ fn the_cli_writes_exactly_what_the_library_commands_compute() {
     let k = kernel::run(&request, &xi, Some(&xti), Cancel::NEVER).unwrap();
     let file = std::fs::read(dir.join("k.npy")).unwrap();
     assert_eq!(file, npy_bytes(&[30, 9], &k.data));
-    let mut args = vec![
-        "predict",
-        "--x-train",
-        "x.npy",
-        "--y-train",
-        "y.npy",
-        "--x-test",
-        "xt.npy",
-        "--time",
-        "0.5,inf",
-        "--out",
-        "p.npy",
-    ];
+    let mut args = predict_args(&["--time", "0.5,inf", "--out", "p.npy"]);
     args.extend_from_slice(&flags);
     let o = gradflow(&args, &dir);
     assert!(o.status.success(), "{}", stderr(&o));

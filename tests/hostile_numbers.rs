@@ -7,7 +7,7 @@
 mod common;
 use std::sync::LazyLock;
 
-use common::{gradflow, scratch, stderr, write_npy};
+use common::{gradflow, predict_args, scratch, stderr, write_npy};
 
 static SPHERE: LazyLock<String> =
     LazyLock::new(|| common::sphere_spec(1, "n = 20", 16, "steps = 5"));
@@ -75,97 +75,119 @@ fn expect_field(name: &str, spec: &str, needles: &[&str]) {
     assert!(!msg.contains("panicked"), "{name}: {msg}");
 }
 
+/// `base` with its `line` replaced by `with`, every `{}` in `with` set to `value`.
+fn set(base: &str, line: &str, with: &str, value: &str) -> String {
+    base.replace(line, &with.replace("{}", value))
+}
+
+/// The model lines of the sphere spec.
+const TWO_LAYER: &str = "kind = \"two_layer\"\nwidth = 16";
+/// The optimizer table of the double-well spec.
+const SGD: &str = "[[optimizer]]\nkind = \"sgd\"";
+/// A smoothing transform with `{}` samples before [`SGD`].
+const SMOOTHING: &str =
+    "[[optimizer]]\nkind = \"smoothing\"\ndelta = 0.1\nsamples = {}\n[[optimizer]]\nkind = \"sgd\"";
+
 /// The reproductions of the hostile-input report: sizes that overflowed a count (a panic,
 /// exit 101) and sizes of 10⁹–10¹² that allocated or failed naming no field.
 #[test]
 fn every_size_a_spec_controls_is_checked_before_allocation() {
-    let huge = "2305843009213693952"; // 2^61
-    for (name, spec, field) in [
+    const HUGE: &str = "2305843009213693952"; // 2^61
+    const I62: &str = "4611686018427387904"; // 2^62
+    const E9: &str = "1000000000";
+    const E12: &str = "1000000000000";
+    // (name, spec, line replaced, its replacement with `{}` for the size, sizes, field).
+    type Case<'a> = (&'a str, &'a str, &'a str, &'a str, &'a [&'a str], &'a str);
+    let cases: [Case; 10] = [
         (
             "trials",
-            SPHERE.replace("trials = 1", "trials = 4611686018427387904"),
+            &SPHERE,
+            "trials = 1",
+            "trials = {}",
+            &[I62],
             "trials",
         ),
         (
             "completion-rank",
-            COMPLETION.replace("rank = 2\n[model]", &format!("rank = {huge}\n[model]")),
-            "data.rank",
-        ),
-        (
-            "completion-rank-1e9",
-            COMPLETION.replace("rank = 2\n[model]", "rank = 1000000000\n[model]"),
+            COMPLETION,
+            "rank = 2\n[model]",
+            "rank = {}\n[model]",
+            &[HUGE, E9],
             "data.rank",
         ),
         (
             "clusters",
-            CLUSTERS.replace("clusters = 4", &format!("clusters = {huge}")),
-            "data.clusters",
-        ),
-        (
-            "clusters-1e9",
-            CLUSTERS.replace("clusters = 4", "clusters = 1000000000"),
+            CLUSTERS,
+            "clusters = 4",
+            "clusters = {}",
+            &[HUGE, E9],
             "data.clusters",
         ),
         (
             "terms",
-            SPHERE.replace(
-                "kind = \"two_layer\"\nwidth = 16",
-                &format!("kind = \"infinite_width\"\nterms = {huge}"),
-            ),
-            "model.terms",
-        ),
-        (
-            "terms-1e12",
-            SPHERE.replace(
-                "kind = \"two_layer\"\nwidth = 16",
-                "kind = \"infinite_width\"\nterms = 1000000000000",
-            ),
+            &SPHERE,
+            TWO_LAYER,
+            "kind = \"infinite_width\"\nterms = {}",
+            &[HUGE, E12],
             "model.terms",
         ),
         (
             "gibbs-bins",
-            WELL.replace("bins = 40", &format!("bins = {huge}")),
-            "train.gibbs.bins",
-        ),
-        (
-            "gibbs-bins-1e9",
-            WELL.replace("bins = 40", "bins = 1000000000"),
+            WELL,
+            "bins = 40",
+            "bins = {}",
+            &[HUGE, E9],
             "train.gibbs.bins",
         ),
         (
             "harmonic-degree",
-            SPHERE.replace("degree = 1", "degree = 1000000000000"),
+            &SPHERE,
+            "degree = 1",
+            "degree = {}",
+            &[E12],
             "data.target.degree",
         ),
         (
             "mlp-widths",
-            SPHERE.replace(
-                "kind = \"two_layer\"\nwidth = 16",
-                &format!("kind = \"mlp\"\nwidths = [{huge}, {huge}]"),
-            ),
+            &SPHERE,
+            TWO_LAYER,
+            "kind = \"mlp\"\nwidths = [{}, {}]",
+            &[HUGE],
             "model.widths",
         ),
         (
             "chains",
-            WELL.replace("chains = 10", &format!("chains = {huge}")),
+            WELL,
+            "chains = 10",
+            "chains = {}",
+            &[HUGE],
             "model.chains",
         ),
         (
             "smoothing-samples",
-            WELL.replace(
-                "[[optimizer]]\nkind = \"sgd\"",
-                "[[optimizer]]\nkind = \"smoothing\"\ndelta = 0.1\nsamples = 1000000000000\n\
-                 [[optimizer]]\nkind = \"sgd\"",
-            ),
+            WELL,
+            SGD,
+            SMOOTHING,
+            &[E12],
             "optimizer[0].samples",
         ),
         (
             "records",
-            SPHERE.replace("steps = 5", "steps = 4611686018427387904\nrecord_every = 1"),
+            &SPHERE,
+            "steps = 5",
+            "steps = {}\nrecord_every = 1",
+            &[I62],
             "train.steps",
         ),
-    ] {
-        expect_field(name, &spec, &[field]);
+    ];
+    for (name, spec, line, with, sizes, field) in cases {
+        for size in sizes {
+            expect_field(
+                &format!("{name}-{size}"),
+                &set(spec, line, with, size),
+                &[field],
+            );
+        }
     }
 }
 
@@ -176,19 +198,11 @@ fn every_size_a_spec_controls_is_checked_before_allocation() {
 fn size_limits_accept_their_bound_and_refuse_one_more() {
     use gradflow::optim::langevin::MAX_SMOOTHING_SAMPLES;
     use gradflow::spec::limits::{MAX_GIBBS_CELLS, MAX_HARMONIC_DEGREE};
-    let degree = |k: usize| SPHERE.replace("degree = 1", &format!("degree = {k}"));
-    let samples = |k: usize| {
-        WELL.replace(
-            "[[optimizer]]\nkind = \"sgd\"",
-            &format!(
-                "[[optimizer]]\nkind = \"smoothing\"\ndelta = 0.1\nsamples = {k}\n\
-                 [[optimizer]]\nkind = \"sgd\""
-            ),
-        )
-        .replace("steps = 5", "steps = 1")
-    };
+    let degree = |k: usize| set(&SPHERE, "degree = 1", "degree = {}", &k.to_string());
+    let samples =
+        |k: usize| set(WELL, SGD, SMOOTHING, &k.to_string()).replace("steps = 5", "steps = 1");
     // A 1-D grid: the cell count is the bins.
-    let bins = |k: usize| WELL.replace("bins = 40", &format!("bins = {k}"));
+    let bins = |k: usize| set(WELL, "bins = 40", "bins = {}", &k.to_string());
     let cases: [(&str, String, String, &str); 3] = [
         (
             "degree-limit",
@@ -229,7 +243,7 @@ fn field_errors_name_their_table_path() {
     expect_field(
         "model-gamma",
         &SPHERE.replace(
-            "kind = \"two_layer\"\nwidth = 16",
+            TWO_LAYER,
             "kind = \"infinite_width\"\nterms = 10\ngamma = 0.2",
         ),
         &["model.gamma"],
@@ -330,25 +344,10 @@ fn predict_refuses_a_numerically_singular_kernel() {
     write_npy(&dir, "xt.npy", &[2, 3], &x[6..12]);
     for solver in ["eigen", "krylov"] {
         let o = gradflow(
-            &[
-                "predict",
-                "--x-train",
-                "x.npy",
-                "--y-train",
-                "y.npy",
-                "--x-test",
-                "xt.npy",
-                "--depth",
-                "1",
-                "--b-std",
-                "0.5",
-                "--time",
-                "1,inf",
-                "--solver",
-                solver,
-                "--out",
+            &predict_args(&[
+                "--depth", "1", "--b-std", "0.5", "--time", "1,inf", "--solver", solver, "--out",
                 "p.npy",
-            ],
+            ]),
             &dir,
         );
         assert_eq!(o.status.code(), Some(3), "{solver}: {}", stderr(&o));
@@ -357,14 +356,7 @@ fn predict_refuses_a_numerically_singular_kernel() {
         assert!(!dir.join("p.npy").exists());
     }
     let o = gradflow(
-        &[
-            "predict",
-            "--x-train",
-            "x.npy",
-            "--y-train",
-            "y.npy",
-            "--x-test",
-            "xt.npy",
+        &predict_args(&[
             "--depth",
             "1",
             "--b-std",
@@ -373,7 +365,7 @@ fn predict_refuses_a_numerically_singular_kernel() {
             "1e-6",
             "--out",
             "p.npy",
-        ],
+        ]),
         &dir,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -395,14 +387,7 @@ fn the_readme_predict_example_runs_and_predicts() {
     let y: Vec<f64> = t.iter().map(|v| (3.0 * v).cos()).collect();
     write_npy(&dir, "y.npy", &[100], &y);
     let predict = |extra: &[&str]| {
-        let mut args = vec![
-            "predict",
-            "--x-train",
-            "x.npy",
-            "--y-train",
-            "y.npy",
-            "--x-test",
-            "xt.npy",
+        let mut args = predict_args(&[
             "--depth",
             "1",
             "--activation",
@@ -410,7 +395,7 @@ fn the_readme_predict_example_runs_and_predicts() {
             "--out",
             "pred.npy",
             "--json",
-        ];
+        ]);
         args.extend_from_slice(extra);
         gradflow(&args, &dir)
     };

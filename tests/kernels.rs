@@ -626,14 +626,14 @@ fn bad_kernel_inputs_are_errors_naming_the_field() {
     let net = Network::new(1, Activation::Relu);
     let x = inputs(5, 3, 99);
     error_naming(
-        gradflow::kernel::analytic::stream_to_npy(
-            &net,
-            gradflow::kernel::Kind::Ntk,
-            x.as_view(),
-            None,
-            0,
-            &path,
-        ),
+        gradflow::kernel::analytic::KernelStream {
+            network: &net,
+            kind: gradflow::kernel::Kind::Ntk,
+            x1: x.as_view(),
+            x2: None,
+            block_rows: 0,
+        }
+        .to_npy(&path),
         "block_rows",
     );
     assert!(!path.exists(), "a failed stream leaves no file");

@@ -7,6 +7,7 @@
 mod common;
 use common::error_naming;
 
+use gradflow::commands::Cancel;
 use gradflow::langevin::{self, FirstPassage, Grid};
 use gradflow::nn::{Activation, InfiniteWidth, Landscape, Loss, Model, Potential};
 use gradflow::optim::{
@@ -143,7 +144,14 @@ fn escape_times_follow_the_eyring_kramers_law() {
         while state.step < cap && passage.times().iter().filter(|t| t.is_some()).count() < 300 {
             let until = (state.step + 2000).min(cap);
             trainer
-                .run(&mut state, &data, until, &mut [&mut passage], &mut table)
+                .run(
+                    &mut state,
+                    &data,
+                    until,
+                    &mut [&mut passage],
+                    &mut table,
+                    Cancel::NEVER,
+                )
                 .unwrap();
         }
         let times: Vec<f64> = passage

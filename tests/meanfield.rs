@@ -6,6 +6,7 @@
 mod common;
 use common::error_naming;
 
+use gradflow::commands::Cancel;
 use gradflow::data::{synthetic, Dataset};
 use gradflow::meanfield::{self, ParticleLayout, ParticleObserver, ParticleStep};
 use gradflow::nn::{Activation, Loss, Model, OutputInit, TwoLayer};
@@ -126,7 +127,7 @@ fn noninteracting_langevin_particles_sample_the_discrete_gibbs_law() {
     for snapshot in 0..20 {
         let until = 50 + 10 * snapshot as u64;
         trainer
-            .run(&mut state, &data, until, &mut [], &mut table)
+            .run(&mut state, &data, until, &mut [], &mut table, Cancel::NEVER)
             .unwrap();
         let p = meanfield::particles(&layout, &state.params).unwrap();
         for j in 0..m {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 mod common;
 
-use common::{assert_same_bytes, finish, mpirun, scratch};
+use common::{assert_same_bytes, finish, mpirun, ok, scratch};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradflow");
 
@@ -67,15 +67,6 @@ fn fails_on_missing_input(good: Vec<String>, bad: Vec<String>, bad_ranks: usize)
     assert!(!o.status.success(), "{stderr}");
     assert!(stderr.contains("missing.npy"), "{stderr}");
     stderr
-}
-
-fn ok(o: &Output, what: &str) {
-    assert!(
-        o.status.success(),
-        "{what}: {:?}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// The values of an f64 NPY file (version 1 header).

@@ -10,9 +10,9 @@
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 mod common;
-use common::{finish, mpirun};
+use common::{finish, mpirun, ok, two_layer_spec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradflow");
 
@@ -22,15 +22,6 @@ fn folder(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn ok(o: &Output, what: &str) {
-    assert!(
-        o.status.success(),
-        "{what}: {:?}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// Writes `spec`, runs it in one process and under `mpirun -n 1, 2, 3` (two threads per
@@ -88,35 +79,17 @@ fn same_on_every_rank_count(name: &str, spec: &str, files: &[&str]) {
 /// and the iterate average; M = 300 (three neuron blocks, the last short), d = 3.
 #[test]
 fn mean_field_scaling_with_sgd_is_the_single_process_run() {
-    let spec = r#"
-seed = 3
-trials = 2
-[data]
-kind = "sphere"
-n = 60
-n_test = 20
-dim = 3
-target = { kind = "harmonic", degree = 2 }
-[model]
-kind = "two_layer"
-width = 300
-activation = "relu"
-gamma = 1.0
-bias = true
-[loss]
-l2 = 1e-3
-[[optimizer]]
-kind = "sgd"
-lr = 2.0
-[train]
-steps = 30
-batch_size = 16
-record_every = 5
-average = true
-"#;
+    let spec = two_layer_spec(
+        "seed = 3\ntrials = 2",
+        "kind = \"sphere\"\nn = 60\nn_test = 20\ndim = 3\n\
+         target = { kind = \"harmonic\", degree = 2 }",
+        "width = 300\nactivation = \"relu\"\ngamma = 1.0\nbias = true",
+        "[loss]\nl2 = 1e-3\n[[optimizer]]\nkind = \"sgd\"\nlr = 2.0",
+        "steps = 30\nbatch_size = 16\nrecord_every = 5\naverage = true",
+    );
     same_on_every_rank_count(
         "sgd",
-        spec,
+        &spec,
         &["metrics.csv", "params.npy", "params_average.npy"],
     );
 }
@@ -126,32 +99,17 @@ average = true
 /// the ranks' segments cut through them.
 #[test]
 fn mean_field_langevin_is_the_single_process_run() {
-    let spec = r#"
-seed = 7
-[data]
-kind = "clusters"
-n = 40
-dim = 5
-[model]
-kind = "two_layer"
-width = 2900
-activation = "tanh"
-gamma = 1.0
-bias = true
-output_init = { kind = "gaussian", std = 1.0 }
-[loss]
-kind = "logistic"
-[[optimizer]]
-kind = "mean_field"
-lr = 0.2
-l2 = 1e-3
-inverse_temperature = 100.0
-anneal = { kind = "inverse_power", a = 1.0, b = 1.0, c = 0.5 }
-[train]
-steps = 12
-record_every = 3
-"#;
-    same_on_every_rank_count("langevin", spec, &["metrics.csv", "params.npy"]);
+    let spec = two_layer_spec(
+        "seed = 7",
+        "kind = \"clusters\"\nn = 40\ndim = 5",
+        "width = 2900\nactivation = \"tanh\"\ngamma = 1.0\nbias = true\n\
+         output_init = { kind = \"gaussian\", std = 1.0 }",
+        "[loss]\nkind = \"logistic\"\n[[optimizer]]\nkind = \"mean_field\"\nlr = 0.2\nl2 = 1e-3\n\
+         inverse_temperature = 100.0\n\
+         anneal = { kind = \"inverse_power\", a = 1.0, b = 1.0, c = 0.5 }",
+        "steps = 12\nrecord_every = 3",
+    );
+    same_on_every_rank_count("langevin", &spec, &["metrics.csv", "params.npy"]);
 }
 
 /// NTK scaling (γ = 1/2) with Adam, a symmetric initialisation (f₀ = 0) and a frozen second
@@ -159,52 +117,23 @@ record_every = 3
 /// neuron block, so that ranks 1 and 2 hold no neuron at all.
 #[test]
 fn ntk_scaling_with_adam_and_a_narrow_noisy_net_are_the_single_process_runs() {
-    let adam = r#"
-seed = 11
-[data]
-kind = "gaussian"
-n = 50
-dim = 4
-target = { kind = "harmonic", degree = 1 }
-[model]
-kind = "two_layer"
-width = 700
-activation = "gelu"
-gamma = 0.5
-symmetric = true
-train_second = false
-[[optimizer]]
-kind = "adam"
-lr = 0.01
-[train]
-steps = 20
-record_every = 4
-"#;
-    same_on_every_rank_count("adam", adam, &["metrics.csv", "params.npy"]);
-    let narrow = r#"
-seed = 5
-[data]
-kind = "circle"
-n = 24
-target = { kind = "harmonic", degree = 3 }
-[model]
-kind = "two_layer"
-width = 100
-activation = "tanh"
-gamma = 0.75
-[[optimizer]]
-kind = "nesterov"
-lr = 0.1
-theta = 0.5
-[[optimizer]]
-kind = "langevin_noise"
-lr = 0.1
-inverse_temperature = 1e3
-[train]
-steps = 10
-record_every = 2
-"#;
-    same_on_every_rank_count("narrow", narrow, &["metrics.csv", "params.npy"]);
+    let adam = two_layer_spec(
+        "seed = 11",
+        "kind = \"gaussian\"\nn = 50\ndim = 4\ntarget = { kind = \"harmonic\", degree = 1 }",
+        "width = 700\nactivation = \"gelu\"\ngamma = 0.5\nsymmetric = true\ntrain_second = false",
+        "[[optimizer]]\nkind = \"adam\"\nlr = 0.01",
+        "steps = 20\nrecord_every = 4",
+    );
+    same_on_every_rank_count("adam", &adam, &["metrics.csv", "params.npy"]);
+    let narrow = two_layer_spec(
+        "seed = 5",
+        "kind = \"circle\"\nn = 24\ntarget = { kind = \"harmonic\", degree = 3 }",
+        "width = 100\nactivation = \"tanh\"\ngamma = 0.75",
+        "[[optimizer]]\nkind = \"nesterov\"\nlr = 0.1\ntheta = 0.5\n\
+         [[optimizer]]\nkind = \"langevin_noise\"\nlr = 0.1\ninverse_temperature = 1e3",
+        "steps = 10\nrecord_every = 2",
+    );
+    same_on_every_rank_count("narrow", &narrow, &["metrics.csv", "params.npy"]);
 }
 
 /// A rank that cannot read the spec ends the job (the other ranks wait in a collective) with
@@ -214,12 +143,14 @@ record_every = 2
 fn a_failing_rank_ends_the_sharded_run() {
     let dir = folder("fault");
     let spec = dir.join("spec.toml");
-    std::fs::write(
-        &spec,
-        "[data]\nkind = \"circle\"\nn = 10\ntarget = { kind = \"harmonic\", degree = 1 }\n[model]\nkind = \"two_layer\"\nwidth = 300\n\
-         gamma = 1.0\n[[optimizer]]\nkind = \"sgd\"\nlr = 0.1\n[train]\nsteps = 100000\n",
-    )
-    .unwrap();
+    let text = two_layer_spec(
+        "",
+        "kind = \"circle\"\nn = 10\ntarget = { kind = \"harmonic\", degree = 1 }",
+        "width = 300\ngamma = 1.0",
+        "[[optimizer]]\nkind = \"sgd\"\nlr = 0.1",
+        "steps = 100000",
+    );
+    std::fs::write(&spec, &text).unwrap();
     let spec = spec.to_string_lossy().into_owned();
     let missing = dir.join("missing.toml").to_string_lossy().into_owned();
     let out = dir.join("out").to_string_lossy().into_owned();
@@ -234,11 +165,7 @@ fn a_failing_rank_ends_the_sharded_run() {
     assert!(!Path::new(&out).join("metrics.csv").exists());
     // Particle snapshots need every particle in one place: refused, naming the field.
     let particles = dir.join("particles.toml");
-    std::fs::write(
-        &particles,
-        std::fs::read_to_string(&spec).unwrap() + "particles = true\n",
-    )
-    .unwrap();
+    std::fs::write(&particles, text + "particles = true\n").unwrap();
     let o = mpirun(&["-n", "2", BIN, "run", &particles.to_string_lossy()]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{stderr}");

@@ -1,6 +1,7 @@
 //! The training loop: determinism across thread counts, bit-identical resume, divergence,
 //! batching, frozen layers.
 
+use gradflow::commands::Cancel;
 use gradflow::data::synthetic;
 use gradflow::data::Dataset;
 use gradflow::linalg::Matrix;
@@ -88,16 +89,9 @@ fn resume_from_checkpoint_is_bit_identical() {
         }),
     ]);
     let trainer = Trainer {
-        objective: Objective {
-            model: &model,
-            loss: Loss::Squared,
-            l2: 0.0,
-        },
-        optimizer: &optimizer,
         batching: Batching::Minibatch(16),
-        seed: Seed(9),
-        steps: 100,
         record_every: 9,
+        ..Trainer::full_batch(Objective::squared(&model), &optimizer, Seed(9), 100)
     };
     let init = model.init(&mut Seed(9).stream("init", 0));
     // Uninterrupted.
@@ -105,7 +99,14 @@ fn resume_from_checkpoint_is_bit_identical() {
     // Interrupted at 37, through the checkpoint bytes, then continued.
     let (mut part, mut part_table) = trainer.begin(init, &[]);
     trainer
-        .run(&mut part, &data, 37, &mut [], &mut part_table)
+        .run(
+            &mut part,
+            &data,
+            37,
+            &mut [],
+            &mut part_table,
+            Cancel::NEVER,
+        )
         .unwrap();
     let bytes = Checkpoint {
         state: part,
@@ -118,7 +119,7 @@ fn resume_from_checkpoint_is_bit_identical() {
     let (mut state, mut table) = (restored.state, restored.table);
     assert_eq!(state.step, 37);
     trainer
-        .run(&mut state, &data, 100, &mut [], &mut table)
+        .run(&mut state, &data, 100, &mut [], &mut table, Cancel::NEVER)
         .unwrap();
     assert_eq!(state.params, whole.params);
     assert_eq!(state.average, whole.average);
@@ -211,7 +212,7 @@ fn divergence_stops_with_the_step_and_keeps_the_rows() {
     };
     let (mut state, mut table) = trainer.begin(model.init(&mut Seed(1).stream("init", 0)), &[]);
     let err = trainer
-        .run(&mut state, &data, 1000, &mut [], &mut table)
+        .run(&mut state, &data, 1000, &mut [], &mut table, Cancel::NEVER)
         .unwrap_err();
     match err {
         Error::Diverged { step, .. } => {
@@ -235,16 +236,9 @@ fn frozen_layers_do_not_move_even_under_noise_and_decay() {
         }),
     ]);
     let trainer = Trainer {
-        objective: Objective {
-            model: &model,
-            loss: Loss::Squared,
-            l2: 0.0,
-        },
-        optimizer: &optimizer,
         batching: Batching::Minibatch(1),
-        seed: Seed(2),
-        steps: 50,
         record_every: 10,
+        ..Trainer::full_batch(Objective::squared(&model), &optimizer, Seed(2), 50)
     };
     let init = model.init(&mut Seed(2).stream("init", 0));
     let (state, _) = trainer.fit(init.clone(), &data).unwrap();

@@ -34,19 +34,20 @@ const LR_LAZY: f64 = 1.0;
 /// Mean-field particle step η (the update is −η M ∇L).
 const LR_RICH: f64 = 2.0;
 
-/// Tolerance of the NTK-scaling slope: over root seeds 0–9 its std is 0.0072 (median −0.501)
-/// and each fit's standard error ≤ 0.012; 0.03 ≥ 3 × 0.0072.
+/// Tolerance of the NTK-scaling slope: over root seeds 0–9 its std is 0.0046 (median −0.499)
+/// and each fit's standard error ≤ 0.0065; 0.03 ≥ 3 × 0.0046.
 const TOL_LAZY_SLOPE: f64 = 0.03;
-/// Tolerance of the mean-field slope: std 0.0094 over seeds (median −0.027, a finite-width
-/// offset), fit standard errors ≤ 0.024; 0.05 ≥ 3 × 0.0094 and ≥ 2 × the largest fit error.
+/// Tolerance of the mean-field slope: std 0.0081 over seeds (median −0.025, a finite-width
+/// offset), fit standard errors ≤ 0.017; 0.05 ≥ 3 × 0.0081 and ≥ 2 × the largest fit error.
 const TOL_RICH_SLOPE: f64 = 0.05;
-/// Tolerance of the closed-form movement ratio: std 0.0040 over seeds (median 1.002).
+/// Tolerance of the closed-form movement ratio: std 0.0033 over seeds (median 1.000).
 const TOL_CLOSED_FORM: f64 = 0.02;
-/// The empirical level of the rich/kernel test-error ratio (medians over root seeds 0–9: 0.72,
-/// 0.59, 0.69 at n = 200, 300, 400; the level is the largest) and its tolerance (3 × the largest
-/// std over seeds, 0.075, rounded up).
-const RATIO_LEVEL: f64 = 0.72;
-const TOL_RATIO: f64 = 0.24;
+/// The empirical level of the rich/kernel test-error ratio (medians over root seeds 0–9: 0.77,
+/// 0.63, 0.72 at n = 200, 300, 400; the level is the largest) and its tolerance (3 × the largest
+/// std over seeds, 0.081 at n = 400, rounded up). Level + tolerance = 1.02: at one seed the
+/// check alone does not exclude parity with the kernel; the medians (0.63 … 0.77) do.
+const RATIO_LEVEL: f64 = 0.77;
+const TOL_RATIO: f64 = 0.25;
 /// Sample sizes of the generalisation comparison.
 const SAMPLE_SIZES: [usize; 3] = [200, 300, 400];
 
@@ -160,7 +161,7 @@ impl Claim for LazyVsRich {
          seed-to-seed std; at n = 100 the ratio is ≈ 1 (0.85 … 1.11 over seeds: neither learns \
          the direction) and that size is not checked. Tolerances of (a): 3 × the seed-to-seed \
          std over root seeds 0–9 (≥ the fit errors); the mean-field slope's finite-width offset \
-         (≈ −0.05) is inside it. Controls: 'mean-field-everywhere' (fails the NTK slope and \
+         (median ≈ −0.025) is inside it. Controls: 'mean-field-everywhere' (fails the NTK slope and \
          the closed form): the NTK runs use the mean-field scaling; 'ntk-scaling-everywhere' \
          (fails the mean-field slope and every test-error ratio): the mean-field runs use the \
          NTK scaling, a lazy net, i.e. the kernel method stopped at 1500 steps. A control run \
@@ -207,13 +208,14 @@ impl Claim for LazyVsRich {
             .iter()
             .flat_map(|&k| widths.iter().map(move |&m| (k, m)))
             .collect();
-        // Run (k, M) is seeded ctx.seed.child("movement", 100000 k + M).
+        // Run (k, M) is seeded by its cell:
+        // ctx.seed.child("movement", 100000 k + M).child("seed", 0).
         let sweep = Sweep::new(ctx.seed, "movement", &grid, 1)
             .keyed(|_, &(k, m)| (k * 100_000 + m) as u64)
             .run(|cell| {
                 let (k, m) = *cell.value;
                 let rich = [lazy_is_rich, rich_is_rich][k];
-                train(cell.point_seed, m, rich, steps, &train_a, &test_a)
+                train(cell.seed(), m, rich, steps, &train_a, &test_a)
             })?;
         let mut runs = Table::new(&[
             "width",
@@ -291,15 +293,15 @@ impl Claim for LazyVsRich {
         if !ctx.under(MF_EVERYWHERE) {
             let mut gen = Table::new(&["n", "rich_test_error", "kernel_test_error", "ratio"]);
             let mut ratios = Vec::new();
-            // Sample size n: data seeded ctx.seed.child("generalisation", n), the net
-            // ctx.seed.child("rich-net", n).
+            // Sample size n: data seeded by the grid point, ctx.seed.child("generalisation", n),
+            // the net by its cell, that seed's child("seed", 0).
             let sweep = Sweep::new(ctx.seed, "generalisation", &SAMPLE_SIZES, 1)
                 .keyed(|_, &n| n as u64)
                 .run(|cell| {
                     let n = *cell.value;
                     let (train_b, test_b) = data(cell.point_seed, n, 1000)?;
-                    let seed = ctx.seed.child("rich-net", n as u64);
-                    let (_, _, rich_err) = train(seed, 512, rich_is_rich, 1500, &train_b, &test_b)?;
+                    let (_, _, rich_err) =
+                        train(cell.seed(), 512, rich_is_rich, 1500, &train_b, &test_b)?;
                     Ok((rich_err, best_kernel_error(&train_b, &test_b, LR_LAZY)?))
                 })?;
             for row in &sweep.rows {

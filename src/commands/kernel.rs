@@ -4,7 +4,7 @@
 use super::{Cancel, Input, InputView};
 use crate::distributed::Communicator;
 use crate::error::Result;
-use crate::kernel::analytic::{check_stream, stream_blocks, Network};
+use crate::kernel::analytic::{check_stream, KernelStream, Network};
 use crate::kernel::{Kernels, Kind};
 use crate::linalg::{check_fits, Matrix};
 use crate::nn::Activation;
@@ -100,12 +100,14 @@ pub fn run_view(
         return Ok(kernels.take(request.kind));
     }
     let mut k = Matrix::zeros(rows, cols);
-    stream_blocks(
-        &request.network,
-        request.kind,
-        x.matrix,
-        x2.map(|i| i.matrix),
-        request.block_rows,
+    let stream = KernelStream {
+        network: &request.network,
+        kind: request.kind,
+        x1: x.matrix,
+        x2: x2.map(|i| i.matrix),
+        block_rows: request.block_rows,
+    };
+    stream.blocks(
         |row| cancel.check(|| format!("after {row} of {rows} kernel rows")),
         |row, col, block| {
             for r in 0..block.rows {

@@ -112,25 +112,11 @@ fn check(request: &Request, settings: &Settings, x: &Input, y: &Input, xt: &Inpu
     for input in [x, xt] {
         request.network.check_inputs(&input.name, &input.matrix)?;
     }
-    if x.matrix.rows != y.matrix.rows {
-        return Err(Error::shape(
-            "predict",
-            format!(
-                "x_train has {} rows, y_train {}",
-                x.matrix.rows, y.matrix.rows
-            ),
-        ));
-    }
-    if xt.matrix.cols != x.matrix.cols {
-        return Err(Error::shape(
-            "predict",
-            format!(
-                "x_test has {} columns, x_train {}",
-                xt.matrix.cols, x.matrix.cols
-            ),
-        ));
-    }
-    Ok(())
+    crate::kernel::dynamics::check_predict_shapes(
+        x.matrix.as_view(),
+        y.matrix.rows,
+        xt.matrix.as_view(),
+    )
 }
 
 /// The predictions at every requested time (module doc). Collective: every rank calls it with

@@ -15,7 +15,7 @@ use super::Communicator;
 use crate::commands::Cancel;
 use crate::error::{Error, Result};
 use crate::fsutil::{output_target, temp::Temporary};
-use crate::kernel::analytic::stream_to_npy_with;
+use crate::kernel::analytic::KernelStream;
 use crate::kernel::blocks::BlockKernel;
 use crate::kernel::Kind;
 use std::io::Write;
@@ -25,15 +25,15 @@ use std::path::{Path, PathBuf};
 /// Writes K(x, x2) (K(x, x) without `x2`) of `network` to the NPY file `out`, `block_rows`
 /// rows at a time; returns the shape. Collective: every rank calls it with the same
 /// arguments (settings checked by the caller). With one rank it is the single-process
-/// streamed writer ([`stream_to_npy_with`]: each pair of K(x, x) computed once); with more,
+/// streamed writer ([`KernelStream::to_npy_with`]: each pair of K(x, x) computed once); with more,
 /// each rank writes its rows in place (module docs) — the same bytes. `cancel` is polled
 /// before each block of rows; an interrupted or failed computation leaves no file.
 #[allow(clippy::too_many_arguments)]
-pub fn save<K: BlockKernel>(
+pub fn save<'x, K: BlockKernel>(
     comm: &dyn Communicator,
-    network: &K,
+    network: &'x K,
     kind: Kind,
-    (x, x2): (K::Inputs<'_>, Option<K::Inputs<'_>>),
+    (x, x2): (K::Inputs<'x>, Option<K::Inputs<'x>>),
     block_rows: usize,
     out: &Path,
     cancel: Cancel,
@@ -41,7 +41,14 @@ pub fn save<K: BlockKernel>(
     let n = K::count(x);
     if comm.size() == 1 {
         let at = |row| cancel.check(|| format!("after {row} of {n} kernel rows"));
-        return stream_to_npy_with(network, kind, x, x2, block_rows, out, at);
+        let stream = KernelStream {
+            network,
+            kind,
+            x1: x,
+            x2,
+            block_rows,
+        };
+        return stream.to_npy_with(out, at);
     }
     let m = x2.map_or(n, K::count);
     let (header, bytes) = crate::data::io::npy_layout(&[n, m]);

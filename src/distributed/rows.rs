@@ -1,5 +1,5 @@
 //! Row blocks of the kernel K(x, x) equal, bit for bit, to the rows of the kernel one process
-//! computes ([`crate::kernel::analytic::stream_blocks`], `gradflow kernel`): whatever the
+//! computes ([`crate::kernel::analytic::KernelStream::blocks`], `gradflow kernel`): whatever the
 //! block, every entry is the same sequence of floating-point operations.
 //!
 //! The single-process kernel computes each pair once: entry (i, j), i < j, as the pair
@@ -53,7 +53,7 @@ pub fn row_block<K: BlockKernel>(
 }
 
 /// Rows `rows` of K(x1, x2) for two input sets (the pairs (x1ᵢ, x2ⱼ)), as
-/// [`crate::kernel::analytic::stream_blocks`] computes them with `x2`.
+/// [`crate::kernel::analytic::KernelStream::blocks`] computes them with `x2`.
 pub fn cross_block<K: BlockKernel>(
     network: &K,
     kind: Kind,

@@ -1,6 +1,6 @@
 //! Kernels computed block by block, whatever the network: the dense kernels of
 //! [`Network`] on the rows of a matrix and the convolutional ones of [`ConvNet`] on images
-//! share one streaming writer ([`crate::kernel::analytic::stream_blocks`]) and one
+//! share one streaming writer ([`crate::kernel::analytic::KernelStream::blocks`]) and one
 //! distributed row split ([`crate::distributed::rows`]).
 
 use super::analytic::{Kernels, Network};

@@ -417,6 +417,23 @@ pub fn complexity(k_train: &Matrix, y: &Matrix) -> Result<f64> {
     Ok((q / y.rows as f64).sqrt())
 }
 
+/// Err unless a prediction's inputs agree: x_train has one row per row of y_train
+/// (`y_rows`), x_test as many columns as x_train. Shared by every prediction route
+/// ([`predict_with`], the distributed solve).
+pub fn check_predict_shapes(
+    x_train: crate::linalg::MatrixView<'_>,
+    y_rows: usize,
+    x_test: crate::linalg::MatrixView<'_>,
+) -> Result<()> {
+    let (n, d, d_test) = (x_train.rows, x_train.cols, x_test.cols);
+    require(n == y_rows, "predict", || {
+        format!("x_train has {n} rows, y_train {y_rows}")
+    })?;
+    require(d_test == d, "predict", || {
+        format!("x_test has {d_test} columns, x_train {d}")
+    })
+}
+
 /// Gradient-flow predictions of the infinitely wide `network` trained on (x_train, y_train):
 /// computes Θ(train, train) and Θ(test, train) (or the NNGP kernel, `kind`) and calls
 /// [`gradient_descent_mse`], calling `before(stage)` before each of its three stages ("the
@@ -435,14 +452,7 @@ pub fn predict_with<'a>(
     mut before: impl FnMut(&'static str) -> Result<()>,
 ) -> Result<Predictions> {
     let (x_train, x_test) = (x_train.into(), x_test.into());
-    let (n, n_y) = (x_train.rows, y_train.rows);
-    require(n == n_y, "predict", || {
-        format!("x_train has {n} rows, y_train {n_y}")
-    })?;
-    let (d_test, d) = (x_test.cols, x_train.cols);
-    require(d_test == d, "predict", || {
-        format!("x_test has {d_test} columns, x_train {d}")
-    })?;
+    check_predict_shapes(x_train, y_train.rows, x_test)?;
     before("the training kernel")?;
     let theta = network.kernels_view(x_train, None)?.take(kind);
     before("the test kernel")?;

@@ -26,11 +26,12 @@ impl std::str::FromStr for Parameterization {
     }
 }
 
-/// A fully connected network R^d → R^k: hidden Dense + activation layers, then a final Dense.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Mlp {
-    /// Layer widths [d, m_1, …, m_L, k].
-    pub widths: Vec<usize>,
+/// The settings every layer of an [`Mlp`] shares, with their defaults (relu, the NTK
+/// parameterization, σ_w = 1, σ_b = 0, biases): a spec's `[model] kind = "mlp"` table reads
+/// them into this struct, missing fields taking [`MlpLayers::default`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MlpLayers {
     /// Activation after every hidden layer (the last layer is linear).
     pub activation: Activation,
     /// Weight convention.
@@ -43,8 +44,38 @@ pub struct Mlp {
     pub bias: bool,
 }
 
+impl Default for MlpLayers {
+    fn default() -> MlpLayers {
+        MlpLayers {
+            activation: Activation::Relu,
+            parameterization: Parameterization::Ntk,
+            w_std: 1.0,
+            b_std: 0.0,
+            bias: true,
+        }
+    }
+}
+
+impl MlpLayers {
+    /// Err unless σ_w > 0 and σ_b ≥ 0 (naming the field).
+    pub fn validate(&self) -> Result<()> {
+        crate::error::check_positive("w_std", self.w_std)?;
+        crate::error::check_non_negative("b_std", self.b_std)
+    }
+}
+
+/// A fully connected network R^d → R^k: hidden Dense + activation layers, then a final Dense.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mlp {
+    /// Layer widths [d, m_1, …, m_L, k].
+    pub widths: Vec<usize>,
+    /// What every layer shares: activation, weight convention, σ_w, σ_b, biases.
+    pub layers: MlpLayers,
+}
+
 impl Mlp {
-    /// A network with the given widths [d, m_1, …, m_L, k] (all ≥ 1).
+    /// A network with the given widths [d, m_1, …, m_L, k] (all ≥ 1) and layer settings
+    /// ([`Mlp::with_layers`] of them).
     pub fn new(
         widths: Vec<usize>,
         activation: Activation,
@@ -53,6 +84,19 @@ impl Mlp {
         b_std: f64,
         bias: bool,
     ) -> Result<Mlp> {
+        let layers = MlpLayers {
+            activation,
+            parameterization,
+            w_std,
+            b_std,
+            bias,
+        };
+        Mlp::with_layers(widths, layers)
+    }
+
+    /// A network with the given widths [d, m_1, …, m_L, k] (all ≥ 1) and `layers`' settings
+    /// ([`MlpLayers::validate`]).
+    pub fn with_layers(widths: Vec<usize>, layers: MlpLayers) -> Result<Mlp> {
         if widths.len() < 2 {
             return Err(Error::invalid(
                 "widths",
@@ -65,16 +109,8 @@ impl Mlp {
                 format!("layer {k} has width 0; every width must be ≥ 1"),
             ));
         }
-        crate::error::check_positive("w_std", w_std)?;
-        crate::error::check_non_negative("b_std", b_std)?;
-        Ok(Mlp {
-            widths,
-            activation,
-            parameterization,
-            w_std,
-            b_std,
-            bias,
-        })
+        layers.validate()?;
+        Ok(Mlp { widths, layers })
     }
 
     /// Number of Dense layers (hidden layers + 1).
@@ -84,8 +120,11 @@ impl Mlp {
 
     /// (weight scale, bias scale) of layer ℓ as applied in the forward pass.
     fn scales(&self, layer: usize) -> (f64, f64) {
-        match self.parameterization {
-            Parameterization::Ntk => (self.w_std / (self.widths[layer] as f64).sqrt(), self.b_std),
+        match self.layers.parameterization {
+            Parameterization::Ntk => (
+                self.layers.w_std / (self.widths[layer] as f64).sqrt(),
+                self.layers.b_std,
+            ),
             Parameterization::Standard => (1.0, 1.0),
         }
     }
@@ -95,7 +134,11 @@ impl Mlp {
         let mut off = 0;
         for l in 0..layer {
             off += self.widths[l + 1] * self.widths[l]
-                + if self.bias { self.widths[l + 1] } else { 0 };
+                + if self.layers.bias {
+                    self.widths[l + 1]
+                } else {
+                    0
+                };
         }
         (off, off + self.widths[layer + 1] * self.widths[layer])
     }
@@ -119,7 +162,7 @@ impl Mlp {
                 let w = view(&params[w_off..w_off + m_out * m_in], m_out, m_in);
                 let mut next = Matrix::zeros(n, m_in);
                 gemm(&mut next, 0.0, delta.view(), w, sw);
-                let act = self.activation;
+                let act = self.layers.activation;
                 if act.derivative_from_value_exists() {
                     let phi = &cache.mats[2 * (l - 1) + 1];
                     next.data
@@ -147,8 +190,8 @@ impl Model for Mlp {
         format!(
             "mlp(widths={:?}, {}, {:?})",
             self.widths,
-            self.activation.name(),
-            self.parameterization
+            self.layers.activation.name(),
+            self.layers.parameterization
         )
     }
 
@@ -171,7 +214,7 @@ impl Model for Mlp {
                 vec![m_out, m_in],
                 true,
             ));
-            if self.bias {
+            if self.layers.bias {
                 blocks.push(ParamBlock::new(format!("b{}", l + 1), b, vec![m_out], true));
             }
         }
@@ -182,10 +225,10 @@ impl Model for Mlp {
         let mut params = vec![0.0; self.num_params()];
         for block in self.layout() {
             let fan_in = block.shape.get(1).copied();
-            let std = match (self.parameterization, fan_in) {
+            let std = match (self.layers.parameterization, fan_in) {
                 (Parameterization::Ntk, _) => 1.0,
-                (Parameterization::Standard, Some(m)) => self.w_std / (m as f64).sqrt(),
-                (Parameterization::Standard, None) => self.b_std,
+                (Parameterization::Standard, Some(m)) => self.layers.w_std / (m as f64).sqrt(),
+                (Parameterization::Standard, None) => self.layers.b_std,
             };
             fill_block(&mut params, &block, std, rng);
         }
@@ -210,7 +253,7 @@ impl Model for Mlp {
             let h: &mut Matrix = if last { out } else { &mut after[0] };
             h.resize(n, m_out);
             gemm(h, 0.0, input.view(), w.transpose(), sw);
-            if self.bias {
+            if self.layers.bias {
                 let b = &params[b_off..b_off + m_out];
                 for i in 0..n {
                     h.row_mut(i)
@@ -223,7 +266,7 @@ impl Model for Mlp {
                 let (h_part, phi_part) = after.split_at_mut(1);
                 let phi = &mut phi_part[0];
                 phi.resize(n, m_out);
-                self.activation.apply(&h_part[0].data, &mut phi.data);
+                self.layers.activation.apply(&h_part[0].data, &mut phi.data);
             }
         }
     }
@@ -276,7 +319,7 @@ impl Model for Mlp {
             };
             for l in 0..layers {
                 let (sw, sb) = self.scales(l);
-                let bias = if self.bias { sb * sb } else { 0.0 };
+                let bias = if self.layers.bias { sb * sb } else { 0.0 };
                 let dd = product(&d1[l], d2.as_ref().map_or(&d1[l], |d| &d[l]));
                 theta
                     .data
@@ -313,7 +356,7 @@ impl Model for Mlp {
                 sw,
                 Threads::Pool,
             );
-            if self.bias {
+            if self.layers.bias {
                 let gb = &mut grad[b_off..b_off + m_out];
                 gb.fill(0.0);
                 for i in 0..n {
@@ -326,7 +369,7 @@ impl Model for Mlp {
                 let w = view(&params[w_off..w_off + m_out * m_in], m_out, m_in);
                 next.resize(n, m_in);
                 gemm(next, 0.0, delta.view(), w, sw);
-                let act = self.activation;
+                let act = self.layers.activation;
                 if act.derivative_from_value_exists() {
                     let phi = &acts[2 * (l - 1) + 1];
                     next.data

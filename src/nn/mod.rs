@@ -23,7 +23,7 @@ pub use deep_linear::DeepLinear;
 pub use factorization::Factorization;
 pub use infinite_width::InfiniteWidth;
 pub use loss::Loss;
-pub use mlp::{Mlp, Parameterization};
+pub use mlp::{Mlp, MlpLayers, Parameterization};
 pub use model::{Backward, Cache, Model, ParamBlock};
 pub use potential::{Landscape, Potential};
 pub use two_layer::{OutputInit, TwoLayer};

@@ -27,7 +27,7 @@ use super::model::ModelSpec;
 use super::optimizer::TransformSpec;
 use super::{LossSpec, Spec, TrainSpec};
 use crate::meanfield::ParticleStep;
-use crate::nn::{Activation, Loss, OutputInit};
+use crate::nn::{Activation, Loss, MlpLayers, OutputInit};
 use crate::optim::{
     AdaGrad, Adam, Anchor, LangevinNoise, Momentum, Nesterov, RmsProp, Schedule, SemiImplicit, Sgd,
     Smoothing, TorchSgd, WeightDecay,
@@ -182,7 +182,10 @@ impl ModelSpec {
     pub fn activation(mut self, value: Activation) -> ModelSpec {
         match &mut self {
             ModelSpec::TwoLayer { activation, .. }
-            | ModelSpec::Mlp { activation, .. }
+            | ModelSpec::Mlp {
+                layers: MlpLayers { activation, .. },
+                ..
+            }
             | ModelSpec::InfiniteWidth { activation, .. } => *activation = value,
             other => no_setting("activation", other),
         }
@@ -215,7 +218,11 @@ impl ModelSpec {
     #[track_caller]
     pub fn bias(mut self, value: bool) -> ModelSpec {
         match &mut self {
-            ModelSpec::TwoLayer { bias, .. } | ModelSpec::Mlp { bias, .. } => *bias = value,
+            ModelSpec::TwoLayer { bias, .. }
+            | ModelSpec::Mlp {
+                layers: MlpLayers { bias, .. },
+                ..
+            } => *bias = value,
             other => no_setting("bias", other),
         }
         self

@@ -350,7 +350,7 @@ pub fn run(spec: &Spec, base: &Path, out: Option<&Path>, resume: bool) -> Result
 }
 
 /// [`run`], polling `cancel` before every training step of every trial
-/// ([`Trainer::run_with`]): once it fires the run stops with [`Error::Interrupted`] and writes
+/// ([`Trainer::run`]): once it fires the run stops with [`Error::Interrupted`] and writes
 /// no outputs (the checkpoints written so far stay, for `resume`).
 pub fn run_with(
     spec: &Spec,
@@ -526,7 +526,7 @@ pub fn run_on(
             } else {
                 steps
             };
-            match trainer.run_with(
+            match trainer.run(
                 &mut state,
                 &data.train,
                 until,

@@ -3,8 +3,8 @@
 use super::limits;
 use crate::error::{Error, Result};
 use crate::nn::{
-    Activation, DeepLinear, Factorization, InfiniteWidth, Landscape, Mlp, Model, OutputInit,
-    Parameterization, Potential, TwoLayer,
+    Activation, DeepLinear, Factorization, InfiniteWidth, Landscape, Mlp, MlpLayers, Model,
+    OutputInit, Potential, TwoLayer,
 };
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -23,9 +23,6 @@ fn yes() -> bool {
 }
 fn relu() -> Activation {
     Activation::Relu
-}
-fn ntk() -> Parameterization {
-    Parameterization::Ntk
 }
 fn sign_init() -> OutputInit {
     OutputInit::Sign { scale: 1.0 }
@@ -74,21 +71,10 @@ pub enum ModelSpec {
     Mlp {
         /// Hidden widths [m_1, …, m_L].
         widths: Vec<i64>,
-        /// η (default relu).
-        #[serde(default = "relu")]
-        activation: Activation,
-        /// `ntk` (default) or `standard`.
-        #[serde(default = "ntk")]
-        parameterization: Parameterization,
-        /// σ_w (default 1).
-        #[serde(default = "one")]
-        w_std: f64,
-        /// σ_b (default 0).
-        #[serde(default)]
-        b_std: f64,
-        /// Biases (default true).
-        #[serde(default = "yes")]
-        bias: bool,
+        /// The library's layer settings, in the same table: `activation`, `parameterization`,
+        /// `w_std`, `b_std`, `bias`, with [`MlpLayers`]' defaults.
+        #[serde(flatten)]
+        layers: MlpLayers,
     },
     /// [`DeepLinear`]: f(x) = W_L ⋯ W_1 x.
     DeepLinear {
@@ -407,25 +393,11 @@ impl ModelSpec {
                     .validated()?,
                 )
             }
-            ModelSpec::Mlp {
-                widths,
-                activation,
-                parameterization,
-                w_std,
-                b_std,
-                bias,
-            } => {
+            ModelSpec::Mlp { widths, layers } => {
                 let mut all = vec![input_dim];
                 all.extend(counts("widths", widths)?);
                 all.push(outputs);
-                Box::new(Mlp::new(
-                    all,
-                    *activation,
-                    *parameterization,
-                    *w_std,
-                    *b_std,
-                    *bias,
-                )?)
+                Box::new(Mlp::with_layers(all, *layers)?)
             }
             ModelSpec::DeepLinear { widths, init_std } => {
                 let mut all = vec![input_dim];
@@ -483,5 +455,51 @@ impl ModelSpec {
             }
         };
         Ok(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> std::result::Result<ModelSpec, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// The mlp table reads the library's layer settings in place, with the library's defaults,
+    /// and still refuses a field it does not know (the layer settings are flattened into it).
+    #[test]
+    fn the_mlp_table_reads_the_library_layer_settings() {
+        let ModelSpec::Mlp { widths, layers } = parse("kind = \"mlp\"\nwidths = [4, 5]").unwrap()
+        else {
+            panic!("not an mlp");
+        };
+        assert_eq!((widths, layers), (vec![4, 5], MlpLayers::default()));
+        let text = "kind = \"mlp\"\nwidths = [3]\nactivation = \"tanh\"\nb_std = 0.5\nbias = false";
+        let Ok(ModelSpec::Mlp { layers, .. }) = parse(text) else {
+            panic!("{text}");
+        };
+        assert_eq!(
+            (layers.activation, layers.b_std, layers.bias),
+            (Activation::Tanh, 0.5, false)
+        );
+        for text in [
+            "kind = \"mlp\"\nwidths = [3]\nactivaton = \"tanh\"",
+            "kind = \"mlp\"\nwidths = [3]\nwidth = 3",
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains("unknown field"), "{text}: {e}");
+        }
+        let e = parse("kind = \"mlp\"\nactivation = \"tanh\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `widths`"), "{e}");
+        // The library's checks, naming the field under the table's path.
+        let bad = parse("kind = \"mlp\"\nwidths = [3]\nw_std = 0").unwrap();
+        let e = bad.build(2, 1, None).err().map(|e| e.to_string());
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains("model.w_std")),
+            "{e:?}"
+        );
     }
 }

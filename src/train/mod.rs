@@ -207,9 +207,7 @@ impl Trainer<'_> {
         data: &Dataset,
         observers: &mut [&mut dyn Observer],
     ) -> Result<(TrainState, Table)> {
-        let (mut state, mut table) = self.begin(params, observers);
-        self.run(&mut state, data, self.steps, observers, &mut table)?;
-        Ok((state, table))
+        self.fit_at(params, data, observers, [], |_| Ok(()))
     }
 
     /// Runs all T steps from θ₀ with `observers`, calling `at(state)` when the run reaches each
@@ -235,10 +233,17 @@ impl Trainer<'_> {
                     ),
                 ));
             }
-            self.run(&mut state, data, stop, observers, &mut table)?;
+            self.run(&mut state, data, stop, observers, &mut table, Cancel::NEVER)?;
             at(&state)?;
         }
-        self.run(&mut state, data, self.steps, observers, &mut table)?;
+        self.run(
+            &mut state,
+            data,
+            self.steps,
+            observers,
+            &mut table,
+            Cancel::NEVER,
+        )?;
         Ok((state, table))
     }
 
@@ -272,22 +277,11 @@ impl Trainer<'_> {
         }
     }
 
-    /// Runs from `state.step` up to step `until` (≤ T), appending recorded rows to `table`.
+    /// Runs from `state.step` up to step `until` (≤ T), appending recorded rows to `table`,
+    /// polling `cancel` before every step ([`Cancel::NEVER`]: no polling): once it fires the
+    /// run stops with [`Error::Interrupted`], `state` at the last completed step (a consistent
+    /// state: a later `run` resumes from it with the same result as an uninterrupted run).
     pub fn run(
-        &self,
-        state: &mut TrainState,
-        data: &Dataset,
-        until: u64,
-        observers: &mut [&mut dyn Observer],
-        table: &mut Table,
-    ) -> Result<()> {
-        self.run_with(state, data, until, observers, table, Cancel::NEVER)
-    }
-
-    /// [`Trainer::run`], polling `cancel` before every step: once it fires the run stops
-    /// with [`Error::Interrupted`], `state` at the last completed step (a consistent state:
-    /// [`Trainer::run`] resumes from it with the same result as an uninterrupted run).
-    pub fn run_with(
         &self,
         state: &mut TrainState,
         data: &Dataset,

@@ -72,16 +72,48 @@ pub fn rel_frobenius(a: &gradflow::Matrix, b: &gradflow::Matrix) -> f64 {
     gradflow::linalg::distance(&a.data, &b.data) / b.frobenius_norm()
 }
 
+/// A spec of a two-layer net: the `top` lines (seed, trials), the `[data]` lines, the model's
+/// lines after `kind = "two_layer"` (width, activation …), the tables after the model (loss,
+/// optimizers) and the `[train]` lines.
+#[allow(dead_code)]
+pub fn two_layer_spec(top: &str, data: &str, model: &str, tables: &str, train: &str) -> String {
+    format!(
+        "\n{top}\n[data]\n{data}\n[model]\nkind = \"two_layer\"\n{model}\n{tables}\n\
+         [train]\n{train}\n"
+    )
+}
+
 /// The end-to-end tests' small run: a two-layer net trained by SGD (η = 0.5) on a degree-1
 /// harmonic on S², seed 1; `data` holds the `[data]` sizes (`n = …`, optionally `n_test = …`)
 /// and `train` the `[train]` lines. Tests vary it by replacing its lines (`width = 16` …).
 #[allow(dead_code)]
 pub fn sphere_spec(trials: usize, data: &str, width: usize, train: &str) -> String {
-    format!(
-        "\nseed = 1\ntrials = {trials}\n[data]\nkind = \"sphere\"\n{data}\ndim = 3\n\
-         target = {{ kind = \"harmonic\", degree = 1 }}\n[model]\nkind = \"two_layer\"\n\
-         width = {width}\n[[optimizer]]\nkind = \"sgd\"\nlr = 0.5\n[train]\n{train}\n"
+    two_layer_spec(
+        &format!("seed = 1\ntrials = {trials}"),
+        &format!(
+            "kind = \"sphere\"\n{data}\ndim = 3\ntarget = {{ kind = \"harmonic\", degree = 1 }}"
+        ),
+        &format!("width = {width}"),
+        "[[optimizer]]\nkind = \"sgd\"\nlr = 0.5",
+        train,
     )
+}
+
+/// The arguments of `gradflow predict` trained on the folder's x.npy, y.npy and tested on its
+/// xt.npy, followed by `extra`.
+#[allow(dead_code)]
+pub fn predict_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "predict",
+        "--x-train",
+        "x.npy",
+        "--y-train",
+        "y.npy",
+        "--x-test",
+        "xt.npy",
+    ];
+    args.extend_from_slice(extra);
+    args
 }
 
 /// Asserts that the file at `path` holds exactly the bytes `expected` (`what` names the run
@@ -164,6 +196,18 @@ pub fn compare_with_neural_tangents(
 #[allow(dead_code)]
 pub fn write_npy(dir: &std::path::Path, name: &str, shape: &[usize], data: &[f64]) {
     std::fs::write(dir.join(name), gradflow::data::io::npy_bytes(shape, data)).unwrap();
+}
+
+/// Asserts that the finished command `o` succeeded (`what` names it; its status and standard
+/// error otherwise).
+#[allow(dead_code)]
+pub fn ok(o: &std::process::Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what}: {:?}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// Runs a command to completion, failing the test if it runs past two minutes (a hang).

@@ -45,9 +45,7 @@ use acos::*;
 #[cfg(test)]
 use maps::*;
 pub(crate) use maps::{ActivationMap, Dense, LayerVariances, VARIANCE_RANGE};
-pub use stream::{
-    check_block_rows, check_stream, stream_blocks, stream_to_npy, stream_to_npy_with,
-};
+pub use stream::{check_block_rows, check_stream, KernelStream};
 pub use two_layer::{two_layer_first_layer_ntk, two_layer_ntk};
 
 /// The fully connected architecture whose infinite-width kernels are computed.
