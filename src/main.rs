@@ -216,13 +216,6 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
         }
         Command::Predict(a) => {
             if let Some(request) = a.net.conv()? {
-                if ranks > 1 || a.cg.pcg || a.cg.matrix_free {
-                    return Err(Error::invalid(
-                        "--net",
-                        "solves by eigendecomposition or Krylov in one process (no --pcg, \
-                         --matrix-free or mpirun)",
-                    ));
-                }
                 let (times, flow) = a.flow()?;
                 let read = commands::conv::read_images;
                 let (x_train, x_test) =
@@ -235,22 +228,45 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
                     )),
                     _ => None,
                 };
-                let predictions = commands::conv::predict(
-                    &request,
-                    (&x_train, &y_train, &x_test),
-                    f0.as_ref().map(|(p, q)| (p, q)),
-                    &times,
-                    &flow,
-                )?;
+                let data = (&x_train, &y_train, &x_test);
+                let f0 = f0.as_ref().map(|(p, q)| (p, q));
+                // The conjugate-gradient route: asked for, or always under MPI.
+                let (predictions, cg) = match a.cg.settings(mpi.is_some())? {
+                    Some(settings) => {
+                        let comm = mpi.unwrap_or(&gradflow::distributed::Local);
+                        let solution = commands::conv::predict_distributed(
+                            comm,
+                            &request,
+                            &settings,
+                            data,
+                            f0,
+                            &times,
+                            &flow,
+                            Cancel::NEVER,
+                        )?;
+                        let cg =
+                            gradflow::distributed::krr::summary(&solution, &settings, comm.size());
+                        (solution.predictions, Some(cg))
+                    }
+                    None => (
+                        commands::conv::predict(&request, data, f0, &times, &flow)?,
+                        None,
+                    ),
+                };
+                if quiet_rank(mpi) {
+                    // Rank 0 writes the files and prints.
+                    return Ok(0);
+                }
                 let shape = commands::predict::save(&predictions, &a.out, a.out_train.as_deref())?;
                 if a.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"out": a.out, "shape": shape, "kind": request.kind,
-                            "times": a.time, "n_train": x_train.n, "net": request.path,
-                            "solver": predictions.solver,
-                            "krylov_steps": predictions.krylov_steps})
-                    );
+                    let mut summary = serde_json::json!({"out": a.out, "shape": shape,
+                        "kind": request.kind, "times": a.time, "n_train": x_train.n,
+                        "net": request.path, "solver": predictions.solver,
+                        "krylov_steps": predictions.krylov_steps});
+                    if let Some(cg) = cg {
+                        summary["pcg"] = cg;
+                    }
+                    println!("{summary}");
                 }
                 if !quiet {
                     eprintln!("wrote {} {:?}", a.out.display(), shape);

@@ -5,13 +5,16 @@
 //!   itself and two sets — ≤ 1e-12 relative off the diagonal of a set with itself; on that
 //!   diagonal ≤ 1e-7 (neural-tangents computes the ReLU angle of an image with itself at equal
 //!   positions from Σ/√(q₁q₂) and carries ~1e-8 round-off, where gradflow sets it to exactly 0);
-//! * Monte Carlo over finite-width conv nets: the NNGP as the mean of the readout's
-//!   conditional covariance (random features), error shrinking at the M^{−1/2} rate;
-//! * the empirical NTK of a finite conv net (its Jacobian by hand-written backpropagation,
+//! * Monte Carlo over finite-width conv nets (the library's conv model,
+//!   [`gradflow::nn::ConvModel`]): the NNGP as the mean of the readout's conditional
+//!   covariance (random features), error shrinking at the M^{−1/2} rate;
+//! * the empirical NTK of a finite conv net (its Jacobian by the model's backpropagation,
 //!   checked against finite differences) converging to the CNTK.
 
 use gradflow::kernel::conv::{ConvNet, Images, LayerSpec};
+use gradflow::nn::{ConvModel, Model};
 use gradflow::rng::Seed;
+use gradflow::Matrix;
 use serde_json::Value;
 mod common;
 
@@ -52,23 +55,12 @@ fn conv_kernels_match_neural_tangents() {
     eprintln!("worst relative error: off-diagonal {worst_off:e}, diagonal {worst_diag:e}");
 }
 
-/// A finite conv net in the NTK parameterization on h × w × c images: two 3 × 3 SAME
-/// convolutions with `m` channels and ReLU, then global average pooling (`gap`) or flatten,
-/// then a Dense readout; σ_w = `W`, σ_b = `B` everywhere.
-struct Finite {
-    h: usize,
-    w: usize,
-    c: usize,
-    m: usize,
-    gap: bool,
-    /// Parameters: w1 (9·c·m), b1 (m), w2 (9·m·m), b2 (m), v (readout), b3 (1).
-    theta: Vec<f64>,
-}
-
 const W: f64 = 1.2;
 const B: f64 = 0.1;
 
-/// The layers of [`Finite`] as a NET.toml would list them.
+/// Two 3 × 3 SAME convolutions with ReLU, then global average pooling (`gap`) or flatten,
+/// then a Dense readout; σ_w = `W`, σ_b = `B` everywhere, NTK parameterization: the finite
+/// networks below are the library's conv model ([`ConvModel`]) of these layers.
 fn net_of(gap: bool) -> ConvNet {
     let text = format!(
         "[[layer]]\nkind = \"conv\"\nfilter_shape = [3, 3]\npadding = \"SAME\"\nw_std = {W}\n\
@@ -81,171 +73,23 @@ fn net_of(gap: bool) -> ConvNet {
     ConvNet::from_toml("test net", &text).unwrap()
 }
 
-impl Finite {
-    fn new(h: usize, w: usize, c: usize, m: usize, gap: bool, seed: u64) -> Finite {
-        let readout = if gap { m } else { h * w * m };
-        let count = 9 * c * m + m + 9 * m * m + m + readout + 1;
-        let mut rng = Seed(seed).stream("finite conv net", 0);
-        let theta = (0..count).map(|_| rng.normal()).collect();
-        Finite {
-            h,
-            w,
-            c,
-            m,
-            gap,
-            theta,
-        }
-    }
+/// The finite network of `net`'s layers with `m` channels per conv layer and `outputs`
+/// outputs on h × w × c images, and its parameters drawn at initialisation from `seed`.
+fn finite(
+    net: &ConvNet,
+    (h, w, c): (usize, usize, usize),
+    m: usize,
+    outputs: usize,
+    seed: u64,
+) -> (ConvModel, Vec<f64>) {
+    let model = ConvModel::new(net, &[h, w, c], Some(m), outputs).unwrap();
+    let params = model.init(&mut Seed(seed).stream("finite conv net", 0));
+    (model, params)
+}
 
-    fn readout(&self) -> usize {
-        if self.gap {
-            self.m
-        } else {
-            self.h * self.w * self.m
-        }
-    }
-
-    /// (offsets of w1, b1, w2, b2, v, b3).
-    fn offsets(&self) -> [usize; 6] {
-        let (c, m) = (self.c, self.m);
-        let w1 = 0;
-        let b1 = w1 + 9 * c * m;
-        let w2 = b1 + m;
-        let b2 = w2 + 9 * m * m;
-        let v = b2 + m;
-        [w1, b1, w2, b2, v, v + self.readout()]
-    }
-
-    /// The input position of output position (i, j) at filter offset d (None in padding).
-    fn at(&self, i: usize, j: usize, d: usize) -> Option<usize> {
-        let (y, x) = (i as i64 + (d / 3) as i64 - 1, j as i64 + (d % 3) as i64 - 1);
-        ((0..self.h as i64).contains(&y) && (0..self.w as i64).contains(&x))
-            .then(|| y as usize * self.w + x as usize)
-    }
-
-    /// A SAME 3 × 3 convolution of `a` (positions × cin) with weights `wt` ((d, cin, cout))
-    /// and bias `b`: pre-activations, positions × cout.
-    fn conv(&self, a: &[f64], cin: usize, wt: &[f64], b: &[f64]) -> Vec<f64> {
-        let (p, m) = (self.h * self.w, self.m);
-        let s = W / ((9 * cin) as f64).sqrt();
-        let mut out = vec![0.0; p * m];
-        for i in 0..self.h {
-            for j in 0..self.w {
-                let o = &mut out[(i * self.w + j) * m..][..m];
-                for (k, ok) in o.iter_mut().enumerate() {
-                    *ok = B * b[k];
-                }
-                for d in 0..9 {
-                    if let Some(q) = self.at(i, j, d) {
-                        for ci in 0..cin {
-                            let x = s * a[q * cin + ci];
-                            let row = &wt[(d * cin + ci) * m..][..m];
-                            for (ok, wv) in o.iter_mut().zip(row) {
-                                *ok += x * wv;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// (output, hidden features before the readout, pre-activations 1 and 2, activations 1).
-    fn forward(&self, x: &[f64]) -> (f64, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
-        let [w1, b1, w2, b2, v, b3] = self.offsets();
-        let t = &self.theta;
-        let relu = |z: &[f64]| z.iter().map(|u| u.max(0.0)).collect::<Vec<_>>();
-        let h1 = self.conv(x, self.c, &t[w1..b1], &t[b1..w2]);
-        let a1 = relu(&h1);
-        let h2 = self.conv(&a1, self.m, &t[w2..b2], &t[b2..v]);
-        let a2 = relu(&h2);
-        let p = self.h * self.w;
-        let phi: Vec<f64> = if self.gap {
-            (0..self.m)
-                .map(|k| (0..p).map(|q| a2[q * self.m + k]).sum::<f64>() / p as f64)
-                .collect()
-        } else {
-            a2
-        };
-        let s = W / (phi.len() as f64).sqrt();
-        let f = s * phi.iter().zip(&t[v..b3]).map(|(a, b)| a * b).sum::<f64>() + B * t[b3];
-        (f, phi, h1, h2, a1)
-    }
-
-    /// ∂f/∂θ by backpropagation.
-    fn jacobian(&self, x: &[f64]) -> Vec<f64> {
-        let [w1, b1, w2, b2, v, b3] = self.offsets();
-        let (p, m) = (self.h * self.w, self.m);
-        let t = &self.theta;
-        let (_, phi, h1, h2, a1) = self.forward(x);
-        let mut g = vec![0.0; t.len()];
-        let s = W / (phi.len() as f64).sqrt();
-        for (gv, f) in g[v..b3].iter_mut().zip(&phi) {
-            *gv = s * f;
-        }
-        g[b3] = B;
-        // ∂f/∂h2 (positions × m).
-        let mut dh2 = vec![0.0; p * m];
-        for q in 0..p {
-            for k in 0..m {
-                let dphi = if self.gap {
-                    s * t[v + k] / p as f64
-                } else {
-                    s * t[v + q * m + k]
-                };
-                dh2[q * m + k] = if h2[q * m + k] > 0.0 { dphi } else { 0.0 };
-            }
-        }
-        let da1 = self.conv_backward(&a1, m, &t[w2..b2], &dh2, &mut g, w2, b2);
-        let dh1: Vec<f64> = da1
-            .iter()
-            .zip(&h1)
-            .map(|(d, h)| if *h > 0.0 { *d } else { 0.0 })
-            .collect();
-        self.conv_backward(x, self.c, &t[w1..b1], &dh1, &mut g, w1, b1);
-        g
-    }
-
-    /// The gradients of a [`Finite::conv`] layer into `g` (weights at `wo`, bias at `bo`)
-    /// given ∂f/∂(its output) `dout`; returns ∂f/∂(its input).
-    #[allow(clippy::too_many_arguments)]
-    fn conv_backward(
-        &self,
-        a: &[f64],
-        cin: usize,
-        wt: &[f64],
-        dout: &[f64],
-        g: &mut [f64],
-        wo: usize,
-        bo: usize,
-    ) -> Vec<f64> {
-        let m = self.m;
-        let s = W / ((9 * cin) as f64).sqrt();
-        let mut din = vec![0.0; a.len()];
-        for i in 0..self.h {
-            for j in 0..self.w {
-                let o = &dout[(i * self.w + j) * m..][..m];
-                for (k, d) in o.iter().enumerate() {
-                    g[bo + k] += B * d;
-                }
-                for d in 0..9 {
-                    if let Some(q) = self.at(i, j, d) {
-                        for ci in 0..cin {
-                            let base = (d * cin + ci) * m;
-                            let mut back = 0.0;
-                            for (k, &ok) in o.iter().enumerate() {
-                                g[wo + base + k] += s * a[q * cin + ci] * ok;
-                                back += s * wt[base + k] * ok;
-                            }
-                            din[q * cin + ci] += back;
-                        }
-                    }
-                }
-            }
-        }
-        din
-    }
+/// The images as the rows of a matrix (the conv model's inputs).
+fn rows(x: &Images) -> Matrix {
+    Matrix::from_vec(x.n, x.size(), x.data.clone()).unwrap()
 }
 
 fn test_images(n: usize, h: usize, w: usize, c: usize) -> Images {
@@ -260,29 +104,23 @@ fn relative_rms(a: &[f64], b: &[f64]) -> f64 {
     (num / den).sqrt()
 }
 
+/// The conv model's Jacobian (backpropagation) against central differences of its outputs.
 #[test]
 fn the_jacobian_of_the_finite_conv_net_matches_finite_differences() {
     for gap in [true, false] {
-        let net = Finite::new(4, 3, 2, 5, gap, 1);
-        let x = test_images(1, 4, 3, 2);
-        let g = net.jacobian(&x.data);
+        let (net, theta) = finite(&net_of(gap), (4, 3, 2), 5, 1, 1);
+        let x = rows(&test_images(1, 4, 3, 2));
+        let jacobian = net.jacobian(&theta, &x);
+        let g = jacobian.row(0);
+        let output = |theta: &[f64]| net.predict(theta, &x).unwrap().get(0, 0);
         let mut rng = Seed(3).stream("fd params", 0);
         for _ in 0..40 {
-            let k = rng.below(net.theta.len());
+            let k = rng.below(theta.len());
             let h = 1e-5;
-            let (mut up, mut down) = (
-                Finite {
-                    theta: net.theta.clone(),
-                    ..net
-                },
-                Finite {
-                    theta: net.theta.clone(),
-                    ..net
-                },
-            );
-            up.theta[k] += h;
-            down.theta[k] -= h;
-            let fd = (up.forward(&x.data).0 - down.forward(&x.data).0) / (2.0 * h);
+            let (mut up, mut down) = (theta.clone(), theta.clone());
+            up[k] += h;
+            down[k] -= h;
+            let fd = (output(&up) - output(&down)) / (2.0 * h);
             assert!(
                 (fd - g[k]).abs() <= 1e-6 * (1.0 + fd.abs()),
                 "gap {gap} parameter {k}: backprop {} vs FD {fd}",
@@ -328,19 +166,26 @@ fn check_rate(what: &str, e: &[(f64, f64)], seeds: u64) {
 fn monte_carlo_nngp_of_finite_conv_nets_converges_at_the_inverse_square_root_rate() {
     let (h, w, c, n) = (4, 4, 2, 3);
     let x = test_images(n, h, w, c);
-    let image = |i: usize| &x.data[i * h * w * c..(i + 1) * h * w * c];
     for gap in [true, false] {
-        let exact = net_of(gap).kernels(&x, None).unwrap().nngp;
+        let whole = net_of(gap);
+        let exact = whole.kernels(&x, None).unwrap().nngp;
+        // The hidden layers: the network without its Dense readout, whose outputs are the
+        // readout's features (m after pooling, h·w·m flattened).
+        let hidden = ConvNet {
+            layers: whole.layers[..whole.layers.len() - 1].to_vec(),
+            ..whole.clone()
+        };
         let seeds = 16;
         let e = errors(&exact.data, seeds, |m, seed| {
-            let net = Finite::new(h, w, c, m, gap, 100 + seed);
-            let phis: Vec<Vec<f64>> = (0..n).map(|i| net.forward(image(i)).1).collect();
+            let features = if gap { m } else { h * w * m };
+            let (net, theta) = finite(&hidden, (h, w, c), m, features, 100 + seed);
+            let phi = net.predict(&theta, &rows(&x)).unwrap();
             let mut k = Vec::with_capacity(n * n);
-            for pi in &phis {
-                for pj in &phis {
-                    let dot: f64 = pi.iter().zip(pj).map(|(a, b)| a * b).sum();
+            for i in 0..n {
+                for j in 0..n {
+                    let dot: f64 = phi.row(i).iter().zip(phi.row(j)).map(|(a, b)| a * b).sum();
                     // The readout's covariance given the hidden layers.
-                    k.push(W * W * dot / pi.len() as f64 + B * B);
+                    k.push(W * W * dot / features as f64 + B * B);
                 }
             }
             k
@@ -353,17 +198,16 @@ fn monte_carlo_nngp_of_finite_conv_nets_converges_at_the_inverse_square_root_rat
 fn empirical_ntk_of_finite_conv_nets_converges_to_the_cntk() {
     let (h, w, c, n) = (4, 4, 2, 3);
     let x = test_images(n, h, w, c);
-    let image = |i: usize| &x.data[i * h * w * c..(i + 1) * h * w * c];
     for gap in [true, false] {
         let exact = net_of(gap).kernels(&x, None).unwrap().ntk;
         let seeds = 8;
         let e = errors(&exact.data, seeds, |m, seed| {
-            let net = Finite::new(h, w, c, m, gap, 200 + seed);
-            let jac: Vec<Vec<f64>> = (0..n).map(|i| net.jacobian(image(i))).collect();
+            let (net, theta) = finite(&net_of(gap), (h, w, c), m, 1, 200 + seed);
+            let jac = net.jacobian(&theta, &rows(&x));
             let mut k = Vec::with_capacity(n * n);
-            for ji in &jac {
-                for jj in &jac {
-                    k.push(ji.iter().zip(jj).map(|(a, b)| a * b).sum());
+            for i in 0..n {
+                for j in 0..n {
+                    k.push(jac.row(i).iter().zip(jac.row(j)).map(|(a, b)| a * b).sum());
                 }
             }
             k
@@ -521,5 +365,95 @@ fn a_streamed_net_kernel_is_the_same_bytes_for_any_block_size() {
             assert_eq!(lib, lib.transpose(), "exactly symmetric");
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The largest |a − b| over the largest |b|.
+fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let gap = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (u, v)| m.max((u - v).abs()));
+    gap / scale
+}
+
+/// `predict --net --pcg` (and `--matrix-free`: the same bytes) against the direct `predict
+/// --net` (`--solver krylov`): at finite times the training predictions bit for bit (the same
+/// Lanczos on the same kernel entries) and the test ones within 1e-12 relative (Θ(X*, X) C by
+/// dot products instead of one GEMM); at t = ∞ within 1e-8 relative (CG to a relative
+/// residual 1e-12, times the conditioning of Θ + λI, λ = 10⁻³ tr Θ / n).
+#[test]
+fn predict_net_with_pcg_matches_the_direct_solve() {
+    use gradflow::data::io::{npy_bytes, read_npy};
+    let dir = std::env::temp_dir().join(format!("gradflow-conv-pcg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (x, xt) = (test_images(9, 4, 3, 2), test_images(5, 4, 3, 2));
+    std::fs::write(dir.join("x.npy"), npy_bytes(&[9, 4, 3, 2], &x.data)).unwrap();
+    let xt_data: Vec<f64> = xt.data.iter().map(|v| 0.7 * v - 0.2).collect();
+    std::fs::write(dir.join("xt.npy"), npy_bytes(&[5, 4, 3, 2], &xt_data)).unwrap();
+    let y: Vec<f64> = (0..18).map(|i| (i as f64 * 1.3).cos()).collect();
+    std::fs::write(dir.join("y.npy"), npy_bytes(&[9, 2], &y)).unwrap();
+    let text = "[[layer]]\nkind = \"conv\"\nfilter_shape = [3, 2]\npadding = \"SAME\"\n\
+                w_std = 1.3\nb_std = 0.2\n[[layer]]\nkind = \"relu\"\n[[layer]]\n\
+                kind = \"global_avg_pool\"\n[[layer]]\nkind = \"dense\"\n";
+    std::fs::write(dir.join("net.toml"), text).unwrap();
+    let run = |tag: &str, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gradflow"))
+            .args(["--quiet", "predict", "--net"])
+            .arg(dir.join("net.toml"))
+            .arg("--x-train")
+            .arg(dir.join("x.npy"))
+            .arg("--y-train")
+            .arg(dir.join("y.npy"))
+            .arg("--x-test")
+            .arg(dir.join("xt.npy"))
+            .args([
+                "--time",
+                "0.5,30,inf",
+                "--diag-reg",
+                "1e-3",
+                "--solver",
+                "krylov",
+            ])
+            .args(["--pcg-tol", "1e-12", "--json", "--out"])
+            .arg(dir.join(format!("{tag}.npy")))
+            .arg("--out-train")
+            .arg(dir.join(format!("{tag}-train.npy")))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let read = |f: String| read_npy(&dir.join(f)).unwrap().data;
+        let bytes = std::fs::read(dir.join(format!("{tag}.npy"))).unwrap();
+        let (test, train) = (read(format!("{tag}.npy")), read(format!("{tag}-train.npy")));
+        (summary, test, train, bytes)
+    };
+    let (direct, test, train, _) = run("direct", &[]);
+    let (pcg, pcg_test, pcg_train, bytes) = run("pcg", &["--pcg"]);
+    let (_, _, free_train, free_bytes) = run("free", &["--matrix-free", "--block-rows", "2"]);
+    assert_eq!(pcg["krylov_steps"], direct["krylov_steps"], "{pcg}");
+    let residuals = pcg["pcg"]["residuals"].as_array().unwrap();
+    assert_eq!(residuals.len(), 2, "{pcg}");
+    for r in residuals {
+        let last = r.as_array().unwrap().last().unwrap().as_f64().unwrap();
+        assert!(last <= 1e-12, "{pcg}");
+    }
+    // Times × rows × outputs: 2 finite times first, then t = ∞.
+    let (finite, finite_train) = (2 * 5 * 2, 2 * 9 * 2);
+    assert!(pcg_train[..finite_train] == train[..finite_train]);
+    let gap = relative_gap(&pcg_test[..finite], &test[..finite]);
+    assert!(gap <= 1e-12, "finite times: {gap:e}");
+    let gap = relative_gap(&pcg_test[finite..], &test[finite..]);
+    assert!(gap <= 1e-8, "t = inf: {gap:e}");
+    assert!(
+        free_bytes == bytes && free_train == pcg_train,
+        "matrix-free"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

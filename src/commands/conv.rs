@@ -3,6 +3,7 @@
 //! pooling, flatten, dense layers, activations) on inputs (n, d), (n, L, C) or (n, H, W, C).
 
 use super::{Cancel, Input};
+use crate::distributed::krr::{self, Problem, Settings, Solution};
 use crate::distributed::Communicator;
 use crate::error::{Error, Result};
 use crate::kernel::conv::{ConvNet, Images};
@@ -102,6 +103,34 @@ pub fn summary(request: &Request, out: &Path, shape: (usize, usize)) -> serde_js
         "net": request.path, "layers": request.net.layers.len()})
 }
 
+/// Checks `predict --net`'s inputs: the network against the training inputs, the test
+/// inputs of the training inputs' shape, one target row per training input.
+fn check_predict(
+    request: &Request,
+    (x_train, y_train, x_test): (&Images, &Input, &Images),
+) -> Result<()> {
+    request.check(x_train)?;
+    if (&x_test.spatial, x_test.channels) != (&x_train.spatial, x_train.channels) {
+        return Err(Error::shape(
+            "predict",
+            format!(
+                "x_test has inputs of spatial shape {:?} × {} channels, x_train {:?} × {}",
+                x_test.spatial, x_test.channels, x_train.spatial, x_train.channels
+            ),
+        ));
+    }
+    if y_train.matrix.rows != x_train.n {
+        return Err(Error::shape(
+            "predict",
+            format!(
+                "x_train has {} inputs, y_train {} rows",
+                x_train.n, y_train.matrix.rows
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The predictions at each of `times` on `x_test` (and `x_train`) of the network trained on
 /// (`x_train`, `y_train`) by gradient flow from `f0` (zero when `None`): the kernels of
 /// [`Request::kernel`], then [`dynamics::gradient_descent_mse`] (the solvers of `predict`).
@@ -112,15 +141,7 @@ pub fn predict(
     times: &[f64],
     flow: &FlowSettings,
 ) -> Result<Predictions> {
-    if y_train.matrix.rows != x_train.n {
-        return Err(Error::shape(
-            "predict",
-            format!(
-                "x_train has {} inputs, y_train {} rows",
-                x_train.n, y_train.matrix.rows
-            ),
-        ));
-    }
+    check_predict(request, (x_train, y_train, x_test))?;
     let theta = request.kernel(x_train, None)?;
     let theta_test = request.kernel(x_test, Some(x_train))?;
     dynamics::gradient_descent_mse(
@@ -131,5 +152,38 @@ pub fn predict(
         f0.map(|f| &f.1.matrix),
         times,
         flow,
+    )
+}
+
+/// [`predict`] over the ranks of `comm` (`predict --net` with `--pcg`, `--matrix-free` or
+/// under mpirun): the distributed solve of the dense kernels ([`krr::solve`]: the training
+/// kernel as a row-distributed operator, Lanczos at finite times, Nyström-preconditioned CG
+/// at t = ∞) with this network's kernel. Collective; every rank returns the whole result,
+/// which does not depend on the number of ranks, bit for bit.
+#[allow(clippy::too_many_arguments)]
+pub fn predict_distributed(
+    comm: &dyn Communicator,
+    request: &Request,
+    settings: &Settings,
+    (x_train, y_train, x_test): (&Images, &Input, &Images),
+    f0: Option<(&Input, &Input)>,
+    times: &[f64],
+    flow: &FlowSettings,
+    cancel: Cancel,
+) -> Result<Solution> {
+    check_predict(request, (x_train, y_train, x_test))?;
+    let problem = Problem {
+        network: &request.net,
+        kind: request.kind,
+        times,
+        flow,
+    };
+    krr::solve(
+        comm,
+        &problem,
+        settings,
+        (x_train, &y_train.matrix, x_test),
+        f0.map(|(train, test)| (&train.matrix, &test.matrix)),
+        cancel,
     )
 }

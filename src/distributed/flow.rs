@@ -13,14 +13,15 @@
 use super::operator::Operator;
 use crate::commands::Cancel;
 use crate::error::Result;
+use crate::kernel::blocks::BlockKernel;
 use crate::kernel::dynamics::{DecayAndCoefficients, FlowSettings, KRYLOV_TOLERANCE};
 use crate::linalg::{lanczos_apply_operator, Matrix};
 
 /// (e^{−aΘ} R, g(Θ) R) for each of `times` (finite), a = η t/(nk), with Θ + λI the
 /// `operator`; also the Krylov dimension reached per output column. Collective. `cancel` is
 /// polled before each product.
-pub fn krylov_pairs(
-    operator: &mut Operator<'_>,
+pub fn krylov_pairs<K: BlockKernel>(
+    operator: &mut Operator<'_, K>,
     residual: &Matrix,
     times: &[f64],
     flow: &FlowSettings,

@@ -1,7 +1,10 @@
 //! `gradflow predict` over the ranks of a communicator — the route `mpirun -n P gradflow
-//! predict …` and `gradflow predict --pcg` / `--matrix-free` take. The training kernel is the
-//! row-distributed operator Θ + λI of [`super::operator`] (rows stored, or recomputed tile by
-//! tile in every product); every vector is whole on every rank.
+//! predict …` and `gradflow predict --pcg` / `--matrix-free` take, for the dense kernels
+//! ([`predict`]) and the convolutional ones of `predict --net` ([`solve`], called by
+//! [`crate::commands::conv::predict_distributed`]): one solver, generic over the kernel
+//! ([`BlockKernel`], the Nyström landmarks picked by [`Landmarks`]). The training kernel is
+//! the row-distributed operator Θ + λI of [`super::operator`] (rows stored, or recomputed tile
+//! by tile in every product); every vector is whole on every rank.
 //!
 //! * Finite t (gradient flow, [`crate::kernel::dynamics`]): f_t(X) = Y − e^{−aΘ} R and
 //!   f_t(X*) = f₀(X*) + Θ(X*, X) g(Θ) R, R = Y − f₀(X), a = ηt/(nk), g(λ) = (1 − e^{−aλ})/λ,
@@ -15,19 +18,22 @@
 //! rows ⌊qm/P⌋..⌊(q+1)m/P⌋, each entry f₀ + [`dot8`] of a kernel row with a coefficient column.
 //!
 //! The result does not depend on P, bit for bit (see [`super`]). Against the single-process
-//! `predict`: at finite t the training predictions are its Krylov ones (`--solver krylov`) bit
+//! `predict` (`predict --net` alike: its kernel's row blocks are the bits of its whole kernel,
+//! [`super::rows`]): at finite t the training predictions are its Krylov ones (`--solver krylov`) bit
 //! for bit and the test predictions agree to ≈ 1e-15 relative (its Θ(X*, X) C is one GEMM,
 //! summed in another order); at t = ∞ the CG solve agrees with its Cholesky solve to the CG
 //! tolerance (relative residual ≤ tol, so a relative error ≤ cond(Θ + λI) · tol in α).
 
-use super::nystrom::Nystrom;
+use super::nystrom::{Landmarks, Nystrom};
 use super::operator::{gather, Operator};
 use super::rows::for_each_tile;
 use super::{pcg, Blocks, Communicator};
 use crate::commands::predict::{Initial, Request};
 use crate::commands::{Cancel, Input};
 use crate::error::{Error, Result};
-use crate::kernel::dynamics::{Predictions, Solver};
+use crate::kernel::blocks::BlockKernel;
+use crate::kernel::dynamics::{FlowSettings, Predictions, Solver};
+use crate::kernel::Kind;
 use crate::linalg::{dot8, Matrix};
 use std::time::Instant;
 
@@ -86,26 +92,37 @@ pub fn summary(solution: &Solution, settings: &Settings, ranks: usize) -> serde_
         "timing": solution.timing})
 }
 
-/// Checks the request for this route: the Krylov solver for finite times, r > 0 for t = ∞;
-/// the shapes of the inputs.
-fn check(request: &Request, settings: &Settings, x: &Input, y: &Input, xt: &Input) -> Result<()> {
-    request.validate()?;
+/// Checks the times, flow and solve settings for this route, whatever the kernel: the Krylov
+/// solver for finite times, r > 0 for t = ∞, ≥ 1 row per block.
+pub fn check_route(times: &[f64], flow: &FlowSettings, settings: &Settings) -> Result<()> {
+    crate::kernel::dynamics::check_times(times)?;
+    flow.validate()?;
     settings.cg.validate()?;
-    let finite = request.times.iter().any(|t| t.is_finite());
-    if finite && request.flow.solver == Solver::Eigen {
+    let finite = times.iter().any(|t| t.is_finite());
+    if finite && flow.solver == Solver::Eigen {
         return Err(Error::invalid(
             "--solver",
             "the distributed route (--pcg, --matrix-free, mpirun) evaluates finite times by \
              Lanczos (krylov or auto), not by an eigendecomposition",
         ));
     }
-    if request.times.iter().any(|t| t.is_infinite()) && request.flow.diag_reg <= 0.0 {
+    if times.iter().any(|t| t.is_infinite()) && flow.diag_reg <= 0.0 {
         return Err(Error::invalid(
             "--diag-reg",
             "the conjugate-gradient solve at t = inf (--pcg, --matrix-free, mpirun) needs a \
              diagonal regularisation > 0 (e.g. 1e-6)",
         ));
     }
+    if settings.block_rows == 0 {
+        return Err(Error::invalid("--block-rows", "expected ≥ 1 row per block"));
+    }
+    Ok(())
+}
+
+/// Checks the request for this route ([`check_route`]) and the shapes of the inputs.
+fn check(request: &Request, settings: &Settings, x: &Input, y: &Input, xt: &Input) -> Result<()> {
+    request.validate()?;
+    check_route(&request.times, &request.flow, settings)?;
     if settings.block_rows == 0 {
         return Err(Error::invalid("--block-rows", "expected ≥ 1 row per block"));
     }
@@ -119,8 +136,23 @@ fn check(request: &Request, settings: &Settings, x: &Input, y: &Input, xt: &Inpu
     )
 }
 
-/// The predictions at every requested time (module doc). Collective: every rank calls it with
-/// the same arguments; every rank returns the whole result.
+/// The training problem of the distributed solve, for any kernel computed in blocks of rows.
+#[derive(Clone, Copy, Debug)]
+pub struct Problem<'a, K> {
+    /// The network whose kernel trains (dense [`crate::kernel::analytic::Network`] or
+    /// convolutional [`crate::kernel::conv::ConvNet`]).
+    pub network: &'a K,
+    /// The NTK Θ or the NNGP kernel K.
+    pub kind: Kind,
+    /// The times t ≥ 0 (`f64::INFINITY` for t = ∞).
+    pub times: &'a [f64],
+    /// η, r, and the solver (finite times need Lanczos).
+    pub flow: &'a FlowSettings,
+}
+
+/// The predictions at every requested time (module doc) of the dense network of `request`.
+/// Collective: every rank calls it with the same arguments; every rank returns the whole
+/// result.
 #[allow(clippy::too_many_arguments)]
 pub fn predict(
     comm: &dyn Communicator,
@@ -132,15 +164,54 @@ pub fn predict(
     f0: Option<Initial>,
     cancel: Cancel,
 ) -> Result<Solution> {
-    let started = Instant::now();
     check(request, settings, x_train, y_train, x_test)?;
-    let (net, kind) = (&request.network, request.kind);
-    let (x, y, xt) = (&x_train.matrix, &y_train.matrix, &x_test.matrix);
-    let (n, k, m) = (x.rows, y.cols, xt.rows);
-    if let Some(f) = &f0 {
-        if (f.train.matrix.rows, f.train.matrix.cols) != (n, k)
-            || (f.test.matrix.rows, f.test.matrix.cols) != (m, k)
-        {
+    let problem = Problem {
+        network: &request.network,
+        kind: request.kind,
+        times: &request.times,
+        flow: &request.flow,
+    };
+    solve(
+        comm,
+        &problem,
+        settings,
+        (
+            x_train.matrix.as_view(),
+            &y_train.matrix,
+            x_test.matrix.as_view(),
+        ),
+        f0.map(|f| (&f.train.matrix, &f.test.matrix)),
+        cancel,
+    )
+}
+
+/// The predictions at every requested time (module doc) for any kernel computed in blocks of
+/// rows: the training inputs, targets (n × k) and test inputs in `data`, the initial outputs
+/// f₀(X), f₀(X*) in `f0` (zero when `None`). The caller checks the inputs against the network;
+/// this checks the route ([`check_route`]) and the row counts. Collective: every rank calls it
+/// with the same arguments; every rank returns the whole result.
+pub fn solve<'a, K: Landmarks>(
+    comm: &'a dyn Communicator,
+    problem: &Problem<'a, K>,
+    settings: &Settings,
+    data: (K::Inputs<'a>, &Matrix, K::Inputs<'a>),
+    f0: Option<(&Matrix, &Matrix)>,
+    cancel: Cancel,
+) -> Result<Solution> {
+    let started = Instant::now();
+    check_route(problem.times, problem.flow, settings)?;
+    problem.network.validate()?;
+    let (net, kind, flow) = (problem.network, problem.kind, problem.flow);
+    let (x, y, xt) = data;
+    let (n, k, m) = (K::count(x), y.cols, K::count(xt));
+    if y.rows != n {
+        return Err(Error::shape(
+            "predict",
+            format!("x_train has {n} inputs, y_train {} rows", y.rows),
+        ));
+    }
+    if let Some((train, test)) = f0 {
+        if (train.rows, train.cols) != (n, k) || (test.rows, test.cols) != (m, k) {
             return Err(Error::shape(
                 "predict",
                 "f0 shapes do not match the targets",
@@ -148,7 +219,6 @@ pub fn predict(
         }
     }
     cancel.check(|| "before the kernels".into())?;
-    let flow = &request.flow;
     let mut operator = Operator::new(
         comm,
         net,
@@ -160,11 +230,9 @@ pub fn predict(
     )?;
     let lambda = operator.lambda;
     // R = Y − f₀(X), n × k.
-    let residual = Matrix::from_fn(n, k, |i, j| {
-        y.get(i, j) - f0.map_or(0.0, |f| f.train.matrix.get(i, j))
-    });
+    let residual = Matrix::from_fn(n, k, |i, j| y.get(i, j) - f0.map_or(0.0, |f| f.0.get(i, j)));
     // Finite times: (e^{−aΘ} R, g(Θ) R) by Lanczos (the single-process Krylov route).
-    let finite: Vec<f64> = request
+    let finite: Vec<f64> = problem
         .times
         .iter()
         .copied()
@@ -179,7 +247,7 @@ pub fn predict(
     let mut report = pcg::Report::default();
     let mut preconditioner_rank = 0;
     let mut alpha = None;
-    if request.times.iter().any(|t| t.is_infinite()) {
+    if problem.times.iter().any(|t| t.is_infinite()) {
         let clock = Instant::now();
         let preconditioner =
             Nystrom::new(comm, net, kind, x, settings.preconditioner_rank, lambda)?;
@@ -200,9 +268,9 @@ pub fn predict(
     }
     // The coefficients of each time (n × k) and the training predictions.
     let mut pairs = pairs.into_iter();
-    let mut coefficients = Vec::with_capacity(request.times.len());
-    let mut train = Vec::with_capacity(request.times.len());
-    for t in &request.times {
+    let mut coefficients = Vec::with_capacity(problem.times.len());
+    let mut train = Vec::with_capacity(problem.times.len());
+    for t in problem.times {
         if t.is_finite() {
             let (decay, coefficient) = pairs.next().ok_or_else(|| missing("time"))?;
             // f_t = y − e^{−aΘ}(y − f₀).
@@ -217,12 +285,11 @@ pub fn predict(
     let products = operator.products;
     let test = test_predictions(
         comm,
-        request,
+        problem,
         settings,
-        x,
-        xt,
+        (x, xt),
         &coefficients,
-        f0,
+        f0.map(|f| f.1),
         &mut timing,
     )?;
     timing.total_s = started.elapsed().as_secs_f64();
@@ -251,18 +318,16 @@ fn missing(what: &str) -> Error {
 
 /// f₀(X*) + Θ(X*, X) C for each time's coefficients C (n × k), split by test rows: each rank
 /// computes its rows of Θ(X*, X) `block_rows` at a time, each entry Σ by [`dot8`]; gathered.
-#[allow(clippy::too_many_arguments)]
-fn test_predictions(
+fn test_predictions<K: BlockKernel>(
     comm: &dyn Communicator,
-    request: &Request,
+    problem: &Problem<'_, K>,
     settings: &Settings,
-    x: &Matrix,
-    xt: &Matrix,
+    (x, xt): (K::Inputs<'_>, K::Inputs<'_>),
     coefficients: &[Matrix],
-    f0: Option<Initial>,
+    f0: Option<&Matrix>,
     timing: &mut Timing,
 ) -> Result<Vec<Matrix>> {
-    let (n, m) = (x.rows, xt.rows);
+    let (n, m) = (K::count(x), K::count(xt));
     let k = coefficients.first().map_or(0, |c| c.cols);
     // The coefficients by column, contiguous.
     let columns: Vec<Vec<Vec<f64>>> = coefficients
@@ -280,17 +345,17 @@ fn test_predictions(
     // Per time, this rank's rows (row-major, k values each).
     let mut local = vec![Vec::with_capacity(mine.len() * k); times];
     for_each_tile(
-        &request.network,
-        request.kind,
-        xt.as_view(),
-        Some(x.as_view()),
+        problem.network,
+        problem.kind,
+        xt,
+        Some(x),
         mine,
         settings.block_rows,
         |at, t| {
             for r in 0..t.rows {
                 for (out, cs) in local.iter_mut().zip(&columns) {
                     for (j, c) in cs.iter().enumerate() {
-                        let f0 = f0.map_or(0.0, |f| f.test.matrix.get(at + r, j));
+                        let f0 = f0.map_or(0.0, |f| f.get(at + r, j));
                         out.push(f0 + dot8(t.row(r), c));
                     }
                 }

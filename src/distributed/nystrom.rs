@@ -15,6 +15,10 @@
 //! Every rank computes its rows of K_{nL}; they are gathered, and the rest is computed by every
 //! rank on the same full matrices, so the preconditioner does not depend on P.
 //!
+//! The construction is the same for every kernel computed in blocks ([`BlockKernel`]); the
+//! landmarks are inputs of the training set, picked by [`Landmarks::pick`] (rows of a matrix
+//! for the dense kernels, images for the convolutional ones).
+//!
 //! **Choosing the rank.** The condition number 1 + λ_{m+1}(K)/λ is small only once the
 //! landmarks span the kernel's eigenvalues above λ. For a dot-product kernel on the sphere
 //! S^{d−1} the eigenvalues come in blocks, one per degree ℓ of spherical harmonics, of
@@ -28,8 +32,10 @@
 use super::{rows::cross_block, Communicator};
 use crate::error::{Error, Result};
 use crate::kernel::analytic::Network;
+use crate::kernel::blocks::BlockKernel;
+use crate::kernel::conv::{ConvNet, Images};
 use crate::kernel::Kind;
-use crate::linalg::{gemm, symmetric_eigen, Matrix};
+use crate::linalg::{gemm, symmetric_eigen, Matrix, MatrixView};
 
 /// Eigenvalues below this fraction of the largest are dropped from K_{LL} and BᵀB.
 pub const RELATIVE_CUTOFF: f64 = 1e-12;
@@ -51,6 +57,52 @@ pub fn landmarks(n: usize, rank: usize) -> Vec<usize> {
     (0..m).map(|j| j * n / m).collect()
 }
 
+/// A kernel computed in blocks whose inputs can be subset: the Nyström landmarks, chosen by
+/// index among the training inputs.
+pub trait Landmarks: BlockKernel {
+    /// Inputs owned (a matrix of rows, images).
+    type Owned: Sync;
+
+    /// Inputs `index` of `x`, in that order, as owned inputs.
+    fn pick(x: Self::Inputs<'_>, index: &[usize]) -> Self::Owned;
+
+    /// `owned` borrowed as inputs of the kernel.
+    fn inputs(owned: &Self::Owned) -> Self::Inputs<'_>;
+}
+
+impl Landmarks for Network {
+    type Owned = Matrix;
+
+    fn pick(x: MatrixView<'_>, index: &[usize]) -> Matrix {
+        Matrix::from_fn(index.len(), x.cols, |r, c| x.get(index[r], c))
+    }
+
+    fn inputs(owned: &Matrix) -> MatrixView<'_> {
+        owned.as_view()
+    }
+}
+
+impl Landmarks for ConvNet {
+    type Owned = Images;
+
+    fn pick(x: &Images, index: &[usize]) -> Images {
+        let size = x.size();
+        Images {
+            n: index.len(),
+            spatial: x.spatial.clone(),
+            channels: x.channels,
+            data: index
+                .iter()
+                .flat_map(|&i| x.data[i * size..(i + 1) * size].iter().copied())
+                .collect(),
+        }
+    }
+
+    fn inputs(owned: &Images) -> &Images {
+        owned
+    }
+}
+
 /// The eigenpairs of a symmetric matrix with eigenvalue > [`RELATIVE_CUTOFF`] × the largest:
 /// (values, vectors scaled column by column by `scale(value)`).
 fn kept(a: &Matrix, scale: impl Fn(f64) -> f64) -> Result<(Vec<f64>, Matrix)> {
@@ -67,23 +119,24 @@ fn kept(a: &Matrix, scale: impl Fn(f64) -> f64) -> Result<(Vec<f64>, Matrix)> {
 
 impl Nystrom {
     /// The preconditioner of K(x, x) + λI with `rank` landmarks (rank ≥ 1, λ > 0).
-    pub fn new(
+    pub fn new<K: Landmarks>(
         comm: &dyn Communicator,
-        network: &Network,
+        network: &K,
         kind: Kind,
-        x: &Matrix,
+        x: K::Inputs<'_>,
         rank: usize,
         lambda: f64,
     ) -> Result<Nystrom> {
         if rank == 0 {
             return Err(Error::invalid("--pcg-rank", "expected ≥ 1 landmark"));
         }
-        let n = x.rows;
+        let n = K::count(x);
         let index = landmarks(n, rank);
-        let xl = x.select_rows(&index);
+        let owned = K::pick(x, &index);
+        let xl = K::inputs(&owned);
         let m = index.len();
-        let k_ll = network.kernels(&xl, None)?.take(kind);
-        let mine = cross_block(network, kind, x.as_view(), xl.as_view(), comm.rows(n))?;
+        let k_ll = network.kernels_of(xl, 0..m, None)?.take(kind);
+        let mine = cross_block(network, kind, x, xl, comm.rows(n))?;
         let counts = super::Blocks::new(n, comm.size()).counts(m);
         let k_nl = Matrix::from_vec(n, m, comm.all_gather(&mine.data, &counts))?;
         drop(mine);
@@ -151,7 +204,7 @@ mod tests {
         let x = Matrix::from_fn(12, 3, |i, j| ((i * 5 + j) as f64 * 0.41).cos());
         let network = Network::new(1, Activation::ERF);
         let lambda = 0.05;
-        let p = Nystrom::new(&Local, &network, Kind::Ntk, &x, 12, lambda).unwrap();
+        let p = Nystrom::new(&Local, &network, Kind::Ntk, x.as_view(), 12, lambda).unwrap();
         let k = network.kernels(&x, None).unwrap().take(Kind::Ntk);
         let v: Vec<f64> = (0..12).map(|i| (i as f64 * 0.7).sin()).collect();
         let kv: Vec<f64> = (0..12)

@@ -13,7 +13,7 @@
 use super::rows::{diagonal, for_each_tile, row_block};
 use super::{Blocks, Communicator};
 use crate::error::Result;
-use crate::kernel::analytic::Network;
+use crate::kernel::blocks::BlockKernel;
 use crate::kernel::dynamics::FlowSettings;
 use crate::kernel::Kind;
 use crate::linalg::{check_fits, dot8, Matrix};
@@ -67,13 +67,16 @@ pub fn gather(
     all
 }
 
-/// Θ + λI over the ranks (module doc). Collective: every rank builds it and calls
+/// Θ + λI over the ranks (module doc), for any kernel computed in blocks of rows (the dense
+/// [`crate::kernel::analytic::Network`] on a matrix's rows, the convolutional
+/// [`crate::kernel::conv::ConvNet`] on images). Collective: every rank builds it and calls
 /// [`Operator::apply`] with the same arguments, in the same order.
-pub struct Operator<'a> {
+pub struct Operator<'a, K: BlockKernel> {
     comm: &'a dyn Communicator,
-    network: &'a Network,
+    network: &'a K,
     kind: Kind,
-    x: &'a Matrix,
+    x: K::Inputs<'a>,
+    n: usize,
     blocks: Blocks,
     mine: Range<usize>,
     /// λ added to the diagonal.
@@ -87,25 +90,25 @@ pub struct Operator<'a> {
     pub timing: Timing,
 }
 
-impl<'a> Operator<'a> {
+impl<'a, K: BlockKernel> Operator<'a, K> {
     /// Θ + λI of `network`'s kernel `kind` on the training inputs `x`, λ from `flow`'s
     /// `diag_reg` (module doc); this rank's rows stored, or with `matrix_free` recomputed
     /// `block_rows` at a time in every product. Collective.
     pub fn new(
         comm: &'a dyn Communicator,
-        network: &'a Network,
+        network: &'a K,
         kind: Kind,
-        x: &'a Matrix,
+        x: K::Inputs<'a>,
         flow: &FlowSettings,
         matrix_free: bool,
         block_rows: usize,
-    ) -> Result<Operator<'a>> {
-        let n = x.rows;
+    ) -> Result<Operator<'a, K>> {
+        let n = K::count(x);
         let blocks = Blocks::new(n, comm.size());
         let mine = blocks.range(comm.rank());
         let mut timing = Timing::default();
         let clock = Instant::now();
-        let diag_local = diagonal(network, kind, x.as_view(), mine.clone())?;
+        let diag_local = diagonal(network, kind, x, mine.clone())?;
         timing.kernel_s += clock.elapsed().as_secs_f64();
         let diag = gather(comm, &diag_local, &blocks.counts(1), &mut timing);
         let trace: f64 = diag.iter().sum();
@@ -120,7 +123,7 @@ impl<'a> Operator<'a> {
             None
         } else {
             check_fits("this rank's rows of the kernel", &[mine.len(), n, 3])?;
-            let mut rows = row_block(network, kind, x.as_view(), mine.clone())?;
+            let mut rows = row_block(network, kind, x, mine.clone())?;
             for r in 0..rows.rows {
                 let i = mine.start + r;
                 rows.set(r, i, rows.get(r, i) + lambda);
@@ -133,6 +136,7 @@ impl<'a> Operator<'a> {
             network,
             kind,
             x,
+            n,
             blocks,
             mine,
             lambda,
@@ -145,18 +149,18 @@ impl<'a> Operator<'a> {
 
     /// The number of rows n.
     pub fn len(&self) -> usize {
-        self.x.rows
+        self.n
     }
 
     /// Whether the operator has no rows.
     pub fn is_empty(&self) -> bool {
-        self.x.rows == 0
+        self.n == 0
     }
 
     /// (Θ + λI) p for each column `p` (whole vectors of n values), whole on every rank.
     pub fn apply(&mut self, ps: &[&[f64]]) -> Result<Vec<Vec<f64>>> {
         let (clock, cpu) = (Instant::now(), cpu_seconds());
-        let (n, cols, lambda) = (self.x.rows, ps.len(), self.lambda);
+        let (n, cols, lambda) = (self.n, ps.len(), self.lambda);
         let mine = self.mine.clone();
         let mut local = vec![0.0; mine.len() * cols];
         // Row i of (Θ + λI) p for each column, from row i of Θ + λI.
@@ -175,7 +179,7 @@ impl<'a> Operator<'a> {
                 for_each_tile(
                     self.network,
                     self.kind,
-                    self.x.as_view(),
+                    self.x,
                     None,
                     mine.clone(),
                     self.block_rows,
