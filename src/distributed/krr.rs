@@ -123,9 +123,6 @@ pub fn check_route(times: &[f64], flow: &FlowSettings, settings: &Settings) -> R
 fn check(request: &Request, settings: &Settings, x: &Input, y: &Input, xt: &Input) -> Result<()> {
     request.validate()?;
     check_route(&request.times, &request.flow, settings)?;
-    if settings.block_rows == 0 {
-        return Err(Error::invalid("--block-rows", "expected ≥ 1 row per block"));
-    }
     for input in [x, xt] {
         request.network.check_inputs(&input.name, &input.matrix)?;
     }
