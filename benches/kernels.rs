@@ -1,7 +1,8 @@
 //! Kernel benchmarks, the workloads of `bench/anchors/kernels_nt.py`: analytic NNGP + NTK of FC
 //! ReLU nets (1 and 3 hidden layers, b_std ∈ {none, 0.1}, n = 4000, d = 100), the empirical NTK
 //! of a two-layer ReLU net (width 4096, n = 1000, d = 100), and gradient-flow predictions at
-//! t ∈ {1, 10, 100, ∞} (n_train = n_test = 2000). One JSON line per measurement (median of 3).
+//! t ∈ {1, 10, 100, ∞} (n_train = n_test = 2000). One JSON line per measurement (median of 3;
+//! the analytic kernels: of GRADFLOW_BENCH_REPS calls, default 3, with their CPU time).
 //!
 //! `cargo bench --bench kernels [-- --quick] [analytic|empirical|predict]` (threads:
 //! GRADFLOW_BENCH_THREADS, default 2).
@@ -23,33 +24,47 @@ fn main() {
 
     let n = if quick { 1000 } else { 4000 };
     let x = random(n, 100);
-    for depth in [1, 3].into_iter().filter(|_| common::selected("analytic")) {
+    for depth in [1, 3] {
         for b_std in [None, Some(0.1)] {
+            let b = b_std.map_or("null".to_string(), |b| b.to_string());
+            // `-- analytic` selects all four, `-- analytic/depth=1/b_std=null` one of them.
+            if !common::selected(&format!("analytic/depth={depth}/b_std={b}")) {
+                continue;
+            }
             let net = Network {
                 w_std: 1.4,
                 b_std,
                 ..Network::new(depth, Activation::Relu)
             };
-            let b = b_std.map_or("null".to_string(), |b| b.to_string());
             // Fresh outputs each call, allocated and dropped by the call as the anchor's are
             // (under the binary's allocator the memory of the previous call's outputs serves
             // the next; the system allocator maps it fresh and the OS zeroes it page by page),
-            // with the page faults per call (warm-up and three timed calls; the anchor reports
-            // its own); then buffers reused through `kernels_into` (a sweep).
-            let faults = common::minor_faults();
-            let t = common::median_of_3(|| {
+            // with the CPU seconds (all threads) and the page faults per timed call; then
+            // buffers reused through `kernels_into` (a sweep).
+            let t = common::timed(|| {
                 net.kernels(&x, None).expect("kernels");
             });
-            let faults = (common::minor_faults() - faults) / 4;
             println!(
-                "{{\"bench\": \"analytic\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {b}, \"faults\": {faults}}}"
+                "{{\"bench\": \"analytic\", \"impl\": \"gradflow\", \"seconds\": {:.6}, \"cpu_seconds\": {:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {b}, \"faults\": {:.1}}}",
+                t.wall, t.cpu, t.faults
+            );
+            // As the Python module calls it: on a helper thread started for the call (which
+            // allocates the outputs and ends with it), the outputs dropped by the caller.
+            let t = common::timed(|| {
+                let k = std::thread::scope(|s| s.spawn(|| net.kernels(&x, None)).join());
+                drop(k.expect("helper thread").expect("kernels"));
+            });
+            println!(
+                "{{\"bench\": \"analytic_helper_thread\", \"impl\": \"gradflow\", \"seconds\": {:.6}, \"cpu_seconds\": {:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {b}, \"faults\": {:.1}}}",
+                t.wall, t.cpu, t.faults
             );
             let mut out = Kernels::default();
-            let t = common::median_of_3(|| {
+            let t = common::timed(|| {
                 net.kernels_into(&x, None, &mut out).expect("kernels");
             });
             println!(
-                "{{\"bench\": \"analytic_reused\", \"impl\": \"gradflow\", \"seconds\": {t:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {b}}}"
+                "{{\"bench\": \"analytic_reused\", \"impl\": \"gradflow\", \"seconds\": {:.6}, \"cpu_seconds\": {:.6}, \"n\": {n}, \"depth\": {depth}, \"b_std\": {b}, \"faults\": {:.1}}}",
+                t.wall, t.cpu, t.faults
             );
         }
     }

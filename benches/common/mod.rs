@@ -49,6 +49,63 @@ pub fn selected(name: &str) -> bool {
     filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
 }
 
+/// CPU seconds of this process so far, user and system time of all its threads (the rayon
+/// pool's included), from `getrusage`; 0 where it is not available. On a machine shared with
+/// other jobs this, unlike the wall time, counts only the work done.
+#[allow(dead_code)]
+pub fn cpu_seconds() -> f64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: as in `minor_faults`.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as in `minor_faults`.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+            let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+            return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+        }
+    }
+    0.0
+}
+
+/// One workload's timings: medians per call of the wall and CPU seconds, and the minor page
+/// faults per call.
+#[allow(dead_code)]
+pub struct Timing {
+    /// Median wall-clock seconds.
+    pub wall: f64,
+    /// Median CPU seconds of the process (all threads).
+    pub cpu: f64,
+    /// Minor page faults per timed call (mean).
+    pub faults: f64,
+}
+
+/// Times `f` over GRADFLOW_BENCH_REPS calls (default 3) after one warm-up call.
+#[allow(dead_code)]
+pub fn timed(mut f: impl FnMut()) -> Timing {
+    let reps: usize = std::env::var("GRADFLOW_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    f();
+    let faults = minor_faults();
+    let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..reps)
+        .map(|_| {
+            let (start, cpu) = (Instant::now(), cpu_seconds());
+            f();
+            (start.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+        })
+        .unzip();
+    let faults = (minor_faults() - faults) as f64 / reps as f64;
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    Timing {
+        wall: wall[reps / 2],
+        cpu: cpu[reps / 2],
+        faults,
+    }
+}
+
 /// Minor page faults of this process so far (first touches of freshly mapped memory), from
 /// `getrusage`; 0 where it is not available.
 #[allow(dead_code)]

@@ -199,6 +199,32 @@ fn row_maps_round_alike_on_every_tier() {
 }
 
 #[test]
+fn whole_kernels_round_alike_on_every_tier() {
+    // The tiled kernels (inputs product over the packed column blocks, the upper part only on
+    // the diagonal tiles, the layer maps, the mirror) on every tier, on a one-thread pool whose
+    // worker runs every tile (the tiers are switched on the calling thread): 140 points, two
+    // row blocks of the 128-wide tiles (a partial one), d = 7 (no whole vector of inputs); the
+    // symmetric layout and the cross one.
+    let mut r = crate::rng::Seed(5).stream("tiers", 0);
+    let x = Matrix::from_fn(140, 7, |_, _| r.normal());
+    let x2 = Matrix::from_fn(131, 7, |_, _| r.normal());
+    let net = Network {
+        w_std: 1.4,
+        b_std: Some(0.1),
+        ..Network::new(2, Activation::leaky_relu(0.1))
+    };
+    for other in [None, Some(&x2)] {
+        let values = crate::linalg::on_threads(1, || {
+            crate::linalg::same_on_every_tier(|| {
+                let k = net.kernels(&x, other).unwrap();
+                [k.nngp.data, k.ntk.data].concat()
+            })
+        });
+        assert!(values.iter().all(|v| v.is_finite()));
+    }
+}
+
+#[test]
 fn fast_acos_and_sin_are_accurate() {
     let (mut worst_theta, mut worst_sin): (f64, f64) = (0.0, 0.0);
     let near_ends = (0..2000).flat_map(|k| {
