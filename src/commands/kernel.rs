@@ -4,9 +4,9 @@
 use super::{Cancel, Input, InputView};
 use crate::distributed::Communicator;
 use crate::error::Result;
-use crate::kernel::analytic::{check_stream, stream_blocks, Network};
+use crate::kernel::analytic::{check_stream, kernels_in_blocks, Network};
 use crate::kernel::{Kernels, Kind};
-use crate::linalg::{check_fits, Matrix};
+use crate::linalg::Matrix;
 use crate::nn::Activation;
 use std::path::Path;
 
@@ -90,36 +90,12 @@ pub fn run_view(
     x2: Option<InputView>,
     cancel: Cancel,
 ) -> Result<Matrix> {
-    let (rows, cols) = request.prepare_view(x, x2)?;
-    check_fits("the kernel", &[rows, cols])?;
-    if request.block_rows >= rows {
-        cancel.check(|| "before the kernel".into())?;
-        let kernels = request
-            .network
-            .kernels_view(x.matrix, x2.map(|i| i.matrix))?;
-        return Ok(kernels.take(request.kind));
-    }
-    let mut k = Matrix::zeros(rows, cols);
-    stream_blocks(
-        &request.network,
-        request.kind,
-        x.matrix,
-        x2.map(|i| i.matrix),
-        request.block_rows,
-        |row| cancel.check(|| format!("after {row} of {rows} kernel rows")),
-        |row, col, block| {
-            for r in 0..block.rows {
-                k.row_mut(row + r)[col..col + block.cols].copy_from_slice(block.row(r));
-            }
-            Ok(())
-        },
-    )?;
-    Ok(k)
+    let kernels = in_blocks(request, Some(request.kind), x, x2, cancel)?;
+    Ok(kernels.take(request.kind))
 }
 
-/// Both kernels (NNGP and NTK, `request.kind` ignored): from one computation when one block
-/// holds the whole kernel ([`Network::kernels`] computes them together), else one blocked
-/// pass ([`run`]) per kernel.
+/// Both kernels (NNGP and NTK, `request.kind` ignored), computed together in one pass of
+/// [`run`]'s blocks (the same bits as [`run`] of either kind).
 pub fn run_both(
     request: &Request,
     x: &Input,
@@ -136,23 +112,27 @@ pub fn run_both_view(
     x2: Option<InputView>,
     cancel: Cancel,
 ) -> Result<Kernels> {
-    let (rows, cols) = request.prepare_view(x, x2)?;
-    if request.block_rows >= rows {
-        check_fits("the kernels", &[rows, cols, 2])?;
-        cancel.check(|| "before the kernels".into())?;
-        return request.network.kernels_view(x.matrix, x2.map(|i| i.matrix));
-    }
-    let of = |kind| {
-        let one = Request {
-            kind,
-            ..request.clone()
-        };
-        run_view(&one, x, x2, cancel)
-    };
-    Ok(Kernels {
-        nngp: of(Kind::Nngp)?,
-        ntk: of(Kind::Ntk)?,
-    })
+    in_blocks(request, None, x, x2, cancel)
+}
+
+/// The kernels `keep` (`None`: both) by [`kernels_in_blocks`], `cancel` polled before each
+/// block of rows.
+fn in_blocks(
+    request: &Request,
+    keep: Option<Kind>,
+    x: InputView,
+    x2: Option<InputView>,
+    cancel: Cancel,
+) -> Result<Kernels> {
+    let (rows, _) = request.prepare_view(x, x2)?;
+    kernels_in_blocks(
+        &request.network,
+        keep,
+        x.matrix,
+        x2.map(|i| i.matrix),
+        request.block_rows,
+        |row| cancel.check(|| format!("after {row} of {rows} kernel rows")),
+    )
 }
 
 /// Writes K(x, x2) to the NPY file `out` block by block (memory bounded by `block_rows`

@@ -46,7 +46,8 @@ use acos::*;
 use maps::*;
 pub(crate) use maps::{ActivationMap, Dense, LayerVariances, VARIANCE_RANGE};
 pub use stream::{
-    check_block_rows, check_stream, stream_blocks, stream_to_npy, stream_to_npy_with,
+    check_block_rows, check_stream, kernels_in_blocks, stream_blocks, stream_kernel_blocks,
+    stream_to_npy, stream_to_npy_with,
 };
 pub use two_layer::{two_layer_first_layer_ntk, two_layer_ntk};
 

@@ -50,10 +50,45 @@ pub fn stream_blocks<K: BlockKernel>(
     x1: K::Inputs<'_>,
     x2: Option<K::Inputs<'_>>,
     block_rows: usize,
-    mut before: impl FnMut(usize) -> Result<()>,
+    before: impl FnMut(usize) -> Result<()>,
     mut put: impl FnMut(usize, usize, &Matrix) -> Result<()>,
 ) -> Result<(usize, usize)> {
+    let blocks = |row, col, k: &Kernels| put(row, col, pick(k, kind));
+    stream_kernel_blocks(network, Some(kind), x1, x2, block_rows, before, blocks)
+}
+
+/// The kernel `kind` of a pair.
+fn pick(k: &Kernels, kind: Kind) -> &Matrix {
+    match kind {
+        Kind::Ntk => &k.ntk,
+        Kind::Nngp => &k.nngp,
+    }
+}
+
+/// [`stream_blocks`] handing both kernels of each block (NNGP and NTK, computed together);
+/// with `keep` = `Some(kind)` only that one is filled (the other an empty matrix, never
+/// transposed). The blocks, their order and their bits are those of [`stream_blocks`].
+pub fn stream_kernel_blocks<K: BlockKernel>(
+    network: &K,
+    keep: Option<Kind>,
+    x1: K::Inputs<'_>,
+    x2: Option<K::Inputs<'_>>,
+    block_rows: usize,
+    mut before: impl FnMut(usize) -> Result<()>,
+    mut put: impl FnMut(usize, usize, &Kernels) -> Result<()>,
+) -> Result<(usize, usize)> {
     let (n, cols) = check_stream(network, x1, x2, block_rows)?;
+    let kept = |k: Kernels| match keep {
+        None => k,
+        Some(Kind::Ntk) => Kernels {
+            ntk: k.ntk,
+            nngp: Matrix::default(),
+        },
+        Some(Kind::Nngp) => Kernels {
+            nngp: k.nngp,
+            ntk: Matrix::default(),
+        },
+    };
     let block = block_rows;
     let mut start = 0;
     while start < n {
@@ -62,17 +97,23 @@ pub fn stream_blocks<K: BlockKernel>(
         match x2 {
             Some(x2) => {
                 let k = network.kernels_of(x1, start..end, Some((x2, 0..cols)))?;
-                put(start, 0, &k.take(kind))?;
+                put(start, 0, &kept(k))?;
             }
             None => {
-                let k = network
-                    .kernels_upper_block(x1, start, end - start)?
-                    .take(kind);
+                let k = kept(network.kernels_upper_block(x1, start, end - start)?);
                 put(start, start, &k)?;
                 if end < n {
                     // The block's columns beyond its square, transposed, below it.
-                    let below =
-                        Matrix::from_fn(n - end, end - start, |r, c| k.get(c, end - start + r));
+                    let below = |k: &Matrix| {
+                        if k.data.is_empty() {
+                            return Matrix::default();
+                        }
+                        Matrix::from_fn(n - end, end - start, |r, c| k.get(c, end - start + r))
+                    };
+                    let below = Kernels {
+                        nngp: below(&k.nngp),
+                        ntk: below(&k.ntk),
+                    };
                     put(end, start, &below)?;
                 }
             }
@@ -80,6 +121,72 @@ pub fn stream_blocks<K: BlockKernel>(
         start = end;
     }
     Ok((n, cols))
+}
+
+/// K(x1, x2) (or K(x1, x1) when `x2` is `None`) in memory by [`stream_kernel_blocks`]: both
+/// kernels, or only `keep` (the other an empty matrix); `before(s)` is called before the
+/// block that starts at row s (a cancellation point). When one block holds the whole kernel
+/// (`block_rows` ≥ n) it is returned as computed, without assembling a copy: the same bits
+/// as the blocks (the [`BlockKernel`] contract).
+pub fn kernels_in_blocks<K: BlockKernel>(
+    network: &K,
+    keep: Option<Kind>,
+    x1: K::Inputs<'_>,
+    x2: Option<K::Inputs<'_>>,
+    block_rows: usize,
+    mut before: impl FnMut(usize) -> Result<()>,
+) -> Result<Kernels> {
+    let (n, cols) = check_stream(network, x1, x2, block_rows)?;
+    match keep {
+        Some(_) => check_fits("the kernel", &[n, cols])?,
+        None => check_fits("the kernels", &[n, cols, 2])?,
+    }
+    if block_rows >= n {
+        before(0)?;
+        let whole = network.kernels_of(x1, 0..n, x2.map(|x2| (x2, 0..cols)))?;
+        return Ok(match keep {
+            None => whole,
+            Some(kind) => {
+                let mut out = Kernels::default();
+                *pick_mut(&mut out, kind) = whole.take(kind);
+                out
+            }
+        });
+    }
+    let empty_unless = |kind: Kind| match keep {
+        Some(k) if k != kind => Matrix::default(),
+        _ => Matrix::zeros(n, cols),
+    };
+    let mut out = Kernels {
+        nngp: empty_unless(Kind::Nngp),
+        ntk: empty_unless(Kind::Ntk),
+    };
+    stream_kernel_blocks(
+        network,
+        keep,
+        x1,
+        x2,
+        block_rows,
+        before,
+        |row, col, block| {
+            for kind in [Kind::Nngp, Kind::Ntk] {
+                let (b, k) = (pick(block, kind), pick_mut(&mut out, kind));
+                for r in 0..b.rows {
+                    k.row_mut(row + r)[col..col + b.cols].copy_from_slice(b.row(r));
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// The kernel `kind` of a pair, to fill.
+fn pick_mut(k: &mut Kernels, kind: Kind) -> &mut Matrix {
+    match kind {
+        Kind::Ntk => &mut k.ntk,
+        Kind::Nngp => &mut k.nngp,
+    }
 }
 
 /// Writes K(x1, x2) (or K(x1, x1) when `x2` is `None`) to an NPY file by [`stream_blocks`]:
