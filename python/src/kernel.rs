@@ -312,8 +312,8 @@ fn times(t: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, bool)> {
 /// The same computation as ``gradflow predict`` (``--net``); the GIL is released. Errors name
 /// the arguments (``diag_reg``, ``learning_rate``, ``t``, …). Ctrl-C raises KeyboardInterrupt
 /// before each kernel (with ``net``: between the blocks of rows of each kernel) and before the
-/// flow; the flow itself — one eigendecomposition of Θ (O(n³), ≈ 10 s at n = 4000 on two
-/// cores) or the Lanczos solve — is not interrupted: the interrupt comes when it returns.
+/// flow; the flow itself — one eigendecomposition of Θ (O(n³), ≈ 18 s of one core at
+/// n = 4000) or the Lanczos solve — is not interrupted: the interrupt comes when it returns.
 #[pyfunction]
 #[pyo3(signature = (x_train, y_train, x_test, t=None, *, depth=None, activation="relu",
     w_std=1.0, b_std=None, parameterization="ntk", width=512, kind="ntk", quadrature_degree=48,
