@@ -10,13 +10,14 @@ use crate::convert::dense;
 use crate::errors::OrRaise;
 use crate::threads::run_cancellable;
 use gradflow::commands::{self, conv::Request, Input, Names};
-use gradflow::kernel::conv::{ConvNet, Images};
+use gradflow::kernel::conv::{ConvNet, Images, Layer};
 use gradflow::kernel::dynamics::{FlowSettings, Predictions};
 use gradflow::kernel::{Kernels, Kind};
 use gradflow::Error;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The names of the library's messages for a network given in memory (the request's source
 /// is called `net`, as the argument).
@@ -105,20 +106,87 @@ pub fn images(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Images> {
     Images::new(name, &d.shape, d.data).or_raise()
 }
 
-/// Both kernels of the network between `x1` and `x2` (`None`: x1 with itself), GIL released.
+/// Work units (≈ 1.6 ns of one core each, [`entry_work`]) per block of rows and per worker
+/// thread: ≈ 0.5 s per block whatever the pool (as the dense kernels), so Ctrl-C is honoured
+/// within a second.
+/// `_set_conv_block_rows` fixes the rows instead (tests of the blocked path).
+const BLOCK_WORK_PER_THREAD: f64 = 3e8;
+
+/// Rows per block fixed by `_set_conv_block_rows` (0: from [`BLOCK_WORK_PER_THREAD`]).
+static BLOCK_ROWS: AtomicUsize = AtomicUsize::new(0);
+
+/// Fewest rows per block: each block recomputes its inputs' own terms (one per input it
+/// reads), which costs about 1/rows of the block's work.
+const MIN_ROWS: usize = 8;
+
+/// Work units of a whole call above which it is cancellable (≈ 10 ms of one core; below, one
+/// plain library call without the helper thread that polls for Ctrl-C).
+const LONG_WORK: f64 = 6e6;
+
+/// Sets the rows per block of `net=` kernels (0: chosen from the work per row); for tests of
+/// the blocked path.
+#[pyfunction]
+pub fn _set_conv_block_rows(rows: usize) {
+    BLOCK_ROWS.store(rows, Ordering::Relaxed);
+}
+
+/// A kernel entry's work in units of ≈ 1.6 ns of one core (measured on the networks of
+/// `python/tests/test_conv_blocks.py`): per layer P² when a layer mixes positions
+/// (`avg_pool`, `global_avg_pool`: the full position-by-position covariance), else 8·P (the
+/// same-position covariances), P the input's positions (the module documentation of
+/// [`gradflow::kernel::conv`]). An estimate that only sizes the blocks: the entries do not
+/// depend on it.
+fn entry_work(net: &ConvNet, x: &Images) -> f64 {
+    let positions = x.spatial.iter().product::<usize>().max(1) as f64;
+    let mixes = net
+        .layers
+        .iter()
+        .any(|l| matches!(l, Layer::AvgPool(_) | Layer::GlobalAvgPool));
+    let per_layer = if mixes {
+        positions * positions
+    } else {
+        8.0 * positions
+    };
+    net.layers.len().max(1) as f64 * per_layer
+}
+
+/// Rows per block of kernels with `m` columns on `threads` workers, for entries of
+/// `per_entry` work.
+fn block_rows(per_entry: f64, m: usize, threads: usize) -> usize {
+    match BLOCK_ROWS.load(Ordering::Relaxed) {
+        0 => {
+            let rows = BLOCK_WORK_PER_THREAD * threads as f64 / (per_entry * m.max(1) as f64);
+            (rows as usize).max(MIN_ROWS)
+        }
+        fixed => fixed,
+    }
+}
+
+/// The kernels `keep` (`None`: both) of the network between `x1` and `x2` (`None`: x1 with
+/// itself), GIL released, in blocks of rows ([`commands::conv::kernels`], the blocks of
+/// `gradflow kernel --net`): Ctrl-C stops a long call between two blocks.
 pub fn kernels(
     py: Python<'_>,
     request: Request,
-    x1: Images,
-    x2: Option<Images>,
+    keep: Option<Kind>,
+    (x1, x2): (Images, Option<Images>),
     threads: Option<i64>,
 ) -> PyResult<Kernels> {
-    run_cancellable(py, threads, false, NET, move |_| {
-        request.kernels(&x1, x2.as_ref())
+    let m = x2.as_ref().map_or(x1.n, |x| x.n);
+    let per_entry = entry_work(&request.net, &x1);
+    let long = per_entry * x1.n as f64 * m as f64 > LONG_WORK;
+    run_cancellable(py, threads, long, NET, move |cancel| {
+        // Inside the call's pool: its size is the number of workers.
+        let request = Request {
+            block_rows: block_rows(per_entry, m, rayon::current_num_threads()),
+            ..request
+        };
+        commands::conv::kernels(&request, (&x1, x2.as_ref()), keep, cancel)
     })
 }
 
-/// The predictions of [`commands::conv::predict`] (the network's kernel `kind`), GIL released.
+/// The predictions of [`commands::conv::predict_cancellable`] (the network's kernel `kind`),
+/// GIL released; Ctrl-C stops a long call between two blocks of its kernels.
 #[allow(clippy::too_many_arguments)]
 pub fn predict(
     py: Python<'_>,
@@ -131,13 +199,22 @@ pub fn predict(
     threads: Option<i64>,
 ) -> PyResult<Predictions> {
     request.kind = kind;
-    run_cancellable(py, threads, false, NET, move |_| {
-        commands::conv::predict(
+    // The blocks of both kernels (n × n, then n_test × n) sized by their n columns.
+    let n = x_train.n;
+    let per_entry = entry_work(&request.net, &x_train);
+    let long = per_entry * (n + x_test.n) as f64 * n as f64 > LONG_WORK;
+    run_cancellable(py, threads, long, NET, move |cancel| {
+        let request = Request {
+            block_rows: block_rows(per_entry, n, rayon::current_num_threads()),
+            ..request
+        };
+        commands::conv::predict_cancellable(
             &request,
             (&x_train, &y_train, &x_test),
             f0.as_ref().map(|(a, b)| (a, b)),
             &times,
             &flow,
+            cancel,
         )
     })
 }

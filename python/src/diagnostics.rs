@@ -46,7 +46,8 @@ pub fn split_rhat(chains: &Bound<'_, PyAny>) -> PyResult<f64> {
 /// U(x) of a point (a 1-D float64 array of length dim) → float; the grid is [lo, hi)^dim with
 /// ``bins`` cells per axis, each integrated by the midpoint rule on 8 sub-points per axis
 /// (choose it wide enough that π's mass outside is negligible). The same computation as the
-/// ``tv_gibbs`` / ``kl_gibbs`` columns of ``gradflow run``.
+/// ``tv_gibbs`` / ``kl_gibbs`` columns of ``gradflow run``. The first exception raised by
+/// ``potential`` (KeyboardInterrupt on Ctrl-C included) stops the evaluations and is raised.
 #[pyfunction]
 #[pyo3(signature = (samples, potential, beta, *, lo, hi, bins=40))]
 pub fn gibbs_distance<'py>(
@@ -63,6 +64,11 @@ pub fn gibbs_distance<'py>(
     // U is Python code: evaluated with the GIL held; its first error is raised.
     let failure: std::cell::RefCell<Option<PyErr>> = std::cell::RefCell::new(None);
     let u = |x: &[f64]| -> f64 {
+        // After the first error (a KeyboardInterrupt raised inside U included) U is not called
+        // again: the grid's remaining cells cost nothing, and the error is raised.
+        if failure.borrow().is_some() {
+            return f64::NAN;
+        }
         let point = to_numpy1(py, x.to_vec());
         match potential.call1((point,)).and_then(|v| v.extract::<f64>()) {
             Ok(v) => v,
@@ -97,6 +103,8 @@ pub fn gibbs_distance<'py>(
 /// eigenvalues in decreasing order μ_1 ≥ … ≥ μ_n and eigenvector j in column j.
 ///
 /// numpy equivalent: ``numpy.linalg.eigh(k)`` (increasing order there). The GIL is released.
+/// One O(n³) decomposition without a cancellation point: Ctrl-C raises KeyboardInterrupt only
+/// once it returns (as numpy's LAPACK call).
 #[pyfunction]
 #[pyo3(signature = (k, *, threads=None))]
 pub fn eigh<'py>(
@@ -145,7 +153,8 @@ pub fn power_law_fit<'py>(
 /// Funk–Hecke formula μ_k = Γ(d/2)/(√π Γ((d−1)/2)) ∫₀^π κ(cos φ) P_{k,d}(cos φ) sin^{d−2} φ dφ
 /// (composite 8-point Gauss–Legendre, ``panels`` panels). An n-point Gram matrix of uniform
 /// points has eigenvalues ≈ n μ_k, each with multiplicity N(k, d). ``kappa`` is a Python
-/// callable of t = cos φ ∈ [−1, 1] → float; needs d ≥ 2.
+/// callable of t = cos φ ∈ [−1, 1] → float; needs d ≥ 2. The first exception raised by
+/// ``kappa`` (KeyboardInterrupt on Ctrl-C included) stops the evaluations and is raised.
 #[pyfunction]
 #[pyo3(signature = (kappa, d, k, *, panels=256))]
 pub fn funk_hecke<'py>(
@@ -167,6 +176,11 @@ pub fn funk_hecke<'py>(
     };
     let failure: std::cell::RefCell<Option<PyErr>> = std::cell::RefCell::new(None);
     let f = |t: f64| -> f64 {
+        // After the first error (a KeyboardInterrupt raised inside κ included) κ is not called
+        // again.
+        if failure.borrow().is_some() {
+            return f64::NAN;
+        }
         match kappa.call1((t,)).and_then(|v| v.extract::<f64>()) {
             Ok(v) => v,
             Err(e) => {

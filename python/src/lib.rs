@@ -50,6 +50,7 @@ fn _gradflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(threads::set_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads::get_threads, m)?)?;
     m.add_function(wrap_pyfunction!(kernel::_set_block_work, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_set_conv_block_rows, m)?)?;
     m.add_function(wrap_pyfunction!(kernel::_bench_kernel_rust, m)?)?;
     m.add_function(wrap_pyfunction!(convert::_input_copies, m)?)?;
     let ot = PyModule::new(py, "ot")?;

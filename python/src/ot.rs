@@ -284,7 +284,12 @@ fn run(
     threads: Option<i64>,
     names: Names,
 ) -> PyResult<Report> {
-    let long = mu.len().saturating_mul(nu.len()) > LONG_COSTS;
+    // The sliced estimate's work is projections × (n + m) sorted values, not n × m costs.
+    let work = match settings.method {
+        Method::Sliced => settings.projections.saturating_mul(mu.len() + nu.len()),
+        _ => mu.len().saturating_mul(nu.len()),
+    };
+    let long = work > LONG_COSTS;
     let output = run_cancellable(py, threads, long, names, move |cancel| {
         commands::ot::run(&settings, &mu, &nu, cancel)
     })?;
@@ -300,7 +305,8 @@ fn run(
 ///
 /// POT equivalent: ``ot.sliced_wasserstein_distance(X_s, X_t, a, b, n_projections, p,
 /// seed)`` (also returns SW_p). Differences: the default is 100 projections (POT: 50) and the
-/// directions come from gradflow's seeded generator, not numpy's.
+/// directions come from gradflow's seeded generator, not numpy's. The GIL is released; Ctrl-C
+/// stops a large estimate between two directions.
 #[pyfunction]
 #[pyo3(signature = (X_s, X_t, a=None, b=None, n_projections=100, p=2.0, seed=0, log=false,
     threads=None))]
@@ -341,7 +347,8 @@ pub fn sliced<'py>(
 /// to uniform and are normalised to sum 1.
 ///
 /// POT equivalent: ``ot.wasserstein_1d(u_values, v_values, u_weights, v_weights, p)``
-/// (unbatched: one pair of measures per call).
+/// (unbatched: one pair of measures per call). One sort of each measure (O(n log n)), not
+/// interrupted by Ctrl-C.
 #[pyfunction]
 #[pyo3(signature = (u_values, v_values, u_weights=None, v_weights=None, p=1.0, threads=None))]
 pub fn wasserstein_1d(

@@ -154,7 +154,20 @@ def _long_run(rng):
     )
 
 
-@pytest.mark.parametrize("call", [_long_sinkhorn, _long_exact, _long_run])
+def _long_sliced(rng):
+    # 10⁵ points per side and 10⁴ directions: each direction projects and sorts both clouds.
+    x, y = rng.normal(size=(100_000, 3)), rng.normal(size=(100_000, 3))
+    gradflow.ot.sliced(x, y, n_projections=10_000)
+
+
+def _long_gibbs(rng):
+    # A Python potential on a 300 × 300 grid, 64 midpoints per cell: 5.8·10⁶ calls.
+    samples = rng.normal(size=(100, 2))
+    gradflow.gibbs_distance(samples, lambda p: 0.5 * float(p @ p), 1.0, lo=-4.0, hi=4.0, bins=300)
+
+
+@pytest.mark.parametrize("call", [_long_sinkhorn, _long_exact, _long_run, _long_sliced,
+                                  _long_gibbs])
 def test_ctrl_c_interrupts_transport_and_training_within_a_second(rng, call):
     timer, sent = _interrupt_after(0.5)
     try:

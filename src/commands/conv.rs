@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::kernel::conv::{ConvNet, Images};
 use crate::kernel::dynamics::{self, FlowSettings, Predictions};
 use crate::kernel::{Kernels, Kind};
-use crate::linalg::{check_fits, Matrix};
+use crate::linalg::Matrix;
 use std::path::{Path, PathBuf};
 
 /// The settings of `kernel --net` / `predict --net`.
@@ -43,20 +43,46 @@ impl Request {
             .map_err(|e| Error::invalid(format!("--net ({})", self.path.display()), e.to_string()))
     }
 
-    /// K(x, x2) (K(x, x) without `x2`) in memory.
+    /// K(x, x2) (K(x, x) without `x2`) in memory ([`kernels`]).
     pub fn kernel(&self, x: &Images, x2: Option<&Images>) -> Result<Matrix> {
-        Ok(self.kernels(x, x2)?.take(self.kind))
+        Ok(kernels(self, (x, x2), Some(self.kind), Cancel::NEVER)?.take(self.kind))
     }
 
-    /// Both kernels, NNGP and NTK (`kind` ignored), of one computation in memory.
+    /// Both kernels, NNGP and NTK (`kind` ignored), of one computation in memory
+    /// ([`kernels`]).
     pub fn kernels(&self, x: &Images, x2: Option<&Images>) -> Result<Kernels> {
-        self.check(x)?;
-        check_fits(
-            "the kernels (NNGP and NTK)",
-            &[2, x.n, x2.map_or(x.n, |x| x.n)],
-        )?;
-        self.net.kernels(x, x2)
+        kernels(self, (x, x2), None, Cancel::NEVER)
     }
+}
+
+/// The kernels `keep` (`None`: both, NNGP and NTK, computed together) between `x` and `x2`
+/// (`None`: x with itself) in memory, `request.block_rows` rows at a time — the blocks of
+/// the file [`save`] streams ([`crate::kernel::analytic::KernelStream::in_memory`]); `cancel` is
+/// polled before each block. Every entry is the same bits whatever `block_rows` (each pair of
+/// inputs is computed on its own, [`crate::kernel::blocks::BlockKernel`]); one block
+/// (`block_rows` ≥ n) is the single call [`ConvNet::kernels`]. Each block recomputes its
+/// inputs' own terms (their variances at every layer), about 1/`block_rows` of its work.
+pub fn kernels(
+    request: &Request,
+    (x, x2): (&Images, Option<&Images>),
+    keep: Option<Kind>,
+    cancel: Cancel,
+) -> Result<Kernels> {
+    request.check(x)?;
+    if let Some(x2) = x2 {
+        x.check_matches(x2)?;
+    }
+    let n = x.n;
+    let stream = crate::kernel::analytic::KernelStream {
+        network: &request.net,
+        kind: keep.unwrap_or(request.kind),
+        x1: x,
+        x2,
+        block_rows: request.block_rows,
+    };
+    stream.in_memory(keep.is_none(), |row| {
+        cancel.check(|| format!("after {row} of {n} kernel rows"))
+    })
 }
 
 /// The NPY file `path` as inputs (n, d), (n, L, C) or (n, H, W, C); errors name `flag (path)`.
@@ -136,14 +162,29 @@ fn check_predict(
 /// [`Request::kernel`], then [`dynamics::gradient_descent_mse`] (the solvers of `predict`).
 pub fn predict(
     request: &Request,
-    (x_train, y_train, x_test): (&Images, &Input, &Images),
+    inputs: (&Images, &Input, &Images),
     f0: Option<(&Input, &Input)>,
     times: &[f64],
     flow: &FlowSettings,
 ) -> Result<Predictions> {
+    predict_cancellable(request, inputs, f0, times, flow, Cancel::NEVER)
+}
+
+/// [`predict`] polling `cancel` before each block of rows of its two kernels ([`kernels`])
+/// and before the flow (whose eigendecomposition or Krylov solve is not interrupted).
+pub fn predict_cancellable(
+    request: &Request,
+    (x_train, y_train, x_test): (&Images, &Input, &Images),
+    f0: Option<(&Input, &Input)>,
+    times: &[f64],
+    flow: &FlowSettings,
+    cancel: Cancel,
+) -> Result<Predictions> {
     check_predict(request, (x_train, y_train, x_test))?;
-    let theta = request.kernel(x_train, None)?;
-    let theta_test = request.kernel(x_test, Some(x_train))?;
+    let kind = Some(request.kind);
+    let theta = kernels(request, (x_train, None), kind, cancel)?.take(request.kind);
+    let theta_test = kernels(request, (x_test, Some(x_train)), kind, cancel)?.take(request.kind);
+    cancel.check(|| "before the flow".into())?;
     dynamics::gradient_descent_mse(
         &theta,
         &theta_test,

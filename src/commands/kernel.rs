@@ -6,7 +6,7 @@ use crate::distributed::Communicator;
 use crate::error::Result;
 use crate::kernel::analytic::{check_stream, KernelStream, Network};
 use crate::kernel::{Kernels, Kind};
-use crate::linalg::{check_fits, Matrix};
+use crate::linalg::Matrix;
 use crate::nn::Activation;
 use std::path::Path;
 
@@ -90,38 +90,12 @@ pub fn run_view(
     x2: Option<InputView>,
     cancel: Cancel,
 ) -> Result<Matrix> {
-    let (rows, cols) = request.prepare_view(x, x2)?;
-    check_fits("the kernel", &[rows, cols])?;
-    if request.block_rows >= rows {
-        cancel.check(|| "before the kernel".into())?;
-        let kernels = request
-            .network
-            .kernels_view(x.matrix, x2.map(|i| i.matrix))?;
-        return Ok(kernels.take(request.kind));
-    }
-    let mut k = Matrix::zeros(rows, cols);
-    let stream = KernelStream {
-        network: &request.network,
-        kind: request.kind,
-        x1: x.matrix,
-        x2: x2.map(|i| i.matrix),
-        block_rows: request.block_rows,
-    };
-    stream.blocks(
-        |row| cancel.check(|| format!("after {row} of {rows} kernel rows")),
-        |row, col, block| {
-            for r in 0..block.rows {
-                k.row_mut(row + r)[col..col + block.cols].copy_from_slice(block.row(r));
-            }
-            Ok(())
-        },
-    )?;
-    Ok(k)
+    let kernels = in_blocks(request, false, x, x2, cancel)?;
+    Ok(kernels.take(request.kind))
 }
 
-/// Both kernels (NNGP and NTK, `request.kind` ignored): from one computation when one block
-/// holds the whole kernel ([`Network::kernels`] computes them together), else one blocked
-/// pass ([`run`]) per kernel.
+/// Both kernels (NNGP and NTK, `request.kind` ignored), computed together in one pass of
+/// [`run`]'s blocks (the same bits as [`run`] of either kind).
 pub fn run_both(
     request: &Request,
     x: &Input,
@@ -138,22 +112,28 @@ pub fn run_both_view(
     x2: Option<InputView>,
     cancel: Cancel,
 ) -> Result<Kernels> {
-    let (rows, cols) = request.prepare_view(x, x2)?;
-    if request.block_rows >= rows {
-        check_fits("the kernels", &[rows, cols, 2])?;
-        cancel.check(|| "before the kernels".into())?;
-        return request.network.kernels_view(x.matrix, x2.map(|i| i.matrix));
-    }
-    let of = |kind| {
-        let one = Request {
-            kind,
-            ..request.clone()
-        };
-        run_view(&one, x, x2, cancel)
+    in_blocks(request, true, x, x2, cancel)
+}
+
+/// The kernel `request.kind`, or both kernels when `both`, by [`KernelStream::in_memory`],
+/// `cancel` polled before each block of rows.
+fn in_blocks(
+    request: &Request,
+    both: bool,
+    x: InputView,
+    x2: Option<InputView>,
+    cancel: Cancel,
+) -> Result<Kernels> {
+    let (rows, _) = request.prepare_view(x, x2)?;
+    let stream = KernelStream {
+        network: &request.network,
+        kind: request.kind,
+        x1: x.matrix,
+        x2: x2.map(|i| i.matrix),
+        block_rows: request.block_rows,
     };
-    Ok(Kernels {
-        nngp: of(Kind::Nngp)?,
-        ntk: of(Kind::Ntk)?,
+    stream.in_memory(both, |row| {
+        cancel.check(|| format!("after {row} of {rows} kernel rows"))
     })
 }
 

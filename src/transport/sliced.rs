@@ -5,6 +5,7 @@
 //! in 1-D ([`super::one_d`]). Projections are 1-Lipschitz, so SW_p ≤ W_p.
 
 use super::{check_same_dim, one_d, Measure};
+use crate::commands::Cancel;
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::rng::Seed;
@@ -50,6 +51,19 @@ pub fn sliced_wasserstein(
     projections: usize,
     seed: Seed,
 ) -> Result<Sliced> {
+    sliced_wasserstein_with(mu, nu, p, projections, seed, Cancel::NEVER)
+}
+
+/// [`sliced_wasserstein`], polling `cancel` before each direction's projection and 1-D
+/// transport: once it fires the remaining directions stop with [`Error::Interrupted`].
+pub fn sliced_wasserstein_with(
+    mu: &Measure,
+    nu: &Measure,
+    p: f64,
+    projections: usize,
+    seed: Seed,
+    cancel: Cancel,
+) -> Result<Sliced> {
     check_same_dim(mu, nu)?;
     if projections == 0 {
         return Err(Error::invalid(
@@ -63,6 +77,7 @@ pub fn sliced_wasserstein(
     let per_direction = (0..projections)
         .into_par_iter()
         .map(|l| {
+            cancel.check(|| format!("at sliced projection {l} of {projections}"))?;
             let t = theta.row(l);
             Ok(one_d::wasserstein_1d(&project(mu, t)?, &project(nu, t)?, p)?.cost)
         })

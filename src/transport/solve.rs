@@ -316,7 +316,8 @@ pub fn solve(mu: &Measure, nu: &Measure, settings: &Settings) -> Result<Report> 
 }
 
 /// [`solve`], polling `cancel` in the solvers' loops (the network simplex every few dozen
-/// pivots, Sinkhorn every iteration): once it fires the solve stops with
+/// pivots, Sinkhorn every iteration, the sliced estimate every direction; the 1-D solve is
+/// one sort, not polled): once it fires the solve stops with
 /// [`Error::Interrupted`].
 pub fn solve_with(
     mu: &Measure,
@@ -341,12 +342,13 @@ pub fn solve_with(
             Ok(r)
         }
         Method::Sliced => {
-            let sol = sliced::sliced_wasserstein(
+            let sol = sliced::sliced_wasserstein_with(
                 mu,
                 nu,
                 settings.p,
                 settings.projections,
                 crate::Seed(settings.seed),
+                cancel,
             )?;
             let mut r = Report::new(settings, shape, sol.cost);
             r.projections = Some(settings.projections);
