@@ -150,7 +150,7 @@ impl Claim for ImplicitBias {
          Lyu & Li's gradient-descent version (with a loss-dependent step bound) assumes f is C² \
          away from 0, which a ReLU network is not, so no step satisfies its hypothesis; the \
          check measures whether this discretisation keeps the flow's monotonicity (0 at every \
-         step at seeds 0–14), and the control large-step shows that it need not. Control \
+         step at seeds 0–12), and the control large-step shows that it need not. Control \
          tanh-activation (hidden units tanh(wᵀx + b): not homogeneous — f stays below \
          (1/M)Σ|a_j| while ρ² grows, so γ̄ and γ̃ must eventually fall; the bias makes tanh \
          units non-odd, without it no odd f separates these even labels) fails both (γ̄_T far \
