@@ -11,6 +11,10 @@
 //! weighted 0 — so a stride-1 `SAME` or `CIRCULAR`-free axis is one run per source row (the
 //! zero-padded positions masked by zero weights), and every pass is long fused multiply-adds
 //! over contiguous rows. (The skipped gap entries are finite covariances: 0·v adds ±0.)
+//! An output row is then cut into *segments* at every run's start and end: over a segment the
+//! same runs contribute, and each entry is written once as the sum of its runs' terms in a
+//! fixed order (three source rows per pass over it) — no clearing of the output, a single
+//! store per entry, and a broadcast weight where a run's weights are constant.
 //!
 //! The two passes are fused band by band: for each output row index a of the height axis, the
 //! height pass writes the W_in rows (a, ·) into a band (W_in × H_out·W_in values), and the
