@@ -44,14 +44,17 @@ cat "$dir/time.json"
 # Flops of the pair computation, per pair of images (P positions; executed operations, the
 # windows' zero-weighted padding entries included): full path (GAP) — Σ⁰ 2CP² + P²; each
 # window 2·3 fused multiply-adds per entry per buffer (Θ skipped at the first layer); each
-# ReLU map ≈ 75 flops per entry; the pooled sums 2P². Same-position path (flatten): the same
-# per position instead of per pair of positions.
+# ReLU map 53 flops per entry (src/kernel/conv/relu.rs: 12 Horner steps, two square roots, the
+# Dense update; 2 less at the first layer, whose Θ is 0); the pooled sums 2P². Same-position
+# path (flatten): the same per position instead of per pair of positions, its ReLU map (the
+# dense kernels' a/b-ReLU pairs) ≈ 75 flops per entry.
 "$py" - "$dir/time.json" "$n1" "$n2" "$side" "$which" "$depth" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1])); n1, n2, side, which, depth = sys.argv[2:]
 n1, n2, side, depth = int(n1), int(n2), int(side), int(depth)
 p = side * side
-per_entry = 2 * 3 + 1 + sum(12 * (1 if l == 0 else 2) + 75 for l in range(depth)) + 2
+relu = lambda l: (51 if l == 0 else 53) if which == "cntk_gap" else 75
+per_entry = 2 * 3 + 1 + sum(12 * (1 if l == 0 else 2) + relu(l) for l in range(depth)) + 2
 pairs = n1 * n2 + n1 + n2  # cross pairs, and each input with itself
 flops = pairs * per_entry * (p * p if which == "cntk_gap" else p)
 cpu = t["user_seconds"] + t["system_seconds"]

@@ -196,7 +196,7 @@ crate::linalg::simd_dispatch! {
 pub(crate) struct LayerVariances {
     pub(crate) q: Vec<f64>,
     pub(crate) sd: Vec<f64>,
-    pub(super) isd: Vec<f64>,
+    pub(crate) isd: Vec<f64>,
 }
 
 impl LayerVariances {

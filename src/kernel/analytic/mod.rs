@@ -42,6 +42,7 @@ use crate::error::{check_positive, Error, Result};
 use crate::linalg::{Matrix, MatrixView};
 use crate::nn::{Activation, Parameterization};
 use acos::*;
+pub(crate) use acos::{horner, ASIN_A};
 #[cfg(test)]
 use maps::*;
 pub(crate) use maps::{ActivationMap, Dense, LayerVariances, VARIANCE_RANGE};

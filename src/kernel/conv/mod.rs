@@ -59,6 +59,7 @@
 mod layers;
 mod pair;
 mod plan;
+mod relu;
 mod spatial;
 mod spec;
 #[cfg(test)]

@@ -5,8 +5,10 @@
 
 use super::layers::ConvNet;
 use super::plan::{Plan, Step};
+use super::relu::dense_relu_row;
 use crate::error::{Error, Result};
 use crate::kernel::analytic::{Dense, LayerVariances, VARIANCE_RANGE};
+use crate::nn::Activation;
 
 /// The compiled network, ready to run on pairs.
 pub(super) struct Pipeline {
@@ -135,7 +137,14 @@ impl Pipeline {
                                     Some((va, vb)),
                                     Some(Step::Affine(d)),
                                     Some(Step::Activation(m)),
-                                ) => Some((*d, m, &va[activation], &vb[activation])),
+                                ) => {
+                                    // A Θ known to be 0 is not written by the window, nor read.
+                                    let d = Dense {
+                                        carry: d.carry && !theta_zero,
+                                        ..*d
+                                    };
+                                    Some((d, m, &va[activation], &vb[activation]))
+                                }
                                 _ => None,
                             };
                             match fused {
@@ -144,18 +153,25 @@ impl Pipeline {
                                         matches!(steps.get(next + 2), Some(Step::GlobalAvgPool));
                                     let n = w.h.output * w.w.output;
                                     let mut sums = [0.0; 2];
-                                    w.full(src, band, dst, zero, |r, s, t| {
+                                    let relu = map.activation == Activation::Relu;
+                                    let column = (&v2.sd[..], &v2.isd[..]);
+                                    w.full(src, band, dst, (zero, !pool), |r, s, t| {
                                         let rows = s.chunks_exact_mut(n).zip(t.chunks_exact_mut(n));
                                         for (p, (s, t)) in (r..).zip(rows) {
-                                            map.apply_layer(
-                                                (dense, None),
-                                                v1.q[p],
-                                                v2,
-                                                0,
-                                                s,
-                                                t,
-                                                None,
-                                            );
+                                            if relu {
+                                                let row = (v1.sd[p], v1.isd[p]);
+                                                dense_relu_row(dense, row, column, s, t);
+                                            } else {
+                                                map.apply_layer(
+                                                    (dense, None),
+                                                    v1.q[p],
+                                                    v2,
+                                                    0,
+                                                    s,
+                                                    t,
+                                                    None,
+                                                );
+                                            }
                                             if pool {
                                                 sums[0] += sum_lanes(s);
                                                 sums[1] += sum_lanes(t);
@@ -176,7 +192,13 @@ impl Pipeline {
                                     }
                                     continue;
                                 }
-                                None => w.full(src, band, dst, zero, |_, _, _| ()),
+                                None => {
+                                    w.full(src, band, dst, (zero, true), |_, _, _| ());
+                                    if theta_zero {
+                                        let n = w.h.output * w.w.output;
+                                        buf.t2[..n * n].fill(0.0);
+                                    }
+                                }
                             }
                         } else {
                             w.diagonal(buf.s, buf.tmp, buf.s2);

@@ -11,6 +11,10 @@
 //! weighted 0 — so a stride-1 `SAME` or `CIRCULAR`-free axis is one run per source row (the
 //! zero-padded positions masked by zero weights), and every pass is long fused multiply-adds
 //! over contiguous rows. (The skipped gap entries are finite covariances: 0·v adds ±0.)
+//! An output row is then cut into *segments* at every run's start and end: over a segment the
+//! same runs contribute, and each entry is written once as the sum of its runs' terms in a
+//! fixed order (three source rows per pass over it) — no clearing of the output, a single
+//! store per entry, and a broadcast weight where a run's weights are constant.
 //!
 //! The two passes are fused band by band: for each output row index a of the height axis, the
 //! height pass writes the W_in rows (a, ·) into a band (W_in × H_out·W_in values), and the
@@ -133,7 +137,7 @@ impl Axis {
 }
 
 /// A stretch of one output row: `dst[dst..dst+len] += weights[weight..weight+len] ⊙
-/// src[src..src+len]`.
+/// src[src..src+len]` (while the pass is built).
 #[derive(Clone, Copy, Debug)]
 struct Run {
     dst: usize,
@@ -145,10 +149,43 @@ struct Run {
 /// Runs separated by at most this many entries (with the same shift) are merged.
 const GAP: usize = 8;
 
+/// A stretch `dst..dst+len` of one output row over which the same runs contribute: each
+/// entry is written once, as the sum of its parts in order — `out[j] = Σ_k w_k[j]·src_k[j]`
+/// in one pass (no clearing, one store per entry).
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    dst: usize,
+    len: usize,
+    /// Its parts: `parts[start..end]`.
+    parts: (usize, usize),
+    /// Whether every part's weight is the same over the segment ([`Part::value`]).
+    constant: bool,
+}
+
+/// One run's share of a segment: the source index i (of the axis: the row is i·scale +
+/// offset), the first source column, and the weights (`weights[weight..]`, or `value` when the
+/// segment is constant).
+#[derive(Clone, Copy, Debug)]
+struct Part {
+    row: usize,
+    src: usize,
+    weight: usize,
+    value: f64,
+}
+
 /// One axis' pass over the full covariance.
 #[derive(Clone, Debug, Default)]
 struct Pass {
-    /// Per output index o of the axis: (source index i, its runs).
+    /// Per output index o of the axis: its segments (covering the output row, in order).
+    rows: Vec<Range<usize>>,
+    segments: Vec<Segment>,
+    parts: Vec<Part>,
+    weights: Vec<f64>,
+}
+
+/// The runs of a pass while it is built: per output index o, (source index i, its runs).
+#[derive(Default)]
+struct Runs {
     terms: Vec<Vec<(usize, Range<usize>)>>,
     runs: Vec<Run>,
     weights: Vec<f64>,
@@ -158,33 +195,35 @@ impl Pass {
     /// The pass of `axis` on rows and columns laid out (outer, inner) with the axis `outer`
     /// (the other axis, of extent `other`, carried) or inner.
     fn new(axis: &Axis, other: usize, outer: bool) -> Pass {
-        let mut pass = Pass::default();
+        let mut runs = Runs::default();
         for o in 0..axis.output {
             let mut terms = Vec::new();
             for d in 0..axis.extent() {
                 let Some(i) = axis.taps[o][d] else { continue };
-                let first = pass.runs.len();
+                let first = runs.runs.len();
                 for group in axis.column_terms(o, d) {
-                    let start = pass.runs.len();
+                    let start = runs.runs.len();
                     if outer {
                         for &(o2, i2, w) in &group {
-                            pass.push(o2 * other, i2 * other, other, w, start);
+                            runs.push(o2 * other, i2 * other, other, w, start);
                         }
                     } else {
                         for c in 0..other {
                             for &(o2, i2, w) in &group {
-                                pass.push(c * axis.output + o2, c * axis.input + i2, 1, w, start);
+                                runs.push(c * axis.output + o2, c * axis.input + i2, 1, w, start);
                             }
                         }
                     }
                 }
-                terms.push((i, first..pass.runs.len()));
+                terms.push((i, first..runs.runs.len()));
             }
-            pass.terms.push(terms);
+            runs.terms.push(terms);
         }
-        pass
+        runs.segments(axis.output * other)
     }
+}
 
+impl Runs {
     /// Appends `len` entries of weight `w` from `src` to `dst`, merged into the last run when
     /// it has the same shift and ends at most [`GAP`] entries before (the gap weighted 0);
     /// runs before `group` (another column offset) are never merged into.
@@ -208,6 +247,59 @@ impl Pass {
             weight: self.weights.len(),
         });
         self.weights.extend(std::iter::repeat_n(w, len));
+    }
+
+    /// The pass as segments over output rows of `width` entries: each row cut at every run's
+    /// start and end, each piece with the runs covering it (in the terms' order), entries
+    /// no run covers as segments without parts (written 0).
+    fn segments(self, width: usize) -> Pass {
+        let mut pass = Pass {
+            weights: self.weights,
+            ..Pass::default()
+        };
+        for terms in &self.terms {
+            let covering: Vec<(usize, Run)> = terms
+                .iter()
+                .flat_map(|(i, range)| self.runs[range.clone()].iter().map(move |r| (*i, *r)))
+                .collect();
+            let mut cuts: Vec<usize> = covering
+                .iter()
+                .flat_map(|(_, r)| [r.dst, r.dst + r.len])
+                .chain([0, width])
+                .collect();
+            cuts.sort_unstable();
+            cuts.dedup();
+            let first = pass.segments.len();
+            for cut in cuts.windows(2) {
+                let (start, end) = (cut[0], cut[1]);
+                let from = pass.parts.len();
+                for &(i, r) in &covering {
+                    if r.dst <= start && end <= r.dst + r.len {
+                        let shift = start - r.dst;
+                        let weight = r.weight + shift;
+                        pass.parts.push(Part {
+                            row: i,
+                            src: r.src + shift,
+                            weight,
+                            value: pass.weights[weight],
+                        });
+                    }
+                }
+                let parts = &pass.parts[from..];
+                let constant = parts.iter().all(|p| {
+                    let w = &pass.weights[p.weight..p.weight + end - start];
+                    w.iter().all(|&x| x.to_bits() == p.value.to_bits())
+                });
+                pass.segments.push(Segment {
+                    dst: start,
+                    len: end - start,
+                    parts: (from, pass.parts.len()),
+                    constant,
+                });
+            }
+            pass.rows.push(first..pass.segments.len());
+        }
+        pass
     }
 }
 
@@ -244,22 +336,25 @@ impl Window {
     /// The full covariances `src` (each P_in × P_in, rows and columns positions in row-major
     /// order) mapped into `dst` (P_out × P_out) band by band (module docs) through `band`
     /// (at least [`Window::band`] values per buffer). `zero[k]`: buffer k is known to be 0
-    /// (Θ before the first layer): its output is filled with zeros without the passes. After
+    /// (Θ before the first layer): its output, 0 too, is not written (the caller knows it). After
     /// each band, `after(r, s_rows, t_rows)` gets its finished rows r.. of both outputs (a
-    /// layer map fused into the pass while they are in cache).
+    /// layer map fused into the pass while they are in cache). `keep` false: only `after`
+    /// reads the rows (a pooled sum), so every band is written at the start of `dst`, which
+    /// stays in cache, and `dst` ends up holding only the last band.
     pub(super) fn full(
         &self,
         src: [&[f64]; 2],
         mut band: [&mut [f64]; 2],
         mut dst: [&mut [f64]; 2],
-        zero: [bool; 2],
+        (zero, keep): ([bool; 2], bool),
         mut after: impl FnMut(usize, &mut [f64], &mut [f64]),
     ) {
         let (wi, ho, wo) = (self.w.input, self.h.output, self.w.output);
         let (mid, side_in, side_out) = (ho * wi, self.h.input * wi, ho * wo);
         let (height, width) = (&self.height, &self.width);
         for a in 0..ho {
-            let rows = a * wo * side_out..(a + 1) * wo * side_out;
+            let first = if keep { a * wo * side_out } else { 0 };
+            let rows = first..first + wo * side_out;
             let buffers = dst
                 .iter_mut()
                 .zip(band.iter_mut())
@@ -267,18 +362,15 @@ impl Window {
             for ((dst, band), (src, zero)) in buffers {
                 let dst = &mut dst[rows.clone()];
                 if zero {
-                    dst.fill(0.0);
                     continue;
                 }
                 let band = &mut band[..wi * mid];
                 for b in 0..wi {
                     let out = &mut band[b * mid..(b + 1) * mid];
-                    let terms = (&height.terms[a][..], wi, b);
-                    accumulate(out, src, side_in, terms, &height.runs, &height.weights);
+                    accumulate(out, src, side_in, (height, &height.rows[a], wi, b));
                 }
                 for (b, out) in dst.chunks_exact_mut(side_out).enumerate() {
-                    let terms = (&width.terms[b][..], 1, 0);
-                    accumulate(out, band, mid, terms, &width.runs, &width.weights);
+                    accumulate(out, band, mid, (width, &width.rows[b], 1, 0));
                 }
             }
             let [s, t] = &mut dst;
@@ -313,29 +405,84 @@ impl Window {
     }
 }
 
-/// `out` = Σ over the terms (i, runs) of `rows` = (terms, scale, offset) of the runs applied
-/// to row i·scale + offset of `src` (rows of `stride` values).
+/// `out` = the segments `pass.segments[range]` of a pass applied to the rows of `src` (rows of
+/// `stride` values; a part's row is i·scale + offset): each entry written once, its parts
+/// summed in order by fused multiply-adds (three at a time, over contiguous entries).
 #[inline(always)]
 fn accumulate_generic(
     out: &mut [f64],
     src: &[f64],
     stride: usize,
-    (terms, scale, offset): (&[(usize, Range<usize>)], usize, usize),
-    runs: &[Run],
-    weights: &[f64],
+    (pass, range, scale, offset): (&Pass, &Range<usize>, usize, usize),
 ) {
-    out.fill(0.0);
-    for (i, range) in terms {
-        let row = i * scale + offset;
-        let source = &src[row * stride..(row + 1) * stride];
-        for run in &runs[range.clone()] {
-            let out = &mut out[run.dst..run.dst + run.len];
-            let v = &source[run.src..run.src + run.len];
-            let w = &weights[run.weight..run.weight + run.len];
-            for ((o, &v), &w) in out.iter_mut().zip(v).zip(w) {
-                *o = w.mul_add(v, *o);
+    for segment in &pass.segments[range.clone()] {
+        let (dst, len) = (segment.dst, segment.len);
+        let out = &mut out[dst..dst + len];
+        let parts = &pass.parts[segment.parts.0..segment.parts.1];
+        if parts.is_empty() {
+            out.fill(0.0);
+            continue;
+        }
+        let source = |p: &Part| {
+            let at = (p.row * scale + offset) * stride + p.src;
+            &src[at..at + len]
+        };
+        let weights = |p: &Part| &pass.weights[p.weight..p.weight + len];
+        for (k, chunk) in parts.chunks(3).enumerate() {
+            let add = k > 0;
+            match (chunk, segment.constant) {
+                ([a], true) => fused_constant(out, [source(a)], [a.value], add),
+                ([a, b], true) => {
+                    fused_constant(out, [source(a), source(b)], [a.value, b.value], add)
+                }
+                ([a, b, c], true) => fused_constant(
+                    out,
+                    [source(a), source(b), source(c)],
+                    [a.value, b.value, c.value],
+                    add,
+                ),
+                ([a], false) => fused(out, [source(a)], [weights(a)], add),
+                ([a, b], false) => {
+                    fused(out, [source(a), source(b)], [weights(a), weights(b)], add)
+                }
+                ([a, b, c], false) => fused(
+                    out,
+                    [source(a), source(b), source(c)],
+                    [weights(a), weights(b), weights(c)],
+                    add,
+                ),
+                _ => unreachable!("chunks of one to three parts"),
             }
         }
+    }
+}
+
+/// `out[j]` = (`out[j]` if `add`, else 0) + Σ_k `w[k][j]`·`src[k][j]`, the terms added in order
+/// by fused multiply-adds.
+#[inline(always)]
+fn fused<const N: usize>(out: &mut [f64], src: [&[f64]; N], w: [&[f64]; N], add: bool) {
+    let n = out.len();
+    let (src, w) = (src.map(|s| &s[..n]), w.map(|s| &s[..n]));
+    for j in 0..n {
+        let mut acc = if add { out[j] } else { 0.0 };
+        for k in 0..N {
+            acc = w[k][j].mul_add(src[k][j], acc);
+        }
+        out[j] = acc;
+    }
+}
+
+/// [`fused`] with one weight per term.
+#[inline(always)]
+fn fused_constant<const N: usize>(out: &mut [f64], src: [&[f64]; N], w: [f64; N], add: bool) {
+    let n = out.len();
+    let src = src.map(|s| &s[..n]);
+    for j in 0..n {
+        let mut acc = if add { out[j] } else { 0.0 };
+        for k in 0..N {
+            acc = w[k].mul_add(src[k][j], acc);
+        }
+        out[j] = acc;
     }
 }
 
@@ -346,8 +493,6 @@ crate::linalg::simd_dispatch! {
         out: &mut [f64],
         src: &[f64],
         stride: usize,
-        rows: (&[(usize, Range<usize>)], usize, usize),
-        runs: &[Run],
-        weights: &[f64],
+        rows: (&Pass, &Range<usize>, usize, usize),
     ) = accumulate_generic;
 }

@@ -165,3 +165,52 @@ fn vectors_through_dense_layers_are_the_dense_kernels() {
         }
     }
 }
+
+/// Two 3 × 3 SAME conv + ReLU, then `readout`, then Dense (the CNTK of the benchmarks).
+fn three_by_three(readout: Layer) -> ConvNet {
+    let conv = || {
+        Layer::Conv(Conv {
+            filter_shape: vec![3, 3],
+            strides: None,
+            padding: Padding::Same,
+            affine: affine(1.4, None),
+        })
+    };
+    let relu = Layer::Activation(Activation::Relu);
+    ConvNet::new(vec![
+        conv(),
+        relu.clone(),
+        conv(),
+        relu,
+        readout,
+        Layer::Dense(affine(1.0, None)),
+    ])
+}
+
+#[test]
+fn pairs_are_the_same_bits_on_every_vector_unit_and_thread_count() {
+    let (x, x2) = (images(3, 5, 6, 2, 0.37), images(2, 5, 6, 2, 0.91));
+    for readout in [Layer::GlobalAvgPool, Layer::Flatten] {
+        let net = three_by_three(readout);
+        let pipeline = super::pair::Pipeline::new(&net, &x.spatial, x.channels).unwrap();
+        crate::linalg::same_on_every_tier(|| {
+            let (a, b) = (x.image(0), x2.image(1));
+            let (oa, ob) = (
+                pipeline.self_pair(a).unwrap(),
+                pipeline.self_pair(b).unwrap(),
+            );
+            let (k, t) = pipeline.cross_pair(a, b, &oa.variances, &ob.variances);
+            vec![k, t, oa.nngp, oa.ntk]
+        });
+        let with_threads = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let k = pool.install(|| net.kernels(&x, Some(&x2)).unwrap());
+            let bits = |m: &Matrix| m.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            (bits(&k.nngp), bits(&k.ntk))
+        };
+        assert_eq!(with_threads(1), with_threads(3));
+    }
+}
