@@ -42,14 +42,15 @@ const TOL_LAZY_SLOPE: f64 = 0.03;
 const TOL_RICH_SLOPE: f64 = 0.05;
 /// Tolerance of the closed-form movement ratio: std 0.0033 over seeds (median 1.000).
 const TOL_CLOSED_FORM: f64 = 0.02;
-/// The empirical level of the rich/kernel test-error ratio (medians over root seeds 0–9: 0.77,
-/// 0.63, 0.72 at n = 200, 300, 400; the level is the largest) and its tolerance (3 × the largest
-/// std over seeds, 0.081 at n = 400, rounded up). Level + tolerance = 1.02: at one seed the
-/// check alone does not exclude parity with the kernel; the medians (0.63 … 0.77) do.
-const RATIO_LEVEL: f64 = 0.77;
-const TOL_RATIO: f64 = 0.25;
+/// The empirical level of the mean over the 3 × 4 nets of the rich/kernel test-error ratio (its
+/// median over root seeds 0–9, 0.687, min 0.582, max 0.717) and its tolerance (3 × its std over
+/// seeds, 0.043, rounded up). Level + tolerance = 0.82 < 1: a pass excludes kernel parity.
+const RATIO_LEVEL: f64 = 0.69;
+const TOL_RATIO: f64 = 0.13;
 /// Sample sizes of the generalisation comparison.
 const SAMPLE_SIZES: [usize; 3] = [200, 300, 400];
+/// Mean-field nets (independent initialisations) per sample size.
+const NETS_PER_N: usize = 4;
 
 /// The data of one experiment: n training and `n_test` test points uniform on S^{d−1}, target
 /// y = P_{2,d}(⟨u, x⟩) for a random unit u.
@@ -152,18 +153,19 @@ impl Claim for LazyVsRich {
          points quick, 7 full, with its standard error) = −1/2 in the NTK scaling (theorem) and \
          0 in the mean-field scaling (theorem); ‖θ_T − θ₀‖ of the widest NTK net over the \
          closed form of the linearised model with k_∞, √(Σ_i (1 − (1 − ηλ_i/n)^T)² (v_iᵀy)²/λ_i), \
-         = 1 (closed form). (b) Generalisation at n = 200, 300, 400 (1000 test points; the \
-         kernel needs n ≫ d² = 400 for degree 2): the mean-field net at M = 512 after 1500 \
-         steps against kernel gradient descent with k_∞ at its best stopping time (oracle early \
-         stopping over t = 1 … 2²⁴ and t = ∞); one check per n: relative test error ratio \
-         rich/kernel ≤ an empirical level (the theorem gives no constant at these sizes: basis \
-         empirical) — the level is the median over root seeds 0–9, the tolerance 3 × the \
-         seed-to-seed std; at n = 100 the ratio is ≈ 1 (0.85 … 1.11 over seeds: neither learns \
-         the direction) and that size is not checked. Tolerances of (a): 3 × the seed-to-seed \
+         = 1 (closed form). (b) Generalisation at n = 200, 300, 400 (1000 test points, one data draw per n; the \
+         kernel needs n ≫ d² = 400 for degree 2): 4 mean-field nets per n (independent \
+         initialisations) at M = 512 after 1500 steps against kernel gradient descent with k_∞ \
+         at its best stopping time (oracle early stopping over t = 1 … 2²⁴ and t = ∞). One \
+         check: the mean over the 12 nets of the relative test error ratio net/kernel ≤ an \
+         empirical level (the theorem gives no constant at these sizes: basis empirical); the \
+         level is its median over root seeds 0–9, the tolerance 3 × its seed-to-seed std, and \
+         level + tolerance < 1, so a pass excludes parity with the kernel. n = 100 is not \
+         checked. Tolerances of (a): 3 × the seed-to-seed \
          std over root seeds 0–9 (≥ the fit errors); the mean-field slope's finite-width offset \
          (median ≈ −0.025) is inside it. Controls: 'mean-field-everywhere' (fails the NTK slope and \
          the closed form): the NTK runs use the mean-field scaling; 'ntk-scaling-everywhere' \
-         (fails the mean-field slope and every test-error ratio): the mean-field runs use the \
+         (fails the mean-field slope and the test-error ratio): the mean-field runs use the \
          NTK scaling, a lazy net, i.e. the kernel method stopped at 1500 steps. A control run \
          computes only the checks that name it."
     }
@@ -289,50 +291,68 @@ impl Claim for LazyVsRich {
         }
         tables.push(("runs".into(), runs));
 
-        // (b) Test error of the rich net against the best early-stopped kernel, at three n.
+        // (b) Test error of the rich nets against the best early-stopped kernel, at three n.
         if !ctx.under(MF_EVERYWHERE) {
-            let mut gen = Table::new(&["n", "rich_test_error", "kernel_test_error", "ratio"]);
-            let mut ratios = Vec::new();
-            // Sample size n: data seeded by the grid point, ctx.seed.child("generalisation", n),
-            // the net by its cell, that seed's child("seed", 0).
-            let sweep = Sweep::new(ctx.seed, "generalisation", &SAMPLE_SIZES, 1)
+            // Sample size n: data seeded by ctx.seed.child("generalisation", n) (shared by the
+            // n's nets and its kernel), net r by that seed's child("seed", r).
+            let kernels = Sweep::new(ctx.seed, "generalisation", &SAMPLE_SIZES, 1)
                 .keyed(|_, &n| n as u64)
                 .run(|cell| {
-                    let n = *cell.value;
-                    let (train_b, test_b) = data(cell.point_seed, n, 1000)?;
-                    let (_, _, rich_err) =
-                        train(cell.seed(), 512, rich_is_rich, 1500, &train_b, &test_b)?;
-                    Ok((rich_err, best_kernel_error(&train_b, &test_b, LR_LAZY)?))
+                    let (train_b, test_b) = data(cell.point_seed, *cell.value, 1000)?;
+                    let kernel_err = best_kernel_error(&train_b, &test_b, LR_LAZY)?;
+                    Ok((train_b, test_b, kernel_err))
                 })?;
-            for row in &sweep.rows {
-                let (n, (rich_err, kernel_err)) = (row.value, row.result);
-                let ratio = rich_err / kernel_err;
-                gen.push(vec![n as f64, rich_err, kernel_err, ratio]);
-                ratios.push((n as f64, ratio));
-                checks.push(
-                    Check::new(
-                        format!(
-                            "n = {n}: mean-field test error / best early-stopped kernel's \
-                             (empirical level)"
-                        ),
-                        ratio,
-                        Relation::AtMost,
-                        RATIO_LEVEL,
-                        TOL_RATIO,
-                    )
-                    .basis(Basis::Empirical)
-                    .control(NTK_EVERYWHERE),
-                );
+            let nets = Sweep::new(ctx.seed, "generalisation", &SAMPLE_SIZES, NETS_PER_N)
+                .keyed(|_, &n| n as u64)
+                .run(|cell| {
+                    let (train_b, test_b, _) = &kernels.rows[cell.index].result;
+                    let (_, _, rich_err) =
+                        train(cell.seed(), 512, rich_is_rich, 1500, train_b, test_b)?;
+                    Ok(rich_err)
+                })?;
+            let mut gen =
+                Table::new(&["n", "net", "rich_test_error", "kernel_test_error", "ratio"]);
+            let mut ratios = Vec::new();
+            for row in &nets.rows {
+                let kernel_err = kernels.rows[row.index].result.2;
+                let ratio = row.result / kernel_err;
+                gen.push(vec![
+                    row.value as f64,
+                    row.replicate as f64,
+                    row.result,
+                    kernel_err,
+                    ratio,
+                ]);
+                ratios.push((row.value as f64, ratio));
             }
+            let mean_ratio = ratios.iter().map(|&(_, r)| r).sum::<f64>() / ratios.len() as f64;
+            checks.push(
+                Check::new(
+                    format!(
+                        "mean over n = 200, 300, 400 and {NETS_PER_N} nets each of mean-field \
+                         test error / best early-stopped kernel's (empirical level; level + \
+                         tolerance < 1 excludes kernel parity)"
+                    ),
+                    mean_ratio,
+                    Relation::AtMost,
+                    RATIO_LEVEL,
+                    TOL_RATIO,
+                )
+                .basis(Basis::Empirical)
+                .control(NTK_EVERYWHERE),
+            );
             figures.push(
                 Figure::new(
                     "generalisation",
-                    "mean-field net's relative test error over the best kernel's",
+                    "mean-field nets' relative test error over the best kernel's",
                 )
                 .x("n", Scale::Log)
                 .y("ratio", Scale::Linear)
-                .markers("mean-field / kernel", ratios.iter().copied())
-                .prediction("kernel parity (1)", ratios.iter().map(|&(n, _)| (n, 1.0))),
+                .markers("mean-field / kernel (each net)", ratios.iter().copied())
+                .prediction(
+                    "kernel parity (1)",
+                    SAMPLE_SIZES.iter().map(|&n| (n as f64, 1.0)),
+                ),
             );
             tables.push(("generalisation".into(), gen));
         }
