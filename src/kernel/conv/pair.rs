@@ -202,7 +202,12 @@ impl Pipeline {
                             }
                         } else {
                             w.diagonal(buf.s, buf.tmp, buf.s2);
-                            w.diagonal(buf.t, buf.tmp, buf.t2);
+                            if theta_zero {
+                                // Θ = 0 before the first layer's Dense update maps to 0.
+                                buf.t2[..w.h.output * w.w.output].fill(0.0);
+                            } else {
+                                w.diagonal(buf.t, buf.tmp, buf.t2);
+                            }
                         }
                         std::mem::swap(&mut buf.s, &mut buf.s2);
                         std::mem::swap(&mut buf.t, &mut buf.t2);
@@ -305,10 +310,7 @@ impl Pipeline {
                 gram_row(&mut buf.s[i * p..(i + 1) * p], u, bt, inv);
             }
         } else {
-            for (i, s) in buf.s[..p].iter_mut().enumerate() {
-                let (u, v) = (&a[i * c..(i + 1) * c], &b[i * c..(i + 1) * c]);
-                *s = u.iter().zip(v).fold(0.0, |acc, (x, y)| x.mul_add(*y, acc)) * inv;
-            }
+            same_position_gram(&mut buf.s[..p], a, b, c, inv);
         }
         let n = self.len(shape);
         buf.t[..n].fill(0.0);
@@ -336,6 +338,23 @@ crate::linalg::simd_dispatch! {
     /// [`gram_row_generic`] on the widest vector unit (fused multiply-adds: every path rounds
     /// alike).
     fn gram_row(row: &mut [f64], u: &[f64], bt: &[f64], inv: f64) = gram_row_generic;
+}
+
+/// `out[i]` = (Σ_k a[i·C + k]·b[i·C + k]) · `inv` for every position i (fused multiply-adds
+/// over k in order, from 0).
+#[inline(always)]
+fn same_position_gram_generic(out: &mut [f64], a: &[f64], b: &[f64], c: usize, inv: f64) {
+    let positions = a.chunks_exact(c).zip(b.chunks_exact(c));
+    for (s, (u, v)) in out.iter_mut().zip(positions) {
+        *s = u.iter().zip(v).fold(0.0, |acc, (x, y)| x.mul_add(*y, acc)) * inv;
+    }
+}
+
+crate::linalg::simd_dispatch! {
+    /// [`same_position_gram_generic`] compiled for the vector unit, so that its fused
+    /// multiply-adds are the hardware's (not a library call); every path rounds alike.
+    fn same_position_gram(out: &mut [f64], a: &[f64], b: &[f64], c: usize, inv: f64) =
+        same_position_gram_generic;
 }
 
 /// Σ_k v[k] in eight interleaved partial sums (k mod 8) added in a fixed order: vectorises,

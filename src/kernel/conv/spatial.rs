@@ -313,6 +313,8 @@ pub(super) struct Window {
     height: Pass,
     /// The width pass: rows (a, b) ← (a, i), H_out·W_in → H_out·W_out columns.
     width: Pass,
+    /// The width axis' taps for the same-position map ([`Window::diagonal`]).
+    strips: Vec<Strip>,
 }
 
 impl Window {
@@ -320,11 +322,13 @@ impl Window {
     pub(super) fn new(h: Axis, w: Axis) -> Window {
         let height = Pass::new(&h, w.input, true);
         let width = Pass::new(&w, h.output, false);
+        let strips = w.strips();
         Window {
             h,
             w,
             height,
             width,
+            strips,
         }
     }
 
@@ -379,30 +383,85 @@ impl Window {
     }
 
     /// The same-position covariances `src` (H·W) mapped into `dst` (H′·W′) by a `conv`
-    /// window (its terms at o = o′), through `tmp` (at least H′·W values).
+    /// window (its terms at o = o′), through `tmp` (at least H′·W values): each entry the sum
+    /// of its taps' terms in offset order by fused multiply-adds from 0, the height pass into
+    /// `tmp`, then the width pass — contiguous rows on the widest vector unit.
     pub(super) fn diagonal(&self, src: &[f64], tmp: &mut [f64], dst: &mut [f64]) {
-        let (wi, ho, wo) = (self.w.input, self.h.output, self.w.output);
-        for a in 0..ho {
-            let weight = self.h.weight[a];
-            for b in 0..wi {
-                let mut sum = 0.0;
-                for i in self.h.taps[a].iter().flatten() {
-                    sum = weight.mul_add(src[i * wi + b], sum);
+        diagonal_pass(self, src, tmp, dst);
+    }
+}
+
+/// One stretch of the width axis at one window offset for [`Window::diagonal`]: outputs
+/// `dst..dst+len` read inputs `src..src+len` (consecutive taps; a stride above 1 gives
+/// stretches of one).
+#[derive(Clone, Copy, Debug)]
+struct Strip {
+    dst: usize,
+    src: usize,
+    len: usize,
+}
+
+impl Axis {
+    /// The axis' taps as [`Strip`]s, offset after offset (so each output meets its taps in
+    /// offset order); padding taps are left out.
+    fn strips(&self) -> Vec<Strip> {
+        let mut strips: Vec<Strip> = Vec::new();
+        for d in 0..self.extent() {
+            let first = strips.len();
+            for (o, taps) in self.taps.iter().enumerate() {
+                let Some(i) = taps[d] else { continue };
+                if let Some(last) = strips[first..].last_mut() {
+                    if last.dst + last.len == o && last.src + last.len == i {
+                        last.len += 1;
+                        continue;
+                    }
                 }
-                tmp[a * wi + b] = sum;
+                strips.push(Strip {
+                    dst: o,
+                    src: i,
+                    len: 1,
+                });
             }
         }
-        for a in 0..ho {
-            for b in 0..wo {
-                let weight = self.w.weight[b];
-                let mut sum = 0.0;
-                for i in self.w.taps[b].iter().flatten() {
-                    sum = weight.mul_add(tmp[a * wi + i], sum);
-                }
-                dst[a * wo + b] = sum;
+        strips
+    }
+}
+
+/// [`Window::diagonal`]'s two passes.
+#[inline(always)]
+fn diagonal_pass_generic(window: &Window, src: &[f64], tmp: &mut [f64], dst: &mut [f64]) {
+    let (wi, ho, wo) = (window.w.input, window.h.output, window.w.output);
+    for (a, row) in tmp[..ho * wi].chunks_exact_mut(wi).enumerate() {
+        let weight = window.h.weight[a];
+        row.fill(0.0);
+        for i in window.h.taps[a].iter().flatten() {
+            let from = &src[i * wi..(i + 1) * wi];
+            for (r, &x) in row.iter_mut().zip(from) {
+                *r = weight.mul_add(x, *r);
             }
         }
     }
+    let weights = &window.w.weight[..wo];
+    for (out, row) in dst[..ho * wo]
+        .chunks_exact_mut(wo)
+        .zip(tmp[..ho * wi].chunks_exact(wi))
+    {
+        out.fill(0.0);
+        for s in &window.strips {
+            let out = &mut out[s.dst..s.dst + s.len];
+            let (w, x) = (&weights[s.dst..s.dst + s.len], &row[s.src..s.src + s.len]);
+            for ((r, &w), &x) in out.iter_mut().zip(w).zip(x) {
+                *r = w.mul_add(x, *r);
+            }
+        }
+    }
+}
+
+crate::linalg::simd_dispatch! {
+    /// [`diagonal_pass_generic`] on the widest vector unit, so that its fused multiply-adds
+    /// are the hardware's (not a library call); every path rounds alike.
+    fn diagonal_pass(window: &Window, src: &[f64], tmp: &mut [f64], dst: &mut [f64]) =
+        diagonal_pass_generic;
 }
 
 /// `out` = the segments `pass.segments[range]` of a pass applied to the rows of `src` (rows of
@@ -495,4 +554,63 @@ crate::linalg::simd_dispatch! {
         stride: usize,
         rows: (&Pass, &Range<usize>, usize, usize),
     ) = accumulate_generic;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Windows of every padding, strides 1 and 2, odd and even extents, on a 7 × 9 input.
+    fn windows() -> Vec<Window> {
+        let mut out = Vec::new();
+        for padding in [Padding::Same, Padding::Valid, Padding::Circular] {
+            for (f, s) in [(3, 1), (3, 2), (2, 1), (4, 2)] {
+                let h = Axis::new(7, f, s, padding, true, false).unwrap();
+                let w = Axis::new(9, f + 1, s, padding, true, false).unwrap();
+                out.push(Window::new(h, w));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_same_position_map_is_the_direct_sum_over_the_filter() {
+        let src: Vec<f64> = (0..63).map(|i| 1.0 + (i as f64 * 0.37).sin()).collect();
+        for window in windows() {
+            let (h, w) = (&window.h, &window.w);
+            let mut tmp = vec![f64::NAN; h.output * w.input];
+            let mut dst = vec![f64::NAN; h.output * w.output];
+            window.diagonal(&src, &mut tmp, &mut dst);
+            for a in 0..h.output {
+                for b in 0..w.output {
+                    // Σ over the filter's offsets (d₁, d₂) inside the input: 1/(f_h f_w) each.
+                    let mut direct = 0.0;
+                    for i in h.taps[a].iter().flatten() {
+                        for j in w.taps[b].iter().flatten() {
+                            direct += h.weight[a] * w.weight[b] * src[i * 9 + j];
+                        }
+                    }
+                    let ours = dst[a * w.output + b];
+                    assert!(
+                        (ours - direct).abs() <= 4e-15 * direct.abs().max(1.0),
+                        "{:?} ({a}, {b}): {ours} vs {direct}",
+                        (h.extent(), h.output, w.extent(), w.output)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_position_map_is_the_same_on_every_vector_unit() {
+        let src: Vec<f64> = (0..63).map(|i| (i as f64 * 0.71).cos()).collect();
+        for window in windows() {
+            crate::linalg::same_on_every_tier(|| {
+                let mut tmp = vec![0.0; window.h.output * window.w.input];
+                let mut dst = vec![0.0; window.h.output * window.w.output];
+                window.diagonal(&src, &mut tmp, &mut dst);
+                dst
+            });
+        }
+    }
 }
