@@ -110,7 +110,9 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// Runs a computation that takes the library's cancellation hook with the GIL released, in
 /// the pool of `threads`: Ctrl-C stops it at its next cancellation point (see the module
 /// documentation) and raises KeyboardInterrupt (the outer error; the inner one is the
-/// library's). Costs a thread start (tens of µs): for long calls only.
+/// library's). The computation runs as a job on one of the pool's own workers (no thread is
+/// started per call: a worker's allocator heap is reused from call to call, so a large
+/// result's memory is not fresh pages each time). For long calls only.
 fn cancellable<T, F>(py: Python<'_>, threads: Option<i64>, f: F) -> PyResult<gradflow::Result<T>>
 where
     T: Send,
@@ -119,7 +121,8 @@ where
     let pool = pool(threads)?;
     let stop = AtomicBool::new(false);
     let done = (Mutex::new(false), Condvar::new());
-    let (stop, done) = (&stop, &done);
+    let slot: Mutex<Option<gradflow::Result<T>>> = Mutex::new(None);
+    let (stop, done, slot) = (&stop, &done, &slot);
     let wait = move |timeout: Option<Duration>| -> bool {
         let (lock, cv) = done;
         let Ok(guard) = lock.lock() else { return true };
@@ -131,20 +134,15 @@ where
         }
     };
     let mut raised: Option<PyErr> = None;
-    let outcome = std::thread::scope(|s| {
-        let worker = s.spawn(move || {
+    in_place_scope(pool.as_deref(), |scope| {
+        scope.spawn(move |_| {
+            // Marks the job done however it ends (a panic included: the scope re-raises it).
+            let _finished = Finished(done);
             let hook = move || stop.load(Ordering::Relaxed);
-            let cancel = Cancel::new(&hook);
-            let result = match pool {
-                Some(p) => p.install(|| f(cancel)),
-                None => f(cancel),
-            };
-            let (lock, cv) = done;
-            if let Ok(mut d) = lock.lock() {
-                *d = true;
+            let result = f(Cancel::new(&hook));
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(result);
             }
-            cv.notify_all();
-            result
         });
         while !py.detach(|| wait(Some(SIGNAL_POLL))) {
             if let Err(e) = py.check_signals() {
@@ -154,12 +152,36 @@ where
                 break;
             }
         }
-        worker.join()
     });
-    let result = outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    match raised {
-        Some(e) => Err(e),
-        None => Ok(result),
+    if let Some(e) = raised {
+        return Err(e);
+    }
+    let result = slot.lock().ok().and_then(|mut s| s.take());
+    result.ok_or_else(|| PyValueError::new_err("the computation ended without a result"))
+}
+
+/// `op` in a scope of `pool`'s (`None`: rayon's global pool) run on the calling thread, whose
+/// spawned jobs run on the pool's workers; returns when they have all ended.
+fn in_place_scope<'scope, R>(
+    pool: Option<&ThreadPool>,
+    op: impl FnOnce(&rayon::Scope<'scope>) -> R,
+) -> R {
+    match pool {
+        Some(p) => p.in_place_scope(op),
+        None => rayon::in_place_scope(op),
+    }
+}
+
+/// Sets the done flag of [`cancellable`]'s job and wakes the waiting thread when dropped.
+struct Finished<'a>(&'a (Mutex<bool>, Condvar));
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        let (lock, cv) = self.0;
+        if let Ok(mut d) = lock.lock() {
+            *d = true;
+        }
+        cv.notify_all();
     }
 }
 
