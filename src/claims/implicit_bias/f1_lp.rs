@@ -255,7 +255,10 @@ mod tests {
         let seed = crate::claims::reproduce::claim_seed(13, "implicit-bias");
         let (phi, _, y) = super::super::f1_margin::circle_data(24, seed).unwrap();
         let m = f1_margin_circle(&phi, &y).unwrap();
-        assert!(m.upper >= m.margin && m.upper - m.margin <= 1e-8 * m.margin, "{m:?}");
+        assert!(
+            m.upper >= m.margin && m.upper - m.margin <= 1e-8 * m.margin,
+            "{m:?}"
+        );
         assert!((1.0 / m.margin - 11.268810996561).abs() < 1e-9, "{m:?}");
     }
 
