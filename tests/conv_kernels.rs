@@ -17,6 +17,7 @@ use gradflow::rng::Seed;
 use gradflow::Matrix;
 use serde_json::Value;
 mod common;
+use common::relative_gap;
 
 fn images(v: &Value, data: &str, shape: &str) -> Images {
     let shape: Vec<usize> = v[shape]
@@ -366,16 +367,6 @@ fn a_streamed_net_kernel_is_the_same_bytes_for_any_block_size() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The largest |a − b| over the largest |b|.
-fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let gap = a
-        .iter()
-        .zip(b)
-        .fold(0.0f64, |m, (u, v)| m.max((u - v).abs()));
-    gap / scale
 }
 
 /// `predict --net --pcg` (and `--matrix-free`: the same bytes) against the direct `predict

@@ -11,6 +11,7 @@ use gradflow::linalg::Matrix;
 use std::path::Path;
 use std::process::{Command, Output};
 mod common;
+use common::relative_gap;
 
 use common::{assert_same_bytes, finish, mpirun, ok, scratch};
 
@@ -210,16 +211,6 @@ fn distributed_predictions_do_not_depend_on_the_ranks_and_match_cholesky() {
         assert_same_bytes(&out, &expected, &format!("predict on {p} ranks {extra:?}"));
     }
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// The largest |a − b| over the largest |b|.
-fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let gap = a
-        .iter()
-        .zip(b)
-        .fold(0.0f64, |m, (u, v)| m.max((u - v).abs()));
-    gap / scale
 }
 
 /// `mpirun -n P gradflow predict` at finite times (Lanczos over the distributed product):

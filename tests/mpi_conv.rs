@@ -16,6 +16,7 @@ use gradflow::data::io::{npy_bytes, read_npy};
 use std::path::Path;
 use std::process::{Command, Output};
 mod common;
+use common::relative_gap;
 
 use common::{assert_same_bytes, finish, mpirun, scratch};
 
@@ -97,16 +98,6 @@ fn the_net_kernel_file_is_the_single_process_one_on_any_number_of_ranks() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The largest |a − b| over the largest |b|.
-fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let gap = a
-        .iter()
-        .zip(b)
-        .fold(0.0f64, |m, (u, v)| m.max((u - v).abs()));
-    gap / scale
 }
 
 /// `mpirun -n P gradflow predict --net` (finite times and t = ∞, the NTK and the NNGP kernel):

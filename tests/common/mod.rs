@@ -72,6 +72,17 @@ pub fn rel_frobenius(a: &gradflow::Matrix, b: &gradflow::Matrix) -> f64 {
     gradflow::linalg::distance(&a.data, &b.data) / b.frobenius_norm()
 }
 
+/// The largest |a − b| over the largest |b|.
+#[allow(dead_code)]
+pub fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let gap = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (u, v)| m.max((u - v).abs()));
+    gap / scale
+}
+
 /// A spec of a two-layer net: the `top` lines (seed, trials), the `[data]` lines, the model's
 /// lines after `kind = "two_layer"` (width, activation …), the tables after the model (loss,
 /// optimizers) and the `[train]` lines.
