@@ -50,22 +50,10 @@ pub fn selected(name: &str) -> bool {
 }
 
 /// CPU seconds of this process so far, user and system time of all its threads (the rayon
-/// pool's included), from `getrusage`; 0 where it is not available. On a machine shared with
-/// other jobs this, unlike the wall time, counts only the work done.
-#[allow(dead_code)]
-pub fn cpu_seconds() -> f64 {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: as in `minor_faults`.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: as in `minor_faults`.
-        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
-            let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-            return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-        }
-    }
-    0.0
-}
+/// pool's included): the library's `getrusage` reading. On a machine shared with other jobs
+/// this, unlike the wall time, counts only the work done.
+#[allow(unused_imports)]
+pub use gradflow::distributed::operator::cpu_seconds;
 
 /// One workload's timings: medians per call of the wall and CPU seconds, and the minor page
 /// faults per call.
