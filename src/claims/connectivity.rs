@@ -427,13 +427,15 @@ impl Claim for Connectivity {
                     )
                     .markers("straight path (aligned)", straight_medians.iter().copied())
                     .markers("searched path", searched_medians.iter().copied())
-                    .prediction(
+                    .vline(
                         "predicted transition M = n = 20 (constructive barrier 0 from here on)",
-                        [(N as f64, ROUND_OFF), (N as f64, 1.0)],
+                        N as f64,
+                        (ROUND_OFF, 1.0),
                     )
-                    .prediction(
+                    .hline(
                         "predicted for M ≥ n: barrier ≤ round-off 10⁻⁶ (zeros lie off the log axis)",
-                        [(N as f64, ROUND_OFF), (widths[widths.len() - 1] as f64, ROUND_OFF)],
+                        ROUND_OFF,
+                        (N as f64, widths[widths.len() - 1] as f64),
                     ),
                 constructive_fig,
                 paths,

@@ -383,10 +383,7 @@ impl Claim for DeepLinearMinima {
                 .y("L(θ_T)", Scale::Log)
                 .markers("deep linear", linear_ends)
                 .markers("same architecture, ReLU", relu_ends)
-                .prediction(
-                    "L* (reduced-rank optimum)",
-                    [(1e-16, optimum), (10.0, optimum)],
-                ),
+                .hline("L* (reduced-rank optimum)", optimum, (1e-16, 10.0)),
             ],
         })
     }

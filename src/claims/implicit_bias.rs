@@ -194,40 +194,27 @@ impl Claim for ImplicitBias {
         ]
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let mut checks = Vec::new();
-        let mut tables = Vec::new();
-        let mut figures = Vec::new();
-
-        let done = |checks: Vec<Check>,
-                    tables: Vec<(String, Table)>,
-                    figures: Vec<Figure>|
-         -> Result<ClaimOutcome> {
-            Ok(ClaimOutcome {
-                checks,
-                tables,
-                figures,
-            })
-        };
+        let mut out = ClaimOutcome::default();
         // (c) The mean-field network's margin against the F1 max margin; its controls run it alone.
         let f1_control = ctx.under("tanh-activation") || ctx.under("large-step");
         if ctx.control.is_none() || f1_control {
-            f1_margin::part(ctx, &mut checks, &mut tables, &mut figures)?;
+            f1_margin::part(ctx, &mut out)?;
         }
         if f1_control {
-            return done(checks, tables, figures);
+            return Ok(out);
         }
         // (a) Logistic regression on separable data (skipped under the controls of (b)).
         if !ctx.under("large-init") && !ctx.under("non-commuting") {
-            separable_logistic(ctx, &mut checks, &mut tables, &mut figures)?;
+            separable_logistic(ctx, &mut out)?;
         }
         if ctx.under("flipped-labels") {
-            return done(checks, tables, figures);
+            return Ok(out);
         }
 
         // (b′) Commuting sensing, where the small-initialisation limit is a theorem.
-        commuting::part(ctx, &mut checks, &mut tables, &mut figures)?;
+        commuting::part(ctx, &mut out)?;
         if ctx.under("non-commuting") {
-            return done(checks, tables, figures);
+            return Ok(out);
         }
 
         // (b) Matrix factorisation from a small initialisation.
@@ -264,7 +251,7 @@ impl Claim for ImplicitBias {
             nuclear.push(vec![*a, *b]);
         }
         // ≥ 1 for any completion that fits the observations; the conjecture says ≈ 1.
-        checks.push(
+        out.checks.push(
             Check::new(
                 "‖UUᵀ‖_* / min-nuclear-norm completion (tolerance empirical)",
                 trace / convex,
@@ -275,7 +262,7 @@ impl Claim for ImplicitBias {
             .basis(Basis::ClosedForm)
             .control("large-init"),
         );
-        figures.push(
+        out.figures.push(
             Figure::new("completion_loss", "factorisation: training loss")
                 .x("step", Scale::Linear)
                 .y("loss on the observed entries", Scale::Log)
@@ -284,23 +271,14 @@ impl Claim for ImplicitBias {
                     s.iter().copied().zip(l.iter().copied()),
                 ),
         );
-        tables.push(("completion".to_string(), nuclear));
-        Ok(ClaimOutcome {
-            checks,
-            tables,
-            figures,
-        })
+        out.tables.push(("completion".to_string(), nuclear));
+        Ok(out)
     }
 }
 
 /// Part (a): gradient descent on the mean logistic loss of separable data against the hard-margin
 /// SVM ŵ (Soudry et al. 2018): the checks on w_t = ŵ ln t + O(1).
-fn separable_logistic(
-    ctx: &Context,
-    checks: &mut Vec<Check>,
-    tables: &mut Vec<(String, Table)>,
-    figures: &mut Vec<Figure>,
-) -> Result<()> {
+fn separable_logistic(ctx: &Context, out: &mut ClaimOutcome) -> Result<()> {
     let mut rng = ctx.seed.stream("svm", 0);
     let d = 5;
     let mut truth = vec![0.0; d];
@@ -415,7 +393,7 @@ fn separable_logistic(
         slope_std_error: norm_fit.slope_std_error * gamma,
         ..norm_fit
     };
-    checks.push(
+    out.checks.push(
         Check::new(
             "slope of ‖w_t‖ against ln t, times γ* (t ∈ [T/100, T])",
             scaled.slope,
@@ -437,7 +415,7 @@ fn separable_logistic(
         variance += fit.slope_std_error.powi(2);
     }
     let deviation = distance(&slope, &w_hat) / w_hat_norm;
-    checks.push(
+    out.checks.push(
         Check::new(
             "‖(slope of w_t against ln t) − ŵ‖ / ‖ŵ‖ (t ∈ [T/100, T])",
             deviation,
@@ -498,7 +476,7 @@ fn separable_logistic(
         slope_std_error: inv_fit.slope_std_error / b_star,
         ..inv_fit
     };
-    checks.push(
+    out.checks.push(
         Check::new(
             "slope of 1/‖w_t/‖w_t‖ − û‖ against ln t / closed-form ‖ŵ‖/‖P⊥w̃‖",
             ratio.slope,
@@ -549,7 +527,7 @@ fn separable_logistic(
     {
         laws.push(vec![law as f64 + 1.0, residual, fit.slope, fit.intercept]);
     }
-    checks.push(
+    out.checks.push(
         Check::new(
             "relative RMS deviation of err(t) from err(ŵ ln t + w̃), no fitted parameter",
             closed,
@@ -574,9 +552,9 @@ fn separable_logistic(
         along,
         perp,
     ]);
-    tables.push(("competing_laws".to_string(), laws));
-    tables.push(("soudry_constants".to_string(), constants));
-    figures.push(
+    out.tables.push(("competing_laws".to_string(), laws));
+    out.tables.push(("soudry_constants".to_string(), constants));
+    out.figures.push(
         Figure::new("direction_error", "distance to the max-margin direction")
             .x("step t", Scale::Log)
             .y("‖w_t/‖w_t‖ − ŵ‖", Scale::Log)
@@ -586,7 +564,7 @@ fn separable_logistic(
                 series.iter().map(|p| (p.0, predicted_error(p.0))),
             ),
     );
-    figures.push(
+    out.figures.push(
         Figure::new(
             "inverse_direction_error",
             "1/‖w_t/‖w_t‖ − û‖ against ln t (fitted window t ∈ [T/100, T])",
@@ -599,7 +577,7 @@ fn separable_logistic(
         )
         .reference_slope_on("closed-form slope ‖ŵ‖/‖P⊥w̃‖", b_star, "gradient descent"),
     );
-    figures.push(
+    out.figures.push(
         Figure::new("norm_growth", "‖w_t‖ against ln t")
             .x("step t", Scale::Log)
             .y("‖w_t‖", Scale::Linear)
@@ -611,6 +589,6 @@ fn separable_logistic(
                     .map(|p| (p.0, norm_fit.intercept + w_hat_norm * p.0.ln())),
             ),
     );
-    tables.push(("max_margin".to_string(), table));
+    out.tables.push(("max_margin".to_string(), table));
     Ok(())
 }

@@ -78,14 +78,8 @@ fn chain_figure(traces: &Table, chains: usize, exact: f64, posterior: f64) -> Fi
     .x("step n", Scale::Linear)
     .y("mean over chains of Σ_{k>7} X_k²", Scale::Log)
     .line("chains (mean over chains)", mean)
-    .prediction(
-        "scheme's exact stationary value",
-        [(0.0, exact), (last, exact)],
-    )
-    .prediction(
-        "continuous posterior's value",
-        [(0.0, posterior), (last, posterior)],
-    )
+    .hline("scheme's exact stationary value", exact, (0.0, last))
+    .hline("continuous posterior's value", posterior, (0.0, last))
 }
 
 impl Claim for InfiniteLangevin {

@@ -388,11 +388,8 @@ impl Claim for MatrixCompletion {
         figure = figure
             .line("worst initialisation", worst_line)
             .line("best initialisation", best_line)
-            .prediction("counting threshold", [(threshold, 1e-12), (threshold, 1.0)])
-            .prediction(
-                "information threshold p_info",
-                [(p_info, 1e-12), (p_info, 1.0)],
-            );
+            .vline("counting threshold", threshold, (1e-12, 1.0))
+            .vline("information threshold p_info", p_info, (1e-12, 1.0));
         let global_figure = Figure::new(
             "global_fraction",
             "fraction of initialisations reaching L = 0 against the observation probability",
@@ -400,14 +397,8 @@ impl Claim for MatrixCompletion {
         .x("observation probability p", Scale::Log)
         .y("fraction reaching the global minimum", Scale::Linear)
         .line("measured", global_line)
-        .prediction(
-            "theorem (p above its threshold)",
-            [(BENIGN, 1.0), (PROBS[0], 1.0)],
-        )
-        .prediction(
-            "information threshold p_info",
-            [(p_info, 0.0), (p_info, 1.0)],
-        )
+        .hline("theorem (p above its threshold)", 1.0, (BENIGN, PROBS[0]))
+        .vline("information threshold p_info", p_info, (0.0, 1.0))
         .prediction(
             &format!("stated transition p_½ = {TRANSITION_RATIO} p_info"),
             [

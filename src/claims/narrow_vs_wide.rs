@@ -550,7 +550,7 @@ impl Claim for NarrowVsWide {
             .x("width M", Scale::Log)
             .y("success rate", Scale::Linear)
             .line("measured", rates.iter().copied())
-            .prediction("M = n", [(N as f64, 0.0), (N as f64, 1.0)])],
+            .vline("M = n", N as f64, (0.0, 1.0))],
         })
     }
 }

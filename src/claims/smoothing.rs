@@ -295,7 +295,7 @@ fn rastrigin(ctx: &Context, out: &mut ClaimOutcome) -> Result<()> {
             "graduated",
             (0..n).map(|k| (start_radius(k), radius(&gr, k))),
         )
-        .prediction("global minimum", [(0.0, 0.0), (4.3, 0.0)]),
+        .hline("global minimum", 0.0, (0.0, 4.3)),
     );
     out.checks.push(
         Check::new(
@@ -452,14 +452,12 @@ fn sharp_flat(ctx: &Context, out: &mut ClaimOutcome) -> Result<()> {
             "graduated",
             (0..m).map(|k| (starts[2 * k].hypot(starts[2 * k + 1]), s_gr[k])),
         )
-        .prediction(
+        .hline(
             "end of the smoothed minimiser's path",
-            [(0.0, path_sharpness), (0.45, path_sharpness)],
+            path_sharpness,
+            (0.0, 0.45),
         )
-        .prediction(
-            "sharp minimum",
-            [(0.0, sharp_sharpness), (0.45, sharp_sharpness)],
-        ),
+        .hline("sharp minimum", sharp_sharpness, (0.0, 0.45)),
     );
     // Graduated optimisation predicts the end of the smoothed minimiser's path: a minimum
     // (gradient norm ≈ 0) at the path's end point.

@@ -25,7 +25,7 @@ use super::Communicator;
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::nn::hidden_layer::NEURON_BLOCK;
-use crate::nn::{Cache, Model, ParamBlock, TwoLayer};
+use crate::nn::{Backward, Cache, Model, ParamBlock, TwoLayer};
 use crate::rng::Rng;
 use crate::spec::optimizer::TransformSpec;
 use crate::spec::Spec;
@@ -237,14 +237,8 @@ impl Model for ShardedTwoLayer<'_> {
         }
     }
 
-    fn backward(
-        &self,
-        params: &[f64],
-        x: &Matrix,
-        cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
+    fn backward_pass(&self, pass: Backward<'_>, grad: &mut [f64]) {
+        let (params, x, cache, d_out) = (pass.params, pass.x, pass.cache, pass.d_out);
         let segs = self.segments();
         let segs = segs.as_slice();
         let (first, second) = (self.net.train_first, self.net.train_second);

@@ -222,6 +222,16 @@ impl Figure {
         self.series(label, Style::Prediction, points)
     }
 
+    /// Adds a dashed horizontal prediction: the level y = `y` drawn from x = `x.0` to `x.1`.
+    pub fn hline(self, label: &str, y: f64, x: (f64, f64)) -> Figure {
+        self.prediction(label, [(x.0, y), (x.1, y)])
+    }
+
+    /// Adds a dashed vertical prediction: the threshold x = `x` drawn from y = `y.0` to `y.1`.
+    pub fn vline(self, label: &str, x: f64, y: (f64, f64)) -> Figure {
+        self.prediction(label, [(x, y.0), (x, y.1)])
+    }
+
     fn kept(&self, s: &Series) -> Vec<(f64, f64)> {
         let ok = |v: f64, scale: Scale| v.is_finite() && (scale == Scale::Linear || v > 0.0);
         s.points

@@ -205,3 +205,25 @@ fn empty_and_degenerate_figures_still_render() {
     assert_eq!(range([1.0].into_iter(), Scale::Log), 0.5..2.0);
     assert_eq!(range([3.0, 1.0].into_iter(), Scale::Linear), 0.9..3.1);
 }
+
+/// `hline` and `vline` are the two-point dashed predictions they stand for: y constant from
+/// x.0 to x.1, or x constant from y.0 to y.1.
+#[test]
+fn hline_and_vline_are_two_point_predictions() {
+    let f = Figure::new("levels", "levels")
+        .hline("level", 0.25, (1.0, 8.0))
+        .vline("threshold", 3.0, (1e-12, 1.0));
+    let [level, threshold] = &f.series[..] else {
+        panic!("two series expected, got {}", f.series.len())
+    };
+    assert_eq!(
+        (level.label.as_str(), level.style),
+        ("level", Style::Prediction)
+    );
+    assert_eq!(level.points, [(1.0, 0.25), (8.0, 0.25)]);
+    assert_eq!(
+        (threshold.label.as_str(), threshold.style),
+        ("threshold", Style::Prediction)
+    );
+    assert_eq!(threshold.points, [(3.0, 1e-12), (3.0, 1.0)]);
+}

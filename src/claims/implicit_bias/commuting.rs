@@ -12,7 +12,7 @@
 //! min{Σ_k s_k : Ds = y, s ≥ 0} over the diagonal s of QᵀXQ, solved here by enumerating its
 //! bases. Measurements that do not commute break the closed form of X_∞(α).
 
-use crate::claims::{Basis, Check, Context, Relation};
+use crate::claims::{Basis, Check, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::{Error, Result};
 use crate::linalg::{self, Matrix};
@@ -34,12 +34,7 @@ const PROJECTION_TOLERANCE: f64 = 0.005;
 /// and figure only) the small-α run against the minimum-nuclear-norm solution. Under
 /// `non-commuting` the measurement matrices have independent eigenbases and only the
 /// closed-form check runs.
-pub fn part(
-    ctx: &Context,
-    checks: &mut Vec<Check>,
-    tables: &mut Vec<(String, Table)>,
-    figures: &mut Vec<Figure>,
-) -> Result<()> {
+pub fn part(ctx: &Context, out: &mut ClaimOutcome) -> Result<()> {
     let commuting = !ctx.under("non-commuting");
     let mut rng = ctx.seed.stream("sensing", 0);
     let p = draw(SIZE, MEASUREMENTS, commuting, &mut rng)?;
@@ -59,8 +54,9 @@ pub fn part(
         loss / linalg::dot(&p.y, &p.y),
         relative_distance(&x_moderate, &projection),
     ]);
-    tables.push(("commuting_convergence".to_string(), convergence));
-    checks.push(
+    out.tables
+        .push(("commuting_convergence".to_string(), convergence));
+    out.checks.push(
         Check::new(
             "commuting sensing, α = 10⁻²: ‖X_T − exp(ln α·I + Σλ_i A_i)‖_F / ‖·‖_F, λ fitting X_T's own measurements",
             relative_distance(&x_moderate, &projection),
@@ -82,7 +78,7 @@ pub fn part(
         for k in 0..SIZE {
             spectra.push(vec![k as f64 + 1.0, e_gd[k], e_cf[k]]);
         }
-        tables.push(("commuting_sensing".to_string(), spectra));
+        out.tables.push(("commuting_sensing".to_string(), spectra));
         return Ok(());
     };
     // Not a check: over seeds 0–9 the relative distance at α = 10⁻⁸ ranged 10⁻⁶–0.25 (the
@@ -93,7 +89,7 @@ pub fn part(
     let optimum = minimum_trace(q, d, &p.y)?;
     let mut distances = Table::new(&["alpha", "relative_distance_to_minimum_nuclear_norm"]);
     distances.push(vec![small, relative_distance(&x_small, &optimum)]);
-    tables.push(("commuting_limit".to_string(), distances));
+    out.tables.push(("commuting_limit".to_string(), distances));
     let (e_small, e_opt) = (eig(&x_small)?, eig(&optimum)?);
     let mut table = Table::new(&[
         "index",
@@ -112,7 +108,7 @@ pub fn part(
             .map(|(k, &e)| (k as f64 + 1.0, e.max(floor)))
             .collect()
     };
-    figures.push(
+    out.figures.push(
         Figure::new(
             "commuting_sensing",
             "commuting sensing: eigenvalues of X_GD against the closed forms",
@@ -124,7 +120,7 @@ pub fn part(
         .markers(&format!("GD, α = {small:e}"), at(&e_small))
         .prediction("minimum nuclear norm (LP)", at(&e_opt)),
     );
-    tables.push(("commuting_sensing".to_string(), table));
+    out.tables.push(("commuting_sensing".to_string(), table));
     Ok(())
 }
 

@@ -21,7 +21,7 @@
 //! η₀ M ∇L / max(ρ², 1): its gradient does not scale with L.
 
 use super::f1_lp::f1_margin_circle;
-use crate::claims::{Basis, Check, Context, Relation};
+use crate::claims::{Basis, Check, ClaimOutcome, Context, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
 use crate::linalg::Matrix;
@@ -326,12 +326,7 @@ fn power_of_log_fit(log_times: &[f64], y: &[f64]) -> Result<(f64, LinearFit)> {
 /// margin, and the monotonicity of the smoothed margin at every step. Under `tanh-activation`
 /// (not homogeneous) and `large-step` (η₀ = 8 × 5, beyond the step that tracks the flow) only
 /// this part runs.
-pub fn part(
-    ctx: &Context,
-    checks: &mut Vec<Check>,
-    tables: &mut Vec<(String, Table)>,
-    figures: &mut Vec<Figure>,
-) -> Result<()> {
+pub fn part(ctx: &Context, out: &mut ClaimOutcome) -> Result<()> {
     let (phi, x, y) = circle_data(POINTS, ctx.seed)?;
     let f1 = f1_margin_circle(&phi, &y)?;
     let reference = f1.margin / 2.0;
@@ -366,7 +361,7 @@ pub fn part(
     // (c1) The normalised margin reached, raw: γ̄_T / (γ₁*/2). γ̄ ≤ γ₁*/2 for every network
     // (module doc), so the content is the lower side: γ̄_T ≥ (1 − tolerance) γ₁*/2.
     let reached = last.margin / reference;
-    checks.push(
+    out.checks.push(
         Check::new(
             "F1 margin: normalised margin γ̄ = min y f/ρ² at the last step (ln t ≈ 10⁴), γ̄ / (γ₁*/2 by LP) (≤ 1 for any net)",
             reached,
@@ -384,7 +379,7 @@ pub fn part(
     } else {
         1.0
     };
-    checks.push(
+    out.checks.push(
         Check::new(
             "smoothed margin γ̃ = −ln(e^{nL} − 1)/ρ² at every step after nL < ln 2: largest relative drop (Lyu–Li: non-decreasing; tolerance: round-off)",
             drop,
@@ -409,7 +404,8 @@ pub fn part(
         trace.largest_drop,
         trace.falling_steps as f64,
     ]);
-    tables.push(("f1_smoothed_monotone".to_string(), monotone));
+    out.tables
+        .push(("f1_smoothed_monotone".to_string(), monotone));
     // Cross-check, not a check: the extrapolation of γ̄ by the 3-parameter law m∞ − b (ln t)^{−p}
     // over the last decade of steps (p fitted on a grid; the theorems give no law for the gap
     // to the limit — Lyu & Li's O(1/ln t) is for γ̄ − γ̃), and competing laws for the gap
@@ -478,7 +474,7 @@ pub fn part(
         let c = (ll.iter().zip(&ld).map(|(a, b)| a + b).sum::<f64>() / ll.len() as f64).exp();
         laws.push(vec![4.0, rms(&|l| c / l), -1.0, c.ln(), 1.0, reached]);
     }
-    tables.push(("f1_competing_laws".to_string(), laws));
+    out.tables.push(("f1_competing_laws".to_string(), laws));
     let mut trajectory = Table::new(&[
         "step",
         "log_time",
@@ -501,7 +497,7 @@ pub fn part(
             r.rho2,
         ]);
     }
-    tables.push(("f1_margin".to_string(), trajectory));
+    out.tables.push(("f1_margin".to_string(), trajectory));
     // The trained particles' directions and masses a_j‖w_j‖ against the LP's atoms.
     let mut atoms = Table::new(&["source", "direction", "mass"]);
     let (d, output) = (x.cols, params.len() - WIDTH);
@@ -523,9 +519,9 @@ pub fn part(
     for &(s, m) in &f1.atoms {
         atoms.push(vec![1.0, s, m]);
     }
-    tables.push(("f1_directions".to_string(), atoms));
+    out.tables.push(("f1_directions".to_string(), atoms));
     let kept: Vec<&Record> = records.iter().filter(|r| r.log_time > 0.0).collect();
-    figures.push(
+    out.figures.push(
         Figure::new(
             "f1_margin",
             "mean-field ReLU net: normalised and smoothed margins against the F1 max margin",
@@ -548,13 +544,14 @@ pub fn part(
                 .iter()
                 .map(|r| (r.log_time, law.at(r.log_time.powf(-exponent)) / reference)),
         )
-        .prediction(
+        .hline(
             "γ₁*/2 (LP over all neuron directions; the check: γ̄ at the last step ≥ (1 − tolerance) of it)",
-            [(kept.first().map_or(1.0, |r| r.log_time), 1.0), (t_to, 1.0)],
+            1.0,
+            (kept.first().map_or(1.0, |r| r.log_time), t_to),
         ),
     );
     if positive.len() >= 2 {
-        figures.push(
+        out.figures.push(
             Figure::new("f1_gap", "gap to the F1 max margin against ln t")
                 .x("ln t", Scale::Log)
                 .y("(γ₁*/2 − γ̄) / (γ₁*/2)", Scale::Log)
@@ -570,7 +567,7 @@ pub fn part(
                 ),
         );
     }
-    figures.push(
+    out.figures.push(
         Figure::new(
             "f1_directions",
             "neuron directions: trained mass a_j‖w_j‖ against the F1 optimum's atoms",

@@ -32,7 +32,7 @@ mod ops;
 use crate::error::{Error, Result};
 use crate::kernel::conv::{ConvNet, Layer};
 use crate::linalg::Matrix;
-use crate::nn::model::{Cache, Model, ParamBlock};
+use crate::nn::model::{Backward, Cache, Model, ParamBlock};
 use crate::nn::Parameterization;
 use crate::rng::Rng;
 use geometry::Window;
@@ -338,14 +338,8 @@ impl Model for ConvModel {
         }
     }
 
-    fn backward(
-        &self,
-        params: &[f64],
-        x: &Matrix,
-        cache: &mut Cache,
-        d_out: &Matrix,
-        grad: &mut [f64],
-    ) {
+    fn backward_pass(&self, pass: Backward<'_>, grad: &mut [f64]) {
+        let (params, x, cache, d_out) = (pass.params, pass.x, pass.cache, pass.d_out);
         let (n, l) = (x.rows, self.stages.len());
         cache.ensure(2 * l + 2);
         let (features, rest) = cache.mats.split_at_mut(l);
