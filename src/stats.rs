@@ -1,10 +1,12 @@
 //! Statistics for checking theorems against measurements: least-squares fits with standard
-//! errors (linear, log-log, semi-log), summaries over seeds, and crossing times.
+//! errors (linear, log-log, semi-log, and weighted multiple regression), summaries over seeds
+//! (with the mean's standard error), medians, and crossing times.
 //!
 //! Every fit refuses fewer than three points (a slope through two points has no error) and
 //! non-finite input, so that a claim cannot report a rate without its uncertainty.
 
 use crate::error::{Error, Result};
+use crate::linalg::{self, Matrix};
 use serde::Serialize;
 
 /// An ordinary least-squares line y ≈ intercept + slope · x with the classical standard errors
@@ -125,6 +127,88 @@ pub struct Summary {
     pub max: f64,
 }
 
+impl Summary {
+    /// Standard error of the mean, std/√count.
+    pub fn std_error(&self) -> f64 {
+        self.std / (self.count as f64).sqrt()
+    }
+}
+
+/// The median of a sample (the mean of the two middle values for an even count; NaN when
+/// empty). NaNs sort last ([`f64::total_cmp`]).
+pub fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    quantile_sorted(&sorted, 0.5)
+}
+
+/// A multiple linear regression y ≈ Xb by weighted least squares (see [`least_squares`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeastSquares {
+    /// The coefficients b.
+    pub coef: Vec<f64>,
+    /// Their standard errors √(s² [(XᵀWX)⁻¹]_aa), s² = RSS_w/(points − p).
+    pub std_errors: Vec<f64>,
+    /// The weighted residual sum of squares RSS_w = Σ_i w_i (y_i − x_iᵀb)².
+    pub rss: f64,
+}
+
+/// Weighted least squares y ≈ Xb over the rows x_i of `rows` (each of p columns) with weights
+/// w_i (inverse variances up to a common factor; `None`: all 1), by the normal equations
+/// (XᵀWX) b = XᵀWy solved by Cholesky. An error when there are no more rows than columns, the
+/// lengths differ, or XᵀWX is not positive definite (collinear columns).
+pub fn least_squares(rows: &[Vec<f64>], y: &[f64], w: Option<&[f64]>) -> Result<LeastSquares> {
+    let p = rows.first().map_or(0, Vec::len);
+    if p == 0 || rows.len() <= p {
+        return Err(Error::invalid(
+            "least squares",
+            format!(
+                "{} rows for {p} coefficients: more rows than coefficients needed",
+                rows.len()
+            ),
+        ));
+    }
+    if y.len() != rows.len()
+        || w.is_some_and(|w| w.len() != rows.len())
+        || rows.iter().any(|r| r.len() != p)
+    {
+        return Err(Error::shape(
+            "least squares",
+            "the rows, the values and the weights must have matching lengths",
+        ));
+    }
+    let weight = |i: usize| w.map_or(1.0, |w| w[i]);
+    let mut xtx = Matrix::zeros(p, p);
+    let mut xty = Matrix::zeros(p, 1);
+    for (i, (r, yi)) in rows.iter().zip(y).enumerate() {
+        let wi = weight(i);
+        for a in 0..p {
+            xty.set(a, 0, xty.get(a, 0) + wi * r[a] * yi);
+            for b in 0..p {
+                xtx.set(a, b, xtx.get(a, b) + wi * r[a] * r[b]);
+            }
+        }
+    }
+    let coef = linalg::cholesky_solve(&xtx, &xty)?.data;
+    let inverse = linalg::cholesky_solve(&xtx, &Matrix::identity(p))?;
+    let rss: f64 = rows
+        .iter()
+        .zip(y)
+        .enumerate()
+        .map(|(i, (r, yi))| weight(i) * (yi - (0..p).map(|a| r[a] * coef[a]).sum::<f64>()).powi(2))
+        .sum();
+    let s2 = rss / (rows.len() - p) as f64;
+    let std_errors = (0..p).map(|a| (s2 * inverse.get(a, a)).sqrt()).collect();
+    Ok(LeastSquares {
+        coef,
+        std_errors,
+        rss,
+    })
+}
+
 /// Summary of `values` (at least one, all finite).
 pub fn summarize(values: &[f64]) -> Result<Summary> {
     if values.is_empty() {
@@ -184,6 +268,47 @@ pub fn crossing_time(t: &[f64], y: &[f64], level: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With the columns (1, x) and unit weights, the multiple regression is the line fit: the
+    /// same coefficients and standard errors (two routes to the closed form); a weight 4 on a
+    /// row is that row counted four times (same coefficients, RSS with the row's residual × 4).
+    #[test]
+    fn least_squares_on_one_and_x_is_the_line_fit() {
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 7.0];
+        let y = [1.0, 2.0, 1.3, 3.75, 2.25, 4.0];
+        let rows: Vec<Vec<f64>> = x.iter().map(|&v| vec![1.0, v]).collect();
+        let line = fit_linear(&x, &y).unwrap();
+        let ls = least_squares(&rows, &y, None).unwrap();
+        assert!((ls.coef[0] - line.intercept).abs() < 1e-12);
+        assert!((ls.coef[1] - line.slope).abs() < 1e-12);
+        assert!((ls.std_errors[0] - line.intercept_std_error).abs() < 1e-12);
+        assert!((ls.std_errors[1] - line.slope_std_error).abs() < 1e-12);
+        let mut w = vec![1.0; x.len()];
+        w[2] = 4.0;
+        let (mut rows4, mut y4) = (rows.clone(), y.to_vec());
+        for _ in 0..3 {
+            rows4.push(rows[2].clone());
+            y4.push(y[2]);
+        }
+        let weighted = least_squares(&rows, &y, Some(&w)).unwrap();
+        let repeated = least_squares(&rows4, &y4, None).unwrap();
+        for a in 0..2 {
+            assert!((weighted.coef[a] - repeated.coef[a]).abs() < 1e-12);
+        }
+        assert!((weighted.rss - repeated.rss).abs() < 1e-12);
+        assert!(least_squares(&rows[..2], &y[..2], None).is_err());
+        assert!(least_squares(&rows, &y[..3], None).is_err());
+    }
+
+    #[test]
+    fn median_and_standard_error() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+        let s = summarize(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        // std = √(5/3), count 4.
+        assert!((s.std_error() - (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-15);
+    }
 
     #[test]
     fn exact_line_has_zero_error() {

@@ -5,9 +5,9 @@
 use super::{Basis, Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::{Error, Result};
-use crate::linalg::{self, Matrix};
 use crate::report::{Figure, Scale};
 use crate::rng::Rng;
+use crate::stats::{least_squares, LeastSquares};
 
 mod gaussian_tail;
 
@@ -98,45 +98,6 @@ fn disagreement(theta: [f64; 2], margin: f64) -> f64 {
         }
     }
     bad as f64 / total.max(1) as f64
-}
-
-/// Weighted least squares y ≈ Xb with weights w_i (inverse variances up to a common factor),
-/// by the normal equations (XᵀWX) b = XᵀWy; returns the coefficients, their standard errors
-/// from s²(XᵀWX)⁻¹ with s² = RSS_w/(points − p), and the weighted residual sum of squares
-/// RSS_w = Σ_i w_i (y_i − x_iᵀb)².
-fn weighted_least_squares(
-    rows: &[Vec<f64>],
-    y: &[f64],
-    w: &[f64],
-) -> Result<(Vec<f64>, Vec<f64>, f64)> {
-    let p = rows.first().map_or(0, Vec::len);
-    if rows.len() <= p {
-        return Err(Error::invalid(
-            "low-noise-classification",
-            "fewer sizes than fitted parameters",
-        ));
-    }
-    let mut xtx = Matrix::zeros(p, p);
-    let mut xty = Matrix::zeros(p, 1);
-    for ((r, yi), wi) in rows.iter().zip(y).zip(w) {
-        for a in 0..p {
-            xty.set(a, 0, xty.get(a, 0) + wi * r[a] * yi);
-            for b in 0..p {
-                xtx.set(a, b, xtx.get(a, b) + wi * r[a] * r[b]);
-            }
-        }
-    }
-    let coef = linalg::cholesky_solve(&xtx, &xty)?.data;
-    let inverse = linalg::cholesky_solve(&xtx, &Matrix::identity(p))?;
-    let rss: f64 = rows
-        .iter()
-        .zip(y)
-        .zip(w)
-        .map(|((r, yi), wi)| wi * (yi - (0..p).map(|a| r[a] * coef[a]).sum::<f64>()).powi(2))
-        .sum();
-    let s2 = rss / (rows.len() - p) as f64;
-    let se = (0..p).map(|a| (s2 * inverse.get(a, a)).sqrt()).collect();
-    Ok((coef, se, rss))
 }
 
 impl Claim for LowNoiseClassification {
@@ -245,16 +206,28 @@ impl Claim for LowNoiseClassification {
         // (i) log m = A − c·n − k·ln n; (ii) the exponential law with the prefactor of a
         // Gaussian tail, log m + (3/2) ln n = A − c·n; (iii) the power law log m = A − k·ln n.
         let full_rows: Vec<Vec<f64>> = ns.iter().map(|&n| vec![1.0, -n, -n.ln()]).collect();
-        let (full, full_se, full_rss) = weighted_least_squares(&full_rows, &log_err, &weights)?;
+        let LeastSquares {
+            coef: full,
+            std_errors: full_se,
+            rss: full_rss,
+        } = least_squares(&full_rows, &log_err, Some(&weights))?;
         let exp_rows: Vec<Vec<f64>> = ns.iter().map(|&n| vec![1.0, -n]).collect();
         let shifted: Vec<f64> = ns
             .iter()
             .zip(&log_err)
             .map(|(n, l)| l + 1.5 * n.ln())
             .collect();
-        let (expo, expo_se, expo_rss) = weighted_least_squares(&exp_rows, &shifted, &weights)?;
+        let LeastSquares {
+            coef: expo,
+            std_errors: expo_se,
+            rss: expo_rss,
+        } = least_squares(&exp_rows, &shifted, Some(&weights))?;
         let pow_rows: Vec<Vec<f64>> = ns.iter().map(|&n| vec![1.0, -n.ln()]).collect();
-        let (power, power_se, power_rss) = weighted_least_squares(&pow_rows, &log_err, &weights)?;
+        let LeastSquares {
+            coef: power,
+            std_errors: power_se,
+            rss: power_rss,
+        } = least_squares(&pow_rows, &log_err, Some(&weights))?;
         let mut rates = Table::new(&[
             "law",
             "rate_c",
@@ -297,7 +270,7 @@ impl Claim for LowNoiseClassification {
             .zip(&predicted)
             .map(|(n, m)| m.ln() + 1.5 * n.ln())
             .collect();
-        let (expo_pred, _, _) = weighted_least_squares(&exp_rows, &predicted_shifted, &weights)?;
+        let expo_pred = least_squares(&exp_rows, &predicted_shifted, Some(&weights))?.coef;
         rates.push(vec![4.0, expo_pred[1], 0.0, 1.5, 0.0, 0.0, points]);
         let ratio = (power_rss / expo_rss).log10();
         let checks = vec![

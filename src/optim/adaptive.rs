@@ -10,6 +10,18 @@ use super::{Schedule, State, StepContext, Transform};
 use crate::error::{check_non_negative, check_unit_interval, Result};
 use serde::Deserialize;
 
+/// `impl Default` as PyTorch's defaults, learning rate included: `T::torch_default(T::TORCH_LR)`.
+macro_rules! torch_defaults {
+    ($ty:ident, $torch:literal) => {
+        impl Default for $ty {
+            #[doc = concat!("`torch.optim.", $torch, "`'s defaults, learning rate included.")]
+            fn default() -> $ty {
+                $ty::torch_default($ty::TORCH_LR)
+            }
+        }
+    };
+}
+
 /// PyTorch's lerp: a + w (b − a) for |w| < 1/2, b − (b − a)(1 − w) otherwise.
 #[inline]
 fn lerp(a: f64, b: f64, w: f64) -> f64 {
@@ -57,12 +69,7 @@ impl AdaGrad {
     }
 }
 
-impl Default for AdaGrad {
-    /// `torch.optim.Adagrad`'s defaults, learning rate included.
-    fn default() -> AdaGrad {
-        AdaGrad::torch_default(AdaGrad::TORCH_LR)
-    }
-}
+torch_defaults!(AdaGrad, "Adagrad");
 
 impl Transform for AdaGrad {
     fn validate(&self, at: &str) -> Result<()> {
@@ -139,12 +146,7 @@ impl RmsProp {
     }
 }
 
-impl Default for RmsProp {
-    /// `torch.optim.RMSprop`'s defaults, learning rate included.
-    fn default() -> RmsProp {
-        RmsProp::torch_default(RmsProp::TORCH_LR)
-    }
-}
+torch_defaults!(RmsProp, "RMSprop");
 
 impl Transform for RmsProp {
     fn validate(&self, at: &str) -> Result<()> {
@@ -242,12 +244,7 @@ impl Adam {
     }
 }
 
-impl Default for Adam {
-    /// `torch.optim.Adam`'s defaults, learning rate included.
-    fn default() -> Adam {
-        Adam::torch_default(Adam::TORCH_LR)
-    }
-}
+torch_defaults!(Adam, "Adam");
 
 impl Transform for Adam {
     fn validate(&self, at: &str) -> Result<()> {
