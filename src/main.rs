@@ -54,6 +54,20 @@ enum Command {
     Run(args::RunArgs),
 }
 
+impl Command {
+    /// The command's name on the command line.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Reproduce(_) => "reproduce",
+            Command::List => "list",
+            Command::Kernel(_) => "kernel",
+            Command::Predict(_) => "predict",
+            Command::Ot(_) => "ot",
+            Command::Run(_) => "run",
+        }
+    }
+}
+
 fn main() -> ExitCode {
     gradflow::signals::default_sigpipe();
     // SIGINT / SIGTERM remove every temporary file before exiting with 130 / 143.
@@ -107,18 +121,7 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
     }
     // Ranks other than 0 of an MPI job print nothing but errors.
     let quiet = cli.quiet || mpi.is_some_and(|c| c.rank() > 0);
-    let ranks = mpi.map_or(1, |c| c.size());
-    let distributed = matches!(
-        cli.command,
-        Command::Kernel(_) | Command::Predict(_) | Command::Reproduce(_) | Command::Run(_)
-    );
-    if ranks > 1 && !distributed {
-        return Err(Error::invalid(
-            "mpirun",
-            "only `kernel`, `predict`, `reproduce` and `run` run over MPI; start this command \
-             without mpirun",
-        ));
-    }
+    commands::check_ranks(cli.command.name(), mpi.map_or(1, |c| c.size()))?;
     match cli.command {
         Command::List => {
             for (id, title) in commands::list::run() {
@@ -217,17 +220,7 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
         Command::Predict(a) => {
             if let Some(request) = a.net.conv()? {
                 let (times, flow) = a.flow()?;
-                let read = commands::conv::read_images;
-                let (x_train, x_test) =
-                    (read(&a.x_train, "--x-train")?, read(&a.x_test, "--x-test")?);
-                let y_train = commands::Input::read(&a.y_train, "--y-train")?;
-                let f0 = match (&a.f0_train, &a.f0_test) {
-                    (Some(p), Some(q)) => Some((
-                        commands::Input::read(p, "--f0-train")?,
-                        commands::Input::read(q, "--f0-test")?,
-                    )),
-                    _ => None,
-                };
+                let (x_train, y_train, x_test, f0) = a.conv_inputs()?;
                 let data = (&x_train, &y_train, &x_test);
                 let f0 = f0.as_ref().map(|(p, q)| (p, q));
                 // The conjugate-gradient route: asked for, or always under MPI.
@@ -259,10 +252,15 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
                 }
                 let shape = commands::predict::save(&predictions, &a.out, a.out_train.as_deref())?;
                 if a.json {
-                    let mut summary = serde_json::json!({"out": a.out, "shape": shape,
-                        "kind": request.kind, "times": a.time, "n_train": x_train.n,
-                        "net": request.path, "solver": predictions.solver,
-                        "krylov_steps": predictions.krylov_steps});
+                    let mut summary = commands::predict::summary(
+                        request.kind,
+                        Some(&request.path),
+                        &predictions,
+                        &a.out,
+                        &shape,
+                        &a.time,
+                        x_train.n,
+                    );
                     if let Some(cg) = cg {
                         summary["pcg"] = cg;
                     }
@@ -315,7 +313,8 @@ fn execute(cli: Cli, mpi: Option<&dyn Communicator>) -> Result<u8, Error> {
             if a.json {
                 let n_train = x_train.matrix.rows;
                 let mut summary = commands::predict::summary(
-                    &request,
+                    request.kind,
+                    None,
                     &predictions,
                     &a.out,
                     &shape,

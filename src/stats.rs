@@ -236,6 +236,35 @@ pub fn summarize(values: &[f64]) -> Result<Summary> {
     })
 }
 
+/// The spread of predictions across independent runs: the mean over points of the standard
+/// deviation (across runs, divisor runs − 1) of f(x_i), (1/n) Σ_i √(Σ_r (f_r(x_i) − f̄(x_i))²/(R − 1)).
+/// `predictions[r]` holds run r's outputs. Non-finite outputs propagate (no error).
+pub fn spread(predictions: &[Vec<f64>]) -> Result<f64> {
+    let runs = predictions.len();
+    if runs < 2 {
+        return Err(Error::invalid("runs", "the spread needs at least two runs"));
+    }
+    let n = predictions[0].len();
+    if predictions.iter().any(|p| p.len() != n) || n == 0 {
+        return Err(Error::shape(
+            "spread",
+            "every run must predict the same non-empty set of points",
+        ));
+    }
+    let total: f64 = (0..n)
+        .map(|i| {
+            let mean = predictions.iter().map(|p| p[i]).sum::<f64>() / runs as f64;
+            let var = predictions
+                .iter()
+                .map(|p| (p[i] - mean).powi(2))
+                .sum::<f64>()
+                / (runs - 1) as f64;
+            var.sqrt()
+        })
+        .sum();
+    Ok(total / n as f64)
+}
+
 /// The q-quantile (0 ≤ q ≤ 1) of a sorted, non-empty sample by linear interpolation between
 /// order statistics (type 7 of Hyndman & Fan, numpy's default).
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {

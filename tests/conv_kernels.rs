@@ -429,6 +429,12 @@ fn predict_net_with_pcg_matches_the_direct_solve() {
     let (pcg, pcg_test, pcg_train, bytes) = run("pcg", &["--pcg"]);
     let (_, _, free_train, free_bytes) = run("free", &["--matrix-free", "--block-rows", "2"]);
     assert_eq!(pcg["krylov_steps"], direct["krylov_steps"], "{pcg}");
+    // The summary names the NET.toml and the kernel, as the dense route's names its kind.
+    assert!(
+        pcg["net"].as_str().is_some_and(|p| p.ends_with(".toml")),
+        "{pcg}"
+    );
+    assert_eq!(pcg["kind"], "ntk", "{pcg}");
     let residuals = pcg["pcg"]["residuals"].as_array().unwrap();
     assert_eq!(residuals.len(), 2, "{pcg}");
     for r in residuals {

@@ -1,8 +1,9 @@
 //! The CLI's flags of each command (clap) and their conversion into the command's request:
 //! defaults come from the requests' [`Default`]s, checks from their `validate()`.
 
-use super::{kernel, predict, reproduce, run, Input};
+use super::{conv, kernel, predict, reproduce, run, Input};
 use crate::error::{Error, Result};
+use crate::kernel::conv::Images;
 use std::path::PathBuf;
 
 /// The architecture flags shared by `kernel` and `predict`.
@@ -227,6 +228,10 @@ impl CgArgs {
 /// initial outputs (train, test).
 pub type PredictInputs = (Input, Input, Input, Option<(Input, Input)>);
 
+/// The inputs of `predict --net` read from their files: the training and test images (with
+/// the NET.toml's input shape), y_train and the optional initial outputs (train, test).
+pub type ConvPredictInputs = (Images, Input, Images, Option<(Input, Input)>);
+
 impl PredictArgs {
     /// The times (parsed; errors name `--time`) and the flow settings, checked.
     pub fn flow(&self) -> Result<(Vec<f64>, crate::kernel::dynamics::FlowSettings)> {
@@ -258,18 +263,32 @@ impl PredictArgs {
 
     /// The inputs read from their files.
     pub fn inputs(&self) -> Result<PredictInputs> {
-        let f0 = match (&self.f0_train, &self.f0_test) {
-            (Some(a), Some(b)) => {
-                Some((Input::read(a, "--f0-train")?, Input::read(b, "--f0-test")?))
-            }
-            _ => None, // clap requires both or neither
-        };
         Ok((
             Input::read(&self.x_train, "--x-train")?,
             Input::read(&self.y_train, "--y-train")?,
             Input::read(&self.x_test, "--x-test")?,
-            f0,
+            self.initial()?,
         ))
+    }
+
+    /// The inputs of `--net` read from their files (images: see [`conv::read_images`]).
+    pub fn conv_inputs(&self) -> Result<ConvPredictInputs> {
+        Ok((
+            conv::read_images(&self.x_train, "--x-train")?,
+            Input::read(&self.y_train, "--y-train")?,
+            conv::read_images(&self.x_test, "--x-test")?,
+            self.initial()?,
+        ))
+    }
+
+    /// `--f0-train` and `--f0-test` read from their files (clap requires both or neither).
+    fn initial(&self) -> Result<Option<(Input, Input)>> {
+        Ok(match (&self.f0_train, &self.f0_test) {
+            (Some(a), Some(b)) => {
+                Some((Input::read(a, "--f0-train")?, Input::read(b, "--f0-test")?))
+            }
+            _ => None,
+        })
     }
 }
 

@@ -76,6 +76,25 @@ impl<'a> Cancel<'a> {
     }
 }
 
+/// The commands that run over the ranks of an MPI job; the others refuse to start under mpirun
+/// (on one process every command runs).
+pub const DISTRIBUTED: [&str; 4] = ["kernel", "predict", "reproduce", "run"];
+
+/// Ok when `command` may run on `ranks` processes (see [`DISTRIBUTED`]); else an error naming
+/// mpirun and the commands that do.
+pub fn check_ranks(command: &str, ranks: usize) -> Result<()> {
+    if ranks > 1 && !DISTRIBUTED.contains(&command) {
+        return Err(Error::invalid(
+            "mpirun",
+            format!(
+                "`{command}` does not run over MPI (only `{}` do); start it without mpirun",
+                DISTRIBUTED.join("`, `")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// How a front end other than the CLI names the CLI's flags: pairs (flag, its name there),
 /// e.g. `("--max-iter", "numItermax")` for Python's `gradflow.ot.sinkhorn`. The library's
 /// messages name settings by the CLI's flags; [`renamed`] turns a message into the front
@@ -128,6 +147,19 @@ impl std::fmt::Debug for Cancel<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ot` and `list` refuse several ranks, naming mpirun; every command runs on one.
+    #[test]
+    fn only_the_distributed_commands_run_on_several_ranks() {
+        for command in DISTRIBUTED {
+            assert!(check_ranks(command, 4).is_ok());
+        }
+        for command in ["ot", "list"] {
+            assert!(check_ranks(command, 1).is_ok());
+            let e = check_ranks(command, 2).unwrap_err().to_string();
+            assert!(e.contains("mpirun") && e.contains(command), "{e}");
+        }
+    }
 
     #[test]
     fn renamed_replaces_whole_flags_only() {

@@ -127,18 +127,24 @@ pub fn save(predictions: &Predictions, out: &Path, out_train: Option<&Path>) -> 
     Ok(shape)
 }
 
-/// The JSON summary `gradflow predict --json` prints (`times` as the user wrote them).
+/// The JSON summary `gradflow predict --json` prints (`times` as the user wrote them; `net`:
+/// the NET.toml of `--net`, named as `"net"`).
 pub fn summary(
-    request: &Request,
+    kind: Kind,
+    net: Option<&Path>,
     predictions: &Predictions,
     out: &Path,
     shape: &[usize],
     times: &[String],
     n_train: usize,
 ) -> serde_json::Value {
-    serde_json::json!({"out": out, "shape": shape, "kind": request.kind,
+    let mut summary = serde_json::json!({"out": out, "shape": shape, "kind": kind,
         "times": times, "n_train": n_train, "solver": predictions.solver,
-        "krylov_steps": predictions.krylov_steps})
+        "krylov_steps": predictions.krylov_steps});
+    if let Some(net) = net {
+        summary["net"] = serde_json::json!(net);
+    }
+    summary
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Synthetic data generators: inputs on the unit sphere, Gaussian inputs, the equispaced circle,
-//! separable clusters, Fourier and spherical-harmonic targets, teacher networks, low-rank PSD
-//! matrices with observation masks, and label noise.
+//! separable clusters, Fourier and spherical-harmonic targets, low-rank PSD matrices with
+//! observation masks, and label noise. (A teacher network's targets are built by the spec
+//! layer, which knows the models: `data` does not import `nn`.)
 //!
 //! Every generator takes the [`Rng`] it draws from, so a caller decides the stream.
 

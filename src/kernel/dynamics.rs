@@ -45,15 +45,9 @@ pub const KRYLOV_TOLERANCE: f64 = 1e-13;
 
 impl std::str::FromStr for Solver {
     type Err = String;
+    /// The serde name (`auto`, `eigen`, `krylov`), as in specs and JSON.
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "auto" => Ok(Solver::Auto),
-            "eigen" => Ok(Solver::Eigen),
-            "krylov" => Ok(Solver::Krylov),
-            _ => Err(format!(
-                "unknown solver '{s}', expected auto, eigen or krylov"
-            )),
-        }
+        crate::error::parse_variant(s)
     }
 }
 

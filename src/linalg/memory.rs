@@ -149,7 +149,7 @@ pub(crate) fn advise_huge_pages(ptr: *const f64, len: usize) {
 /// # Safety
 /// `dst` must be valid for writes of `src.len()` values, which no other thread accesses during
 /// the call, and must not overlap `src`.
-pub unsafe fn stream_store(dst: *mut f64, src: &[f64]) {
+pub(crate) unsafe fn stream_store(dst: *mut f64, src: &[f64]) {
     #[cfg(target_arch = "x86_64")]
     if tier_allowed(0) && std::arch::is_x86_feature_detected!("avx512f") {
         /// # Safety

@@ -13,8 +13,8 @@
 //!
 //! Observables: W2(ρ_t, ρ_0) and W2(ρ_t, ρ_ref) between particle clouds (exact up to
 //! [`EXACT_LIMIT`] particles, Sinkhorn beyond), the Benamou–Brenier action of the particle path
-//! against W2² of its end points, the normalised margin of Chizat & Bach, the spread of f_t
-//! across seeds.
+//! against W2² of its end points, the normalised margin of Chizat & Bach (the spread of f_t
+//! across seeds is [`crate::stats::spread`]).
 
 mod entropy;
 mod langevin_grid;
@@ -414,32 +414,4 @@ impl Observer for ParticleObserver {
         self.previous = Some(now);
         Ok(row)
     }
-}
-
-/// The spread of predictions across independent runs: the mean over points of the standard
-/// deviation (across runs, divisor runs − 1) of f(x_i). `predictions[r]` holds run r's outputs.
-pub fn spread(predictions: &[Vec<f64>]) -> Result<f64> {
-    let runs = predictions.len();
-    if runs < 2 {
-        return Err(Error::invalid("runs", "the spread needs at least two runs"));
-    }
-    let n = predictions[0].len();
-    if predictions.iter().any(|p| p.len() != n) || n == 0 {
-        return Err(Error::shape(
-            "spread",
-            "every run must predict the same non-empty set of points",
-        ));
-    }
-    let total: f64 = (0..n)
-        .map(|i| {
-            let mean = predictions.iter().map(|p| p[i]).sum::<f64>() / runs as f64;
-            let var = predictions
-                .iter()
-                .map(|p| (p[i] - mean).powi(2))
-                .sum::<f64>()
-                / (runs - 1) as f64;
-            var.sqrt()
-        })
-        .sum();
-    Ok(total / n as f64)
 }

@@ -99,10 +99,9 @@ pub trait Transform: Send + Sync + std::fmt::Debug {
     }
     /// Checks the transform's settings (β ∈ [0, 1), rates > 0, …); errors name the field as
     /// `AT.FIELD`. The trainer calls it (through [`Optimizer::validate`]) before the first step,
-    /// so a transform built in Rust is checked like one read from a spec.
-    fn validate(&self, _at: &str) -> crate::error::Result<()> {
-        Ok(())
-    }
+    /// so a transform built in Rust is checked like one read from a spec. Required: a transform
+    /// with nothing to check says so with `Ok(())`.
+    fn validate(&self, at: &str) -> crate::error::Result<()>;
     /// Transforms `v` in place (the gradient, or the increment built so far) at parameters θ_t.
     fn update(&self, v: &mut [f64], state: &mut State, params: &[f64], ctx: &StepContext);
     /// Where the gradient of step t is to be evaluated, if not at θ_t: pushes one or more points

@@ -606,7 +606,7 @@ pub fn run_on(
             })
             .collect::<Result<Vec<_>>>()?;
         summary["prediction_spread"] =
-            json!({"set": set, "value": crate::meanfield::spread(&predictions)?});
+            json!({"set": set, "value": crate::stats::spread(&predictions)?});
     }
     if let Some(dir) = out {
         write_outputs(dir, &trials_out, &summary)?;

@@ -12,10 +12,9 @@ use crate::error::{check_positive, Error, Result};
 use crate::linalg::Matrix;
 use serde::Serialize;
 
-/// Which solver computes W_p; parsed from and printed as the names `exact`, `sinkhorn`,
-/// `sliced`, `1d`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Which solver computes W_p; parsed from, printed and serialized as the names `exact`,
+/// `sinkhorn`, `sliced`, `1d` (one table: [`Method::name`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     /// The exact discrete problem (network simplex).
     Exact,
@@ -24,7 +23,6 @@ pub enum Method {
     /// Sliced W_p over seeded directions.
     Sliced,
     /// The exact 1-D solver (points must be one-dimensional).
-    #[serde(rename = "1d")]
     OneD,
 }
 
@@ -51,6 +49,12 @@ impl Method {
 impl std::fmt::Display for Method {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
