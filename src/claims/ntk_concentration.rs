@@ -150,7 +150,7 @@ impl Claim for NtkConcentration {
         }
         // √(mean of M‖ΔK‖²/S); its standard error by the delta method, se(√q) = se(q)/(2√q).
         let ratio = summary.mean.sqrt();
-        let ratio_se = summary.std / (scaled.len() as f64).sqrt() / (2.0 * ratio);
+        let ratio_se = summary.std_error() / (2.0 * ratio);
         let m: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
         let fit = fit_log_log(&m, &rms)?;
         const MEASURED: &str = "measured (RMS over draws)";
