@@ -20,25 +20,33 @@ use crate::train::{Batching, Objective, Trainer};
 /// The SGLD excess risk against β and η.
 pub struct SgldExcessRisk;
 
-/// Tilt of the double well in the first coordinate, dimension d, data size n, minibatch b.
+/// Tilt of the double well (x² − 1)² + tilt·x in the first coordinate.
 const TILT: f64 = 0.3;
+/// Dimension d of θ.
 const DIM: usize = 5;
+/// Data size n.
 const POINTS: usize = 100;
+/// Minibatch size b.
 const BATCH: usize = 10;
 /// Inverse temperatures of the β sweep: 8·√2^k, k = 0 … 5 (8 to 45).
 const BETA_SWEEP: usize = 6;
-/// The step of the β sweep, and the steps of the η sweep (at β = 16).
+/// The step of the β sweep.
 const LR: f64 = 0.01;
+/// The steps of the η sweep (at β = [`ETA_BETA`]).
 const LR_SWEEP: [f64; 5] = [0.01, 0.02, 0.03, 0.04, 0.05];
+/// The inverse temperature of the η sweep.
 const ETA_BETA: f64 = 16.0;
-/// Run length and burn-in (time units), chains.
+/// Run length (time units).
 const HORIZON: f64 = 100.0;
+/// Burn-in (time units): the steps before it are left out of the chains' average.
 const BURN_IN: f64 = 10.0;
 /// The inverse temperature of the `fixed-noise` control's chains.
 const FIXED_BETA: f64 = 8.0;
-/// Tolerances (see the setup text).
+/// Tolerance of the log-log slope of the excess risk against β (see the setup text).
 const SLOPE_TOLERANCE: f64 = 0.03;
+/// Tolerance of β × the excess risk at the largest β, the Laplace constant d/2 (see the setup text).
 const LAPLACE_TOLERANCE: f64 = 0.075;
+/// Tolerance of the η sweep's intercept at η → 0 against E_π F − F* (see the setup text).
 const INTERCEPT_TOLERANCE: f64 = 0.003;
 
 fn well(x: f64) -> f64 {

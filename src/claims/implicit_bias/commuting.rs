@@ -19,12 +19,15 @@ use crate::linalg::{self, Matrix};
 use crate::report::{Figure, Scale};
 use crate::rng::Rng;
 
-/// Size n, number of measurements m, GD step η of the experiment.
+/// Size n of the n × n matrices.
 const SIZE: usize = 12;
+/// Number m of measurements ⟨A_i, X⟩.
 const MEASUREMENTS: usize = 5;
+/// Gradient-descent step η.
 const LR: f64 = 0.015;
-/// X₀ = αI: a moderate α where X_∞(α) is far from its α → 0 limit, and a small one.
+/// X₀ = αI at a moderate α, where X_∞(α) is far from its α → 0 limit (the closed-form check).
 const MODERATE: f64 = 1e-2;
+/// X₀ = αI at a small α, near the α → 0 limit (table and figure against the minimum nuclear norm).
 const SMALL: f64 = 1e-8;
 /// Tolerance of the closed-form check: ≥ 3 × its 10-seed standard deviation (6.8·10⁻⁴); what it
 /// covers is gradient descent's O(η) departure from the flow (halving η halves it).
