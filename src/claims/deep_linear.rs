@@ -8,6 +8,8 @@ use crate::error::{Error, Result};
 use crate::linalg::{least_squares, symmetric_eigen, symmetric_eigenvalues, Matrix};
 use crate::nn::{Activation, Cache, DeepLinear, Mlp, Model, Parameterization};
 use crate::report::{Figure, Scale};
+use crate::stats::summarize;
+use crate::sweep::Sweep;
 
 /// Gradient descent on a deep linear net with a bottleneck reaches the reduced-rank optimum.
 pub struct DeepLinearMinima;
@@ -81,6 +83,27 @@ fn reduced_rank_optimum(x: &Matrix, y: &Matrix, rank: usize) -> Result<(f64, Mat
     });
     let yr = yhat.matmul(&top)?;
     Ok((0.5 * (ols + discarded) / n, yr))
+}
+
+/// One gradient-descent run: a cell (architecture, initialisation) of the sweep.
+struct Run {
+    /// L(θ_T).
+    loss: f64,
+    /// The signed relative gap (L(θ_T) − L*)/L*.
+    gap: f64,
+    /// ‖∇L(θ_T)‖.
+    gradient_norm: f64,
+    /// The smallest Hessian eigenvalue at θ_T where it decides something (near-stationary above
+    /// L*), else NaN.
+    hessian_min: f64,
+    /// ‖f_T(X) − Ŷ_r‖_F / ‖Ŷ_r‖_F.
+    fit: f64,
+    /// ‖∇L‖ ≤ `STATIONARY` and L > L*(1 + `NON_GLOBAL`).
+    stationary_above: bool,
+    /// … and, besides, smallest Hessian eigenvalue ≥ −`CURVATURE`: a non-global local minimum.
+    local_minimum: bool,
+    /// (step, L) every 50 steps (checked architecture only).
+    curve: Vec<(f64, f64)>,
 }
 
 /// L(θ) = (1/2n) Σ_i ‖f(x_i) − y_i‖² and its gradient (written into `grad`); `out` receives f(X).
@@ -157,26 +180,27 @@ impl Claim for DeepLinearMinima {
         "n = 64 Gaussian inputs in d = 6, k = 4 outputs Y = X Bᵀ + N(0, 0.1²) with a linear teacher \
          B of singular values (2, 1.2, 0.6, 0.3); a 3-layer linear net 6 → 3 → 2 → 4 (bottleneck \
          2 < min(d, k) = 4, so the hypothesis constrains the rank), W_ℓ ~ N(0, 0.3²/m_ℓ) (small: \
-         next to the saddle at 0), full-batch gradient descent η = 0.1; quick: 32 initialisations \
-         × 8000 steps, full: 64 × 16000. L* and Ŷ_r come from an eigendecomposition of ŶᵀŶ (an SVD \
+         next to the saddle at 0), full-batch gradient descent η = 0.1; quick: 64 initialisations \
+         × 8000 steps, full: 128 × 16000 (each initialisation drawn from its own seed). L* and Ŷ_r come from an eigendecomposition of ŶᵀŶ (an SVD \
          of Ŷ), not from the network. Checks (closed form): (1) the signed relative gap \
          (L_T − L*)/L* of the initialisation with the largest |gap| ≈ 0 ± 10⁻¹⁰ (the gap is \
          reported with its sign, not clamped: a negative gap would contradict the SVD); (2) the \
-         largest relative distance ‖f_T(X) − Ŷ_r‖_F/‖Ŷ_r‖_F ≈ 0 ± 10⁻⁹ (measured ≤ 3·10⁻¹⁵ over seeds 0–9: round-off; the ReLU control lands at gaps ~1 and distances ~0.4); and (theorem: no \
+         largest relative distance ‖f_T(X) − Ŷ_r‖_F/‖Ŷ_r‖_F ≈ 0 ± 10⁻⁹ (measured ≤ 3·10⁻¹⁵ over seeds 0–9: round-off; the ReLU control lands at gaps 8.5–14 and distances ≈ 1, a run whose units all died, f = 0); and (theorem: no \
          non-global local minimum) (3) the number of initialisations that end at a non-global \
          local minimum — gradient norm ≤ 10⁻², smallest eigenvalue of the Hessian ≥ −10⁻³ \
          (central differences of the exact gradient, step 10⁻⁵, symmetrised; exact up to O(h²) \
          on the ReLU net's activation regions), and L > L*(1 + 10⁻⁶) — ≤ 0 + 0.5 (an integer: \
          any such run fails it). Control `relu`: the same architecture with ReLU hidden \
          activations — the theorem's linearity hypothesis broken; ReLU nets have non-global \
-         local minima (dead units). The normal run also trains the ReLU architecture from the \
-         same initialisations (table `final`, relu = 1, with each near-stationary run's smallest \
+         local minima (dead units). The normal run also trains the ReLU architecture, each \
+         initialisation from its own seed — the control's runs (table `final`, relu = 1, with each near-stationary run's smallest \
          Hessian eigenvalue; table `local_minima`: per architecture, runs, near-stationary runs \
          above L*, and those of them at a local minimum; figure `end_points`). Over seeds 0–9 \
-         the ReLU net has 7–15 of 32 runs near-stationary above L* and 1–8 of them pass the \
+         the ReLU net has 20–32 of 64 runs near-stationary above L* and 2–18 of them pass the \
          Hessian test (the others have a slightly negative curvature, ≈ −10⁻³…−10: saddles or \
          kinks); the linear net has none (all at L*, ‖∇L‖ ≈ 10⁻¹⁵). With 16 runs of 4000 steps \
-         two seeds had no ReLU run passing the Hessian test. The old setting (one output, widths ≥ d) made the rank \
+         two seeds had no ReLU run passing the Hessian test, with 32 runs one (seed 0: 9 \
+         near-stationary, none passing), hence 64. The old setting (one output, widths ≥ d) made the rank \
          hypothesis vacuous and is replaced."
     }
     fn controls(&self) -> &'static [Control] {
@@ -187,31 +211,89 @@ impl Claim for DeepLinearMinima {
         }]
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let (trials, steps) = if ctx.quick { (32, 8000) } else { (64, 16000) };
+        let (trials, steps) = if ctx.quick { (64, 8000) } else { (128, 16000) };
         let (x, y) = data(ctx);
         let (optimum, yr) = reduced_rank_optimum(&x, &y, RANK)?;
         let yr_norm = yr.frobenius_norm();
-        let relu = || -> Result<Box<dyn Model>> {
-            Ok(Box::new(Mlp::new(
-                WIDTHS.to_vec(),
-                Activation::Relu,
-                Parameterization::Standard,
-                INIT_STD,
-                0.0,
-                false,
-            )?))
-        };
-        let model: Box<dyn Model> = if ctx.under("relu") {
-            relu()?
+        // The architectures (relu = false: the deep linear net, checked; relu = true: the same
+        // widths with ReLU). The normal run also trains the ReLU one (tables and figure only),
+        // to show its non-global stationary points next to the linear net's global ones; under
+        // `relu` it is the checked one. Keyed by architecture: the control's runs are the
+        // normal run's ReLU runs, initialisation for initialisation.
+        let architectures: &[bool] = if ctx.under("relu") {
+            &[true]
+        } else if ctx.control.is_none() {
+            &[false, true]
         } else {
-            Box::new(DeepLinear::new(WIDTHS.to_vec(), INIT_STD)?)
+            &[false]
         };
-        // The normal run also trains the ReLU architecture (table only, column relu = 1), to
-        // show its non-global stationary points next to the linear net's global ones.
-        let mut models = vec![(false, model)];
-        if ctx.control.is_none() {
-            models.push((true, relu()?));
-        }
+        let checked = |relu: bool| !relu || ctx.under("relu");
+        let sweep = Sweep::new(ctx.seed, "architecture", architectures, trials)
+            .keyed(|_, &relu| u64::from(relu))
+            .replicate_label("init")
+            .run(|cell| -> Result<Run> {
+                let relu = *cell.value;
+                let model: Box<dyn Model> = if relu {
+                    Box::new(Mlp::new(
+                        WIDTHS.to_vec(),
+                        Activation::Relu,
+                        Parameterization::Standard,
+                        INIT_STD,
+                        0.0,
+                        false,
+                    )?)
+                } else {
+                    Box::new(DeepLinear::new(WIDTHS.to_vec(), INIT_STD)?)
+                };
+                let record = checked(relu);
+                let mut params = model.init(&mut cell.seed().stream("init", 0));
+                let mut grad = vec![0.0; params.len()];
+                let mut cache = Cache::default();
+                let mut out = Matrix::zeros(N, K);
+                let mut curve = Vec::new();
+                let mut loss = f64::NAN;
+                for step in 0..=steps {
+                    loss = loss_and_gradient(
+                        &*model, &params, &x, &y, &mut cache, &mut out, &mut grad,
+                    );
+                    if !loss.is_finite() {
+                        return Err(Error::invalid("deep-linear", "gradient descent diverged"));
+                    }
+                    if step % 50 == 0 && record {
+                        curve.push((step as f64, loss));
+                    }
+                    if step < steps {
+                        params.iter_mut().zip(&grad).for_each(|(p, g)| *p -= LR * g);
+                    }
+                }
+                let gradient_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+                let fit = out
+                    .data
+                    .iter()
+                    .zip(&yr.data)
+                    .map(|(f, t)| (f - t).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+                    / yr_norm;
+                let stationary_above =
+                    gradient_norm <= STATIONARY && loss > optimum * (1.0 + NON_GLOBAL);
+                // The Hessian only where it decides something (a near-stationary run above L*).
+                let hessian_min = if stationary_above {
+                    smallest_hessian_eigenvalue(&*model, &params, &x, &y)?
+                } else {
+                    f64::NAN
+                };
+                Ok(Run {
+                    loss,
+                    gap: (loss - optimum) / optimum,
+                    gradient_norm,
+                    hessian_min,
+                    fit,
+                    stationary_above,
+                    local_minimum: stationary_above && hessian_min >= -CURVATURE,
+                    curve,
+                })
+            })?;
         let mut finals = Table::new(&[
             "relu",
             "trial",
@@ -229,115 +311,76 @@ impl Claim for DeepLinearMinima {
         )
         .x("step", Scale::Linear)
         .y("|L − L*| / L*", Scale::Log);
-        let (mut worst_gap, mut worst_fit) = (0.0f64, 0.0f64);
         // (final gradient norm, final loss) of each run, linear and ReLU.
         let (mut linear_ends, mut relu_ends) = (Vec::new(), Vec::new());
-        // Per architecture (linear, ReLU): runs, near-stationary runs above L*, and those of them
-        // at a local minimum (Hessian ≥ −tol): non-global local minima.
-        let mut counts = [[0usize; 3]; 2];
-        let mut checked_minima = 0usize;
-        let mut cache = Cache::default();
-        let mut out = Matrix::zeros(N, K);
-        for (demo, model) in &models {
-            for trial in 0..trials {
-                let mut rng = ctx.seed.stream("deep-linear-init", trial as u64);
-                let mut params = model.init(&mut rng);
-                let mut grad = vec![0.0; params.len()];
-                let mut points = Vec::new();
-                let mut loss = f64::NAN;
-                for step in 0..=steps {
-                    loss = loss_and_gradient(
-                        &**model, &params, &x, &y, &mut cache, &mut out, &mut grad,
-                    );
-                    if !loss.is_finite() {
-                        return Err(Error::invalid("deep-linear", "gradient descent diverged"));
-                    }
-                    if step % 50 == 0 && !demo {
-                        curves.push(vec![trial as f64, step as f64, loss]);
-                        points.push((step as f64, ((loss - optimum) / optimum).abs().max(1e-16)));
-                    }
-                    if step < steps {
-                        params.iter_mut().zip(&grad).for_each(|(p, g)| *p -= LR * g);
-                    }
-                }
-                let gap = (loss - optimum) / optimum;
-                let gnorm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
-                let fit = out
-                    .data
-                    .iter()
-                    .zip(&yr.data)
-                    .map(|(f, t)| (f - t).powi(2))
-                    .sum::<f64>()
-                    .sqrt()
-                    / yr_norm;
-                let is_relu = *demo || ctx.under("relu");
-                let stationary_above = gnorm <= STATIONARY && loss > optimum * (1.0 + NON_GLOBAL);
-                // The Hessian only where it decides something (a near-stationary run above L*).
-                let hessian_min = if stationary_above {
-                    smallest_hessian_eigenvalue(&**model, &params, &x, &y)?
-                } else {
-                    f64::NAN
-                };
-                let local_minimum = stationary_above && hessian_min >= -CURVATURE;
-                let row = &mut counts[usize::from(is_relu)];
-                row[0] += 1;
-                row[1] += usize::from(stationary_above);
-                row[2] += usize::from(local_minimum);
-                if !demo {
-                    checked_minima += usize::from(local_minimum);
-                }
-                if is_relu {
-                    relu_ends.push((gnorm.max(1e-16), loss));
-                } else {
-                    linear_ends.push((gnorm.max(1e-16), loss));
-                }
-                finals.push(vec![
-                    f64::from(u8::from(*demo)),
-                    trial as f64,
-                    loss,
-                    optimum,
-                    gap,
-                    gnorm,
-                    hessian_min,
-                    fit,
-                ]);
-                if *demo {
-                    continue;
-                }
-                if gap.abs() > worst_gap.abs() || gap.is_nan() {
-                    worst_gap = gap;
-                }
-                worst_fit = if fit.is_nan() {
-                    fit
-                } else {
-                    worst_fit.max(fit)
-                };
-                figure = figure.line(
-                    if trial == 0 {
-                        "each initialisation"
-                    } else {
-                        ""
-                    },
-                    points,
-                );
+        for row in &sweep.rows {
+            let (relu, r) = (row.value, &row.result);
+            finals.push(vec![
+                f64::from(u8::from(relu)),
+                row.replicate as f64,
+                r.loss,
+                optimum,
+                r.gap,
+                r.gradient_norm,
+                r.hessian_min,
+                r.fit,
+            ]);
+            let end = (r.gradient_norm.max(1e-16), r.loss);
+            if relu {
+                relu_ends.push(end);
+            } else {
+                linear_ends.push(end);
             }
+            if !checked(relu) {
+                continue;
+            }
+            for &(step, loss) in &r.curve {
+                curves.push(vec![row.replicate as f64, step, loss]);
+            }
+            figure = figure.line(
+                if row.replicate == 0 {
+                    "each initialisation"
+                } else {
+                    ""
+                },
+                r.curve
+                    .iter()
+                    .map(|&(step, loss)| (step, ((loss - optimum) / optimum).abs().max(1e-16))),
+            );
         }
+        // Per architecture: runs, near-stationary runs above L*, and those of them at a local
+        // minimum (Hessian ≥ −tol): non-global local minima.
         let mut minima = Table::new(&[
             "relu",
             "runs",
             "near_stationary_above_optimum",
             "local_minima_above_optimum",
         ]);
-        for (relu, row) in counts.iter().enumerate() {
-            if row[0] > 0 {
-                minima.push(vec![
-                    relu as f64,
-                    row[0] as f64,
-                    row[1] as f64,
-                    row[2] as f64,
-                ]);
+        let mut checked_minima = 0usize;
+        let (mut gaps, mut fits) = (Vec::new(), Vec::new());
+        for (&relu, rows) in sweep.points() {
+            let count = |f: fn(&Run) -> bool| rows.iter().filter(|r| f(&r.result)).count();
+            let local = count(|r| r.local_minimum);
+            minima.push(vec![
+                f64::from(u8::from(relu)),
+                rows.len() as f64,
+                count(|r| r.stationary_above) as f64,
+                local as f64,
+            ]);
+            if checked(relu) {
+                checked_minima += local;
+                gaps.extend(rows.iter().map(|r| r.result.gap));
+                fits.extend(rows.iter().map(|r| r.result.fit));
             }
         }
+        // The gap of largest modulus, with its sign (a negative gap would contradict the SVD).
+        let gaps = summarize(&gaps)?;
+        let worst_gap = if gaps.min.abs() > gaps.max.abs() {
+            gaps.min
+        } else {
+            gaps.max
+        };
+        let worst_fit = summarize(&fits)?.max;
         Ok(ClaimOutcome {
             checks: vec![
                 Check::new(

@@ -5,8 +5,10 @@ use crate::data::io::Table;
 use crate::data::synthetic::{low_rank_psd, observation_mask};
 use crate::error::Result;
 use crate::linalg::Matrix;
-use crate::report::{Figure, Scale};
+use crate::report::{Figure, Scale, Style};
 use crate::rng::Rng;
+use crate::stats::summarize;
+use crate::sweep::Sweep;
 
 /// Gradient descent on U ↦ Σ_{(i,j)∈E} (Y_ij − (UUᵀ)_ij)² reaches the global minimum from every
 /// random start, down to near the recovery threshold.
@@ -39,10 +41,29 @@ const CROSS: f64 = 0.02;
 /// V_ik ~ N(0, (σ/k)²), the same product scale as the balanced start).
 const IMBALANCE: f64 = 10.0;
 /// Check (3): the transition p_½ over the information threshold p_info, stated value (the
-/// mean over seeds 0–9, see `setup`).
+/// mean over seeds 0–9, 1.71, rounded; see `setup`).
 const TRANSITION_RATIO: f64 = 1.7;
-/// Its tolerance (≥ 3 standard deviations over seeds 0–9, see `setup`).
+/// Its tolerance (≥ 3 standard deviations over seeds 0–9: std 0.16, see `setup`).
 const TRANSITION_TOL: f64 = 0.75;
+
+/// One gradient-descent run: a cell (observation probability, initialisation) of the sweep.
+struct Run {
+    /// Number of observed pairs of the level's mask.
+    observed: usize,
+    /// L₀.
+    initial: f64,
+    /// L_T.
+    loss: f64,
+    /// Relative RMS error on the unobserved entries ([`recovery_error`]).
+    error: f64,
+}
+
+impl Run {
+    /// 1 when the run reached the global minimum 0 of L (L_T ≤ `GLOBAL` · L₀), else 0.
+    fn global(&self) -> f64 {
+        f64::from(u8::from(self.loss <= GLOBAL * self.initial))
+    }
+}
 
 /// The observed pairs (i ≤ j): uniform with probability p, or (control) the block mask: pairs
 /// inside the blocks {0..n/2} and {n/2..n} with probability p, pairs across with `CROSS`.
@@ -244,7 +265,8 @@ impl Claim for MatrixCompletion {
     fn setup(&self) -> &'static str {
         "n = 80, Y = UUᵀ/2 of rank 2 (U_ij ~ N(0, 1)); each pair i ≤ j observed with probability \
          p ∈ {0.6, 0.5, 0.42, 0.35, 0.25, 0.2, 0.16, 0.13, 0.115, 0.1, 0.09, 0.08, 0.07} (one \
-         mask per p; the counting threshold (nr − r(r−1)/2)/(n(n+1)/2) is 0.049, the \
+         mask per p, drawn from the level's seed and shared by its initialisations, each of \
+         which draws from its own; the counting threshold (nr − r(r−1)/2)/(n(n+1)/2) is 0.049, the \
          information threshold p_info = 0.077: the p at which n·P(Bin(n, p) < r) = 1, i.e. one \
          row expected to be observed fewer than r = 2 times — its row of U is then \
          undetermined, and no method recovers Y; p_info·n ≈ log n + (r − 1) log log n is the \
@@ -262,8 +284,9 @@ impl Claim for MatrixCompletion {
          contributes, which is steadier than a first crossing), divided by p_info: ≈ 1.7 ± 0.75. \
          The theorem gives the threshold's order (p ≳ polylog(n)·poly(r, κ, μ)/n) but no \
          constant, so the constant 1.7 is the mean over seeds and the tolerance ≥ 3 std over \
-         them (one mask per p makes the transition of one seed noisy: 1.51–2.04 over seeds \
-         0–9, mean 1.70, std 0.15; the control lands 8 tolerances away): gradient descent stops recovering from every start at about 1.7 times the \
+         them (one mask per p makes the transition of one seed noisy: 1.51–2.02 over seeds \
+         0–9, mean 1.71, std 0.16, so 3 std = 0.48 ≤ 0.75; the control lands 8 tolerances \
+         away): gradient descent stops recovering from every start at about 1.7 times the \
          information threshold (between p_½ and p_info some starts stop at spurious local \
          minima, L > 0, while others of the same mask reach L = 0), and below p_info no start \
          recovers. Controls: `block-mask` (fails (2)) — the uniform-sampling hypothesis broken: \
@@ -302,8 +325,41 @@ impl Claim for MatrixCompletion {
         let (trials, steps) = if ctx.quick { (10, 8000) } else { (24, 16000) };
         let block = ctx.under("block-mask");
         let unbalanced = ctx.under("unbalanced");
-        let mut rng = ctx.seed.stream("matrix-completion-target", 0);
-        let (y, _) = low_rank_psd(SIZE, RANK, &mut rng);
+        let (y, _) = low_rank_psd(
+            SIZE,
+            RANK,
+            &mut ctx.seed.stream("matrix-completion-target", 0),
+        );
+        // Cell (p, r): the mask is the point's (drawn from its point seed, shared by its
+        // initialisations), the initialisation the cell's own (keyed by p: a level keeps its
+        // mask and starts when the grid around it changes).
+        let sweep = Sweep::new(ctx.seed, "p", &PROBS, trials)
+            .keyed(|_, p| p.to_bits())
+            .replicate_label("init")
+            .run(|cell| -> Result<Run> {
+                let p = *cell.value;
+                let pairs = mask(p, block, &mut cell.point_seed.stream("mask", 0));
+                let mut rng = cell.seed().stream("init", 0);
+                let mut u = vec![0.0; SIZE * RANK];
+                let (initial, loss, error) = if unbalanced {
+                    // U Vᵀ with ‖U₀‖/‖V₀‖ = IMBALANCE²; the step is scaled to the curvature of
+                    // the larger factor (∝ ‖U‖²), the stability limit of the larger one.
+                    let mut v = vec![0.0; SIZE * RANK];
+                    rng.fill_normal(&mut u, INIT_STD * IMBALANCE);
+                    rng.fill_normal(&mut v, INIT_STD / IMBALANCE);
+                    let lr = LR / (IMBALANCE * IMBALANCE);
+                    descend(&y, &pairs, p, u, Some(v), lr, steps)
+                } else {
+                    rng.fill_normal(&mut u, INIT_STD);
+                    descend(&y, &pairs, p, u, None, LR, steps)
+                };
+                Ok(Run {
+                    observed: pairs.len(),
+                    initial,
+                    loss,
+                    error,
+                })
+            })?;
         let mut finals = Table::new(&[
             "p",
             "observed",
@@ -313,7 +369,61 @@ impl Claim for MatrixCompletion {
             "relative_recovery_error",
             "global",
         ]);
-        let mut figure = Figure::new(
+        for row in &sweep.rows {
+            let r = &row.result;
+            finals.push(vec![
+                row.value,
+                r.observed as f64,
+                row.replicate as f64,
+                r.initial,
+                r.loss,
+                r.error,
+                r.global(),
+            ]);
+        }
+        // Per level: the fraction of initialisations reaching L = 0 (the mean of the indicator)
+        // and the worst and best recovery error.
+        let fractions = sweep.summary(Run::global)?;
+        let mut levels = Table::new(&[
+            "p",
+            "observed",
+            "global_fraction",
+            "worst_recovery_error",
+            "best_recovery_error",
+        ]);
+        for ((&p, rows), (_, fraction)) in sweep.points().zip(&fractions) {
+            let errors: Vec<f64> = rows.iter().map(|r| r.result.error).collect();
+            // NaN (a diverged run) when an error is not finite: it must not hide behind the
+            // others.
+            let errors = summarize(&errors).ok();
+            levels.push(vec![
+                p,
+                rows[0].result.observed as f64,
+                fraction.mean,
+                errors.as_ref().map_or(f64::NAN, |s| s.max),
+                errors.as_ref().map_or(f64::NAN, |s| s.min),
+            ]);
+        }
+        let worst = levels.column("worst_recovery_error")?;
+        let worst_at_half = PROBS
+            .iter()
+            .position(|&p| p == 0.5)
+            .map_or(f64::NAN, |k| worst[k]);
+        let benign: Vec<f64> = sweep
+            .rows
+            .iter()
+            .filter(|row| row.value >= BENIGN)
+            .map(|row| row.result.global())
+            .collect();
+        let benign = summarize(&benign)?;
+        let fraction_curve: Vec<f64> = fractions.iter().map(|(_, s)| s.mean).collect();
+        let p_info = information_threshold();
+        let p_half = transition(&PROBS, &fraction_curve);
+        let mut transition_table = Table::new(&["p_half", "p_info", "ratio"]);
+        transition_table.push(vec![p_half, p_info, p_half / p_info]);
+        let threshold =
+            (SIZE * RANK - RANK * (RANK - 1) / 2) as f64 / (SIZE * (SIZE + 1) / 2) as f64;
+        let figure = Figure::new(
             "recovery",
             "relative error on the unobserved entries against the observation probability",
         )
@@ -321,90 +431,36 @@ impl Claim for MatrixCompletion {
         .y(
             "RMSE(unobserved)/RMS(Y), worst and best initialisation",
             Scale::Log,
-        );
-        let (mut worst_at_half, mut runs, mut global) = (0.0f64, 0usize, 0usize);
-        let (mut worst_line, mut best_line, mut global_line) = (Vec::new(), Vec::new(), Vec::new());
-        let mut fractions = Vec::with_capacity(PROBS.len());
-        for (k, &p) in PROBS.iter().enumerate() {
-            let mut mrng = ctx.seed.stream("matrix-completion-mask", k as u64);
-            let pairs = mask(p, block, &mut mrng);
-            let (mut worst, mut best) = (0.0f64, f64::INFINITY);
-            let mut level_global = 0usize;
-            for trial in 0..trials {
-                let mut irng = ctx
-                    .seed
-                    .stream("matrix-completion-init", (k * 1000 + trial) as u64);
-                let (initial, loss, err) = if unbalanced {
-                    // U Vᵀ with ‖U₀‖/‖V₀‖ = IMBALANCE²; the step is scaled to the curvature
-                    // of the larger factor (∝ ‖U‖²), the stability limit of the larger one.
-                    let mut u = vec![0.0; SIZE * RANK];
-                    let mut v = vec![0.0; SIZE * RANK];
-                    irng.fill_normal(&mut u, INIT_STD * IMBALANCE);
-                    irng.fill_normal(&mut v, INIT_STD / IMBALANCE);
-                    let lr = LR / (IMBALANCE * IMBALANCE);
-                    descend(&y, &pairs, p, u, Some(v), lr, steps)
-                } else {
-                    let mut u = vec![0.0; SIZE * RANK];
-                    irng.fill_normal(&mut u, INIT_STD);
-                    descend(&y, &pairs, p, u, None, LR, steps)
-                };
-                let ok = loss <= GLOBAL * initial;
-                if p >= BENIGN {
-                    runs += 1;
-                    global += usize::from(ok);
-                }
-                level_global += usize::from(ok);
-                if p == 0.5 {
-                    worst_at_half = if err.is_nan() {
-                        err
-                    } else {
-                        worst_at_half.max(err)
-                    };
-                }
-                worst = worst.max(err);
-                best = best.min(err);
-                finals.push(vec![
-                    p,
-                    pairs.len() as f64,
-                    trial as f64,
-                    initial,
-                    loss,
-                    err,
-                    f64::from(u8::from(ok)),
-                ]);
-            }
-            let fraction = level_global as f64 / trials as f64;
-            fractions.push(fraction);
-            global_line.push((p, fraction));
-            worst_line.push((p, worst.max(1e-16)));
-            best_line.push((p, best.max(1e-16)));
-        }
-        let p_info = information_threshold();
-        let p_half = transition(&PROBS, &fractions);
-        let mut transition_table = Table::new(&["p_half", "p_info", "ratio"]);
-        transition_table.push(vec![p_half, p_info, p_half / p_info]);
-        let threshold =
-            (SIZE * RANK - RANK * (RANK - 1) / 2) as f64 / (SIZE * (SIZE + 1) / 2) as f64;
-        figure = figure
-            .line("worst initialisation", worst_line)
-            .line("best initialisation", best_line)
-            .vline("counting threshold", threshold, (1e-12, 1.0))
-            .vline("information threshold p_info", p_info, (1e-12, 1.0));
+        )
+        .table_series(
+            &levels,
+            "p",
+            "worst_recovery_error",
+            "worst initialisation",
+            Style::Line,
+        )?
+        .table_series(
+            &levels,
+            "p",
+            "best_recovery_error",
+            "best initialisation",
+            Style::Line,
+        )?
+        .vline("counting threshold", threshold, (1e-12, 1.0))
+        .vline("information threshold p_info", p_info, (1e-12, 1.0));
         let global_figure = Figure::new(
             "global_fraction",
             "fraction of initialisations reaching L = 0 against the observation probability",
         )
         .x("observation probability p", Scale::Log)
         .y("fraction reaching the global minimum", Scale::Linear)
-        .line("measured", global_line)
+        .table_series(&levels, "p", "global_fraction", "measured", Style::Line)?
         .hline("theorem (p above its threshold)", 1.0, (BENIGN, PROBS[0]))
         .vline("information threshold p_info", p_info, (0.0, 1.0))
-        .prediction(
+        .vline(
             &format!("stated transition p_½ = {TRANSITION_RATIO} p_info"),
-            [
-                (TRANSITION_RATIO * p_info, 0.0),
-                (TRANSITION_RATIO * p_info, 1.0),
-            ],
+            TRANSITION_RATIO * p_info,
+            (0.0, 1.0),
         );
         Ok(ClaimOutcome {
             checks: vec![
@@ -419,10 +475,10 @@ impl Claim for MatrixCompletion {
                 .control("unbalanced"),
                 Check::new(
                     "p ≥ 0.35: fraction of runs (every p, every initialisation) reaching the global minimum L = 0",
-                    global as f64 / runs as f64,
+                    benign.mean,
                     Relation::AtLeast,
                     1.0,
-                    0.5 / runs as f64,
+                    0.5 / benign.count as f64,
                 )
                 .basis(Basis::Theorem)
                 .control("block-mask"),
@@ -438,6 +494,7 @@ impl Claim for MatrixCompletion {
             ],
             tables: vec![
                 ("final".into(), finals),
+                ("levels".into(), levels),
                 ("transition".into(), transition_table),
             ],
             figures: vec![figure, global_figure],
