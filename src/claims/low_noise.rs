@@ -5,9 +5,10 @@
 use super::{Basis, Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::{Error, Result};
-use crate::report::{Figure, Scale};
+use crate::report::{Figure, Scale, Style};
 use crate::rng::Rng;
 use crate::stats::{least_squares, LeastSquares};
+use crate::sweep::Sweep;
 
 mod gaussian_tail;
 
@@ -164,6 +165,19 @@ impl Claim for LowNoiseClassification {
         } else {
             (MARGIN, false)
         };
+        // Training set r at size n (its points and its chain's noise) is drawn from its cell's
+        // seed, ctx.seed.child("train", n).child("set", r).
+        let sets = Sweep::new(ctx.seed, "train", &sizes, draws)
+            .keyed(|_, &n| n as u64)
+            .replicate_label("set")
+            .run(|cell| {
+                let mut rng = cell.seed().stream("set", 0);
+                let (xs, ys) = draw(*cell.value, margin, smooth, &mut rng);
+                let theta = posterior_mean(&xs, &ys, &mut rng);
+                Ok(disagreement(theta, margin))
+            })?;
+        let disagreements = sets.summary(|&d| d)?;
+        let with_error = sets.summary(|&d| if d > 0.0 { 1.0 } else { 0.0 })?;
         let mut table = Table::new(&[
             "n",
             "mean_disagreement",
@@ -171,27 +185,13 @@ impl Claim for LowNoiseClassification {
             "fraction_of_sets_with_an_error",
         ]);
         let (mut ns, mut log_err, mut weights) = (Vec::new(), Vec::new(), Vec::new());
-        for &n in &sizes {
-            let (mut total, mut square, mut any) = (0.0, 0.0, 0.0);
-            for r in 0..draws {
-                let mut rng = ctx.seed.stream("train", (n * 100_000 + r) as u64);
-                let (xs, ys) = draw(n, margin, smooth, &mut rng);
-                let theta = posterior_mean(&xs, &ys, &mut rng);
-                let d = disagreement(theta, margin);
-                total += d;
-                square += d * d;
-                if d > 0.0 {
-                    any += 1.0;
-                }
-            }
-            let k = draws as f64;
-            let mean = total / k;
-            // The standard error of the mean over the training sets.
-            let se = ((square / k - mean * mean).max(0.0) / (k - 1.0)).sqrt();
-            table.push(vec![n as f64, mean, se, any / k]);
+        for ((n, d), (_, any)) in disagreements.iter().zip(&with_error) {
+            // The mean over the training sets and its standard error std/√sets.
+            let (mean, se) = (d.mean, d.std_error());
+            table.push(vec![*n as f64, mean, se, any.mean]);
             // A size without a single error carries no information on the rate: left out.
             if mean > 0.0 && se > 0.0 {
-                ns.push(n as f64);
+                ns.push(*n as f64);
                 log_err.push(mean.ln());
                 // Var(ln m̂) ≈ se²/m² (delta method).
                 weights.push((mean / se).powi(2));
@@ -295,47 +295,45 @@ impl Claim for LowNoiseClassification {
             .control("no-margin"),
         ];
         let at = |n: f64, a: f64, c: f64, k: f64| (a - c * n - k * n.ln()).exp();
+        let figure = Figure::new(
+            "disagreement",
+            "P(sign f ≠ Bayes) of the Langevin posterior classifier against n",
+        )
+        .x("samples n", Scale::Linear)
+        .y("mean disagreement with the Bayes classifier", Scale::Log)
+        .table_series(&table, "n", "mean_disagreement", "measured", Style::Markers)?
+        .prediction(
+            &format!(
+                "closed-form Gaussian tail, no fitted parameter (fitted rate c = {:.4})",
+                expo_pred[1]
+            ),
+            ns.iter().zip(&predicted).map(|(&n, &m)| (n, m)),
+        )
+        .line(
+            &format!(
+                "e^(A − c·n − k·ln n): c = {:.4} ± {:.4}, k = {:.2} ± {:.2}",
+                full[1], full_se[1], full[2], full_se[2]
+            ),
+            ns.iter().map(|&n| (n, at(n, full[0], full[1], full[2]))),
+        )
+        .line(
+            &format!(
+                "exponential law n^(−3/2) e^(−cn): c = {:.4} ± {:.4}",
+                expo[1], expo_se[1]
+            ),
+            ns.iter().map(|&n| (n, at(n, expo[0], expo[1], 1.5))),
+        )
+        .line(
+            &format!(
+                "competing power law n^(−k): k = {:.2} ± {:.2}",
+                power[1], power_se[1]
+            ),
+            ns.iter().map(|&n| (n, at(n, power[0], 0.0, power[1]))),
+        );
         Ok(ClaimOutcome {
             checks,
             tables: vec![("disagreement".into(), table), ("rates".into(), rates)],
-            figures: vec![Figure::new(
-                "disagreement",
-                "P(sign f ≠ Bayes) of the Langevin posterior classifier against n",
-            )
-            .x("samples n", Scale::Linear)
-            .y("mean disagreement with the Bayes classifier", Scale::Log)
-            .markers(
-                "measured",
-                ns.iter().zip(&log_err).map(|(&n, l)| (n, l.exp())),
-            )
-            .prediction(
-                &format!(
-                    "closed-form Gaussian tail, no fitted parameter (fitted rate c = {:.4})",
-                    expo_pred[1]
-                ),
-                ns.iter().zip(&predicted).map(|(&n, &m)| (n, m)),
-            )
-            .line(
-                &format!(
-                    "e^(A − c·n − k·ln n): c = {:.4} ± {:.4}, k = {:.2} ± {:.2}",
-                    full[1], full_se[1], full[2], full_se[2]
-                ),
-                ns.iter().map(|&n| (n, at(n, full[0], full[1], full[2]))),
-            )
-            .line(
-                &format!(
-                    "exponential law n^(−3/2) e^(−cn): c = {:.4} ± {:.4}",
-                    expo[1], expo_se[1]
-                ),
-                ns.iter().map(|&n| (n, at(n, expo[0], expo[1], 1.5))),
-            )
-            .line(
-                &format!(
-                    "competing power law n^(−k): k = {:.2} ± {:.2}",
-                    power[1], power_se[1]
-                ),
-                ns.iter().map(|&n| (n, at(n, power[0], 0.0, power[1]))),
-            )],
+            figures: vec![figure],
         })
     }
 }
