@@ -11,8 +11,10 @@ use super::common::Predicted;
 use super::{Basis, Check, Claim, ClaimOutcome, Context, Control, Relation};
 use crate::data::io::Table;
 use crate::error::Result;
-use crate::report::{Figure, Scale};
-use crate::stats::{fit_log_log, summarize};
+use crate::report::{Figure, Scale, Style};
+use crate::rng::Seed;
+use crate::stats::fit_log_log;
+use crate::sweep::Sweep;
 
 /// Excess risk of the averaged and of the last iterate against T, with their exact expectations.
 pub struct AveragedSgd;
@@ -85,9 +87,9 @@ fn exact_excess(alpha: f64, lambda: f64, s: f64, horizons: &[usize]) -> (Vec<f64
 
 /// One pass of SGD with one fresh sample per step. Returns ½‖θ̂_T − θ*‖² at each horizon (θ̂ the
 /// prefix average, or the last iterate under `no-averaging`) and the last iterate's excess
-/// risk averaged over t ∈ (T_max/2, T_max].
-fn one_pass(ctx: &Context, run: u64, lambda: f64) -> (Vec<f64>, f64) {
-    let seed = ctx.seed.child("run", run);
+/// risk averaged over t ∈ (T_max/2, T_max]. Its samples, noise and θ* come from `seed` (the
+/// run's sweep cell).
+fn one_pass(ctx: &Context, seed: Seed, lambda: f64) -> (Vec<f64>, f64) {
     let mut rng = seed.stream("sgd", 0);
     // θ₀ = 0 and θ* uniform on the unit sphere: ‖e₀‖² = 1.
     let mut star = [0.0; DIM];
@@ -283,15 +285,12 @@ fn linear_model(ctx: &Context) -> Result<ClaimOutcome> {
     let runs = if ctx.quick { 200 } else { 1000 };
     let t_max = HORIZONS[HORIZONS.len() - 1];
     let lambda = 1.0 / t_max as f64;
-    let mut per_horizon = vec![Vec::with_capacity(runs); HORIZONS.len()];
-    let mut late = Vec::with_capacity(runs);
-    for r in 0..runs {
-        let (h, l) = one_pass(ctx, r as u64, lambda);
-        for (k, v) in h.into_iter().enumerate() {
-            per_horizon[k].push(v);
-        }
-        late.push(l);
-    }
+    // One grid point (λ), `runs` independent one-pass runs: run r is seeded by its cell,
+    // ctx.seed.child("linear-model", 0).child("run", r). The horizons are prefix averages of
+    // one pass (sequential in t), so they are read inside the run.
+    let passes = Sweep::new(ctx.seed, "linear-model", &[lambda], runs)
+        .replicate_label("run")
+        .run(|cell| Ok(one_pass(ctx, cell.seed(), *cell.value)))?;
     let (exact, floor) = exact_excess(ALPHA, lambda, 1.0, &HORIZONS);
     let mut table = Table::new(&[
         "samples",
@@ -303,25 +302,44 @@ fn linear_model(ctx: &Context) -> Result<ClaimOutcome> {
     let mut means = Vec::new();
     let mut last_ratio_se = f64::NAN;
     for (k, &t) in HORIZONS.iter().enumerate() {
-        let s = summarize(&per_horizon[k])?;
-        let se = s.std / (runs as f64).sqrt();
+        let (_, s) = passes.summary(|(at, _)| at[k])?.remove(0);
         let asymptotic = SIGMA * SIGMA * DIM as f64 / (2.0 * t as f64);
-        table.push(vec![t as f64, s.mean, se, exact[k], asymptotic]);
+        table.push(vec![t as f64, s.mean, s.std_error(), exact[k], asymptotic]);
         means.push(s.mean);
-        last_ratio_se = se / exact[k];
+        last_ratio_se = s.std_error() / exact[k];
     }
     let ts: Vec<f64> = HORIZONS.iter().map(|&t| t as f64).collect();
     let fit = fit_log_log(&ts, &means)?;
     let ratio = means[means.len() - 1] / exact[exact.len() - 1];
-    let late_summary = summarize(&late)?;
-    let floor_ratio = late_summary.mean / floor;
-    let floor_se = late_summary.std / (runs as f64).sqrt() / floor;
+    let (_, late) = passes.summary(|&(_, late)| late)?.remove(0);
+    let floor_ratio = late.mean / floor;
+    let floor_se = late.std_error() / floor;
     let mut floor_table = Table::new(&["late_last_iterate_mean", "std_error", "exact_floor"]);
-    floor_table.push(vec![
-        late_summary.mean,
-        late_summary.std / (runs as f64).sqrt(),
-        floor,
-    ]);
+    floor_table.push(vec![late.mean, late.std_error(), floor]);
+    let figure = Figure::new("excess_risk", "averaged-iterate excess risk against T")
+        .x("samples T", Scale::Log)
+        .y("E ½‖θ̄_T − θ*‖²", Scale::Log)
+        .table_series(
+            &table,
+            "samples",
+            "excess_risk_mean",
+            "measured (mean of runs)",
+            Style::Markers,
+        )?
+        .table_series(
+            &table,
+            "samples",
+            "exact_expectation",
+            "exact expectation",
+            Style::Prediction,
+        )?
+        .table_series(
+            &table,
+            "samples",
+            "sigma2_d_over_2t",
+            "σ²d/(2T)",
+            Style::Prediction,
+        )?;
     Ok(ClaimOutcome {
             checks: vec![
                 Check::new(
@@ -359,21 +377,7 @@ fn linear_model(ctx: &Context) -> Result<ClaimOutcome> {
                 ("excess_risk".into(), table),
                 ("last_iterate_floor".into(), floor_table),
             ],
-            figures: vec![
-                Figure::new("excess_risk", "averaged-iterate excess risk against T")
-                    .x("samples T", Scale::Log)
-                    .y("E ½‖θ̄_T − θ*‖²", Scale::Log)
-                    .markers(
-                        "measured (mean of runs)",
-                        ts.iter().copied().zip(means.clone()),
-                    )
-                    .prediction("exact expectation", ts.iter().copied().zip(exact.clone()))
-                    .prediction(
-                        "σ²d/(2T)",
-                        ts.iter()
-                            .map(|&t| (t, SIGMA * SIGMA * DIM as f64 / (2.0 * t))),
-                    ),
-            ],
+            figures: vec![figure],
         })
 }
 
@@ -426,17 +430,44 @@ fn ntk_regime(ctx: &Context, outcome: &mut ClaimOutcome) -> Result<()> {
         spectrum_table.push(vec![k as f64, mu]);
     }
     let ts: Vec<f64> = NTK_HORIZONS.iter().map(|&t| t as f64).collect();
-    let problems: Vec<ntk::Problem> = SOURCES
-        .iter()
-        .enumerate()
-        .map(|(ri, &r)| {
-            ntk::Problem::new(
-                &spectrum,
-                r,
-                ctx.seed.child("averaged-sgd-ntk-target", ri as u64),
-            )
-        })
+    // The experiment of source exponent r (index e): its target from the grid point's seed
+    // ctx.seed.child("ntk-experiment", e); pair j's runs (initialisation and samples, at every
+    // horizon) from its cell's seed, point.child("pair", j).
+    let problems: Vec<ntk::Problem> = Sweep::new(ctx.seed, "ntk-experiment", &SOURCES, 1)
+        .run(|cell| Ok(ntk::Problem::new(&spectrum, *cell.value, cell.point_seed)))?
+        .rows
+        .into_iter()
+        .map(|row| row.result)
         .collect();
+    // Runs 2j and 2j + 1 are pair j: they share the pair's seed (initialisation and samples)
+    // and carry opposite label noise ±σξ (antithetic: each run is a one-pass run on i.i.d.
+    // samples, and the noise's cross term with the bias cancels in the pair's mean); pair j of
+    // every horizon shares its seed too, which correlates the horizons. The pairs are the
+    // independent units: a cell is a pair, its result the pair's mean at each horizon.
+    let pairs = Sweep::new(ctx.seed, "ntk-experiment", &SOURCES, runs / 2)
+        .replicate_label("pair")
+        .run(|cell| {
+            let (r, experiment) = (*cell.value, &problems[cell.index]);
+            NTK_HORIZONS
+                .iter()
+                .map(|&t| {
+                    let lambda = ntk::lambda(r, LAMBDA_CONSTANT, t);
+                    let mut pair = 0.0;
+                    for sign in [1.0, -1.0] {
+                        pair += 0.5
+                            * network::excess_risk(
+                                experiment,
+                                &model,
+                                t,
+                                lambda,
+                                sign,
+                                cell.seed(),
+                            )?;
+                    }
+                    Ok(pair)
+                })
+                .collect::<Result<Vec<f64>>>()
+        })?;
     for (ri, &r) in SOURCES.iter().enumerate() {
         // The closed-form prediction of the check of r: its own target and schedule.
         let problem = &problems[ri];
@@ -448,38 +479,19 @@ fn ntk_regime(ctx: &Context, outcome: &mut ClaimOutcome) -> Result<()> {
         let proxy_fit = fit_log_log(&ts, &proxies)?;
         // The experiment measured for it: its own, or the other r's under `swapped-source`.
         let ei = if swapped { 1 - ri } else { ri };
-        let (er, experiment) = (SOURCES[ei], &problems[ei]);
+        let er = SOURCES[ei];
         let mut means = Vec::new();
         for (ti, &t) in NTK_HORIZONS.iter().enumerate() {
+            // The mean over the pairs and its standard error std/√pairs.
+            let (_, s) = pairs.summary(|at| at[ti])?.remove(ei);
             let lambda = ntk::lambda(er, LAMBDA_CONSTANT, t);
-            // Runs 2j and 2j + 1 share their seed (initialisation and samples) and carry
-            // opposite label noise ±σξ (antithetic pairs: each run is a one-pass run on i.i.d.
-            // samples, and the noise's cross term with the bias cancels in the pair's mean);
-            // pair j of every horizon shares its seed too, which correlates the horizons.
-            let risks = (0..runs)
-                .map(|k| {
-                    let id = (ei * 100_000 + k / 2) as u64;
-                    let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
-                    network::excess_risk(
-                        experiment,
-                        &model,
-                        t,
-                        lambda,
-                        sign,
-                        ctx.seed.child("averaged-sgd-ntk", id),
-                    )
-                })
-                .collect::<Result<Vec<f64>>>()?;
-            // The pairs are the independent units: the standard error from the pair means.
-            let pair_means: Vec<f64> = risks.chunks(2).map(|p| 0.5 * (p[0] + p[1])).collect();
-            let s = summarize(&pair_means)?;
             table.push(vec![
                 r,
                 er,
                 t as f64,
                 lambda,
                 s.mean,
-                s.std / (pair_means.len() as f64).sqrt(),
+                s.std_error(),
                 proxies[ti],
             ]);
             means.push(s.mean);
