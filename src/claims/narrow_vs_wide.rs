@@ -7,8 +7,10 @@ use crate::data::io::Table;
 use crate::data::synthetic::sphere;
 use crate::error::Result;
 use crate::linalg::{cholesky_solve, symmetric_eigenvalues, Matrix};
-use crate::report::{Figure, Scale};
-use crate::stats::fit_semilog;
+use crate::report::{Figure, Scale, Style};
+use crate::rng::Seed;
+use crate::stats::{fit_semilog, summarize};
+use crate::sweep::Sweep;
 
 /// Success rate of gradient descent against width, over initialisations.
 pub struct NarrowVsWide;
@@ -45,6 +47,8 @@ const FAILED_FRACTION: (f64, f64) = (0.5, 0.2);
 /// Check (4): the stated fraction of M ≤ 2 runs refined to a spurious local minimum (the mean
 /// over seeds 0–9), and its tolerance (≥ 3 std over seeds).
 const SPURIOUS_FRACTION: (f64, f64) = (0.23, 0.15);
+/// Gradient-descent steps of a run (at most; it stops at L ≤ `STOP` × L₀).
+const MAX_STEPS: usize = 20000;
 /// Damped Newton steps of the refinement.
 const REFINE_STEPS: usize = 200;
 /// A refined point is stationary when ‖∇L‖ ≤ this × ‖∇L(θ₀)‖.
@@ -228,11 +232,11 @@ fn train(
     x: &Matrix,
     y: &[f64],
     m: usize,
-    seed: crate::rng::Seed,
+    seed: Seed,
     max_steps: usize,
     refine_failure: bool,
 ) -> Result<RunResult> {
-    let mut rng = seed.stream("narrow-vs-wide-init", 0);
+    let mut rng = seed.stream("init", 0);
     let mut p = vec![0.0; m * D + 2 * m];
     rng.fill_normal(&mut p[..m * D + m], 1.0);
     for a in &mut p[m * D + m..] {
@@ -373,17 +377,23 @@ impl Claim for NarrowVsWide {
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
         let trials = if ctx.quick { 8 } else { 24 };
-        let max_steps = 20000;
-        // Data set 0 serves every width; the refined widths also use data sets 1–3 (whether a
-        // narrow net has spurious minima, and how many runs fail, depends on the data set).
-        let sets: Vec<(Matrix, Vec<f64>)> = (0..DATA_SETS as u64)
-            .map(|k| {
-                let mut rng = ctx.seed.stream("narrow-vs-wide-data", k);
-                let x = sphere(N, D, &mut rng);
-                let y: Vec<f64> = (0..N).map(|_| rng.normal()).collect();
-                (x, y)
+        // Grid point (nominal width, data set): `DATA_SETS` data sets at the refined widths
+        // M ≤ 2 (whether a narrow net has spurious minima, and how many runs fail, depends
+        // strongly on the data set), one at every other width; `trials` initialisations each.
+        // The point's data set comes from its point seed, an initialisation from its cell seed.
+        let grid: Vec<(usize, usize)> = WIDTHS
+            .iter()
+            .flat_map(|&w| {
+                let sets = if w <= REFINE_WIDTH { DATA_SETS } else { 1 };
+                (0..sets).map(move |set| (w, set))
             })
             .collect();
+        let sweep = Sweep::new(ctx.seed, "narrow-vs-wide", &grid, trials).run(|cell| {
+            let (nominal, _) = *cell.value;
+            let (x, y) = data_set(cell.point_seed);
+            let m = width_under(ctx, nominal);
+            train(&x, &y, m, cell.seed(), MAX_STEPS, nominal <= REFINE_WIDTH)
+        })?;
         let mut table = Table::new(&[
             "width",
             "data_set",
@@ -402,122 +412,121 @@ impl Claim for NarrowVsWide {
             "refined_hessian_max",
             "spurious_minimum",
         ]);
-        let mut rates = Vec::new();
-        let (mut wide_runs, mut wide_wins) = (0usize, 0usize);
-        let mut worst_ratio: f64 = f64::INFINITY;
-        let mut worst_se: f64 = 0.0;
-        let (mut failed, mut failed_runs) = (0usize, 0usize);
-        let (mut spurious, mut refined_runs) = (0usize, 0usize);
-        for &nominal in &WIDTHS {
-            let m = if ctx.under("narrow") && nominal >= N {
-                NARROW
-            } else if ctx.under("all-wide") && nominal <= REFINE_WIDTH {
-                ALL_WIDE
-            } else {
-                nominal
-            };
-            let data_sets = if nominal <= REFINE_WIDTH {
-                DATA_SETS
-            } else {
-                1
-            };
-            let count = data_sets * trials;
-            let mut wins = 0;
-            for (set, (x, y)) in sets.iter().take(data_sets).enumerate() {
-                let mut runs = Vec::with_capacity(trials);
-                for trial in 0..trials {
-                    let seed = ctx.seed.child(
-                        "narrow-vs-wide",
-                        (set * 100_000 + nominal * 1000 + trial) as u64,
-                    );
-                    runs.push(train(x, y, m, seed, max_steps, nominal <= REFINE_WIDTH)?);
-                }
-                // The best loss reached at this width on this data set (refined where the run was
-                // refined).
-                let best = runs
-                    .iter()
-                    .map(|r| r.refined.as_ref().map_or(r.final_loss, |f| f.loss))
-                    .fold(f64::INFINITY, f64::min);
-                for (trial, r) in runs.iter().enumerate() {
-                    let ok = r.final_loss <= SUCCESS * r.initial_loss;
-                    wins += usize::from(ok);
-                    let nan = f64::NAN;
-                    let (rl, rg, hmin, hmax, found) = match &r.refined {
-                        Some(f) => {
-                            // Stationary, no negative curvature beyond round-off, not at the global
-                            // minimum, and above the best run's loss by a clearly distinct value.
-                            let minimum = f.gradient_norm <= STATIONARY * r.initial_gradient
-                                && f.hessian_min >= -1e-6 * f.hessian_max.abs()
-                                && f.loss > SUCCESS * r.initial_loss
-                                && f.loss - best >= ABOVE_BEST * r.initial_loss;
-                            spurious += usize::from(minimum);
-                            (
-                                f.loss,
-                                f.gradient_norm / r.initial_gradient,
-                                f.hessian_min,
-                                f.hessian_max,
-                                f64::from(u8::from(minimum)),
-                            )
-                        }
-                        None => (nan, nan, nan, nan, nan),
-                    };
-                    table.push(vec![
-                        m as f64,
-                        set as f64,
-                        trial as f64,
-                        r.initial_loss,
-                        r.final_loss,
-                        r.gradient_ratio,
-                        r.steps as f64,
-                        r.measured_rate,
-                        r.predicted_rate,
-                        r.final_kernel_rate,
-                        f64::from(u8::from(ok)),
-                        rl,
-                        rg,
-                        hmin,
-                        hmax,
-                        found,
-                    ]);
-                    // A failure: not at the global minimum even after the Newton refinement (a run that
-                    // was only slow is refined to L = 0).
-                    let refined_ok = r
+        // Per run, 0/1 outcomes of the checks' populations, and the M = 256 rate ratios.
+        let (mut wide_success, mut failed, mut spurious) = (Vec::new(), Vec::new(), Vec::new());
+        let mut successes: Vec<(usize, Vec<f64>)> = Vec::new();
+        let (mut ratios, mut ratio_ses) = (Vec::new(), Vec::new());
+        for (&(nominal, set), rows) in sweep.points() {
+            // The best loss reached at this width on this data set (refined where the run was
+            // refined).
+            let best = rows
+                .iter()
+                .map(|r| {
+                    r.result
                         .refined
                         .as_ref()
-                        .is_some_and(|f| f.loss <= SUCCESS * r.initial_loss);
-                    if nominal == FAIL_WIDTH {
-                        failed_runs += 1;
-                        failed += usize::from(!ok && !refined_ok);
+                        .map_or(r.result.final_loss, |f| f.loss)
+                })
+                .fold(f64::INFINITY, f64::min);
+            if successes.last().map(|s| s.0) != Some(nominal) {
+                successes.push((nominal, Vec::new()));
+            }
+            for row in rows {
+                let r = &row.result;
+                let ok = r.final_loss <= SUCCESS * r.initial_loss;
+                let nan = f64::NAN;
+                let (rl, rg, hmin, hmax, minimum) = match &r.refined {
+                    Some(f) => {
+                        // Stationary, no negative curvature beyond round-off, not at the global
+                        // minimum, and above the best run's loss by a clearly distinct value.
+                        let minimum = f.gradient_norm <= STATIONARY * r.initial_gradient
+                            && f.hessian_min >= -1e-6 * f.hessian_max.abs()
+                            && f.loss > SUCCESS * r.initial_loss
+                            && f.loss - best >= ABOVE_BEST * r.initial_loss;
+                        (
+                            f.loss,
+                            f.gradient_norm / r.initial_gradient,
+                            f.hessian_min,
+                            f.hessian_max,
+                            minimum,
+                        )
                     }
-                    if nominal <= REFINE_WIDTH {
-                        refined_runs += 1;
-                    }
-                    if nominal == WIDE {
-                        let ratio = r.measured_rate / r.predicted_rate;
-                        worst_ratio = if ratio.is_nan() {
-                            ratio
-                        } else {
-                            worst_ratio.min(ratio)
-                        };
-                        worst_se = worst_se.max(r.rate_se / r.predicted_rate);
-                    }
+                    None => (nan, nan, nan, nan, false),
+                };
+                let indicator = |b: bool| f64::from(u8::from(b));
+                table.push(vec![
+                    width_under(ctx, nominal) as f64,
+                    set as f64,
+                    row.replicate as f64,
+                    r.initial_loss,
+                    r.final_loss,
+                    r.gradient_ratio,
+                    r.steps as f64,
+                    r.measured_rate,
+                    r.predicted_rate,
+                    r.final_kernel_rate,
+                    indicator(ok),
+                    rl,
+                    rg,
+                    hmin,
+                    hmax,
+                    if r.refined.is_some() {
+                        indicator(minimum)
+                    } else {
+                        nan
+                    },
+                ]);
+                if let Some((_, outcomes)) = successes.last_mut() {
+                    outcomes.push(indicator(ok));
+                }
+                // A failure: not at the global minimum even after the Newton refinement (a run
+                // that was only slow is refined to L = 0).
+                let refined_ok = r
+                    .refined
+                    .as_ref()
+                    .is_some_and(|f| f.loss <= SUCCESS * r.initial_loss);
+                if nominal >= N {
+                    wide_success.push(indicator(ok));
+                }
+                if nominal == FAIL_WIDTH {
+                    failed.push(indicator(!ok && !refined_ok));
+                }
+                if nominal <= REFINE_WIDTH {
+                    spurious.push(indicator(minimum));
+                }
+                if nominal == WIDE {
+                    ratios.push(r.measured_rate / r.predicted_rate);
+                    ratio_ses.push(r.rate_se / r.predicted_rate);
                 }
             }
-            if nominal >= N {
-                wide_runs += trials;
-                wide_wins += wins;
-            }
-            rates.push((nominal as f64, wins as f64 / count as f64));
         }
-        let wide_fraction = wide_wins as f64 / wide_runs as f64;
+        // The success rate against the nominal width (the figure's series).
+        let mut success = Table::new(&["nominal_width", "width", "runs", "success_rate"]);
+        for (nominal, outcomes) in &successes {
+            let s = summarize(outcomes)?;
+            success.push(vec![
+                *nominal as f64,
+                width_under(ctx, *nominal) as f64,
+                s.count as f64,
+                s.mean,
+            ]);
+        }
+        // The slowest initialisation (NaN if any rate could not be fitted).
+        let worst_ratio = if ratios.iter().any(|r| r.is_nan()) {
+            f64::NAN
+        } else {
+            ratios.iter().copied().fold(f64::INFINITY, f64::min)
+        };
+        let worst_se = ratio_ses.iter().copied().fold(0.0, f64::max);
+        let wide = summarize(&wide_success)?;
         Ok(ClaimOutcome {
             checks: vec![
                 Check::new(
                     "fraction of initialisations at widths M ≥ n reaching the global minimum",
-                    wide_fraction,
+                    wide.mean,
                     Relation::AtLeast,
                     1.0,
-                    0.5 / wide_runs as f64,
+                    0.5 / wide.count as f64,
                 )
                 .basis(Basis::Theorem)
                 .control("narrow"),
@@ -533,38 +542,59 @@ impl Claim for NarrowVsWide {
                 .control("narrow"),
                 narrow_fraction(
                     "M = 2 < n (24 ≥ n parameters): fraction of initialisations not at the global minimum after GD and Newton refinement",
-                    (failed, failed_runs),
+                    &failed,
                     FAILED_FRACTION,
-                ),
+                )?,
                 narrow_fraction(
                     "M ≤ 2: fraction of runs refined to a spurious local minimum (‖∇L‖ ≤ 1e-8 ‖∇L₀‖, Hessian ≥ 0, loss ≥ the best run's + 1e-3 L₀)",
-                    (spurious, refined_runs),
+                    &spurious,
                     SPURIOUS_FRACTION,
-                ),
+                )?,
             ],
-            tables: vec![("runs".into(), table)],
             figures: vec![Figure::new(
                 "success",
                 "fraction of initialisations reaching the global minimum",
             )
             .x("width M", Scale::Log)
             .y("success rate", Scale::Linear)
-            .line("measured", rates.iter().copied())
+            .table_series(&success, "nominal_width", "success_rate", "measured", Style::Line)?
             .vline("M = n", N as f64, (0.0, 1.0))],
+            tables: vec![("runs".into(), table), ("success".into(), success)],
         })
     }
 }
 
-/// A narrow-width failure check: `count / runs` (16 data sets) at least the 10-seed mean
-/// `expected.0` within `expected.1`; empirical, controlled by `all-wide`.
-fn narrow_fraction(what: &str, (count, runs): (usize, usize), expected: (f64, f64)) -> Check {
-    Check::new(
+/// The width run at nominal width `nominal`: the control `narrow` puts M = 2 in place of every
+/// M ≥ n, `all-wide` puts M = n in place of every M ≤ 2.
+fn width_under(ctx: &Context, nominal: usize) -> usize {
+    if ctx.under("narrow") && nominal >= N {
+        NARROW
+    } else if ctx.under("all-wide") && nominal <= REFINE_WIDTH {
+        ALL_WIDE
+    } else {
+        nominal
+    }
+}
+
+/// A grid point's data set: n points uniform on S^{d−1} with N(0, 1) targets (pure noise).
+fn data_set(seed: Seed) -> (Matrix, Vec<f64>) {
+    let mut rng = seed.stream("data", 0);
+    let x = sphere(N, D, &mut rng);
+    let y: Vec<f64> = (0..N).map(|_| rng.normal()).collect();
+    (x, y)
+}
+
+/// A narrow-width failure check: the fraction of runs with outcome 1 among `outcomes` (16
+/// data sets; the mean of the 0/1 outcomes) at least the 10-seed mean `expected.0` within
+/// `expected.1`; empirical, controlled by `all-wide`.
+fn narrow_fraction(what: &str, outcomes: &[f64], expected: (f64, f64)) -> Result<Check> {
+    Ok(Check::new(
         format!("{what}, 16 data sets (empirical: the 10-seed mean)"),
-        count as f64 / runs.max(1) as f64,
+        summarize(outcomes)?.mean,
         Relation::AtLeast,
         expected.0,
         expected.1,
     )
     .basis(Basis::Empirical)
-    .control("all-wide")
+    .control("all-wide"))
 }
