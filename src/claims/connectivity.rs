@@ -12,7 +12,7 @@ use crate::nn::Model;
 use crate::report::{Figure, Scale, Style};
 use crate::rng::Seed;
 use crate::spec::run;
-use crate::stats::median;
+use crate::stats::{median, summarize};
 use crate::sweep::Sweep;
 use crate::train::landscape::{barrier, path_losses};
 use crate::train::{Objective, Workspace};
@@ -200,11 +200,10 @@ fn constructive_path(
     Ok((path, conditioning))
 }
 
-/// The widths of the constructive path (both sides of n = 20), each with three times the pairs
-/// of the wide widths.
+/// The widths of the sweep.
+const WIDTHS: [usize; 10] = [4, 8, 12, 16, 20, 24, 32, 64, 256, 1024];
+/// The widths of the constructive path (both sides of n = 20).
 const CONSTRUCTIVE_WIDTHS: [usize; 8] = [4, 8, 12, 16, 20, 24, 32, 64];
-/// The wide widths (searched and straight paths only).
-const WIDE_WIDTHS: [usize; 2] = [256, 1024];
 /// The widths of the searched and straight paths.
 const SEARCHED_WIDTHS: [usize; 5] = [4, 16, 64, 256, 1024];
 /// The width the control `narrow` puts in place of every M ≥ n.
@@ -310,7 +309,8 @@ impl Claim for Connectivity {
          f = (1/M) Σ a_j tanh(w_jᵀx) (mean-field scaling, no biases), trained by the mean-field \
          particle step (η = 0.5, 1000 steps) from two independent initialisations, for widths \
          4, 8, 12, 16, 20, 24, 32, 64 (12 pairs each; full: 36) and 256, 1024 (4 pairs; full: \
-         12). Constructive path between the two independently trained nets (no alignment), at \
+         12); each pair is one cell of a sweep over the widths, whose seed draws the pair's \
+         data set and both initialisations. Constructive path between the two independently trained nets (no alignment), at \
          every width ≤ 64: (1) a_a → a*(W_a), (2) W_a → W_b straight with a = a*(W) refitted at \
          10 points, (3) a*(W_b) → a_b; a*(W) = Φᵀ(ΦΦᵀ)⁺y, the minimum-norm least-squares output \
          layer of the features Φ_ij = f(x_i) with a = e_j (eigenvalues of ΦΦᵀ below 10⁻¹³ λ_max \
@@ -343,15 +343,10 @@ impl Claim for Connectivity {
         }]
     }
     fn run(&self, ctx: &Context) -> Result<ClaimOutcome> {
-        let base_pairs = if ctx.quick { 4 } else { 12 };
-        // Narrow nets are cheap and their barriers vary more: three times the pairs. Pair r at
-        // width M is the cell (M, r) of a sweep keyed by M, whose seed is the spec's root seed:
-        // the pair's data set and both initialisations come from it.
-        let narrow = Sweep::new(ctx.seed, "width", &CONSTRUCTIVE_WIDTHS, 3 * base_pairs)
-            .keyed(|_, &m| m as u64)
-            .replicate_label("pair")
-            .run(|cell| pair(ctx, *cell.value, cell.seed()))?;
-        let wide = Sweep::new(ctx.seed, "width", &WIDE_WIDTHS, base_pairs)
+        let pairs = if ctx.quick { 12 } else { 36 };
+        // Pair r at width M is the cell (M, r) of a sweep keyed by M, whose seed is the spec's
+        // root seed: the pair's data set and both initialisations come from it.
+        let sweep = Sweep::new(ctx.seed, "width", &WIDTHS, pairs)
             .keyed(|_, &m| m as u64)
             .replicate_label("pair")
             .run(|cell| pair(ctx, *cell.value, cell.seed()))?;
@@ -377,7 +372,7 @@ impl Claim for Connectivity {
         )
         .x("s (piece 1: [0, 1], 2: [1, 2], 3: [2, 3])", Scale::Linear)
         .y("training loss / initial loss", Scale::Log);
-        for row in narrow.rows.iter().chain(&wide.rows) {
+        for row in &sweep.rows {
             let (m, p) = (row.value, &row.result);
             table.push(vec![
                 m as f64,
@@ -401,14 +396,18 @@ impl Claim for Connectivity {
         // straight and searched barriers' medians (the searched widths).
         let mut constructive = Table::new(&["width", "median_barrier", "largest_barrier"]);
         let mut wide_worst: f64 = 0.0;
-        for (m, s) in narrow.summary(|p| p.constructive)? {
-            constructive.push(vec![m as f64, s.median, s.max]);
-            if m >= N {
-                wide_worst = wide_worst.max(s.max);
+        for (&m, rows) in sweep.points() {
+            if CONSTRUCTIVE_WIDTHS.contains(&m) {
+                let barriers: Vec<f64> = rows.iter().map(|r| r.result.constructive).collect();
+                let s = summarize(&barriers)?;
+                constructive.push(vec![m as f64, s.median, s.max]);
+                if m >= N {
+                    wide_worst = wide_worst.max(s.max);
+                }
             }
         }
         let mut searched = Table::new(&["width", "median_straight", "median_searched"]);
-        for (&m, rows) in narrow.points().chain(wide.points()) {
+        for (&m, rows) in sweep.points() {
             if SEARCHED_WIDTHS.contains(&m) {
                 let straight: Vec<f64> = rows.iter().map(|r| r.result.straight).collect();
                 let found: Vec<f64> = rows.iter().map(|r| r.result.searched).collect();
@@ -498,7 +497,7 @@ impl Claim for Connectivity {
                     .hline(
                         "predicted for M ≥ n: barrier ≤ round-off 10⁻⁶ (zeros lie off the log axis)",
                         ROUND_OFF,
-                        (N as f64, WIDE_WIDTHS[WIDE_WIDTHS.len() - 1] as f64),
+                        (N as f64, WIDTHS[WIDTHS.len() - 1] as f64),
                     ),
                 constructive_fig,
                 paths,
