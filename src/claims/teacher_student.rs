@@ -254,9 +254,9 @@ const PHASE_START: f64 = 100.0;
 const PHASE_END: f64 = 1e-10;
 /// The stated plateau-to-linear slope ratio of check (4): the median over seeds 0–9 of the
 /// per-seed median (see `setup`).
-const PLATEAU_RATIO: f64 = 0.39;
-/// Its tolerance: 3 × the standard deviation over seeds 0–9 (0.069).
-const PLATEAU_TOL: f64 = 0.21;
+const PLATEAU_RATIO: f64 = 0.34;
+/// Its tolerance: 3 × the standard deviation over seeds 0–9 (0.079), rounded up.
+const PLATEAU_TOL: f64 = 0.24;
 
 /// The two phases of one run: a continuous two-segment least-squares fit of ln L(t) over the
 /// records with `PHASE_START` ≤ t ≤ t₂ (t₂ the first record with L/L₀ < `PHASE_END`, else the
@@ -451,10 +451,12 @@ impl Claim for TeacherStudent {
          ReLU outputs) to the first record with L/L₀ < 10⁻¹⁰ is fitted by a continuous \
          two-segment line with slopes s₁ (first phase), s₂ (linear phase) and breakpoint τ, the \
          switch time, chosen among the records (≥ 5 on each side) to minimise the squared \
-         residual; τ, s₁, s₂ are tabled per run (τ ≈ 200–850 steps at seed 0). Over-parameterised \
+         residual; τ, s₁, s₂ are tabled per run (τ ≈ 350–1200 steps at seed 0). Over-parameterised \
          student: n = 20 fresh inputs of the same teacher, width m = 1000 > n with fixed \
-         outputs a_j = ±1 in antisymmetric pairs (f₀ = 0), η = 0.5, 1500 steps, 4 \
-         initialisations, loss every 5 steps. Checks: (1) fraction of m = k students with \
+         outputs a_j = ±1 in antisymmetric pairs (f₀ = 0), η = 0.5, 1500 steps, 8 \
+         initialisations, loss every 5 steps. Student r's initialisation (and warm-start \
+         noise) comes from its sweep cell's seed; the teacher and the two data sets are the \
+         claim's, shared by every student. Checks: (1) fraction of m = k students with \
          parameter error ≤ 10⁻³ at the end ≥ 0.75 (empirical: the theorem gives a constant \
          probability, no constant; tolerance from the 10-seed spread); (2) median over the \
          m = k students of the fitted late log-loss slope (records with 10⁻²² < L/L₀ < 10⁻⁸, \
@@ -467,12 +469,12 @@ impl Claim for TeacherStudent {
          is tabled; (3) median over the wide students of 2 ln(1 − ηλ_min(K₀)/n) (K₀ the \
          student's tangent kernel at initialisation, closed form) over the fitted late log-loss \
          slope (10⁻²² < L/L₀ < 10⁻⁴) = 1; (4) the first phase is a plateau: median over the \
-         m = k students of s₁/s₂ ≤ 0.39 + 0.21 (empirical: the theorem describes a slow first \
+         m = k students of s₁/s₂ ≤ 0.34 + 0.24 (empirical: the theorem describes a slow first \
          phase but gives no constant; the first phase is not flat — its fit includes the end of \
-         the initial drop and the bend into the linear phase. 0.39 is the stated median over \
-         seeds 0–9 of the per-seed median (0.26–0.45, std 0.069 with 24 students), 0.21 = 3 \
+         the initial drop and the bend into the linear phase. 0.34 is the stated median over \
+         seeds 0–9 of the per-seed median (0.24–0.49, std 0.079 with 24 students), 0.24 = 3 \
          std; a warm start, whose loss is linear from the start, gives ≥ 1.05 at every seed, \
-         ≈ 9 std above, 3.1 tolerances beyond the stated value — the earlier statement \
+         ≈ 9 std above, 3.0 tolerances beyond the stated value — the earlier statement \
          s₁/s₂ ≤ 0 + 0.6 had the same threshold but measured from 0, which hid the \
          separation). Controls: narrow-student — the students are narrower than the \
          hypothesis needs (m = k − 1 = 3 for the exact-size student, which cannot represent the \
@@ -482,9 +484,9 @@ impl Claim for TeacherStudent {
          plus N(0, 0.2²) entries) instead of independently of the teacher: the loss is linear \
          from the start, s₁ ≈ s₂, and (4) fails. Tolerances: (1) 0.25 (every initialisation \
          recovered at every seed 0–9, std 0; 6 of 24 may fail); (2) 0.005 (10-seed std \
-         1.4·10⁻⁵; the tolerance is set by the fits' relative standard error ≈ 0.002, recorded \
-         as the check's SE); (3) 0.06 (10-seed std 0.018, 3·std = 0.054; the kernel moves by \
-         O(M^(−1/2)) during training, which slows the measured rate by ≈ 1.5 %); (4) see \
+         7.5·10⁻⁷; the tolerance covers the fits' relative standard error, ≈ 3·10⁻⁴ at seed 0, \
+         recorded as the check's SE); (3) 0.04 (10-seed std 0.011 with 8 wide students, \
+         3·std = 0.032, rounded up; the kernel moves by O(M^(−1/2)) during training, which slows the measured rate by ≈ 1.5 %); (4) see \
          above (the 10-seed spread of the median is in the seeds table). The old control \
          (η = 0.005) only stopped training and is removed, as is the old m = 2k check (m = 2k \
          ≪ n is not the document's over-parameterised case; it converges sublinearly)."
@@ -602,7 +604,7 @@ impl Claim for TeacherStudent {
 
         // The over-parameterised student: width above the number of samples.
         let (n_wide, m_wide, wide_steps, wide_trials) =
-            (20usize, if narrow { 1 } else { 1000 }, 1500u64, 4usize);
+            (20usize, if narrow { 1 } else { 1000 }, 1500u64, 8usize);
         let mut wide_rng = ctx.seed.stream("wide-data", 0);
         let xw = synthetic::gaussian(n_wide, d, 1.0, &mut wide_rng);
         let yw = teacher.predict(&star, &xw)?;
@@ -693,7 +695,7 @@ impl Claim for TeacherStudent {
                     wide_ratio,
                     Relation::Within,
                     1.0,
-                    0.06,
+                    0.04,
                 )
                 .basis(Basis::ClosedForm)
                 .control("narrow-student")
