@@ -294,6 +294,58 @@ pub fn crossing_time(t: &[f64], y: &[f64], level: f64) -> Option<f64> {
     })
 }
 
+// ---- Decay rates over a window of a record (a band of levels, else the tail) ----
+
+/// A decay rate read off a window of a record, [`band_rate`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowRate {
+    /// The semi-log fit ln y ≈ c + slope·t over the window ([`fit_semilog`]): −slope is the
+    /// decay rate per unit of t.
+    pub fit: LinearFit,
+    /// The indices k of the records in the window, increasing.
+    pub records: Vec<usize>,
+    /// Whether the window is the band (`false`: too few records in the band, the tail).
+    pub in_band: bool,
+}
+
+/// The decay rate of a record (t_k, y_k) of a positive curve over the records whose level
+/// relative to the first lies in an open band, lower < y_k/y_0 < upper (e.g. the linear phase of
+/// a loss, below its transient and above round-off): the semi-log least-squares fit
+/// ln y_k ≈ c + slope·t_k over them ([`fit_semilog`]; y ∝ e^{slope·t} gives `slope` exactly).
+/// When fewer than `min_points` records lie in the band (a curve that never reaches it), the
+/// window is the last `tail` records instead. An error when the window has fewer than three
+/// records or a value that is not finite and > 0.
+pub fn band_rate(
+    t: &[f64],
+    y: &[f64],
+    (lower, upper): (f64, f64),
+    min_points: usize,
+    tail: usize,
+) -> Result<WindowRate> {
+    if t.len() != y.len() {
+        return Err(Error::shape(
+            "band rate",
+            format!("{} times for {} values", t.len(), y.len()),
+        ));
+    }
+    let first = y.first().copied().unwrap_or(f64::NAN);
+    let band: Vec<usize> = (0..y.len())
+        .filter(|&k| y[k] / first > lower && y[k] / first < upper)
+        .collect();
+    let in_band = band.len() >= min_points;
+    let records = if in_band {
+        band
+    } else {
+        (y.len().saturating_sub(tail)..y.len()).collect()
+    };
+    let pick = |v: &[f64]| records.iter().map(|&k| v[k]).collect::<Vec<f64>>();
+    Ok(WindowRate {
+        fit: fit_semilog(&pick(t), &pick(y))?,
+        records,
+        in_band,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +379,27 @@ mod tests {
         assert!((weighted.rss - repeated.rss).abs() < 1e-12);
         assert!(least_squares(&rows[..2], &y[..2], None).is_err());
         assert!(least_squares(&rows, &y[..3], None).is_err());
+    }
+
+    /// On y = 3e^{−0.1 t}, t = 0..100, the band (10⁻³, 10⁻¹) holds the records with
+    /// 23.03 < t < 69.08 (t = 24..69, 46 records) and the fit returns the rate −0.1 exactly; a
+    /// curve that plateaus at y₀/2 never enters it, and the window is its last `tail` records
+    /// (a flat tail: slope 0).
+    #[test]
+    fn band_rate_of_an_exponential_and_of_a_plateau() {
+        let t: Vec<f64> = (0..=100).map(f64::from).collect();
+        let y: Vec<f64> = t.iter().map(|s| 3.0 * (-0.1 * s).exp()).collect();
+        let r = band_rate(&t, &y, (1e-3, 1e-1), 5, 10).unwrap();
+        assert!(r.in_band);
+        assert_eq!(r.records, (24..=69).collect::<Vec<usize>>());
+        assert!((r.fit.slope + 0.1).abs() < 1e-12 && r.fit.slope_std_error < 1e-12);
+        let flat: Vec<f64> = t.iter().map(|s| 1.0 + (-s).exp()).collect();
+        let p = band_rate(&t, &flat, (1e-3, 1e-1), 5, 10).unwrap();
+        assert!(!p.in_band);
+        assert_eq!(p.records, (91..=100).collect::<Vec<usize>>());
+        assert!(p.fit.slope.abs() < 1e-12);
+        assert!(band_rate(&t, &flat, (1e-3, 1e-1), 5, 2).is_err());
+        assert!(band_rate(&t[..3], &flat, (1e-3, 1e-1), 5, 10).is_err());
     }
 
     #[test]
