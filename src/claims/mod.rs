@@ -113,30 +113,3 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(sgld_excess_risk::SgldExcessRisk),
     ]
 }
-
-/// The mean-field regression setting shared by `meanfield-limit` and `connectivity`: n = 20
-/// points on S² with a degree-2 zonal-harmonic target (and 30 test points), a tanh two-layer net
-/// in the mean-field scaling γ = 1 with a_j ~ N(0, 1), trained by the particle step η = 0.5;
-/// `trials` independent initialisations.
-pub(crate) fn mean_field_regression(
-    seed: u64,
-    width: usize,
-    trials: usize,
-    steps: u64,
-) -> Result<crate::spec::Spec> {
-    use crate::spec::{
-        data::DataSpec, data::TargetSpec, model::ModelSpec, optimizer::TransformSpec,
-    };
-    let model = ModelSpec::two_layer(width)
-        .activation(crate::nn::Activation::Tanh)
-        .gamma(1.0)
-        .output_init(crate::nn::OutputInit::Gaussian { std: 1.0 });
-    let data = DataSpec::sphere(20, 3, TargetSpec::Harmonic { degree: 2 }).n_test(30);
-    let train = crate::spec::TrainSpec::new(steps).record_every(steps);
-    Ok(
-        crate::spec::Spec::new(model, vec![TransformSpec::mean_field(0.5)], train)
-            .data(data)
-            .trials(trials)
-            .seed(seed),
-    )
-}
