@@ -26,10 +26,12 @@ const BURN_IN: usize = 100;
 const FLIP: f64 = 0.2;
 /// Half-width of the gap around the Bayes boundary in the margin distribution.
 const MARGIN: f64 = 0.2;
-/// Tolerance of the rate check: 3 × the standard deviation of the fitted rate over root seeds
-/// 0–9 (0.00040, with 4000 training sets per n), rounded up, and ≥ its fit's standard error
-/// (≤ 0.00075 over those seeds).
-const RATE_TOLERANCE: f64 = 0.0013;
+/// Tolerance of the rate check, from the deviation d = measured − predicted over root seeds
+/// 0–9 (4000 training sets per n): its mean offset (4.1·10⁻⁴, the closed form's approximation:
+/// it is a Gaussian tail) plus 3 × its standard deviation (4.2·10⁻⁴), rounded up; ≥ the fit's
+/// standard error (≤ 0.00075 over those seeds). Three standard deviations alone (0.0013) would
+/// ignore the offset: seed 5 (d = 0.00137) lies beyond them.
+const RATE_TOLERANCE: f64 = 0.0017;
 
 /// n points: x uniform on [−1, 1] with |x| ≥ `margin`, y = sign(x) flipped with probability
 /// 0.2 (Massart noise: |E[y | x]| = 0.6); with `smooth`, P(y = 1 | x) = ½ + x/2 instead (no
@@ -142,8 +144,9 @@ impl Claim for LowNoiseClassification {
          m = 0.2. Checks: (1) the rate c of the exponential law log m + (3/2) ln n = A − c·n \
          fitted to the measured disagreement against the rate of the same weighted fit of the \
          closed-form curve (0.0086; without the chain's part 0.0149 would be predicted): \
-         tolerance 0.0013 ≥ 3 × the 10-seed std 0.00040 and ≥ the fit's standard error \
-         (0.00047–0.00075); measured 0.0085–0.0098 over seeds 0–9; (2) the exponential law with the \
+         tolerance 0.0017 = the 10-seed mean offset of measured − predicted (0.00041) + 3 × its \
+         std (0.00042), ≥ the fit's standard error (0.00047–0.00075); measured 0.0085–0.0098 \
+         against 0.0085–0.0087 predicted over seeds 0–9; (2) the exponential law with the \
          Gaussian tail's prefactor against the power law log m = A − k·ln n, both \
          two-parameter weighted fits on the same data: log₁₀(RSS_power/RSS_exponential) ≥ \
          1 − 0.5 (empirical: the theorem gives no constant for a residual ratio; 10 seeds \
