@@ -165,6 +165,13 @@ impl Check {
         }
     }
 
+    /// A theorem that every one of `runs` runs succeeds (deterministically: no spread to
+    /// measure): the fraction of successes `fraction` ≥ 1 with a tolerance of half a run, 0.5/runs,
+    /// so that a single failing run fails the check.
+    pub fn every_run(name: impl Into<String>, fraction: f64, runs: usize) -> Check {
+        Check::new(name, fraction, Relation::AtLeast, 1.0, 0.5 / runs as f64)
+    }
+
     /// Sets where the prediction comes from.
     pub fn basis(mut self, basis: Basis) -> Check {
         self.basis = Some(basis);
