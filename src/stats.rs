@@ -217,19 +217,13 @@ pub fn summarize(values: &[f64]) -> Result<Summary> {
     if values.iter().any(|v| !v.is_finite()) {
         return Err(Error::invalid("summary", "every value must be finite"));
     }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = if values.len() > 1 {
-        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
+    let (mean, std) = mean_and_std(values);
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     Ok(Summary {
         count: values.len(),
         mean,
-        std: var.sqrt(),
+        std,
         min: sorted[0],
         median: quantile_sorted(&sorted, 0.5),
         max: sorted[sorted.len() - 1],
@@ -253,16 +247,24 @@ pub fn spread(predictions: &[Vec<f64>]) -> Result<f64> {
     }
     let total: f64 = (0..n)
         .map(|i| {
-            let mean = predictions.iter().map(|p| p[i]).sum::<f64>() / runs as f64;
-            let var = predictions
-                .iter()
-                .map(|p| (p[i] - mean).powi(2))
-                .sum::<f64>()
-                / (runs - 1) as f64;
-            var.sqrt()
+            let point: Vec<f64> = predictions.iter().map(|p| p[i]).collect();
+            mean_and_std(&point).1
         })
         .sum();
     Ok(total / n as f64)
+}
+
+/// The mean x̄ = Σx/n and the sample standard deviation √(Σ(x − x̄)²/(n − 1)) (0 for one
+/// value) of a non-empty sample: the one place [`summarize`] and [`spread`] compute them.
+fn mean_and_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
 }
 
 /// The q-quantile (0 ≤ q ≤ 1) of a sorted, non-empty sample by linear interpolation between
@@ -400,6 +402,17 @@ mod tests {
         assert!(p.fit.slope.abs() < 1e-12);
         assert!(band_rate(&t, &flat, (1e-3, 1e-1), 5, 2).is_err());
         assert!(band_rate(&t[..3], &flat, (1e-3, 1e-1), 5, 10).is_err());
+    }
+
+    /// Two runs (0, 2) and (2, 2): at the first point mean 1, std √((1 + 1)/1) = √2; at the
+    /// second std 0; the spread is their mean √2/2, as summarize's std of each point's values.
+    #[test]
+    fn spread_is_the_mean_pointwise_standard_deviation() {
+        let runs = vec![vec![0.0, 2.0], vec![2.0, 2.0]];
+        let s = spread(&runs).unwrap();
+        assert!((s - std::f64::consts::SQRT_2 / 2.0).abs() < 1e-15, "{s}");
+        assert_eq!(s, (summarize(&[0.0, 2.0]).unwrap().std + 0.0) / 2.0);
+        assert!(spread(&runs[..1]).is_err());
     }
 
     #[test]
